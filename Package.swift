@@ -1,0 +1,100 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+  .swiftLanguageMode(.v6),
+  .enableUpcomingFeature("ExistentialAny"),
+]
+
+// Training and data generation are numeric loops that take minutes unoptimised; they are built
+// optimised in debug builds too, so the test that regenerates the demo bundle stays fast.
+let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+  name: "Arbiter",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "arbiter", targets: ["ArbiterServerMain"]),
+    .executable(name: "arbiter-tools", targets: ["ArbiterTools"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
+    .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
+    .package(url: "https://github.com/grpc/grpc-swift-protobuf", exact: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-atomics", exact: "1.3.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+  ],
+  targets: [
+    // Pure domain: feature schema, customer vectors, offers catalogue, errors, checksums.
+    .target(name: "ArbiterCore", swiftSettings: strict),
+    // Propensity models, their bundle format, and the offline trainer.
+    .target(name: "ArbiterModels", dependencies: ["ArbiterCore"], swiftSettings: strict + optimised),
+    // Eligibility, scoring, arbitration, reasons, the interaction log.
+    .target(
+      name: "ArbiterDecisioning",
+      dependencies: [
+        "ArbiterCore", "ArbiterModels",
+        .product(name: "Atomics", package: "swift-atomics"),
+      ],
+      swiftSettings: strict
+    ),
+    // The synthetic demo bank: population, catalogue, hidden ground truth, offer history.
+    .target(name: "ArbiterDemoBank", dependencies: ["ArbiterCore", "ArbiterModels"], swiftSettings: strict + optimised),
+    // Generated protobuf messages and gRPC stubs (committed; see tools/generate-protos.sh).
+    .target(
+      name: "ArbiterAPI",
+      dependencies: [
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: [.swiftLanguageMode(.v6)]
+    ),
+    // The service layer: protobuf <-> domain, domain errors <-> gRPC status, server assembly.
+    .target(
+      name: "ArbiterService",
+      dependencies: [
+        "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterDemoBank", "ArbiterAPI",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "ArbiterServerMain",
+      dependencies: [
+        "ArbiterService",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
+    .executableTarget(
+      name: "ArbiterTools",
+      dependencies: [
+        "ArbiterCore", "ArbiterModels", "ArbiterDemoBank", "ArbiterAPI", "ArbiterService",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "ArbiterTests",
+      dependencies: [
+        "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterDemoBank", "ArbiterAPI",
+        "ArbiterService",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+      ],
+      swiftSettings: strict
+    ),
+  ]
+)

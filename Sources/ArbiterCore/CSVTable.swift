@@ -1,0 +1,72 @@
+/// A small RFC 4180 CSV reader (header row, quoted fields with `""` escapes, CRLF or LF).
+/// Errors name the line and column.
+public struct CSVTable: Sendable {
+  public let header: [String]
+  public let rows: [[String]]
+  /// 1-based line in the file of each row, for error messages.
+  public let lineNumbers: [Int]
+
+  public init(text: String, file: String) throws(ArbiterError) {
+    var records: [[String]] = []
+    var lines: [Int] = []
+    var field = [UInt8]()
+    var record: [String] = []
+    var inQuotes = false
+    var line = 1
+    var recordLine = 1
+    var afterQuote = false
+    let bytes = Array(text.utf8)
+    var i = 0
+    func endField() { record.append(String(decoding: field, as: UTF8.self)); field.removeAll(keepingCapacity: true) }
+    while i < bytes.count {
+      let byte = bytes[i]
+      if inQuotes {
+        if byte == UInt8(ascii: "\"") {
+          if i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "\"") { field.append(byte); i += 1 } else { inQuotes = false; afterQuote = true }
+        } else {
+          if byte == 0x0a { line += 1 }
+          field.append(byte)
+        }
+      } else {
+        switch byte {
+        case UInt8(ascii: ","): endField(); afterQuote = false
+        case 0x0d: break
+        case 0x0a:
+          endField()
+          if !(record.count == 1 && record[0].isEmpty) { records.append(record); lines.append(recordLine) }
+          record = []
+          afterQuote = false
+          line += 1
+          recordLine = line
+        case UInt8(ascii: "\""):
+          guard field.isEmpty, !afterQuote else {
+            throw ArbiterError(.invalidArgument, "\(file):\(line): stray quote in column \(record.count + 1)")
+          }
+          inQuotes = true
+        default:
+          if afterQuote { throw ArbiterError(.invalidArgument, "\(file):\(line): text after closing quote in column \(record.count + 1)") }
+          field.append(byte)
+        }
+      }
+      i += 1
+    }
+    if inQuotes { throw ArbiterError(.invalidArgument, "\(file):\(recordLine): quoted field not closed before end of file") }
+    if !field.isEmpty || !record.isEmpty { endField(); records.append(record); lines.append(recordLine) }
+    guard let header = records.first else { throw ArbiterError(.invalidArgument, "\(file): empty file, expected a header row") }
+    for (index, row) in records.enumerated() where row.count != header.count {
+      throw ArbiterError(
+        .invalidArgument, "\(file):\(lines[index]): \(row.count) columns, the header has \(header.count)")
+    }
+    self.header = header
+    self.rows = Array(records.dropFirst())
+    self.lineNumbers = Array(lines.dropFirst())
+  }
+
+  /// The index of a header column, or an error naming it.
+  public func column(_ name: String, file: String) throws(ArbiterError) -> Int {
+    guard let index = header.firstIndex(of: name) else {
+      throw ArbiterError(.invalidArgument, "\(file): no column '\(name)' in the header")
+    }
+    return index
+  }
+}

@@ -1,0 +1,55 @@
+/// A channel through which Arbiter decides: inbound (web, app, contact centre, branch, ATM) or
+/// outbound (e-mail, SMS).
+public enum Channel: Int, CaseIterable, Sendable, Codable, Hashable, CustomStringConvertible {
+  case web = 1
+  case mobileApp = 2
+  case contactCentre = 3
+  case branch = 4
+  case atm = 5
+  case email = 6
+  case sms = 7
+
+  /// The name used in catalogues, configuration and on the command line.
+  public var name: String {
+    switch self {
+    case .web: "web"
+    case .mobileApp: "mobile-app"
+    case .contactCentre: "contact-centre"
+    case .branch: "branch"
+    case .atm: "atm"
+    case .email: "email"
+    case .sms: "sms"
+    }
+  }
+
+  /// Whether a person (an agent or branch adviser) presents the offer, so a script is needed.
+  public var isAssisted: Bool { self == .contactCentre || self == .branch }
+
+  public var description: String { name }
+
+  /// The channel with this name, accepting `_` for `-` and any case.
+  public init?(name: String) {
+    let normalised = String(name.lowercased().map { $0 == "_" ? "-" : $0 })
+    guard let match = Channel.allCases.first(where: { $0.name == normalised }) else { return nil }
+    self = match
+  }
+
+  /// Zero-based position among all channels, for dense per-channel tables.
+  @inlinable public var ordinal: Int { rawValue - 1 }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.singleValueContainer()
+    let name = try container.decode(String.self)
+    guard let channel = Channel(name: name) else {
+      throw DecodingError.dataCorruptedError(
+        in: container, debugDescription: "unknown channel '\(name)'")
+    }
+    self = channel
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(name)
+  }
+}
+

@@ -1,0 +1,112 @@
+/// The kinds of value a feature holds. All are stored as `Float` in a customer vector.
+public enum FeatureKind: Sendable, Hashable, Codable {
+  case numeric
+  case boolean
+  /// A categorical feature stored as its level's code (0, 1, 2, …).
+  case categorical(levels: [String])
+
+  private enum CodingKeys: String, CodingKey { case type, levels }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    switch try container.decode(String.self, forKey: .type) {
+    case "numeric": self = .numeric
+    case "boolean": self = .boolean
+    case "categorical": self = .categorical(levels: try container.decode([String].self, forKey: .levels))
+    case let other:
+      throw DecodingError.dataCorruptedError(
+        forKey: .type, in: container, debugDescription: "unknown feature type '\(other)'")
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    switch self {
+    case .numeric: try container.encode("numeric", forKey: .type)
+    case .boolean: try container.encode("boolean", forKey: .type)
+    case .categorical(let levels):
+      try container.encode("categorical", forKey: .type)
+      try container.encode(levels, forKey: .levels)
+    }
+  }
+}
+
+/// One named feature of a schema.
+public struct FeatureDefinition: Sendable, Hashable, Codable {
+  public var name: String
+  public var kind: FeatureKind
+  public var description: String
+
+  public init(name: String, kind: FeatureKind, description: String) {
+    self.name = name
+    self.kind = kind
+    self.description = description
+  }
+}
+
+/// Where a model reads a feature from: the customer's stored vector or the request's context.
+public enum FeatureSource: Sendable, Hashable {
+  case customer(Int)
+  case context(Int)
+}
+
+/// The layout of customer vectors and of the per-request context vector.
+///
+/// Names are resolved to indices once, when something (a model, a rule) is loaded against the
+/// schema; nothing looks a feature up by name at decision time.
+public struct FeatureSchema: Sendable, Hashable, Codable {
+  /// Features stored per customer, in vector order.
+  public var customerFeatures: [FeatureDefinition]
+  /// Features of the interaction, built per request (e.g. the channel).
+  public var contextFeatures: [FeatureDefinition]
+
+  public init(customerFeatures: [FeatureDefinition], contextFeatures: [FeatureDefinition]) {
+    self.customerFeatures = customerFeatures
+    self.contextFeatures = contextFeatures
+  }
+
+  /// Number of values in a customer vector.
+  public var width: Int { customerFeatures.count }
+
+  /// The index of a customer feature, or nil.
+  public func customerIndex(of name: String) -> Int? {
+    customerFeatures.firstIndex { $0.name == name }
+  }
+
+  /// Resolves a feature name against both customer and context features.
+  public func source(of name: String) -> FeatureSource? {
+    if let index = customerIndex(of: name) { return .customer(index) }
+    if let index = contextFeatures.firstIndex(where: { $0.name == name }) { return .context(index) }
+    return nil
+  }
+
+  /// The definition behind a source.
+  public func definition(of source: FeatureSource) -> FeatureDefinition {
+    switch source {
+    case .customer(let index): customerFeatures[index]
+    case .context(let index): contextFeatures[index]
+    }
+  }
+
+  /// Like ``customerIndex(of:)`` but throws an error naming the feature and who needed it.
+  public func requireCustomerIndex(_ name: String, for user: String) throws(ArbiterError) -> Int {
+    guard let index = customerIndex(of: name) else {
+      throw ArbiterError(.failedPrecondition, "\(user) needs feature '\(name)', which the schema lacks")
+    }
+    return index
+  }
+
+  /// Checks names are unique and categorical features have levels.
+  public func validate() throws(ArbiterError) {
+    var seen = Set<String>()
+    for feature in customerFeatures + contextFeatures {
+      guard !feature.name.isEmpty else { throw ArbiterError(.invalidArgument, "schema has a feature with an empty name") }
+      guard seen.insert(feature.name).inserted else {
+        throw ArbiterError(.invalidArgument, "schema declares feature '\(feature.name)' twice")
+      }
+      if case .categorical(let levels) = feature.kind, levels.isEmpty {
+        throw ArbiterError(.invalidArgument, "categorical feature '\(feature.name)' has no levels")
+      }
+    }
+  }
+}

@@ -1,0 +1,164 @@
+import ArbiterCore
+import ArbiterModels
+import Foundation
+
+/// Decides for one interaction against one immutable snapshot of catalogue, models and
+/// customers: eligibility (channel, consent, products held, age, conditions) → scoring →
+/// arbitration by propensity × value × context weight → top N with reasons.
+///
+/// Ties in score are broken by catalogue order, so the same inputs always give the same ranking.
+public struct DecisionEngine: Sendable {
+  public static let defaultMaxOffers = 3
+  public static let maxOffersLimit = 50
+  /// How many reason codes each offer carries.
+  public static let reasonsPerOffer = 3
+
+  public let catalogue: CompiledCatalogue
+  public let customers: CustomerStore
+  public let schema: FeatureSchema
+  public let versions: VersionStamp
+
+  public init(bundle: ModelBundle, customers: CustomerStore) throws(ArbiterError) {
+    guard bundle.schema == customers.schema else {
+      throw ArbiterError(.failedPrecondition, "bundle \(bundle.manifest.name)/\(bundle.manifest.version) was built for a different feature schema than the loaded customers")
+    }
+    self.catalogue = try CompiledCatalogue(bundle: bundle)
+    self.customers = customers
+    self.schema = bundle.schema
+    self.versions = VersionStamp(
+      bundleName: bundle.manifest.name, bundleVersion: bundle.manifest.version,
+      catalogueVersion: bundle.catalogue.version, schemaHash: bundle.manifest.schemaHash)
+  }
+
+  /// Decides; throws `notFound` for an unknown customer and `invalidArgument` for bad input.
+  public func decide(_ request: DecisionRequest, decisionId: String) throws(ArbiterError) -> Decision {
+    let started = DispatchTime.now().uptimeNanoseconds
+    guard request.customerId != 0 || request.anonymous else { throw ArbiterError(.invalidArgument, "customer_id is required (0 is not a customer)") }
+    guard (1...Self.maxOffersLimit).contains(request.maxOffers) else {
+      throw ArbiterError(.invalidArgument, "max_offers must be between 1 and \(Self.maxOffersLimit), got \(request.maxOffers)")
+    }
+    let row: Int?
+    if request.anonymous {
+      row = nil
+    } else {
+      guard let found = customers.row(of: request.customerId) else {
+        throw ArbiterError(.notFound, "customer \(request.customerId) not found")
+      }
+      row = found
+    }
+    let extraContext = schema.contextFeatures.count - (catalogue.channelContextFeature == nil ? 0 : 1)
+    guard request.contextFeatures.count <= extraContext else {
+      throw ArbiterError(.invalidArgument, "context.features has \(request.contextFeatures.count) values, the schema has \(extraContext) context features besides the channel")
+    }
+    for (i, value) in request.contextFeatures.enumerated() where !value.isFinite && !value.isNaN {
+      throw ArbiterError(.invalidArgument, "context.features[\(i)] is infinite")
+    }
+    var context = [Float](repeating: .nan, count: schema.contextFeatures.count)
+    var next = 0
+    for i in context.indices {
+      if i == catalogue.channelContextFeature { context[i] = Float(request.channel.ordinal) } else {
+        if next < request.contextFeatures.count { context[i] = Float(request.contextFeatures[next]) }
+        next += 1
+      }
+    }
+    let reasonKey = request.callReason.isEmpty ? nil : catalogue.contextKey("reason:\(request.callReason)")
+    let pageKey = request.page.isEmpty ? nil : catalogue.contextKey("page:\(request.page)")
+
+    struct Candidate { var offer: Int; var propensity: Double; var weight: Double; var score: Double }
+    var candidates: [Candidate] = []
+    candidates.reserveCapacity(catalogue.offers.count)
+    var suppressed: [Suppression] = []
+    let channel = request.channel
+
+    return withCustomer(row) { customer in
+      context.withUnsafeBufferPointer { contextValues in
+        let rules = catalogue.rules
+        let consentGiven = request.anonymous || rules.consents(customer, on: channel)
+        for offer in catalogue.offers {
+          if request.anonymous {
+            if !rules.offers[offer.index].allows(channel) {
+              if request.explain {
+                suppressed.append(Suppression(offerId: offer.definition.id, code: .channelNotAllowed, detail: "not offered through \(channel.name)"))
+              }
+              continue
+            }
+          } else if rules.check(offer: offer.index, customer: customer, channel: channel, consentGiven: consentGiven) != nil {
+            if request.explain, let why = rules.explain(offer: offer.index, customer: customer, channel: channel, consentGiven: consentGiven) {
+              suppressed.append(Suppression(offerId: offer.definition.id, code: Suppression.Code(why.code), detail: why.detail))
+            }
+            continue
+          }
+          let propensity = offer.model.propensity(customer: customer, context: contextValues)
+          let weight = catalogue.contextWeight(offer: offer.index, key: reasonKey) * catalogue.contextWeight(offer: offer.index, key: pageKey)
+          candidates.append(Candidate(offer: offer.index, propensity: propensity, weight: weight, score: propensity * offer.definition.value * weight))
+        }
+        candidates.sort { $0.score > $1.score || ($0.score == $1.score && $0.offer < $1.offer) }
+
+        let displayName = row.map { customers.displayNames[$0] } ?? ""
+        var ranked: [RankedOffer] = []
+        var contributions: [Double] = []
+        for (position, candidate) in candidates.enumerated() {
+          let offer = catalogue.offers[candidate.offer]
+          guard position < request.maxOffers else {
+            if request.explain {
+              suppressed.append(Suppression(
+                offerId: offer.definition.id, code: .rankedBelow,
+                detail: "ranked \(position + 1) of \(candidates.count) eligible; \(request.maxOffers) requested",
+                propensity: candidate.propensity, score: candidate.score))
+            }
+            continue
+          }
+          let treatment = offer.treatments[channel.ordinal]!
+          contributions = [Double](repeating: 0, count: offer.model.featureNames.count)
+          offer.model.contributions(customer: customer, context: contextValues, into: &contributions)
+          var reasons = topReasons(offer.model.featureNames, contributions)
+          if candidate.weight != 1 {
+            let key = [reasonKey.map { _ in "reason:\(request.callReason)" }, pageKey.map { _ in "page:\(request.page)" }]
+              .compactMap { $0 }.joined(separator: ", ")
+            reasons.append(ReasonCode(code: "CONTEXT_WEIGHT", feature: key, contribution: candidate.weight,
+                                      phrase: "relevant to this interaction (\(key)) ×\(candidate.weight)"))
+          }
+          let name = offer.definition.name
+          ranked.append(RankedOffer(
+            rank: position + 1, offerIndex: offer.index, offerId: offer.definition.id, name: name,
+            product: offer.definition.product, propensity: candidate.propensity, value: offer.definition.value,
+            contextWeight: candidate.weight, score: candidate.score,
+            treatment: RenderedTreatment(
+              title: treatment.title.render(displayName: displayName, offerName: name, customer: customer),
+              message: treatment.message.render(displayName: displayName, offerName: name, customer: customer),
+              agentScript: treatment.script?.render(displayName: displayName, offerName: name, customer: customer) ?? ""),
+            reasons: reasons))
+        }
+        return Decision(
+          decisionId: decisionId, requestId: request.requestId, customerId: request.customerId, channel: channel,
+          versions: versions, offers: ranked, suppressed: suppressed,
+          nanos: DispatchTime.now().uptimeNanoseconds - started,
+          timestampMillis: Int64(Date().timeIntervalSince1970 * 1000))
+      }
+    }
+  }
+
+  /// Runs `body` over the customer's vector, or over an all-missing vector for an anonymous
+  /// visitor (every feature scores as the training mean).
+  private func withCustomer<R>(_ row: Int?, _ body: (UnsafeBufferPointer<Float>) -> R) -> R {
+    if let row { return customers.withRow(row, body) }
+    let missing = [Float](repeating: .nan, count: schema.width)
+    return missing.withUnsafeBufferPointer(body)
+  }
+
+  /// The strongest positive contributions, with the catalogue's phrases (falling back to the
+  /// strongest negative one when nothing pushes the score up).
+  private func topReasons(_ names: [String], _ contributions: [Double]) -> [ReasonCode] {
+    let order = contributions.indices.sorted { contributions[$0] > contributions[$1] || (contributions[$0] == contributions[$1] && $0 < $1) }
+    var reasons: [ReasonCode] = []
+    for i in order where contributions[i] > 0 && reasons.count < Self.reasonsPerOffer {
+      let phrase = catalogue.phrases[names[i]]?.positive ?? names[i].replacingOccurrences(of: "_", with: " ")
+      reasons.append(ReasonCode(code: "FEATURE_POSITIVE", feature: names[i], contribution: contributions[i], phrase: phrase))
+    }
+    if reasons.isEmpty, let weakest = order.last {
+      let phrase = catalogue.phrases[names[weakest]]?.negative ?? names[weakest]
+      reasons.append(ReasonCode(code: "FEATURE_NEGATIVE", feature: names[weakest], contribution: contributions[weakest], phrase: phrase))
+    }
+    return reasons
+  }
+}

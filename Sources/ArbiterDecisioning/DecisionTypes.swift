@@ -1,0 +1,118 @@
+import ArbiterCore
+
+/// What the caller asks for: one customer, one channel, the moment's context.
+public struct DecisionRequest: Sendable {
+  public var customerId: UInt64
+  public var channel: Channel
+  public var callReason: String
+  public var page: String
+  /// Context feature values beyond the channel, in schema order.
+  public var contextFeatures: [Double]
+  /// How many offers to return (1…``DecisionEngine/maxOffersLimit``).
+  public var maxOffers: Int
+  public var explain: Bool
+  public var requestId: String
+  /// An unknown visitor (customer id 0): decided from channel and context alone, with no
+  /// customer-specific rules and the model's average customer.
+  public var anonymous: Bool
+
+  public init(
+    customerId: UInt64, channel: Channel, callReason: String = "", page: String = "", contextFeatures: [Double] = [],
+    maxOffers: Int = DecisionEngine.defaultMaxOffers, explain: Bool = false, requestId: String = "", anonymous: Bool = false
+  ) {
+    self.anonymous = anonymous
+    self.customerId = customerId
+    self.channel = channel
+    self.callReason = callReason
+    self.page = page
+    self.contextFeatures = contextFeatures
+    self.maxOffers = maxOffers
+    self.explain = explain
+    self.requestId = requestId
+  }
+}
+
+/// The models and catalogue that made a decision.
+public struct VersionStamp: Sendable, Hashable {
+  public var bundleName: String
+  public var bundleVersion: String
+  public var catalogueVersion: String
+  public var schemaHash: String
+
+  public init(bundleName: String, bundleVersion: String, catalogueVersion: String, schemaHash: String) {
+    self.bundleName = bundleName
+    self.bundleVersion = bundleVersion
+    self.catalogueVersion = catalogueVersion
+    self.schemaHash = schemaHash
+  }
+}
+
+/// One factor behind an offer's score.
+public struct ReasonCode: Sendable, Hashable {
+  public var code: String
+  public var feature: String
+  public var contribution: Double
+  public var phrase: String
+}
+
+/// An offer as presented: filled-in text for the channel.
+public struct RenderedTreatment: Sendable, Hashable {
+  public var title: String
+  public var message: String
+  public var agentScript: String
+}
+
+/// One offer chosen for the customer.
+public struct RankedOffer: Sendable {
+  public var rank: Int
+  public var offerIndex: Int
+  public var offerId: String
+  public var name: String
+  public var product: String
+  public var propensity: Double
+  public var value: Double
+  public var contextWeight: Double
+  public var score: Double
+  public var treatment: RenderedTreatment
+  public var reasons: [ReasonCode]
+}
+
+/// Why a candidate was not made (explain mode).
+public struct Suppression: Sendable, Hashable {
+  public enum Code: String, Sendable {
+    case channelNotAllowed = "CHANNEL_NOT_ALLOWED"
+    case noConsent = "NO_CONSENT"
+    case alreadyHeld = "ALREADY_HELD"
+    case ageRule = "AGE_RULE"
+    case rule = "RULE"
+    case rankedBelow = "RANKED_BELOW"
+
+    init(_ code: Ineligibility.Code) {
+      switch code {
+      case .channelNotAllowed: self = .channelNotAllowed
+      case .noConsent: self = .noConsent
+      case .alreadyHeld: self = .alreadyHeld
+      case .ageRule: self = .ageRule
+      case .rule: self = .rule
+      }
+    }
+  }
+  public var offerId: String
+  public var code: Code
+  public var detail: String
+  public var propensity: Double?
+  public var score: Double?
+}
+
+/// The result of ``DecisionEngine/decide(_:)``.
+public struct Decision: Sendable {
+  public var decisionId: String
+  public var requestId: String
+  public var customerId: UInt64
+  public var channel: Channel
+  public var versions: VersionStamp
+  public var offers: [RankedOffer]
+  public var suppressed: [Suppression]
+  public var nanos: UInt64
+  public var timestampMillis: Int64
+}

@@ -1,0 +1,126 @@
+import ArbiterCore
+import ArbiterModels
+import Atomics
+import Foundation
+
+/// Everything a decision reads, immutable once built: the engine (catalogue, models, customers)
+/// and where it came from.
+public final class DecisionSnapshot: AtomicReference, Sendable {
+  public let engine: DecisionEngine
+  public let bundle: ModelBundle
+  public let loadedAtMillis: Int64
+
+  public init(engine: DecisionEngine, bundle: ModelBundle) {
+    self.engine = engine
+    self.bundle = bundle
+    self.loadedAtMillis = Int64(Date().timeIntervalSince1970 * 1000)
+  }
+}
+
+/// The live decision state. Readers take the current snapshot with one atomic load and never
+/// lock; a reload builds and validates a whole new snapshot, then publishes it atomically. A
+/// request in flight finishes on the snapshot it started with.
+public final class LiveState: Sendable {
+  private let current: ManagedAtomic<DecisionSnapshot>
+  private let counter = ManagedAtomic<UInt64>(0)
+  private let instance: UInt32
+  public let log: InteractionLog
+  /// The bundle location reloads read from when none is given.
+  public let bundlePath: String
+
+  public init(snapshot: DecisionSnapshot, log: InteractionLog, bundlePath: String) {
+    self.current = ManagedAtomic(snapshot)
+    self.log = log
+    self.bundlePath = bundlePath
+    var generator = SystemRandomNumberGenerator()
+    self.instance = UInt32.random(in: 0...UInt32.max, using: &generator)
+  }
+
+  /// A random id of this server process, part of every decision id.
+  var instanceId: UInt32 { instance }
+
+  func nextSequence() -> UInt64 { counter.wrappingIncrementThenLoad(ordering: .relaxed) }
+
+  /// The snapshot serving now.
+  public var snapshot: DecisionSnapshot { current.load(ordering: .acquiring) }
+
+  /// Decides against the current snapshot and logs the decision.
+  public func decide(_ request: DecisionRequest) throws(ArbiterError) -> Decision {
+    let id = "d-" + String(instance, radix: 16) + "-" + String(nextSequence(), radix: 16)
+    let decision = try snapshot.engine.decide(request, decisionId: id)
+    log.record(decision)
+    return decision
+  }
+
+  /// Loads the bundle at `path` (or the configured one), validates it against the live customers
+  /// and publishes it. On any error the live snapshot stays. Returns (previous, current).
+  public func reload(from path: String? = nil) throws(ArbiterError) -> (previous: DecisionSnapshot, current: DecisionSnapshot) {
+    let previous = snapshot
+    let bundle = try ModelBundle.load(from: path ?? bundlePath)
+    let engine = try DecisionEngine(bundle: bundle, customers: previous.engine.customers)
+    let next = DecisionSnapshot(engine: engine, bundle: bundle)
+    current.store(next, ordering: .releasing)
+    return (previous, next)
+  }
+}
+
+/// A slot of a page to fill: offers of `contentType` (an offer category; empty takes any).
+public struct SlotRequest: Sendable {
+  public var name: String
+  public var contentType: String
+  public var count: Int
+
+  public init(name: String, contentType: String, count: Int) {
+    self.name = name
+    self.contentType = contentType
+    self.count = count
+  }
+}
+
+/// An offer placed in a slot.
+public struct SlotPlacement: Sendable {
+  public var slot: String
+  public var position: Int
+  public var offer: RankedOffer
+}
+
+extension LiveState {
+  /// The largest number of items one page may ask for.
+  public static let maxSlotItems = 20
+
+  /// Fills the slots of a page, in the order given, from the ranked eligible offers: no offer
+  /// twice on a page, each slot only its content type. The logged decision holds the placed offers.
+  public func personalize(_ request: DecisionRequest, slots: [SlotRequest]) throws(ArbiterError) -> (Decision, [SlotPlacement]) {
+    guard !slots.isEmpty else { throw ArbiterError(.invalidArgument, "slots: at least one slot is required") }
+    var names = Set<String>()
+    var total = 0
+    for (i, slot) in slots.enumerated() {
+      guard !slot.name.isEmpty else { throw ArbiterError(.invalidArgument, "slots[\(i)].name is required") }
+      guard names.insert(slot.name).inserted else { throw ArbiterError(.invalidArgument, "slots[\(i)].name '\(slot.name)' appears twice") }
+      guard slot.count >= 1 else { throw ArbiterError(.invalidArgument, "slots[\(i)].count must be at least 1") }
+      total += slot.count
+    }
+    guard total <= Self.maxSlotItems else { throw ArbiterError(.invalidArgument, "slots ask for \(total) items, at most \(Self.maxSlotItems)") }
+    let snapshot = self.snapshot
+    var all = request
+    all.maxOffers = min(DecisionEngine.maxOffersLimit, max(1, snapshot.engine.catalogue.offers.count))
+    let sequence = nextSequence()
+    var decision = try snapshot.engine.decide(all, decisionId: "p-" + String(instanceId, radix: 16) + "-" + String(sequence, radix: 16))
+    var used = Set<Int>()
+    var placements: [SlotPlacement] = []
+    for slot in slots {
+      var position = 0
+      for offer in decision.offers where position < slot.count && !used.contains(offer.offerIndex) {
+        let category = snapshot.engine.catalogue.offers[offer.offerIndex].definition.category
+        guard slot.contentType.isEmpty || slot.contentType == category else { continue }
+        used.insert(offer.offerIndex)
+        position += 1
+        placements.append(SlotPlacement(slot: slot.name, position: position, offer: offer))
+      }
+    }
+    decision.offers = placements.map(\.offer)
+    if !request.explain { decision.suppressed = [] }
+    log.record(decision)
+    return (decision, placements)
+  }
+}

@@ -1,0 +1,48 @@
+import ArbiterCore
+import ArbiterModels
+
+/// Generates the demo bank's offer history: a randomised log. For each contact the bank picked a
+/// channel at random, skipped customers without consent for it, and picked one of the eligible
+/// offers uniformly; the response is drawn from the hidden ground truth.
+public struct DemoHistory: Sendable {
+  public let seed: UInt64
+  public let contactsPerCustomer: ClosedRange<Int>
+
+  public init(seed: UInt64, contactsPerCustomer: ClosedRange<Int> = 2...8) {
+    self.seed = seed
+    self.contactsPerCustomer = contactsPerCustomer
+  }
+
+  public func generate(customers: [CustomerRecord], catalogue: CatalogueDocument, truth: GroundTruth, schema: FeatureSchema) throws(ArbiterError) -> [HistoryRecord] {
+    let rules = try EligibilityRules(catalogue: catalogue, schema: schema)
+    let evaluator = try GroundTruth.Evaluator(truth: truth, schema: schema)
+    let truthIndex = Dictionary(uniqueKeysWithValues: truth.offers.enumerated().map { ($1.offerId, $0) })
+    let offerToTruth = try catalogue.offers.map { offer throws(ArbiterError) -> Int in
+      guard let index = truthIndex[offer.id] else { throw ArbiterError(.internalError, "no ground truth for offer '\(offer.id)'") }
+      return index
+    }
+    var rng = SeededGenerator(seed: SeededGenerator.mix(seed, salt: 0x4157))
+    var records: [HistoryRecord] = []
+    var eligible: [Int] = []
+    for customer in customers {
+      let contacts = contactsPerCustomer.lowerBound + rng.below(contactsPerCustomer.count)
+      customer.values.withUnsafeBufferPointer { vector in
+        for _ in 0..<contacts {
+          let channel = Channel.allCases[rng.below(Channel.allCases.count)]
+          guard rules.consents(vector, on: channel) else { continue }
+          eligible.removeAll(keepingCapacity: true)
+          for offer in catalogue.offers.indices where rules.check(offer: offer, customer: vector, channel: channel, consentGiven: true) == nil {
+            eligible.append(offer)
+          }
+          guard !eligible.isEmpty else { continue }
+          let offer = eligible[rng.below(eligible.count)]
+          let p = evaluator.probability(offer: offerToTruth[offer], customer: vector, channel: channel)
+          records.append(HistoryRecord(
+            customerId: customer.id, offerId: catalogue.offers[offer].id, channel: channel,
+            probability: 1 / Double(Channel.allCases.count) / Double(eligible.count), accepted: rng.chance(p)))
+        }
+      }
+    }
+    return records
+  }
+}

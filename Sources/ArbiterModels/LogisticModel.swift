@@ -1,0 +1,83 @@
+import ArbiterCore
+
+/// One input of a logistic model: a feature (or one level of a categorical feature),
+/// standardised as `(x - mean) / scale`, times `weight`.
+public struct LogisticTerm: Codable, Sendable, Hashable {
+  public var feature: String
+  /// For categorical features: the term is the indicator `x == level`.
+  public var level: String?
+  public var mean: Double
+  public var scale: Double
+  public var weight: Double
+
+  public init(feature: String, level: String?, mean: Double, scale: Double, weight: Double) {
+    self.feature = feature
+    self.level = level
+    self.mean = mean
+    self.scale = scale
+    self.weight = weight
+  }
+}
+
+/// How well a model did when it was trained.
+public struct TrainingMetrics: Codable, Sendable, Hashable {
+  public var trainRows: Int
+  public var holdoutRows: Int
+  public var trainPositives: Int
+  public var holdoutPositives: Int
+  public var trainAUC: Double
+  public var holdoutAUC: Double
+  public var holdoutLogLoss: Double
+  public var iterations: Int
+  public var l2: Double
+
+  public init(
+    trainRows: Int, holdoutRows: Int, trainPositives: Int, holdoutPositives: Int, trainAUC: Double,
+    holdoutAUC: Double, holdoutLogLoss: Double, iterations: Int, l2: Double
+  ) {
+    self.trainRows = trainRows
+    self.holdoutRows = holdoutRows
+    self.trainPositives = trainPositives
+    self.holdoutPositives = holdoutPositives
+    self.trainAUC = trainAUC
+    self.holdoutAUC = holdoutAUC
+    self.holdoutLogLoss = holdoutLogLoss
+    self.iterations = iterations
+    self.l2 = l2
+  }
+}
+
+/// A regularised logistic-regression propensity model for one offer, as stored in a bundle.
+public struct LogisticModelDocument: Codable, Sendable, Hashable {
+  public var offerId: String
+  public var kind: String
+  public var intercept: Double
+  public var terms: [LogisticTerm]
+  public var metrics: TrainingMetrics
+
+  public init(offerId: String, intercept: Double, terms: [LogisticTerm], metrics: TrainingMetrics) {
+    self.offerId = offerId
+    self.kind = "logistic"
+    self.intercept = intercept
+    self.terms = terms
+    self.metrics = metrics
+  }
+}
+
+/// All models of a bundle (`models.json`).
+public struct ModelsDocument: Codable, Sendable, Hashable {
+  public var models: [LogisticModelDocument]
+  public init(models: [LogisticModelDocument]) { self.models = models }
+}
+
+/// The logistic function, guarded against overflow.
+@inlinable
+public func sigmoid(_ z: Double) -> Double {
+  z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z))
+}
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif

@@ -1,0 +1,178 @@
+import ArbiterCore
+import Foundation
+
+/// How the population a bundle was trained for can be rebuilt (the demo bank is generated
+/// from a seed rather than shipped as data).
+public struct PopulationSpec: Codable, Sendable, Hashable {
+  public var generator: String
+  public var seed: UInt64
+  public var customers: Int
+
+  public init(generator: String, seed: UInt64, customers: Int) {
+    self.generator = generator
+    self.seed = seed
+    self.customers = customers
+  }
+}
+
+/// `manifest.json`: what a bundle holds and the checksum of every file in it.
+public struct BundleManifest: Codable, Sendable, Hashable {
+  public var format: Int
+  public var name: String
+  public var version: String
+  public var createdBy: String
+  /// SHA-256 of `schema.json`: models are only valid against this exact schema.
+  public var schemaHash: String
+  public var catalogueVersion: String
+  public var population: PopulationSpec?
+  /// File name → SHA-256 (hex) of its bytes.
+  public var files: [String: String]
+  /// Offer id → hold-out AUC of its model.
+  public var holdoutAUC: [String: Double]
+
+  public init(
+    name: String, version: String, createdBy: String, schemaHash: String, catalogueVersion: String,
+    population: PopulationSpec?, files: [String: String], holdoutAUC: [String: Double]
+  ) {
+    self.format = 1
+    self.name = name
+    self.version = version
+    self.createdBy = createdBy
+    self.schemaHash = schemaHash
+    self.catalogueVersion = catalogueVersion
+    self.population = population
+    self.files = files
+    self.holdoutAUC = holdoutAUC
+  }
+}
+
+/// A versioned, checksummed model bundle: feature schema, offer catalogue and one propensity
+/// model per offer. Lives in `models/<name>/<version>/`.
+public struct ModelBundle: Sendable {
+  public static let schemaFile = "schema.json"
+  public static let catalogueFile = "catalogue.json"
+  public static let modelsFile = "models.json"
+  public static let manifestFile = "manifest.json"
+
+  public var manifest: BundleManifest
+  public var schema: FeatureSchema
+  public var catalogue: CatalogueDocument
+  public var models: ModelsDocument
+  /// The version directory it was loaded from, if any.
+  public var directory: String?
+
+  /// Assembles a bundle and its manifest (checksums computed from the canonical encodings).
+  public init(
+    name: String, version: String, createdBy: String, schema: FeatureSchema, catalogue: CatalogueDocument,
+    models: ModelsDocument, population: PopulationSpec?
+  ) throws {
+    let files = try Self.encodeFiles(schema: schema, catalogue: catalogue, models: models)
+    let sums = files.mapValues { SHA256.hex($0) }
+    self.manifest = BundleManifest(
+      name: name, version: version, createdBy: createdBy, schemaHash: sums[Self.schemaFile]!,
+      catalogueVersion: catalogue.version, population: population, files: sums,
+      holdoutAUC: Dictionary(uniqueKeysWithValues: models.models.map { ($0.offerId, $0.metrics.holdoutAUC) }))
+    self.schema = schema
+    self.catalogue = catalogue
+    self.models = models
+    self.directory = nil
+  }
+
+  private static func encodeFiles(schema: FeatureSchema, catalogue: CatalogueDocument, models: ModelsDocument) throws -> [String: Data] {
+    [
+      schemaFile: try CanonicalJSON.encode(schema),
+      catalogueFile: try CanonicalJSON.encode(catalogue),
+      modelsFile: try CanonicalJSON.encode(models),
+    ]
+  }
+
+  /// Writes the bundle into `root/<version>/`, replacing that version if present.
+  @discardableResult
+  public func write(toRoot root: String) throws -> String {
+    let directory = (root as NSString).appendingPathComponent(manifest.version)
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    var files = try Self.encodeFiles(schema: schema, catalogue: catalogue, models: models)
+    files[Self.manifestFile] = try CanonicalJSON.encode(manifest)
+    for (name, data) in files {
+      try data.write(to: URL(fileURLWithPath: (directory as NSString).appendingPathComponent(name)), options: .atomic)
+    }
+    return directory
+  }
+
+  /// The version directory to load for `path`: `path` itself if it holds a manifest, otherwise
+  /// its subdirectory with the highest version (numeric versions compare as numbers).
+  public static func resolveVersionDirectory(_ path: String) throws(ArbiterError) -> String {
+    let fm = FileManager.default
+    var isDirectory: ObjCBool = false
+    guard fm.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+      throw ArbiterError(.notFound, "bundle directory '\(path)' does not exist")
+    }
+    if fm.fileExists(atPath: (path as NSString).appendingPathComponent(manifestFile)) { return path }
+    let entries = (try? fm.contentsOfDirectory(atPath: path)) ?? []
+    let versions = entries.filter {
+      fm.fileExists(atPath: ((path as NSString).appendingPathComponent($0) as NSString).appendingPathComponent(manifestFile))
+    }
+    guard let newest = versions.max(by: versionLess) else {
+      throw ArbiterError(.notFound, "'\(path)' holds no bundle version (no '<version>/\(manifestFile)')")
+    }
+    return (path as NSString).appendingPathComponent(newest)
+  }
+
+  static func versionLess(_ a: String, _ b: String) -> Bool {
+    let pa = a.split(separator: ".").map { Int($0) }, pb = b.split(separator: ".").map { Int($0) }
+    if pa.allSatisfy({ $0 != nil }), pb.allSatisfy({ $0 != nil }) {
+      return pa.map { $0! }.lexicographicallyPrecedes(pb.map { $0! })
+    }
+    return a < b
+  }
+
+  /// Loads and verifies a bundle: every file's checksum, the schema hash, and that every model
+  /// decodes. Errors name the file and what is wrong with it.
+  public static func load(from path: String) throws(ArbiterError) -> ModelBundle {
+    let directory = try resolveVersionDirectory(path)
+    func read(_ name: String) throws(ArbiterError) -> Data {
+      let file = (directory as NSString).appendingPathComponent(name)
+      guard let data = FileManager.default.contents(atPath: file) else {
+        throw ArbiterError(.notFound, "bundle file '\(file)' is missing or unreadable")
+      }
+      return data
+    }
+    let manifestPath = (directory as NSString).appendingPathComponent(manifestFile)
+    let manifest = try CanonicalJSON.decode(BundleManifest.self, from: try read(manifestFile), file: manifestPath)
+    guard manifest.format == 1 else {
+      throw ArbiterError(.failedPrecondition, "\(manifestPath): bundle format \(manifest.format) is not supported (this server reads 1)")
+    }
+    for required in [schemaFile, catalogueFile, modelsFile] where manifest.files[required] == nil {
+      throw ArbiterError(.dataCorrupted, "\(manifestPath): no checksum for '\(required)'")
+    }
+    var contents: [String: Data] = [:]
+    for (name, expected) in manifest.files.sorted(by: { $0.key < $1.key }) {
+      let data = try read(name)
+      let actual = SHA256.hex(data)
+      guard actual == expected else {
+        throw ArbiterError(
+          .dataCorrupted,
+          "\((directory as NSString).appendingPathComponent(name)): checksum mismatch (manifest says \(expected.prefix(12))…, file is \(actual.prefix(12))…)")
+      }
+      contents[name] = data
+    }
+    guard manifest.schemaHash == manifest.files[schemaFile] else {
+      throw ArbiterError(.dataCorrupted, "\(manifestPath): schemaHash does not match the checksum of \(schemaFile)")
+    }
+    let path = { (name: String) in (directory as NSString).appendingPathComponent(name) }
+    let schema = try CanonicalJSON.decode(FeatureSchema.self, from: contents[schemaFile]!, file: path(schemaFile))
+    try schema.validate()
+    let catalogue = try CanonicalJSON.decode(CatalogueDocument.self, from: contents[catalogueFile]!, file: path(catalogueFile))
+    let models = try CanonicalJSON.decode(ModelsDocument.self, from: contents[modelsFile]!, file: path(modelsFile))
+    return ModelBundle(manifest: manifest, schema: schema, catalogue: catalogue, models: models, directory: directory)
+  }
+
+  private init(manifest: BundleManifest, schema: FeatureSchema, catalogue: CatalogueDocument, models: ModelsDocument, directory: String) {
+    self.manifest = manifest
+    self.schema = schema
+    self.catalogue = catalogue
+    self.models = models
+    self.directory = directory
+  }
+}

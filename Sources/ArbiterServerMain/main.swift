@@ -1,0 +1,48 @@
+import ArbiterCore
+import ArbiterService
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `arbiter`: the decision server.
+@main
+struct Arbiter: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "arbiter", abstract: "Arbiter, the real-time next-best-offer decision server.",
+    subcommands: [Serve.self], defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Load a model bundle and its customers, and serve decisions over gRPC.")
+
+  @Option(help: "Host to bind.") var host = "127.0.0.1"
+  @Option(help: "gRPC port (0 picks a free one).") var port = 50051
+  @Option(help: "Bundle directory: a version directory or a root whose newest version is loaded.") var bundle = "models/demo"
+  @Option(help: "Number of demo customers to build (default: as the bundle says).") var customers: Int?
+  @Option(help: "Interaction log file (JSON lines); 'none' keeps it in memory.") var interactionLog = "arbiter-data/interactions.jsonl"
+  @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+  func run() async throws {
+    guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = level
+      return handler
+    }
+    let logger = Logger(label: "arbiter")
+    var config = ArbiterConfiguration()
+    config.host = host
+    config.grpcPort = port
+    config.bundlePath = bundle
+    config.customers = customers
+    config.interactionLogPath = interactionLog == "none" ? nil : interactionLog
+    let server: ArbiterServer
+    do {
+      server = try ArbiterServer(configuration: config, logger: logger)
+    } catch {
+      FileHandle.standardError.write(Data("arbiter: \(error.message)\n".utf8))
+      throw ExitCode(2)
+    }
+    try await server.run()
+  }
+}

@@ -1,0 +1,58 @@
+import ArbiterAPI
+import ArbiterCore
+import ArbiterDecisioning
+import GRPCCore
+import Logging
+
+/// `arbiter.v1.AdminService`: what is live, and reloading it.
+public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
+  let live: LiveState
+  let logger: Logger
+
+  public init(live: LiveState, logger: Logger) {
+    self.live = live
+    self.logger = logger
+  }
+
+  public func getStatus(request: Arbiter_V1_GetStatusRequest, context: ServerContext) async throws -> Arbiter_V1_ServerStatus {
+    let snapshot = live.snapshot
+    let counts = live.log.counts
+    return .with {
+      $0.versions = snapshot.engine.versions.proto
+      $0.bundlePath = snapshot.bundle.directory ?? ""
+      $0.loadedAtMillis = snapshot.loadedAtMillis
+      $0.customers = UInt64(snapshot.engine.customers.count)
+      $0.offers = UInt32(snapshot.engine.catalogue.offers.count)
+      $0.models = snapshot.engine.catalogue.offers.map { offer in
+        .with {
+          $0.offerID = offer.definition.id
+          $0.kind = "logistic"
+          $0.terms = UInt32(offer.model.termCount)
+          $0.holdoutAuc = offer.model.metrics.holdoutAUC
+        }
+      }
+      $0.featureNames = snapshot.engine.schema.customerFeatures.map(\.name)
+      $0.decisionsServed = counts.decisions
+      $0.outcomesRecorded = counts.outcomes
+    }
+  }
+
+  public func reload(request: Arbiter_V1_ReloadRequest, context: ServerContext) async throws -> Arbiter_V1_ReloadResponse {
+    do {
+      let (previous, current) = try live.reload(from: request.bundlePath.isEmpty ? nil : request.bundlePath)
+      logger.info("reloaded bundle", metadata: [
+        "from": "\(previous.engine.versions.bundleName)/\(previous.engine.versions.bundleVersion)",
+        "to": "\(current.engine.versions.bundleName)/\(current.engine.versions.bundleVersion)",
+        "path": "\(current.bundle.directory ?? "")",
+      ])
+      return .with {
+        $0.previous = previous.engine.versions.proto
+        $0.current = current.engine.versions.proto
+        $0.changed = previous.engine.versions != current.engine.versions
+      }
+    } catch {
+      logger.warning("reload refused; the live bundle keeps serving", metadata: ["error": "\(error.message)"])
+      throw RPCError(error)
+    }
+  }
+}

@@ -1,0 +1,17 @@
+/// How an Arbiter server is set up. Every value has a default that serves the bundled demo.
+public struct ArbiterConfiguration: Sendable {
+  /// Host the gRPC listener binds to.
+  public var host = "127.0.0.1"
+  /// gRPC port; 0 picks a free one.
+  public var grpcPort = 50051
+  /// A bundle version directory, or a bundle root whose newest version is loaded.
+  public var bundlePath = "models/demo"
+  /// For a generated population: how many customers to build (nil: as many as the bundle says).
+  public var customers: Int?
+  /// The interaction log file; nil keeps the log in memory only.
+  public var interactionLogPath: String? = "arbiter-data/interactions.jsonl"
+  /// How many recent decisions outcomes may refer to.
+  public var decisionMemory = 1_000_000
+
+  public init() {}
+}

@@ -1,0 +1,73 @@
+import ArbiterAPI
+import ArbiterCore
+import ArbiterDecisioning
+import GRPCCore
+
+/// `arbiter.v1.DecisionService`: validates requests, maps them to the decision engine and maps
+/// the results (and errors) back.
+public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol {
+  let live: LiveState
+
+  public init(live: LiveState) { self.live = live }
+
+  public func decide(request: Arbiter_V1_DecideRequest, context: ServerContext) async throws -> Arbiter_V1_DecideResponse {
+    try mappingErrors { () throws(ArbiterError) in
+      let decision = try live.decide(try Self.decisionRequest(
+        customerId: request.customerID, channel: request.channel, context: request.context, maxOffers: request.maxOffers,
+        explain: request.explain, requestId: request.requestID, anonymousAllowed: false))
+      return decision.proto
+    }
+  }
+
+  public func personalize(request: Arbiter_V1_PersonalizeRequest, context: ServerContext) async throws -> Arbiter_V1_PersonalizeResponse {
+    try mappingErrors { () throws(ArbiterError) in
+      let decisionRequest = try Self.decisionRequest(
+        customerId: request.customerID, channel: request.channel, context: request.context, maxOffers: 0,
+        explain: request.explain, requestId: request.requestID, anonymousAllowed: true)
+      let slots = request.slots.map { SlotRequest(name: $0.name, contentType: $0.contentType, count: $0.count == 0 ? 1 : Int($0.count)) }
+      let (decision, placements) = try live.personalize(decisionRequest, slots: slots)
+      return .with {
+        $0.decisionID = decision.decisionId
+        $0.requestID = decision.requestId
+        $0.versions = decision.versions.proto
+        $0.items = placements.map { placement in
+          .with {
+            $0.slot = placement.slot
+            $0.position = UInt32(placement.position)
+            $0.offer = placement.offer.proto
+          }
+        }
+      }
+    }
+  }
+
+  public func recordOutcomes(request: Arbiter_V1_RecordOutcomesRequest, context: ServerContext) async throws -> Arbiter_V1_RecordOutcomesResponse {
+    try mappingErrors { () throws(ArbiterError) in
+      guard !request.outcomes.isEmpty else { throw ArbiterError(.invalidArgument, "outcomes: at least one outcome is required") }
+      guard request.outcomes.count <= 10_000 else { throw ArbiterError(.invalidArgument, "outcomes: at most 10000 per request, got \(request.outcomes.count)") }
+      var reports: [OutcomeReport] = []
+      for (i, outcome) in request.outcomes.enumerated() {
+        reports.append(OutcomeReport(
+          decisionId: outcome.decisionID, offerId: outcome.offerID,
+          outcome: try OutcomeKind(proto: outcome.outcome, field: "outcomes[\(i)].outcome"),
+          value: outcome.hasValue ? outcome.value : nil, declineReason: outcome.declineReason,
+          timestampMillis: outcome.timestampMillis))
+      }
+      let recorded = try live.log.record(reports)
+      return .with { $0.recorded = UInt32(recorded) }
+    }
+  }
+
+  static func decisionRequest(
+    customerId: UInt64, channel: Arbiter_V1_Channel, context: Arbiter_V1_InteractionContext, maxOffers: UInt32,
+    explain: Bool, requestId: String, anonymousAllowed: Bool
+  ) throws(ArbiterError) -> DecisionRequest {
+    if customerId == 0 && !anonymousAllowed { throw ArbiterError(.invalidArgument, "customer_id is required") }
+    guard requestId.utf8.count <= 128 else { throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes") }
+    let context = try context.validated()
+    return DecisionRequest(
+      customerId: customerId, channel: try Channel(proto: channel), callReason: context.callReason, page: context.page,
+      contextFeatures: context.features, maxOffers: maxOffers == 0 ? DecisionEngine.defaultMaxOffers : Int(maxOffers),
+      explain: explain, requestId: requestId, anonymous: customerId == 0)
+  }
+}

@@ -1,0 +1,120 @@
+import ArbiterAPI
+import ArbiterCore
+import ArbiterDecisioning
+
+extension Channel {
+  /// The domain channel for a wire channel; throws INVALID_ARGUMENT naming `field` otherwise.
+  public init(proto: Arbiter_V1_Channel, field: String = "channel") throws(ArbiterError) {
+    switch proto {
+    case .unspecified: throw ArbiterError(.invalidArgument, "\(field) is required")
+    case .UNRECOGNIZED(let value): throw ArbiterError(.invalidArgument, "\(field): unknown channel \(value)")
+    default:
+      guard let channel = Channel(rawValue: proto.rawValue) else {
+        throw ArbiterError(.invalidArgument, "\(field): unknown channel \(proto.rawValue)")
+      }
+      self = channel
+    }
+  }
+
+  /// The wire channel.
+  public var proto: Arbiter_V1_Channel { Arbiter_V1_Channel(rawValue: rawValue) ?? .unspecified }
+}
+
+extension OutcomeKind {
+  init(proto: Arbiter_V1_Outcome, field: String) throws(ArbiterError) {
+    switch proto {
+    case .impression: self = .impression
+    case .click: self = .click
+    case .accept: self = .accept
+    case .decline: self = .decline
+    case .convert: self = .convert
+    case .unspecified: throw ArbiterError(.invalidArgument, "\(field) is required")
+    case .UNRECOGNIZED(let value): throw ArbiterError(.invalidArgument, "\(field): unknown outcome \(value)")
+    }
+  }
+
+  var proto: Arbiter_V1_Outcome {
+    switch self {
+    case .impression: .impression
+    case .click: .click
+    case .accept: .accept
+    case .decline: .decline
+    case .convert: .convert
+    }
+  }
+}
+
+extension VersionStamp {
+  var proto: Arbiter_V1_VersionInfo {
+    .with {
+      $0.bundleName = bundleName
+      $0.bundleVersion = bundleVersion
+      $0.catalogueVersion = catalogueVersion
+      $0.schemaHash = schemaHash
+    }
+  }
+}
+
+extension RankedOffer {
+  var proto: Arbiter_V1_RankedOffer {
+    .with {
+      $0.offerID = offerId
+      $0.name = name
+      $0.offerIndex = UInt32(offerIndex)
+      $0.product = product
+      $0.propensity = propensity
+      $0.value = value
+      $0.score = score
+      $0.rank = UInt32(rank)
+      $0.treatment = .with {
+        $0.title = treatment.title
+        $0.message = treatment.message
+        $0.agentScript = treatment.agentScript
+      }
+      $0.reasons = reasons.map { reason in
+        .with {
+          $0.code = reason.code
+          $0.feature = reason.feature
+          $0.contribution = reason.contribution
+          $0.phrase = reason.phrase
+        }
+      }
+    }
+  }
+}
+
+extension Decision {
+  var proto: Arbiter_V1_DecideResponse {
+    .with {
+      $0.decisionID = decisionId
+      $0.requestID = requestId
+      $0.customerID = customerId
+      $0.channel = channel.proto
+      $0.versions = versions.proto
+      $0.offers = offers.map(\.proto)
+      $0.suppressed = suppressed.map { suppression in
+        .with {
+          $0.offerID = suppression.offerId
+          $0.code = suppression.code.rawValue
+          $0.detail = suppression.detail
+          $0.propensity = suppression.propensity ?? 0
+          $0.score = suppression.score ?? 0
+        }
+      }
+      $0.decisionNanos = nanos
+    }
+  }
+}
+
+extension Arbiter_V1_InteractionContext {
+  /// Checks the free-text context fields are of sane size.
+  func validated() throws(ArbiterError) -> Arbiter_V1_InteractionContext {
+    for (name, value) in [("context.call_reason", callReason), ("context.page", page), ("context.device", device)] where value.utf8.count > 256 {
+      throw ArbiterError(.invalidArgument, "\(name) is longer than 256 bytes")
+    }
+    for (i, value) in features.enumerated() where value.isInfinite {
+      throw ArbiterError(.invalidArgument, "context.features[\(i)] is infinite")
+    }
+    return self
+  }
+}

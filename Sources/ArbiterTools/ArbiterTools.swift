@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `arbiter-tools`: offline work (generate the demo bank, train models) and a command-line
+/// client of a running server.
+@main
+struct ArbiterTools: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "arbiter-tools", abstract: "Offline tools and a command-line client for Arbiter.",
+    subcommands: [Generate.self, Train.self, Decide.self, Profile.self, Outcome.self, Status.self, Reload.self])
+}

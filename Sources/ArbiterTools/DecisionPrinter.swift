@@ -1,0 +1,60 @@
+import ArbiterAPI
+import ArbiterCore
+import ArbiterService
+import Foundation
+
+/// Text renderings of decisions and profiles for the terminal.
+enum DecisionPrinter {
+  static func percent(_ p: Double) -> String { String(format: "%.1f%%", p * 100) }
+
+  static func channelName(_ channel: Arbiter_V1_Channel) -> String {
+    (try? Channel(proto: channel))?.name ?? "unknown"
+  }
+
+  static func render(_ response: Arbiter_V1_DecideResponse, profile: Arbiter_V1_CustomerProfile) -> String {
+    var out = ""
+    let v = response.versions
+    out += "Decision \(response.decisionID) for customer \(response.customerID) (\(profile.displayName), \(profile.age), \(profile.lifeStage)) on \(channelName(response.channel))\n"
+    out += "bundle \(v.bundleName)/\(v.bundleVersion), catalogue \(v.catalogueVersion), decided in \(response.decisionNanos / 1000) µs\n"
+    if response.offers.isEmpty { out += "\nNo eligible offer for this customer on this channel.\n" }
+    for offer in response.offers {
+      out += "\n\(offer.rank). \(offer.name)  [\(offer.offerID)]\n"
+      out += "   score \(String(format: "%.2f", offer.score)) = propensity \(percent(offer.propensity)) × value \(String(format: "%.0f", offer.value))"
+      if let weight = offer.reasons.first(where: { $0.code == "CONTEXT_WEIGHT" }) { out += " × context \(String(format: "%.2f", weight.contribution))" }
+      out += "\n"
+      if !offer.treatment.agentScript.isEmpty {
+        out += "   Script: \"\(offer.treatment.agentScript)\"\n"
+      } else {
+        out += "   \(offer.treatment.title): \(offer.treatment.message)\n"
+      }
+      let reasons = offer.reasons.filter { $0.code != "CONTEXT_WEIGHT" }
+        .map { "\($0.phrase) (\(String(format: "%+.2f", $0.contribution)))" }
+      if !reasons.isEmpty { out += "   Why: \(reasons.joined(separator: "; "))\n" }
+    }
+    if !response.suppressed.isEmpty {
+      out += "\nNot offered:\n"
+      for s in response.suppressed {
+        out += "   \(s.offerID.padding(toLength: 28, withPad: " ", startingAt: 0)) \(s.code): \(s.detail)\n"
+      }
+    }
+    return out
+  }
+
+  static func render(_ profile: Arbiter_V1_CustomerProfile, features: Bool) -> String {
+    var out = "Customer \(profile.customerID): \(profile.displayName)\n"
+    out += "age \(profile.age), \(profile.lifeStage), income band \(profile.incomeBand), risk appetite \(profile.riskAppetite), customer for \(String(format: "%.1f", profile.tenureYears)) years\n"
+    out += "products: \(profile.products.map(\.product).joined(separator: ", "))\n"
+    out += "consent: \(profile.consents.map { "\(channelName($0.channel)) \($0.granted ? "yes" : "no")" }.joined(separator: ", "))\n"
+    if !profile.recentInteractions.isEmpty {
+      out += "recent interactions:\n"
+      for entry in profile.recentInteractions {
+        let outcome = entry.outcome == .unspecified ? "offered" : "\(entry.outcome)"
+        out += "   \(entry.decisionID) \(entry.offerID) on \(channelName(entry.channel)): \(outcome)\(entry.declineReason.isEmpty ? "" : " (\(entry.declineReason))")\n"
+      }
+    }
+    if features {
+      for (name, value) in zip(profile.featureNames, profile.featureValues) { out += "   \(name) = \(value)\n" }
+    }
+    return out
+  }
+}
