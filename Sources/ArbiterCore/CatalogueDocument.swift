@@ -24,16 +24,16 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
   }
 }
 
-/// Phrases an agent or a reason code can use for a feature.
+/// Phrases an agent can say about a customer's feature value.
 public struct FeaturePhrase: Codable, Sendable, Hashable {
-  /// When the feature raises the propensity, e.g. "spends a lot abroad by card".
-  public var positive: String
-  /// When it lowers it, e.g. "rarely travels".
-  public var negative: String
+  /// When the customer's value is above the typical one (or a flag is set), e.g. "high card spend abroad".
+  public var high: String
+  /// When it is below (or a flag is not set), e.g. "rarely spends abroad".
+  public var low: String
 
-  public init(positive: String, negative: String) {
-    self.positive = positive
-    self.negative = negative
+  public init(high: String, low: String) {
+    self.high = high
+    self.low = low
   }
 }
 

@@ -111,7 +111,7 @@ public struct DecisionEngine: Sendable {
           let treatment = offer.treatments[channel.ordinal]!
           contributions = [Double](repeating: 0, count: offer.model.featureNames.count)
           offer.model.contributions(customer: customer, context: contextValues, into: &contributions)
-          var reasons = topReasons(offer.model.featureNames, contributions)
+          var reasons = topReasons(offer.model, contributions, customer: customer, context: contextValues)
           if candidate.weight != 1 {
             let key = [reasonKey.map { _ in "reason:\(request.callReason)" }, pageKey.map { _ in "page:\(request.page)" }]
               .compactMap { $0 }.joined(separator: ", ")
@@ -146,18 +146,30 @@ public struct DecisionEngine: Sendable {
     return missing.withUnsafeBufferPointer(body)
   }
 
-  /// The strongest positive contributions, with the catalogue's phrases (falling back to the
-  /// strongest negative one when nothing pushes the score up).
-  private func topReasons(_ names: [String], _ contributions: [Double]) -> [ReasonCode] {
+  /// The strongest positive contributions, each said as what is true of this customer: the
+  /// catalogue's high or low phrase for numeric features, the level for categorical ones. When
+  /// nothing pushes the score up, the strongest negative one.
+  private func topReasons(
+    _ model: CompiledLogisticModel, _ contributions: [Double], customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>
+  ) -> [ReasonCode] {
+    let names = model.featureNames
+    func phrase(_ i: Int) -> String {
+      let name = names[i]
+      if let code = model.categoricalCode(feature: i, customer: customer, context: context),
+         let source = schema.source(of: name), case .categorical(let levels) = schema.definition(of: source).kind, code >= 0, code < levels.count {
+        return name == "channel" ? "responds well through \(levels[code])" : "\(name.replacingOccurrences(of: "_", with: " ")): \(levels[code])"
+      }
+      let above = model.isAboveMean(feature: i, customer: customer, context: context)
+      if let phrases = catalogue.phrases[name], let above { return above ? phrases.high : phrases.low }
+      return name.replacingOccurrences(of: "_", with: " ") + (above.map { $0 ? " high" : " low" } ?? "")
+    }
     let order = contributions.indices.sorted { contributions[$0] > contributions[$1] || (contributions[$0] == contributions[$1] && $0 < $1) }
     var reasons: [ReasonCode] = []
     for i in order where contributions[i] > 0 && reasons.count < Self.reasonsPerOffer {
-      let phrase = catalogue.phrases[names[i]]?.positive ?? names[i].replacingOccurrences(of: "_", with: " ")
-      reasons.append(ReasonCode(code: "FEATURE_POSITIVE", feature: names[i], contribution: contributions[i], phrase: phrase))
+      reasons.append(ReasonCode(code: "FEATURE_POSITIVE", feature: names[i], contribution: contributions[i], phrase: phrase(i)))
     }
     if reasons.isEmpty, let weakest = order.last {
-      let phrase = catalogue.phrases[names[weakest]]?.negative ?? names[weakest]
-      reasons.append(ReasonCode(code: "FEATURE_NEGATIVE", feature: names[weakest], contribution: contributions[weakest], phrase: phrase))
+      reasons.append(ReasonCode(code: "FEATURE_NEGATIVE", feature: names[weakest], contribution: contributions[weakest], phrase: phrase(weakest)))
     }
     return reasons
   }

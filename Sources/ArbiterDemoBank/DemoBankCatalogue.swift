@@ -245,28 +245,24 @@ public enum DemoBankCatalogue {
 
   /// How features read to an agent.
   public static let phrases: [String: FeaturePhrase] = [
-    "age": FeaturePhrase(positive: "at the right age for it", negative: "age makes it less relevant"),
-    "income": FeaturePhrase(positive: "income supports it", negative: "income is on the low side"),
-    "tenure_years": FeaturePhrase(positive: "long-standing customer", negative: "new customer"),
-    "checking_balance": FeaturePhrase(positive: "healthy current account balance", negative: "low current account balance"),
-    "savings_balance": FeaturePhrase(positive: "substantial savings", negative: "little saved"),
-    "investment_balance": FeaturePhrase(positive: "already invests", negative: "no investments yet"),
-    "card_spend_monthly": FeaturePhrase(positive: "high card spend", negative: "low card spend"),
-    "card_spend_abroad_share": FeaturePhrase(positive: "high card spend abroad", negative: "rarely spends abroad"),
-    "mortgage_balance": FeaturePhrase(positive: "large mortgage", negative: "small or no mortgage"),
-    "mortgage_rate": FeaturePhrase(positive: "paying a high mortgage rate", negative: "already on a low mortgage rate"),
-    "num_children": FeaturePhrase(positive: "has children", negative: "no children"),
-    "oldest_child_age": FeaturePhrase(positive: "child of the right age", negative: "children are older"),
-    "num_products": FeaturePhrase(positive: "holds several products", negative: "holds few products"),
-    "digital_logins_month": FeaturePhrase(positive: "active online banker", negative: "rarely banks online"),
-    "branch_visits_month": FeaturePhrase(positive: "visits branches often", negative: "seldom visits a branch"),
-    "calls_month": FeaturePhrase(positive: "calls us often", negative: "seldom calls"),
-    "balance_trend": FeaturePhrase(positive: "balance growing", negative: "balance falling: money moving out"),
-    "salary_change": FeaturePhrase(positive: "salary recently up", negative: "salary recently down"),
-    "risk_appetite": FeaturePhrase(positive: "appetite for investment risk", negative: "prefers low risk"),
-    "life_stage": FeaturePhrase(positive: "life stage fits", negative: "life stage does not fit"),
-    "income_band": FeaturePhrase(positive: "income band fits", negative: "income band does not fit"),
-    "channel": FeaturePhrase(positive: "responds well on this channel", negative: "responds less on this channel"),
+    "age": FeaturePhrase(high: "older customer", low: "younger customer"),
+    "income": FeaturePhrase(high: "income supports it", low: "income is on the low side"),
+    "tenure_years": FeaturePhrase(high: "long-standing customer", low: "new customer"),
+    "checking_balance": FeaturePhrase(high: "healthy current account balance", low: "low current account balance"),
+    "savings_balance": FeaturePhrase(high: "substantial savings", low: "little saved"),
+    "investment_balance": FeaturePhrase(high: "already invests", low: "no investments yet"),
+    "card_spend_monthly": FeaturePhrase(high: "high card spend", low: "low card spend"),
+    "card_spend_abroad_share": FeaturePhrase(high: "high card spend abroad", low: "rarely spends abroad"),
+    "mortgage_balance": FeaturePhrase(high: "large mortgage", low: "small or no mortgage"),
+    "mortgage_rate": FeaturePhrase(high: "paying a high mortgage rate", low: "already on a low mortgage rate"),
+    "num_children": FeaturePhrase(high: "has children", low: "no children"),
+    "oldest_child_age": FeaturePhrase(high: "older children", low: "young or no children"),
+    "num_products": FeaturePhrase(high: "holds several products", low: "holds few products"),
+    "digital_logins_month": FeaturePhrase(high: "active online banker", low: "rarely banks online"),
+    "branch_visits_month": FeaturePhrase(high: "visits branches often", low: "seldom visits a branch"),
+    "calls_month": FeaturePhrase(high: "calls us often", low: "seldom calls"),
+    "balance_trend": FeaturePhrase(high: "balance growing", low: "balance falling: money moving out"),
+    "salary_change": FeaturePhrase(high: "salary recently up", low: "salary recently down"),
   ]
 
   /// The catalogue document.
@@ -276,10 +272,10 @@ public enum DemoBankCatalogue {
     var phrases = Self.phrases
     for product in DemoBankSchema.products {
       let words = product.replacingOccurrences(of: "_", with: " ")
-      phrases["holds_\(product)"] = FeaturePhrase(positive: "holds a \(words)", negative: "no \(words)")
+      phrases["holds_\(product)"] = FeaturePhrase(high: "holds a \(words)", low: "no \(words)")
     }
     for (feature, _) in DemoBankSchema.consentChannels {
-      phrases[feature] = FeaturePhrase(positive: "open to contact", negative: "limited contact consent")
+      phrases[feature] = FeaturePhrase(high: "open to contact", low: "not open to contact")
     }
     return CatalogueDocument(
       version: version, currency: "EUR", ageFeature: "age", consentFeatures: consent, featurePhrases: phrases,

@@ -98,6 +98,23 @@ public struct CompiledLogisticModel: Sendable {
     sigmoid(logit(customer: customer, context: context))
   }
 
+  /// For a numeric or boolean feature of the model (index into ``featureNames``): whether the
+  /// customer's value is above the training mean (nil when missing or categorical).
+  public func isAboveMean(feature: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Bool? {
+    guard let t = termFeature.firstIndex(of: feature), levels[t].isNaN else { return nil }
+    let source = Int(sources[t])
+    let raw = source >= 0 ? customer[source] : context[-1 - source]
+    return raw.isNaN ? nil : Double(raw) > means[t]
+  }
+
+  /// For a categorical feature: the customer's code (nil when missing or numeric).
+  public func categoricalCode(feature: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Int? {
+    guard let t = termFeature.firstIndex(of: feature), !levels[t].isNaN else { return nil }
+    let source = Int(sources[t])
+    let raw = source >= 0 ? customer[source] : context[-1 - source]
+    return raw.isNaN ? nil : Int(raw)
+  }
+
   /// Exact per-feature contributions to the log-odds relative to the training mean, written into
   /// `into` (indexed like ``featureNames``; must have that many elements).
   public func contributions(

@@ -1,0 +1,87 @@
+import ArbiterCore
+import ArbiterDemoBank
+import ArbiterModels
+import Foundation
+import Testing
+
+@Suite struct BundleTests {
+  @Test func committedBundleLoadsAndVerifies() throws {
+    let bundle = try ModelBundle.load(from: TestSupport.demoBundlePath)
+    #expect(bundle.manifest.name == "demo")
+    #expect(bundle.models.models.count == bundle.catalogue.offers.count)
+    #expect(bundle.catalogue.offers.count >= 20)
+    #expect(bundle.models.models.allSatisfy { $0.metrics.holdoutAUC > 0.6 })
+  }
+
+  @Test func tamperedFileIsRefusedNamingIt() throws {
+    let (_, version) = try TestSupport.copyOfDemoBundle()
+    let file = version + "/models.json"
+    var text = try String(contentsOfFile: file, encoding: .utf8)
+    text = text.replacingOccurrences(of: "\"intercept\" : -", with: "\"intercept\" : -1")
+    try text.write(toFile: file, atomically: true, encoding: .utf8)
+    do {
+      _ = try ModelBundle.load(from: version)
+      Issue.record("a tampered bundle loaded")
+    } catch {
+      #expect(error.code == .dataCorrupted)
+      #expect(error.message.contains("models.json: checksum mismatch"))
+    }
+  }
+
+  @Test func truncatedAndMissingFilesAreRefused() throws {
+    let (root, version) = try TestSupport.copyOfDemoBundle()
+    let data = try Data(contentsOf: URL(fileURLWithPath: version + "/catalogue.json"))
+    try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: version + "/catalogue.json"))
+    do {
+      _ = try ModelBundle.load(from: root)
+      Issue.record("a truncated bundle loaded")
+    } catch {
+      #expect(error.code == .dataCorrupted)
+      #expect(error.message.contains("catalogue.json: checksum mismatch"))
+    }
+    let (otherRoot, otherVersion) = try TestSupport.copyOfDemoBundle()
+    try FileManager.default.removeItem(atPath: otherVersion + "/schema.json")
+    do {
+      _ = try ModelBundle.load(from: otherRoot)
+      Issue.record("a bundle without its schema loaded")
+    } catch {
+      #expect(error.code == .notFound)
+      #expect(error.message.contains("schema.json"))
+    }
+    #expect(throws: ArbiterError(.notFound, "bundle directory '/nonexistent/bundle' does not exist")) {
+      try ModelBundle.load(from: "/nonexistent/bundle")
+    }
+  }
+
+  @Test func modelWithUnknownFeatureIsRefused() throws {
+    var bundle = try ModelBundle.load(from: TestSupport.demoBundlePath)
+    bundle.models.models[0].terms[0].feature = "shoe_size"
+    #expect(throws: ArbiterError(.failedPrecondition, "model for 'premium-card-upgrade', term 0 uses feature 'shoe_size', which the schema lacks")) {
+      try CompiledLogisticModel(bundle.models.models[0], schema: bundle.schema)
+    }
+  }
+
+  @Test func newestVersionIsChosen() throws {
+    let (root, version) = try TestSupport.copyOfDemoBundle()
+    try FileManager.default.copyItem(atPath: version, toPath: root + "/10")
+    try FileManager.default.copyItem(atPath: version, toPath: root + "/9")
+    #expect(try ModelBundle.resolveVersionDirectory(root) == root + "/10")
+  }
+
+  /// `arbiter-tools generate` then `train` with the committed seed reproduce the committed bundle
+  /// byte for byte (through the same CSV files the commands write and read).
+  @Test(.timeLimit(.minutes(10))) func regeneratingFromTheSeedReproducesTheCommittedBundle() throws {
+    let committed = try ModelBundle.load(from: TestSupport.demoBundlePath)
+    let population = try #require(committed.manifest.population)
+    let data = try TestSupport.temporaryDirectory()
+    try DemoDataset.generate(seed: population.seed, customers: population.customers).write(to: data)
+    let bundle = try DemoDataset.read(from: data).trainBundle(name: committed.manifest.name, version: committed.manifest.version)
+    let out = try TestSupport.temporaryDirectory()
+    let written = try bundle.write(toRoot: out)
+    for file in [ModelBundle.manifestFile, ModelBundle.schemaFile, ModelBundle.catalogueFile, ModelBundle.modelsFile] {
+      let regenerated = try Data(contentsOf: URL(fileURLWithPath: written + "/" + file))
+      let original = try Data(contentsOf: URL(fileURLWithPath: committed.directory! + "/" + file))
+      #expect(regenerated == original, "\(file) differs from the committed bundle")
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import ArbiterCore
+import ArbiterDecisioning
+import ArbiterModels
+import ArbiterService
+import Foundation
+import Logging
+
+/// Paths and shared fixtures for the tests.
+enum TestSupport {
+  /// The repository root (tests run from anywhere).
+  static let repoRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().path
+
+  /// The committed demo bundle.
+  static var demoBundlePath: String { repoRoot + "/models/demo" }
+
+  /// A fresh temporary directory.
+  static func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "arbiter-tests-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+  }
+
+  /// A server over the committed bundle with a small demo population.
+  static func makeServer(customers: Int = 3_000, logPath: String? = nil) throws -> ArbiterServer {
+    var config = ArbiterConfiguration()
+    config.bundlePath = demoBundlePath
+    config.customers = customers
+    config.interactionLogPath = logPath
+    config.grpcPort = 0
+    var logger = Logger(label: "arbiter-tests")
+    logger.logLevel = .warning
+    return try ArbiterServer(configuration: config, logger: logger)
+  }
+
+  /// The committed bundle and an engine over `customers` demo customers.
+  static func makeEngine(customers: Int = 3_000) throws -> DecisionEngine {
+    try makeServer(customers: customers).live.snapshot.engine
+  }
+
+  /// Copies the committed bundle's newest version to a temporary bundle root, for tampering.
+  static func copyOfDemoBundle() throws -> (root: String, version: String) {
+    let root = try temporaryDirectory()
+    let source = try ModelBundle.resolveVersionDirectory(demoBundlePath)
+    let version = (source as NSString).lastPathComponent
+    try FileManager.default.copyItem(atPath: source, toPath: root + "/" + version)
+    return (root, root + "/" + version)
+  }
+}
