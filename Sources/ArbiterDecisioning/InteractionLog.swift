@@ -122,9 +122,7 @@ public final class InteractionLog: Sendable {
   public func record(_ outcomes: [OutcomeReport]) throws(ArbiterError) -> Int {
     let now = Int64(Date().timeIntervalSince1970 * 1000)
     let result: Result<Data, ArbiterError> = state.withLock { state in
-      var lines = state.pending
-      state.pending.removeAll(keepingCapacity: true)
-      var resolved: [(UInt64, InteractionEntry)] = []
+      var resolved: [(UInt64, InteractionEntry, Double?)] = []
       for (i, outcome) in outcomes.enumerated() {
         guard !outcome.decisionId.isEmpty else { return .failure(ArbiterError(.invalidArgument, "outcomes[\(i)].decision_id is required")) }
         guard !outcome.offerId.isEmpty else { return .failure(ArbiterError(.invalidArgument, "outcomes[\(i)].offer_id is required")) }
@@ -140,13 +138,16 @@ public final class InteractionLog: Sendable {
         let ts = outcome.timestampMillis == 0 ? now : outcome.timestampMillis
         resolved.append((decision.customerId, InteractionEntry(
           decisionId: outcome.decisionId, offerId: outcome.offerId, channel: decision.channel, outcome: outcome.outcome,
-          timestampMillis: ts, declineReason: outcome.declineReason)))
+          timestampMillis: ts, declineReason: outcome.declineReason), outcome.value))
       }
-      for (customer, entry) in resolved {
+      // Valid: buffered decision lines go first, so the file keeps decisions before their outcomes.
+      var lines = state.pending
+      state.pending.removeAll(keepingCapacity: true)
+      for (customer, entry, value) in resolved {
         appendHistory(&state, customer: customer, [entry])
         var line = "{\"type\":\"outcome\",\"decision_id\":\(json(entry.decisionId)),\"customer_id\":\(customer),\"offer_id\":\(json(entry.offerId)),\"outcome\":\"\(entry.outcome!.rawValue)\",\"ts\":\(entry.timestampMillis)"
         if !entry.declineReason.isEmpty { line += ",\"decline_reason\":\(json(entry.declineReason))" }
-        if let value = outcomes.first(where: { $0.decisionId == entry.decisionId && $0.offerId == entry.offerId })?.value { line += ",\"value\":\(value)" }
+        if let value { line += ",\"value\":\(value)" }
         line += "}\n"
         lines.append(contentsOf: line.utf8)
       }

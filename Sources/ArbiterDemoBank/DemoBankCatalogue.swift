@@ -30,7 +30,7 @@ public enum DemoBankCatalogue {
       "default": TreatmentTemplate(title: name, message: pitch),
       "contact-centre": TreatmentTemplate(title: name, message: pitch, agentScript: script),
       "branch": TreatmentTemplate(title: name, message: pitch, agentScript: script),
-      "email": TreatmentTemplate(title: "{first_name}, \(name.prefix(1).lowercased() + name.dropFirst()) for you", message: "Dear {first_name}, \(pitch)"),
+      "email": TreatmentTemplate(title: "{first_name}, \(name.prefix(1).lowercased() + name.dropFirst()) for you", message: "Dear {first_name}, \(pitch.prefix(1).lowercased() + pitch.dropFirst())"),
       "sms": TreatmentTemplate(title: name, message: sms),
     ]
     treatments = treatments.filter { key, _ in key == "default" || channels.contains { $0.name == key } }
@@ -256,7 +256,7 @@ public enum DemoBankCatalogue {
     "mortgage_balance": FeaturePhrase(high: "large mortgage", low: "small or no mortgage"),
     "mortgage_rate": FeaturePhrase(high: "paying a high mortgage rate", low: "already on a low mortgage rate"),
     "num_children": FeaturePhrase(high: "has children", low: "no children"),
-    "oldest_child_age": FeaturePhrase(high: "older children", low: "young or no children"),
+    "oldest_child_age": FeaturePhrase(high: "older children", low: "young children, or none"),
     "num_products": FeaturePhrase(high: "holds several products", low: "holds few products"),
     "digital_logins_month": FeaturePhrase(high: "active online banker", low: "rarely banks online"),
     "branch_visits_month": FeaturePhrase(high: "visits branches often", low: "seldom visits a branch"),
