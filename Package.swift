@@ -30,13 +30,19 @@ let package = Package(
   targets: [
     // Pure domain: feature schema, customer vectors, offers catalogue, errors, checksums.
     .target(name: "ArbiterCore", swiftSettings: strict),
+    // The customer feature store: in-memory vectors, lock-free reads, log and snapshots.
+    .target(
+      name: "ArbiterFeatureStore",
+      dependencies: ["ArbiterCore", .product(name: "Atomics", package: "swift-atomics")],
+      swiftSettings: strict + optimised
+    ),
     // Propensity models, their bundle format, and the offline trainer.
     .target(name: "ArbiterModels", dependencies: ["ArbiterCore"], swiftSettings: strict + optimised),
     // Eligibility, scoring, arbitration, reasons, the interaction log.
     .target(
       name: "ArbiterDecisioning",
       dependencies: [
-        "ArbiterCore", "ArbiterModels",
+        "ArbiterCore", "ArbiterModels", "ArbiterFeatureStore",
         .product(name: "Atomics", package: "swift-atomics"),
       ],
       swiftSettings: strict
@@ -57,7 +63,7 @@ let package = Package(
     .target(
       name: "ArbiterService",
       dependencies: [
-        "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterDemoBank", "ArbiterAPI",
+        "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterDemoBank", "ArbiterAPI", "ArbiterFeatureStore",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -89,7 +95,7 @@ let package = Package(
       name: "ArbiterTests",
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterDemoBank", "ArbiterAPI",
-        "ArbiterService",
+        "ArbiterService", "ArbiterFeatureStore",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

@@ -36,11 +36,14 @@ public struct FeatureDefinition: Sendable, Hashable, Codable {
   public var name: String
   public var kind: FeatureKind
   public var description: String
+  /// How real-time events keep it current; nil for a feature set only by imports and upserts.
+  public var derive: FeatureDerivation?
 
-  public init(name: String, kind: FeatureKind, description: String) {
+  public init(name: String, kind: FeatureKind, description: String, derive: FeatureDerivation? = nil) {
     self.name = name
     self.kind = kind
     self.description = description
+    self.derive = derive
   }
 }
 

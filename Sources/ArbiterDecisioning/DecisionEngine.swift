@@ -1,4 +1,5 @@
 import ArbiterCore
+import ArbiterFeatureStore
 import ArbiterModels
 import Foundation
 
@@ -14,11 +15,11 @@ public struct DecisionEngine: Sendable {
   public static let reasonsPerOffer = 3
 
   public let catalogue: CompiledCatalogue
-  public let customers: CustomerStore
+  public let customers: FeatureStore
   public let schema: FeatureSchema
   public let versions: VersionStamp
 
-  public init(bundle: ModelBundle, customers: CustomerStore) throws(ArbiterError) {
+  public init(bundle: ModelBundle, customers: FeatureStore) throws(ArbiterError) {
     guard bundle.schema == customers.schema else {
       throw ArbiterError(.failedPrecondition, "bundle \(bundle.manifest.name)/\(bundle.manifest.version) was built for a different feature schema than the loaded customers")
     }
@@ -70,8 +71,8 @@ public struct DecisionEngine: Sendable {
     var suppressed: [Suppression] = []
     let channel = request.channel
 
-    return withCustomer(row) { customer in
-      context.withUnsafeBufferPointer { contextValues in
+    return withCustomer(row) { (customer: UnsafeBufferPointer<Float>) -> Decision in
+      context.withUnsafeBufferPointer { (contextValues: UnsafeBufferPointer<Float>) -> Decision in
         let rules = catalogue.rules
         let consentGiven = request.anonymous || rules.consents(customer, on: channel)
         for offer in catalogue.offers {
@@ -94,7 +95,7 @@ public struct DecisionEngine: Sendable {
         }
         candidates.sort { $0.score > $1.score || ($0.score == $1.score && $0.offer < $1.offer) }
 
-        let displayName = row.map { customers.displayNames[$0] } ?? ""
+        let displayName = row.map { customers.displayName(row: $0) } ?? ""
         var ranked: [RankedOffer] = []
         var contributions: [Double] = []
         for (position, candidate) in candidates.enumerated() {
@@ -138,12 +139,17 @@ public struct DecisionEngine: Sendable {
     }
   }
 
-  /// Runs `body` over the customer's vector, or over an all-missing vector for an anonymous
-  /// visitor (every feature scores as the training mean).
+  /// Runs `body` over the customer's vector as it reads now (a consistent copy on the stack), or
+  /// over an all-missing vector for an anonymous visitor (every feature scores as the mean).
   private func withCustomer<R>(_ row: Int?, _ body: (UnsafeBufferPointer<Float>) -> R) -> R {
-    if let row { return customers.withRow(row, body) }
-    let missing = [Float](repeating: .nan, count: schema.width)
-    return missing.withUnsafeBufferPointer(body)
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: schema.width) { buffer in
+      if let row {
+        customers.read(row: row, into: buffer, nowDays: FeatureStore.nowDays)
+      } else {
+        buffer.initialize(repeating: .nan)
+      }
+      return body(UnsafeBufferPointer(buffer))
+    }
   }
 
   /// The strongest positive contributions, each said as what is true of this customer: the

@@ -1,3 +1,5 @@
+import ArbiterFeatureStore
+
 /// How an Arbiter server is set up. Every value has a default that serves the bundled demo.
 public struct ArbiterConfiguration: Sendable {
   /// Host the gRPC listener binds to.
@@ -8,6 +10,13 @@ public struct ArbiterConfiguration: Sendable {
   public var bundlePath = "models/demo"
   /// For a generated population: how many customers to build (nil: as many as the bundle says).
   public var customers: Int?
+  /// The feature store's directory (snapshot and update log); nil keeps customers in memory
+  /// only, seeded from the bundle's population.
+  public var storeDirectory: String? = "arbiter-data/store"
+  /// When the update log is forced to disk.
+  public var fsyncPolicy: FsyncPolicy = .interval(milliseconds: 10)
+  /// How often a background snapshot is taken (and the log compacted); nil never.
+  public var snapshotIntervalSeconds: Double? = 600
   /// The interaction log file; nil keeps the log in memory only.
   public var interactionLogPath: String? = "arbiter-data/interactions.jsonl"
   /// How many recent decisions outcomes may refer to.

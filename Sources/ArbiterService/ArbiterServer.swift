@@ -2,6 +2,7 @@ import ArbiterAPI
 import ArbiterCore
 import ArbiterDecisioning
 import ArbiterDemoBank
+import ArbiterFeatureStore
 import ArbiterModels
 import Foundation
 import GRPCCore
@@ -23,7 +24,7 @@ public final class ArbiterServer: Sendable {
     self.logger = logger
     let started = DispatchTime.now().uptimeNanoseconds
     let bundle = try ModelBundle.load(from: configuration.bundlePath)
-    let customers = try Self.loadCustomers(bundle: bundle, override: configuration.customers)
+    let customers = try Self.openStore(bundle: bundle, configuration: configuration, logger: logger)
     let engine = try DecisionEngine(bundle: bundle, customers: customers)
     let log = try InteractionLog(path: configuration.interactionLogPath, decisionCapacity: configuration.decisionMemory)
     live = LiveState(snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundlePath)
@@ -35,27 +36,54 @@ public final class ArbiterServer: Sendable {
     ])
   }
 
-  /// The customers a bundle serves. The demo bank's population is rebuilt from its seed.
-  static func loadCustomers(bundle: ModelBundle, override: Int?) throws(ArbiterError) -> CustomerStore {
+  /// The customer store: opened from its directory (snapshot + log), and seeded from the bundle's
+  /// population when it is empty.
+  static func openStore(bundle: ModelBundle, configuration: ArbiterConfiguration, logger: Logger) throws(ArbiterError) -> FeatureStore {
+    let store: FeatureStore
+    if let directory = configuration.storeDirectory {
+      store = try FeatureStore.open(directory: directory, schema: bundle.schema, policy: configuration.fsyncPolicy)
+      logger.info("opened feature store", metadata: [
+        "directory": "\(directory)", "customers": "\(store.count)", "replay": "\(store.replayReport)", "fsync": "\(configuration.fsyncPolicy)",
+      ])
+      if let torn = store.replayReport.truncated {
+        logger.warning("cut off a torn log tail", metadata: ["segment": "\(torn.path)", "offset": "\(torn.offset)", "bytes": "\(torn.discardedBytes)"])
+      }
+    } else {
+      store = try FeatureStore(schema: bundle.schema, expectedCustomers: configuration.customers ?? bundle.manifest.population?.customers ?? 0)
+    }
+    guard store.count == 0 else { return store }
     guard let population = bundle.manifest.population else {
-      throw ArbiterError(.failedPrecondition, "bundle \(bundle.manifest.name)/\(bundle.manifest.version) names no population, and this build has no customer import yet")
+      throw ArbiterError(.failedPrecondition, "the feature store is empty and bundle \(bundle.manifest.name)/\(bundle.manifest.version) names no population; import customers with `arbiter-tools import`")
     }
     guard population.generator == DemoPopulation.generatorName else {
       throw ArbiterError(.failedPrecondition, "bundle population generator '\(population.generator)' is unknown (this build knows '\(DemoPopulation.generatorName)')")
     }
-    let count = override ?? population.customers
+    let count = configuration.customers ?? population.customers
     guard count > 0, count <= 20_000_000 else { throw ArbiterError(.invalidArgument, "customers must be between 1 and 20000000, got \(count)") }
     let generator = DemoPopulation(seed: population.seed)
     guard generator.schema == bundle.schema else {
       throw ArbiterError(.failedPrecondition, "the demo population's schema differs from bundle \(bundle.manifest.name)/\(bundle.manifest.version)'s")
     }
-    return try CustomerStore(schema: bundle.schema, records: generator.customers(count: count))
+    var start = 0
+    while start < count {
+      let end = min(count, start + 50_000)
+      _ = try store.upsert((start..<end).map { generator.customer(number: $0) })
+      start = end
+    }
+    if configuration.storeDirectory != nil {
+      let report = try store.writeSnapshot()
+      logger.info("seeded the feature store from the demo population", metadata: ["customers": "\(report.rows)", "snapshot": "\(report.path)"])
+    }
+    return store
   }
 
   /// The gRPC services, for any transport.
   public var services: [any RegistrableRPCService] {
     [DecisionService(live: live), ProfileService(live: live), AdminService(live: live, logger: logger), health]
   }
+
+  /// The feature store behind decisions.
+  public var store: FeatureStore { live.snapshot.engine.customers }
 
   /// A gRPC server on the configured address (plaintext HTTP/2).
   public func makeGRPCServer() -> GRPCServer<HTTP2ServerTransport.Posix> {
@@ -72,9 +100,16 @@ public final class ArbiterServer: Sendable {
   public func run() async throws {
     let server = makeGRPCServer()
     let service = GRPCServerService(server: server, health: health, logger: logger)
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+    if let interval = configuration.snapshotIntervalSeconds, configuration.storeDirectory != nil {
+      services.append(.init(service: SnapshotService(store: store, interval: interval, logger: logger)))
+    }
     let group = ServiceGroup(
-      configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-    defer { live.log.flush() }
+      configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    defer {
+      live.log.flush()
+      store.close()
+    }
     try await group.run()
     logger.info("stopped", metadata: ["decisions": "\(live.log.counts.decisions)", "outcomes": "\(live.log.counts.outcomes)"])
   }
@@ -98,6 +133,38 @@ struct GRPCServerService: Service {
       logger.info("shutting down: finishing in-flight calls")
       health.beginShutdown()
       server.beginGracefulShutdown()
+    }
+  }
+}
+
+/// Takes a snapshot of the feature store every `interval` seconds, off the request path, and
+/// compacts the log behind it.
+struct SnapshotService: Service {
+  let store: FeatureStore
+  let interval: Double
+  let logger: Logger
+
+  func run() async throws {
+    while !Task.isCancelled && !Task.isShuttingDownGracefully {
+      do {
+        let interval = self.interval
+        try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
+      } catch {
+        return
+      }
+      if Task.isShuttingDownGracefully { return }
+      let store = self.store
+      let result = await Task.detached(priority: .utility) { () -> Result<SnapshotReport, ArbiterError> in
+        do { return .success(try store.writeSnapshot()) } catch let error as ArbiterError { return .failure(error) } catch { return .failure(ArbiterError(.internalError, "\(error)")) }
+      }.value
+      switch result {
+      case .success(let report):
+        logger.info("snapshot written", metadata: [
+          "rows": "\(report.rows)", "bytes": "\(report.bytes)", "seconds": "\(report.seconds)", "removedLogSegments": "\(report.removedSegments)",
+        ])
+      case .failure(let error):
+        logger.error("snapshot failed; the log keeps every update", metadata: ["error": "\(error.message)"])
+      }
     }
   }
 }

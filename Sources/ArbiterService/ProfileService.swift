@@ -1,6 +1,8 @@
 import ArbiterAPI
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterFeatureStore
+import Foundation
 import GRPCCore
 
 /// `arbiter.v1.ProfileService`: the customer view an agent screen shows.
@@ -20,7 +22,7 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
         throw ArbiterError(.notFound, "customer \(request.customerID) not found")
       }
       let schema = engine.schema
-      let record = store.record(row: row)
+      let record = store.record(row: row, id: request.customerID)
       func value(_ name: String) -> Float? { schema.customerIndex(of: name).map { record.values[$0] }.flatMap { $0.isNaN ? nil : $0 } }
       func level(_ name: String) -> String {
         guard let index = schema.customerIndex(of: name), case .categorical(let levels) = schema.customerFeatures[index].kind else { return "" }
@@ -71,17 +73,96 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
   }
 
   public func upsertProfiles(request: Arbiter_V1_UpsertProfilesRequest, context: ServerContext) async throws -> Arbiter_V1_UpsertProfilesResponse {
-    throw RPCError(
-      code: .unimplemented,
-      message: "UpsertProfiles needs the writable feature store (issue #3); this server's customer store is read-only")
+    let snapshot = live.snapshot
+    let store = snapshot.engine.customers
+    let result = try mappingErrors { () throws(ArbiterError) -> UpsertResult in
+      guard !request.profiles.isEmpty else { throw ArbiterError(.invalidArgument, "profiles: at least one profile is required") }
+      guard request.profiles.count <= 100_000 else { throw ArbiterError(.invalidArgument, "profiles: at most 100000 per request, got \(request.profiles.count)") }
+      if !request.schemaHash.isEmpty && request.schemaHash != snapshot.bundle.manifest.schemaHash {
+        throw ArbiterError(.failedPrecondition, "schema_hash \(request.schemaHash.prefix(12))… does not match the live schema \(snapshot.bundle.manifest.schemaHash.prefix(12))…")
+      }
+      return try store.upsert(request.profiles.map { profile in
+        CustomerRecord(id: profile.customerID, displayName: profile.displayName, values: profile.featureValues.map { Float($0) })
+      })
+    }
+    try await store.waitDurable(result.lsn)
+    return .with {
+      $0.inserted = UInt32(result.inserted)
+      $0.updated = UInt32(result.updated)
+      $0.rejected = UInt32(result.rejected)
+      $0.errors = result.errors
+    }
   }
 
   public func ingestEvents(
-    request: RPCAsyncSequence<Arbiter_V1_CustomerEvent, any Error>, context: ServerContext
-  ) async throws -> Arbiter_V1_IngestEventsResponse {
-    throw RPCError(
-      code: .unimplemented,
-      message: "IngestEvents needs the writable feature store with event-derived features (issue #3)")
+    request: RPCAsyncSequence<Arbiter_V1_EventBatch, any Error>, response: RPCWriter<Arbiter_V1_IngestAck>, context: ServerContext
+  ) async throws {
+    let store = live.snapshot.engine.customers
+    var totalAccepted: UInt64 = 0
+    var totalRejected: UInt64 = 0
+    var events: [CustomerEvent] = []
+    for try await batch in request {
+      guard batch.events.count <= 100_000 else {
+        throw RPCError(code: .invalidArgument, message: "a batch holds at most 100000 events, got \(batch.events.count)")
+      }
+      events.removeAll(keepingCapacity: true)
+      var errors: [String] = []
+      var rejected = 0
+      for (i, event) in batch.events.enumerated() {
+        if let problem = Self.problem(with: event) {
+          rejected += 1
+          if errors.count < 10 { errors.append("events[\(i)]: \(problem)") }
+          continue
+        }
+        events.append(CustomerEvent(
+          customerId: event.customerID, kind: Self.kind(event.kind)!, timestampMillis: event.timestampMillis == 0 ? Int64(Date().timeIntervalSince1970 * 1000) : event.timestampMillis,
+          amount: event.amount, channel: Self.channel(event.transactionChannel)!))
+      }
+      let result = store.apply(events)
+      try await store.waitDurable(result.lsn)
+      rejected += result.rejected
+      errors.append(contentsOf: result.errors.prefix(max(0, 10 - errors.count)))
+      totalAccepted += UInt64(result.accepted)
+      totalRejected += UInt64(rejected)
+      try await response.write(.with {
+        $0.accepted = UInt32(result.accepted)
+        $0.rejected = UInt32(rejected)
+        $0.errors = errors
+        $0.totalAccepted = totalAccepted
+        $0.totalRejected = totalRejected
+      })
+    }
+  }
+
+  static func kind(_ kind: Arbiter_V1_EventKind) -> CustomerEvent.Kind? {
+    switch kind {
+    case .transaction: .transaction
+    case .pageView: .pageView
+    case .call: .call
+    case .transfer: .transfer
+    default: nil
+    }
+  }
+
+  static func channel(_ channel: Arbiter_V1_TransactionChannel) -> CustomerEvent.TransactionChannel? {
+    switch channel {
+    case .unspecified: CustomerEvent.TransactionChannel.none
+    case .atm: .atm
+    case .branch: .branch
+    case .card: .card
+    case .online: .online
+    case .phone: .phone
+    case .UNRECOGNIZED: nil
+    }
+  }
+
+  static func problem(with event: Arbiter_V1_CustomerEvent) -> String? {
+    if event.customerID == 0 { return "customer_id is required" }
+    if kind(event.kind) == nil { return event.kind == .unspecified ? "kind is required" : "unknown kind \(event.kind.rawValue)" }
+    if channel(event.transactionChannel) == nil { return "unknown transaction_channel \(event.transactionChannel.rawValue)" }
+    if !event.amount.isFinite { return "amount is not finite" }
+    if event.timestampMillis < 0 { return "timestamp_millis is negative" }
+    return nil
   }
 }
 

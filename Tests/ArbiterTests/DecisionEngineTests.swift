@@ -1,5 +1,6 @@
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterFeatureStore
 import ArbiterDemoBank
 import Testing
 
@@ -9,7 +10,7 @@ import Testing
   init() throws { engine = try TestSupport.makeEngine() }
 
   func feature(_ name: String, of customer: UInt64) -> Float {
-    engine.customers.value(row: engine.customers.row(of: customer)!, feature: engine.schema.customerIndex(of: name)!)
+    engine.customers.storedValue(row: engine.customers.row(of: customer)!, feature: engine.schema.customerIndex(of: name)!)
   }
 
   @Test func ranksByPropensityTimesValueAndIsDeterministic() throws {

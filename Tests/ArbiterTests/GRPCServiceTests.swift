@@ -110,8 +110,11 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
       await expectStatus(.notFound, containing: "customer 5 not found") {
         _ = try await profiles.getProfile(.with { $0.customerID = 5 })
       }
-      await expectStatus(.unimplemented, containing: "issue #3") {
+      await expectStatus(.invalidArgument, containing: "profiles: at least one profile is required") {
         _ = try await profiles.upsertProfiles(.init())
+      }
+      await expectStatus(.failedPrecondition, containing: "does not match the live schema") {
+        _ = try await profiles.upsertProfiles(.with { $0.schemaHash = "abc"; $0.profiles = [.with { $0.customerID = 1 }] })
       }
     }
   }

@@ -1,5 +1,6 @@
 import ArbiterAPI
 import ArbiterService
+import ArbiterFeatureStore
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -12,7 +13,7 @@ import Testing
     let server = try TestSupport.makeServer(logPath: logPath)
     let engine = server.live.snapshot.engine
     let consent = engine.schema.customerIndex(of: "consent_digital")!
-    let customer = engine.customers.ids.first { engine.customers.value(row: engine.customers.row(of: $0)!, feature: consent) == 1 }!
+    let customer = engine.customers.customerIds().first { engine.customers.storedValue(row: engine.customers.row(of: $0)!, feature: consent) == 1 }!
     let grpc = server.makeGRPCServer()
     try await withThrowingDiscardingTaskGroup { group in
       group.addTask { try await grpc.serve() }

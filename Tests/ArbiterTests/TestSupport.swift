@@ -22,8 +22,10 @@ enum TestSupport {
   }
 
   /// A server over the committed bundle with a small demo population.
-  static func makeServer(customers: Int = 3_000, logPath: String? = nil) throws -> ArbiterServer {
+  static func makeServer(customers: Int = 3_000, logPath: String? = nil, storeDirectory: String? = nil) throws -> ArbiterServer {
     var config = ArbiterConfiguration()
+    config.storeDirectory = storeDirectory
+    config.snapshotIntervalSeconds = nil
     config.bundlePath = demoBundlePath
     config.customers = customers
     config.interactionLogPath = logPath

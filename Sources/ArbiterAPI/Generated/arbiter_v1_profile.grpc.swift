@@ -49,14 +49,14 @@ public enum Arbiter_V1_ProfileService: Sendable {
         /// Namespace for "IngestEvents" metadata.
         public enum IngestEvents: Sendable {
             /// Request type for "IngestEvents".
-            public typealias Input = Arbiter_V1_CustomerEvent
+            public typealias Input = Arbiter_V1_EventBatch
             /// Response type for "IngestEvents".
-            public typealias Output = Arbiter_V1_IngestEventsResponse
+            public typealias Output = Arbiter_V1_IngestAck
             /// Descriptor for "IngestEvents".
             public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "arbiter.v1.ProfileService"),
                 method: "IngestEvents",
-                type: .clientStreaming
+                type: .bidirectionalStreaming
             )
         }
         /// Descriptors for all methods in the "arbiter.v1.ProfileService" service.
@@ -130,19 +130,21 @@ extension Arbiter_V1_ProfileService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > A stream of real-time events (transactions, page views, calls) that update derived features.
+        /// > Real-time events (transactions, page views, calls, transfers) that update derived features.
+        /// > The client streams batches; the server answers each batch, in order, once its events are in
+        /// > the durable log (per the server's fsync policy): an acknowledged event survives a crash.
         ///
         /// - Parameters:
-        ///   - request: A streaming request of `Arbiter_V1_CustomerEvent` messages.
+        ///   - request: A streaming request of `Arbiter_V1_EventBatch` messages.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
-        /// - Returns: A streaming response of `Arbiter_V1_IngestEventsResponse` messages.
+        /// - Returns: A streaming response of `Arbiter_V1_IngestAck` messages.
         func ingestEvents(
-            request: GRPCCore.StreamingServerRequest<Arbiter_V1_CustomerEvent>,
+            request: GRPCCore.StreamingServerRequest<Arbiter_V1_EventBatch>,
             context: GRPCCore.ServerContext
-        ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_IngestEventsResponse>
+        ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_IngestAck>
     }
 
     /// Service protocol for the "arbiter.v1.ProfileService" service.
@@ -193,19 +195,21 @@ extension Arbiter_V1_ProfileService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > A stream of real-time events (transactions, page views, calls) that update derived features.
+        /// > Real-time events (transactions, page views, calls, transfers) that update derived features.
+        /// > The client streams batches; the server answers each batch, in order, once its events are in
+        /// > the durable log (per the server's fsync policy): an acknowledged event survives a crash.
         ///
         /// - Parameters:
-        ///   - request: A streaming request of `Arbiter_V1_CustomerEvent` messages.
+        ///   - request: A streaming request of `Arbiter_V1_EventBatch` messages.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
-        /// - Returns: A response containing a single `Arbiter_V1_IngestEventsResponse` message.
+        /// - Returns: A streaming response of `Arbiter_V1_IngestAck` messages.
         func ingestEvents(
-            request: GRPCCore.StreamingServerRequest<Arbiter_V1_CustomerEvent>,
+            request: GRPCCore.StreamingServerRequest<Arbiter_V1_EventBatch>,
             context: GRPCCore.ServerContext
-        ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_IngestEventsResponse>
+        ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_IngestAck>
     }
 
     /// Simple service protocol for the "arbiter.v1.ProfileService" service.
@@ -254,19 +258,22 @@ extension Arbiter_V1_ProfileService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > A stream of real-time events (transactions, page views, calls) that update derived features.
+        /// > Real-time events (transactions, page views, calls, transfers) that update derived features.
+        /// > The client streams batches; the server answers each batch, in order, once its events are in
+        /// > the durable log (per the server's fsync policy): an acknowledged event survives a crash.
         ///
         /// - Parameters:
-        ///   - request: A stream of `Arbiter_V1_CustomerEvent` messages.
+        ///   - request: A stream of `Arbiter_V1_EventBatch` messages.
+        ///   - response: A response stream of `Arbiter_V1_IngestAck` messages.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
-        /// - Returns: A `Arbiter_V1_IngestEventsResponse` to respond with.
         func ingestEvents(
-            request: GRPCCore.RPCAsyncSequence<Arbiter_V1_CustomerEvent, any Swift.Error>,
+            request: GRPCCore.RPCAsyncSequence<Arbiter_V1_EventBatch, any Swift.Error>,
+            response: GRPCCore.RPCWriter<Arbiter_V1_IngestAck>,
             context: GRPCCore.ServerContext
-        ) async throws -> Arbiter_V1_IngestEventsResponse
+        ) async throws
     }
 }
 
@@ -298,8 +305,8 @@ extension Arbiter_V1_ProfileService.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Arbiter_V1_ProfileService.Method.IngestEvents.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_CustomerEvent>(),
-            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_IngestEventsResponse>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_EventBatch>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_IngestAck>(),
             handler: { request, context in
                 try await self.ingestEvents(
                     request: request,
@@ -330,17 +337,6 @@ extension Arbiter_V1_ProfileService.ServiceProtocol {
     ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_UpsertProfilesResponse> {
         let response = try await self.upsertProfiles(
             request: GRPCCore.ServerRequest(stream: request),
-            context: context
-        )
-        return GRPCCore.StreamingServerResponse(single: response)
-    }
-
-    public func ingestEvents(
-        request: GRPCCore.StreamingServerRequest<Arbiter_V1_CustomerEvent>,
-        context: GRPCCore.ServerContext
-    ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_IngestEventsResponse> {
-        let response = try await self.ingestEvents(
-            request: request,
             context: context
         )
         return GRPCCore.StreamingServerResponse(single: response)
@@ -377,15 +373,19 @@ extension Arbiter_V1_ProfileService.SimpleServiceProtocol {
     }
 
     public func ingestEvents(
-        request: GRPCCore.StreamingServerRequest<Arbiter_V1_CustomerEvent>,
+        request: GRPCCore.StreamingServerRequest<Arbiter_V1_EventBatch>,
         context: GRPCCore.ServerContext
-    ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_IngestEventsResponse> {
-        return GRPCCore.ServerResponse<Arbiter_V1_IngestEventsResponse>(
-            message: try await self.ingestEvents(
-                request: request.messages,
-                context: context
-            ),
-            metadata: [:]
+    ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_IngestAck> {
+        return GRPCCore.StreamingServerResponse<Arbiter_V1_IngestAck>(
+            metadata: [:],
+            producer: { writer in
+                try await self.ingestEvents(
+                    request: request.messages,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
         )
     }
 }
@@ -449,23 +449,25 @@ extension Arbiter_V1_ProfileService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > A stream of real-time events (transactions, page views, calls) that update derived features.
+        /// > Real-time events (transactions, page views, calls, transfers) that update derived features.
+        /// > The client streams batches; the server answers each batch, in order, once its events are in
+        /// > the durable log (per the server's fsync policy): an acknowledged event survives a crash.
         ///
         /// - Parameters:
-        ///   - request: A streaming request producing `Arbiter_V1_CustomerEvent` messages.
-        ///   - serializer: A serializer for `Arbiter_V1_CustomerEvent` messages.
-        ///   - deserializer: A deserializer for `Arbiter_V1_IngestEventsResponse` messages.
+        ///   - request: A streaming request producing `Arbiter_V1_EventBatch` messages.
+        ///   - serializer: A serializer for `Arbiter_V1_EventBatch` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_IngestAck` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         func ingestEvents<Result>(
-            request: GRPCCore.StreamingClientRequest<Arbiter_V1_CustomerEvent>,
-            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_CustomerEvent>,
-            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_IngestEventsResponse>,
+            request: GRPCCore.StreamingClientRequest<Arbiter_V1_EventBatch>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_EventBatch>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_IngestAck>,
             options: GRPCCore.CallOptions,
-            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_IngestEventsResponse>) async throws -> Result
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Arbiter_V1_IngestAck>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -557,27 +559,27 @@ extension Arbiter_V1_ProfileService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > A stream of real-time events (transactions, page views, calls) that update derived features.
+        /// > Real-time events (transactions, page views, calls, transfers) that update derived features.
+        /// > The client streams batches; the server answers each batch, in order, once its events are in
+        /// > the durable log (per the server's fsync policy): an acknowledged event survives a crash.
         ///
         /// - Parameters:
-        ///   - request: A streaming request producing `Arbiter_V1_CustomerEvent` messages.
-        ///   - serializer: A serializer for `Arbiter_V1_CustomerEvent` messages.
-        ///   - deserializer: A deserializer for `Arbiter_V1_IngestEventsResponse` messages.
+        ///   - request: A streaming request producing `Arbiter_V1_EventBatch` messages.
+        ///   - serializer: A serializer for `Arbiter_V1_EventBatch` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_IngestAck` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         public func ingestEvents<Result>(
-            request: GRPCCore.StreamingClientRequest<Arbiter_V1_CustomerEvent>,
-            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_CustomerEvent>,
-            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_IngestEventsResponse>,
+            request: GRPCCore.StreamingClientRequest<Arbiter_V1_EventBatch>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_EventBatch>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_IngestAck>,
             options: GRPCCore.CallOptions = .defaults,
-            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_IngestEventsResponse>) async throws -> Result = { response in
-                try response.message
-            }
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Arbiter_V1_IngestAck>) async throws -> Result
         ) async throws -> Result where Result: Sendable {
-            try await self.client.clientStreaming(
+            try await self.client.bidirectionalStreaming(
                 request: request,
                 descriptor: Arbiter_V1_ProfileService.Method.IngestEvents.descriptor,
                 serializer: serializer,
@@ -650,26 +652,26 @@ extension Arbiter_V1_ProfileService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > A stream of real-time events (transactions, page views, calls) that update derived features.
+    /// > Real-time events (transactions, page views, calls, transfers) that update derived features.
+    /// > The client streams batches; the server answers each batch, in order, once its events are in
+    /// > the durable log (per the server's fsync policy): an acknowledged event survives a crash.
     ///
     /// - Parameters:
-    ///   - request: A streaming request producing `Arbiter_V1_CustomerEvent` messages.
+    ///   - request: A streaming request producing `Arbiter_V1_EventBatch` messages.
     ///   - options: Options to apply to this RPC.
     ///   - handleResponse: A closure which handles the response and returns its result to
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
     public func ingestEvents<Result>(
-        request: GRPCCore.StreamingClientRequest<Arbiter_V1_CustomerEvent>,
+        request: GRPCCore.StreamingClientRequest<Arbiter_V1_EventBatch>,
         options: GRPCCore.CallOptions = .defaults,
-        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_IngestEventsResponse>) async throws -> Result = { response in
-            try response.message
-        }
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Arbiter_V1_IngestAck>) async throws -> Result
     ) async throws -> Result where Result: Sendable {
         try await self.ingestEvents(
             request: request,
-            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_CustomerEvent>(),
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_IngestEventsResponse>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_EventBatch>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_IngestAck>(),
             options: options,
             onResponse: handleResponse
         )
@@ -745,7 +747,9 @@ extension Arbiter_V1_ProfileService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > A stream of real-time events (transactions, page views, calls) that update derived features.
+    /// > Real-time events (transactions, page views, calls, transfers) that update derived features.
+    /// > The client streams batches; the server answers each batch, in order, once its events are in
+    /// > the durable log (per the server's fsync policy): an acknowledged event survives a crash.
     ///
     /// - Parameters:
     ///   - metadata: Additional metadata to send, defaults to empty.
@@ -759,12 +763,10 @@ extension Arbiter_V1_ProfileService.ClientProtocol {
     public func ingestEvents<Result>(
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
-        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Arbiter_V1_CustomerEvent>) async throws -> Void,
-        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_IngestEventsResponse>) async throws -> Result = { response in
-            try response.message
-        }
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Arbiter_V1_EventBatch>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Arbiter_V1_IngestAck>) async throws -> Result
     ) async throws -> Result where Result: Sendable {
-        let request = GRPCCore.StreamingClientRequest<Arbiter_V1_CustomerEvent>(
+        let request = GRPCCore.StreamingClientRequest<Arbiter_V1_EventBatch>(
             metadata: metadata,
             producer: producer
         )

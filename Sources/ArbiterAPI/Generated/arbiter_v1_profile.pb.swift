@@ -269,6 +269,11 @@ public nonisolated struct Arbiter_V1_UpsertProfilesResponse: Sendable {
 
   public var updated: UInt32 = 0
 
+  /// Profiles refused, with the first few reasons naming the profile's position and field.
+  public var rejected: UInt32 = 0
+
+  public var errors: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -298,17 +303,37 @@ public nonisolated struct Arbiter_V1_CustomerEvent: Sendable {
   public init() {}
 }
 
-public nonisolated struct Arbiter_V1_IngestEventsResponse: Sendable {
+public nonisolated struct Arbiter_V1_EventBatch: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var accepted: UInt64 = 0
+  public var events: [Arbiter_V1_CustomerEvent] = []
 
-  public var rejected: UInt64 = 0
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  /// The first few rejections, each naming the event's position and the problem.
+  public init() {}
+}
+
+/// The answer to one EventBatch.
+public nonisolated struct Arbiter_V1_IngestAck: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Events of this batch applied and durable.
+  public var accepted: UInt32 = 0
+
+  /// Events of this batch refused (unknown customer, bad kind, non-finite amount, ...).
+  public var rejected: UInt32 = 0
+
+  /// The first few rejections of this batch, each naming the event's position and the problem.
   public var errors: [String] = []
+
+  /// Totals over the stream so far.
+  public var totalAccepted: UInt64 = 0
+
+  public var totalRejected: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -658,7 +683,7 @@ nonisolated extension Arbiter_V1_UpsertProfilesRequest: SwiftProtobuf.Message, S
 
 nonisolated extension Arbiter_V1_UpsertProfilesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpsertProfilesResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}inserted\0\u{1}updated\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}inserted\0\u{1}updated\0\u{1}rejected\0\u{1}errors\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -668,6 +693,8 @@ nonisolated extension Arbiter_V1_UpsertProfilesResponse: SwiftProtobuf.Message, 
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.inserted) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.updated) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.rejected) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.errors) }()
       default: break
       }
     }
@@ -680,12 +707,20 @@ nonisolated extension Arbiter_V1_UpsertProfilesResponse: SwiftProtobuf.Message, 
     if self.updated != 0 {
       try visitor.visitSingularUInt32Field(value: self.updated, fieldNumber: 2)
     }
+    if self.rejected != 0 {
+      try visitor.visitSingularUInt32Field(value: self.rejected, fieldNumber: 3)
+    }
+    if !self.errors.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.errors, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Arbiter_V1_UpsertProfilesResponse, rhs: Arbiter_V1_UpsertProfilesResponse) -> Bool {
     if lhs.inserted != rhs.inserted {return false}
     if lhs.updated != rhs.updated {return false}
+    if lhs.rejected != rhs.rejected {return false}
+    if lhs.errors != rhs.errors {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -746,9 +781,9 @@ nonisolated extension Arbiter_V1_CustomerEvent: SwiftProtobuf.Message, SwiftProt
   }
 }
 
-nonisolated extension Arbiter_V1_IngestEventsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".IngestEventsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}rejected\0\u{1}errors\0")
+nonisolated extension Arbiter_V1_EventBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EventBatch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}events\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -756,9 +791,41 @@ nonisolated extension Arbiter_V1_IngestEventsResponse: SwiftProtobuf.Message, Sw
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.accepted) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.rejected) }()
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.events.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.events, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_EventBatch, rhs: Arbiter_V1_EventBatch) -> Bool {
+    if lhs.events != rhs.events {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_IngestAck: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".IngestAck"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}accepted\0\u{1}rejected\0\u{1}errors\0\u{3}total_accepted\0\u{3}total_rejected\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.accepted) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.rejected) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.errors) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.totalAccepted) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.totalRejected) }()
       default: break
       }
     }
@@ -766,21 +833,29 @@ nonisolated extension Arbiter_V1_IngestEventsResponse: SwiftProtobuf.Message, Sw
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.accepted != 0 {
-      try visitor.visitSingularUInt64Field(value: self.accepted, fieldNumber: 1)
+      try visitor.visitSingularUInt32Field(value: self.accepted, fieldNumber: 1)
     }
     if self.rejected != 0 {
-      try visitor.visitSingularUInt64Field(value: self.rejected, fieldNumber: 2)
+      try visitor.visitSingularUInt32Field(value: self.rejected, fieldNumber: 2)
     }
     if !self.errors.isEmpty {
       try visitor.visitRepeatedStringField(value: self.errors, fieldNumber: 3)
     }
+    if self.totalAccepted != 0 {
+      try visitor.visitSingularUInt64Field(value: self.totalAccepted, fieldNumber: 4)
+    }
+    if self.totalRejected != 0 {
+      try visitor.visitSingularUInt64Field(value: self.totalRejected, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Arbiter_V1_IngestEventsResponse, rhs: Arbiter_V1_IngestEventsResponse) -> Bool {
+  public static func ==(lhs: Arbiter_V1_IngestAck, rhs: Arbiter_V1_IngestAck) -> Bool {
     if lhs.accepted != rhs.accepted {return false}
     if lhs.rejected != rhs.rejected {return false}
     if lhs.errors != rhs.errors {return false}
+    if lhs.totalAccepted != rhs.totalAccepted {return false}
+    if lhs.totalRejected != rhs.totalRejected {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

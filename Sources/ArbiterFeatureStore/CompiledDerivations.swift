@@ -1,0 +1,179 @@
+import ArbiterCore
+import Foundation
+
+/// The schema's derivations compiled to feature indices: how an event changes a stored row, and
+/// how a stored row reads at a given moment (decayed, recency, triggers, trends).
+public struct CompiledDerivations: Sendable {
+  struct Filter: Sendable {
+    /// 0 matches any event kind.
+    var kind: UInt8
+    /// nil matches any transaction channel.
+    var channel: CustomerEvent.TransactionChannel?
+    /// 0 any, 1 incoming (amount > 0), -1 outgoing (amount < 0).
+    var direction: Int8
+
+    @inline(__always) func matches(_ event: CustomerEvent) -> Bool {
+      if kind != 0 && kind != event.kind.code { return false }
+      if let channel, channel != event.channel { return false }
+      if direction > 0 && !(event.amount > 0) { return false }
+      if direction < 0 && !(event.amount < 0) { return false }
+      return true
+    }
+  }
+  enum AccumulatorKind: Sendable { case count, sum, balance }
+  struct Accumulator: Sendable { var index: Int; var kind: AccumulatorKind; var filter: Filter; var halfLife: Double?; var direction: Int8 }
+  struct Stamp: Sendable { var index: Int; var filter: Filter; var threshold: Double; var expires: Double }
+  struct Trend: Sendable { var index: Int; var source: Int; var state: Int; var halfLife: Double }
+
+  let clock: Int?
+  let accumulators: [Accumulator]
+  let recencies: [Stamp]
+  let triggers: [Stamp]
+  let trends: [Trend]
+
+  /// Whether any feature is derived from events.
+  public var isEmpty: Bool { accumulators.isEmpty && recencies.isEmpty && triggers.isEmpty && trends.isEmpty }
+
+  /// Compiles and validates; errors name the feature and the field.
+  public init(schema: FeatureSchema) throws(ArbiterError) {
+    var clock: Int?
+    var accumulators: [Accumulator] = [], recencies: [Stamp] = [], triggers: [Stamp] = [], trends: [Trend] = []
+    for (index, feature) in schema.customerFeatures.enumerated() {
+      guard let derive = feature.derive else { continue }
+      let what = "schema: feature '\(feature.name)' (derive)"
+      func filter() throws(ArbiterError) -> Filter {
+        var kind: UInt8 = 0
+        if let name = derive.event {
+          guard let parsed = CustomerEvent.Kind(rawValue: name) else {
+            throw ArbiterError(.invalidArgument, "\(what).event: unknown event kind '\(name)' (transaction, page_view, call, transfer)")
+          }
+          kind = parsed.code
+        }
+        var channel: CustomerEvent.TransactionChannel?
+        if let name = derive.channel {
+          guard let parsed = CustomerEvent.TransactionChannel(rawValue: name), parsed != .none else {
+            throw ArbiterError(.invalidArgument, "\(what).channel: unknown channel '\(name)' (atm, branch, card, online, phone)")
+          }
+          channel = parsed
+        }
+        var direction: Int8 = 0
+        switch derive.direction {
+        case nil: break
+        case "in": direction = 1
+        case "out": direction = -1
+        case let other?: throw ArbiterError(.invalidArgument, "\(what).direction: '\(other)' is not 'in' or 'out'")
+        }
+        return Filter(kind: kind, channel: channel, direction: direction)
+      }
+      func halfLife(required: Bool) throws(ArbiterError) -> Double? {
+        guard let h = derive.halfLifeDays else {
+          if required { throw ArbiterError(.invalidArgument, "\(what).halfLifeDays is required") }
+          return nil
+        }
+        guard h.isFinite, h > 0 else { throw ArbiterError(.invalidArgument, "\(what).halfLifeDays must be positive") }
+        return h
+      }
+      func featureIndex(_ name: String?, _ field: String) throws(ArbiterError) -> Int {
+        guard let name else { throw ArbiterError(.invalidArgument, "\(what).\(field) is required") }
+        guard let found = schema.customerIndex(of: name) else {
+          throw ArbiterError(.invalidArgument, "\(what).\(field): no feature '\(name)' in the schema")
+        }
+        return found
+      }
+      switch derive.kind {
+      case .clock:
+        guard clock == nil else { throw ArbiterError(.invalidArgument, "\(what): a schema has at most one clock") }
+        clock = index
+      case .state: break
+      case .count, .sum, .balance:
+        let f = try filter()
+        let kind: AccumulatorKind = derive.kind == .count ? .count : (derive.kind == .sum ? .sum : .balance)
+        let h = kind == .balance ? nil : try halfLife(required: false)
+        accumulators.append(Accumulator(index: index, kind: kind, filter: f, halfLife: h, direction: f.direction))
+      case .recency:
+        recencies.append(Stamp(index: index, filter: try filter(), threshold: 0, expires: .infinity))
+      case .trigger:
+        guard let threshold = derive.threshold, threshold.isFinite, threshold >= 0 else {
+          throw ArbiterError(.invalidArgument, "\(what).threshold must be a number >= 0")
+        }
+        guard let expires = derive.expiresAfterDays, expires > 0 else {
+          throw ArbiterError(.invalidArgument, "\(what).expiresAfterDays must be positive")
+        }
+        triggers.append(Stamp(index: index, filter: try filter(), threshold: threshold, expires: expires))
+      case .trend:
+        trends.append(Trend(index: index, source: try featureIndex(derive.source, "source"), state: try featureIndex(derive.state, "state"), halfLife: try halfLife(required: true)!))
+      }
+    }
+    let decays = accumulators.contains { $0.halfLife != nil } || !trends.isEmpty
+    if decays && clock == nil {
+      throw ArbiterError(.invalidArgument, "schema: decayed features and trends need a feature with derive kind 'clock'")
+    }
+    self.clock = clock
+    self.accumulators = accumulators
+    self.recencies = recencies
+    self.triggers = triggers
+    self.trends = trends
+  }
+
+  /// Applies one event to a stored row in place. Events may arrive out of order: a late event's
+  /// contribution is decayed by how late it is, and the clock never goes back.
+  public func apply(_ event: CustomerEvent, to row: UnsafeMutablePointer<Float>) {
+    let t = event.days
+    var elapsed = 0.0, late = 0.0
+    if let clock {
+      let c = Double(row[clock])
+      if c.isNaN { row[clock] = Float(t) } else if t >= c { elapsed = t - c } else { late = c - t }
+      if elapsed > 0 {
+        for a in accumulators { if let h = a.halfLife { row[a.index] = Float(Double(row[a.index].isNaN ? 0 : row[a.index]) * exp2(-elapsed / h)) } }
+        for trend in trends {
+          let s = Double(row[trend.source]), e = Double(row[trend.state])
+          if s.isNaN { continue }
+          row[trend.state] = Float(e.isNaN ? s : s + (e - s) * exp2(-elapsed / trend.halfLife))
+        }
+      }
+      if t > c || c.isNaN { row[clock] = Float(t) }
+    }
+    for a in accumulators where a.filter.matches(event) {
+      var contribution: Double
+      switch a.kind {
+      case .count: contribution = 1
+      case .balance: contribution = event.amount
+      case .sum: contribution = a.direction < 0 ? -event.amount : (a.direction > 0 ? event.amount : abs(event.amount))
+      }
+      if let h = a.halfLife, late > 0 { contribution *= exp2(-late / h) }
+      let old = row[a.index]
+      row[a.index] = Float((old.isNaN ? 0 : Double(old)) + contribution)
+    }
+    for r in recencies where r.filter.matches(event) {
+      if row[r.index].isNaN || Double(row[r.index]) < t { row[r.index] = Float(t) }
+    }
+    for g in triggers where g.filter.matches(event) && abs(event.amount) >= g.threshold {
+      if row[g.index].isNaN || Double(row[g.index]) < t { row[g.index] = Float(t) }
+    }
+  }
+
+  /// Turns a stored row (a copy) into what a decision reads at `nowDays`.
+  @inlinable
+  public func read(_ row: UnsafeMutableBufferPointer<Float>, nowDays: Double) {
+    readTransforms(row, nowDays: nowDays)
+  }
+
+  @usableFromInline
+  func readTransforms(_ row: UnsafeMutableBufferPointer<Float>, nowDays: Double) {
+    if isEmpty { return }
+    var elapsed = 0.0
+    if let clock, !row[clock].isNaN { elapsed = max(0, nowDays - Double(row[clock])) }
+    // Trends first: they read their source before anything else changes.
+    for trend in trends {
+      let s = Double(row[trend.source]), e = Double(row[trend.state])
+      if s.isNaN || e.isNaN { row[trend.index] = .nan; continue }
+      let now = s + (e - s) * exp2(-elapsed / trend.halfLife)
+      row[trend.index] = Float((s - now) / max(abs(now), 1))
+    }
+    if elapsed > 0 {
+      for a in accumulators { if let h = a.halfLife, !row[a.index].isNaN { row[a.index] = Float(Double(row[a.index]) * exp2(-elapsed / h)) } }
+    }
+    for r in recencies { if !row[r.index].isNaN { row[r.index] = Float(max(0, nowDays - Double(row[r.index]))) } }
+    for g in triggers { row[g.index] = !row[g.index].isNaN && nowDays - Double(row[g.index]) <= g.expires ? 1 : 0 }
+  }
+}

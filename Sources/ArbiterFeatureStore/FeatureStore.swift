@@ -1,0 +1,317 @@
+import ArbiterCore
+import Atomics
+import Foundation
+import Synchronization
+
+/// Outcome of an upsert batch.
+public struct UpsertResult: Sendable {
+  public var inserted = 0
+  public var updated = 0
+  public var rejected = 0
+  /// The first rejections, each naming the record's position and the problem.
+  public var errors: [String] = []
+  /// Log position to wait for before acknowledging.
+  public var lsn: UInt64 = 0
+}
+
+/// Outcome of an event batch.
+public struct EventResult: Sendable {
+  public var accepted = 0
+  public var rejected = 0
+  public var errors: [String] = []
+  public var lsn: UInt64 = 0
+}
+
+/// The customer feature store: schema-driven feature vectors for millions of customers, in memory.
+///
+/// - Reads (decisions) take no lock and allocate nothing: a lock-free hash index finds the row,
+///   a per-row sequence lock yields one whole version of it.
+/// - Updates (upserts, events) go through one writer path, are logged before they are
+///   acknowledged, and become visible atomically per customer.
+/// - Durability: a snapshot file mapped at start, plus the log replayed on top (see
+///   ``open(directory:schema:policy:)`` and ``writeSnapshot()``).
+public final class FeatureStore: @unchecked Sendable {
+  public let schema: FeatureSchema
+  public let width: Int
+  public let derivations: CompiledDerivations
+  let segments: RowSegments
+  let names = NameArena()
+  private let index: ManagedAtomic<IndexBox>
+  private let rowCount = ManagedAtomic<Int>(0)
+  private let writer = Mutex<WriterState>(WriterState())
+  var log: WriteAheadLog?
+  let directory: String?
+  /// Keeps mapped snapshots alive.
+  var mappings: [AnyObject] = []
+  /// The last replay's findings.
+  public internal(set) var replayReport = ReplayReport()
+
+  struct WriterState {
+    var nextLSN: UInt64 = 1
+    var scratch: [UInt8] = []
+  }
+
+  final class IndexBox: AtomicReference, @unchecked Sendable {
+    let table: HashIndex
+    init(_ table: HashIndex) { self.table = table }
+  }
+
+  /// An empty in-memory store (no log).
+  public convenience init(schema: FeatureSchema, expectedCustomers: Int = 0) throws(ArbiterError) {
+    try self.init(schema: schema, directory: nil, index: HashIndex(capacity: HashIndex.capacity(for: expectedCustomers)))
+  }
+
+  init(schema: FeatureSchema, directory: String?, index: HashIndex) throws(ArbiterError) {
+    try schema.validate()
+    self.schema = schema
+    self.width = schema.width
+    self.derivations = try CompiledDerivations(schema: schema)
+    self.segments = RowSegments(width: schema.width)
+    self.index = ManagedAtomic(IndexBox(index))
+    self.directory = directory
+  }
+
+  deinit { log?.shutdown() }
+
+  /// Number of customers.
+  public var count: Int { rowCount.load(ordering: .acquiring) }
+
+  /// The row of a customer, or nil. Lock-free.
+  @inline(__always)
+  public func row(of id: UInt64) -> Int? {
+    guard id != 0, let row = index.load(ordering: .acquiring).table.find(id), row < count else { return nil }
+    return row
+  }
+
+  /// Copies one consistent stored version of `row` into `out` (width values); returns its log position.
+  @inline(__always) @discardableResult
+  public func readStored(row: Int, into out: UnsafeMutablePointer<Float>) -> UInt64 {
+    segments.read(row, into: out)
+  }
+
+  /// The vector a decision sees at `nowDays` (days since the epoch): stored values with decay,
+  /// recency and triggers applied. Lock-free and allocation-free.
+  @inline(__always)
+  public func read(row: Int, into out: UnsafeMutableBufferPointer<Float>, nowDays: Double) {
+    segments.read(row, into: out.baseAddress!)
+    derivations.read(out, nowDays: nowDays)
+  }
+
+  /// One stored feature value of a row (a consistent read of the whole row underneath).
+  public func storedValue(row: Int, feature: Int) -> Float {
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { buffer in
+      segments.read(row, into: buffer.baseAddress!)
+      return buffer[feature]
+    }
+  }
+
+  /// A consistent copy of a customer as a record (stored values).
+  public func record(row: Int, id: UInt64) -> CustomerRecord {
+    var values = [Float](repeating: 0, count: width)
+    values.withUnsafeMutableBufferPointer { _ = segments.read(row, into: $0.baseAddress!) }
+    return CustomerRecord(id: id, displayName: displayName(row: row), values: values)
+  }
+
+  /// Every customer id, in ascending order.
+  public func customerIds() -> [UInt64] {
+    var ids: [UInt64] = []
+    ids.reserveCapacity(count)
+    currentIndex().forEach(rowsBelow: count) { id, _ in ids.append(id) }
+    return ids.sorted()
+  }
+
+  /// The customer's display name.
+  public func displayName(row: Int) -> String {
+    names.name(segments.nameRef(row).load(ordering: .acquiring))
+  }
+
+  /// The current time in days since the epoch.
+  public static var nowDays: Double { Date().timeIntervalSince1970 / 86_400 }
+
+  // MARK: Writing
+
+  /// Inserts or replaces customers (whole vectors; NaN is missing). Invalid records are
+  /// rejected and reported; the rest are applied and logged.
+  public func upsert(_ records: [CustomerRecord]) throws(ArbiterError) -> UpsertResult {
+    try writer.withLock { state throws(ArbiterError) -> UpsertResult in
+      var result = UpsertResult()
+      var log = LogRecords.Writer()
+      log.bytes = state.scratch
+      log.bytes.removeAll(keepingCapacity: true)
+      let first = state.nextLSN
+      log.put(LogRecords.upsert)
+      log.put(first)
+      log.put(UInt32(0))
+      var accepted: UInt32 = 0
+      for (position, record) in records.enumerated() {
+        if let problem = problem(with: record) {
+          result.rejected += 1
+          if result.errors.count < 10 { result.errors.append("profiles[\(position)] (customer \(record.id)): \(problem)") }
+          continue
+        }
+        let lsn = first + UInt64(accepted)
+        do {
+          if try applyUpsert(record, lsn: lsn) { result.inserted += 1 } else { result.updated += 1 }
+        } catch let error as ArbiterStoreError {
+          throw ArbiterError(.resourceExhausted, error.description)
+        } catch {
+          throw ArbiterError(.internalError, "\(error)")
+        }
+        log.put(record.id)
+        let name = Array(record.displayName.utf8)
+        log.put(UInt8(name.count))
+        log.bytes.append(contentsOf: name)
+        for value in record.values { log.put(value) }
+        accepted += 1
+      }
+      guard accepted > 0 else { return result }
+      withUnsafeBytes(of: accepted.littleEndian) { count in
+        log.bytes.withUnsafeMutableBytes { $0[9..<13].copyBytes(from: count) }
+      }
+      state.nextLSN = first + UInt64(accepted)
+      result.lsn = state.nextLSN - 1
+      log.bytes.withUnsafeBytes { buffer in self.log?.append(buffer, lastLSN: result.lsn) }
+      state.scratch = log.bytes
+      return result
+    }
+  }
+
+  private func problem(with record: CustomerRecord) -> String? {
+    if record.id == 0 { return "customer id 0 is reserved" }
+    if record.values.count != width { return "\(record.values.count) feature values, the schema has \(width)" }
+    if record.displayName.utf8.count > NameArena.maxLength { return "display_name longer than \(NameArena.maxLength) bytes" }
+    for (i, value) in record.values.enumerated() where value.isInfinite {
+      return "feature '\(schema.customerFeatures[i].name)' is infinite"
+    }
+    return nil
+  }
+
+  /// Applies one upsert at `lsn`; true when it inserted. Writer only.
+  @discardableResult
+  func applyUpsert(_ record: CustomerRecord, lsn: UInt64) throws(ArbiterStoreError) -> Bool {
+    let name = try names.append(record.displayName)
+    if let row = row(of: record.id) {
+      segments.write(row, lsn: lsn) { values in record.values.withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: width) } }
+      segments.nameRef(row).store(name, ordering: .releasing)
+      return false
+    }
+    let row = count
+    try segments.ensureCapacity(forRow: row)
+    segments.write(row, lsn: lsn) { values in record.values.withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: width) } }
+    segments.nameRef(row).store(name, ordering: .releasing)
+    var table = index.load(ordering: .acquiring).table
+    if Double(row + 1) > Double(table.capacity) * 0.75 {
+      let grown = HashIndex(capacity: table.capacity * 2)
+      table.forEach(rowsBelow: row) { id, existing in grown.insert(id, row: existing) }
+      index.store(IndexBox(grown), ordering: .releasing)
+      table = grown
+    }
+    table.insertOrRevive(record.id, row: row)
+    rowCount.store(row + 1, ordering: .releasing)
+    return true
+  }
+
+  /// Applies events to their customers' derived features. Events for unknown customers or with
+  /// bad values are rejected and reported; the rest are applied and logged.
+  public func apply(_ events: [CustomerEvent]) -> EventResult {
+    writer.withLock { state -> EventResult in
+      var result = EventResult()
+      var log = LogRecords.Writer()
+      log.bytes = state.scratch
+      log.bytes.removeAll(keepingCapacity: true)
+      let first = state.nextLSN
+      log.put(LogRecords.events)
+      log.put(first)
+      log.put(UInt32(0))
+      var accepted: UInt32 = 0
+      for (position, event) in events.enumerated() {
+        guard let row = row(of: event.customerId) else {
+          result.rejected += 1
+          if result.errors.count < 10 { result.errors.append("events[\(position)]: customer \(event.customerId) not found") }
+          continue
+        }
+        guard event.amount.isFinite else {
+          result.rejected += 1
+          if result.errors.count < 10 { result.errors.append("events[\(position)]: amount is not finite") }
+          continue
+        }
+        let lsn = first + UInt64(accepted)
+        segments.write(row, lsn: lsn) { values in derivations.apply(event, to: values) }
+        log.put(event.customerId)
+        log.put(event.kind.code)
+        log.put(event.channel.code)
+        log.put(event.timestampMillis)
+        log.put(event.amount)
+        accepted += 1
+      }
+      result.accepted = Int(accepted)
+      guard accepted > 0 else { return result }
+      withUnsafeBytes(of: accepted.littleEndian) { count in
+        log.bytes.withUnsafeMutableBytes { $0[9..<13].copyBytes(from: count) }
+      }
+      state.nextLSN = first + UInt64(accepted)
+      result.lsn = state.nextLSN - 1
+      log.bytes.withUnsafeBytes { buffer in self.log?.append(buffer, lastLSN: result.lsn) }
+      state.scratch = log.bytes
+      return result
+    }
+  }
+
+  /// Waits until the log holds everything up to `lsn` durably (per the fsync policy).
+  public func waitDurable(_ lsn: UInt64) async throws {
+    guard lsn > 0, let log else { return }
+    try await log.waitDurable(lsn)
+  }
+
+  /// Replays one log payload: entries at or below a row's own position are already in it.
+  func replay(_ payload: UnsafeRawBufferPointer, report: inout ReplayReport) throws(ArbiterStoreError) {
+    var reader = LogRecords.Reader(payload)
+    let type = try reader.get(UInt8.self)
+    let first = try reader.get(UInt64.self)
+    let n = Int(try reader.get(UInt32.self))
+    var scratch = [Float](repeating: 0, count: width)
+    for i in 0..<n {
+      let lsn = first + UInt64(i)
+      let id = try reader.get(UInt64.self)
+      switch type {
+      case LogRecords.upsert:
+        let name = try reader.getString(Int(try reader.get(UInt8.self)))
+        for f in 0..<width { scratch[f] = try reader.getFloat() }
+        if let row = row(of: id), segments.lsn(row) >= lsn { report.skipped += 1; continue }
+        try applyUpsert(CustomerRecord(id: id, displayName: name, values: scratch), lsn: lsn)
+      case LogRecords.events:
+        guard let kind = CustomerEvent.Kind(code: try reader.get(UInt8.self)),
+          let channel = CustomerEvent.TransactionChannel(code: try reader.get(UInt8.self))
+        else { throw ArbiterStoreError("event with an unknown kind or channel") }
+        let event = CustomerEvent(customerId: id, kind: kind, timestampMillis: try reader.get(Int64.self), amount: try reader.getDouble(), channel: channel)
+        guard let row = row(of: id) else { throw ArbiterStoreError("event for customer \(id), who is not in the store") }
+        if segments.lsn(row) >= lsn { report.skipped += 1; continue }
+        segments.write(row, lsn: lsn) { values in derivations.apply(event, to: values) }
+      default:
+        throw ArbiterStoreError("unknown record type \(type)")
+      }
+      report.applied += 1
+    }
+    writer.withLock { state in state.nextLSN = max(state.nextLSN, first + UInt64(n)) }
+  }
+
+  /// The newest log position handed out.
+  public var lastLSN: UInt64 { writer.withLock { $0.nextLSN - 1 } }
+
+  func withWriterLock<T, E: Error>(_ body: (inout UInt64) throws(E) -> T) throws(E) -> T {
+    try writer.withLock { (state: inout WriterState) throws(E) -> T in try body(&state.nextLSN) }
+  }
+
+  func currentIndex() -> HashIndex { index.load(ordering: .acquiring).table }
+
+  func install(index table: HashIndex, rows: Int) {
+    index.store(IndexBox(table), ordering: .releasing)
+    rowCount.store(rows, ordering: .releasing)
+  }
+
+  /// Stops the log flusher after syncing what it holds.
+  public func close() {
+    log?.shutdown()
+    log = nil
+  }
+}

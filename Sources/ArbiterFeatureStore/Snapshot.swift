@@ -1,0 +1,349 @@
+import ArbiterCore
+import Atomics
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The snapshot file: a 4 KiB header, then page-aligned sections laid out so that the file can
+/// be mapped and used in place (no parsing):
+///
+/// | section | content |
+/// |---|---|
+/// | index keys | `capacity × u64` hash-table ids (0 empty) |
+/// | index rows | `capacity × u32` rows (`u32.max`: not in this snapshot) |
+/// | states | `padded rows × u64`: each row's log position `<< 1` |
+/// | name refs | `padded rows × u32` offsets into the names section |
+/// | values | `padded rows × width × f32` |
+/// | names | `[u8 length][UTF-8]` per name |
+///
+/// Header: magic `ARBSNAP1`, format, width, rows, padded rows, index capacity, the log position
+/// the snapshot started at (replay resumes after it), creation time, the schema's SHA-256, each
+/// section's offset, length and checksum, and the header's own checksum in its last 8 bytes.
+enum SnapshotFormat {
+  static let magic: UInt64 = 0x3150_414E_5342_5241  // "ARBSNAP1"
+  static let version: UInt32 = 1
+  static let headerSize = 4096
+  static let fileName = "snapshot.arb"
+  static let sectionCount = 6
+
+  struct Header {
+    var width: Int
+    var rows: Int
+    var paddedRows: Int
+    var capacity: Int
+    var startLSN: UInt64
+    var createdMillis: Int64
+    var schemaHash: [UInt8]
+    var sections: [(offset: Int, length: Int, checksum: UInt64)]
+  }
+
+  static func align(_ n: Int) -> Int { (n + 4095) & ~4095 }
+
+  static func layout(width: Int, paddedRows: Int, capacity: Int) -> [(offset: Int, length: Int)] {
+    let lengths = [capacity * 8, capacity * 4, paddedRows * 8, paddedRows * 4, paddedRows * width * 4]
+    var offset = headerSize
+    var result: [(Int, Int)] = []
+    for length in lengths {
+      result.append((offset, length))
+      offset = align(offset + length)
+    }
+    result.append((offset, 0))  // names: length known after writing
+    return result
+  }
+
+  static func encode(_ header: Header) -> [UInt8] {
+    var w = LogRecords.Writer()
+    w.put(magic)
+    w.put(version)
+    w.put(UInt32(header.width))
+    w.put(UInt64(header.rows))
+    w.put(UInt64(header.paddedRows))
+    w.put(UInt64(header.capacity))
+    w.put(header.startLSN)
+    w.put(header.createdMillis)
+    w.bytes.append(contentsOf: header.schemaHash)
+    for section in header.sections {
+      w.put(UInt64(section.offset))
+      w.put(UInt64(section.length))
+      w.put(section.checksum)
+    }
+    w.bytes.append(contentsOf: [UInt8](repeating: 0, count: headerSize - 8 - w.bytes.count))
+    w.put(FastHash.hash(w.bytes))
+    return w.bytes
+  }
+
+  static func decode(_ pointer: UnsafeRawPointer, length: Int, path: String) throws(ArbiterError) -> Header {
+    guard length >= headerSize else { throw ArbiterError(.dataCorrupted, "\(path): \(length) bytes, shorter than a snapshot header; refusing it") }
+    let buffer = UnsafeRawBufferPointer(start: pointer, count: headerSize)
+    var r = LogRecords.Reader(buffer)
+    func fail(_ what: String) -> ArbiterError { ArbiterError(.dataCorrupted, "\(path): \(what); refusing the snapshot") }
+    do {
+      guard try r.get(UInt64.self) == magic else { throw fail("not an Arbiter snapshot (bad magic)") }
+      let stored = buffer.loadUnaligned(fromByteOffset: headerSize - 8, as: UInt64.self)
+      guard FastHash.hash(pointer, count: headerSize - 8) == UInt64(littleEndian: stored) else { throw fail("header checksum mismatch") }
+      let format = try r.get(UInt32.self)
+      guard format == version else { throw ArbiterError(.failedPrecondition, "\(path): snapshot format \(format), this server reads \(version)") }
+      let width = Int(try r.get(UInt32.self))
+      let rows = Int(try r.get(UInt64.self))
+      let padded = Int(try r.get(UInt64.self))
+      let capacity = Int(try r.get(UInt64.self))
+      let start = try r.get(UInt64.self)
+      let created = Int64(bitPattern: try r.get(UInt64.self))
+      let hash = (0..<32).map { buffer[r.offset + $0] }
+      r.offset += 32
+      var sections: [(Int, Int, UInt64)] = []
+      for _ in 0..<sectionCount { sections.append((Int(try r.get(UInt64.self)), Int(try r.get(UInt64.self)), try r.get(UInt64.self))) }
+      for (i, section) in sections.enumerated() where section.0 < headerSize || section.0 + section.1 > length {
+        throw fail("section \(i) (bytes \(section.0)..<\(section.0 + section.1)) lies outside the \(length)-byte file: truncated")
+      }
+      return Header(width: width, rows: rows, paddedRows: padded, capacity: capacity, startLSN: start, createdMillis: created, schemaHash: hash, sections: sections)
+    } catch let error as ArbiterError {
+      throw error
+    } catch {
+      throw fail("header unreadable")
+    }
+  }
+}
+
+/// What a snapshot wrote.
+public struct SnapshotReport: Sendable {
+  public var path: String
+  public var rows: Int
+  public var bytes: Int
+  public var startLSN: UInt64
+  public var seconds: Double
+  public var removedSegments: Int
+}
+
+extension FeatureStore {
+  /// Opens the store in `directory`: maps the snapshot if there is one (verifying every
+  /// section's checksum), replays the log on top, truncating a torn tail, and appends to the log
+  /// from there. A corrupt snapshot or a log record from the middle of history that fails its
+  /// checksum is refused with an error naming the file.
+  public static func open(directory: String, schema: FeatureSchema, policy: FsyncPolicy) throws(ArbiterError) -> FeatureStore {
+    do {
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    } catch {
+      throw ArbiterError(.failedPrecondition, "cannot create store directory '\(directory)': \(error)")
+    }
+    let schemaHash = SHA256.digest(try schemaBytes(schema))
+    let snapshotPath = directory + "/" + SnapshotFormat.fileName
+    let store: FeatureStore
+    var startLSN: UInt64 = 0
+    if FileManager.default.fileExists(atPath: snapshotPath) {
+      let file = try MappedFile(path: snapshotPath)
+      let header = try SnapshotFormat.decode(file.pointer, length: file.length, path: snapshotPath)
+      guard header.schemaHash == schemaHash else {
+        throw ArbiterError(.failedPrecondition, "\(snapshotPath) was written for a different feature schema; import the data again for this one")
+      }
+      guard header.width == schema.width, header.paddedRows % RowSegments.rowsPerSegment == 0, header.rows <= header.paddedRows,
+        header.capacity > 0, header.capacity & (header.capacity - 1) == 0
+      else { throw ArbiterError(.dataCorrupted, "\(snapshotPath): inconsistent header; refusing the snapshot") }
+      try verifySections(header, file: file, path: snapshotPath)
+      let s = header.sections
+      let table = HashIndex(keys: file.pointer + s[0].offset, rows: file.pointer + s[1].offset, capacity: header.capacity, owner: file)
+      store = try FeatureStore(schema: schema, directory: directory, index: table)
+      store.mappings.append(file)
+      if header.paddedRows > 0 {
+        store.segments.addMapped(
+          values: file.pointer + s[4].offset, states: file.pointer + s[2].offset, names: file.pointer + s[3].offset,
+          rows: header.paddedRows, owner: file)
+      }
+      store.names.setBase(UnsafeRawPointer(file.pointer + s[5].offset), length: s[5].length, owner: file)
+      store.install(index: table, rows: header.rows)
+      startLSN = header.startLSN
+      store.withWriterLock { next in next = startLSN + 1 }
+    } else {
+      store = try FeatureStore(schema: schema, directory: directory, index: HashIndex(capacity: HashIndex.capacity(for: 0)))
+    }
+    var report = ReplayReport()
+    let segments = WriteAheadLog.segments(in: directory)
+    for (position, segment) in segments.enumerated() {
+      report.segments += 1
+      let isLast = position == segments.count - 1
+      guard let data = FileManager.default.contents(atPath: segment.path) else {
+        throw ArbiterError(.failedPrecondition, "cannot read log segment '\(segment.path)'")
+      }
+      var offset = 0
+      var problem: String?
+      data.withUnsafeBytes { bytes in
+        while offset < bytes.count {
+          guard bytes.count - offset >= 8 else { problem = "incomplete record header"; return }
+          let length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+          let checksum = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
+          guard length >= 13, bytes.count - offset - 8 >= length else { problem = "record of \(length) bytes runs past the end"; return }
+          let payload = UnsafeRawBufferPointer(rebasing: bytes[(offset + 8)..<(offset + 8 + length)])
+          guard UInt32(truncatingIfNeeded: FastHash.hash(payload.baseAddress!, count: length)) == checksum else { problem = "checksum mismatch"; return }
+          do {
+            try store.replay(payload, report: &report)
+          } catch let error as ArbiterStoreError {
+            problem = "unreadable record (\(error.description))"
+            return
+          } catch {
+            problem = "unreadable record (\(error))"
+            return
+          }
+          report.records += 1
+          offset += 8 + length
+        }
+      }
+      if let problem {
+        guard isLast else {
+          throw ArbiterError(.dataCorrupted, "\(segment.path): \(problem) at byte \(offset), and newer segments follow; refusing to skip history")
+        }
+        report.truncated = (segment.path, offset, data.count - offset)
+        guard truncate(segment.path, off_t(offset)) == 0 else {
+          throw ArbiterError(.failedPrecondition, "cannot truncate torn log tail of '\(segment.path)': \(String(cString: strerror(errno)))")
+        }
+        _ = problem
+      }
+    }
+    store.replayReport = report
+    let last = store.lastLSN
+    let path = segments.last?.path ?? directory + "/" + WriteAheadLog.segmentName(startingAt: last + 1)
+    store.log = try WriteAheadLog(directory: directory, segmentPath: path, policy: policy, durable: last)
+    syncDirectory(directory)
+    _ = startLSN
+    return store
+  }
+
+  static func schemaBytes(_ schema: FeatureSchema) throws(ArbiterError) -> Data {
+    do { return try CanonicalJSON.encode(schema) } catch { throw ArbiterError(.internalError, "cannot encode the schema: \(error)") }
+  }
+
+  private static func verifySections(_ header: SnapshotFormat.Header, file: MappedFile, path: String) throws(ArbiterError) {
+    let names = ["index keys", "index rows", "row states", "name references", "feature values", "names"]
+    for (i, section) in header.sections.enumerated() {
+      let actual = FastHash.hash(file.pointer + section.offset, count: section.length)
+      guard actual == section.checksum else {
+        throw ArbiterError(.dataCorrupted, "\(path): \(names[i]) section checksum mismatch; refusing the snapshot")
+      }
+    }
+  }
+
+  /// Writes a snapshot in the background of decisions: readers are never blocked, and writers
+  /// only for the moment it takes to rotate the log. Each row is copied under its sequence lock
+  /// with its log position, so replaying the log from where the snapshot started skips exactly
+  /// what the snapshot already holds. When the new file is durable it replaces the old one and
+  /// the log segments before it are deleted (compaction).
+  public func writeSnapshot() throws(ArbiterError) -> SnapshotReport {
+    guard let directory, let log else { throw ArbiterError(.failedPrecondition, "an in-memory store has no snapshot") }
+    let started = DispatchTime.now().uptimeNanoseconds
+    // 1. Fix the cut: rows that exist now, and the log position everything after is replayed from.
+    var startLSN: UInt64 = 0
+    var rows = 0
+    try withWriterLock { (next: inout UInt64) throws(ArbiterError) in
+      startLSN = next - 1
+      rows = count
+      try log.rotate(startingAt: next)
+    }
+    let table = currentIndex()
+    let padded = max(RowSegments.rowsPerSegment, (rows + RowSegments.rowsPerSegment - 1) / RowSegments.rowsPerSegment * RowSegments.rowsPerSegment)
+    let capacity = table.capacity
+    let layout = SnapshotFormat.layout(width: width, paddedRows: padded, capacity: capacity)
+    let temporary = directory + "/" + SnapshotFormat.fileName + ".tmp"
+    let fd = Glibc.open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw ArbiterError(.failedPrecondition, "cannot create '\(temporary)': \(String(cString: strerror(errno)))") }
+    var closed = false
+    defer { if !closed { Glibc.close(fd); unlink(temporary) } }
+
+    var failure: String?
+    func put(_ buffer: UnsafeRawBufferPointer, at offset: Int) {
+      var written = 0
+      while written < buffer.count && failure == nil {
+        let n = pwrite(fd, buffer.baseAddress! + written, buffer.count - written, off_t(offset + written))
+        if n < 0 { if errno != EINTR { failure = String(cString: strerror(errno)) } } else { written += n }
+      }
+    }
+    let chunkRows = 4_096
+    // 2. Index: the live table, with ids whose rows came after the cut marked as tombstones.
+    do {
+      var keys = [UInt64](repeating: 0, count: 65_536)
+      var slots = [UInt32](repeating: 0, count: 65_536)
+      var slot = 0
+      while slot < capacity {
+        let n = min(65_536, capacity - slot)
+        for i in 0..<n {
+          let key = table.key(at: slot + i)
+          keys[i] = key
+          let row = table.rows[slot + i]
+          slots[i] = key != 0 && Int(row) < rows ? row : (key == 0 ? 0 : HashIndex.tombstone)
+        }
+        keys.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 8)]), at: layout[0].offset + slot * 8) }
+        slots.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 4)]), at: layout[1].offset + slot * 4) }
+        slot += n
+      }
+    }
+    // 3. Rows: state, name reference, values; names compacted into their own section.
+    var states = [UInt64](repeating: 0, count: chunkRows)
+    var refs = [UInt32](repeating: NameArena.none, count: chunkRows)
+    var values = [Float](repeating: .nan, count: chunkRows * width)
+    var nameBytes: [UInt8] = []
+    var namesOffset = 0
+    var row = 0
+    while row < padded {
+      let n = min(chunkRows, padded - row)
+      for i in 0..<n {
+        let r = row + i
+        if r < rows {
+          let lsn = values.withUnsafeMutableBufferPointer { segments.read(r, into: $0.baseAddress! + i * width) }
+          states[i] = lsn << 1
+          let name = Array(displayName(row: r).utf8)
+          if name.isEmpty { refs[i] = NameArena.none } else {
+            refs[i] = UInt32(namesOffset + nameBytes.count)
+            nameBytes.append(UInt8(name.count))
+            nameBytes.append(contentsOf: name)
+          }
+        } else {
+          states[i] = 0
+          refs[i] = NameArena.none
+          for f in 0..<width { values[i * width + f] = .nan }
+        }
+      }
+      states.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 8)]), at: layout[2].offset + row * 8) }
+      refs.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 4)]), at: layout[3].offset + row * 4) }
+      values.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * width * 4)]), at: layout[4].offset + row * width * 4) }
+      if nameBytes.count >= 1 << 20 || row + n >= padded {
+        nameBytes.withUnsafeBytes { put($0, at: layout[5].offset + namesOffset) }
+        namesOffset += nameBytes.count
+        nameBytes.removeAll(keepingCapacity: true)
+      }
+      row += n
+    }
+    if let failure { throw ArbiterError(.failedPrecondition, "cannot write '\(temporary)': \(failure)") }
+    let fileLength = layout[5].offset + namesOffset
+    guard ftruncate(fd, off_t(max(fileLength, layout[5].offset))) == 0 else {
+      throw ArbiterError(.failedPrecondition, "cannot size '\(temporary)': \(String(cString: strerror(errno)))")
+    }
+    // 4. Checksums, read back from the written file, then the header.
+    let mapped = mmap(nil, fileLength, PROT_READ, MAP_SHARED, fd, 0)
+    guard let mapped, mapped != MAP_FAILED else { throw ArbiterError(.failedPrecondition, "cannot map '\(temporary)' to checksum it") }
+    var sections: [(offset: Int, length: Int, checksum: UInt64)] = []
+    for (i, section) in layout.enumerated() {
+      let length = i == 5 ? namesOffset : section.length
+      sections.append((section.offset, length, FastHash.hash(mapped + section.offset, count: length)))
+    }
+    munmap(mapped, fileLength)
+    let header = SnapshotFormat.encode(SnapshotFormat.Header(
+      width: width, rows: rows, paddedRows: padded, capacity: capacity, startLSN: startLSN,
+      createdMillis: Int64(Date().timeIntervalSince1970 * 1000), schemaHash: SHA256.digest(try Self.schemaBytes(schema)), sections: sections))
+    header.withUnsafeBytes { put($0, at: 0) }
+    if let failure { throw ArbiterError(.failedPrecondition, "cannot write '\(temporary)': \(failure)") }
+    // 5. Durable, then atomically in place; older log segments are no longer needed.
+    guard fsync(fd) == 0 else { throw ArbiterError(.failedPrecondition, "cannot sync '\(temporary)': \(String(cString: strerror(errno)))") }
+    Glibc.close(fd)
+    closed = true
+    let final = directory + "/" + SnapshotFormat.fileName
+    guard rename(temporary, final) == 0 else { throw ArbiterError(.failedPrecondition, "cannot rename '\(temporary)': \(String(cString: strerror(errno)))") }
+    syncDirectory(directory)
+    var removed = 0
+    for segment in WriteAheadLog.segments(in: directory) where segment.lsn <= startLSN {
+      if unlink(segment.path) == 0 { removed += 1 }
+    }
+    return SnapshotReport(
+      path: final, rows: rows, bytes: fileLength, startLSN: startLSN,
+      seconds: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, removedSegments: removed)
+  }
+}
