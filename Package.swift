@@ -75,7 +75,7 @@ let package = Package(
     .executableTarget(
       name: "ArbiterServerMain",
       dependencies: [
-        "ArbiterService",
+        "ArbiterService", "ArbiterFeatureStore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],

@@ -18,8 +18,11 @@ public struct DecisionEngine: Sendable {
   public let customers: FeatureStore
   public let schema: FeatureSchema
   public let versions: VersionStamp
+  /// The current time in days since the epoch, at which derived features are read.
+  public let clock: @Sendable () -> Double
 
-  public init(bundle: ModelBundle, customers: FeatureStore) throws(ArbiterError) {
+  public init(bundle: ModelBundle, customers: FeatureStore, clock: @escaping @Sendable () -> Double = { FeatureStore.nowDays }) throws(ArbiterError) {
+    self.clock = clock
     guard bundle.schema == customers.schema else {
       throw ArbiterError(.failedPrecondition, "bundle \(bundle.manifest.name)/\(bundle.manifest.version) was built for a different feature schema than the loaded customers")
     }
@@ -144,7 +147,7 @@ public struct DecisionEngine: Sendable {
   private func withCustomer<R>(_ row: Int?, _ body: (UnsafeBufferPointer<Float>) -> R) -> R {
     withUnsafeTemporaryAllocation(of: Float.self, capacity: schema.width) { buffer in
       if let row {
-        customers.read(row: row, into: buffer, nowDays: FeatureStore.nowDays)
+        customers.read(row: row, into: buffer, nowDays: clock())
       } else {
         buffer.initialize(repeating: .nan)
       }

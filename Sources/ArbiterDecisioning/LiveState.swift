@@ -57,7 +57,7 @@ public final class LiveState: Sendable {
   public func reload(from path: String? = nil) throws(ArbiterError) -> (previous: DecisionSnapshot, current: DecisionSnapshot) {
     let previous = snapshot
     let bundle = try ModelBundle.load(from: path ?? bundlePath)
-    let engine = try DecisionEngine(bundle: bundle, customers: previous.engine.customers)
+    let engine = try DecisionEngine(bundle: bundle, customers: previous.engine.customers, clock: previous.engine.clock)
     let next = DecisionSnapshot(engine: engine, bundle: bundle)
     current.store(next, ordering: .releasing)
     return (previous, next)

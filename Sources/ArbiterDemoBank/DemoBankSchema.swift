@@ -20,6 +20,39 @@ public enum DemoBankSchema {
     ("consent_digital", [.web, .mobileApp]),
   ]
 
+  /// Features kept current by real-time events (transactions, page views, calls, transfers).
+  public static let eventFeatures: [FeatureDefinition] = {
+    func derived(_ name: String, _ description: String, _ derive: FeatureDerivation, kind: FeatureKind = .numeric) -> FeatureDefinition {
+      FeatureDefinition(name: name, kind: kind, description: description, derive: derive)
+    }
+    func count(_ name: String, _ event: String, channel: String? = nil, direction: String? = nil, halfLife: Double = 30) -> FeatureDefinition {
+      derived(name, "\(event)s\(channel.map { " via \($0)" } ?? "")\(direction.map { " (\($0))" } ?? ""), decayed with a \(Int(halfLife))-day half-life",
+              FeatureDerivation(kind: .count, event: event, channel: channel, direction: direction, halfLifeDays: halfLife))
+    }
+    return [
+      derived("clock", "time of the newest event applied (days since 1970; internal)", FeatureDerivation(kind: .clock)),
+      count("txn_count_30d", "transaction"),
+      derived("txn_out_amount_30d", "money spent, 30-day half-life", FeatureDerivation(kind: .sum, event: "transaction", direction: "out", halfLifeDays: 30)),
+      derived("txn_in_amount_30d", "money received by transaction, 30-day half-life", FeatureDerivation(kind: .sum, event: "transaction", direction: "in", halfLifeDays: 30)),
+      count("atm_txn_30d", "transaction", channel: "atm"),
+      count("branch_txn_30d", "transaction", channel: "branch"),
+      count("card_txn_30d", "transaction", channel: "card"),
+      count("online_txn_30d", "transaction", channel: "online"),
+      count("phone_txn_30d", "transaction", channel: "phone"),
+      derived("days_since_txn", "days since the last transaction", FeatureDerivation(kind: .recency, event: "transaction")),
+      count("page_views_7d", "page_view", halfLife: 7),
+      derived("days_since_page_view", "days since the last page view", FeatureDerivation(kind: .recency, event: "page_view")),
+      count("calls_30d", "call"),
+      derived("days_since_call", "days since the last call to the contact centre", FeatureDerivation(kind: .recency, event: "call")),
+      count("transfers_out_30d", "transfer", direction: "out"),
+      derived("transfer_out_amount_30d", "money transferred out, 30-day half-life", FeatureDerivation(kind: .sum, event: "transfer", direction: "out", halfLifeDays: 30)),
+      derived("transfer_in_amount_30d", "money transferred in (salary and more), 30-day half-life", FeatureDerivation(kind: .sum, event: "transfer", direction: "in", halfLifeDays: 30)),
+      derived("days_since_transfer", "days since the last transfer", FeatureDerivation(kind: .recency, event: "transfer")),
+      derived("churn_risk", "a large outgoing transfer (5,000 or more) in the last 30 days", FeatureDerivation(kind: .trigger, event: "transfer", direction: "out", threshold: 5_000, expiresAfterDays: 30), kind: .boolean),
+      derived("checking_balance_ewma", "30-day moving average of the current account balance (internal)", FeatureDerivation(kind: .state)),
+    ]
+  }()
+
   public static let schema: FeatureSchema = {
     func numeric(_ name: String, _ description: String) -> FeatureDefinition {
       FeatureDefinition(name: name, kind: .numeric, description: description)
@@ -28,7 +61,7 @@ public enum DemoBankSchema {
       numeric("age", "age in years"),
       numeric("income", "annual income, thousands"),
       numeric("tenure_years", "years as a customer"),
-      numeric("checking_balance", "current account balance"),
+      FeatureDefinition(name: "checking_balance", kind: .numeric, description: "current account balance", derive: .init(kind: .balance, event: "transaction")),
       numeric("savings_balance", "savings balance"),
       numeric("investment_balance", "investments held"),
       numeric("card_spend_monthly", "card spend per month"),
@@ -41,7 +74,9 @@ public enum DemoBankSchema {
       numeric("digital_logins_month", "online and app log-ins per month"),
       numeric("branch_visits_month", "branch visits per month"),
       numeric("calls_month", "calls to the contact centre per month"),
-      numeric("balance_trend", "3-month relative change of the current account balance"),
+      FeatureDefinition(
+        name: "balance_trend", kind: .numeric, description: "relative change of the current account balance against its 30-day moving average",
+        derive: .init(kind: .trend, halfLifeDays: 30, source: "checking_balance", state: "checking_balance_ewma")),
       numeric("salary_change", "relative change of the last salary payment"),
       FeatureDefinition(name: "risk_appetite", kind: .categorical(levels: riskLevels), description: "investment risk appetite"),
       FeatureDefinition(name: "life_stage", kind: .categorical(levels: lifeStages), description: "life stage"),
@@ -53,6 +88,7 @@ public enum DemoBankSchema {
     for product in products {
       features.append(FeatureDefinition(name: "holds_\(product)", kind: .boolean, description: "holds \(product.replacingOccurrences(of: "_", with: " "))"))
     }
+    features.append(contentsOf: eventFeatures)
     return FeatureSchema(
       customerFeatures: features,
       contextFeatures: [

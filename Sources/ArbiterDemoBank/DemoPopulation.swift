@@ -110,6 +110,48 @@ public struct DemoPopulation: Sendable {
     let held = DemoBankSchema.products.reduce(0) { $0 + Int(v[f["holds_\($1)"]]) }
     set("num_products", Double(1 + held))
 
+    // Event-derived features, as they read at the moment the population describes.
+    func poisson(_ mean: Double) -> Double {
+      guard mean > 0 else { return 0 }
+      var k = 0.0, p = 1.0
+      let limit = exp(-min(mean, 500))
+      repeat { k += 1; p *= rng.uniform() } while p > limit && k < 1_000
+      return k - 1
+    }
+    let logins = Double(v[f["digital_logins_month"]])
+    let branchVisits = Double(v[f["branch_visits_month"]])
+    let cardCount = hasCard ? poisson(Double(v[f["card_spend_monthly"]]) / 45) : 0
+    let atmCount = poisson(2 + 3 * (1 - youth))
+    let branchCount = poisson(branchVisits * 0.8)
+    let onlineCount = poisson(logins * 0.4)
+    let phoneCount = poisson(0.3)
+    set("card_txn_30d", cardCount)
+    set("atm_txn_30d", atmCount)
+    set("branch_txn_30d", branchCount)
+    set("online_txn_30d", onlineCount)
+    set("phone_txn_30d", phoneCount)
+    let txnCount = cardCount + atmCount + branchCount + onlineCount + phoneCount
+    set("txn_count_30d", txnCount)
+    set("txn_out_amount_30d", (Double(v[f["card_spend_monthly"]]) + atmCount * 60 + onlineCount * 45 + branchCount * 120).rounded())
+    set("txn_in_amount_30d", (phoneCount * 20 + (rng.chance(0.3) ? uniform(20, 400) : 0)).rounded())
+    set("days_since_txn", txnCount > 0 ? (uniform(0, 30 / (txnCount + 1)) * 10).rounded() / 10 : (uniform(30, 120)).rounded())
+    let pageViews = poisson(logins * 0.25 * 1.5)
+    set("page_views_7d", pageViews)
+    set("days_since_page_view", logins > 0 ? (uniform(0, 30 / (logins + 1)) * 10).rounded() / 10 : uniform(30, 365).rounded())
+    let calls = Double(v[f["calls_month"]])
+    set("calls_30d", calls)
+    set("days_since_call", calls > 0 ? (uniform(0, 30 / calls) * 10).rounded() / 10 : uniform(30, 365).rounded())
+    let transfersOut = poisson(2) + (leaving ? 1 + poisson(1) : 0)
+    set("transfers_out_30d", transfersOut)
+    let largeOut = leaving ? uniform(5_000, 40_000) : 0
+    set("transfer_out_amount_30d", (transfersOut * uniform(50, 600) + largeOut).rounded())
+    let salaried = stage != 0 && stage != 5
+    set("transfer_in_amount_30d", salaried ? (income * 1000 / 12 * (1 + Double(v[f["salary_change"]]))).rounded() : (income * 1000 / 12 * 0.5).rounded())
+    set("days_since_transfer", (uniform(0, 15) * 10).rounded() / 10)
+    set("churn_risk", leaving || rng.chance(0.01) ? 1 : 0)
+    v[f["clock"]] = .nan
+    v[f["checking_balance_ewma"]] = .nan
+
     let name = Self.firstNames[rng.below(Self.firstNames.count)] + " " + Self.lastNames[rng.below(Self.lastNames.count)]
     return CustomerRecord(id: Self.firstCustomerId + UInt64(i), displayName: name, values: v)
   }

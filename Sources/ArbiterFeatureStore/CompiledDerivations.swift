@@ -177,3 +177,34 @@ public struct CompiledDerivations: Sendable {
     for g in triggers { row[g.index] = !row[g.index].isNaN && nowDays - Double(row[g.index]) <= g.expires ? 1 : 0 }
   }
 }
+
+extension CompiledDerivations {
+  /// The features that are internal state (the clock, moving averages): never model inputs.
+  public static func isInternalState(_ feature: FeatureDefinition) -> Bool {
+    feature.derive?.kind == .clock || feature.derive?.kind == .state
+  }
+
+  /// Turns a vector as read at `nowDays` (what exports, training data and imports hold: days
+  /// since, flags, trends) into the stored form that the read at `nowDays` gives back: the
+  /// inverse of ``read(_:nowDays:)`` for a row whose clock is `nowDays`.
+  public func materialize(_ row: UnsafeMutableBufferPointer<Float>, nowDays: Double) {
+    if let clock { row[clock] = Float(nowDays) }
+    for r in recencies { if !row[r.index].isNaN { row[r.index] = Float(nowDays - Double(row[r.index])) } }
+    for g in triggers { row[g.index] = row[g.index] >= 0.5 ? Float(nowDays) : .nan }
+    for trend in trends {
+      let s = Double(row[trend.source]), t = Double(row[trend.index])
+      if s.isNaN { continue }
+      // (s - e) / max(|e|, 1) = t  ⇒  e = s / (1 + t) when |e| ≥ 1, else e = s - t.
+      var e = t.isNaN ? s : s / (1 + t)
+      if abs(e) < 1 { e = t.isNaN ? s : s - t }
+      row[trend.state] = Float(e)
+    }
+  }
+
+  /// ``materialize(_:nowDays:)`` on a copy.
+  public func materialized(_ values: [Float], nowDays: Double) -> [Float] {
+    var copy = values
+    copy.withUnsafeMutableBufferPointer { materialize($0, nowDays: nowDays) }
+    return copy
+  }
+}

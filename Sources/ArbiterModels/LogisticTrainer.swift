@@ -34,6 +34,8 @@ public struct LogisticTrainer: Sendable {
     var candidates: [(feature: String, level: String?, read: (Int) -> Float, code: Float?)] = []
     func addFeatures(_ features: [FeatureDefinition], values: [Float], width: Int) {
       for (index, feature) in features.enumerated() {
+        // Internal state (an event clock, moving averages) is never a model input.
+        if feature.derive?.kind == .clock || feature.derive?.kind == .state { continue }
         let read: (Int) -> Float = { row in values[row * width + index] }
         switch feature.kind {
         case .numeric, .boolean: candidates.append((feature.name, nil, read, nil))

@@ -1,4 +1,5 @@
 import ArbiterCore
+import ArbiterFeatureStore
 import ArbiterService
 import ArgumentParser
 import Foundation
@@ -20,6 +21,9 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Bundle directory: a version directory or a root whose newest version is loaded.") var bundle = "models/demo"
   @Option(help: "Number of demo customers to build (default: as the bundle says).") var customers: Int?
   @Option(help: "Interaction log file (JSON lines); 'none' keeps it in memory.") var interactionLog = "arbiter-data/interactions.jsonl"
+  @Option(help: "Feature store directory (snapshot and update log); 'none' keeps customers in memory only.") var store = "arbiter-data/store"
+  @Option(help: "When the update log is forced to disk: 'always' or a number of milliseconds (group commit).") var fsync = "10"
+  @Option(help: "Seconds between background snapshots of the feature store (0: never).") var snapshotInterval: Double = 600
   @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
   func run() async throws {
@@ -36,6 +40,10 @@ struct Serve: AsyncParsableCommand {
     config.bundlePath = bundle
     config.customers = customers
     config.interactionLogPath = interactionLog == "none" ? nil : interactionLog
+    config.storeDirectory = store == "none" ? nil : store
+    guard let policy = FsyncPolicy(fsync) else { throw ValidationError("--fsync must be 'always' or a positive number of milliseconds, got '\(fsync)'") }
+    config.fsyncPolicy = policy
+    config.snapshotIntervalSeconds = snapshotInterval > 0 ? snapshotInterval : nil
     let server: ArbiterServer
     do {
       server = try ArbiterServer(configuration: config, logger: logger)

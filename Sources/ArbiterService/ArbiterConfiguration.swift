@@ -15,6 +15,9 @@ public struct ArbiterConfiguration: Sendable {
   public var storeDirectory: String? = "arbiter-data/store"
   /// When the update log is forced to disk.
   public var fsyncPolicy: FsyncPolicy = .interval(milliseconds: 10)
+  /// A fixed "now" in days since the epoch for reading derived features (tests, replays); nil
+  /// uses the wall clock.
+  public var fixedClockDays: Double?
   /// How often a background snapshot is taken (and the log compacted); nil never.
   public var snapshotIntervalSeconds: Double? = 600
   /// The interaction log file; nil keeps the log in memory only.
@@ -23,4 +26,12 @@ public struct ArbiterConfiguration: Sendable {
   public var decisionMemory = 1_000_000
 
   public init() {}
+}
+
+extension ArbiterConfiguration {
+  /// The clock decisions read derived features at.
+  public var clock: @Sendable () -> Double {
+    if let fixed = fixedClockDays { return { fixed } }
+    return { FeatureStore.nowDays }
+  }
 }

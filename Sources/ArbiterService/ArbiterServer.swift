@@ -25,7 +25,7 @@ public final class ArbiterServer: Sendable {
     let started = DispatchTime.now().uptimeNanoseconds
     let bundle = try ModelBundle.load(from: configuration.bundlePath)
     let customers = try Self.openStore(bundle: bundle, configuration: configuration, logger: logger)
-    let engine = try DecisionEngine(bundle: bundle, customers: customers)
+    let engine = try DecisionEngine(bundle: bundle, customers: customers, clock: configuration.clock)
     let log = try InteractionLog(path: configuration.interactionLogPath, decisionCapacity: configuration.decisionMemory)
     live = LiveState(snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundlePath)
     health = HealthService()
@@ -64,10 +64,16 @@ public final class ArbiterServer: Sendable {
     guard generator.schema == bundle.schema else {
       throw ArbiterError(.failedPrecondition, "the demo population's schema differs from bundle \(bundle.manifest.name)/\(bundle.manifest.version)'s")
     }
+    // The generator describes customers as they read at one moment; store them as of now.
+    let now = configuration.clock()
     var start = 0
     while start < count {
       let end = min(count, start + 50_000)
-      _ = try store.upsert((start..<end).map { generator.customer(number: $0) })
+      _ = try store.upsert((start..<end).map { number in
+        var record = generator.customer(number: number)
+        record.values = store.derivations.materialized(record.values, nowDays: now)
+        return record
+      })
       start = end
     }
     if configuration.storeDirectory != nil {

@@ -22,7 +22,8 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
         throw ArbiterError(.notFound, "customer \(request.customerID) not found")
       }
       let schema = engine.schema
-      let record = store.record(row: row, id: request.customerID)
+      var record = store.record(row: row, id: request.customerID)
+      record.values.withUnsafeMutableBufferPointer { store.read(row: row, into: $0, nowDays: engine.clock()) }
       func value(_ name: String) -> Float? { schema.customerIndex(of: name).map { record.values[$0] }.flatMap { $0.isNaN ? nil : $0 } }
       func level(_ name: String) -> String {
         guard let index = schema.customerIndex(of: name), case .categorical(let levels) = schema.customerFeatures[index].kind else { return "" }

@@ -65,7 +65,7 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
       #expect(recorded.recorded == 1)
 
       let profile = try await profiles.getProfile(.with { $0.customerID = 100_042 })
-      #expect(profile.displayName == "Miguel Carvalho")
+      #expect(profile.displayName == "Ana Pereira")
       #expect(profile.featureNames.count == profile.featureValues.count)
       #expect(profile.consents.count == 7)
       let declined = profile.recentInteractions.first { $0.outcome == .decline }

@@ -21,11 +21,15 @@ enum TestSupport {
     return path
   }
 
+  /// The moment tests read derived features at (2026-11-20).
+  static let fixedClockDays = 20_412.0
+
   /// A server over the committed bundle with a small demo population.
   static func makeServer(customers: Int = 3_000, logPath: String? = nil, storeDirectory: String? = nil) throws -> ArbiterServer {
     var config = ArbiterConfiguration()
     config.storeDirectory = storeDirectory
     config.snapshotIntervalSeconds = nil
+    config.fixedClockDays = fixedClockDays
     config.bundlePath = demoBundlePath
     config.customers = customers
     config.interactionLogPath = logPath
