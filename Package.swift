@@ -84,7 +84,7 @@ let package = Package(
     .executableTarget(
       name: "ArbiterTools",
       dependencies: [
-        "ArbiterCore", "ArbiterModels", "ArbiterDemoBank", "ArbiterAPI", "ArbiterService",
+        "ArbiterCore", "ArbiterModels", "ArbiterDemoBank", "ArbiterAPI", "ArbiterService", "ArbiterFeatureStore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

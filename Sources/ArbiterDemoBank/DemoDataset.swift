@@ -24,6 +24,35 @@ public struct DemoDataset: Sendable {
       schema: population.schema, catalogue: catalogue, truth: truth, customers: customers, history: history)
   }
 
+  /// Writes `count` demo customers to `directory/customers.csv` in bounded memory.
+  public static func writeCustomers(seed: UInt64, count: Int, to directory: String) throws {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let path = (directory as NSString).appendingPathComponent("customers.csv")
+    FileManager.default.createFile(atPath: path, contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    defer { try? handle.close() }
+    let population = DemoPopulation(seed: seed)
+    try handle.write(contentsOf: Data(customerHeader(population.schema).utf8))
+    var start = 0
+    while start < count {
+      let end = min(count, start + 100_000)
+      var text = ""
+      for i in start..<end { appendCustomer(population.customer(number: i), to: &text) }
+      try handle.write(contentsOf: Data(text.utf8))
+      start = end
+    }
+  }
+
+  static func customerHeader(_ schema: FeatureSchema) -> String {
+    "customer_id,display_name," + schema.customerFeatures.map(\.name).joined(separator: ",") + "\n"
+  }
+
+  static func appendCustomer(_ customer: CustomerRecord, to text: inout String) {
+    text += "\(customer.id),\(quoted(customer.displayName))"
+    for value in customer.values { text += value.isNaN ? "," : ",\(value)" }
+    text += "\n"
+  }
+
   public func write(to directory: String) throws {
     let fm = FileManager.default
     try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -33,12 +62,8 @@ public struct DemoDataset: Sendable {
     try CanonicalJSON.encode(catalogue).write(to: path("catalogue.json"))
     try CanonicalJSON.encode(truth).write(to: path("ground-truth.json"))
 
-    var text = "customer_id,display_name," + schema.customerFeatures.map(\.name).joined(separator: ",") + "\n"
-    for customer in customers {
-      text += "\(customer.id),\(Self.quoted(customer.displayName))"
-      for value in customer.values { text += value.isNaN ? "," : ",\(value)" }
-      text += "\n"
-    }
+    var text = Self.customerHeader(schema)
+    for customer in customers { Self.appendCustomer(customer, to: &text) }
     try Data(text.utf8).write(to: path("customers.csv"))
     var history = "customer_id,offer_id,channel,probability,accepted\n"
     for record in self.history {

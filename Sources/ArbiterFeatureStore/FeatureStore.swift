@@ -41,6 +41,8 @@ public final class FeatureStore: @unchecked Sendable {
   private let writer = Mutex<WriterState>(WriterState())
   var log: WriteAheadLog?
   let directory: String?
+  /// Held while the store is open on a directory.
+  var directoryLock: DirectoryLock?
   /// Keeps mapped snapshots alive.
   var mappings: [AnyObject] = []
   /// The last replay's findings.
@@ -132,7 +134,9 @@ public final class FeatureStore: @unchecked Sendable {
 
   /// Inserts or replaces customers (whole vectors; NaN is missing). Invalid records are
   /// rejected and reported; the rest are applied and logged.
-  public func upsert(_ records: [CustomerRecord]) throws(ArbiterError) -> UpsertResult {
+  ///
+  /// With `logged` false the batch skips the log (bulk imports that end with a snapshot).
+  public func upsert(_ records: [CustomerRecord], logged: Bool = true) throws(ArbiterError) -> UpsertResult {
     try writer.withLock { state throws(ArbiterError) -> UpsertResult in
       var result = UpsertResult()
       var log = LogRecords.Writer()
@@ -157,12 +161,13 @@ public final class FeatureStore: @unchecked Sendable {
         } catch {
           throw ArbiterError(.internalError, "\(error)")
         }
+        accepted += 1
+        guard logged else { continue }
         log.put(record.id)
         let name = Array(record.displayName.utf8)
         log.put(UInt8(name.count))
         log.bytes.append(contentsOf: name)
         for value in record.values { log.put(value) }
-        accepted += 1
       }
       guard accepted > 0 else { return result }
       withUnsafeBytes(of: accepted.littleEndian) { count in
@@ -170,7 +175,7 @@ public final class FeatureStore: @unchecked Sendable {
       }
       state.nextLSN = first + UInt64(accepted)
       result.lsn = state.nextLSN - 1
-      log.bytes.withUnsafeBytes { buffer in self.log?.append(buffer, lastLSN: result.lsn) }
+      if logged { log.bytes.withUnsafeBytes { buffer in self.log?.append(buffer, lastLSN: result.lsn) } } else { result.lsn = 0 }
       state.scratch = log.bytes
       return result
     }
@@ -313,5 +318,6 @@ public final class FeatureStore: @unchecked Sendable {
   public func close() {
     log?.shutdown()
     log = nil
+    directoryLock = nil
   }
 }

@@ -128,6 +128,7 @@ extension FeatureStore {
     } catch {
       throw ArbiterError(.failedPrecondition, "cannot create store directory '\(directory)': \(error)")
     }
+    let lock = try DirectoryLock(directory: directory)
     let schemaHash = SHA256.digest(try schemaBytes(schema))
     let snapshotPath = directory + "/" + SnapshotFormat.fileName
     let store: FeatureStore
@@ -201,6 +202,7 @@ extension FeatureStore {
       }
     }
     store.replayReport = report
+    store.directoryLock = lock
     let last = store.lastLSN
     let path = segments.last?.path ?? directory + "/" + WriteAheadLog.segmentName(startingAt: last + 1)
     store.log = try WriteAheadLog(directory: directory, segmentPath: path, policy: policy, durable: last)
