@@ -27,6 +27,9 @@ public struct CompiledDerivations: Sendable {
 
   let clock: Int?
   let accumulators: [Accumulator]
+  /// Distinct half-lives of decayed accumulators, and each decayed accumulator's (index, slot).
+  let halfLives: [Double]
+  let decayed: [(index: Int, slot: Int)]
   let recencies: [Stamp]
   let triggers: [Stamp]
   let trends: [Trend]
@@ -110,6 +113,15 @@ public struct CompiledDerivations: Sendable {
     }
     self.clock = clock
     self.accumulators = accumulators
+    var halfLives: [Double] = []
+    var decayed: [(Int, Int)] = []
+    for a in accumulators {
+      guard let h = a.halfLife else { continue }
+      if !halfLives.contains(h) { halfLives.append(h) }
+      decayed.append((a.index, halfLives.firstIndex(of: h)!))
+    }
+    self.halfLives = halfLives
+    self.decayed = decayed
     self.recencies = recencies
     self.triggers = triggers
     self.trends = trends
@@ -170,8 +182,12 @@ public struct CompiledDerivations: Sendable {
       let now = s + (e - s) * exp2(-elapsed / trend.halfLife)
       row[trend.index] = Float((s - now) / max(abs(now), 1))
     }
-    if elapsed > 0 {
-      for a in accumulators { if let h = a.halfLife, !row[a.index].isNaN { row[a.index] = Float(Double(row[a.index]) * exp2(-elapsed / h)) } }
+    if elapsed > 0 && !decayed.isEmpty {
+      // One exp2 per distinct half-life, not per feature.
+      withUnsafeTemporaryAllocation(of: Double.self, capacity: halfLives.count) { factors in
+        for (i, h) in halfLives.enumerated() { factors[i] = exp2(-elapsed / h) }
+        for d in decayed where !row[d.index].isNaN { row[d.index] = Float(Double(row[d.index]) * factors[d.slot]) }
+      }
     }
     for r in recencies { if !row[r.index].isNaN { row[r.index] = Float(max(0, nowDays - Double(row[r.index]))) } }
     for g in triggers { row[g.index] = !row[g.index].isNaN && nowDays - Double(row[g.index]) <= g.expires ? 1 : 0 }
