@@ -1,14 +1,14 @@
 import Atomics
 
 /// Customer id → row, as an open-addressing hash table with linear probing (id 0 marks an empty
-/// slot). Readers probe without locks; the single writer fills a slot's row before publishing its
-/// key with a release store. Memory is either owned or part of a mapped snapshot.
+/// slot). A slot is 16 bytes, `[u64 id][u32 row][u32 unused]`, so a lookup costs one cache miss.
+/// Readers probe without locks; the single writer fills a slot's row before publishing its id
+/// with a release store. Memory is either owned or part of a mapped snapshot.
 final class HashIndex: @unchecked Sendable {
-  typealias Key = UnsafeAtomic<UInt64>.Storage
+  static let slotSize = 16
   let capacity: Int
   let mask: Int
-  let keys: UnsafeMutablePointer<Key>
-  let rows: UnsafeMutablePointer<UInt32>
+  let slots: UnsafeMutableRawPointer
   private let owner: AnyObject?
 
   /// An empty, owned table of `capacity` (a power of two) slots.
@@ -16,29 +16,33 @@ final class HashIndex: @unchecked Sendable {
     precondition(capacity > 0 && capacity & (capacity - 1) == 0)
     self.capacity = capacity
     self.mask = capacity - 1
-    let rawKeys = UnsafeMutableRawPointer.allocate(byteCount: capacity * 8, alignment: 64)
-    rawKeys.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * 8)
-    keys = rawKeys.bindMemory(to: Key.self, capacity: capacity)
-    rows = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
-    rows.initialize(repeating: 0, count: capacity)
+    slots = UnsafeMutableRawPointer.allocate(byteCount: capacity * Self.slotSize, alignment: 64)
+    slots.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * Self.slotSize)
     owner = nil
   }
 
   /// A table over memory owned by `owner` (a mapped snapshot).
-  init(keys: UnsafeMutableRawPointer, rows: UnsafeMutableRawPointer, capacity: Int, owner: AnyObject) {
+  init(slots: UnsafeMutableRawPointer, capacity: Int, owner: AnyObject) {
     self.capacity = capacity
     self.mask = capacity - 1
-    self.keys = keys.bindMemory(to: Key.self, capacity: capacity)
-    self.rows = rows.bindMemory(to: UInt32.self, capacity: capacity)
+    self.slots = slots
     self.owner = owner
   }
 
   deinit {
-    if owner == nil {
-      UnsafeMutableRawPointer(keys).deallocate()
-      rows.deallocate()
-    }
+    if owner == nil { slots.deallocate() }
   }
+
+  @inline(__always) private func keyAtomic(_ slot: Int) -> UnsafeAtomic<UInt64> {
+    UnsafeAtomic(at: (slots + slot * Self.slotSize).assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self))
+  }
+
+  @inline(__always) private func rowAtomic(_ slot: Int) -> UnsafeAtomic<UInt32> {
+    UnsafeAtomic(at: (slots + slot * Self.slotSize + 8).assumingMemoryBound(to: UnsafeAtomic<UInt32>.Storage.self))
+  }
+
+  /// The row stored in a slot (after its key was read).
+  @inline(__always) func row(at slot: Int) -> UInt32 { rowAtomic(slot).load(ordering: .relaxed) }
 
   /// The smallest power-of-two capacity that holds `count` ids at a load factor of at most 0.6.
   static func capacity(for count: Int) -> Int {
@@ -58,7 +62,7 @@ final class HashIndex: @unchecked Sendable {
   }
 
   @inline(__always) func key(at slot: Int) -> UInt64 {
-    UnsafeAtomic<UInt64>(at: keys + slot).load(ordering: .acquiring)
+    keyAtomic(slot).load(ordering: .acquiring)
   }
 
   /// The row of `id`, or nil. Lock-free.
@@ -66,7 +70,7 @@ final class HashIndex: @unchecked Sendable {
     var slot = Self.slot(of: id, mask: mask)
     while true {
       let key = key(at: slot)
-      if key == id { return Int(rows[slot]) }
+      if key == id { return Int(row(at: slot)) }
       if key == 0 { return nil }
       slot = (slot + 1) & mask
     }
@@ -76,15 +80,15 @@ final class HashIndex: @unchecked Sendable {
   func insert(_ id: UInt64, row: Int) {
     var slot = Self.slot(of: id, mask: mask)
     while key(at: slot) != 0 { slot = (slot + 1) & mask }
-    rows[slot] = UInt32(row)
-    UnsafeAtomic<UInt64>(at: keys + slot).store(id, ordering: .releasing)
+    rowAtomic(slot).store(UInt32(row), ordering: .relaxed)
+    keyAtomic(slot).store(id, ordering: .releasing)
   }
 
   /// Every (id, row) pair with row below `limit`.
   func forEach(rowsBelow limit: Int, _ body: (UInt64, Int) throws -> Void) rethrows {
     for slot in 0..<capacity {
       let id = key(at: slot)
-      if id != 0, Int(rows[slot]) < limit { try body(id, Int(rows[slot])) }
+      if id != 0, Int(row(at: slot)) < limit { try body(id, Int(row(at: slot))) }
     }
   }
 }
@@ -99,8 +103,7 @@ extension HashIndex {
     while true {
       let key = key(at: slot)
       if key == id {
-        UnsafeAtomic<UInt32>(at: UnsafeMutableRawPointer(rows + slot).assumingMemoryBound(to: UnsafeAtomic<UInt32>.Storage.self))
-          .store(UInt32(row), ordering: .releasing)
+        rowAtomic(slot).store(UInt32(row), ordering: .releasing)
         return
       }
       if key == 0 { break }

@@ -1,8 +1,9 @@
 import Atomics
 
-/// Rows live in segments of 65,536: a customer's feature vector, its state word and its name
-/// reference. The segment table has a fixed capacity, so readers index it without locks; the
-/// writer fills a segment's entry before any row in it is published.
+/// Rows live in segments of 65,536. A row is `[u64 state][width × f32]` (padded to 8 bytes), so
+/// a read touches one place; name references are kept beside. The segment table has a fixed
+/// capacity, so readers index it without locks; the writer fills a segment's entry before any row
+/// in it is published.
 ///
 /// The state word is a sequence lock and the row's log position at once: `lsn << 1`, with the
 /// low bit set while the writer changes the row. Readers copy the row and retry if the word
@@ -13,12 +14,15 @@ final class RowSegments: @unchecked Sendable {
   static let maxSegments = 1 << 15  // 2^31 rows
 
   struct Segment {
-    var values: UnsafeMutablePointer<Float>
-    var states: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    var rows: UnsafeMutableRawPointer
     var names: UnsafeMutablePointer<UInt32>
   }
 
   let width: Int
+  /// Bytes per row: the state word, then the values, padded to 8.
+  let stride: Int
+
+  static func stride(width: Int) -> Int { (8 + width * 4 + 7) & ~7 }
   private let table: UnsafeMutablePointer<Segment>
   private(set) var segmentCount = 0
   /// Segments this object allocated (the rest belong to a mapped snapshot).
@@ -27,14 +31,14 @@ final class RowSegments: @unchecked Sendable {
 
   init(width: Int) {
     self.width = width
+    self.stride = Self.stride(width: width)
     table = UnsafeMutablePointer<Segment>.allocate(capacity: Self.maxSegments)
   }
 
   deinit {
     for index in owned {
       let segment = table[index]
-      segment.values.deallocate()
-      UnsafeMutableRawPointer(segment.states).deallocate()
+      segment.rows.deallocate()
       segment.names.deallocate()
     }
     table.deallocate()
@@ -42,14 +46,12 @@ final class RowSegments: @unchecked Sendable {
 
   /// Adds segments over mapped memory: `rows` (a multiple of the segment size) rows at the given
   /// bases. Writer only, before publication.
-  func addMapped(values: UnsafeMutableRawPointer, states: UnsafeMutableRawPointer, names: UnsafeMutableRawPointer, rows: Int, owner: AnyObject) {
+  func addMapped(rows base: UnsafeMutableRawPointer, names: UnsafeMutableRawPointer, rows: Int, owner: AnyObject) {
     precondition(rows % Self.rowsPerSegment == 0)
-    let v = values.bindMemory(to: Float.self, capacity: rows * width)
-    let s = states.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: rows)
     let n = names.bindMemory(to: UInt32.self, capacity: rows)
     for k in 0..<(rows / Self.rowsPerSegment) {
       let offset = k * Self.rowsPerSegment
-      table[segmentCount] = Segment(values: v + offset * width, states: s + offset, names: n + offset)
+      table[segmentCount] = Segment(rows: base + offset * stride, names: n + offset)
       segmentCount += 1
     }
     owners.append(owner)
@@ -60,24 +62,27 @@ final class RowSegments: @unchecked Sendable {
     while row >= segmentCount * Self.rowsPerSegment {
       guard segmentCount < Self.maxSegments else { throw ArbiterStoreError("the store is full (\(Self.maxSegments * Self.rowsPerSegment) customers)") }
       let n = Self.rowsPerSegment
-      let values = UnsafeMutablePointer<Float>.allocate(capacity: n * width)
-      values.initialize(repeating: .nan, count: n * width)
-      let rawStates = UnsafeMutableRawPointer.allocate(byteCount: n * 8, alignment: 64)
-      rawStates.initializeMemory(as: UInt8.self, repeating: 0, count: n * 8)
+      let rows = UnsafeMutableRawPointer.allocate(byteCount: n * stride, alignment: 64)
+      rows.initializeMemory(as: UInt8.self, repeating: 0, count: n * stride)
+      for r in 0..<n { (rows + r * stride + 8).initializeMemory(as: Float.self, repeating: .nan, count: width) }
       let names = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
       names.initialize(repeating: NameArena.none, count: n)
-      table[segmentCount] = Segment(values: values, states: rawStates.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: n), names: names)
+      table[segmentCount] = Segment(rows: rows, names: names)
       owned.append(segmentCount)
       segmentCount += 1
     }
   }
 
+  @inline(__always) func base(_ row: Int) -> UnsafeMutableRawPointer {
+    table[row >> Self.segmentShift].rows + (row & (Self.rowsPerSegment - 1)) * stride
+  }
+
   @inline(__always) func values(_ row: Int) -> UnsafeMutablePointer<Float> {
-    table[row >> Self.segmentShift].values + (row & (Self.rowsPerSegment - 1)) * width
+    (base(row) + 8).assumingMemoryBound(to: Float.self)
   }
 
   @inline(__always) func state(_ row: Int) -> UnsafeAtomic<UInt64> {
-    UnsafeAtomic(at: table[row >> Self.segmentShift].states + (row & (Self.rowsPerSegment - 1)))
+    UnsafeAtomic(at: base(row).assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self))
   }
 
   @inline(__always) func nameRef(_ row: Int) -> UnsafeAtomic<UInt32> {
@@ -87,8 +92,9 @@ final class RowSegments: @unchecked Sendable {
 
   /// Copies one consistent version of `row` into `out`; returns its log position.
   @inline(__always) func read(_ row: Int, into out: UnsafeMutablePointer<Float>) -> UInt64 {
-    let state = state(row)
-    let source = values(row)
+    let base = base(row)
+    let state = UnsafeAtomic<UInt64>(at: base.assumingMemoryBound(to: UnsafeAtomic<UInt64>.Storage.self))
+    let source = (base + 8).assumingMemoryBound(to: Float.self)
     while true {
       let before = state.load(ordering: .acquiring)
       if before & 1 == 1 { continue }

@@ -11,11 +11,9 @@ import Foundation
 ///
 /// | section | content |
 /// |---|---|
-/// | index keys | `capacity × u64` hash-table ids (0 empty) |
-/// | index rows | `capacity × u32` rows (`u32.max`: not in this snapshot) |
-/// | states | `padded rows × u64`: each row's log position `<< 1` |
+/// | index | `capacity × [u64 id (0 empty)][u32 row (u32.max: not in this snapshot)][u32 0]` |
+/// | rows | `padded rows × [u64 log position << 1][width × f32]` (each row padded to 8 bytes) |
 /// | name refs | `padded rows × u32` offsets into the names section |
-/// | values | `padded rows × width × f32` |
 /// | names | `[u8 length][UTF-8]` per name |
 ///
 /// Header: magic `ARBSNAP1`, format, width, rows, padded rows, index capacity, the log position
@@ -23,10 +21,11 @@ import Foundation
 /// section's offset, length and checksum, and the header's own checksum in its last 8 bytes.
 enum SnapshotFormat {
   static let magic: UInt64 = 0x3150_414E_5342_5241  // "ARBSNAP1"
-  static let version: UInt32 = 1
+  static let version: UInt32 = 2
   static let headerSize = 4096
   static let fileName = "snapshot.arb"
-  static let sectionCount = 6
+  static let sectionCount = 4
+  static let sectionNames = ["index", "rows", "name references", "names"]
 
   struct Header {
     var width: Int
@@ -42,7 +41,7 @@ enum SnapshotFormat {
   static func align(_ n: Int) -> Int { (n + 4095) & ~4095 }
 
   static func layout(width: Int, paddedRows: Int, capacity: Int) -> [(offset: Int, length: Int)] {
-    let lengths = [capacity * 8, capacity * 4, paddedRows * 8, paddedRows * 4, paddedRows * width * 4]
+    let lengths = [capacity * HashIndex.slotSize, paddedRows * RowSegments.stride(width: width), paddedRows * 4]
     var offset = headerSize
     var result: [(Int, Int)] = []
     for length in lengths {
@@ -144,15 +143,16 @@ extension FeatureStore {
       else { throw ArbiterError(.dataCorrupted, "\(snapshotPath): inconsistent header; refusing the snapshot") }
       try verifySections(header, file: file, path: snapshotPath)
       let s = header.sections
-      let table = HashIndex(keys: file.pointer + s[0].offset, rows: file.pointer + s[1].offset, capacity: header.capacity, owner: file)
+      guard s[0].length == header.capacity * HashIndex.slotSize, s[1].length == header.paddedRows * RowSegments.stride(width: header.width),
+        s[2].length == header.paddedRows * 4
+      else { throw ArbiterError(.dataCorrupted, "\(snapshotPath): section sizes do not match the header; refusing the snapshot") }
+      let table = HashIndex(slots: file.pointer + s[0].offset, capacity: header.capacity, owner: file)
       store = try FeatureStore(schema: schema, directory: directory, index: table)
       store.mappings.append(file)
       if header.paddedRows > 0 {
-        store.segments.addMapped(
-          values: file.pointer + s[4].offset, states: file.pointer + s[2].offset, names: file.pointer + s[3].offset,
-          rows: header.paddedRows, owner: file)
+        store.segments.addMapped(rows: file.pointer + s[1].offset, names: file.pointer + s[2].offset, rows: header.paddedRows, owner: file)
       }
-      store.names.setBase(UnsafeRawPointer(file.pointer + s[5].offset), length: s[5].length, owner: file)
+      store.names.setBase(UnsafeRawPointer(file.pointer + s[3].offset), length: s[3].length, owner: file)
       store.install(index: table, rows: header.rows)
       startLSN = header.startLSN
       store.withWriterLock { next in next = startLSN + 1 }
@@ -216,7 +216,7 @@ extension FeatureStore {
   }
 
   private static func verifySections(_ header: SnapshotFormat.Header, file: MappedFile, path: String) throws(ArbiterError) {
-    let names = ["index keys", "index rows", "row states", "name references", "feature values", "names"]
+    let names = SnapshotFormat.sectionNames
     for (i, section) in header.sections.enumerated() {
       let actual = FastHash.hash(file.pointer + section.offset, count: section.length)
       guard actual == section.checksum else {
@@ -262,61 +262,68 @@ extension FeatureStore {
     let chunkRows = 4_096
     // 2. Index: the live table, with ids whose rows came after the cut marked as tombstones.
     do {
-      var keys = [UInt64](repeating: 0, count: 65_536)
-      var slots = [UInt32](repeating: 0, count: 65_536)
+      let batch = 65_536
+      var slots = [UInt8](repeating: 0, count: batch * HashIndex.slotSize)
       var slot = 0
       while slot < capacity {
-        let n = min(65_536, capacity - slot)
-        for i in 0..<n {
-          let key = table.key(at: slot + i)
-          keys[i] = key
-          let row = table.rows[slot + i]
-          slots[i] = key != 0 && Int(row) < rows ? row : (key == 0 ? 0 : HashIndex.tombstone)
+        let n = min(batch, capacity - slot)
+        slots.withUnsafeMutableBytes { out in
+          for i in 0..<n {
+            let key = table.key(at: slot + i)
+            let row = table.row(at: slot + i)
+            let stored: UInt32 = key == 0 ? 0 : (Int(row) < rows ? row : HashIndex.tombstone)
+            out.storeBytes(of: key.littleEndian, toByteOffset: i * HashIndex.slotSize, as: UInt64.self)
+            out.storeBytes(of: stored.littleEndian, toByteOffset: i * HashIndex.slotSize + 8, as: UInt32.self)
+            out.storeBytes(of: UInt32(0), toByteOffset: i * HashIndex.slotSize + 12, as: UInt32.self)
+          }
         }
-        keys.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 8)]), at: layout[0].offset + slot * 8) }
-        slots.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 4)]), at: layout[1].offset + slot * 4) }
+        slots.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * HashIndex.slotSize)]), at: layout[0].offset + slot * HashIndex.slotSize) }
         slot += n
       }
     }
-    // 3. Rows: state, name reference, values; names compacted into their own section.
-    var states = [UInt64](repeating: 0, count: chunkRows)
+    // 3. Rows: state word and values, one consistent copy each; names compacted into their own section.
+    let stride = RowSegments.stride(width: width)
+    var rowBytes = [UInt8](repeating: 0, count: chunkRows * stride)
     var refs = [UInt32](repeating: NameArena.none, count: chunkRows)
-    var values = [Float](repeating: .nan, count: chunkRows * width)
     var nameBytes: [UInt8] = []
     var namesOffset = 0
     var row = 0
+    var scratch = [Float](repeating: .nan, count: width)
     while row < padded {
       let n = min(chunkRows, padded - row)
-      for i in 0..<n {
-        let r = row + i
-        if r < rows {
-          let lsn = values.withUnsafeMutableBufferPointer { segments.read(r, into: $0.baseAddress! + i * width) }
-          states[i] = lsn << 1
-          let name = Array(displayName(row: r).utf8)
-          if name.isEmpty { refs[i] = NameArena.none } else {
-            refs[i] = UInt32(namesOffset + nameBytes.count)
-            nameBytes.append(UInt8(name.count))
-            nameBytes.append(contentsOf: name)
+      rowBytes.withUnsafeMutableBytes { out in
+        for i in 0..<n {
+          let r = row + i
+          let target = out.baseAddress! + i * stride
+          if r < rows {
+            let lsn = scratch.withUnsafeMutableBufferPointer { segments.read(r, into: $0.baseAddress!) }
+            target.storeBytes(of: (lsn << 1).littleEndian, as: UInt64.self)
+            scratch.withUnsafeBytes { (target + 8).copyMemory(from: $0.baseAddress!, byteCount: width * 4) }
+            let name = Array(displayName(row: r).utf8)
+            if name.isEmpty { refs[i] = NameArena.none } else {
+              refs[i] = UInt32(namesOffset + nameBytes.count)
+              nameBytes.append(UInt8(name.count))
+              nameBytes.append(contentsOf: name)
+            }
+          } else {
+            target.storeBytes(of: UInt64(0), as: UInt64.self)
+            (target + 8).initializeMemory(as: Float.self, repeating: .nan, count: width)
+            refs[i] = NameArena.none
           }
-        } else {
-          states[i] = 0
-          refs[i] = NameArena.none
-          for f in 0..<width { values[i * width + f] = .nan }
         }
       }
-      states.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 8)]), at: layout[2].offset + row * 8) }
-      refs.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 4)]), at: layout[3].offset + row * 4) }
-      values.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * width * 4)]), at: layout[4].offset + row * width * 4) }
+      rowBytes.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * stride)]), at: layout[1].offset + row * stride) }
+      refs.withUnsafeBytes { put(UnsafeRawBufferPointer(rebasing: $0[0..<(n * 4)]), at: layout[2].offset + row * 4) }
       if nameBytes.count >= 1 << 20 || row + n >= padded {
-        nameBytes.withUnsafeBytes { put($0, at: layout[5].offset + namesOffset) }
+        nameBytes.withUnsafeBytes { put($0, at: layout[3].offset + namesOffset) }
         namesOffset += nameBytes.count
         nameBytes.removeAll(keepingCapacity: true)
       }
       row += n
     }
     if let failure { throw ArbiterError(.failedPrecondition, "cannot write '\(temporary)': \(failure)") }
-    let fileLength = layout[5].offset + namesOffset
-    guard ftruncate(fd, off_t(max(fileLength, layout[5].offset))) == 0 else {
+    let fileLength = layout[3].offset + namesOffset
+    guard ftruncate(fd, off_t(max(fileLength, layout[3].offset))) == 0 else {
       throw ArbiterError(.failedPrecondition, "cannot size '\(temporary)': \(String(cString: strerror(errno)))")
     }
     // 4. Checksums, read back from the written file, then the header.
@@ -324,7 +331,7 @@ extension FeatureStore {
     guard let mapped, mapped != MAP_FAILED else { throw ArbiterError(.failedPrecondition, "cannot map '\(temporary)' to checksum it") }
     var sections: [(offset: Int, length: Int, checksum: UInt64)] = []
     for (i, section) in layout.enumerated() {
-      let length = i == 5 ? namesOffset : section.length
+      let length = i == 3 ? namesOffset : section.length
       sections.append((section.offset, length, FastHash.hash(mapped + section.offset, count: length)))
     }
     munmap(mapped, fileLength)

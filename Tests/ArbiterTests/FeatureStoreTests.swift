@@ -244,7 +244,7 @@ final class ManagedFlag: @unchecked Sendable {
     let original = data
     data[data.count / 2] ^= 0xFF  // inside the values section, the largest
     try data.write(to: URL(fileURLWithPath: file))
-    #expect(openingError() == ArbiterError(.dataCorrupted, "\(file): feature values section checksum mismatch; refusing the snapshot"))
+    #expect(openingError() == ArbiterError(.dataCorrupted, "\(file): rows section checksum mismatch; refusing the snapshot"))
     try original.prefix(original.count / 2).write(to: URL(fileURLWithPath: file))
     let truncated = openingError()
     #expect(truncated?.code == .dataCorrupted)
