@@ -16,8 +16,7 @@ final class HashIndex: @unchecked Sendable {
     precondition(capacity > 0 && capacity & (capacity - 1) == 0)
     self.capacity = capacity
     self.mask = capacity - 1
-    slots = UnsafeMutableRawPointer.allocate(byteCount: capacity * Self.slotSize, alignment: 64)
-    slots.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * Self.slotSize)
+    slots = HugePages.allocate(capacity * Self.slotSize)  // zeroed
     owner = nil
   }
 
@@ -30,7 +29,7 @@ final class HashIndex: @unchecked Sendable {
   }
 
   deinit {
-    if owner == nil { slots.deallocate() }
+    if owner == nil { HugePages.free(slots, length: capacity * Self.slotSize) }
   }
 
   @inline(__always) private func keyAtomic(_ slot: Int) -> UnsafeAtomic<UInt64> {

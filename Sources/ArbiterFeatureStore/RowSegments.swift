@@ -38,7 +38,7 @@ final class RowSegments: @unchecked Sendable {
   deinit {
     for index in owned {
       let segment = table[index]
-      segment.rows.deallocate()
+      HugePages.free(segment.rows, length: Self.rowsPerSegment * stride)
       segment.names.deallocate()
     }
     table.deallocate()
@@ -62,8 +62,7 @@ final class RowSegments: @unchecked Sendable {
     while row >= segmentCount * Self.rowsPerSegment {
       guard segmentCount < Self.maxSegments else { throw ArbiterStoreError("the store is full (\(Self.maxSegments * Self.rowsPerSegment) customers)") }
       let n = Self.rowsPerSegment
-      let rows = UnsafeMutableRawPointer.allocate(byteCount: n * stride, alignment: 64)
-      rows.initializeMemory(as: UInt8.self, repeating: 0, count: n * stride)
+      let rows = HugePages.allocate(n * stride)  // zeroed
       for r in 0..<n { (rows + r * stride + 8).initializeMemory(as: Float.self, repeating: .nan, count: width) }
       let names = UnsafeMutablePointer<UInt32>.allocate(capacity: n)
       names.initialize(repeating: NameArena.none, count: n)
