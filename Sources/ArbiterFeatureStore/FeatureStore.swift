@@ -36,7 +36,11 @@ public final class FeatureStore: @unchecked Sendable {
   public let derivations: CompiledDerivations
   let segments: RowSegments
   let names = NameArena()
-  private let index: ManagedAtomic<IndexBox>
+  /// The live index, as an unretained pointer: readers load it without touching reference
+  /// counts. Superseded indexes stay in `retiredIndexes` until the store is gone, so a reader
+  /// holding an old one is always safe.
+  private let index: UnsafeAtomic<UnsafeRawPointer>
+  private let indexes = Mutex<[HashIndex]>([])
   private let rowCount = ManagedAtomic<Int>(0)
   private let writer = Mutex<WriterState>(WriterState())
   var log: WriteAheadLog?
@@ -45,6 +49,10 @@ public final class FeatureStore: @unchecked Sendable {
   var directoryLock: DirectoryLock?
   /// Keeps mapped snapshots alive.
   var mappings: [AnyObject] = []
+  /// The log position the newest snapshot covers.
+  public internal(set) var snapshotLSN: UInt64 = 0
+  /// Whether the log holds changes no snapshot has.
+  public var hasChangesSinceSnapshot: Bool { lastLSN > snapshotLSN }
   /// The last replay's findings.
   public internal(set) var replayReport = ReplayReport()
 
@@ -53,10 +61,6 @@ public final class FeatureStore: @unchecked Sendable {
     var scratch: [UInt8] = []
   }
 
-  final class IndexBox: AtomicReference, @unchecked Sendable {
-    let table: HashIndex
-    init(_ table: HashIndex) { self.table = table }
-  }
 
   /// An empty in-memory store (no log).
   public convenience init(schema: FeatureSchema, expectedCustomers: Int = 0) throws(ArbiterError) {
@@ -69,11 +73,19 @@ public final class FeatureStore: @unchecked Sendable {
     self.width = schema.width
     self.derivations = try CompiledDerivations(schema: schema)
     self.segments = RowSegments(width: schema.width)
-    self.index = ManagedAtomic(IndexBox(index))
+    self.index = UnsafeAtomic.create(UnsafeRawPointer(Unmanaged.passUnretained(index).toOpaque()))
+    self.indexes.withLock { $0.append(index) }
     self.directory = directory
   }
 
-  deinit { log?.shutdown() }
+  deinit {
+    log?.shutdown()
+    index.destroy()
+  }
+
+  @inline(__always) private var liveIndex: HashIndex {
+    Unmanaged<HashIndex>.fromOpaque(index.load(ordering: .acquiring)).takeUnretainedValue()
+  }
 
   /// Number of customers.
   public var count: Int { rowCount.load(ordering: .acquiring) }
@@ -81,7 +93,7 @@ public final class FeatureStore: @unchecked Sendable {
   /// The row of a customer, or nil. Lock-free.
   @inline(__always)
   public func row(of id: UInt64) -> Int? {
-    guard id != 0, let row = index.load(ordering: .acquiring).table.find(id), row < count else { return nil }
+    guard id != 0, let row = liveIndex.find(id), row < count else { return nil }
     return row
   }
 
@@ -204,11 +216,11 @@ public final class FeatureStore: @unchecked Sendable {
     try segments.ensureCapacity(forRow: row)
     segments.write(row, lsn: lsn) { values in record.values.withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: width) } }
     segments.nameRef(row).store(name, ordering: .releasing)
-    var table = index.load(ordering: .acquiring).table
+    var table = liveIndex
     if Double(row + 1) > Double(table.capacity) * 0.75 {
       let grown = HashIndex(capacity: table.capacity * 2)
       table.forEach(rowsBelow: row) { id, existing in grown.insert(id, row: existing) }
-      index.store(IndexBox(grown), ordering: .releasing)
+      publish(grown)
       table = grown
     }
     table.insertOrRevive(record.id, row: row)
@@ -307,10 +319,15 @@ public final class FeatureStore: @unchecked Sendable {
     try writer.withLock { (state: inout WriterState) throws(E) -> T in try body(&state.nextLSN) }
   }
 
-  func currentIndex() -> HashIndex { index.load(ordering: .acquiring).table }
+  func currentIndex() -> HashIndex { liveIndex }
+
+  private func publish(_ table: HashIndex) {
+    indexes.withLock { $0.append(table) }
+    index.store(UnsafeRawPointer(Unmanaged.passUnretained(table).toOpaque()), ordering: .releasing)
+  }
 
   func install(index table: HashIndex, rows: Int) {
-    index.store(IndexBox(table), ordering: .releasing)
+    publish(table)
     rowCount.store(rows, ordering: .releasing)
   }
 

@@ -155,6 +155,7 @@ extension FeatureStore {
       store.names.setBase(UnsafeRawPointer(file.pointer + s[3].offset), length: s[3].length, owner: file)
       store.install(index: table, rows: header.rows)
       startLSN = header.startLSN
+      store.snapshotLSN = startLSN
       store.withWriterLock { next in next = startLSN + 1 }
     } else {
       store = try FeatureStore(schema: schema, directory: directory, index: HashIndex(capacity: HashIndex.capacity(for: 0)))
@@ -347,6 +348,7 @@ extension FeatureStore {
     let final = directory + "/" + SnapshotFormat.fileName
     guard rename(temporary, final) == 0 else { throw ArbiterError(.failedPrecondition, "cannot rename '\(temporary)': \(String(cString: strerror(errno)))") }
     syncDirectory(directory)
+    snapshotLSN = startLSN
     var removed = 0
     for segment in WriteAheadLog.segments(in: directory) where segment.lsn <= startLSN {
       if unlink(segment.path) == 0 { removed += 1 }

@@ -114,6 +114,14 @@ public final class ArbiterServer: Sendable {
       configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     defer {
       live.log.flush()
+      if configuration.storeDirectory != nil && store.hasChangesSinceSnapshot {
+        do {
+          let report = try store.writeSnapshot()
+          logger.info("snapshot at shutdown", metadata: ["rows": "\(report.rows)", "seconds": "\(report.seconds)"])
+        } catch {
+          logger.error("snapshot at shutdown failed; the log keeps every update", metadata: ["error": "\(error.message)"])
+        }
+      }
       store.close()
     }
     try await group.run()
