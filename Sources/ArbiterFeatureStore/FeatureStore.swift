@@ -151,13 +151,8 @@ public final class FeatureStore: @unchecked Sendable {
   public func upsert(_ records: [CustomerRecord], logged: Bool = true) throws(ArbiterError) -> UpsertResult {
     try writer.withLock { state throws(ArbiterError) -> UpsertResult in
       var result = UpsertResult()
-      var log = LogRecords.Writer()
-      log.bytes = state.scratch
-      log.bytes.removeAll(keepingCapacity: true)
+      var log = beginRecord(LogRecords.upsert, &state)
       let first = state.nextLSN
-      log.put(LogRecords.upsert)
-      log.put(first)
-      log.put(UInt32(0))
       var accepted: UInt32 = 0
       for (position, record) in records.enumerated() {
         if let problem = problem(with: record) {
@@ -182,15 +177,33 @@ public final class FeatureStore: @unchecked Sendable {
         for value in record.values { log.put(value) }
       }
       guard accepted > 0 else { return result }
-      withUnsafeBytes(of: accepted.littleEndian) { count in
-        log.bytes.withUnsafeMutableBytes { $0[9..<13].copyBytes(from: count) }
-      }
-      state.nextLSN = first + UInt64(accepted)
-      result.lsn = state.nextLSN - 1
-      if logged { log.bytes.withUnsafeBytes { buffer in self.log?.append(buffer, lastLSN: result.lsn) } } else { result.lsn = 0 }
-      state.scratch = log.bytes
+      result.lsn = finishRecord(&log, entries: accepted, logged: logged, &state)
       return result
     }
+  }
+
+  /// Starts a log record of `type` at the next position, reusing the writer's scratch buffer.
+  private func beginRecord(_ type: UInt8, _ state: inout WriterState) -> LogRecords.Writer {
+    var log = LogRecords.Writer()
+    log.bytes = state.scratch
+    log.bytes.removeAll(keepingCapacity: true)
+    log.put(type)
+    log.put(state.nextLSN)
+    log.put(UInt32(0))  // entry count, patched by finishRecord
+    return log
+  }
+
+  /// Completes a record of `entries` entries, hands out their positions and queues it for the log
+  /// (unless `logged` is false); returns the last position to wait for (0 when not logged).
+  private func finishRecord(_ log: inout LogRecords.Writer, entries: UInt32, logged: Bool, _ state: inout WriterState) -> UInt64 {
+    withUnsafeBytes(of: entries.littleEndian) { count in
+      log.bytes.withUnsafeMutableBytes { $0[9..<13].copyBytes(from: count) }
+    }
+    state.nextLSN += UInt64(entries)
+    let last = state.nextLSN - 1
+    if logged { log.bytes.withUnsafeBytes { buffer in self.log?.append(buffer, lastLSN: last) } }
+    state.scratch = log.bytes
+    return logged ? last : 0
   }
 
   private func problem(with record: CustomerRecord) -> String? {
@@ -233,13 +246,8 @@ public final class FeatureStore: @unchecked Sendable {
   public func apply(_ events: [CustomerEvent]) -> EventResult {
     writer.withLock { state -> EventResult in
       var result = EventResult()
-      var log = LogRecords.Writer()
-      log.bytes = state.scratch
-      log.bytes.removeAll(keepingCapacity: true)
+      var log = beginRecord(LogRecords.events, &state)
       let first = state.nextLSN
-      log.put(LogRecords.events)
-      log.put(first)
-      log.put(UInt32(0))
       var accepted: UInt32 = 0
       for (position, event) in events.enumerated() {
         guard let row = row(of: event.customerId) else {
@@ -263,13 +271,7 @@ public final class FeatureStore: @unchecked Sendable {
       }
       result.accepted = Int(accepted)
       guard accepted > 0 else { return result }
-      withUnsafeBytes(of: accepted.littleEndian) { count in
-        log.bytes.withUnsafeMutableBytes { $0[9..<13].copyBytes(from: count) }
-      }
-      state.nextLSN = first + UInt64(accepted)
-      result.lsn = state.nextLSN - 1
-      log.bytes.withUnsafeBytes { buffer in self.log?.append(buffer, lastLSN: result.lsn) }
-      state.scratch = log.bytes
+      result.lsn = finishRecord(&log, entries: accepted, logged: true, &state)
       return result
     }
   }
