@@ -1,0 +1,187 @@
+import ArbiterCore
+
+/// A gradient-boosted tree ensemble compiled into flat arrays (no per-node objects), with feature
+/// names resolved to the schema's customer-vector indices at load.
+///
+/// Two summation conventions, so that scores match the library that trained the model exactly:
+/// LightGBM sums leaf outputs in `Double`, in tree order, from 0, splitting `x <= threshold`;
+/// XGBoost sums in `Float` from the base margin, splitting `x < threshold`.
+public struct TreeEnsemble: Sendable {
+  public enum Convention: Sendable { case lightGBM, xgboost }
+
+  /// Node flags.
+  static let categorical: UInt8 = 1
+  static let defaultLeft: UInt8 = 2
+  /// LightGBM missing types in bits 2–3: 0 none, 1 zero, 2 NaN. XGBoost nodes use `missingNaN`.
+  static let missingZero: UInt8 = 1 << 2
+  static let missingNaN: UInt8 = 2 << 2
+
+  public let convention: Convention
+  /// Log-odds added before the trees (XGBoost's base margin; 0 for LightGBM, whose first tree holds it).
+  public let baseMargin: Double
+  /// Root of each tree: a node index, or `~leaf` for a tree that is one leaf.
+  let roots: [Int32]
+  let features: [Int32]
+  let thresholds: [Double]
+  let thresholdsFloat: [Float]
+  /// Children: a node index, or `~leaf`.
+  let left: [Int32]
+  let right: [Int32]
+  let flags: [UInt8]
+  /// For categorical nodes: where the node's bitset starts in `bitsets` and how many words it has.
+  let bitsetStart: [Int32]
+  let bitsetLength: [Int32]
+  let bitsets: [UInt32]
+  let leaves: [Double]
+  /// Names of the features the model reads, in the model's own order.
+  public let featureNames: [String]
+
+  public var treeCount: Int { roots.count }
+  public var nodeCount: Int { features.count }
+
+  init(
+    convention: Convention, baseMargin: Double, roots: [Int32], features: [Int32], thresholds: [Double], left: [Int32],
+    right: [Int32], flags: [UInt8], bitsetStart: [Int32], bitsetLength: [Int32], bitsets: [UInt32], leaves: [Double],
+    featureNames: [String]
+  ) {
+    self.convention = convention
+    self.baseMargin = baseMargin
+    self.roots = roots
+    self.features = features
+    self.thresholds = thresholds
+    self.thresholdsFloat = thresholds.map { Float($0) }
+    self.left = left
+    self.right = right
+    self.flags = flags
+    self.bitsetStart = bitsetStart
+    self.bitsetLength = bitsetLength
+    self.bitsets = bitsets
+    self.leaves = leaves
+    self.featureNames = featureNames
+  }
+
+  /// The raw score (log-odds) for one customer vector.
+  @inlinable
+  public func rawScore(_ x: UnsafeBufferPointer<Float>) -> Double {
+    switch convention {
+    case .lightGBM: return lightGBMScore(x)
+    case .xgboost: return Double(xgboostScore(x))
+    }
+  }
+
+  /// The probability.
+  @inlinable
+  public func probability(_ x: UnsafeBufferPointer<Float>) -> Double { sigmoid(rawScore(x)) }
+
+  @usableFromInline
+  func lightGBMScore(_ x: UnsafeBufferPointer<Float>) -> Double {
+    var sum = 0.0
+    for root in roots {
+      var node = Int(root)
+      while node >= 0 {
+        var value = Double(x[Int(features[node])])
+        let flag = flags[node]
+        if flag & Self.categorical != 0 {
+          // NaN and negative categories go right; otherwise left when the category is in the set.
+          let goLeft: Bool
+          if value.isNaN || value < 0 || value >= 2_147_483_648 {
+            goLeft = false
+          } else {
+            let category = Int(value)
+            let word = category >> 5
+            goLeft = word < Int(bitsetLength[node]) && (bitsets[Int(bitsetStart[node]) + word] >> UInt32(category & 31)) & 1 == 1
+          }
+          node = Int(goLeft ? left[node] : right[node])
+          continue
+        }
+        let missing = flag & (3 << 2)
+        if value.isNaN && missing != Self.missingNaN { value = 0 }
+        if (missing == Self.missingZero && value >= -1e-35 && value <= 1e-35) || (missing == Self.missingNaN && value.isNaN) {
+          node = Int(flag & Self.defaultLeft != 0 ? left[node] : right[node])
+        } else {
+          node = Int(value <= thresholds[node] ? left[node] : right[node])
+        }
+      }
+      sum += leaves[~node]
+    }
+    return sum
+  }
+
+  @usableFromInline
+  func xgboostScore(_ x: UnsafeBufferPointer<Float>) -> Float {
+    var sum = Float(baseMargin)
+    for root in roots {
+      var node = Int(root)
+      while node >= 0 {
+        let value = x[Int(features[node])]
+        if value.isNaN {
+          node = Int(flags[node] & Self.defaultLeft != 0 ? left[node] : right[node])
+        } else {
+          node = Int(value < thresholdsFloat[node] ? left[node] : right[node])
+        }
+      }
+      sum += Float(leaves[~node])
+    }
+    return sum
+  }
+}
+
+/// Builds a ``TreeEnsemble`` node by node, checking every reference.
+struct TreeEnsembleBuilder {
+  var roots: [Int32] = []
+  var features: [Int32] = []
+  var thresholds: [Double] = []
+  var left: [Int32] = []
+  var right: [Int32] = []
+  var flags: [UInt8] = []
+  var bitsetStart: [Int32] = []
+  var bitsetLength: [Int32] = []
+  var bitsets: [UInt32] = []
+  var leaves: [Double] = []
+
+  /// Adds one tree given in its own local numbering (children `>= 0` nodes, `< 0` as `~leaf`).
+  mutating func addTree(
+    what: String, features f: [Int], thresholds t: [Double], left l: [Int], right r: [Int], flags fl: [UInt8],
+    bitsets b: [(start: Int, length: Int)?], leaves leafValues: [Double]
+  ) throws(ArbiterError) {
+    let nodeBase = features.count, leafBase = leaves.count
+    let n = f.count
+    guard t.count == n, l.count == n, r.count == n, fl.count == n, b.count == n else {
+      throw ArbiterError(.dataCorrupted, "\(what): node arrays have different lengths")
+    }
+    guard !leafValues.isEmpty else { throw ArbiterError(.dataCorrupted, "\(what): no leaves") }
+    guard n == 0 || leafValues.count == n + 1 else {
+      throw ArbiterError(.dataCorrupted, "\(what): \(n) splits but \(leafValues.count) leaves (expected \(n + 1))")
+    }
+    func child(_ c: Int) throws(ArbiterError) -> Int32 {
+      if c >= 0 {
+        guard c < n else { throw ArbiterError(.dataCorrupted, "\(what): child node \(c) does not exist") }
+        return Int32(nodeBase + c)
+      }
+      guard ~c < leafValues.count else { throw ArbiterError(.dataCorrupted, "\(what): child leaf \(~c) does not exist") }
+      return Int32(~(leafBase + ~c))
+    }
+    for i in 0..<n {
+      guard t[i].isFinite || fl[i] & TreeEnsemble.categorical != 0 else { throw ArbiterError(.dataCorrupted, "\(what): node \(i) has a non-finite threshold") }
+      features.append(Int32(f[i]))
+      thresholds.append(t[i])
+      left.append(try child(l[i]))
+      right.append(try child(r[i]))
+      flags.append(fl[i])
+      bitsetStart.append(Int32(b[i]?.start ?? 0))
+      bitsetLength.append(Int32(b[i]?.length ?? 0))
+    }
+    for value in leafValues {
+      guard value.isFinite else { throw ArbiterError(.dataCorrupted, "\(what): a leaf value is not finite") }
+      leaves.append(value)
+    }
+    roots.append(n == 0 ? Int32(~leafBase) : Int32(nodeBase))
+  }
+
+  func build(_ convention: TreeEnsemble.Convention, baseMargin: Double, featureNames: [String]) -> TreeEnsemble {
+    TreeEnsemble(
+      convention: convention, baseMargin: baseMargin, roots: roots, features: features, thresholds: thresholds, left: left,
+      right: right, flags: flags, bitsetStart: bitsetStart, bitsetLength: bitsetLength, bitsets: bitsets, leaves: leaves,
+      featureNames: featureNames)
+  }
+}

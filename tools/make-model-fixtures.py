@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Parity fixtures for Arbiter's tree-model importers, made with the real libraries.
+
+Trains LightGBM (200 trees x 31 leaves, native categorical splits) and XGBoost (200 trees,
+depth 6, binary:logistic) on UCI Bank Marketing (../shared/data/bank_marketing, `duration`
+dropped) and writes into Tests/ArbiterTests/Fixtures/models/:
+
+  schema.json     the Arbiter feature schema of the 19 inputs (categorical levels in code order)
+  lightgbm.txt    LightGBM's text model
+  xgboost.json    XGBoost's JSON model
+  parity.csv      rows (real rows, rows with NaNs, rows exactly on and next to split
+                  thresholds) with each library's own raw score and probability
+
+Inputs are rounded to float32 before the libraries see them, as Arbiter stores float32.
+Run:  pip install lightgbm==4.6.0 xgboost-cpu==3.1.3 numpy && python3 tools/make-model-fixtures.py
+"""
+import csv, json, os, sys
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "..", "shared", "data", "bank_marketing", "bank-additional-full.csv")
+OUT = os.path.join(ROOT, "Tests", "ArbiterTests", "Fixtures", "models")
+
+import lightgbm as lgb
+import xgboost as xgb
+
+NUMERIC = ["age", "campaign", "pdays", "previous", "emp.var.rate", "cons.price.idx", "cons.conf.idx", "euribor3m", "nr.employed"]
+CATEGORICAL = ["job", "marital", "education", "default", "housing", "loan", "contact", "month", "day_of_week", "poutcome"]
+
+def name(column):
+    return column.replace(".", "_")
+
+with open(DATA, newline="") as f:
+    rows = list(csv.DictReader(f, delimiter=";"))
+levels = {c: sorted({r[c] for r in rows if r[c] != "unknown"}) for c in CATEGORICAL}
+features = [name(c) for c in NUMERIC + CATEGORICAL]
+X = np.empty((len(rows), len(features)), dtype=np.float64)
+for i, r in enumerate(rows):
+    values = [float(r[c]) for c in NUMERIC]
+    values += [float(levels[c].index(r[c])) if r[c] != "unknown" else np.nan for c in CATEGORICAL]
+    X[i] = values
+X = X.astype(np.float32).astype(np.float64)
+y = np.array([1 if r["y"] == "yes" else 0 for r in rows])
+categorical_idx = list(range(len(NUMERIC), len(features)))
+
+rng = np.random.default_rng(42)
+order = rng.permutation(len(rows))
+train, test = order[: int(0.8 * len(rows))], order[int(0.8 * len(rows)):]
+
+booster = lgb.train(
+    {"objective": "binary", "num_leaves": 31, "learning_rate": 0.05, "min_data_in_leaf": 20, "verbose": -1,
+     "seed": 1, "deterministic": True, "num_threads": 1},
+    lgb.Dataset(X[train], y[train], feature_name=features, categorical_feature=categorical_idx, free_raw_data=False),
+    num_boost_round=200)
+booster.save_model(os.path.join(OUT, "lightgbm.txt"))
+
+dtrain = xgb.DMatrix(X[train], label=y[train], feature_names=features, missing=np.nan)
+model = xgb.train({"objective": "binary:logistic", "max_depth": 6, "eta": 0.1, "seed": 1, "nthread": 1, "tree_method": "hist"},
+                  dtrain, num_boost_round=200)
+model.save_model(os.path.join(OUT, "xgboost.json"))
+
+# Rows: real test rows, rows with NaNs injected, rows on and next to split thresholds.
+base = X[test[:2000]].copy()
+with_nan = X[test[2000:2600]].copy()
+mask = rng.random(with_nan.shape) < 0.25
+with_nan[mask] = np.nan
+thresholds = []
+for tree in booster.dump_model()["tree_info"]:
+    stack = [tree["tree_structure"]]
+    while stack:
+        node = stack.pop()
+        if "split_feature" in node:
+            if node["decision_type"] == "<=":
+                thresholds.append((node["split_feature"], float(node["threshold"])))
+            stack += [node["left_child"], node["right_child"]]
+xgb_trees = json.loads(model.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
+for tree in xgb_trees:
+    for k, left in enumerate(tree["left_children"]):
+        if left != -1:
+            thresholds.append((tree["split_indices"][k], float(tree["split_conditions"][k])))
+edges = []
+for j in rng.choice(len(thresholds), size=min(400, len(thresholds)), replace=False):
+    feature, threshold = thresholds[j]
+    t = np.float32(threshold)
+    for value in (t, np.nextafter(t, np.float32(np.inf)), np.nextafter(t, np.float32(-np.inf))):
+        row = X[test[int(rng.integers(len(test)))]].copy()
+        row[feature] = float(value)
+        edges.append(row)
+P = np.vstack([base, with_nan, np.array(edges)]).astype(np.float32).astype(np.float64)
+
+lgb_raw = booster.predict(P, raw_score=True, num_threads=1)
+lgb_prob = booster.predict(P, num_threads=1)
+dp = xgb.DMatrix(P, feature_names=features, missing=np.nan)
+xgb_margin = model.predict(dp, output_margin=True)
+xgb_prob = model.predict(dp)
+
+with open(os.path.join(OUT, "parity.csv"), "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(features + ["lightgbm_raw", "lightgbm_probability", "xgboost_margin", "xgboost_probability"])
+    for i in range(len(P)):
+        w.writerow(["" if np.isnan(v) else repr(float(np.float32(v))) for v in P[i]]
+                   + [repr(float(lgb_raw[i])), repr(float(lgb_prob[i])), repr(float(xgb_margin[i])), repr(float(xgb_prob[i]))])
+
+schema = {
+    "customerFeatures": [{"name": name(c), "kind": {"type": "numeric"}, "description": c} for c in NUMERIC]
+    + [{"name": name(c), "kind": {"type": "categorical", "levels": levels[c]}, "description": c} for c in CATEGORICAL],
+    "contextFeatures": [],
+}
+with open(os.path.join(OUT, "schema.json"), "w") as f:
+    json.dump(schema, f, indent=2, sort_keys=True)
+    f.write("\n")
+
+print(f"{len(P)} parity rows; lightgbm {lgb.__version__}, xgboost {xgb.__version__}; "
+      f"{len(thresholds)} split thresholds seen; files in {OUT}")
