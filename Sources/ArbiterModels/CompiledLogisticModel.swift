@@ -17,6 +17,12 @@ public struct CompiledLogisticModel: Sendable {
   @usableFromInline let weights: [Double]
   /// Per term: index into ``featureNames`` (levels of one categorical feature share it).
   public let termFeature: [Int]
+  /// Hot-path layout: numeric customer terms as (index, mean, weight / scale) and indicator terms
+  /// as (source, code, contribution when set, contribution when not), in flat immutable buffers.
+  @usableFromInline let numeric: FlatTerms.View
+  @usableFromInline let indicators: FlatTerms.View
+  /// Owns the buffers the views point into.
+  let storage: [FlatTerms]
   /// The distinct features the model reads, for reason codes.
   public let featureNames: [String]
   public let metrics: TrainingMetrics
@@ -68,6 +74,24 @@ public struct CompiledLogisticModel: Sendable {
     self.termFeature = termFeature
     self.featureNames = names
     self.metrics = document.metrics
+    var numeric = FlatTerms.Builder(), indicators = FlatTerms.Builder()
+    // Customer-vector numeric terms first (the unrolled loop), then context ones.
+    let order = document.terms.indices.sorted { (sources[$0] < 0 ? 1 : 0, $0) < (sources[$1] < 0 ? 1 : 0, $1) }
+    for t in order {
+      let term = document.terms[t]
+      let coefficient = term.weight / term.scale
+      if levels[t].isNaN {
+        numeric.add(source: sources[t], a: term.mean, b: coefficient, code: 0)
+      } else {
+        // x == level contributes weight × (1 − mean) / scale, otherwise weight × (0 − mean) / scale.
+        indicators.add(source: sources[t], a: coefficient * (1 - term.mean), b: coefficient * (0 - term.mean), code: levels[t])
+      }
+    }
+    numeric.customerCount = zip(numeric.sources, numeric.sources.indices).filter { $0.0 >= 0 }.count
+    let numericTerms = numeric.build(), indicatorTerms = indicators.build()
+    self.storage = [numericTerms, indicatorTerms]
+    self.numeric = numericTerms.view
+    self.indicators = indicatorTerms.view
   }
 
   public var termCount: Int { weights.count }
@@ -82,12 +106,36 @@ public struct CompiledLogisticModel: Sendable {
     return (x - means[t]) * inverseScales[t]
   }
 
-  /// The model's log-odds for one customer in one context.
+  /// The model's log-odds for one customer in one context. Missing values contribute nothing.
   @inlinable
   public func logit(customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
-    var z = intercept
-    for t in 0..<weights.count {
-      z += weights[t] * standardised(term: t, customer: customer, context: context)
+    let x = customer.baseAddress!
+    let c = context.baseAddress
+    let n = numeric
+    // Four partial sums break the add latency chain; a missing value scores as its mean (0).
+    var z0 = 0.0, z1 = 0.0, z2 = 0.0, z3 = 0.0
+    var t = 0
+    let customerTerms = n.customerCount
+    while t + 4 <= customerTerms {
+      let r0 = x[Int(n.sources[t])], r1 = x[Int(n.sources[t + 1])], r2 = x[Int(n.sources[t + 2])], r3 = x[Int(n.sources[t + 3])]
+      z0 += ((r0.isNaN ? n.a[t] : Double(r0)) - n.a[t]) * n.b[t]
+      z1 += ((r1.isNaN ? n.a[t + 1] : Double(r1)) - n.a[t + 1]) * n.b[t + 1]
+      z2 += ((r2.isNaN ? n.a[t + 2] : Double(r2)) - n.a[t + 2]) * n.b[t + 2]
+      z3 += ((r3.isNaN ? n.a[t + 3] : Double(r3)) - n.a[t + 3]) * n.b[t + 3]
+      t += 4
+    }
+    while t < n.count {
+      let source = Int(n.sources[t])
+      let raw = source >= 0 ? x[source] : c![-1 - source]
+      if !raw.isNaN { z0 += (Double(raw) - n.a[t]) * n.b[t] }
+      t += 1
+    }
+    var z = intercept + ((z0 + z1) + (z2 + z3))
+    let k = indicators
+    for t in 0..<k.count {
+      let source = Int(k.sources[t])
+      let raw = source >= 0 ? x[source] : c![-1 - source]
+      if !raw.isNaN { z += raw == k.codes[t] ? k.a[t] : k.b[t] }
     }
     return z
   }
@@ -132,3 +180,60 @@ public struct CompiledLogisticModel: Sendable {
 #elseif canImport(Darwin)
   import Darwin
 #endif
+
+/// Logistic terms in flat buffers allocated once per model (immutable; shared by copies).
+@usableFromInline
+final class FlatTerms: @unchecked Sendable {
+  @usableFromInline let count: Int
+  /// The first `customerCount` terms read the customer vector.
+  @usableFromInline let customerCount: Int
+  @usableFromInline let sources: UnsafeMutablePointer<Int32>
+  @usableFromInline let a: UnsafeMutablePointer<Double>
+  @usableFromInline let b: UnsafeMutablePointer<Double>
+  @usableFromInline let codes: UnsafeMutablePointer<Float>
+
+  struct Builder {
+    var sources: [Int32] = [], a: [Double] = [], b: [Double] = [], codes: [Float] = []
+    var customerCount = 0
+    mutating func add(source: Int32, a: Double, b: Double, code: Float) {
+      sources.append(source)
+      self.a.append(a)
+      self.b.append(b)
+      codes.append(code)
+    }
+    func build() -> FlatTerms { FlatTerms(self) }
+  }
+
+  /// The buffers without ownership: reading through a view touches no reference count.
+  @usableFromInline
+  struct View: @unchecked Sendable {
+    @usableFromInline let count: Int
+    @usableFromInline let customerCount: Int
+    @usableFromInline let sources: UnsafeMutablePointer<Int32>
+    @usableFromInline let a: UnsafeMutablePointer<Double>
+    @usableFromInline let b: UnsafeMutablePointer<Double>
+    @usableFromInline let codes: UnsafeMutablePointer<Float>
+  }
+
+  var view: View { View(count: count, customerCount: customerCount, sources: sources, a: a, b: b, codes: codes) }
+
+  init(_ builder: Builder) {
+    count = builder.sources.count
+    customerCount = builder.customerCount
+    sources = .allocate(capacity: max(1, count))
+    a = .allocate(capacity: max(1, count))
+    b = .allocate(capacity: max(1, count))
+    codes = .allocate(capacity: max(1, count))
+    sources.initialize(from: builder.sources, count: count)
+    a.initialize(from: builder.a, count: count)
+    b.initialize(from: builder.b, count: count)
+    codes.initialize(from: builder.codes, count: count)
+  }
+
+  deinit {
+    sources.deallocate()
+    a.deallocate()
+    b.deallocate()
+    codes.deallocate()
+  }
+}

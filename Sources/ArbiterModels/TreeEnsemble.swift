@@ -185,3 +185,30 @@ struct TreeEnsembleBuilder {
       featureNames: featureNames)
   }
 }
+
+extension TreeEnsemble {
+  /// How many split nodes scoring `x` visits (for reporting cost per node visit).
+  public func nodeVisits(_ x: UnsafeBufferPointer<Float>) -> Int {
+    var visits = 0
+    for root in roots {
+      var node = Int(root)
+      while node >= 0 {
+        visits += 1
+        let value = x[Int(features[node])]
+        let flag = flags[node]
+        if flag & Self.categorical != 0 {
+          let category = value.isNaN || value < 0 ? -1 : Int(value)
+          let word = category >> 5
+          let inSet = category >= 0 && word < Int(bitsetLength[node]) && (bitsets[Int(bitsetStart[node]) + word] >> UInt32(category & 31)) & 1 == 1
+          node = Int(inSet ? left[node] : right[node])
+        } else if value.isNaN {
+          node = Int(flag & Self.defaultLeft != 0 ? left[node] : right[node])
+        } else {
+          let goLeft = convention == .lightGBM ? Double(value) <= thresholds[node] : value < thresholdsFloat[node]
+          node = Int(goLeft ? left[node] : right[node])
+        }
+      }
+    }
+    return visits
+  }
+}

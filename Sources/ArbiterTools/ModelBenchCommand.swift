@@ -1,0 +1,66 @@
+import ArbiterCore
+import ArbiterModels
+import ArgumentParser
+import Foundation
+
+/// Scoring speed of one request: one customer × N offers, single thread (see BENCHMARKS.md).
+struct ModelBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "model-bench", abstract: "Time scoring one customer × N offers with tree ensembles and logistic models.")
+
+  @Option(help: "Directory with schema.json, lightgbm.txt, xgboost.json and parity.csv.") var fixtures = "Tests/ArbiterTests/Fixtures/models"
+  @Option(help: "Bundle with logistic models.") var bundle = "models/demo"
+  @Option(help: "Offers per request.") var offers = 50
+  @Option(help: "Timed requests.") var requests = 20_000
+
+  func run() throws {
+    let schema = try failing {
+      try CanonicalJSON.decode(FeatureSchema.self, from: try Data(contentsOf: URL(fileURLWithPath: fixtures + "/schema.json")), file: "schema.json")
+    }
+    let table = try failing { try CSVTable(text: try String(contentsOfFile: fixtures + "/parity.csv", encoding: .utf8), file: "parity.csv") }
+    // N offers = N rows through the model (each offer changes the row, as offer features would).
+    let rows: [[Float]] = table.rows.prefix(offers).map { row in (0..<schema.width).map { row[$0].isEmpty ? .nan : Float(row[$0])! } }
+    let lightGBM = try failing { try LightGBMImporter.load(try String(contentsOfFile: fixtures + "/lightgbm.txt", encoding: .utf8), schema: schema) }
+    let xgboost = try failing { try XGBoostImporter.load(try Data(contentsOf: URL(fileURLWithPath: fixtures + "/xgboost.json")), schema: schema) }
+    for (name, model) in [("LightGBM", lightGBM), ("XGBoost", xgboost)] {
+      let visits = rows.reduce(0) { total, row in total + row.withUnsafeBufferPointer { model.nodeVisits($0) } }
+      var sink = 0.0
+      let samples = time(requests) {
+        for row in rows { sink += row.withUnsafeBufferPointer { model.rawScore($0) } }
+      }
+      let mean = Double(samples.reduce(0, +)) / Double(samples.count)
+      print("\(name) \(model.treeCount) trees, \(model.nodeCount) split nodes; 1 customer × \(rows.count) offers:")
+      print("  \(summary(samples)); \(visits / rows.count) node visits per offer, \(String(format: "%.2f", mean / Double(visits))) ns per node visit (sink \(sink))")
+    }
+    let loaded = try failing { try ModelBundle.load(from: bundle) }
+    let models = try failing { try loaded.models.models.map { document throws(ArbiterError) in try CompiledLogisticModel(document, schema: loaded.schema) } }
+    let customer = [Float](repeating: 1, count: loaded.schema.width)
+    let context = [Float](repeating: 0, count: loaded.schema.contextFeatures.count)
+    var sink = 0.0
+    let samples = customer.withUnsafeBufferPointer { x in
+      context.withUnsafeBufferPointer { c in
+        models.withUnsafeBufferPointer { all in
+          time(requests) { for i in 0..<offers { sink += all[i % all.count].propensity(customer: x, context: c) } }
+        }
+      }
+    }
+    print("logistic regression (\(models.first!.termCount) terms), 1 customer × \(offers) offers: \(summary(samples)) (sink \(sink))")
+  }
+
+  func time(_ count: Int, _ body: () -> Void) -> [UInt64] {
+    for _ in 0..<100 { body() }
+    var samples = [UInt64](repeating: 0, count: count)
+    for i in 0..<count {
+      let start = DispatchTime.now().uptimeNanoseconds
+      body()
+      samples[i] = DispatchTime.now().uptimeNanoseconds - start
+    }
+    return samples
+  }
+
+  func summary(_ samples: [UInt64]) -> String {
+    let sorted = samples.sorted()
+    func us(_ q: Double) -> String { String(format: "%.2f µs", Double(sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]) / 1000) }
+    return "mean \(String(format: "%.2f µs", Double(samples.reduce(0, +)) / Double(samples.count) / 1000)), p50 \(us(0.5)), p99 \(us(0.99))"
+  }
+}
