@@ -35,6 +35,8 @@ public struct TreeEnsemble: Sendable {
   let leaves: [Double]
   /// Names of the features the model reads, in the model's own order.
   public let featureNames: [String]
+  /// The same trees in the packed hot-path layout.
+  let packed: PackedTrees
 
   public var treeCount: Int { roots.count }
   public var nodeCount: Int { features.count }
@@ -58,6 +60,9 @@ public struct TreeEnsemble: Sendable {
     self.bitsets = bitsets
     self.leaves = leaves
     self.featureNames = featureNames
+    self.packed = PackedTrees(
+      convention: convention, roots: roots, features: features, thresholds: thresholds, left: left, right: right, flags: flags,
+      leaves: leaves)
   }
 
   /// The raw score (log-odds) for one customer vector.

@@ -25,8 +25,15 @@ struct ModelBench: ParsableCommand {
     for (name, model) in [("LightGBM", lightGBM), ("XGBoost", xgboost)] {
       let visits = rows.reduce(0) { total, row in total + row.withUnsafeBufferPointer { model.nodeVisits($0) } }
       var sink = 0.0
-      let samples = time(requests) {
-        for row in rows { sink += row.withUnsafeBufferPointer { model.rawScore($0) } }
+      let flat = rows.flatMap { $0 }
+      var out = [Double](repeating: 0, count: rows.count)
+      let samples = flat.withUnsafeBufferPointer { x in
+        out.withUnsafeMutableBufferPointer { o in
+          time(requests) {
+            model.rawScores(rows: x.baseAddress!, count: rows.count, width: schema.width, into: o.baseAddress!)
+            sink += o[0]
+          }
+        }
       }
       let mean = Double(samples.reduce(0, +)) / Double(samples.count)
       print("\(name) \(model.treeCount) trees, \(model.nodeCount) split nodes; 1 customer × \(rows.count) offers:")

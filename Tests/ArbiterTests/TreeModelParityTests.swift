@@ -62,6 +62,25 @@ import Testing
     #expect(worst < 1e-6, "largest margin difference \(worst)")
   }
 
+  /// The packed, tree-by-tree batch path gives the same bits as the one-row reference walk.
+  @Test func batchScoringEqualsRowScoring() throws {
+    for model in [try lightGBM(), try xgboost()] {
+      let flat = rows.flatMap { $0 }
+      var batch = [Double](repeating: 0, count: rows.count)
+      flat.withUnsafeBufferPointer { x in
+        batch.withUnsafeMutableBufferPointer { model.rawScores(rows: x.baseAddress!, count: rows.count, width: schema.width, into: $0.baseAddress!) }
+      }
+      for (i, row) in rows.enumerated() {
+        let single = row.withUnsafeBufferPointer { model.rawScore($0) }
+        #expect(batch[i].bitPattern == single.bitPattern, "row \(i)")
+        if batch[i].bitPattern != single.bitPattern { break }
+      }
+      if model.convention == .lightGBM {
+        #expect(zip(batch, expected).allSatisfy { $0.bitPattern == $1.lightGBM.bitPattern })
+      }
+    }
+  }
+
   @Test func badModelsAreRefusedNamingTheProblem() throws {
     let text = try String(contentsOfFile: Self.directory + "/lightgbm.txt", encoding: .utf8)
     #expect(throws: ArbiterError(.dataCorrupted, "m.txt: truncated (no 'end of trees' line after 100 trees)")) {
