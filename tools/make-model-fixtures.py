@@ -10,6 +10,7 @@ dropped) and writes into Tests/ArbiterTests/Fixtures/models/:
   xgboost.json    XGBoost's JSON model
   parity.csv      rows (real rows, rows with NaNs, rows exactly on and next to split
                   thresholds) with each library's own raw score and probability
+  contributions.csv  each library's own TreeSHAP contributions (pred_contrib) for the first 600 rows
 
 Inputs are rounded to float32 before the libraries see them, as Arbiter stores float32.
 Run:  pip install lightgbm==4.6.0 xgboost-cpu==3.1.3 numpy && python3 tools/make-model-fixtures.py
@@ -100,6 +101,16 @@ with open(os.path.join(OUT, "parity.csv"), "w", newline="") as f:
     for i in range(len(P)):
         w.writerow(["" if np.isnan(v) else repr(float(np.float32(v))) for v in P[i]]
                    + [repr(float(lgb_raw[i])), repr(float(lgb_prob[i])), repr(float(xgb_margin[i])), repr(float(xgb_prob[i]))])
+
+# Exact per-feature contributions (TreeSHAP) from each library, for the first 600 parity rows.
+contrib_rows = P[:600]
+lgb_contrib = booster.predict(contrib_rows, pred_contrib=True, num_threads=1)
+xgb_contrib = model.predict(xgb.DMatrix(contrib_rows, feature_names=features, missing=np.nan), pred_contribs=True)
+with open(os.path.join(OUT, "contributions.csv"), "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow([f"lightgbm_{n}" for n in features] + ["lightgbm_bias"] + [f"xgboost_{n}" for n in features] + ["xgboost_bias"])
+    for i in range(len(contrib_rows)):
+        w.writerow([repr(float(v)) for v in lgb_contrib[i]] + [repr(float(v)) for v in xgb_contrib[i]])
 
 schema = {
     "customerFeatures": [{"name": name(c), "kind": {"type": "numeric"}, "description": c} for c in NUMERIC]

@@ -59,9 +59,11 @@ public enum LightGBMImporter {
       let leafValues: [Double] = try numbers("leaf_value") { Double($0) }
       guard leafValues.count == leafCount else { throw ArbiterError(.dataCorrupted, "\(what): \(leafValues.count) leaf values for \(leafCount) leaves") }
       if leafCount == 1 {
-        try builder.addTree(what: what, features: [], thresholds: [], left: [], right: [], flags: [], bitsets: [], leaves: leafValues)
+        try builder.addTree(what: what, features: [], thresholds: [], left: [], right: [], flags: [], bitsets: [], leaves: leafValues, nodeCovers: [], leafCovers: [1])
         continue
       }
+      let internalCount: [Double] = try numbers("internal_count") { Double($0) }
+      let leafCounts: [Double] = try numbers("leaf_count") { Double($0) }
       let splitFeature: [Int] = try numbers("split_feature") { Int($0) }
       let threshold: [Double] = try numbers("threshold") { Double($0) }
       let decision: [Int] = try numbers("decision_type") { Int($0) }
@@ -97,7 +99,7 @@ public enum LightGBMImporter {
       }
       try builder.addTree(
         what: what, features: features, thresholds: threshold.count == features.count ? threshold : [], left: leftChild, right: rightChild,
-        flags: flags, bitsets: bitsets, leaves: leafValues)
+        flags: flags, bitsets: bitsets, leaves: leafValues, nodeCovers: internalCount, leafCovers: leafCounts)
     }
     return builder.build(.lightGBM, baseMargin: 0, featureNames: names)
   }

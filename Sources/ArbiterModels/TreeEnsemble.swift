@@ -33,6 +33,10 @@ public struct TreeEnsemble: Sendable {
   let bitsetLength: [Int32]
   let bitsets: [UInt32]
   let leaves: [Double]
+  /// Training cover of each split node and leaf (LightGBM data counts, XGBoost hessian sums),
+  /// for exact contributions.
+  let nodeCovers: [Double]
+  let leafCovers: [Double]
   /// Names of the features the model reads, in the model's own order.
   public let featureNames: [String]
   /// The same trees in the packed hot-path layout.
@@ -44,8 +48,10 @@ public struct TreeEnsemble: Sendable {
   init(
     convention: Convention, baseMargin: Double, roots: [Int32], features: [Int32], thresholds: [Double], left: [Int32],
     right: [Int32], flags: [UInt8], bitsetStart: [Int32], bitsetLength: [Int32], bitsets: [UInt32], leaves: [Double],
-    featureNames: [String]
+    nodeCovers: [Double], leafCovers: [Double], featureNames: [String]
   ) {
+    self.nodeCovers = nodeCovers
+    self.leafCovers = leafCovers
     self.convention = convention
     self.baseMargin = baseMargin
     self.roots = roots
@@ -143,12 +149,19 @@ struct TreeEnsembleBuilder {
   var bitsetLength: [Int32] = []
   var bitsets: [UInt32] = []
   var leaves: [Double] = []
+  var nodeCovers: [Double] = []
+  var leafCovers: [Double] = []
 
   /// Adds one tree given in its own local numbering (children `>= 0` nodes, `< 0` as `~leaf`).
   mutating func addTree(
     what: String, features f: [Int], thresholds t: [Double], left l: [Int], right r: [Int], flags fl: [UInt8],
-    bitsets b: [(start: Int, length: Int)?], leaves leafValues: [Double]
+    bitsets b: [(start: Int, length: Int)?], leaves leafValues: [Double], nodeCovers nc: [Double], leafCovers lc: [Double]
   ) throws(ArbiterError) {
+    guard nc.count == f.count, lc.count == leafValues.count else {
+      throw ArbiterError(.dataCorrupted, "\(what): \(nc.count) node counts for \(f.count) splits, \(lc.count) leaf counts for \(leafValues.count) leaves")
+    }
+    nodeCovers.append(contentsOf: nc)
+    leafCovers.append(contentsOf: lc)
     let nodeBase = features.count, leafBase = leaves.count
     let n = f.count
     guard t.count == n, l.count == n, r.count == n, fl.count == n, b.count == n else {
@@ -187,7 +200,7 @@ struct TreeEnsembleBuilder {
     TreeEnsemble(
       convention: convention, baseMargin: baseMargin, roots: roots, features: features, thresholds: thresholds, left: left,
       right: right, flags: flags, bitsetStart: bitsetStart, bitsetLength: bitsetLength, bitsets: bitsets, leaves: leaves,
-      featureNames: featureNames)
+      nodeCovers: nodeCovers, leafCovers: leafCovers, featureNames: featureNames)
   }
 }
 

@@ -27,6 +27,7 @@ public enum XGBoostImporter {
       var split_conditions: [Double]
       var default_left: [Int]
       var split_type: [Int]?
+      var sum_hessian: [Double]
     }
     var learner: Learner
   }
@@ -59,7 +60,9 @@ public enum XGBoostImporter {
     for (t, tree) in learner.gradient_booster.model.trees.enumerated() {
       let what = "\(file): tree \(t)"
       let n = tree.left_children.count
-      guard tree.right_children.count == n, tree.split_indices.count == n, tree.split_conditions.count == n, tree.default_left.count == n else {
+      guard tree.right_children.count == n, tree.split_indices.count == n, tree.split_conditions.count == n, tree.default_left.count == n,
+        tree.sum_hessian.count == n
+      else {
         throw ArbiterError(.dataCorrupted, "\(what): node arrays have different lengths")
       }
       if let types = tree.split_type, types.contains(where: { $0 != 0 }) {
@@ -68,11 +71,13 @@ public enum XGBoostImporter {
       // Renumber: splits nodes 0..<k, leaves as ~j.
       var nodeNumber = [Int](repeating: 0, count: n)
       var leafValues: [Double] = []
+      var leafCovers: [Double] = []
       var splits: [Int] = []
       for i in 0..<n {
         if tree.left_children[i] == -1 {
           nodeNumber[i] = ~leafValues.count
           leafValues.append(tree.split_conditions[i])
+          leafCovers.append(tree.sum_hessian[i])
         } else {
           nodeNumber[i] = splits.count
           splits.append(i)
@@ -93,7 +98,8 @@ public enum XGBoostImporter {
       }
       try builder.addTree(
         what: what, features: features, thresholds: thresholds, left: left, right: right, flags: flags,
-        bitsets: Array(repeating: nil, count: features.count), leaves: leafValues)
+        bitsets: Array(repeating: nil, count: features.count), leaves: leafValues,
+        nodeCovers: splits.map { tree.sum_hessian[$0] }, leafCovers: leafCovers)
     }
     guard !builder.roots.isEmpty else { throw ArbiterError(.dataCorrupted, "\(file): no trees") }
     return builder.build(.xgboost, baseMargin: baseMargin, featureNames: names)

@@ -81,6 +81,28 @@ import Testing
     }
   }
 
+  /// Exact contributions match each library's own `pred_contrib` (TreeSHAP), and with the bias
+  /// they add up to the raw score.
+  @Test func contributionsMatchTheLibraries() throws {
+    let table = try CSVTable(text: String(contentsOfFile: Self.directory + "/contributions.csv", encoding: .utf8), file: "contributions.csv")
+    let width = schema.width
+    for (k, model) in [try lightGBM(), try xgboost()].enumerated() {
+      var worst = 0.0
+      for (r, values) in table.rows.enumerated() {
+        let truth = values[(k * (width + 1))..<((k + 1) * (width + 1))].map { Double($0)! }
+        var phi = [Double](repeating: 0, count: width)
+        let bias = rows[r].withUnsafeBufferPointer { model.contributions($0, into: &phi) }
+        for f in 0..<width { worst = max(worst, abs(phi[f] - truth[f])) }
+        worst = max(worst, abs(bias - truth[width]))
+        let raw = rows[r].withUnsafeBufferPointer { model.rawScore($0) }
+        // LightGBM's raw score is a double sum; XGBoost's a float32 one (about 1e-6 of rounding).
+        let tolerance = model.convention == .lightGBM ? 1e-9 : 1e-5
+        #expect(abs(phi.reduce(bias, +) - raw) < tolerance, "row \(r): contributions do not add up")
+      }
+      #expect(worst < (model.convention == .lightGBM ? 1e-9 : 1e-5), "\(model.convention): largest difference \(worst)")
+    }
+  }
+
   @Test func badModelsAreRefusedNamingTheProblem() throws {
     let text = try String(contentsOfFile: Self.directory + "/lightgbm.txt", encoding: .utf8)
     #expect(throws: ArbiterError(.dataCorrupted, "m.txt: truncated (no 'end of trees' line after 100 trees)")) {
