@@ -8,7 +8,7 @@ public struct CompiledOffer: Sendable {
   public let definition: OfferDefinition
   /// Per channel ordinal: title, message and (assisted channels) agent script.
   public let treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?]
-  public let model: CompiledLogisticModel
+  public let model: PropensityModel
 }
 
 /// The catalogue and its models compiled against a schema, validated as a whole: every offer
@@ -54,8 +54,14 @@ public struct CompiledCatalogue: Sendable {
       }
       guard offer.value.isFinite, offer.value >= 0 else { throw ArbiterError(.invalidArgument, "\(what): value must be a finite number >= 0") }
       guard !offer.channels.isEmpty else { throw ArbiterError(.invalidArgument, "\(what): channels is empty") }
-      guard let model = modelsByOffer.removeValue(forKey: offer.id) else {
-        throw ArbiterError(.failedPrecondition, "\(what): no propensity model in models.json")
+      let logistic = modelsByOffer.removeValue(forKey: offer.id)
+      let trees = bundle.trees[offer.id]
+      let model: PropensityModel
+      switch (logistic, trees) {
+      case (let document?, nil): model = .logistic(try CompiledLogisticModel(document, schema: schema))
+      case (nil, let ensemble?): model = .trees(ensemble, featureNames: schema.customerFeatures.map(\.name))
+      case (nil, nil): throw ArbiterError(.failedPrecondition, "\(what): no propensity model in models.json")
+      case (_?, _?): throw ArbiterError(.invalidArgument, "\(what): both a logistic and a tree model; keep one")
       }
       var treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?] =
         Array(repeating: nil, count: Channel.allCases.count)
@@ -80,9 +86,9 @@ public struct CompiledCatalogue: Sendable {
       compiled.append(
         CompiledOffer(
           index: position, definition: offer, treatments: treatments,
-          model: try CompiledLogisticModel(model, schema: schema)))
+          model: model))
     }
-    if let orphan = modelsByOffer.keys.sorted().first {
+    if let orphan = (Array(modelsByOffer.keys) + bundle.trees.keys.filter { index[$0] == nil }).sorted().first {
       throw ArbiterError(.failedPrecondition, "models.json has a model for '\(orphan)', which the catalogue lacks")
     }
     offers = compiled

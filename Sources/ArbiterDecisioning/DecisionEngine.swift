@@ -159,11 +159,19 @@ public struct DecisionEngine: Sendable {
   /// catalogue's high or low phrase for numeric features, the level for categorical ones. When
   /// nothing pushes the score up, the strongest negative one.
   private func topReasons(
-    _ model: CompiledLogisticModel, _ contributions: [Double], customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>
+    _ propensityModel: PropensityModel, _ contributions: [Double], customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>
   ) -> [ReasonCode] {
-    let names = model.featureNames
+    let names = propensityModel.featureNames
     func phrase(_ i: Int) -> String {
       let name = names[i]
+      guard case .logistic(let model) = propensityModel else {
+        // Trees: say the customer's value (the level of a categorical feature).
+        let value = customer[i]
+        if case .categorical(let levels) = schema.customerFeatures[i].kind, !value.isNaN, Int(value) >= 0, Int(value) < levels.count {
+          return "\(name.replacingOccurrences(of: "_", with: " ")): \(levels[Int(value)])"
+        }
+        return "\(name.replacingOccurrences(of: "_", with: " ")) \(value.isNaN ? "unknown" : String(format: "%g", Double(value)))"
+      }
       if let code = model.categoricalCode(feature: i, customer: customer, context: context),
          let source = schema.source(of: name), case .categorical(let levels) = schema.definition(of: source).kind, code >= 0, code < levels.count {
         return name == "channel" ? "responds well through \(levels[code])" : "\(name.replacingOccurrences(of: "_", with: " ")): \(levels[code])"

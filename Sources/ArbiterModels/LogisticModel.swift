@@ -64,10 +64,44 @@ public struct LogisticModelDocument: Codable, Sendable, Hashable {
   }
 }
 
-/// All models of a bundle (`models.json`).
+/// A tree-ensemble model trained elsewhere, kept in the bundle as the library wrote it.
+public struct TreeModelReference: Codable, Sendable, Hashable {
+  public enum Kind: String, Codable, Sendable { case lightgbm, xgboost }
+  public var offerId: String
+  public var kind: Kind
+  /// File name inside the bundle directory (checksummed by the manifest).
+  public var file: String
+
+  public init(offerId: String, kind: Kind, file: String) {
+    self.offerId = offerId
+    self.kind = kind
+    self.file = file
+  }
+}
+
+/// All models of a bundle (`models.json`): logistic models inline, tree ensembles by file.
 public struct ModelsDocument: Codable, Sendable, Hashable {
   public var models: [LogisticModelDocument]
-  public init(models: [LogisticModelDocument]) { self.models = models }
+  public var treeModels: [TreeModelReference]
+
+  public init(models: [LogisticModelDocument], treeModels: [TreeModelReference] = []) {
+    self.models = models
+    self.treeModels = treeModels
+  }
+
+  private enum CodingKeys: String, CodingKey { case models, treeModels }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    models = try c.decodeIfPresent([LogisticModelDocument].self, forKey: .models) ?? []
+    treeModels = try c.decodeIfPresent([TreeModelReference].self, forKey: .treeModels) ?? []
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(models, forKey: .models)
+    if !treeModels.isEmpty { try c.encode(treeModels, forKey: .treeModels) }
+  }
 }
 
 /// The logistic function, guarded against overflow.

@@ -58,15 +58,20 @@ public struct ModelBundle: Sendable {
   public var schema: FeatureSchema
   public var catalogue: CatalogueDocument
   public var models: ModelsDocument
+  /// Tree ensembles by offer id, parsed and checked against the schema at load.
+  public var trees: [String: TreeEnsemble] = [:]
+  /// Further files of the bundle (tree model files), by name.
+  public var extraFiles: [String: Data] = [:]
   /// The version directory it was loaded from, if any.
   public var directory: String?
 
   /// Assembles a bundle and its manifest (checksums computed from the canonical encodings).
   public init(
     name: String, version: String, createdBy: String, schema: FeatureSchema, catalogue: CatalogueDocument,
-    models: ModelsDocument, population: PopulationSpec?
+    models: ModelsDocument, population: PopulationSpec?, extraFiles: [String: Data] = [:]
   ) throws {
-    let files = try Self.encodeFiles(schema: schema, catalogue: catalogue, models: models)
+    var files = try Self.encodeFiles(schema: schema, catalogue: catalogue, models: models)
+    for (name, data) in extraFiles { files[name] = data }
     let sums = files.mapValues { SHA256.hex($0) }
     self.manifest = BundleManifest(
       name: name, version: version, createdBy: createdBy, schemaHash: sums[Self.schemaFile]!,
@@ -75,6 +80,7 @@ public struct ModelBundle: Sendable {
     self.schema = schema
     self.catalogue = catalogue
     self.models = models
+    self.extraFiles = extraFiles
     self.directory = nil
   }
 
@@ -93,6 +99,7 @@ public struct ModelBundle: Sendable {
     let fm = FileManager.default
     try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
     var files = try Self.encodeFiles(schema: schema, catalogue: catalogue, models: models)
+    for (name, data) in extraFiles { files[name] = data }
     files[Self.manifestFile] = try CanonicalJSON.encode(manifest)
     for (name, data) in files {
       try data.write(to: URL(fileURLWithPath: (directory as NSString).appendingPathComponent(name)), options: .atomic)
@@ -165,7 +172,21 @@ public struct ModelBundle: Sendable {
     try schema.validate()
     let catalogue = try CanonicalJSON.decode(CatalogueDocument.self, from: contents[catalogueFile]!, file: path(catalogueFile))
     let models = try CanonicalJSON.decode(ModelsDocument.self, from: contents[modelsFile]!, file: path(modelsFile))
-    return ModelBundle(manifest: manifest, schema: schema, catalogue: catalogue, models: models, directory: directory)
+    var bundle = ModelBundle(manifest: manifest, schema: schema, catalogue: catalogue, models: models, directory: directory)
+    for reference in models.treeModels {
+      guard let data = contents[reference.file] else {
+        throw ArbiterError(.dataCorrupted, "\(path(modelsFile)): tree model file '\(reference.file)' of offer '\(reference.offerId)' is not checksummed by the manifest")
+      }
+      guard bundle.trees[reference.offerId] == nil else {
+        throw ArbiterError(.invalidArgument, "\(path(modelsFile)): two tree models for offer '\(reference.offerId)'")
+      }
+      switch reference.kind {
+      case .lightgbm: bundle.trees[reference.offerId] = try LightGBMImporter.load(String(decoding: data, as: UTF8.self), schema: schema, file: path(reference.file))
+      case .xgboost: bundle.trees[reference.offerId] = try XGBoostImporter.load(data, schema: schema, file: path(reference.file))
+      }
+      bundle.extraFiles[reference.file] = data
+    }
+    return bundle
   }
 
   private init(manifest: BundleManifest, schema: FeatureSchema, catalogue: CatalogueDocument, models: ModelsDocument, directory: String) {

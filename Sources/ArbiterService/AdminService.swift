@@ -26,9 +26,9 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
       $0.models = snapshot.engine.catalogue.offers.map { offer in
         .with {
           $0.offerID = offer.definition.id
-          $0.kind = "logistic"
-          $0.terms = UInt32(offer.model.termCount)
-          $0.holdoutAuc = offer.model.metrics.holdoutAUC
+          $0.kind = offer.model.kind
+          $0.terms = UInt32(offer.model.size)
+          $0.holdoutAuc = offer.model.holdoutAUC ?? .nan
         }
       }
       $0.featureNames = snapshot.engine.schema.customerFeatures.map(\.name)

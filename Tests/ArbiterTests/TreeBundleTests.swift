@@ -1,0 +1,74 @@
+import ArbiterCore
+import ArbiterDecisioning
+import ArbiterFeatureStore
+import ArbiterModels
+import Foundation
+import Testing
+
+/// A bundle whose offers are scored by LightGBM and XGBoost models, end to end through Decide.
+@Suite struct TreeBundleTests {
+  let fixtures = TreeModelParityTests.directory
+
+  func makeBundle() throws -> (root: String, bundle: ModelBundle) {
+    let schema = try CanonicalJSON.decode(FeatureSchema.self, from: Data(contentsOf: URL(fileURLWithPath: fixtures + "/schema.json")), file: "schema.json")
+    func offer(_ id: String) -> OfferDefinition {
+      OfferDefinition(
+        id: id, name: "Term deposit (\(id))", product: "term_deposit", category: "savings", value: 100, channels: [.contactCentre],
+        heldFeature: nil, minAge: 18, maxAge: nil, conditions: [], contextWeights: [:],
+        treatments: ["default": TreatmentTemplate(title: "Term deposit", message: "A fixed rate for a year.", agentScript: "Would a fixed rate suit you?")])
+    }
+    let catalogue = CatalogueDocument(version: "bank-1", currency: "EUR", ageFeature: "age", consentFeatures: [:], featurePhrases: [:], offers: [offer("deposit-lgb"), offer("deposit-xgb")])
+    let models = ModelsDocument(models: [], treeModels: [
+      TreeModelReference(offerId: "deposit-lgb", kind: .lightgbm, file: "deposit-lgb.txt"),
+      TreeModelReference(offerId: "deposit-xgb", kind: .xgboost, file: "deposit-xgb.json"),
+    ])
+    let bundle = try ModelBundle(
+      name: "bank", version: "1", createdBy: "test", schema: schema, catalogue: catalogue, models: models, population: nil,
+      extraFiles: [
+        "deposit-lgb.txt": try Data(contentsOf: URL(fileURLWithPath: fixtures + "/lightgbm.txt")),
+        "deposit-xgb.json": try Data(contentsOf: URL(fileURLWithPath: fixtures + "/xgboost.json")),
+      ])
+    let root = try TestSupport.temporaryDirectory()
+    try bundle.write(toRoot: root)
+    return (root, try ModelBundle.load(from: root))
+  }
+
+  @Test func decideScoresWithTheTreeModelsExactlyAsTheLibraries() throws {
+    let (_, bundle) = try makeBundle()
+    #expect(bundle.trees.count == 2)
+    let table = try CSVTable(text: String(contentsOfFile: fixtures + "/parity.csv", encoding: .utf8), file: "parity.csv")
+    let width = bundle.schema.width
+    let store = try FeatureStore(schema: bundle.schema)
+    let rows = table.rows.prefix(200)
+    _ = try store.upsert(rows.enumerated().map { i, row in
+      CustomerRecord(id: UInt64(i + 1), displayName: "Client \(i + 1)", values: (0..<width).map { row[$0].isEmpty ? .nan : Float(row[$0])! })
+    })
+    let engine = try DecisionEngine(bundle: bundle, customers: store, clock: { 20_000 })
+    var checked = 0
+    for (i, row) in rows.enumerated() where !(Float(row[0]) ?? .nan).isNaN && Float(row[0])! >= 18 {
+      let decision = try engine.decide(DecisionRequest(customerId: UInt64(i + 1), channel: .contactCentre, maxOffers: 2), decisionId: "t")
+      let lgb = try #require(decision.offers.first { $0.offerId == "deposit-lgb" })
+      let xgb = try #require(decision.offers.first { $0.offerId == "deposit-xgb" })
+      #expect(abs(lgb.propensity - Double(row[width + 1])!) < 1e-15)
+      #expect(abs(xgb.propensity - Double(row[width + 3])!) < 1e-6)
+      #expect(!lgb.reasons.isEmpty && lgb.reasons.allSatisfy { $0.code.hasPrefix("FEATURE_") })
+      checked += 1
+    }
+    #expect(checked > 150)
+  }
+
+  @Test func aTamperedTreeFileIsRefused() throws {
+    let (root, _) = try makeBundle()
+    let file = root + "/1/deposit-lgb.txt"
+    var text = try String(contentsOfFile: file, encoding: .utf8)
+    text = text.replacingOccurrences(of: "shrinkage=0.05", with: "shrinkage=0.5")
+    try text.write(toFile: file, atomically: true, encoding: .utf8)
+    do {
+      _ = try ModelBundle.load(from: root)
+      Issue.record("a tampered bundle loaded")
+    } catch {
+      #expect(error.code == .dataCorrupted)
+      #expect(error.message.contains("deposit-lgb.txt: checksum mismatch"))
+    }
+  }
+}
