@@ -57,9 +57,11 @@ public struct CompiledCatalogue: Sendable {
       let logistic = modelsByOffer.removeValue(forKey: offer.id)
       let trees = bundle.trees[offer.id]
       let model: PropensityModel
+      let calibration = bundle.models.calibrations[offer.id]
+      try calibration?.validate("models.json: calibrations.\(offer.id)")
       switch (logistic, trees) {
-      case (let document?, nil): model = .logistic(try CompiledLogisticModel(document, schema: schema))
-      case (nil, let ensemble?): model = .trees(ensemble, featureNames: schema.customerFeatures.map(\.name))
+      case (let document?, nil): model = PropensityModel(.logistic(try CompiledLogisticModel(document, schema: schema)), calibration: calibration)
+      case (nil, let ensemble?): model = PropensityModel(.trees(ensemble, featureNames: schema.customerFeatures.map(\.name)), calibration: calibration)
       case (nil, nil): throw ArbiterError(.failedPrecondition, "\(what): no propensity model in models.json")
       case (_?, _?): throw ArbiterError(.invalidArgument, "\(what): both a logistic and a tree model; keep one")
       }
@@ -88,7 +90,8 @@ public struct CompiledCatalogue: Sendable {
           index: position, definition: offer, treatments: treatments,
           model: model))
     }
-    if let orphan = (Array(modelsByOffer.keys) + bundle.trees.keys.filter { index[$0] == nil }).sorted().first {
+    let orphans = Array(modelsByOffer.keys) + bundle.trees.keys.filter { index[$0] == nil } + bundle.models.calibrations.keys.filter { index[$0] == nil }
+    if let orphan = orphans.sorted().first {
       throw ArbiterError(.failedPrecondition, "models.json has a model for '\(orphan)', which the catalogue lacks")
     }
     offers = compiled

@@ -164,7 +164,7 @@ public struct DecisionEngine: Sendable {
     let names = propensityModel.featureNames
     func phrase(_ i: Int) -> String {
       let name = names[i]
-      guard case .logistic(let model) = propensityModel else {
+      guard case .logistic(let model) = propensityModel.scorer else {
         // Trees: say the customer's value (the level of a categorical feature).
         let value = customer[i]
         if case .categorical(let levels) = schema.customerFeatures[i].kind, !value.isNaN, Int(value) >= 0, Int(value) < levels.count {

@@ -83,24 +83,29 @@ public struct TreeModelReference: Codable, Sendable, Hashable {
 public struct ModelsDocument: Codable, Sendable, Hashable {
   public var models: [LogisticModelDocument]
   public var treeModels: [TreeModelReference]
+  /// Calibration stages by offer id, applied to the offer's model.
+  public var calibrations: [String: Calibration]
 
-  public init(models: [LogisticModelDocument], treeModels: [TreeModelReference] = []) {
+  public init(models: [LogisticModelDocument], treeModels: [TreeModelReference] = [], calibrations: [String: Calibration] = [:]) {
     self.models = models
     self.treeModels = treeModels
+    self.calibrations = calibrations
   }
 
-  private enum CodingKeys: String, CodingKey { case models, treeModels }
+  private enum CodingKeys: String, CodingKey { case models, treeModels, calibrations }
 
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     models = try c.decodeIfPresent([LogisticModelDocument].self, forKey: .models) ?? []
     treeModels = try c.decodeIfPresent([TreeModelReference].self, forKey: .treeModels) ?? []
+    calibrations = try c.decodeIfPresent([String: Calibration].self, forKey: .calibrations) ?? [:]
   }
 
   public func encode(to encoder: any Encoder) throws {
     var c = encoder.container(keyedBy: CodingKeys.self)
     try c.encode(models, forKey: .models)
     if !treeModels.isEmpty { try c.encode(treeModels, forKey: .treeModels) }
+    if !calibrations.isEmpty { try c.encode(calibrations, forKey: .calibrations) }
   }
 }
 

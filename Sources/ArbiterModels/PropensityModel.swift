@@ -2,22 +2,40 @@ import ArbiterCore
 
 /// The model that scores one offer: a logistic model or a tree ensemble, behind one interface
 /// for scoring and for exact per-feature contributions.
-public enum PropensityModel: Sendable {
-  case logistic(CompiledLogisticModel)
-  case trees(TreeEnsemble, featureNames: [String])
+public struct PropensityModel: Sendable {
+  public enum Scorer: Sendable {
+    case logistic(CompiledLogisticModel)
+    case trees(TreeEnsemble, featureNames: [String])
+  }
 
-  /// The probability of acceptance.
+  public let scorer: Scorer
+  /// Applied to the scorer's log-odds; nil uses the logistic function.
+  public let calibration: Calibration?
+
+  public init(_ scorer: Scorer, calibration: Calibration? = nil) {
+    self.scorer = scorer
+    self.calibration = calibration
+  }
+
+  /// The model's raw log-odds.
+  @inlinable
+  public func logit(customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
+    switch scorer {
+    case .logistic(let model): model.logit(customer: customer, context: context)
+    case .trees(let model, _): model.rawScore(customer)
+    }
+  }
+
+  /// The probability of acceptance (calibrated when the bundle calibrates this offer).
   @inlinable
   public func propensity(customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
-    switch self {
-    case .logistic(let model): model.propensity(customer: customer, context: context)
-    case .trees(let model, _): model.probability(customer)
-    }
+    let z = logit(customer: customer, context: context)
+    return calibration?.probability(logit: z) ?? sigmoid(z)
   }
 
   /// Names of the contribution slots (for trees: every customer feature).
   public var featureNames: [String] {
-    switch self {
+    switch scorer {
     case .logistic(let model): model.featureNames
     case .trees(_, let names): names
     }
@@ -25,7 +43,7 @@ public enum PropensityModel: Sendable {
 
   /// Exact contributions to the log-odds, one per ``featureNames`` slot.
   public func contributions(customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, into: inout [Double]) {
-    switch self {
+    switch scorer {
     case .logistic(let model): model.contributions(customer: customer, context: context, into: &into)
     case .trees(let model, _):
       for i in into.indices { into[i] = 0 }
@@ -34,15 +52,21 @@ public enum PropensityModel: Sendable {
   }
 
   public var kind: String {
-    switch self {
-    case .logistic: "logistic"
-    case .trees(let model, _): model.convention == .lightGBM ? "lightgbm" : "xgboost"
+    let base: String
+    switch scorer {
+    case .logistic: base = "logistic"
+    case .trees(let model, _): base = model.convention == .lightGBM ? "lightgbm" : "xgboost"
+    }
+    switch calibration {
+    case nil: return base
+    case .platt?: return base + "+platt"
+    case .isotonic?: return base + "+isotonic"
     }
   }
 
   /// Terms of a logistic model, split nodes of an ensemble.
   public var size: Int {
-    switch self {
+    switch scorer {
     case .logistic(let model): model.termCount
     case .trees(let model, _): model.nodeCount
     }
@@ -50,7 +74,7 @@ public enum PropensityModel: Sendable {
 
   /// Hold-out AUC when the bundle records one.
   public var holdoutAUC: Double? {
-    switch self {
+    switch scorer {
     case .logistic(let model): model.metrics.holdoutAUC
     case .trees: nil
     }

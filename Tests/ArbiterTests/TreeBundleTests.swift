@@ -9,7 +9,7 @@ import Testing
 @Suite struct TreeBundleTests {
   let fixtures = TreeModelParityTests.directory
 
-  func makeBundle() throws -> (root: String, bundle: ModelBundle) {
+  func makeBundle(calibrations: [String: Calibration] = [:]) throws -> (root: String, bundle: ModelBundle) {
     let schema = try CanonicalJSON.decode(FeatureSchema.self, from: Data(contentsOf: URL(fileURLWithPath: fixtures + "/schema.json")), file: "schema.json")
     func offer(_ id: String) -> OfferDefinition {
       OfferDefinition(
@@ -21,7 +21,7 @@ import Testing
     let models = ModelsDocument(models: [], treeModels: [
       TreeModelReference(offerId: "deposit-lgb", kind: .lightgbm, file: "deposit-lgb.txt"),
       TreeModelReference(offerId: "deposit-xgb", kind: .xgboost, file: "deposit-xgb.json"),
-    ])
+    ], calibrations: calibrations)
     let bundle = try ModelBundle(
       name: "bank", version: "1", createdBy: "test", schema: schema, catalogue: catalogue, models: models, population: nil,
       extraFiles: [
@@ -70,5 +70,43 @@ import Testing
       #expect(error.code == .dataCorrupted)
       #expect(error.message.contains("deposit-lgb.txt: checksum mismatch"))
     }
+  }
+}
+
+@Suite struct CalibrationTests {
+  @Test func plattRecoversKnownParameters() throws {
+    var rng = SeededGenerator(seed: 3)
+    var logits: [Double] = [], labels: [Bool] = []
+    for _ in 0..<50_000 {
+      let z = rng.normal() * 2
+      logits.append(z)
+      labels.append(rng.chance(sigmoid(0.5 * z - 1)))
+    }
+    guard case .platt(let a, let b) = try Calibration.fitPlatt(logits: logits, labels: labels) else { Issue.record("not Platt"); return }
+    #expect(abs(a - 0.5) < 0.03 && abs(b + 1) < 0.05, "a \(a), b \(b)")
+  }
+
+  @Test func isotonicIsPoolAdjacentViolators() throws {
+    let calibration = try Calibration.fitIsotonic(logits: [6, 2, 3, 1, 5, 4], labels: [true, true, false, false, true, false])
+    #expect(calibration == .isotonic(upper: [1, 4, 5, 6], values: [0, 1.0 / 3, 1, 1]))
+    #expect(calibration.probability(logit: 0) == 0)
+    #expect(calibration.probability(logit: 3.5) == 1.0 / 3)
+    #expect(calibration.probability(logit: 4) == 1.0 / 3)
+    #expect(calibration.probability(logit: 9) == 1)
+    #expect(throws: ArbiterError.self) { try Calibration.isotonic(upper: [2, 1], values: [0, 1]).validate("c") }
+  }
+
+  @Test func decideAppliesTheOffersCalibration() throws {
+    let plain = try TreeBundleTests().makeBundle().bundle
+    let calibrated = try TreeBundleTests().makeBundle(calibrations: ["deposit-lgb": .platt(a: 1, b: 0.5)]).bundle
+    let store = try FeatureStore(schema: plain.schema)
+    let values = [Float](repeating: 1, count: plain.schema.width).enumerated().map { $0.offset == 0 ? Float(40) : $0.element }
+    _ = try store.upsert([CustomerRecord(id: 1, displayName: "A", values: values)])
+    let request = DecisionRequest(customerId: 1, channel: .contactCentre, maxOffers: 2)
+    let before = try DecisionEngine(bundle: plain, customers: store).decide(request, decisionId: "a").offers.first { $0.offerId == "deposit-lgb" }!
+    let after = try DecisionEngine(bundle: calibrated, customers: store).decide(request, decisionId: "b").offers.first { $0.offerId == "deposit-lgb" }!
+    let z = log(before.propensity / (1 - before.propensity))
+    #expect(abs(after.propensity - sigmoid(z + 0.5)) < 1e-12)
+    #expect(try CompiledCatalogue(bundle: calibrated).offers[0].model.kind == "lightgbm+platt")
   }
 }
