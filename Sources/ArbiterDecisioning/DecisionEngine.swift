@@ -142,6 +142,35 @@ public struct DecisionEngine: Sendable {
     }
   }
 
+  /// Scores every offer's model for a probe of up to `customers` stored customers (spread across
+  /// the store) on every channel context; throws naming the offer and customer if a score is not
+  /// a finite probability. Run before a bundle is published.
+  public func probe(customers limit: Int = 1_000) throws(ArbiterError) {
+    let ids = customers.customerIds()
+    guard !ids.isEmpty else { return }
+    let step = max(1, ids.count / limit)
+    var context = [Float](repeating: .nan, count: schema.contextFeatures.count)
+    for index in stride(from: 0, to: ids.count, by: step) {
+      guard let row = customers.row(of: ids[index]) else { continue }
+      let failure: ArbiterError? = withCustomer(row) { customer in
+        for channel in Channel.allCases {
+          if let feature = catalogue.channelContextFeature { context[feature] = Float(channel.ordinal) }
+          let bad: CompiledOffer? = context.withUnsafeBufferPointer { c in
+            catalogue.offers.first { offer in
+              let p = offer.model.propensity(customer: customer, context: c)
+              return !(p.isFinite && p >= 0 && p <= 1)
+            }
+          }
+          if let bad {
+            return ArbiterError(.failedPrecondition, "probe: the model of offer '\(bad.definition.id)' does not score customer \(ids[index]) on \(channel.name) as a probability")
+          }
+        }
+        return nil
+      }
+      if let failure { throw failure }
+    }
+  }
+
   /// Runs `body` over the customer's vector as it reads now (a consistent copy on the stack), or
   /// over an all-missing vector for an anonymous visitor (every feature scores as the mean).
   private func withCustomer<R>(_ row: Int?, _ body: (UnsafeBufferPointer<Float>) -> R) -> R {

@@ -58,6 +58,7 @@ public final class LiveState: Sendable {
     let previous = snapshot
     let bundle = try ModelBundle.load(from: path ?? bundlePath)
     let engine = try DecisionEngine(bundle: bundle, customers: previous.engine.customers, clock: previous.engine.clock)
+    try engine.probe()
     let next = DecisionSnapshot(engine: engine, bundle: bundle)
     current.store(next, ordering: .releasing)
     return (previous, next)

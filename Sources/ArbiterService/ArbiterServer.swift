@@ -26,6 +26,7 @@ public final class ArbiterServer: Sendable {
     let bundle = try ModelBundle.load(from: configuration.bundlePath)
     let customers = try Self.openStore(bundle: bundle, configuration: configuration, logger: logger)
     let engine = try DecisionEngine(bundle: bundle, customers: customers, clock: configuration.clock)
+    try engine.probe()
     let log = try InteractionLog(path: configuration.interactionLogPath, decisionCapacity: configuration.decisionMemory)
     live = LiveState(snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundlePath)
     health = HealthService()

@@ -1,5 +1,6 @@
 import ArbiterAPI
 import ArbiterCore
+import ArbiterModels
 import ArbiterService
 import Foundation
 import GRPCCore
@@ -181,6 +182,21 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
       await expectStatus(.dataLoss, containing: "catalogue.json: checksum mismatch") { _ = try await admin.reload(.with { $0.bundlePath = root }) }
       let decided = try await Arbiter_V1_DecisionService.Client(wrapping: client).decide(.with { $0.customerID = 100_001; $0.channel = .web })
       #expect(decided.versions.bundleVersion == "1")
+
+      // A bundle whose model scores NaN (two overflowing terms of opposite sign) is refused by the probe.
+      let (nanRoot, nanVersion) = try TestSupport.copyOfDemoBundle()
+      var poisoned = try ModelBundle.load(from: nanVersion)
+      poisoned.models.models[0].terms.append(LogisticTerm(feature: "age", level: nil, mean: 0, scale: 1e-307, weight: 1))
+      poisoned.models.models[0].terms.append(LogisticTerm(feature: "age", level: nil, mean: 0, scale: 1e-307, weight: -1))
+      let rebuilt = try ModelBundle(
+        name: "demo", version: "3", createdBy: "test", schema: poisoned.schema, catalogue: poisoned.catalogue, models: poisoned.models,
+        population: poisoned.manifest.population)
+      try FileManager.default.removeItem(atPath: nanVersion)
+      try rebuilt.write(toRoot: nanRoot)
+      await expectStatus(.failedPrecondition, containing: "probe: the model of offer 'premium-card-upgrade' does not score customer") {
+        _ = try await admin.reload(.with { $0.bundlePath = nanRoot })
+      }
+      #expect(try await admin.getStatus(.init()).versions.bundleVersion == "1")
 
       // A good bundle under a new version is published.
       let (goodRoot, goodVersion) = try TestSupport.copyOfDemoBundle()
