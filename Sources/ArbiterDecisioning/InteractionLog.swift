@@ -58,6 +58,7 @@ public final class InteractionLog: Sendable {
     var history: [UInt64: [InteractionEntry]] = [:]
     var pending = Data()
     var decisionsLogged: UInt64 = 0
+    var shadowsLogged: UInt64 = 0
     var outcomesLogged: UInt64 = 0
   }
 
@@ -117,6 +118,26 @@ public final class InteractionLog: Sendable {
     }
     if let toWrite { write(toWrite) }
   }
+
+  /// Logs what a challenger would have decided (shadow scoring); it changes nothing else.
+  public func recordShadow(_ decision: Decision) {
+    var line = "{\"type\":\"shadow\",\"decision_id\":\(json(decision.decisionId)),\"customer_id\":\(decision.customerId),\"bundle\":\(json(decision.versions.bundleName + "/" + decision.versions.bundleVersion)),\"offers\":["
+    for (i, offer) in decision.offers.enumerated() {
+      if i > 0 { line += "," }
+      line += "{\"offer_id\":\(json(offer.offerId)),\"rank\":\(offer.rank),\"propensity\":\(offer.propensity),\"score\":\(offer.score)}"
+    }
+    line += "]}\n"
+    let toWrite: Data? = state.withLock { state in
+      state.shadowsLogged += 1
+      state.pending.append(contentsOf: line.utf8)
+      if state.pending.count >= 64 * 1024 { defer { state.pending.removeAll(keepingCapacity: true) }; return state.pending }
+      return nil
+    }
+    if let toWrite { write(toWrite) }
+  }
+
+  /// How many shadow decisions were logged.
+  public var shadowCount: UInt64 { state.withLock { $0.shadowsLogged } }
 
   /// Validates and appends outcomes; all or none. Returns how many were recorded.
   public func record(_ outcomes: [OutcomeReport]) throws(ArbiterError) -> Int {

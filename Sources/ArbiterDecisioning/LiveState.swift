@@ -25,6 +25,9 @@ public final class LiveState: Sendable {
   private let counter = ManagedAtomic<UInt64>(0)
   private let instance: UInt32
   public let log: InteractionLog
+  /// The challenger of shadow scoring, and the share of decisions (in 1/10,000) it scores.
+  private let challenger = ManagedAtomic<DecisionSnapshot?>(nil)
+  private let challengerShare = ManagedAtomic<Int>(0)
   /// The bundle location reloads read from when none is given.
   public let bundlePath: String
 
@@ -49,7 +52,44 @@ public final class LiveState: Sendable {
     let id = "d-" + String(instance, radix: 16) + "-" + String(nextSequence(), radix: 16)
     let decision = try snapshot.engine.decide(request, decisionId: id)
     log.record(decision)
+    shadow(request, decision)
     return decision
+  }
+
+  /// The challenger and its share, if shadow scoring is on.
+  public var shadowStatus: (snapshot: DecisionSnapshot, share: Double)? {
+    guard let current = challenger.load(ordering: .acquiring) else { return nil }
+    return (current, Double(challengerShare.load(ordering: .relaxed)) / 10_000)
+  }
+
+  /// Loads a challenger bundle (validated like a reload) to score `share` of decisions; nil or a
+  /// share of 0 stops shadow scoring.
+  public func setChallenger(path: String?, share: Double) throws(ArbiterError) {
+    guard share.isFinite, share >= 0, share <= 1 else { throw ArbiterError(.invalidArgument, "share must be between 0 and 1, got \(share)") }
+    guard let path, share > 0 else {
+      challenger.store(nil, ordering: .releasing)
+      challengerShare.store(0, ordering: .relaxed)
+      return
+    }
+    let live = snapshot
+    let bundle = try ModelBundle.load(from: path)
+    let engine = try DecisionEngine(bundle: bundle, customers: live.engine.customers, clock: live.engine.clock)
+    try engine.probe()
+    challengerShare.store(Int((share * 10_000).rounded()), ordering: .relaxed)
+    challenger.store(DecisionSnapshot(engine: engine, bundle: bundle), ordering: .releasing)
+  }
+
+  /// Scores the request with the challenger for the configured share of decisions (chosen by a
+  /// hash of the decision id, so the choice is stable) and logs what it would have done.
+  private func shadow(_ request: DecisionRequest, _ decision: Decision) {
+    guard let challenger = challenger.load(ordering: .acquiring) else { return }
+    let share = challengerShare.load(ordering: .relaxed)
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in decision.decisionId.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    guard Int(hash % 10_000) < share else { return }
+    if let shadowDecision = try? challenger.engine.decide(request, decisionId: decision.decisionId) {
+      log.recordShadow(shadowDecision)
+    }
   }
 
   /// Loads the bundle at `path` (or the configured one), validates it against the live customers

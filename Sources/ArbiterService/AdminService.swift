@@ -34,7 +34,25 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
       $0.featureNames = snapshot.engine.schema.customerFeatures.map(\.name)
       $0.decisionsServed = counts.decisions
       $0.outcomesRecorded = counts.outcomes
+      $0.challenger = challengerStatus()
     }
+  }
+
+  func challengerStatus() -> Arbiter_V1_ChallengerStatus {
+    guard let (snapshot, share) = live.shadowStatus else { return .init() }
+    return .with {
+      $0.challenger = snapshot.engine.versions.proto
+      $0.share = share
+      $0.active = true
+    }
+  }
+
+  public func setChallenger(request: Arbiter_V1_SetChallengerRequest, context: ServerContext) async throws -> Arbiter_V1_ChallengerStatus {
+    try mappingErrors { () throws(ArbiterError) in
+      try live.setChallenger(path: request.bundlePath.isEmpty ? nil : request.bundlePath, share: request.share)
+    }
+    logger.info("challenger", metadata: ["path": "\(request.bundlePath)", "share": "\(request.share)"])
+    return challengerStatus()
   }
 
   public func reload(request: Arbiter_V1_ReloadRequest, context: ServerContext) async throws -> Arbiter_V1_ReloadResponse {

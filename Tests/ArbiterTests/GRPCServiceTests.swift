@@ -211,3 +211,42 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
     }
   }
 }
+
+@Suite struct ShadowScoringTests {
+  @Test func aChallengerIsLoggedAndNeverChangesAResponse() async throws {
+    let logPath = try TestSupport.temporaryDirectory() + "/log.jsonl"
+    let server = try TestSupport.makeServer(logPath: logPath)
+    let (root, version) = try TestSupport.copyOfDemoBundle()
+    let manifestPath = version + "/manifest.json"
+    let manifest = try String(contentsOfFile: manifestPath, encoding: .utf8).replacingOccurrences(of: "\"version\" : \"1\"", with: "\"version\" : \"2\"")
+    try manifest.write(toFile: manifestPath, atomically: true, encoding: .utf8)
+    try await withInProcessClient(server) { client in
+      let admin = Arbiter_V1_AdminService.Client(wrapping: client)
+      let decisions = Arbiter_V1_DecisionService.Client(wrapping: client)
+      let request = Arbiter_V1_DecideRequest.with { $0.customerID = 100_042; $0.channel = .branch; $0.maxOffers = 5 }
+      let before = try await decisions.decide(request)
+      await expectStatus(.invalidArgument, containing: "share must be between 0 and 1") {
+        _ = try await admin.setChallenger(.with { $0.bundlePath = root; $0.share = 2 })
+      }
+      let status = try await admin.setChallenger(.with { $0.bundlePath = root; $0.share = 1 })
+      #expect(status.active && status.challenger.bundleVersion == "2")
+      var ids: [String] = []
+      for _ in 0..<20 {
+        let response = try await decisions.decide(request)
+        #expect(response.versions.bundleVersion == "1")
+        #expect(response.offers.map(\.offerID) == before.offers.map(\.offerID))
+        ids.append(response.decisionID)
+      }
+      #expect(server.live.log.shadowCount == 20)
+      _ = try await admin.setChallenger(.with { $0.share = 0 })
+      #expect(try await admin.getStatus(.init()).challenger.active == false)
+      _ = try await decisions.decide(request)
+      #expect(server.live.log.shadowCount == 20)
+      server.live.log.flush()
+      let lines = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n").filter { $0.contains("\"type\":\"shadow\"") }
+      #expect(lines.count == 20)
+      #expect(lines.allSatisfy { $0.contains("\"bundle\":\"demo/2\"") })
+      #expect(Set(ids).allSatisfy { id in lines.contains { $0.contains("\"decision_id\":\"\(id)\"") } })
+    }
+  }
+}

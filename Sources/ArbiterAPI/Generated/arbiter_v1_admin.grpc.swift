@@ -46,10 +46,24 @@ public enum Arbiter_V1_AdminService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "SetChallenger" metadata.
+        public enum SetChallenger: Sendable {
+            /// Request type for "SetChallenger".
+            public typealias Input = Arbiter_V1_SetChallengerRequest
+            /// Response type for "SetChallenger".
+            public typealias Output = Arbiter_V1_ChallengerStatus
+            /// Descriptor for "SetChallenger".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "arbiter.v1.AdminService"),
+                method: "SetChallenger",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "arbiter.v1.AdminService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             GetStatus.descriptor,
-            Reload.descriptor
+            Reload.descriptor,
+            SetChallenger.descriptor
         ]
     }
 }
@@ -112,6 +126,26 @@ extension Arbiter_V1_AdminService {
             request: GRPCCore.StreamingServerRequest<Arbiter_V1_ReloadRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_ReloadResponse>
+
+        /// Handle the "SetChallenger" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads a challenger bundle that scores a share of decisions alongside the live one (shadow
+        /// > scoring): its rankings are logged for comparison and never change a response.
+        /// > An empty bundle_path or a share of 0 removes the challenger.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Arbiter_V1_SetChallengerRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Arbiter_V1_ChallengerStatus` messages.
+        func setChallenger(
+            request: GRPCCore.StreamingServerRequest<Arbiter_V1_SetChallengerRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_ChallengerStatus>
     }
 
     /// Service protocol for the "arbiter.v1.AdminService" service.
@@ -158,6 +192,26 @@ extension Arbiter_V1_AdminService {
             request: GRPCCore.ServerRequest<Arbiter_V1_ReloadRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_ReloadResponse>
+
+        /// Handle the "SetChallenger" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads a challenger bundle that scores a share of decisions alongside the live one (shadow
+        /// > scoring): its rankings are logged for comparison and never change a response.
+        /// > An empty bundle_path or a share of 0 removes the challenger.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_SetChallengerRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Arbiter_V1_ChallengerStatus` message.
+        func setChallenger(
+            request: GRPCCore.ServerRequest<Arbiter_V1_SetChallengerRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_ChallengerStatus>
     }
 
     /// Simple service protocol for the "arbiter.v1.AdminService" service.
@@ -202,6 +256,26 @@ extension Arbiter_V1_AdminService {
             request: Arbiter_V1_ReloadRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Arbiter_V1_ReloadResponse
+
+        /// Handle the "SetChallenger" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads a challenger bundle that scores a share of decisions alongside the live one (shadow
+        /// > scoring): its rankings are logged for comparison and never change a response.
+        /// > An empty bundle_path or a share of 0 removes the challenger.
+        ///
+        /// - Parameters:
+        ///   - request: A `Arbiter_V1_SetChallengerRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Arbiter_V1_ChallengerStatus` to respond with.
+        func setChallenger(
+            request: Arbiter_V1_SetChallengerRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Arbiter_V1_ChallengerStatus
     }
 }
 
@@ -226,6 +300,17 @@ extension Arbiter_V1_AdminService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_ReloadResponse>(),
             handler: { request, context in
                 try await self.reload(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Arbiter_V1_AdminService.Method.SetChallenger.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_SetChallengerRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_ChallengerStatus>(),
+            handler: { request, context in
+                try await self.setChallenger(
                     request: request,
                     context: context
                 )
@@ -258,6 +343,17 @@ extension Arbiter_V1_AdminService.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func setChallenger(
+        request: GRPCCore.StreamingServerRequest<Arbiter_V1_SetChallengerRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_ChallengerStatus> {
+        let response = try await self.setChallenger(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -282,6 +378,19 @@ extension Arbiter_V1_AdminService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_ReloadResponse> {
         return GRPCCore.ServerResponse<Arbiter_V1_ReloadResponse>(
             message: try await self.reload(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func setChallenger(
+        request: GRPCCore.ServerRequest<Arbiter_V1_SetChallengerRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_ChallengerStatus> {
+        return GRPCCore.ServerResponse<Arbiter_V1_ChallengerStatus>(
+            message: try await self.setChallenger(
                 request: request.message,
                 context: context
             ),
@@ -344,6 +453,31 @@ extension Arbiter_V1_AdminService {
             deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_ReloadResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_ReloadResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SetChallenger" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads a challenger bundle that scores a share of decisions alongside the live one (shadow
+        /// > scoring): its rankings are logged for comparison and never change a response.
+        /// > An empty bundle_path or a share of 0 removes the challenger.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_SetChallengerRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_SetChallengerRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_ChallengerStatus` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func setChallenger<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_SetChallengerRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_SetChallengerRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_ChallengerStatus>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_ChallengerStatus>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -431,6 +565,42 @@ extension Arbiter_V1_AdminService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "SetChallenger" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Loads a challenger bundle that scores a share of decisions alongside the live one (shadow
+        /// > scoring): its rankings are logged for comparison and never change a response.
+        /// > An empty bundle_path or a share of 0 removes the challenger.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_SetChallengerRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_SetChallengerRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_ChallengerStatus` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func setChallenger<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_SetChallengerRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_SetChallengerRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_ChallengerStatus>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_ChallengerStatus>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Arbiter_V1_AdminService.Method.SetChallenger.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -487,6 +657,37 @@ extension Arbiter_V1_AdminService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_ReloadRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_ReloadResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetChallenger" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Loads a challenger bundle that scores a share of decisions alongside the live one (shadow
+    /// > scoring): its rankings are logged for comparison and never change a response.
+    /// > An empty bundle_path or a share of 0 removes the challenger.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Arbiter_V1_SetChallengerRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setChallenger<Result>(
+        request: GRPCCore.ClientRequest<Arbiter_V1_SetChallengerRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_ChallengerStatus>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.setChallenger(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_SetChallengerRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_ChallengerStatus>(),
             options: options,
             onResponse: handleResponse
         )
@@ -553,6 +754,41 @@ extension Arbiter_V1_AdminService.ClientProtocol {
             metadata: metadata
         )
         return try await self.reload(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetChallenger" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Loads a challenger bundle that scores a share of decisions alongside the live one (shadow
+    /// > scoring): its rankings are logged for comparison and never change a response.
+    /// > An empty bundle_path or a share of 0 removes the challenger.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setChallenger<Result>(
+        _ message: Arbiter_V1_SetChallengerRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_ChallengerStatus>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Arbiter_V1_SetChallengerRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.setChallenger(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -20,6 +20,46 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+public nonisolated struct Arbiter_V1_SetChallengerRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var bundlePath: String = String()
+
+  /// Share of decisions the challenger also scores, in [0, 1].
+  public var share: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Arbiter_V1_ChallengerStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var challenger: Arbiter_V1_VersionInfo {
+    get {_challenger ?? Arbiter_V1_VersionInfo()}
+    set {_challenger = newValue}
+  }
+  /// Returns true if `challenger` has been explicitly set.
+  public var hasChallenger: Bool {self._challenger != nil}
+  /// Clears the value of `challenger`. Subsequent reads from it will return its default value.
+  public mutating func clearChallenger() {self._challenger = nil}
+
+  public var share: Double = 0
+
+  public var active: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _challenger: Arbiter_V1_VersionInfo? = nil
+}
+
 public nonisolated struct Arbiter_V1_GetStatusRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -48,41 +88,74 @@ public nonisolated struct Arbiter_V1_ModelInfo: Sendable {
   public init() {}
 }
 
-public nonisolated struct Arbiter_V1_ServerStatus: Sendable {
+public nonisolated struct Arbiter_V1_ServerStatus: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var versions: Arbiter_V1_VersionInfo {
-    get {_versions ?? Arbiter_V1_VersionInfo()}
-    set {_versions = newValue}
+    get {_storage._versions ?? Arbiter_V1_VersionInfo()}
+    set {_uniqueStorage()._versions = newValue}
   }
   /// Returns true if `versions` has been explicitly set.
-  public var hasVersions: Bool {self._versions != nil}
+  public var hasVersions: Bool {_storage._versions != nil}
   /// Clears the value of `versions`. Subsequent reads from it will return its default value.
-  public mutating func clearVersions() {self._versions = nil}
+  public mutating func clearVersions() {_uniqueStorage()._versions = nil}
 
-  public var bundlePath: String = String()
+  public var bundlePath: String {
+    get {_storage._bundlePath}
+    set {_uniqueStorage()._bundlePath = newValue}
+  }
 
-  public var loadedAtMillis: Int64 = 0
+  public var loadedAtMillis: Int64 {
+    get {_storage._loadedAtMillis}
+    set {_uniqueStorage()._loadedAtMillis = newValue}
+  }
 
-  public var customers: UInt64 = 0
+  public var customers: UInt64 {
+    get {_storage._customers}
+    set {_uniqueStorage()._customers = newValue}
+  }
 
-  public var offers: UInt32 = 0
+  public var offers: UInt32 {
+    get {_storage._offers}
+    set {_uniqueStorage()._offers = newValue}
+  }
 
-  public var models: [Arbiter_V1_ModelInfo] = []
+  public var models: [Arbiter_V1_ModelInfo] {
+    get {_storage._models}
+    set {_uniqueStorage()._models = newValue}
+  }
 
-  public var featureNames: [String] = []
+  public var featureNames: [String] {
+    get {_storage._featureNames}
+    set {_uniqueStorage()._featureNames = newValue}
+  }
 
-  public var decisionsServed: UInt64 = 0
+  public var decisionsServed: UInt64 {
+    get {_storage._decisionsServed}
+    set {_uniqueStorage()._decisionsServed = newValue}
+  }
 
-  public var outcomesRecorded: UInt64 = 0
+  public var outcomesRecorded: UInt64 {
+    get {_storage._outcomesRecorded}
+    set {_uniqueStorage()._outcomesRecorded = newValue}
+  }
+
+  public var challenger: Arbiter_V1_ChallengerStatus {
+    get {_storage._challenger ?? Arbiter_V1_ChallengerStatus()}
+    set {_uniqueStorage()._challenger = newValue}
+  }
+  /// Returns true if `challenger` has been explicitly set.
+  public var hasChallenger: Bool {_storage._challenger != nil}
+  /// Clears the value of `challenger`. Subsequent reads from it will return its default value.
+  public mutating func clearChallenger() {_uniqueStorage()._challenger = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _versions: Arbiter_V1_VersionInfo? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Arbiter_V1_ReloadRequest: Sendable {
@@ -134,6 +207,85 @@ public nonisolated struct Arbiter_V1_ReloadResponse: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "arbiter.v1"
+
+nonisolated extension Arbiter_V1_SetChallengerRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetChallengerRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bundle_path\0\u{1}share\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.bundlePath) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.share) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.bundlePath.isEmpty {
+      try visitor.visitSingularStringField(value: self.bundlePath, fieldNumber: 1)
+    }
+    if self.share.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.share, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_SetChallengerRequest, rhs: Arbiter_V1_SetChallengerRequest) -> Bool {
+    if lhs.bundlePath != rhs.bundlePath {return false}
+    if lhs.share != rhs.share {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_ChallengerStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ChallengerStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}challenger\0\u{1}share\0\u{1}active\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._challenger) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.share) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.active) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._challenger {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.share.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.share, fieldNumber: 2)
+    }
+    if self.active != false {
+      try visitor.visitSingularBoolField(value: self.active, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_ChallengerStatus, rhs: Arbiter_V1_ChallengerStatus) -> Bool {
+    if lhs._challenger != rhs._challenger {return false}
+    if lhs.share != rhs.share {return false}
+    if lhs.active != rhs.active {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
 
 nonisolated extension Arbiter_V1_GetStatusRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetStatusRequest"
@@ -201,73 +353,132 @@ nonisolated extension Arbiter_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Arbiter_V1_ServerStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServerStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}versions\0\u{3}bundle_path\0\u{3}loaded_at_millis\0\u{1}customers\0\u{1}offers\0\u{1}models\0\u{3}feature_names\0\u{3}decisions_served\0\u{3}outcomes_recorded\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}versions\0\u{3}bundle_path\0\u{3}loaded_at_millis\0\u{1}customers\0\u{1}offers\0\u{1}models\0\u{3}feature_names\0\u{3}decisions_served\0\u{3}outcomes_recorded\0\u{1}challenger\0")
+
+  fileprivate class _StorageClass {
+    var _versions: Arbiter_V1_VersionInfo? = nil
+    var _bundlePath: String = String()
+    var _loadedAtMillis: Int64 = 0
+    var _customers: UInt64 = 0
+    var _offers: UInt32 = 0
+    var _models: [Arbiter_V1_ModelInfo] = []
+    var _featureNames: [String] = []
+    var _decisionsServed: UInt64 = 0
+    var _outcomesRecorded: UInt64 = 0
+    var _challenger: Arbiter_V1_ChallengerStatus? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _versions = source._versions
+      _bundlePath = source._bundlePath
+      _loadedAtMillis = source._loadedAtMillis
+      _customers = source._customers
+      _offers = source._offers
+      _models = source._models
+      _featureNames = source._featureNames
+      _decisionsServed = source._decisionsServed
+      _outcomesRecorded = source._outcomesRecorded
+      _challenger = source._challenger
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._versions) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.bundlePath) }()
-      case 3: try { try decoder.decodeSingularInt64Field(value: &self.loadedAtMillis) }()
-      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.customers) }()
-      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.offers) }()
-      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.models) }()
-      case 7: try { try decoder.decodeRepeatedStringField(value: &self.featureNames) }()
-      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.decisionsServed) }()
-      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.outcomesRecorded) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._versions) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._bundlePath) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._loadedAtMillis) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._customers) }()
+        case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._offers) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._models) }()
+        case 7: try { try decoder.decodeRepeatedStringField(value: &_storage._featureNames) }()
+        case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._decisionsServed) }()
+        case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._outcomesRecorded) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._challenger) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._versions {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
-    if !self.bundlePath.isEmpty {
-      try visitor.visitSingularStringField(value: self.bundlePath, fieldNumber: 2)
-    }
-    if self.loadedAtMillis != 0 {
-      try visitor.visitSingularInt64Field(value: self.loadedAtMillis, fieldNumber: 3)
-    }
-    if self.customers != 0 {
-      try visitor.visitSingularUInt64Field(value: self.customers, fieldNumber: 4)
-    }
-    if self.offers != 0 {
-      try visitor.visitSingularUInt32Field(value: self.offers, fieldNumber: 5)
-    }
-    if !self.models.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.models, fieldNumber: 6)
-    }
-    if !self.featureNames.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.featureNames, fieldNumber: 7)
-    }
-    if self.decisionsServed != 0 {
-      try visitor.visitSingularUInt64Field(value: self.decisionsServed, fieldNumber: 8)
-    }
-    if self.outcomesRecorded != 0 {
-      try visitor.visitSingularUInt64Field(value: self.outcomesRecorded, fieldNumber: 9)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._versions {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      if !_storage._bundlePath.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._bundlePath, fieldNumber: 2)
+      }
+      if _storage._loadedAtMillis != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._loadedAtMillis, fieldNumber: 3)
+      }
+      if _storage._customers != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._customers, fieldNumber: 4)
+      }
+      if _storage._offers != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._offers, fieldNumber: 5)
+      }
+      if !_storage._models.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._models, fieldNumber: 6)
+      }
+      if !_storage._featureNames.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._featureNames, fieldNumber: 7)
+      }
+      if _storage._decisionsServed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._decisionsServed, fieldNumber: 8)
+      }
+      if _storage._outcomesRecorded != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._outcomesRecorded, fieldNumber: 9)
+      }
+      try { if let v = _storage._challenger {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Arbiter_V1_ServerStatus, rhs: Arbiter_V1_ServerStatus) -> Bool {
-    if lhs._versions != rhs._versions {return false}
-    if lhs.bundlePath != rhs.bundlePath {return false}
-    if lhs.loadedAtMillis != rhs.loadedAtMillis {return false}
-    if lhs.customers != rhs.customers {return false}
-    if lhs.offers != rhs.offers {return false}
-    if lhs.models != rhs.models {return false}
-    if lhs.featureNames != rhs.featureNames {return false}
-    if lhs.decisionsServed != rhs.decisionsServed {return false}
-    if lhs.outcomesRecorded != rhs.outcomesRecorded {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._versions != rhs_storage._versions {return false}
+        if _storage._bundlePath != rhs_storage._bundlePath {return false}
+        if _storage._loadedAtMillis != rhs_storage._loadedAtMillis {return false}
+        if _storage._customers != rhs_storage._customers {return false}
+        if _storage._offers != rhs_storage._offers {return false}
+        if _storage._models != rhs_storage._models {return false}
+        if _storage._featureNames != rhs_storage._featureNames {return false}
+        if _storage._decisionsServed != rhs_storage._decisionsServed {return false}
+        if _storage._outcomesRecorded != rhs_storage._outcomesRecorded {return false}
+        if _storage._challenger != rhs_storage._challenger {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
