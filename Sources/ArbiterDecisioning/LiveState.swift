@@ -165,3 +165,27 @@ extension LiveState {
     return (decision, placements)
   }
 }
+
+/// What one look at the bundle root found.
+public enum BundleWatchResult: Sendable, Equatable {
+  case unchanged
+  case published(version: String)
+  case refused(directory: String, reason: String)
+}
+
+extension LiveState {
+  /// Reloads when the configured bundle root has a newer version directory than the one live.
+  /// A version that failed is not retried until another one appears.
+  public func checkForNewBundle(lastRefused: inout String?) -> BundleWatchResult {
+    guard let newest = try? ModelBundle.resolveVersionDirectory(bundlePath) else { return .unchanged }
+    if newest == snapshot.bundle.directory || newest == lastRefused { return .unchanged }
+    do {
+      let (_, current) = try reload(from: newest)
+      lastRefused = nil
+      return .published(version: current.engine.versions.bundleVersion)
+    } catch {
+      lastRefused = newest
+      return .refused(directory: newest, reason: error.message)
+    }
+  }
+}

@@ -24,6 +24,7 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Feature store directory (snapshot and update log); 'none' keeps customers in memory only.") var store = "arbiter-data/store"
   @Option(help: "When the update log is forced to disk: 'always' or a number of milliseconds (group commit).") var fsync = "10"
   @Option(help: "Seconds between background snapshots of the feature store (0: never).") var snapshotInterval: Double = 600
+  @Option(help: "Seconds between looks for a newer bundle version under --bundle (0: never).") var bundleWatch: Double = 5
   @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
 
   func run() async throws {
@@ -44,6 +45,7 @@ struct Serve: AsyncParsableCommand {
     guard let policy = FsyncPolicy(fsync) else { throw ValidationError("--fsync must be 'always' or a positive number of milliseconds, got '\(fsync)'") }
     config.fsyncPolicy = policy
     config.snapshotIntervalSeconds = snapshotInterval > 0 ? snapshotInterval : nil
+    config.bundleWatchSeconds = bundleWatch > 0 ? bundleWatch : nil
     let server: ArbiterServer
     do {
       server = try ArbiterServer(configuration: config, logger: logger)

@@ -18,6 +18,8 @@ public struct ArbiterConfiguration: Sendable {
   /// A fixed "now" in days since the epoch for reading derived features (tests, replays); nil
   /// uses the wall clock.
   public var fixedClockDays: Double?
+  /// How often to look for a newer bundle version under `bundlePath` (seconds); nil never.
+  public var bundleWatchSeconds: Double? = 5
   /// How often a background snapshot is taken (and the log compacted); nil never.
   public var snapshotIntervalSeconds: Double? = 600
   /// The interaction log file; nil keeps the log in memory only.

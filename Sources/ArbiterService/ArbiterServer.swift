@@ -108,6 +108,9 @@ public final class ArbiterServer: Sendable {
     let server = makeGRPCServer()
     let service = GRPCServerService(server: server, health: health, logger: logger)
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+    if let interval = configuration.bundleWatchSeconds {
+      services.append(.init(service: BundleWatchService(live: live, interval: interval, logger: logger)))
+    }
     if let interval = configuration.snapshotIntervalSeconds, configuration.storeDirectory != nil {
       services.append(.init(service: SnapshotService(store: store, interval: interval, logger: logger)))
     }
@@ -179,6 +182,29 @@ struct SnapshotService: Service {
         ])
       case .failure(let error):
         logger.error("snapshot failed; the log keeps every update", metadata: ["error": "\(error.message)"])
+      }
+    }
+  }
+}
+
+/// Watches the bundle root and publishes a newer version when one appears (validated like a
+/// reload; a failed one is reported once and the live bundle keeps serving).
+struct BundleWatchService: Service {
+  let live: LiveState
+  let interval: Double
+  let logger: Logger
+
+  func run() async throws {
+    var refused: String?
+    while !Task.isShuttingDownGracefully {
+      let interval = self.interval
+      do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) } } catch { return }
+      if Task.isShuttingDownGracefully { return }
+      switch live.checkForNewBundle(lastRefused: &refused) {
+      case .unchanged: break
+      case .published(let version): logger.notice("published a new bundle version", metadata: ["version": "\(version)"])
+      case .refused(let directory, let reason):
+        logger.error("refused a new bundle version; the live one keeps serving", metadata: ["directory": "\(directory)", "reason": "\(reason)"])
       }
     }
   }

@@ -85,3 +85,28 @@ import Testing
     }
   }
 }
+
+@Suite struct BundleWatchTests {
+  @Test func aNewVersionIsPublishedAndABadOneRefusedOnce() throws {
+    let (root, version) = try TestSupport.copyOfDemoBundle()
+    let server = try TestSupport.makeServer(bundlePath: root)
+    var refused: String?
+    #expect(server.live.checkForNewBundle(lastRefused: &refused) == .unchanged)
+    // Version 2 appears: published.
+    try FileManager.default.copyItem(atPath: version, toPath: root + "/2")
+    let manifest = try String(contentsOfFile: root + "/2/manifest.json", encoding: .utf8).replacingOccurrences(of: "\"version\" : \"1\"", with: "\"version\" : \"2\"")
+    try manifest.write(toFile: root + "/2/manifest.json", atomically: true, encoding: .utf8)
+    #expect(server.live.checkForNewBundle(lastRefused: &refused) == .published(version: "2"))
+    #expect(server.live.snapshot.engine.versions.bundleVersion == "2")
+    // A corrupt version 3: refused, reported once, version 2 keeps serving.
+    try FileManager.default.copyItem(atPath: root + "/2", toPath: root + "/3")
+    try Data("{}".utf8).write(to: URL(fileURLWithPath: root + "/3/models.json"))
+    guard case .refused(let directory, let reason) = server.live.checkForNewBundle(lastRefused: &refused) else {
+      Issue.record("a corrupt version was not refused")
+      return
+    }
+    #expect(directory == root + "/3" && reason.contains("models.json: checksum mismatch"))
+    #expect(server.live.checkForNewBundle(lastRefused: &refused) == .unchanged)
+    #expect(server.live.snapshot.engine.versions.bundleVersion == "2")
+  }
+}

@@ -25,12 +25,13 @@ enum TestSupport {
   static let fixedClockDays = 20_412.0
 
   /// A server over the committed bundle with a small demo population.
-  static func makeServer(customers: Int = 3_000, logPath: String? = nil, storeDirectory: String? = nil) throws -> ArbiterServer {
+  static func makeServer(customers: Int = 3_000, logPath: String? = nil, storeDirectory: String? = nil, bundlePath: String? = nil) throws -> ArbiterServer {
     var config = ArbiterConfiguration()
+    config.bundleWatchSeconds = nil
     config.storeDirectory = storeDirectory
     config.snapshotIntervalSeconds = nil
     config.fixedClockDays = fixedClockDays
-    config.bundlePath = demoBundlePath
+    config.bundlePath = bundlePath ?? demoBundlePath
     config.customers = customers
     config.interactionLogPath = logPath
     config.grpcPort = 0
