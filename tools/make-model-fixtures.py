@@ -13,7 +13,7 @@ dropped) and writes into Tests/ArbiterTests/Fixtures/models/:
   contributions.csv  each library's own TreeSHAP contributions (pred_contrib) for the first 600 rows
 
 Inputs are rounded to float32 before the libraries see them, as Arbiter stores float32.
-Run:  pip install lightgbm==4.6.0 xgboost-cpu==3.1.3 numpy && python3 tools/make-model-fixtures.py
+Run:  python3 tools/make-model-fixtures.py   (pip-installs lightgbm 4.6.0 and xgboost-cpu 3.1.3 if missing)
 """
 import csv, json, os, sys
 import numpy as np
@@ -22,8 +22,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "..", "shared", "data", "bank_marketing", "bank-additional-full.csv")
 OUT = os.path.join(ROOT, "Tests", "ArbiterTests", "Fixtures", "models")
 
-import lightgbm as lgb
-import xgboost as xgb
+try:
+    import lightgbm as lgb
+    import xgboost as xgb
+except ImportError:
+    import subprocess
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "lightgbm==4.6.0", "xgboost-cpu==3.1.3", "numpy"])
+    import lightgbm as lgb
+    import xgboost as xgb
 
 NUMERIC = ["age", "campaign", "pdays", "previous", "emp.var.rate", "cons.price.idx", "cons.conf.idx", "euribor3m", "nr.employed"]
 CATEGORICAL = ["job", "marital", "education", "default", "housing", "loan", "contact", "month", "day_of_week", "poutcome"]
