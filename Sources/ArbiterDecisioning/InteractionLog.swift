@@ -89,12 +89,7 @@ public final class InteractionLog: Sendable {
 
   /// Remembers a decision so outcomes can refer to it, and logs it (buffered).
   public func record(_ decision: Decision) {
-    var line = "{\"type\":\"decision\",\"decision_id\":\(json(decision.decisionId)),\"customer_id\":\(decision.customerId),\"channel\":\"\(decision.channel.name)\",\"ts\":\(decision.timestampMillis),\"bundle\":\(json(decision.versions.bundleName + "/" + decision.versions.bundleVersion)),\"offers\":["
-    for (i, offer) in decision.offers.enumerated() {
-      if i > 0 { line += "," }
-      line += "{\"offer_id\":\(json(offer.offerId)),\"rank\":\(offer.rank),\"propensity\":\(offer.propensity),\"score\":\(offer.score),\"probability\":1}"
-    }
-    line += "]}\n"
+    let line = decisionLine(decision, type: "decision", extra: ",\"channel\":\"\(decision.channel.name)\",\"ts\":\(decision.timestampMillis)")
     let summary = DecisionSummary(customerId: decision.customerId, channel: decision.channel, offerIds: decision.offers.map(\.offerId))
     let entries = decision.offers.map {
       InteractionEntry(decisionId: decision.decisionId, offerId: $0.offerId, channel: decision.channel, outcome: nil, timestampMillis: decision.timestampMillis, declineReason: "")
@@ -112,28 +107,38 @@ public final class InteractionLog: Sendable {
       }
       appendHistory(&state, customer: decision.customerId, entries)
       state.decisionsLogged += 1
-      state.pending.append(contentsOf: line.utf8)
-      if state.pending.count >= 64 * 1024 { defer { state.pending.removeAll(keepingCapacity: true) }; return state.pending }
-      return nil
+      return Self.buffer(line, in: &state)
     }
     if let toWrite { write(toWrite) }
   }
 
   /// Logs what a challenger would have decided (shadow scoring); it changes nothing else.
   public func recordShadow(_ decision: Decision) {
-    var line = "{\"type\":\"shadow\",\"decision_id\":\(json(decision.decisionId)),\"customer_id\":\(decision.customerId),\"bundle\":\(json(decision.versions.bundleName + "/" + decision.versions.bundleVersion)),\"offers\":["
-    for (i, offer) in decision.offers.enumerated() {
-      if i > 0 { line += "," }
-      line += "{\"offer_id\":\(json(offer.offerId)),\"rank\":\(offer.rank),\"propensity\":\(offer.propensity),\"score\":\(offer.score)}"
-    }
-    line += "]}\n"
+    let line = decisionLine(decision, type: "shadow", extra: "")
     let toWrite: Data? = state.withLock { state in
       state.shadowsLogged += 1
-      state.pending.append(contentsOf: line.utf8)
-      if state.pending.count >= 64 * 1024 { defer { state.pending.removeAll(keepingCapacity: true) }; return state.pending }
-      return nil
+      return Self.buffer(line, in: &state)
     }
     if let toWrite { write(toWrite) }
+  }
+
+  /// One decision as a JSON line: its id, customer, bundle and the offers with their scores (each
+  /// made with probability 1: the policy is deterministic).
+  private func decisionLine(_ decision: Decision, type: String, extra: String) -> String {
+    var line = "{\"type\":\"\(type)\",\"decision_id\":\(json(decision.decisionId)),\"customer_id\":\(decision.customerId)\(extra),\"bundle\":\(json(decision.versions.bundleName + "/" + decision.versions.bundleVersion)),\"offers\":["
+    for (i, offer) in decision.offers.enumerated() {
+      if i > 0 { line += "," }
+      line += "{\"offer_id\":\(json(offer.offerId)),\"rank\":\(offer.rank),\"propensity\":\(offer.propensity),\"score\":\(offer.score),\"probability\":1}"
+    }
+    return line + "]}\n"
+  }
+
+  /// Adds a line to the buffer; returns the buffer's bytes to write once it holds 64 KiB.
+  private static func buffer(_ line: String, in state: inout State) -> Data? {
+    state.pending.append(contentsOf: line.utf8)
+    guard state.pending.count >= 64 * 1024 else { return nil }
+    defer { state.pending.removeAll(keepingCapacity: true) }
+    return state.pending
   }
 
   /// How many shadow decisions were logged.
