@@ -40,7 +40,7 @@ public struct TreeEnsemble: Sendable {
   /// Names of the features the model reads, in the model's own order.
   public let featureNames: [String]
   /// The same trees in the packed hot-path layout.
-  let packed: PackedTrees
+  let packed: QuickScorerForest
 
   public var treeCount: Int { roots.count }
   public var nodeCount: Int { features.count }
@@ -66,9 +66,9 @@ public struct TreeEnsemble: Sendable {
     self.bitsets = bitsets
     self.leaves = leaves
     self.featureNames = featureNames
-    self.packed = PackedTrees(
+    self.packed = QuickScorerForest(
       convention: convention, roots: roots, features: features, thresholds: thresholds, left: left, right: right, flags: flags,
-      leaves: leaves)
+      bitsetStart: bitsetStart, bitsetLength: bitsetLength, bitsets: bitsets, leaves: leaves)
   }
 
   /// The raw score (log-odds) for one customer vector.
@@ -228,5 +228,16 @@ extension TreeEnsemble {
       }
     }
     return visits
+  }
+}
+
+extension TreeEnsemble {
+  /// Whether a categorical node sends `value` left (NaN, negative and huge categories go right).
+  @inline(__always)
+  func categoryIsLeft(_ value: Float, node: Int) -> Bool {
+    guard !value.isNaN, value >= 0, value < 2_147_483_648 else { return false }
+    let category = Int(value)
+    let word = category >> 5
+    return word < Int(bitsetLength[node]) && (bitsets[Int(bitsetStart[node]) + word] >> UInt32(category & 31)) & 1 == 1
   }
 }

@@ -62,9 +62,11 @@ import Testing
     #expect(worst < 1e-6, "largest margin difference \(worst)")
   }
 
-  /// The packed, tree-by-tree batch path gives the same bits as the one-row reference walk.
+  /// The QuickScorer batch path gives the same bits as the one-row reference walk.
   @Test func batchScoringEqualsRowScoring() throws {
     for model in [try lightGBM(), try xgboost()] {
+      // Both fixtures must take the fast path, or this test would only compare the walk with itself.
+      #expect(model.quickScorerWidth == (model.convention == .lightGBM ? 32 : 64), "LightGBM: 31 leaves; XGBoost: up to 64")
       let flat = rows.flatMap { $0 }
       var batch = [Double](repeating: 0, count: rows.count)
       flat.withUnsafeBufferPointer { x in
@@ -77,6 +79,15 @@ import Testing
       }
       if model.convention == .lightGBM {
         #expect(zip(batch, expected).allSatisfy { $0.bitPattern == $1.lightGBM.bitPattern })
+      }
+      // Partial groups of eight lanes (1, 7, 9, 13 rows) from different starting rows.
+      for (start, count) in [(0, 1), (5, 7), (100, 9), (3001, 13)] {
+        let part = rows[start..<(start + count)].flatMap { $0 }
+        var scores = [Double](repeating: .nan, count: count)
+        part.withUnsafeBufferPointer { x in
+          scores.withUnsafeMutableBufferPointer { model.rawScores(rows: x.baseAddress!, count: count, width: schema.width, into: $0.baseAddress!) }
+        }
+        for k in 0..<count { #expect(scores[k].bitPattern == batch[start + k].bitPattern, "rows \(start)+\(k) of \(count)") }
       }
     }
   }
