@@ -26,10 +26,13 @@ public struct CompiledCatalogue: Sendable {
   /// Per customer feature then context feature (in ``FeatureSchema/source(of:)`` order): phrases.
   public let phrases: [String: FeaturePhrase]
   public let offerIndex: [String: Int]
+  /// How a request's customer and context values are prepared for the logistic models.
+  public let scoringLayout: ScoringLayout
 
   public init(bundle: ModelBundle) throws(ArbiterError) {
     let schema = bundle.schema
     let catalogue = bundle.catalogue
+    scoringLayout = ScoringLayout(schema: schema)
     let file = bundle.directory.map { "\($0)/\(ModelBundle.catalogueFile)" } ?? ModelBundle.catalogueFile
     rules = try EligibilityRules(catalogue: catalogue, schema: schema, file: file)
 

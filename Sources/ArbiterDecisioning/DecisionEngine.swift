@@ -20,6 +20,9 @@ public struct DecisionEngine: Sendable {
   public let versions: VersionStamp
   /// The current time in days since the epoch, at which derived features are read.
   public let clock: @Sendable () -> Double
+  /// Per customer feature, the median over a sample of stored customers (NaN when none has it):
+  /// what "high" and "low" mean when a tree model's reason is phrased.
+  public let typicalValues: [Float]
 
   public init(bundle: ModelBundle, customers: FeatureStore, clock: @escaping @Sendable () -> Double = { FeatureStore.nowDays }) throws(ArbiterError) {
     self.clock = clock
@@ -32,6 +35,20 @@ public struct DecisionEngine: Sendable {
     self.versions = VersionStamp(
       bundleName: bundle.manifest.name, bundleVersion: bundle.manifest.version,
       catalogueVersion: bundle.catalogue.version, schemaHash: bundle.manifest.schemaHash)
+    self.typicalValues = Self.medians(of: customers, width: bundle.schema.width, at: clock())
+  }
+
+  /// Feature medians over up to 1,001 stored customers spread across the store.
+  static func medians(of customers: FeatureStore, width: Int, at now: Double) -> [Float] {
+    let count = customers.count
+    let step = max(1, count / 1_000)
+    var columns = [[Float]](repeating: [], count: width)
+    var buffer = [Float](repeating: 0, count: width)
+    for row in stride(from: 0, to: count, by: step) {
+      buffer.withUnsafeMutableBufferPointer { customers.read(row: row, into: $0, nowDays: now) }
+      for f in 0..<width where !buffer[f].isNaN { columns[f].append(buffer[f]) }
+    }
+    return columns.map { values in values.isEmpty ? .nan : values.sorted()[values.count / 2] }
   }
 
   /// Decides; throws `notFound` for an unknown customer and `invalidArgument` for bad input.
@@ -76,68 +93,70 @@ public struct DecisionEngine: Sendable {
 
     return withCustomer(row) { (customer: UnsafeBufferPointer<Float>) -> Decision in
       context.withUnsafeBufferPointer { (contextValues: UnsafeBufferPointer<Float>) -> Decision in
-        let rules = catalogue.rules
-        let consentGiven = request.anonymous || rules.consents(customer, on: channel)
-        for offer in catalogue.offers {
-          if request.anonymous {
-            if !rules.offers[offer.index].allows(channel) {
-              if request.explain {
-                suppressed.append(Suppression(offerId: offer.definition.id, code: .channelNotAllowed, detail: "not offered through \(channel.name)"))
+        ScoringRow.prepare(catalogue.scoringLayout, customer: customer, context: contextValues) { scoringRow in
+          let rules = catalogue.rules
+          let consentGiven = request.anonymous || rules.consents(customer, on: channel)
+          for offer in catalogue.offers {
+            if request.anonymous {
+              if !rules.offers[offer.index].allows(channel) {
+                if request.explain {
+                  suppressed.append(Suppression(offerId: offer.definition.id, code: .channelNotAllowed, detail: "not offered through \(channel.name)"))
+                }
+                continue
+              }
+            } else if rules.check(offer: offer.index, customer: customer, channel: channel, consentGiven: consentGiven) != nil {
+              if request.explain, let why = rules.explain(offer: offer.index, customer: customer, channel: channel, consentGiven: consentGiven) {
+                suppressed.append(Suppression(offerId: offer.definition.id, code: Suppression.Code(why.code), detail: why.detail))
               }
               continue
             }
-          } else if rules.check(offer: offer.index, customer: customer, channel: channel, consentGiven: consentGiven) != nil {
-            if request.explain, let why = rules.explain(offer: offer.index, customer: customer, channel: channel, consentGiven: consentGiven) {
-              suppressed.append(Suppression(offerId: offer.definition.id, code: Suppression.Code(why.code), detail: why.detail))
-            }
-            continue
+            let propensity = offer.model.propensity(row: scoringRow, customer: customer, context: contextValues)
+            let weight = catalogue.contextWeight(offer: offer.index, key: reasonKey) * catalogue.contextWeight(offer: offer.index, key: pageKey)
+            candidates.append(Candidate(offer: offer.index, propensity: propensity, weight: weight, score: propensity * offer.definition.value * weight))
           }
-          let propensity = offer.model.propensity(customer: customer, context: contextValues)
-          let weight = catalogue.contextWeight(offer: offer.index, key: reasonKey) * catalogue.contextWeight(offer: offer.index, key: pageKey)
-          candidates.append(Candidate(offer: offer.index, propensity: propensity, weight: weight, score: propensity * offer.definition.value * weight))
-        }
-        candidates.sort { $0.score > $1.score || ($0.score == $1.score && $0.offer < $1.offer) }
+          candidates.sort { $0.score > $1.score || ($0.score == $1.score && $0.offer < $1.offer) }
 
-        let displayName = row.map { customers.displayName(row: $0) } ?? ""
-        var ranked: [RankedOffer] = []
-        var contributions: [Double] = []
-        for (position, candidate) in candidates.enumerated() {
-          let offer = catalogue.offers[candidate.offer]
-          guard position < request.maxOffers else {
-            if request.explain {
-              suppressed.append(Suppression(
-                offerId: offer.definition.id, code: .rankedBelow,
-                detail: "ranked \(position + 1) of \(candidates.count) eligible; \(request.maxOffers) requested",
-                propensity: candidate.propensity, score: candidate.score))
+          let displayName = row.map { customers.displayName(row: $0) } ?? ""
+          var ranked: [RankedOffer] = []
+          var contributions: [Double] = []
+          for (position, candidate) in candidates.enumerated() {
+            let offer = catalogue.offers[candidate.offer]
+            guard position < request.maxOffers else {
+              if request.explain {
+                suppressed.append(Suppression(
+                  offerId: offer.definition.id, code: .rankedBelow,
+                  detail: "ranked \(position + 1) of \(candidates.count) eligible; \(request.maxOffers) requested",
+                  propensity: candidate.propensity, score: candidate.score))
+              }
+              continue
             }
-            continue
+            let treatment = offer.treatments[channel.ordinal]!
+            contributions = [Double](repeating: 0, count: offer.model.featureNames.count)
+            offer.model.contributions(customer: customer, context: contextValues, into: &contributions)
+            var reasons = topReasons(offer.model, contributions, customer: customer, context: contextValues)
+            if candidate.weight != 1 {
+              let key = [reasonKey.map { _ in "reason:\(request.callReason)" }, pageKey.map { _ in "page:\(request.page)" }]
+                .compactMap { $0 }.joined(separator: ", ")
+              reasons.append(ReasonCode(code: "CONTEXT_WEIGHT", feature: key, contribution: candidate.weight,
+                                        phrase: "relevant to this interaction (\(key)) ×\(candidate.weight)"))
+            }
+            let name = offer.definition.name
+            ranked.append(RankedOffer(
+              rank: position + 1, offerIndex: offer.index, offerId: offer.definition.id, name: name,
+              product: offer.definition.product, propensity: candidate.propensity, value: offer.definition.value,
+              contextWeight: candidate.weight, score: candidate.score,
+              treatment: RenderedTreatment(
+                title: treatment.title.render(displayName: displayName, offerName: name, customer: customer),
+                message: treatment.message.render(displayName: displayName, offerName: name, customer: customer),
+                agentScript: treatment.script?.render(displayName: displayName, offerName: name, customer: customer) ?? ""),
+              reasons: reasons))
           }
-          let treatment = offer.treatments[channel.ordinal]!
-          contributions = [Double](repeating: 0, count: offer.model.featureNames.count)
-          offer.model.contributions(customer: customer, context: contextValues, into: &contributions)
-          var reasons = topReasons(offer.model, contributions, customer: customer, context: contextValues)
-          if candidate.weight != 1 {
-            let key = [reasonKey.map { _ in "reason:\(request.callReason)" }, pageKey.map { _ in "page:\(request.page)" }]
-              .compactMap { $0 }.joined(separator: ", ")
-            reasons.append(ReasonCode(code: "CONTEXT_WEIGHT", feature: key, contribution: candidate.weight,
-                                      phrase: "relevant to this interaction (\(key)) ×\(candidate.weight)"))
-          }
-          let name = offer.definition.name
-          ranked.append(RankedOffer(
-            rank: position + 1, offerIndex: offer.index, offerId: offer.definition.id, name: name,
-            product: offer.definition.product, propensity: candidate.propensity, value: offer.definition.value,
-            contextWeight: candidate.weight, score: candidate.score,
-            treatment: RenderedTreatment(
-              title: treatment.title.render(displayName: displayName, offerName: name, customer: customer),
-              message: treatment.message.render(displayName: displayName, offerName: name, customer: customer),
-              agentScript: treatment.script?.render(displayName: displayName, offerName: name, customer: customer) ?? ""),
-            reasons: reasons))
+          return Decision(
+            decisionId: decisionId, requestId: request.requestId, customerId: request.customerId, channel: channel,
+            versions: versions, offers: ranked, suppressed: suppressed,
+            nanos: DispatchTime.now().uptimeNanoseconds - started,
+            timestampMillis: Int64(Date().timeIntervalSince1970 * 1000))
         }
-        return Decision(
-          decisionId: decisionId, requestId: request.requestId, customerId: request.customerId, channel: channel,
-          versions: versions, offers: ranked, suppressed: suppressed,
-          nanos: DispatchTime.now().uptimeNanoseconds - started,
-          timestampMillis: Int64(Date().timeIntervalSince1970 * 1000))
       }
     }
   }
@@ -156,9 +175,11 @@ public struct DecisionEngine: Sendable {
         for channel in Channel.allCases {
           if let feature = catalogue.channelContextFeature { context[feature] = Float(channel.ordinal) }
           let bad: CompiledOffer? = context.withUnsafeBufferPointer { c in
-            catalogue.offers.first { offer in
-              let p = offer.model.propensity(customer: customer, context: c)
-              return !(p.isFinite && p >= 0 && p <= 1)
+            ScoringRow.prepare(catalogue.scoringLayout, customer: customer, context: c) { scoringRow in
+              catalogue.offers.first { offer in
+                let p = offer.model.propensity(row: scoringRow, customer: customer, context: c)
+                return !(p.isFinite && p >= 0 && p <= 1)
+              }
             }
           }
           if let bad {
@@ -194,10 +215,14 @@ public struct DecisionEngine: Sendable {
     func phrase(_ i: Int) -> String {
       let name = names[i]
       guard case .logistic(let model) = propensityModel.scorer else {
-        // Trees: say the customer's value (the level of a categorical feature).
+        // Trees: the level of a categorical feature; otherwise the catalogue's phrase for a value
+        // above or below the stored customers' median, or the value itself when there is none.
         let value = customer[i]
         if case .categorical(let levels) = schema.customerFeatures[i].kind, !value.isNaN, Int(value) >= 0, Int(value) < levels.count {
           return "\(name.replacingOccurrences(of: "_", with: " ")): \(levels[Int(value)])"
+        }
+        if let phrases = catalogue.phrases[name], !value.isNaN, !typicalValues[i].isNaN {
+          return value > typicalValues[i] ? phrases.high : phrases.low
         }
         return "\(name.replacingOccurrences(of: "_", with: " ")) \(value.isNaN ? "unknown" : String(format: "%g", Double(value)))"
       }

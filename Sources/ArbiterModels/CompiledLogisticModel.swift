@@ -92,7 +92,17 @@ public struct CompiledLogisticModel: Sendable {
     self.storage = [numericTerms, indicatorTerms]
     self.numeric = numericTerms.view
     self.indicators = indicatorTerms.view
+    self.dense = DenseLogistic(document, sources: sources, levels: levels, layout: ScoringLayout(schema: schema))
   }
+
+  /// The same model over a ``ScoringRow``: one dense weight per position and, per categorical
+  /// feature, a table of its contribution by code.
+  @usableFromInline let dense: DenseLogistic
+
+  /// The log-odds from a prepared row: equal to ``logit(customer:context:)`` up to the order of
+  /// the additions.
+  @inlinable
+  public func logit(row: ScoringRow) -> Double { dense.logit(row) }
 
   public var termCount: Int { weights.count }
 
@@ -140,6 +150,10 @@ public struct CompiledLogisticModel: Sendable {
     return z
   }
 
+  /// The propensity from a prepared row.
+  @inlinable
+  public func propensity(row: ScoringRow) -> Double { sigmoid(logit(row: row)) }
+
   /// The propensity (probability of acceptance).
   @inlinable
   public func propensity(customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
@@ -180,6 +194,109 @@ public struct CompiledLogisticModel: Sendable {
 #elseif canImport(Darwin)
   import Darwin
 #endif
+
+/// A logistic model as dense weights over a ``ScoringLayout`` (x − mean folded into the
+/// intercept) plus a contribution table per categorical feature; immutable, allocated once.
+@usableFromInline
+final class DenseLogistic: @unchecked Sendable {
+  let count: Int
+  let intercept: Double
+  let weights: UnsafeMutablePointer<Double>
+  /// Positions of numeric terms, as bitset words, and per position weight × mean: a missing
+  /// value contributes nothing, so its share of the folded intercept is added back.
+  let reads: UnsafeMutablePointer<UInt64>
+  let meanShares: UnsafeMutablePointer<Double>
+  let words: Int
+  /// Per categorical feature read: its position and where its table starts in `tables`.
+  let tablePositions: [Int32]
+  let tableStarts: [Int32]
+  let tables: UnsafeMutablePointer<Double>
+  let tableCount: Int
+
+  init(_ document: LogisticModelDocument, sources: [Int32], levels: [Float], layout: ScoringLayout) {
+    count = layout.count
+    words = layout.words
+    weights = .allocate(capacity: max(1, count))
+    weights.initialize(repeating: 0, count: max(1, count))
+    reads = .allocate(capacity: max(1, words))
+    reads.initialize(repeating: 0, count: max(1, words))
+    meanShares = .allocate(capacity: max(1, count))
+    meanShares.initialize(repeating: 0, count: max(1, count))
+    var intercept = document.intercept
+    var positions: [Int32] = [], starts: [Int32] = [], table: [Double] = []
+    for (t, term) in document.terms.enumerated() {
+      let position = sources[t] >= 0 ? Int(sources[t]) : layout.customerCount + Int(-1 - sources[t])
+      let coefficient = term.weight / term.scale
+      if levels[t].isNaN {
+        weights[position] += coefficient
+        intercept -= coefficient * term.mean
+        meanShares[position] += coefficient * term.mean
+        reads[position >> 6] |= 1 << UInt64(position & 63)
+        continue
+      }
+      // Indicator: code == level adds coefficient × (1 − mean), any other present value
+      // coefficient × (0 − mean); missing adds nothing. Slots: codes, unknown, missing.
+      let levelCount = Int(layout.levelCounts[position])
+      var start: Int
+      if let k = positions.firstIndex(of: Int32(position)) {
+        start = Int(starts[k])
+      } else {
+        start = table.count
+        positions.append(Int32(position))
+        starts.append(Int32(start))
+        table.append(contentsOf: [Double](repeating: 0, count: levelCount + 2))
+      }
+      for code in 0...levelCount {
+        table[start + code] += coefficient * ((Float(code) == levels[t] ? 1 : 0) - term.mean)
+      }
+    }
+    self.intercept = intercept
+    tablePositions = positions
+    tableStarts = starts
+    tableCount = table.count
+    tables = .allocate(capacity: max(1, table.count))
+    tables.initialize(from: table, count: table.count)
+  }
+
+  deinit {
+    weights.deallocate()
+    reads.deallocate()
+    meanShares.deallocate()
+    tables.deallocate()
+  }
+
+  /// The log-odds.
+  @usableFromInline
+  func logit(_ row: ScoringRow) -> Double {
+    var missingShare = 0.0
+    for w in 0..<words {
+      var bits = reads[w] & row.missing[w]
+      while bits != 0 {
+        missingShare += meanShares[w << 6 | bits.trailingZeroBitCount]
+        bits &= bits - 1
+      }
+    }
+    let x = row.values, b = weights
+    var z0 = 0.0, z1 = 0.0, z2 = 0.0, z3 = 0.0
+    var i = 0
+    while i + 4 <= count {
+      z0 += x[i] * b[i]
+      z1 += x[i + 1] * b[i + 1]
+      z2 += x[i + 2] * b[i + 2]
+      z3 += x[i + 3] * b[i + 3]
+      i += 4
+    }
+    while i < count {
+      z0 += x[i] * b[i]
+      i += 1
+    }
+    var z = intercept + ((z0 + z1) + (z2 + z3)) + missingShare
+    for k in 0..<tablePositions.count {
+      z += tables[Int(tableStarts[k]) + Int(row.slots[Int(tablePositions[k])])]
+    }
+    return z
+  }
+}
 
 /// Logistic terms in flat buffers allocated once per model (immutable; shared by copies).
 @usableFromInline

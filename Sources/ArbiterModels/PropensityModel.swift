@@ -26,6 +26,22 @@ public struct PropensityModel: Sendable {
     }
   }
 
+  /// The raw log-odds, logistic models reading the request's prepared row.
+  @inlinable
+  public func logit(row: ScoringRow, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
+    switch scorer {
+    case .logistic(let model): model.logit(row: row)
+    case .trees(let model, _): model.rawScore(customer)
+    }
+  }
+
+  /// The probability of acceptance from the request's prepared row.
+  @inlinable
+  public func propensity(row: ScoringRow, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
+    let z = logit(row: row, customer: customer, context: context)
+    return calibration?.probability(logit: z) ?? sigmoid(z)
+  }
+
   /// The probability of acceptance (calibrated when the bundle calibrates this offer).
   @inlinable
   public func propensity(customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {

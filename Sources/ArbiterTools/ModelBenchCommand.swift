@@ -1,4 +1,6 @@
 import ArbiterCore
+import ArbiterDemoBank
+import ArbiterFeatureStore
 import ArbiterModels
 import ArgumentParser
 import Foundation
@@ -36,22 +38,42 @@ struct ModelBench: ParsableCommand {
         }
       }
       let mean = Double(samples.reduce(0, +)) / Double(samples.count)
-      print("\(name) \(model.treeCount) trees, \(model.nodeCount) split nodes; 1 customer × \(rows.count) offers:")
-      print("  \(summary(samples)); \(visits / rows.count) node visits per offer, \(String(format: "%.2f", mean / Double(visits))) ns per node visit (sink \(sink))")
+      let path = model.quickScorerWidth.map { "QuickScorer, \($0)-bit leaf sets" } ?? "reference walk"
+      print("\(name) \(model.treeCount) trees, \(model.nodeCount) split nodes (\(path)); 1 customer × \(rows.count) offers:")
+      print("  \(summary(samples)); \(visits / rows.count) node visits per offer, \(String(format: "%.2f", mean / Double(visits))) ns per node a tree walk would visit (sink \(sink))")
     }
     let loaded = try failing { try ModelBundle.load(from: bundle) }
     let models = try failing { try loaded.models.models.map { document throws(ArbiterError) in try CompiledLogisticModel(document, schema: loaded.schema) } }
-    let customer = [Float](repeating: 1, count: loaded.schema.width)
-    let context = [Float](repeating: 0, count: loaded.schema.contextFeatures.count)
-    var sink = 0.0
-    let samples = customer.withUnsafeBufferPointer { x in
-      context.withUnsafeBufferPointer { c in
-        models.withUnsafeBufferPointer { all in
-          time(requests) { for i in 0..<offers { sink += all[i % all.count].propensity(customer: x, context: c) } }
+    // 1,000 demo-bank customers as the server stores them (derived features materialized at the
+    // demo clock), one per request in turn, each in a context.
+    let derivations = try failing { try CompiledDerivations(schema: loaded.schema) }
+    let population = DemoPopulation(seed: 42).customers(count: 1_000).map { derivations.materialized($0.values, nowDays: 20_412) }
+    let flat = population.flatMap { $0 }
+    let width = loaded.schema.width
+    let context = [Float](repeating: 1, count: loaded.schema.contextFeatures.count)
+    let layout = ScoringLayout(schema: loaded.schema)
+    for (label, prepared) in [("term by term", false), ("prepared row (as Decide scores)", true)] {
+      var sink = 0.0
+      var request = 0
+      let samples = flat.withUnsafeBufferPointer { all in
+        context.withUnsafeBufferPointer { c in
+          models.withUnsafeBufferPointer { models in
+            time(requests) {
+              let x = UnsafeBufferPointer(rebasing: all[(request % population.count) * width..<(request % population.count + 1) * width])
+              request += 1
+              if prepared {
+                ScoringRow.prepare(layout, customer: x, context: c) { row in
+                  for i in 0..<offers { sink += models[i % models.count].propensity(row: row) }
+                }
+              } else {
+                for i in 0..<offers { sink += models[i % models.count].propensity(customer: x, context: c) }
+              }
+            }
+          }
         }
       }
+      print("logistic regression (\(models.first!.termCount) terms), 1 customer × \(offers) offers, \(label): \(summary(samples)) (sink \(sink))")
     }
-    print("logistic regression (\(models.first!.termCount) terms), 1 customer × \(offers) offers: \(summary(samples)) (sink \(sink))")
   }
 
   func time(_ count: Int, _ body: () -> Void) -> [UInt64] {

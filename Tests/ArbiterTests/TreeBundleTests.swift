@@ -17,7 +17,14 @@ import Testing
         heldFeature: nil, minAge: 18, maxAge: nil, conditions: [], contextWeights: [:],
         treatments: ["default": TreatmentTemplate(title: "Term deposit", message: "A fixed rate for a year.", agentScript: "Would a fixed rate suit you?")])
     }
-    let catalogue = CatalogueDocument(version: "bank-1", currency: "EUR", ageFeature: "age", consentFeatures: [:], featurePhrases: [:], offers: [offer("deposit-lgb"), offer("deposit-xgb")])
+    // Phrases for every numeric feature, so that tree reasons are said the catalogue's way.
+    var phrases: [String: FeaturePhrase] = [:]
+    for feature in schema.customerFeatures {
+      if case .categorical = feature.kind { continue }
+      phrases[feature.name] = FeaturePhrase(high: "high \(feature.name)", low: "low \(feature.name)")
+    }
+    let catalogue = CatalogueDocument(
+      version: "bank-1", currency: "EUR", ageFeature: "age", consentFeatures: [:], featurePhrases: phrases, offers: [offer("deposit-lgb"), offer("deposit-xgb")])
     let models = ModelsDocument(models: [], treeModels: [
       TreeModelReference(offerId: "deposit-lgb", kind: .lightgbm, file: "deposit-lgb.txt"),
       TreeModelReference(offerId: "deposit-xgb", kind: .xgboost, file: "deposit-xgb.json"),
@@ -44,7 +51,7 @@ import Testing
       CustomerRecord(id: UInt64(i + 1), displayName: "Client \(i + 1)", values: (0..<width).map { row[$0].isEmpty ? .nan : Float(row[$0])! })
     })
     let engine = try DecisionEngine(bundle: bundle, customers: store, clock: { 20_000 })
-    var checked = 0
+    var checked = 0, phrased = 0
     for (i, row) in rows.enumerated() where !(Float(row[0]) ?? .nan).isNaN && Float(row[0])! >= 18 {
       let decision = try engine.decide(DecisionRequest(customerId: UInt64(i + 1), channel: .contactCentre, maxOffers: 2), decisionId: "t")
       let lgb = try #require(decision.offers.first { $0.offerId == "deposit-lgb" })
@@ -52,9 +59,22 @@ import Testing
       #expect(abs(lgb.propensity - Double(row[width + 1])!) < 1e-15)
       #expect(abs(xgb.propensity - Double(row[width + 3])!) < 1e-6)
       #expect(!lgb.reasons.isEmpty && lgb.reasons.allSatisfy { $0.code.hasPrefix("FEATURE_") })
+      // A numeric reason is the catalogue's high or low phrase, by the value against the median.
+      for reason in lgb.reasons + xgb.reasons {
+        let f = try #require(bundle.schema.customerFeatures.firstIndex { $0.name == reason.feature })
+        if case .categorical = bundle.schema.customerFeatures[f].kind { continue }
+        let value = row[f].isEmpty ? Float.nan : Float(row[f])!
+        if value.isNaN {
+          #expect(reason.phrase == "\(reason.feature.replacingOccurrences(of: "_", with: " ")) unknown")
+        } else {
+          #expect(reason.phrase == (value > engine.typicalValues[f] ? "high " : "low ") + reason.feature, "\(reason.feature) = \(value)")
+          phrased += 1
+        }
+      }
       checked += 1
     }
     #expect(checked > 150)
+    #expect(phrased > 100)
   }
 
   @Test func aTamperedTreeFileIsRefused() throws {
