@@ -183,11 +183,12 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
       let decided = try await Arbiter_V1_DecisionService.Client(wrapping: client).decide(.with { $0.customerID = 100_001; $0.channel = .web })
       #expect(decided.versions.bundleVersion == "1")
 
-      // A bundle whose model scores NaN (two overflowing terms of opposite sign) is refused by the probe.
+      // A bundle whose model scores NaN (two overflowing terms of opposite sign, on features every
+      // customer has) is refused by the probe.
       let (nanRoot, nanVersion) = try TestSupport.copyOfDemoBundle()
       var poisoned = try ModelBundle.load(from: nanVersion)
       poisoned.models.models[0].terms.append(LogisticTerm(feature: "age", level: nil, mean: 0, scale: 1e-307, weight: 1))
-      poisoned.models.models[0].terms.append(LogisticTerm(feature: "age", level: nil, mean: 0, scale: 1e-307, weight: -1))
+      poisoned.models.models[0].terms.append(LogisticTerm(feature: "tenure_years", level: nil, mean: 0, scale: 1e-307, weight: -1))
       let rebuilt = try ModelBundle(
         name: "demo", version: "3", createdBy: "test", schema: poisoned.schema, catalogue: poisoned.catalogue, models: poisoned.models,
         population: poisoned.manifest.population)
