@@ -16,15 +16,27 @@ struct ModelBench: ParsableCommand {
   @Option(help: "Timed requests.") var requests = 20_000
 
   func run() throws {
-    let schema = try failing {
-      try CanonicalJSON.decode(FeatureSchema.self, from: try Data(contentsOf: URL(fileURLWithPath: fixtures + "/schema.json")), file: "schema.json")
+    func load(_ directory: String) throws -> (FeatureSchema, [[Float]]) {
+      let schema = try failing {
+        try CanonicalJSON.decode(FeatureSchema.self, from: try Data(contentsOf: URL(fileURLWithPath: directory + "/schema.json")), file: "schema.json")
+      }
+      let table = try failing { try CSVTable(text: try String(contentsOfFile: directory + "/parity.csv", encoding: .utf8), file: "parity.csv") }
+      // N offers = N rows through the model (each offer changes the row, as offer features would).
+      return (schema, table.rows.prefix(offers).map { row in (0..<schema.width).map { row[$0].isEmpty ? .nan : Float(row[$0])! } })
     }
-    let table = try failing { try CSVTable(text: try String(contentsOfFile: fixtures + "/parity.csv", encoding: .utf8), file: "parity.csv") }
-    // N offers = N rows through the model (each offer changes the row, as offer features would).
-    let rows: [[Float]] = table.rows.prefix(offers).map { row in (0..<schema.width).map { row[$0].isEmpty ? .nan : Float(row[$0])! } }
+    let (schema, rows) = try load(fixtures)
+    let (wideSchema, wideRows) = try load(fixtures + "/wide")
     let lightGBM = try failing { try LightGBMImporter.load(try String(contentsOfFile: fixtures + "/lightgbm.txt", encoding: .utf8), schema: schema) }
     let xgboost = try failing { try XGBoostImporter.load(try Data(contentsOf: URL(fileURLWithPath: fixtures + "/xgboost.json")), schema: schema) }
-    for (name, model) in [("LightGBM", lightGBM), ("XGBoost", xgboost)] {
+    let wide = try failing {
+      try LightGBMImporter.load(try String(contentsOfFile: fixtures + "/wide/lightgbm.txt", encoding: .utf8), schema: wideSchema)
+    }
+    let cases = [
+      ("LightGBM, \(schema.width) features (native categorical splits)", lightGBM, rows, schema.width),
+      ("LightGBM, \(wideSchema.width) features (one-hot)", wide, wideRows, wideSchema.width),
+      ("XGBoost, \(schema.width) features", xgboost, rows, schema.width),
+    ]
+    for (name, model, rows, width) in cases {
       let visits = rows.reduce(0) { total, row in total + row.withUnsafeBufferPointer { model.nodeVisits($0) } }
       var sink = 0.0
       let flat = rows.flatMap { $0 }
@@ -32,14 +44,14 @@ struct ModelBench: ParsableCommand {
       let samples = flat.withUnsafeBufferPointer { x in
         out.withUnsafeMutableBufferPointer { o in
           time(requests) {
-            model.rawScores(rows: x.baseAddress!, count: rows.count, width: schema.width, into: o.baseAddress!)
+            model.rawScores(rows: x.baseAddress!, count: rows.count, width: width, into: o.baseAddress!)
             sink += o[0]
           }
         }
       }
       let mean = Double(samples.reduce(0, +)) / Double(samples.count)
       let path = model.quickScorerWidth.map { "QuickScorer, \($0)-bit leaf sets" } ?? "reference walk"
-      print("\(name) \(model.treeCount) trees, \(model.nodeCount) split nodes (\(path)); 1 customer × \(rows.count) offers:")
+      print("\(name): \(model.treeCount) trees, \(model.nodeCount) split nodes (\(path)); 1 customer × \(rows.count) offers:")
       print("  \(summary(samples)); \(visits / rows.count) node visits per offer, \(String(format: "%.2f", mean / Double(visits))) ns per node a tree walk would visit (sink \(sink))")
     }
     let loaded = try failing { try ModelBundle.load(from: bundle) }

@@ -92,6 +92,31 @@ import Testing
     }
   }
 
+  /// The 46-feature one-hot LightGBM model (tools/make-wide-model-fixture.py): batch and row
+  /// scores bit-identical to LightGBM's own.
+  @Test func wideLightGBMScoresAreBitIdentical() throws {
+    let directory = Self.directory + "/wide"
+    let wideSchema = try CanonicalJSON.decode(FeatureSchema.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/schema.json")), file: "schema.json")
+    #expect(wideSchema.width == 46)
+    let model = try LightGBMImporter.load(String(contentsOfFile: directory + "/lightgbm.txt", encoding: .utf8), schema: wideSchema)
+    #expect(model.quickScorerWidth == 32)
+    let table = try CSVTable(text: String(contentsOfFile: directory + "/parity.csv", encoding: .utf8), file: "parity.csv")
+    let wideRows = table.rows.map { row in (0..<wideSchema.width).map { row[$0].isEmpty ? Float.nan : Float(row[$0])! } }
+    let truth = table.rows.map { Double($0[wideSchema.width])! }
+    let flat = wideRows.flatMap { $0 }
+    var batch = [Double](repeating: .nan, count: wideRows.count)
+    flat.withUnsafeBufferPointer { x in
+      batch.withUnsafeMutableBufferPointer { model.rawScores(rows: x.baseAddress!, count: wideRows.count, width: wideSchema.width, into: $0.baseAddress!) }
+    }
+    var mismatches = 0
+    for (i, row) in wideRows.enumerated() {
+      let single = row.withUnsafeBufferPointer { model.rawScore($0) }
+      if single.bitPattern != truth[i].bitPattern || batch[i].bitPattern != truth[i].bitPattern { mismatches += 1 }
+    }
+    #expect(wideRows.count == 1_200)
+    #expect(mismatches == 0)
+  }
+
   /// Exact contributions match each library's own `pred_contrib` (TreeSHAP), and with the bias
   /// they add up to the raw score.
   @Test func contributionsMatchTheLibraries() throws {
