@@ -1,5 +1,8 @@
+import Foundation
+
 /// The offer catalogue as stored on disk (`catalogue.json` in a bundle): everything a business
-/// user configures about offers. It is compiled against a ``FeatureSchema`` before use.
+/// user configures about offers and how they are decided. It is compiled against a
+/// ``FeatureSchema`` before use; a bad catalogue is refused naming the file, line and field.
 public struct CatalogueDocument: Codable, Sendable, Hashable {
   public var version: String
   public var currency: String
@@ -10,10 +13,22 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
   /// How to say what a feature means when it pushes a propensity up or down.
   public var featurePhrases: [String: FeaturePhrase]
   public var offers: [OfferDefinition]
+  /// Cost of one contact per channel name (an offer may override it).
+  public var channelCosts: [String: Double]
+  public var contactPolicy: ContactPolicy
+  public var controlGroup: ControlGroupPolicy?
+  public var exploration: ExplorationPolicy
+  public var capacity: [ChannelCapacity]
+  public var arbitration: ArbitrationPolicy
+  /// Page diversity: at most this many offers of one category on a page (0: no limit).
+  public var maxPerCategoryPerPage: Int
 
   public init(
     version: String, currency: String, ageFeature: String, consentFeatures: [String: String],
-    featurePhrases: [String: FeaturePhrase], offers: [OfferDefinition]
+    featurePhrases: [String: FeaturePhrase], offers: [OfferDefinition], channelCosts: [String: Double] = [:],
+    contactPolicy: ContactPolicy = ContactPolicy(), controlGroup: ControlGroupPolicy? = nil,
+    exploration: ExplorationPolicy = ExplorationPolicy(), capacity: [ChannelCapacity] = [],
+    arbitration: ArbitrationPolicy = ArbitrationPolicy(), maxPerCategoryPerPage: Int = 0
   ) {
     self.version = version
     self.currency = currency
@@ -21,6 +36,49 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
     self.consentFeatures = consentFeatures
     self.featurePhrases = featurePhrases
     self.offers = offers
+    self.channelCosts = channelCosts
+    self.contactPolicy = contactPolicy
+    self.controlGroup = controlGroup
+    self.exploration = exploration
+    self.capacity = capacity
+    self.arbitration = arbitration
+    self.maxPerCategoryPerPage = maxPerCategoryPerPage
+  }
+
+  private enum CodingKeys: String, CodingKey {
+    case version, currency, ageFeature, consentFeatures, featurePhrases, offers, channelCosts, contactPolicy, controlGroup
+    case exploration, capacity, arbitration, maxPerCategoryPerPage
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    version = try c.decode(String.self, forKey: .version)
+    currency = try c.decode(String.self, forKey: .currency)
+    ageFeature = try c.decode(String.self, forKey: .ageFeature)
+    consentFeatures = try c.decodeIfPresent([String: String].self, forKey: .consentFeatures) ?? [:]
+    featurePhrases = try c.decodeIfPresent([String: FeaturePhrase].self, forKey: .featurePhrases) ?? [:]
+    offers = try c.decode([OfferDefinition].self, forKey: .offers)
+    channelCosts = try c.decodeIfPresent([String: Double].self, forKey: .channelCosts) ?? [:]
+    contactPolicy = try c.decodeIfPresent(ContactPolicy.self, forKey: .contactPolicy) ?? ContactPolicy()
+    controlGroup = try c.decodeIfPresent(ControlGroupPolicy.self, forKey: .controlGroup)
+    exploration = try c.decodeIfPresent(ExplorationPolicy.self, forKey: .exploration) ?? ExplorationPolicy()
+    capacity = try c.decodeIfPresent([ChannelCapacity].self, forKey: .capacity) ?? []
+    arbitration = try c.decodeIfPresent(ArbitrationPolicy.self, forKey: .arbitration) ?? ArbitrationPolicy()
+    maxPerCategoryPerPage = try c.decodeIfPresent(Int.self, forKey: .maxPerCategoryPerPage) ?? 0
+  }
+
+  /// Days since 1970 of a `YYYY-MM-DD` date (UTC), or nil when it is not one.
+  public static func days(ofDate text: String) -> Double? {
+    let parts = text.split(separator: "-")
+    guard parts.count == 3, parts[0].count == 4, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+      (1...12).contains(m), (1...31).contains(d)
+    else { return nil }
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = TimeZone(identifier: "UTC")!
+    guard let date = calendar.date(from: DateComponents(year: y, month: m, day: d)),
+      calendar.component(.day, from: date) == d
+    else { return nil }
+    return (date.timeIntervalSince1970 / 86_400).rounded()
   }
 }
 
@@ -110,12 +168,39 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
   public var contextWeights: [String: Double]
   /// Keyed by channel name; "default" applies to channels without their own.
   public var treatments: [String: TreatmentTemplate]
+  /// Eligibility rule in the rule language (see ``RuleExpression``): may the bank offer it?
+  public var eligibility: String?
+  /// Suitability rule: is it right for this customer (e.g. risk appetite for an investment)?
+  public var suitability: String?
+  /// Cost of a contact per channel name, overriding the catalogue's ``CatalogueDocument/channelCosts``.
+  public var costs: [String: Double]
+  /// First and last day the offer may be made (`YYYY-MM-DD`, inclusive).
+  public var validFrom: String?
+  public var validUntil: String?
+  /// Business lever: multiplies the expected value (1 neutral; 1.5 pushes, 0.5 holds back).
+  public var lever: Double
+  public var quota: OfferQuota?
+  /// Capacity units one offer uses on a channel with capacity (overrides the channel's).
+  public var capacityUnits: Double?
+  /// Control group the offer belongs to (default: its category).
+  public var group: String?
 
   public init(
     id: String, name: String, product: String, category: String, value: Double, channels: [Channel],
     heldFeature: String?, minAge: Int?, maxAge: Int?, conditions: [OfferCondition],
-    contextWeights: [String: Double], treatments: [String: TreatmentTemplate]
+    contextWeights: [String: Double], treatments: [String: TreatmentTemplate], eligibility: String? = nil,
+    suitability: String? = nil, costs: [String: Double] = [:], validFrom: String? = nil, validUntil: String? = nil,
+    lever: Double = 1, quota: OfferQuota? = nil, capacityUnits: Double? = nil, group: String? = nil
   ) {
+    self.eligibility = eligibility
+    self.suitability = suitability
+    self.costs = costs
+    self.validFrom = validFrom
+    self.validUntil = validUntil
+    self.lever = lever
+    self.quota = quota
+    self.capacityUnits = capacityUnits
+    self.group = group
     self.id = id
     self.name = name
     self.product = product
@@ -132,7 +217,7 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
 
   private enum CodingKeys: String, CodingKey {
     case id, name, product, category, value, channels, heldFeature, minAge, maxAge, conditions
-    case contextWeights, treatments
+    case contextWeights, treatments, eligibility, suitability, costs, validFrom, validUntil, lever, quota, capacityUnits, group
   }
 
   public init(from decoder: any Decoder) throws {
@@ -149,6 +234,15 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
     conditions = try c.decodeIfPresent([OfferCondition].self, forKey: .conditions) ?? []
     contextWeights = try c.decodeIfPresent([String: Double].self, forKey: .contextWeights) ?? [:]
     treatments = try c.decode([String: TreatmentTemplate].self, forKey: .treatments)
+    eligibility = try c.decodeIfPresent(String.self, forKey: .eligibility)
+    suitability = try c.decodeIfPresent(String.self, forKey: .suitability)
+    costs = try c.decodeIfPresent([String: Double].self, forKey: .costs) ?? [:]
+    validFrom = try c.decodeIfPresent(String.self, forKey: .validFrom)
+    validUntil = try c.decodeIfPresent(String.self, forKey: .validUntil)
+    lever = try c.decodeIfPresent(Double.self, forKey: .lever) ?? 1
+    quota = try c.decodeIfPresent(OfferQuota.self, forKey: .quota)
+    capacityUnits = try c.decodeIfPresent(Double.self, forKey: .capacityUnits)
+    group = try c.decodeIfPresent(String.self, forKey: .group)
   }
 
   /// The treatment for a channel, falling back to "default".

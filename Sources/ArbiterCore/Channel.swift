@@ -22,6 +22,10 @@ public enum Channel: Int, CaseIterable, Sendable, Codable, Hashable, CustomStrin
     }
   }
 
+  /// Whether the customer starts the interaction (web, app, calling, walking in, at an ATM)
+  /// rather than the bank (e-mail, SMS).
+  public var isInbound: Bool { self != .email && self != .sms }
+
   /// Whether a person (an agent or branch adviser) presents the offer, so a script is needed.
   public var isAssisted: Bool { self == .contactCentre || self == .branch }
 

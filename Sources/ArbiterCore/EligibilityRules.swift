@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why an offer cannot be made to a customer on a channel.
 public struct Ineligibility: Sendable, Hashable {
   public enum Code: String, Sendable {
@@ -6,6 +8,8 @@ public struct Ineligibility: Sendable, Hashable {
     case alreadyHeld = "ALREADY_HELD"
     case ageRule = "AGE_RULE"
     case rule = "RULE"
+    case suitability = "SUITABILITY"
+    case notValidNow = "NOT_VALID_NOW"
   }
   public var code: Code
   public var detail: String
@@ -30,6 +34,11 @@ public struct EligibilityRules: Sendable {
     public let conditions: [Condition]
     /// Bit `channel.ordinal` set when the offer may go through that channel.
     public let channelMask: UInt32
+    public let eligibility: RuleExpression?
+    public let suitability: RuleExpression?
+    /// Validity window in days since 1970 (inclusive).
+    public let validFrom: Double
+    public let validUntil: Double
 
     @inlinable public func allows(_ channel: Channel) -> Bool { channelMask & (1 << UInt32(channel.ordinal)) != 0 }
   }
@@ -40,32 +49,51 @@ public struct EligibilityRules: Sendable {
   public let consentFeature: [Int?]
 
   public init(catalogue: CatalogueDocument, schema: FeatureSchema, file: String = "catalogue.json") throws(ArbiterError) {
-    ageFeature = try schema.requireCustomerIndex(catalogue.ageFeature, for: "\(file): ageFeature")
+    func at(_ path: String) -> String { JSONLocator.describe(file: file, path: path) }
+    ageFeature = try schema.requireCustomerIndex(catalogue.ageFeature, for: at("ageFeature"))
     var consent = [Int?](repeating: nil, count: Channel.allCases.count)
     for (name, feature) in catalogue.consentFeatures {
       guard let channel = Channel(name: name) else {
-        throw ArbiterError(.invalidArgument, "\(file): consentFeatures names unknown channel '\(name)'")
+        throw ArbiterError(.invalidArgument, "\(at("consentFeatures.\(name)")): unknown channel '\(name)'")
       }
-      consent[channel.ordinal] = try schema.requireCustomerIndex(feature, for: "\(file): consentFeatures.\(name)")
+      consent[channel.ordinal] = try schema.requireCustomerIndex(feature, for: at("consentFeatures.\(name)"))
     }
     consentFeature = consent
     var offers: [OfferRules] = []
     for (position, offer) in catalogue.offers.enumerated() {
-      let what = "\(file): offers[\(position)] ('\(offer.id)')"
-      let held = try offer.heldFeature.map { name throws(ArbiterError) in try schema.requireCustomerIndex(name, for: "\(what).heldFeature") }
+      let what = "offers[\(position)]"
+      let held = try offer.heldFeature.map { name throws(ArbiterError) in try schema.requireCustomerIndex(name, for: at("\(what).heldFeature")) }
       var conditions: [Condition] = []
       for (c, condition) in offer.conditions.enumerated() {
-        let feature = try schema.requireCustomerIndex(condition.feature, for: "\(what).conditions[\(c)]")
-        guard condition.value.isFinite else { throw ArbiterError(.invalidArgument, "\(what).conditions[\(c)].value must be finite") }
+        let feature = try schema.requireCustomerIndex(condition.feature, for: at("\(what).conditions[\(c)].feature"))
+        guard condition.value.isFinite else { throw ArbiterError(.invalidArgument, "\(at("\(what).conditions[\(c)].value")): must be finite") }
         conditions.append(Condition(feature: feature, op: condition.op, value: Float(condition.value), description: condition.description))
       }
       if let minAge = offer.minAge, let maxAge = offer.maxAge, minAge > maxAge {
-        throw ArbiterError(.invalidArgument, "\(what): minAge \(minAge) exceeds maxAge \(maxAge)")
+        throw ArbiterError(.invalidArgument, "\(at("\(what).minAge")): minAge \(minAge) exceeds maxAge \(maxAge) (offer '\(offer.id)')")
       }
+      func rule(_ text: String?, _ field: String) throws(ArbiterError) -> RuleExpression? {
+        guard let text else { return nil }
+        do {
+          return try RuleExpression(text, schema: schema)
+        } catch {
+          throw ArbiterError(.invalidArgument, "\(at("\(what).\(field)")) (offer '\(offer.id)'): \(error.description) in \"\(text)\"")
+        }
+      }
+      func day(_ text: String?, _ field: String, _ otherwise: Double) throws(ArbiterError) -> Double {
+        guard let text else { return otherwise }
+        guard let days = CatalogueDocument.days(ofDate: text) else {
+          throw ArbiterError(.invalidArgument, "\(at("\(what).\(field)")): '\(text)' is not a date (YYYY-MM-DD)")
+        }
+        return days
+      }
+      let from = try day(offer.validFrom, "validFrom", -.infinity), until = try day(offer.validUntil, "validUntil", .infinity)
+      guard from <= until else { throw ArbiterError(.invalidArgument, "\(at("\(what).validUntil")): ends before validFrom") }
       let mask = offer.channels.reduce(UInt32(0)) { $0 | 1 << UInt32($1.ordinal) }
       offers.append(OfferRules(
         heldFeature: held, product: offer.product, minAge: offer.minAge.map(Float.init), maxAge: offer.maxAge.map(Float.init),
-        conditions: conditions, channelMask: mask))
+        conditions: conditions, channelMask: mask, eligibility: try rule(offer.eligibility, "eligibility"),
+        suitability: try rule(offer.suitability, "suitability"), validFrom: from, validUntil: until + 1))
     }
     self.offers = offers
   }
@@ -77,11 +105,16 @@ public struct EligibilityRules: Sendable {
     return customer[feature] == 1
   }
 
-  /// Nil when offer `index` may be made to `customer` on `channel`, else why not. Rules are
-  /// checked in a fixed order: channel, consent, held product, age, conditions.
+  /// Nil when offer `index` may be made to `customer` on `channel` at `nowDays`, else why not.
+  /// Rules are checked in a fixed order: validity, channel, consent, held product, age,
+  /// conditions, eligibility rule, suitability rule.
   @inlinable
-  public func check(offer index: Int, customer: UnsafeBufferPointer<Float>, channel: Channel, consentGiven: Bool) -> Ineligibility.Code? {
+  public func check(
+    offer index: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, channel: Channel, consentGiven: Bool,
+    nowDays: Double
+  ) -> Ineligibility.Code? {
     let rules = offers[index]
+    if !(nowDays >= rules.validFrom && nowDays < rules.validUntil) { return .notValidNow }
     if !rules.allows(channel) { return .channelNotAllowed }
     if !consentGiven { return .noConsent }
     if let held = rules.heldFeature, customer[held] == 1 { return .alreadyHeld }
@@ -89,13 +122,20 @@ public struct EligibilityRules: Sendable {
     if let minAge = rules.minAge, !(age >= minAge) { return .ageRule }
     if let maxAge = rules.maxAge, !(age <= maxAge) { return .ageRule }
     for condition in rules.conditions where !condition.op.holds(customer[condition.feature], condition.value) { return .rule }
+    if let rule = rules.eligibility, !rule.holds(customer: customer, context: context) { return .rule }
+    if let rule = rules.suitability, !rule.holds(customer: customer, context: context) { return .suitability }
     return nil
   }
 
   /// Like ``check(offer:customer:channel:consentGiven:)`` with a human explanation (for explain
   /// mode; allocates).
-  public func explain(offer index: Int, customer: UnsafeBufferPointer<Float>, channel: Channel, consentGiven: Bool) -> Ineligibility? {
-    guard let code = check(offer: index, customer: customer, channel: channel, consentGiven: consentGiven) else { return nil }
+  public func explain(
+    offer index: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, channel: Channel, consentGiven: Bool,
+    nowDays: Double
+  ) -> Ineligibility? {
+    guard let code = check(offer: index, customer: customer, context: context, channel: channel, consentGiven: consentGiven, nowDays: nowDays) else {
+      return nil
+    }
     let rules = offers[index]
     let age = customer[ageFeature]
     let ageText = age.isNaN ? "unknown" : String(Int(age))
@@ -109,8 +149,30 @@ public struct EligibilityRules: Sendable {
         detail = "age \(ageText) above maximum \(Int(rules.maxAge ?? 0))"
       }
     case .rule:
-      detail = rules.conditions.first { !$0.op.holds(customer[$0.feature], $0.value) }?.description ?? "rule failed"
+      if let failed = rules.conditions.first(where: { !$0.op.holds(customer[$0.feature], $0.value) }) {
+        detail = failed.description
+      } else {
+        detail = Self.ruleDetail("eligibility", rules.eligibility, customer, context)
+      }
+    case .suitability: detail = Self.ruleDetail("suitability", rules.suitability, customer, context)
+    case .notValidNow: detail = "not valid today (valid \(Self.dateText(rules.validFrom)) to \(Self.dateText(rules.validUntil - 1)))"
     }
     return Ineligibility(code: code, detail: detail)
+  }
+
+  /// "eligibility rule `…` is false (unknown: income missing)".
+  static func ruleDetail(_ kind: String, _ rule: RuleExpression?, _ customer: UnsafeBufferPointer<Float>, _ context: UnsafeBufferPointer<Float>) -> String {
+    guard let rule else { return "\(kind) rule failed" }
+    let value = rule.evaluate(customer: customer, context: context)
+    return "\(kind) rule `\(rule.source)` is \(value.isNaN ? "unknown (a value it needs is missing)" : "false")"
+  }
+
+  static func dateText(_ days: Double) -> String {
+    guard days.isFinite else { return days < 0 ? "always" : "open-ended" }
+    let date = Date(timeIntervalSince1970: days * 86_400)
+    let formatter = DateFormatter()
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    formatter.dateFormat = "yyyy-MM-dd"
+    return formatter.string(from: date)
   }
 }

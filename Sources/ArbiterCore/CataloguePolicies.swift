@@ -1,0 +1,142 @@
+/// Catalogue-wide decision policies: contact rules, control groups, exploration, capacity and
+/// the arbitration formula. Every field has a default, so a catalogue states only what it changes.
+
+/// How often a customer may be contacted, kept against the interaction history that
+/// `RecordOutcomes` and earlier decisions feed.
+public struct ContactPolicy: Codable, Sendable, Hashable {
+  /// At most `max` decisions that made an offer through `channel` within `windowDays`.
+  public struct FrequencyCap: Codable, Sendable, Hashable {
+    public var channel: Channel
+    public var max: Int
+    public var windowDays: Double
+    public init(channel: Channel, max: Int, windowDays: Double) {
+      self.channel = channel
+      self.max = max
+      self.windowDays = windowDays
+    }
+  }
+  public var frequencyCaps: [FrequencyCap]
+  /// After a decline, no offer of the same category for this many days (0: off).
+  public var declineCooldownDays: Double
+  /// At most this many offers made in the last 7 days, all channels (0: no limit).
+  public var maxOffersPerWeek: Int
+  /// An offer accepted or declined is not made again for this many days (0: off).
+  public var noRepeatDays: Double
+
+  public init(frequencyCaps: [FrequencyCap] = [], declineCooldownDays: Double = 0, maxOffersPerWeek: Int = 0, noRepeatDays: Double = 0) {
+    self.frequencyCaps = frequencyCaps
+    self.declineCooldownDays = declineCooldownDays
+    self.maxOffersPerWeek = maxOffersPerWeek
+    self.noRepeatDays = noRepeatDays
+  }
+
+  private enum CodingKeys: String, CodingKey { case frequencyCaps, declineCooldownDays, maxOffersPerWeek, noRepeatDays }
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    frequencyCaps = try c.decodeIfPresent([FrequencyCap].self, forKey: .frequencyCaps) ?? []
+    declineCooldownDays = try c.decodeIfPresent(Double.self, forKey: .declineCooldownDays) ?? 0
+    maxOffersPerWeek = try c.decodeIfPresent(Int.self, forKey: .maxOffersPerWeek) ?? 0
+    noRepeatDays = try c.decodeIfPresent(Double.self, forKey: .noRepeatDays) ?? 0
+  }
+}
+
+/// A deterministic hash-based holdout: for each customer × offer group, `share` of customers
+/// are held out (shown nothing of the group) for `periodDays` at a time, to measure lift.
+public struct ControlGroupPolicy: Codable, Sendable, Hashable {
+  public var share: Double
+  public var periodDays: Double
+  /// Changes the assignment without changing share or period.
+  public var salt: String
+
+  public init(share: Double, periodDays: Double = 30, salt: String = "") {
+    self.share = share
+    self.periodDays = periodDays
+    self.salt = salt
+  }
+}
+
+/// How offers are drawn from the ranking. Every shown offer's draw probability is logged.
+public struct ExplorationPolicy: Codable, Sendable, Hashable {
+  public enum Method: String, Codable, Sendable {
+    /// Always the best remaining offer (probability 1).
+    case greedy
+    /// With probability `epsilon` a uniformly random remaining offer, otherwise the best.
+    case epsilonGreedy = "epsilon-greedy"
+    /// Drawn in proportion to exp(priority / (temperature × best priority)), without replacement.
+    case softmax
+  }
+  public var method: Method
+  public var epsilon: Double
+  public var temperature: Double
+
+  public init(method: Method = .greedy, epsilon: Double = 0.05, temperature: Double = 0.2) {
+    self.method = method
+    self.epsilon = epsilon
+    self.temperature = temperature
+  }
+}
+
+/// The contact capacity of a channel, e.g. contact-centre agent minutes per hour.
+public struct ChannelCapacity: Codable, Sendable, Hashable {
+  public var channel: Channel
+  /// Capacity units (e.g. agent minutes) available per hour.
+  public var unitsPerHour: Double
+  /// Units one offer made through the channel uses (an offer may override it).
+  public var unitsPerOffer: Double
+
+  public init(channel: Channel, unitsPerHour: Double, unitsPerOffer: Double) {
+    self.channel = channel
+    self.unitsPerHour = unitsPerHour
+    self.unitsPerOffer = unitsPerOffer
+  }
+}
+
+/// At most `limit` offers made per period, paced across the period.
+public struct OfferQuota: Codable, Sendable, Hashable {
+  public enum Period: String, Codable, Sendable {
+    case hour, day, week
+
+    public var days: Double {
+      switch self {
+      case .hour: 1.0 / 24
+      case .day: 1
+      case .week: 7
+      }
+    }
+  }
+  public var limit: Int
+  public var period: Period
+
+  public init(limit: Int, period: Period) {
+    self.limit = limit
+    self.period = period
+  }
+}
+
+/// priority = propensity × value × context weight × lever − channel cost (when subtracted) −
+/// shadow prices of quotas and capacity being used faster than their pace.
+///
+/// The channel cost is the cost of a contact the bank initiates (e-mail, SMS, an outbound call).
+/// In an inbound interaction (web, app, a customer calling or walking in) the contact is already
+/// paid for; an offer in it costs `inboundCostShare` of the channel's contact cost (the agent's
+/// extra minutes).
+public struct ArbitrationPolicy: Codable, Sendable, Hashable {
+  public var subtractChannelCost: Bool
+  public var inboundCostShare: Double
+  /// Whether quotas and capacity are paced by shadow prices (otherwise only hard limits).
+  public var pacing: Bool
+
+  public init(subtractChannelCost: Bool = true, inboundCostShare: Double = 1, pacing: Bool = true) {
+    self.subtractChannelCost = subtractChannelCost
+    self.inboundCostShare = inboundCostShare
+    self.pacing = pacing
+  }
+
+  private enum CodingKeys: String, CodingKey { case subtractChannelCost, inboundCostShare, pacing }
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    subtractChannelCost = try c.decodeIfPresent(Bool.self, forKey: .subtractChannelCost) ?? true
+    inboundCostShare = try c.decodeIfPresent(Double.self, forKey: .inboundCostShare) ?? 1
+    pacing = try c.decodeIfPresent(Bool.self, forKey: .pacing) ?? true
+  }
+}
