@@ -9,6 +9,12 @@ public struct CompiledOffer: Sendable {
   /// Per channel ordinal: title, message and (assisted channels) agent script.
   public let treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?]
   public let model: PropensityModel
+  /// Per channel ordinal: the cost of a contact, and the capacity units an offer uses.
+  public let costs: [Double]
+  public let capacityUnits: [Double]
+  public let quota: PacingState.Budget?
+  /// The control group the offer belongs to.
+  public let group: String
 }
 
 /// The catalogue and its models compiled against a schema, validated as a whole: every offer
@@ -29,12 +35,69 @@ public struct CompiledCatalogue: Sendable {
   /// How a request's customer and context values are prepared for the logistic models.
   public let scoringLayout: ScoringLayout
 
-  public init(bundle: ModelBundle) throws(ArbiterError) {
+  public let contactPolicy: ContactPolicy
+  public let controlGroup: ControlGroupPolicy?
+  public let exploration: ExplorationPolicy
+  public let arbitration: ArbitrationPolicy
+  public let maxPerCategoryPerPage: Int
+  /// Per channel ordinal: the channel's capacity budget, if it has one.
+  public let capacityBudgets: [PacingState.Budget?]
+
+  public init(bundle: ModelBundle, pacing: PacingState = PacingState()) throws(ArbiterError) {
     let schema = bundle.schema
     let catalogue = bundle.catalogue
     scoringLayout = ScoringLayout(schema: schema)
     let file = bundle.directory.map { "\($0)/\(ModelBundle.catalogueFile)" } ?? ModelBundle.catalogueFile
     rules = try EligibilityRules(catalogue: catalogue, schema: schema, file: file)
+    func at(_ path: String) -> String { JSONLocator.describe(file: file, path: path) }
+    func channelTable(_ values: [String: Double], _ field: String, fallback: [Double]) throws(ArbiterError) -> [Double] {
+      var table = fallback
+      for (name, value) in values {
+        guard let channel = Channel(name: name) else { throw ArbiterError(.invalidArgument, "\(at("\(field).\(name)")): unknown channel '\(name)'") }
+        guard value.isFinite, value >= 0 else { throw ArbiterError(.invalidArgument, "\(at("\(field).\(name)")): must be a finite number >= 0") }
+        table[channel.ordinal] = value
+      }
+      return table
+    }
+    let defaultCosts = try channelTable(catalogue.channelCosts, "channelCosts", fallback: [Double](repeating: 0, count: Channel.allCases.count))
+    var unitsPerOffer = [Double](repeating: 0, count: Channel.allCases.count)
+    var budgets = [PacingState.Budget?](repeating: nil, count: Channel.allCases.count)
+    let largestValue = catalogue.offers.map(\.value).max() ?? 0
+    for (k, capacity) in catalogue.capacity.enumerated() {
+      guard capacity.unitsPerHour.isFinite, capacity.unitsPerHour > 0, capacity.unitsPerOffer.isFinite, capacity.unitsPerOffer > 0 else {
+        throw ArbiterError(.invalidArgument, "\(at("capacity[\(k)]")): unitsPerHour and unitsPerOffer must be positive")
+      }
+      guard budgets[capacity.channel.ordinal] == nil else { throw ArbiterError(.invalidArgument, "\(at("capacity[\(k)]")): channel \(capacity.channel.name) twice") }
+      unitsPerOffer[capacity.channel.ordinal] = capacity.unitsPerOffer
+      budgets[capacity.channel.ordinal] = pacing.budget(
+        "capacity:\(capacity.channel.name)", limit: capacity.unitsPerHour, periodDays: 1.0 / 24, priceScale: largestValue / capacity.unitsPerOffer)
+    }
+    capacityBudgets = budgets
+    let policy = catalogue.contactPolicy
+    for (k, cap) in policy.frequencyCaps.enumerated() where cap.max < 1 || !(cap.windowDays > 0) {
+      throw ArbiterError(.invalidArgument, "\(at("contactPolicy.frequencyCaps[\(k)]")): max must be >= 1 and windowDays > 0")
+    }
+    guard policy.declineCooldownDays >= 0, policy.noRepeatDays >= 0, policy.maxOffersPerWeek >= 0 else {
+      throw ArbiterError(.invalidArgument, "\(at("contactPolicy")): days and limits must not be negative")
+    }
+    contactPolicy = policy
+    if let control = catalogue.controlGroup {
+      guard control.share >= 0, control.share < 1, control.periodDays > 0 else {
+        throw ArbiterError(.invalidArgument, "\(at("controlGroup")): share must be in [0, 1) and periodDays > 0")
+      }
+    }
+    controlGroup = catalogue.controlGroup
+    let exploration = catalogue.exploration
+    guard exploration.epsilon >= 0, exploration.epsilon <= 1, exploration.temperature > 0 else {
+      throw ArbiterError(.invalidArgument, "\(at("exploration")): epsilon must be in [0, 1] and temperature > 0")
+    }
+    self.exploration = exploration
+    guard catalogue.arbitration.inboundCostShare >= 0, catalogue.arbitration.inboundCostShare <= 1 else {
+      throw ArbiterError(.invalidArgument, "\(at("arbitration.inboundCostShare")): must be in [0, 1]")
+    }
+    arbitration = catalogue.arbitration
+    guard catalogue.maxPerCategoryPerPage >= 0 else { throw ArbiterError(.invalidArgument, "\(at("maxPerCategoryPerPage")): must not be negative") }
+    maxPerCategoryPerPage = catalogue.maxPerCategoryPerPage
 
     var modelsByOffer: [String: LogisticModelDocument] = [:]
     for model in bundle.models.models {
@@ -51,7 +114,7 @@ public struct CompiledCatalogue: Sendable {
     var compiled: [CompiledOffer] = []
     var index: [String: Int] = [:]
     for (position, offer) in catalogue.offers.enumerated() {
-      let what = "\(file): offers[\(position)] ('\(offer.id)')"
+      let what = at("offers[\(position)]") + " ('\(offer.id)')"
       guard index.updateValue(position, forKey: offer.id) == nil else {
         throw ArbiterError(.invalidArgument, "\(what): duplicate offer id")
       }
@@ -88,10 +151,22 @@ public struct CompiledCatalogue: Sendable {
         guard weight.isFinite, weight >= 0 else { throw ArbiterError(.invalidArgument, "\(what).contextWeights.\(key): must be finite and >= 0") }
         weights[position * keys.count + keys[key]!] = weight
       }
+      guard offer.lever.isFinite, offer.lever >= 0 else { throw ArbiterError(.invalidArgument, "\(at("offers[\(position)].lever")): must be finite and >= 0") }
+      let costs = try channelTable(offer.costs, "offers[\(position)].costs", fallback: defaultCosts)
+      var units = unitsPerOffer
+      if let own = offer.capacityUnits {
+        guard own.isFinite, own >= 0 else { throw ArbiterError(.invalidArgument, "\(at("offers[\(position)].capacityUnits")): must be finite and >= 0") }
+        for c in units.indices where budgets[c] != nil { units[c] = own }
+      }
+      var quota: PacingState.Budget?
+      if let q = offer.quota {
+        guard q.limit >= 1 else { throw ArbiterError(.invalidArgument, "\(at("offers[\(position)].quota.limit")): must be at least 1") }
+        quota = pacing.budget("quota:\(offer.id)", limit: Double(q.limit), periodDays: q.period.days, priceScale: offer.value * offer.lever)
+      }
       compiled.append(
         CompiledOffer(
-          index: position, definition: offer, treatments: treatments,
-          model: model))
+          index: position, definition: offer, treatments: treatments, model: model, costs: costs, capacityUnits: units, quota: quota,
+          group: offer.group ?? offer.category))
     }
     let orphans = Array(modelsByOffer.keys) + bundle.trees.keys.filter { index[$0] == nil } + bundle.models.calibrations.keys.filter { index[$0] == nil }
     if let orphan = orphans.sorted().first {
@@ -102,6 +177,22 @@ public struct CompiledCatalogue: Sendable {
     contextWeights = weights
     channelContextFeature = schema.contextFeatures.firstIndex { $0.name == "channel" }
     phrases = catalogue.featurePhrases
+  }
+
+  /// Whether the customer is held out of the offer's group this period: a hash of customer,
+  /// group, period and salt, below the control share. Stable for the period, independent
+  /// across groups.
+  public func isControl(customer: UInt64, offer: Int, nowDays: Double) -> Bool {
+    guard let control = controlGroup, control.share > 0 else { return false }
+    let period = UInt64(max(0, (nowDays / control.periodDays).rounded(.down)))
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    func mix(_ byte: UInt8) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    for byte in offers[offer].group.utf8 { mix(byte) }
+    mix(0)
+    for byte in control.salt.utf8 { mix(byte) }
+    var seed = SeededGenerator.mix(customer ^ hash, salt: period)
+    seed = SeededGenerator.mix(seed, salt: 0x5eed)
+    return Double(seed >> 11) / Double(1 << 53) < control.share
   }
 
   /// The context-key column for a call reason or page, or nil when no offer weighs it.

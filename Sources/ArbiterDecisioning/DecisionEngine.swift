@@ -23,13 +23,20 @@ public struct DecisionEngine: Sendable {
   /// Per customer feature, the median over a sample of stored customers (NaN when none has it):
   /// what "high" and "low" mean when a tree model's reason is phrased.
   public let typicalValues: [Float]
+  /// Quota and capacity use, shared with the outbound selection and kept across reloads.
+  public let pacing: PacingState
 
-  public init(bundle: ModelBundle, customers: FeatureStore, clock: @escaping @Sendable () -> Double = { FeatureStore.nowDays }) throws(ArbiterError) {
+  /// `pacing` carries quota and capacity use across reloads (a new one starts empty).
+  public init(
+    bundle: ModelBundle, customers: FeatureStore, clock: @escaping @Sendable () -> Double = { FeatureStore.nowDays },
+    pacing: PacingState = PacingState()
+  ) throws(ArbiterError) {
     self.clock = clock
     guard bundle.schema == customers.schema else {
       throw ArbiterError(.failedPrecondition, "bundle \(bundle.manifest.name)/\(bundle.manifest.version) was built for a different feature schema than the loaded customers")
     }
-    self.catalogue = try CompiledCatalogue(bundle: bundle)
+    self.catalogue = try CompiledCatalogue(bundle: bundle, pacing: pacing)
+    self.pacing = pacing
     self.customers = customers
     self.schema = bundle.schema
     self.versions = VersionStamp(
@@ -52,7 +59,12 @@ public struct DecisionEngine: Sendable {
   }
 
   /// Decides; throws `notFound` for an unknown customer and `invalidArgument` for bad input.
-  public func decide(_ request: DecisionRequest, decisionId: String) throws(ArbiterError) -> Decision {
+  ///
+  /// `history` is the customer's recent interactions (newest first) for the contact policy;
+  /// `slots`, when given, fills page slots instead of a top N (see ``SlotFilling``).
+  public func decide(
+    _ request: DecisionRequest, decisionId: String, history: [InteractionEntry] = [], slots: [SlotRequest]? = nil
+  ) throws(ArbiterError) -> Decision {
     let started = DispatchTime.now().uptimeNanoseconds
     guard request.customerId != 0 || request.anonymous else { throw ArbiterError(.invalidArgument, "customer_id is required (0 is not a customer)") }
     guard (1...Self.maxOffersLimit).contains(request.maxOffers) else {
@@ -84,12 +96,26 @@ public struct DecisionEngine: Sendable {
     }
     let reasonKey = request.callReason.isEmpty ? nil : catalogue.contextKey("reason:\(request.callReason)")
     let pageKey = request.page.isEmpty ? nil : catalogue.contextKey("page:\(request.page)")
+    let now = clock()
+    let nowMillis = Int64((now * 86_400_000).rounded())
+    let channel = request.channel
+    let policy = ContactPolicyCheck(catalogue: catalogue, channel: channel, history: request.anonymous ? [] : history, nowMillis: nowMillis)
 
-    struct Candidate { var offer: Int; var propensity: Double; var weight: Double; var score: Double }
+    struct Candidate {
+      var offer: Int
+      var propensity: Double
+      var weight: Double
+      var cost: Double
+      var price: Double
+      var priority: Double
+    }
     var candidates: [Candidate] = []
     candidates.reserveCapacity(catalogue.offers.count)
     var suppressed: [Suppression] = []
-    let channel = request.channel
+    var controls: [ControlHoldout] = []
+    let explain = request.explain
+    let channelBudget = catalogue.capacityBudgets[channel.ordinal]
+    let channelPrice = catalogue.arbitration.pacing ? channelBudget?.price(at: now) ?? 0 : 0
 
     return withCustomer(row) { (customer: UnsafeBufferPointer<Float>) -> Decision in
       context.withUnsafeBufferPointer { (contextValues: UnsafeBufferPointer<Float>) -> Decision in
@@ -97,39 +123,109 @@ public struct DecisionEngine: Sendable {
           let rules = catalogue.rules
           let consentGiven = request.anonymous || rules.consents(customer, on: channel)
           for offer in catalogue.offers {
+            let id = offer.definition.id
+            // 1. Eligibility, consent and suitability.
             if request.anonymous {
               if !rules.offers[offer.index].allows(channel) {
-                if request.explain {
-                  suppressed.append(Suppression(offerId: offer.definition.id, code: .channelNotAllowed, detail: "not offered through \(channel.name)"))
-                }
+                if explain { suppressed.append(Suppression(offerId: id, code: .channelNotAllowed, detail: "not offered through \(channel.name)")) }
                 continue
               }
-            } else if rules.check(offer: offer.index, customer: customer, channel: channel, consentGiven: consentGiven) != nil {
-              if request.explain, let why = rules.explain(offer: offer.index, customer: customer, channel: channel, consentGiven: consentGiven) {
-                suppressed.append(Suppression(offerId: offer.definition.id, code: Suppression.Code(why.code), detail: why.detail))
+            } else if rules.check(offer: offer.index, customer: customer, context: contextValues, channel: channel, consentGiven: consentGiven, nowDays: now) != nil {
+              if explain, let why = rules.explain(offer: offer.index, customer: customer, context: contextValues, channel: channel, consentGiven: consentGiven, nowDays: now) {
+                suppressed.append(Suppression(offerId: id, code: Suppression.Code(why.code), detail: why.detail))
               }
               continue
             }
+            // 2. Contact policy.
+            if let why = policy.blocked(offer: offer.index) {
+              if explain { suppressed.append(Suppression(offerId: id, code: .contactPolicy, detail: why)) }
+              continue
+            }
+            // 3. Quota already used up.
+            if let quota = offer.quota, quota.used(at: now) >= quota.limitUnits {
+              if explain { suppressed.append(Suppression(offerId: id, code: .budget, detail: "quota of \(Int(quota.limitUnits)) per \(offer.definition.quota!.period.rawValue) used up")) }
+              continue
+            }
+            if let budget = channelBudget, budget.used(at: now) + offer.capacityUnits[channel.ordinal] > budget.limitUnits {
+              if explain { suppressed.append(Suppression(offerId: id, code: .capacity, detail: "\(channel.name) capacity of \(budget.limitUnits) units this hour used up")) }
+              continue
+            }
+            // 4. Scoring and arbitration.
             let propensity = offer.model.propensity(row: scoringRow, customer: customer, context: contextValues)
             let weight = catalogue.contextWeight(offer: offer.index, key: reasonKey) * catalogue.contextWeight(offer: offer.index, key: pageKey)
-            candidates.append(Candidate(offer: offer.index, propensity: propensity, weight: weight, score: propensity * offer.definition.value * weight))
+            let cost = catalogue.arbitration.subtractChannelCost ? offer.costs[channel.ordinal] * (channel.isInbound ? catalogue.arbitration.inboundCostShare : 1) : 0
+            let price = (catalogue.arbitration.pacing ? offer.quota?.price(at: now) ?? 0 : 0) + channelPrice * offer.capacityUnits[channel.ordinal]
+            let priority = propensity * offer.definition.value * weight * offer.definition.lever - cost - price
+            // 5. Control group: held out of this offer group for the period, logged for lift.
+            if !request.anonymous, catalogue.isControl(customer: request.customerId, offer: offer.index, nowDays: now) {
+              controls.append(ControlHoldout(offerId: id, propensity: propensity, priority: priority))
+              if explain {
+                suppressed.append(Suppression(
+                  offerId: id, code: .controlGroup, detail: "customer is in the control group of '\(offer.group)' this period",
+                  propensity: propensity, score: priority))
+              }
+              continue
+            }
+            guard priority > 0 else {
+              if explain {
+                suppressed.append(Suppression(
+                  offerId: id, code: .belowCost,
+                  detail: String(
+                    format: "expected value %.2f (p %.4f × value %.0f × context %.2f × lever %.2f) does not cover cost %.2f + shadow price %.2f",
+                    propensity * offer.definition.value * weight * offer.definition.lever, propensity, offer.definition.value, weight,
+                    offer.definition.lever, cost, price),
+                  propensity: propensity, score: priority))
+              }
+              continue
+            }
+            candidates.append(Candidate(offer: offer.index, propensity: propensity, weight: weight, cost: cost, price: price, priority: priority))
           }
-          candidates.sort { $0.score > $1.score || ($0.score == $1.score && $0.offer < $1.offer) }
+          candidates.sort { $0.priority > $1.priority || ($0.priority == $1.priority && $0.offer < $1.offer) }
+
+          // 6. Draw (exploration), reserving quota and capacity for what is shown.
+          let allowed = min(request.maxOffers, policy.offersLeftThisWeek)
+          var selector = OfferSelector(policy: catalogue.exploration, decisionId: decisionId)
+          var slotUse = SlotFilling(slots: slots, maxPerCategory: catalogue.maxPerCategoryPerPage)
+          var refused: [Int: Suppression.Code] = [:]
+          let drawn = selector.select(priorities: candidates.map(\.priority), count: slots == nil ? allowed : slotUse.capacity) { k in
+            let offer = catalogue.offers[candidates[k].offer]
+            if slots != nil && !slotUse.canPlace(category: offer.definition.category) { return false }
+            if let quota = offer.quota, !quota.reserve(1, at: now) {
+              refused[k] = .budget
+              return false
+            }
+            if let budget = channelBudget, !budget.reserve(offer.capacityUnits[channel.ordinal], at: now) {
+              offer.quota?.release(1, at: now)
+              refused[k] = .capacity
+              return false
+            }
+            if slots != nil { slotUse.place(category: offer.definition.category) }
+            return true
+          }
+          let shown = Set(drawn.map(\.index))
+          if explain {
+            for (k, candidate) in candidates.enumerated() where !shown.contains(k) {
+              let id = catalogue.offers[candidate.offer].definition.id
+              if let code = refused[k] {
+                suppressed.append(Suppression(offerId: id, code: code, detail: code == .budget ? "quota used up" : "\(channel.name) capacity used up", propensity: candidate.propensity, score: candidate.priority))
+              } else if drawn.count == allowed && allowed < request.maxOffers && slots == nil {
+                suppressed.append(Suppression(
+                  offerId: id, code: .contactPolicy, detail: "weekly limit: \(policy.offersLeftThisWeek) more offers allowed this week",
+                  propensity: candidate.propensity, score: candidate.priority))
+              } else {
+                suppressed.append(Suppression(
+                  offerId: id, code: .rankedBelow, detail: "ranked \(k + 1) of \(candidates.count) eligible; \(drawn.count) shown",
+                  propensity: candidate.propensity, score: candidate.priority))
+              }
+            }
+          }
 
           let displayName = row.map { customers.displayName(row: $0) } ?? ""
           var ranked: [RankedOffer] = []
           var contributions: [Double] = []
-          for (position, candidate) in candidates.enumerated() {
+          for (position, draw) in drawn.enumerated() {
+            let candidate = candidates[draw.index]
             let offer = catalogue.offers[candidate.offer]
-            guard position < request.maxOffers else {
-              if request.explain {
-                suppressed.append(Suppression(
-                  offerId: offer.definition.id, code: .rankedBelow,
-                  detail: "ranked \(position + 1) of \(candidates.count) eligible; \(request.maxOffers) requested",
-                  propensity: candidate.propensity, score: candidate.score))
-              }
-              continue
-            }
             let treatment = offer.treatments[channel.ordinal]!
             contributions = [Double](repeating: 0, count: offer.model.featureNames.count)
             offer.model.contributions(customer: customer, context: contextValues, into: &contributions)
@@ -144,18 +240,23 @@ public struct DecisionEngine: Sendable {
             ranked.append(RankedOffer(
               rank: position + 1, offerIndex: offer.index, offerId: offer.definition.id, name: name,
               product: offer.definition.product, propensity: candidate.propensity, value: offer.definition.value,
-              contextWeight: candidate.weight, score: candidate.score,
+              contextWeight: candidate.weight, score: candidate.priority,
               treatment: RenderedTreatment(
                 title: treatment.title.render(displayName: displayName, offerName: name, customer: customer),
                 message: treatment.message.render(displayName: displayName, offerName: name, customer: customer),
                 agentScript: treatment.script?.render(displayName: displayName, offerName: name, customer: customer) ?? ""),
-              reasons: reasons))
+              reasons: reasons, lever: offer.definition.lever, channelCost: candidate.cost, shadowPrice: candidate.price,
+              probability: draw.probability, category: offer.definition.category))
+            if slots != nil {
+              ranked[position].slot = slotUse.placements[position].slot
+              ranked[position].slotPosition = slotUse.placements[position].position
+            }
           }
           return Decision(
             decisionId: decisionId, requestId: request.requestId, customerId: request.customerId, channel: channel,
             versions: versions, offers: ranked, suppressed: suppressed,
             nanos: DispatchTime.now().uptimeNanoseconds - started,
-            timestampMillis: Int64(Date().timeIntervalSince1970 * 1000))
+            timestampMillis: nowMillis, controls: controls, exploration: catalogue.exploration.method.rawValue)
         }
       }
     }

@@ -75,6 +75,25 @@ public struct RankedOffer: Sendable {
   public var score: Double
   public var treatment: RenderedTreatment
   public var reasons: [ReasonCode]
+  /// The other arbitration factors: score = propensity × value × context weight × lever −
+  /// channel cost − shadow price.
+  public var lever: Double = 1
+  public var channelCost: Double = 0
+  public var shadowPrice: Double = 0
+  /// The probability with which this offer was drawn at its position (1 when greedy).
+  public var probability: Double = 1
+  public var category: String = ""
+  /// For a page: the slot and 1-based position it was placed in.
+  public var slot: String = ""
+  public var slotPosition: Int = 0
+}
+
+/// An offer a control-group customer would have been considered for, held out and logged so
+/// that lift can be measured.
+public struct ControlHoldout: Sendable, Hashable {
+  public var offerId: String
+  public var propensity: Double
+  public var priority: Double
 }
 
 /// Why a candidate was not made (explain mode).
@@ -86,6 +105,13 @@ public struct Suppression: Sendable, Hashable {
     case ageRule = "AGE_RULE"
     case rule = "RULE"
     case rankedBelow = "RANKED_BELOW"
+    case suitability = "SUITABILITY"
+    case notValidNow = "NOT_VALID_NOW"
+    case contactPolicy = "CONTACT_POLICY"
+    case controlGroup = "CONTROL_GROUP"
+    case budget = "BUDGET"
+    case capacity = "CAPACITY"
+    case belowCost = "BELOW_COST"
 
     init(_ code: Ineligibility.Code) {
       switch code {
@@ -94,6 +120,8 @@ public struct Suppression: Sendable, Hashable {
       case .alreadyHeld: self = .alreadyHeld
       case .ageRule: self = .ageRule
       case .rule: self = .rule
+      case .suitability: self = .suitability
+      case .notValidNow: self = .notValidNow
       }
     }
   }
@@ -115,4 +143,8 @@ public struct Decision: Sendable {
   public var suppressed: [Suppression]
   public var nanos: UInt64
   public var timestampMillis: Int64
+  /// Offers held out because the customer is in their control group.
+  public var controls: [ControlHoldout] = []
+  /// The exploration method that drew the offers.
+  public var exploration: String = "greedy"
 }

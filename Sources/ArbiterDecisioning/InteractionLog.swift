@@ -36,6 +36,15 @@ public struct InteractionEntry: Sendable, Hashable {
   public var outcome: OutcomeKind?
   public var timestampMillis: Int64
   public var declineReason: String
+
+  public init(decisionId: String, offerId: String, channel: Channel, outcome: OutcomeKind?, timestampMillis: Int64, declineReason: String = "") {
+    self.decisionId = decisionId
+    self.offerId = offerId
+    self.channel = channel
+    self.outcome = outcome
+    self.timestampMillis = timestampMillis
+    self.declineReason = declineReason
+  }
 }
 
 /// The interaction log: every decision (with the offers made and their scores) and every
@@ -122,15 +131,25 @@ public final class InteractionLog: Sendable {
     if let toWrite { write(toWrite) }
   }
 
-  /// One decision as a JSON line: its id, customer, bundle and the offers with their scores (each
-  /// made with probability 1: the policy is deterministic).
+  /// One decision as a JSON line: its id, customer, bundle, the exploration method, the offers
+  /// with their factors and the probability each was drawn with, and the offers held out for
+  /// the control group (with what they would have scored).
   private func decisionLine(_ decision: Decision, type: String, extra: String) -> String {
-    var line = "{\"type\":\"\(type)\",\"decision_id\":\(json(decision.decisionId)),\"customer_id\":\(decision.customerId)\(extra),\"bundle\":\(json(decision.versions.bundleName + "/" + decision.versions.bundleVersion)),\"offers\":["
+    var line = "{\"type\":\"\(type)\",\"decision_id\":\(json(decision.decisionId)),\"customer_id\":\(decision.customerId)\(extra),\"bundle\":\(json(decision.versions.bundleName + "/" + decision.versions.bundleVersion)),\"exploration\":\"\(decision.exploration)\",\"offers\":["
     for (i, offer) in decision.offers.enumerated() {
       if i > 0 { line += "," }
-      line += "{\"offer_id\":\(json(offer.offerId)),\"rank\":\(offer.rank),\"propensity\":\(offer.propensity),\"score\":\(offer.score),\"probability\":1}"
+      line += "{\"offer_id\":\(json(offer.offerId)),\"rank\":\(offer.rank),\"propensity\":\(offer.propensity),\"value\":\(offer.value),\"context_weight\":\(offer.contextWeight),\"lever\":\(offer.lever),\"cost\":\(offer.channelCost),\"shadow_price\":\(offer.shadowPrice),\"score\":\(offer.score),\"probability\":\(offer.probability)}"
     }
-    return line + "]}\n"
+    line += "]"
+    if !decision.controls.isEmpty {
+      line += ",\"control\":["
+      for (i, held) in decision.controls.enumerated() {
+        if i > 0 { line += "," }
+        line += "{\"offer_id\":\(json(held.offerId)),\"propensity\":\(held.propensity),\"score\":\(held.priority)}"
+      }
+      line += "]"
+    }
+    return line + "}\n"
   }
 
   /// Adds a line to the buffer; returns the buffer's bytes to write once it holds 64 KiB.

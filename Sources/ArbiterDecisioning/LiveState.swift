@@ -50,7 +50,8 @@ public final class LiveState: Sendable {
   /// Decides against the current snapshot and logs the decision.
   public func decide(_ request: DecisionRequest) throws(ArbiterError) -> Decision {
     let id = "d-" + String(instance, radix: 16) + "-" + String(nextSequence(), radix: 16)
-    let decision = try snapshot.engine.decide(request, decisionId: id)
+    let history = request.anonymous ? [] : log.recent(customerId: request.customerId, limit: log.historyPerCustomer)
+    let decision = try snapshot.engine.decide(request, decisionId: id, history: history)
     log.record(decision)
     shadow(request, decision)
     return decision
@@ -73,7 +74,8 @@ public final class LiveState: Sendable {
     }
     let live = snapshot
     let bundle = try ModelBundle.load(from: path)
-    let engine = try DecisionEngine(bundle: bundle, customers: live.engine.customers, clock: live.engine.clock)
+    // Its own pacing: a challenger's draws must never use the champion's quotas.
+    let engine = try DecisionEngine(bundle: bundle, customers: live.engine.customers, clock: live.engine.clock, pacing: PacingState())
     try engine.probe()
     challengerShare.store(Int((share * 10_000).rounded()), ordering: .relaxed)
     challenger.store(DecisionSnapshot(engine: engine, bundle: bundle), ordering: .releasing)
@@ -97,7 +99,7 @@ public final class LiveState: Sendable {
   public func reload(from path: String? = nil) throws(ArbiterError) -> (previous: DecisionSnapshot, current: DecisionSnapshot) {
     let previous = snapshot
     let bundle = try ModelBundle.load(from: path ?? bundlePath)
-    let engine = try DecisionEngine(bundle: bundle, customers: previous.engine.customers, clock: previous.engine.clock)
+    let engine = try DecisionEngine(bundle: bundle, customers: previous.engine.customers, clock: previous.engine.clock, pacing: previous.engine.pacing)
     try engine.probe()
     let next = DecisionSnapshot(engine: engine, bundle: bundle)
     current.store(next, ordering: .releasing)
@@ -129,8 +131,9 @@ extension LiveState {
   /// The largest number of items one page may ask for.
   public static let maxSlotItems = 20
 
-  /// Fills the slots of a page, in the order given, from the ranked eligible offers: no offer
-  /// twice on a page, each slot only its content type. The logged decision holds the placed offers.
+  /// Fills the slots of a page, in the order given, drawing from the ranked eligible offers: no
+  /// offer twice on a page, each slot only its content type, at most the catalogue's number of
+  /// offers per category on a page. The logged decision holds the placed offers.
   public func personalize(_ request: DecisionRequest, slots: [SlotRequest]) throws(ArbiterError) -> (Decision, [SlotPlacement]) {
     guard !slots.isEmpty else { throw ArbiterError(.invalidArgument, "slots: at least one slot is required") }
     var names = Set<String>()
@@ -146,21 +149,13 @@ extension LiveState {
     var all = request
     all.maxOffers = min(DecisionEngine.maxOffersLimit, max(1, snapshot.engine.catalogue.offers.count))
     let sequence = nextSequence()
-    var decision = try snapshot.engine.decide(all, decisionId: "p-" + String(instanceId, radix: 16) + "-" + String(sequence, radix: 16))
-    var used = Set<Int>()
-    var placements: [SlotPlacement] = []
-    for slot in slots {
-      var position = 0
-      for offer in decision.offers where position < slot.count && !used.contains(offer.offerIndex) {
-        let category = snapshot.engine.catalogue.offers[offer.offerIndex].definition.category
-        guard slot.contentType.isEmpty || slot.contentType == category else { continue }
-        used.insert(offer.offerIndex)
-        position += 1
-        placements.append(SlotPlacement(slot: slot.name, position: position, offer: offer))
-      }
-    }
-    decision.offers = placements.map(\.offer)
-    if !request.explain { decision.suppressed = [] }
+    let history = request.anonymous ? [] : log.recent(customerId: request.customerId, limit: log.historyPerCustomer)
+    let decision = try snapshot.engine.decide(
+      all, decisionId: "p-" + String(instanceId, radix: 16) + "-" + String(sequence, radix: 16), history: history, slots: slots)
+    // In slot order, then position.
+    let order = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.name, $0) })
+    let placements = decision.offers.map { SlotPlacement(slot: $0.slot, position: $0.slotPosition, offer: $0) }
+      .sorted { (order[$0.slot]!, $0.position) < (order[$1.slot]!, $1.position) }
     log.record(decision)
     return (decision, placements)
   }

@@ -1,0 +1,92 @@
+import ArbiterCore
+import Atomics
+import Synchronization
+
+/// Offer quotas and channel capacity, shared by every decision (inbound and outbound) and kept
+/// across bundle reloads. A limit is never exceeded: use is reserved with one compare-and-swap,
+/// and refused when it would go over. Use is paced across its period by a shadow price that
+/// grows with how far use runs ahead of an even spread.
+public final class PacingState: Sendable {
+  /// One limited resource: a quota (offers per period) or a channel's capacity (units per hour).
+  public final class Budget: Sendable {
+    /// Limit per period, in thousandths of a unit.
+    let limit: UInt64
+    let periodDays: Double
+    /// Used thousandths in the low 40 bits, period number in the high 24.
+    private let state = ManagedAtomic<UInt64>(0)
+    /// What exceeding the pace by the whole limit costs, in currency (see ``price(at:)``).
+    public let priceScale: Double
+
+    init(limit: Double, periodDays: Double, priceScale: Double) {
+      self.limit = UInt64((limit * 1000).rounded())
+      self.periodDays = periodDays
+      self.priceScale = priceScale
+    }
+
+    private func period(_ nowDays: Double) -> UInt64 { UInt64(max(0, (nowDays / periodDays).rounded(.down))) & 0xFF_FFFF }
+
+    /// Units used in the current period.
+    public func used(at nowDays: Double) -> Double {
+      let word = state.load(ordering: .relaxed)
+      return word >> 40 == period(nowDays) ? Double(word & 0xFF_FFFF_FFFF) / 1000 : 0
+    }
+
+    public var limitUnits: Double { Double(limit) / 1000 }
+
+    /// Reserves `units`; false (and nothing reserved) when the limit would be exceeded.
+    public func reserve(_ units: Double, at nowDays: Double) -> Bool {
+      let amount = UInt64((units * 1000).rounded())
+      let current = period(nowDays)
+      var word = state.load(ordering: .relaxed)
+      while true {
+        let used = word >> 40 == current ? word & 0xFF_FFFF_FFFF : 0
+        guard used + amount <= limit else { return false }
+        let (exchanged, original) = state.compareExchange(
+          expected: word, desired: current << 40 | (used + amount), ordering: .relaxed)
+        if exchanged { return true }
+        word = original
+      }
+    }
+
+    /// Returns units reserved for an offer that was then not shown.
+    public func release(_ units: Double, at nowDays: Double) {
+      let amount = UInt64((units * 1000).rounded())
+      let current = period(nowDays)
+      var word = state.load(ordering: .relaxed)
+      while word >> 40 == current {
+        let used = word & 0xFF_FFFF_FFFF
+        let (exchanged, original) = state.compareExchange(expected: word, desired: current << 40 | (used - min(used, amount)), ordering: .relaxed)
+        if exchanged { return }
+        word = original
+      }
+    }
+
+    /// The shadow price now: 0 while use is within the even spread (plus 2% slack), rising by
+    /// `priceScale` × 10 per whole limit ahead of it — so 10% ahead costs `priceScale`.
+    public func price(at nowDays: Double) -> Double {
+      let elapsed = (nowDays / periodDays) - (nowDays / periodDays).rounded(.down)
+      let pace = Double(limit) / 1000 * (elapsed + 0.02)
+      let ahead = (used(at: nowDays) - pace) / max(Double(limit) / 1000, 1e-9)
+      return ahead > 0 ? priceScale * 10 * ahead : 0
+    }
+  }
+
+  private let budgets = Mutex<[String: Budget]>([:])
+
+  public init() {}
+
+  /// The budget named `key` with this limit and period, created on first use; a changed limit
+  /// or period (a new catalogue) starts a new budget.
+  public func budget(_ key: String, limit: Double, periodDays: Double, priceScale: Double) -> Budget {
+    budgets.withLock { all in
+      if let existing = all[key], existing.limit == UInt64((limit * 1000).rounded()), existing.periodDays == periodDays,
+        existing.priceScale == priceScale
+      {
+        return existing
+      }
+      let fresh = Budget(limit: limit, periodDays: periodDays, priceScale: priceScale)
+      all[key] = fresh
+      return fresh
+    }
+  }
+}
