@@ -24,7 +24,8 @@ public enum DemoBankCatalogue {
     _ id: String, _ name: String, product: String, category: String, value: Double, channels: [Channel] = all,
     held: Bool = true, minAge: Int? = 18, maxAge: Int? = nil, conditions: [OfferCondition] = [],
     context: [String: Double] = [:], pitch: String, script: String, sms: String,
-    intercept: Double, truth: [TruthTerm], channelEffects extra: [String: Double] = [:]
+    intercept: Double, eligibility: String? = nil, suitability: String? = nil, quota: OfferQuota? = nil, truth: [TruthTerm],
+    channelEffects extra: [String: Double] = [:]
   ) -> Entry {
     var treatments: [String: TreatmentTemplate] = [
       "default": TreatmentTemplate(title: name, message: pitch),
@@ -40,7 +41,7 @@ public enum DemoBankCatalogue {
       offer: OfferDefinition(
         id: id, name: name, product: product, category: category, value: value, channels: channels,
         heldFeature: held ? "holds_\(product)" : nil, minAge: minAge, maxAge: maxAge, conditions: conditions,
-        contextWeights: context, treatments: treatments),
+        contextWeights: context, treatments: treatments, eligibility: eligibility, suitability: suitability, quota: quota),
       truth: OfferTruth(offerId: id, intercept: intercept, terms: truth, channelEffects: effects))
   }
 
@@ -89,15 +90,11 @@ public enum DemoBankCatalogue {
       truth: [.bump("age", 1.4, center: 32, width: 7), .linear("savings_balance", 0.6, center: 20_000, width: 20_000), .level("life_stage", 0.6, code: 2)]),
     entry(
       "student-loan-child", "Student loan for your child", product: "student_loan", category: "loans", value: 350,
-      conditions: [
-        OfferCondition(feature: "oldest_child_age", op: .greaterOrEqual, value: 15, description: "no child of university age (15-25)"),
-        OfferCondition(feature: "oldest_child_age", op: .lessOrEqual, value: 25, description: "no child of university age (15-25)"),
-      ],
       context: ["page:loans": 1.5, "reason:complaint": 0.3],
       pitch: "Help your child through university with a low-rate student loan.",
       script: "{first_name}, with a child heading towards university, our student loan has a low fixed rate and repayments only after graduation. Shall I send the details?",
       sms: "{first_name}, university coming up? Our student loan has a low fixed rate. Reply STUDY.",
-      intercept: -2.6,
+      intercept: -2.6, eligibility: "num_children >= 1 and oldest_child_age >= 15 and oldest_child_age <= 25",
       truth: [.bump("oldest_child_age", 2.0, center: 18.5, width: 2.5)]),
     entry(
       "car-lease", "Car lease", product: "car_lease", category: "loans", value: 600, minAge: 21, maxAge: 75,
@@ -136,12 +133,11 @@ public enum DemoBankCatalogue {
     entry(
       "growth-fund", "Stock-linked growth fund", product: "growth_fund", category: "investments", value: 500,
       channels: notAtmSms,
-      conditions: [OfferCondition(feature: "risk_appetite", op: .greaterOrEqual, value: 1, description: "risk appetite 'low' is not suitable for a stock-linked fund")],
       context: ["page:savings": 1.6, "page:investments": 2.0, "reason:complaint": 0.3],
       pitch: "Grow your savings in a diversified global equity fund.",
       script: "{first_name}, you have money sitting in savings; our global equity fund has grown with the market over the long run. Capital is at risk. Would you like our adviser to call?",
       sms: "{first_name}, put your savings to work in our growth fund. Capital at risk. Reply GROW.",
-      intercept: -4.0,
+      intercept: -4.0, suitability: "risk_appetite in (\"medium\", \"high\") and age < 80",
       truth: [.level("risk_appetite", 1.6, code: 2), .level("risk_appetite", 0.6, code: 1), .linear("savings_balance", 0.7, center: 30_000, width: 30_000),
               .linear("investment_balance", 0.3, center: 10_000, width: 20_000)]),
     entry(
@@ -160,7 +156,7 @@ public enum DemoBankCatalogue {
       pitch: "A thank-you loyalty rate on your savings for the next 12 months.",
       script: "{first_name}, thank you for being with us {feature:tenure_years} years. I can offer you a loyalty rate on your savings for the next 12 months.",
       sms: "",
-      intercept: -2.2,
+      intercept: -2.2, quota: OfferQuota(limit: 500, period: .day),
       truth: [.linear("balance_trend", -1.0, center: -0.2, width: 0.1), .linear("tenure_years", 0.2, center: 8, width: 6),
               .linear("transfer_out_amount_30d", 0.5, center: 10_000, width: 10_000)]),
     entry(
@@ -298,9 +294,20 @@ public enum DemoBankCatalogue {
     for (feature, _) in DemoBankSchema.consentChannels {
       phrases[feature] = FeaturePhrase(high: "open to contact", low: "not open to contact")
     }
+    // The seeds' bank counted a branch contact at 120, a phone agent 60, an ATM 20, the web 5.
+    let costs: [String: Double] = ["branch": 120, "contact-centre": 60, "atm": 20, "web": 5, "mobile-app": 5, "email": 1, "sms": 2]
     return CatalogueDocument(
       version: version, currency: "EUR", ageFeature: "age", consentFeatures: consent, featurePhrases: phrases,
-      offers: entries.map(\.offer))
+      offers: entries.map(\.offer), channelCosts: costs,
+      contactPolicy: ContactPolicy(
+        frequencyCaps: [.init(channel: .email, max: 2, windowDays: 7), .init(channel: .sms, max: 1, windowDays: 7)],
+        declineCooldownDays: 14, maxOffersPerWeek: 12, noRepeatDays: 30),
+      controlGroup: ControlGroupPolicy(share: 0.05, periodDays: 30, salt: "demo"),
+      exploration: ExplorationPolicy(method: .epsilonGreedy, epsilon: 0.05),
+      capacity: [ChannelCapacity(channel: .contactCentre, unitsPerHour: 6_000, unitsPerOffer: 2)],
+      // An offer in a call or visit the customer started costs about a tenth of a contact (agent minutes).
+      arbitration: ArbitrationPolicy(inboundCostShare: 0.1),
+      maxPerCategoryPerPage: 2)
   }
 
   /// The hidden response model.

@@ -31,8 +31,13 @@ public struct DemoHistory: Sendable {
           let channel = Channel.allCases[rng.below(Channel.allCases.count)]
           guard rules.consents(vector, on: channel) else { continue }
           eligible.removeAll(keepingCapacity: true)
-          for offer in catalogue.offers.indices where rules.check(offer: offer, customer: vector, channel: channel, consentGiven: true) == nil {
-            eligible.append(offer)
+          // The channel is the one context feature the history knows; offers have no validity window here.
+          let context = schema.contextFeatures.map { $0.name == "channel" ? Float(channel.ordinal) : Float.nan }
+          context.withUnsafeBufferPointer { context in
+            for offer in catalogue.offers.indices
+            where rules.check(offer: offer, customer: vector, context: context, channel: channel, consentGiven: true, nowDays: 0) == nil {
+              eligible.append(offer)
+            }
           }
           guard !eligible.isEmpty else { continue }
           let offer = eligible[rng.below(eligible.count)]

@@ -13,17 +13,21 @@ import Testing
     engine.customers.storedValue(row: engine.customers.row(of: customer)!, feature: engine.schema.customerIndex(of: name)!)
   }
 
-  @Test func ranksByPropensityTimesValueAndIsDeterministic() throws {
+  @Test func ranksByPriorityAndIsDeterministic() throws {
     let request = DecisionRequest(customerId: 100_042, channel: .contactCentre, maxOffers: 5)
     let a = try engine.decide(request, decisionId: "a")
-    let b = try engine.decide(request, decisionId: "b")
-    #expect(a.offers.map(\.offerId) == b.offers.map(\.offerId))
-    #expect(a.offers.count == 5)
+    let b = try engine.decide(request, decisionId: "a")
+    #expect(a.offers.map(\.offerId) == b.offers.map(\.offerId), "the same decision id draws the same offers")
+    #expect((1...5).contains(a.offers.count))
     for (i, offer) in a.offers.enumerated() {
       #expect(offer.rank == i + 1)
-      #expect(abs(offer.score - offer.propensity * offer.value) < 1e-12)
+      // priority = p × value × context weight × lever − cost − shadow price; an inbound call costs a tenth of a contact.
+      #expect(offer.channelCost == 6)
+      #expect(abs(offer.score - (offer.propensity * offer.value * offer.contextWeight * offer.lever - offer.channelCost - offer.shadowPrice)) < 1e-9)
+      #expect(offer.score > 0)
       #expect(offer.propensity > 0 && offer.propensity < 1)
-      if i > 0 { #expect(a.offers[i - 1].score >= offer.score) }
+      // A greedy draw (the likelier branch of epsilon-greedy) takes the best remaining offer.
+      if i > 0, offer.probability > 0.5 { #expect(a.offers[i - 1].score >= offer.score || a.offers[i - 1].probability < 0.5) }
       #expect(!offer.treatment.agentScript.isEmpty, "contact centre offers carry an agent script")
       #expect(!offer.reasons.isEmpty)
     }
@@ -32,7 +36,7 @@ import Testing
   /// Golden: the committed bundle's ranking for two customers (seed 42). Changes only when the
   /// bundle or the engine's arithmetic changes.
   @Test func goldenRankings() throws {
-    let first = try engine.decide(DecisionRequest(customerId: 100_042, channel: .contactCentre), decisionId: "g")
+    let first = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web), decisionId: "g")
     #expect(first.offers.map(\.offerId) == ["bill-pay-switch", "personal-loan", "pension-top-up"])
     let second = try engine.decide(DecisionRequest(customerId: 100_007, channel: .web, maxOffers: 2), decisionId: "g")
     #expect(second.offers.map(\.offerId) == ["personal-loan", "savings-bundle"])
@@ -46,15 +50,24 @@ import Testing
       }
     }
     #expect(rankings.count >= 10, "40 customers should not share a handful of rankings")
-    let phone = try engine.decide(DecisionRequest(customerId: 100_042, channel: .contactCentre, maxOffers: 50), decisionId: "x")
-    let atm = try engine.decide(DecisionRequest(customerId: 100_042, channel: .branch, maxOffers: 50), decisionId: "x")
-    #expect(phone.offers.first!.propensity != atm.offers.first!.propensity)
+    // The channel is a model input: the same offer scores differently by phone and on the web.
+    func propensities(_ channel: Channel) throws -> [String: Double] {
+      let decision = try engine.decide(DecisionRequest(customerId: 100_042, channel: channel, maxOffers: 50, explain: true), decisionId: "x")
+      var all: [String: Double] = [:]
+      for offer in decision.offers { all[offer.offerId] = offer.propensity }
+      for suppression in decision.suppressed { if let p = suppression.propensity { all[suppression.offerId] = p } }
+      return all
+    }
+    let phone = try propensities(.contactCentre), web = try propensities(.web)
+    let shared = phone.keys.filter { web[$0] != nil }
+    #expect(!shared.isEmpty)
+    #expect(shared.allSatisfy { phone[$0] != web[$0] })
   }
 
   @Test func neverOffersAHeldProductAndExplainsWhy() throws {
     var checked = 0
     for id in UInt64(100_000)..<100_300 {
-      guard let decision = try? engine.decide(DecisionRequest(customerId: id, channel: .branch, maxOffers: 50, explain: true), decisionId: "x") else { continue }
+      guard let decision = try? engine.decide(DecisionRequest(customerId: id, channel: .web, maxOffers: 50, explain: true), decisionId: "x") else { continue }
       for offer in decision.offers {
         let catalogueOffer = engine.catalogue.offers[offer.offerIndex].definition
         if let held = catalogueOffer.heldFeature { #expect(feature(held, of: id) != 1, "customer \(id) already holds \(catalogueOffer.product)") }
@@ -81,15 +94,20 @@ import Testing
   }
 
   @Test func callReasonWeighsOffers() throws {
-    // A customer eligible for travel insurance over the phone.
-    let id = (UInt64(100_000)..<103_000).first {
-      feature("consent_phone", of: $0) == 1 && feature("holds_travel_insurance", of: $0) == 0 && feature("age", of: $0) >= 18
-    }!
-    let plain = try engine.decide(DecisionRequest(customerId: id, channel: .contactCentre, maxOffers: 50), decisionId: "x")
-    let travel = try engine.decide(DecisionRequest(customerId: id, channel: .contactCentre, callReason: "travel", maxOffers: 50), decisionId: "x")
-    let before = plain.offers.first { $0.offerId == "travel-insurance" }!
-    let after = travel.offers.first { $0.offerId == "travel-insurance" }!
-    #expect(after.score == before.score * 2.2)
+    // A customer offered travel insurance on the web both without and with the travel context.
+    var found: (RankedOffer, RankedOffer)?
+    for id in UInt64(100_000)..<103_000 where feature("holds_travel_insurance", of: id) == 0 && feature("age", of: id) >= 18 {
+      let plain = try engine.decide(DecisionRequest(customerId: id, channel: .web, maxOffers: 50), decisionId: "x")
+      let travel = try engine.decide(DecisionRequest(customerId: id, channel: .web, page: "travel", maxOffers: 50), decisionId: "x")
+      if let before = plain.offers.first(where: { $0.offerId == "travel-insurance" }), let after = travel.offers.first(where: { $0.offerId == "travel-insurance" }) {
+        found = (before, after)
+        break
+      }
+    }
+    let (before, after) = try #require(found)
+    // score = p × value × context weight × lever − cost − shadow price; the travel page weighs it × 2.
+    #expect(after.contextWeight == 2 && before.contextWeight == 1)
+    #expect(abs((after.score + after.channelCost + after.shadowPrice) - (before.score + before.channelCost + before.shadowPrice) * 2) < 1e-9)
     #expect(after.rank <= before.rank)
     #expect(after.reasons.contains { $0.code == "CONTEXT_WEIGHT" })
   }
@@ -109,7 +127,7 @@ import Testing
   @Test func reasonPhrasesDescribeTheCustomer() throws {
     // Childless customers must never hear that they have older children.
     for id in UInt64(100_000)..<100_200 where feature("num_children", of: id) == 0 {
-      guard let decision = try? engine.decide(DecisionRequest(customerId: id, channel: .branch, maxOffers: 50), decisionId: "x") else { continue }
+      guard let decision = try? engine.decide(DecisionRequest(customerId: id, channel: .web, maxOffers: 50), decisionId: "x") else { continue }
       for reason in decision.offers.flatMap(\.reasons) where reason.feature == "oldest_child_age" || reason.feature == "num_children" {
         #expect(reason.phrase == "young children, or none" || reason.phrase == "no children")
       }
@@ -142,8 +160,14 @@ import Testing
     let byId = Dictionary(uniqueKeysWithValues: dataset.customers.map { ($0.id, $0) })
     for record in dataset.history {
       #expect(record.probability > 0 && record.probability <= 1.0 / 7)
+      let context: [Float] = [Float(record.channel.ordinal)]
       byId[record.customerId]!.values.withUnsafeBufferPointer { vector in
-        #expect(rules.check(offer: index[record.offerId]!, customer: vector, channel: record.channel, consentGiven: rules.consents(vector, on: record.channel)) == nil)
+        context.withUnsafeBufferPointer { context in
+          #expect(
+            rules.check(
+              offer: index[record.offerId]!, customer: vector, context: context, channel: record.channel,
+              consentGiven: rules.consents(vector, on: record.channel), nowDays: 0) == nil)
+        }
       }
     }
     let rate = Double(dataset.history.filter(\.accepted).count) / Double(dataset.history.count)

@@ -31,7 +31,7 @@ import Testing
   @Test func historyKeepsTheNewestFirst() throws {
     let log = try InteractionLog(path: nil)
     let server = try TestSupport.makeServer()
-    let decision = try server.live.snapshot.engine.decide(DecisionRequest(customerId: 100_042, channel: .branch, maxOffers: 2), decisionId: "d1")
+    let decision = try server.live.snapshot.engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 2), decisionId: "d1")
     log.record(decision)
     _ = try log.record([OutcomeReport(decisionId: "d1", offerId: decision.offers[1].offerId, outcome: .decline, declineReason: "no-need")])
     let recent = log.recent(customerId: 100_042, limit: 10)
