@@ -161,6 +161,32 @@ extension LiveState {
   }
 }
 
+extension LiveState {
+  /// Selects an outbound campaign (see ``DecisionEngine/selectOutbound(_:history:)``) and logs
+  /// each chosen contact as a decision, so that its outcome can be recorded like any other.
+  /// Returns the plan and the decision id of each assignment.
+  public func selectOutbound(_ request: OutboundRequest) throws(ArbiterError) -> (OutboundPlan, [String]) {
+    let snapshot = self.snapshot
+    let plan = try snapshot.engine.selectOutbound(request) { id in self.log.recent(customerId: id, limit: self.log.historyPerCustomer) }
+    let nowMillis = Int64((snapshot.engine.clock() * 86_400_000).rounded())
+    var ids: [String] = []
+    ids.reserveCapacity(plan.assignments.count)
+    for assignment in plan.assignments {
+      let id = "o-" + String(instanceId, radix: 16) + "-" + String(nextSequence(), radix: 16)
+      let offer = snapshot.engine.catalogue.offers[assignment.offerIndex].definition
+      let made = RankedOffer(
+        rank: 1, offerIndex: assignment.offerIndex, offerId: assignment.offerId, name: offer.name, product: offer.product,
+        propensity: assignment.propensity, value: offer.value, contextWeight: 1, score: assignment.expectedValue - assignment.cost,
+        treatment: assignment.treatment, reasons: [], lever: offer.lever, channelCost: assignment.cost, probability: 1, category: offer.category)
+      log.record(Decision(
+        decisionId: id, requestId: "", customerId: assignment.customerId, channel: request.channel, versions: snapshot.engine.versions,
+        offers: [made], suppressed: [], nanos: 0, timestampMillis: nowMillis, exploration: "outbound"))
+      ids.append(id)
+    }
+    return (plan, ids)
+  }
+}
+
 /// What one look at the bundle root found.
 public enum BundleWatchResult: Sendable, Equatable {
   case unchanged

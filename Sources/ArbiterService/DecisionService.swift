@@ -58,6 +58,54 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     }
   }
 
+  public func selectOutbound(request: Arbiter_V1_SelectOutboundRequest, context: ServerContext) async throws -> Arbiter_V1_SelectOutboundResponse {
+    try mappingErrors { () throws(ArbiterError) in
+      guard request.requestID.utf8.count <= 128 else { throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes") }
+      let channel = try Channel(proto: request.channel)
+      if request.hasBudget, !(request.budget.isFinite && request.budget >= 0) { throw ArbiterError(.invalidArgument, "budget must be a finite number >= 0") }
+      let outbound = OutboundRequest(
+        channel: channel, customerIds: request.customerIds, budget: request.hasBudget ? request.budget : nil,
+        capacity: request.hasCapacity ? Int(request.capacity) : nil, offerIds: Set(request.offerIds))
+      let (plan, decisionIds) = try live.selectOutbound(outbound)
+      var perOffer: [String: (count: UInt32, value: Double)] = [:]
+      for assignment in plan.assignments {
+        perOffer[assignment.offerId, default: (0, 0)].count += 1
+        perOffer[assignment.offerId, default: (0, 0)].value += assignment.expectedValue
+      }
+      return .with {
+        $0.requestID = request.requestID
+        $0.versions = live.snapshot.engine.versions.proto
+        $0.considered = UInt32(plan.considered)
+        $0.candidates = UInt32(plan.candidates)
+        $0.selected = UInt32(plan.assignments.count)
+        $0.expectedResponses = plan.expectedResponses
+        $0.expectedValue = plan.expectedValue
+        $0.totalCost = plan.totalCost
+        $0.stoppedBy = plan.stoppedBy
+        $0.perOffer = perOffer.sorted { $0.value.count > $1.value.count || ($0.value.count == $1.value.count && $0.key < $1.key) }.map { entry in
+          .with {
+            $0.offerID = entry.key
+            $0.count = entry.value.count
+            $0.expectedValue = entry.value.value
+          }
+        }
+        if request.includeAssignments {
+          $0.assignments = zip(plan.assignments, decisionIds).map { assignment, id in
+            .with {
+              $0.customerID = assignment.customerId
+              $0.offerID = assignment.offerId
+              $0.propensity = assignment.propensity
+              $0.expectedValue = assignment.expectedValue
+              $0.cost = assignment.cost
+              $0.decisionID = id
+              $0.treatment = assignment.treatment.proto
+            }
+          }
+        }
+      }
+    }
+  }
+
   static func decisionRequest(
     customerId: UInt64, channel: Arbiter_V1_Channel, context: Arbiter_V1_InteractionContext, maxOffers: UInt32,
     explain: Bool, requestId: String, anonymousAllowed: Bool

@@ -66,11 +66,13 @@ extension RankedOffer {
       $0.value = value
       $0.score = score
       $0.rank = UInt32(rank)
-      $0.treatment = .with {
-        $0.title = treatment.title
-        $0.message = treatment.message
-        $0.agentScript = treatment.agentScript
-      }
+      $0.contextWeight = contextWeight
+      $0.lever = lever
+      $0.channelCost = channelCost
+      $0.shadowPrice = shadowPrice
+      $0.probability = probability
+      $0.category = category
+      $0.treatment = treatment.proto
       $0.reasons = reasons.map { reason in
         .with {
           $0.code = reason.code
@@ -102,6 +104,24 @@ extension Decision {
         }
       }
       $0.decisionNanos = nanos
+      $0.controls = controls.map { held in
+        .with {
+          $0.offerID = held.offerId
+          $0.propensity = held.propensity
+          $0.score = held.priority
+        }
+      }
+      $0.exploration = exploration
+    }
+  }
+}
+
+extension RenderedTreatment {
+  var proto: Arbiter_V1_Treatment {
+    .with {
+      $0.title = title
+      $0.message = message
+      $0.agentScript = agentScript
     }
   }
 }

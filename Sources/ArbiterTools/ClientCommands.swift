@@ -153,3 +153,43 @@ struct Reload: AsyncParsableCommand {
     print("\(response.previous.bundleName)/\(response.previous.bundleVersion) → \(response.current.bundleName)/\(response.current.bundleVersion)\(response.changed ? "" : " (unchanged)")")
   }
 }
+
+struct Outbound: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Select an outbound campaign on a running server: who gets which offer through a channel under a budget and capacity.")
+
+  @OptionGroup var server: ServerOptions
+  @Option(help: "Channel: email, sms, contact-centre (outbound calls), ...") var channel = "email"
+  @Option(help: "Total contact cost allowed.") var budget: Double?
+  @Option(help: "Contacts allowed.") var capacity: UInt32?
+  @Option(help: "Offers the campaign may make (comma-separated ids; default any).") var offers = ""
+  @Option(help: "Write every assignment (customer, offer, propensity, expected value, cost, decision id) to this CSV file.") var csv: String?
+
+  func run() async throws {
+    let wireChannel = try parseChannel(channel)
+    let request = Arbiter_V1_SelectOutboundRequest.with {
+      $0.channel = wireChannel
+      if let budget { $0.budget = budget }
+      if let capacity { $0.capacity = capacity }
+      $0.offerIds = offers.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+      $0.includeAssignments = csv != nil
+    }
+    var callOptions = server.callOptions
+    callOptions.timeout = .seconds(max(60, Int64(server.timeoutMs / 1000)))
+    let options = callOptions
+    let response = try await server.withClient { client in
+      try await Arbiter_V1_DecisionService.Client(wrapping: client).selectOutbound(request, options: options)
+    }
+    print("\(response.selected) of \(response.considered) customers selected (\(response.candidates) had an offer worth the contact); stopped by \(response.stoppedBy)")
+    print(String(format: "expected responses %.1f, expected value %.0f, cost %.0f, net %.0f", response.expectedResponses, response.expectedValue, response.totalCost, response.expectedValue - response.totalCost))
+    for entry in response.perOffer {
+      print("  \(entry.offerID.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7d contacts, expected value %10.0f", entry.count, entry.expectedValue))")
+    }
+    if let csv {
+      var text = "customer_id,offer_id,propensity,expected_value,cost,decision_id\n"
+      for a in response.assignments { text += "\(a.customerID),\(a.offerID),\(a.propensity),\(a.expectedValue),\(a.cost),\(a.decisionID)\n" }
+      try text.write(toFile: csv, atomically: true, encoding: .utf8)
+      print("assignments written to \(csv)")
+    }
+  }
+}

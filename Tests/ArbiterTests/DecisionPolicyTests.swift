@@ -179,6 +179,41 @@ import Testing
     #expect(explained.suppressed.contains { $0.offerId == "bill-pay-switch" && $0.code == .belowCost && $0.detail.contains("shadow price") })
   }
 
+  @Test func outboundSelectionMaximisesValueUnderBudgetCapacityAndQuotas() throws {
+    let quoted = try engine { catalogue in
+      greedy(&catalogue)
+      let i = catalogue.offers.firstIndex { $0.id == "travel-insurance" }!
+      catalogue.offers[i].quota = OfferQuota(limit: 25, period: .day)
+    }
+    let everyone = try quoted.selectOutbound(OutboundRequest(channel: .email))
+    #expect(everyone.considered == quoted.customers.count)
+    #expect(everyone.assignments.count == everyone.candidates - 0 || everyone.assignments.count <= everyone.candidates)
+    #expect(Set(everyone.assignments.map { $0.customerId }).count == everyone.assignments.count, "one offer per customer")
+    #expect(everyone.assignments.allSatisfy { $0.expectedValue > $0.cost && $0.cost == 1 && !$0.treatment.message.isEmpty })
+    #expect(everyone.assignments.filter { $0.offerId == "travel-insurance" }.count <= 25)
+
+    // Capacity only, equal costs: exactly the customers whose best offer nets the most.
+    let fresh = try engine { catalogue in greedy(&catalogue) }
+    let all = try fresh.selectOutbound(OutboundRequest(channel: .email))
+    let top = try fresh.selectOutbound(OutboundRequest(channel: .email, capacity: 100))
+    #expect(top.assignments.count == 100 && top.stoppedBy == "capacity")
+    let best = all.assignments.sorted { $0.expectedValue - $0.cost > $1.expectedValue - $1.cost }.prefix(100)
+    #expect(Set(top.assignments.map { $0.customerId }) == Set(best.map { $0.customerId }))
+    // A budget of 50 e-mails at 1 each.
+    let budgeted = try fresh.selectOutbound(OutboundRequest(channel: .email, budget: 50))
+    #expect(budgeted.assignments.count == 50 && budgeted.totalCost <= 50 && budgeted.stoppedBy == "budget")
+    #expect(budgeted.expectedValue > Double(50) / Double(all.assignments.count) * all.expectedValue, "better than an average pick")
+    // Outbound calls cost a whole contact (60): fewer customers are worth one.
+    let calls = try fresh.selectOutbound(OutboundRequest(channel: .contactCentre))
+    #expect(calls.candidates < all.candidates && calls.assignments.allSatisfy { $0.cost == 60 })
+    do {
+      _ = try fresh.selectOutbound(OutboundRequest(channel: .email, offerIds: ["no-such-offer"]))
+      Issue.record("an unknown offer was accepted")
+    } catch {
+      #expect(error.code == .invalidArgument && error.message == "offer 'no-such-offer' is not in the catalogue")
+    }
+  }
+
   @Test func aBadCatalogueIsRefusedWithFileLineAndField() throws {
     let (root, version) = try TestSupport.copyOfDemoBundle()
     _ = root

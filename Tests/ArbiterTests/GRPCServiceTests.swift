@@ -164,6 +164,36 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
     }
   }
 
+  @Test func selectOutboundAndRecordItsOutcome() async throws {
+    let server = try TestSupport.makeServer()
+    try await withInProcessClient(server) { client in
+      let decisions = Arbiter_V1_DecisionService.Client(wrapping: client)
+      let response = try await decisions.selectOutbound(.with {
+        $0.channel = .email
+        $0.budget = 30
+        $0.includeAssignments = true
+        $0.requestID = "campaign-1"
+      })
+      #expect(response.requestID == "campaign-1")
+      #expect(response.selected == 30 && response.assignments.count == 30 && response.totalCost == 30)
+      #expect(response.stoppedBy == "budget")
+      #expect(response.perOffer.reduce(0) { $0 + $1.count } == 30)
+      #expect(abs(response.expectedValue - response.assignments.reduce(0) { $0 + $1.expectedValue }) < 1e-6)
+      let first = try #require(response.assignments.first)
+      #expect(first.treatment.title.contains(",") || !first.treatment.title.isEmpty)
+      let recorded = try await decisions.recordOutcomes(.with {
+        $0.outcomes = [.with { $0.decisionID = first.decisionID; $0.offerID = first.offerID; $0.outcome = .accept }]
+      })
+      #expect(recorded.recorded == 1)
+      await expectStatus(.invalidArgument, containing: "budget must be a finite number") {
+        _ = try await decisions.selectOutbound(.with { $0.channel = .email; $0.budget = -1 })
+      }
+      await expectStatus(.invalidArgument, containing: "channel") {
+        _ = try await decisions.selectOutbound(.with { $0.channel = .unspecified })
+      }
+    }
+  }
+
   @Test func healthAndAdmin() async throws {
     try await withInProcessClient(server) { client in
       let health = Grpc_Health_V1_Health.Client(wrapping: client)

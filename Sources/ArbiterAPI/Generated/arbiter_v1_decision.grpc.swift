@@ -59,11 +59,25 @@ public enum Arbiter_V1_DecisionService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "SelectOutbound" metadata.
+        public enum SelectOutbound: Sendable {
+            /// Request type for "SelectOutbound".
+            public typealias Input = Arbiter_V1_SelectOutboundRequest
+            /// Response type for "SelectOutbound".
+            public typealias Output = Arbiter_V1_SelectOutboundResponse
+            /// Descriptor for "SelectOutbound".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "arbiter.v1.DecisionService"),
+                method: "SelectOutbound",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "arbiter.v1.DecisionService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Decide.descriptor,
             Personalize.descriptor,
-            RecordOutcomes.descriptor
+            RecordOutcomes.descriptor,
+            SelectOutbound.descriptor
         ]
     }
 }
@@ -148,6 +162,24 @@ extension Arbiter_V1_DecisionService {
             request: GRPCCore.StreamingServerRequest<Arbiter_V1_RecordOutcomesRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_RecordOutcomesResponse>
+
+        /// Handle the "SelectOutbound" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Chooses who gets which offer through an outbound channel under a budget and capacity.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Arbiter_V1_SelectOutboundRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Arbiter_V1_SelectOutboundResponse` messages.
+        func selectOutbound(
+            request: GRPCCore.StreamingServerRequest<Arbiter_V1_SelectOutboundRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_SelectOutboundResponse>
     }
 
     /// Service protocol for the "arbiter.v1.DecisionService" service.
@@ -216,6 +248,24 @@ extension Arbiter_V1_DecisionService {
             request: GRPCCore.ServerRequest<Arbiter_V1_RecordOutcomesRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_RecordOutcomesResponse>
+
+        /// Handle the "SelectOutbound" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Chooses who gets which offer through an outbound channel under a budget and capacity.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_SelectOutboundRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Arbiter_V1_SelectOutboundResponse` message.
+        func selectOutbound(
+            request: GRPCCore.ServerRequest<Arbiter_V1_SelectOutboundRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_SelectOutboundResponse>
     }
 
     /// Simple service protocol for the "arbiter.v1.DecisionService" service.
@@ -282,6 +332,24 @@ extension Arbiter_V1_DecisionService {
             request: Arbiter_V1_RecordOutcomesRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Arbiter_V1_RecordOutcomesResponse
+
+        /// Handle the "SelectOutbound" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Chooses who gets which offer through an outbound channel under a budget and capacity.
+        ///
+        /// - Parameters:
+        ///   - request: A `Arbiter_V1_SelectOutboundRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Arbiter_V1_SelectOutboundResponse` to respond with.
+        func selectOutbound(
+            request: Arbiter_V1_SelectOutboundRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Arbiter_V1_SelectOutboundResponse
     }
 }
 
@@ -317,6 +385,17 @@ extension Arbiter_V1_DecisionService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_RecordOutcomesResponse>(),
             handler: { request, context in
                 try await self.recordOutcomes(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Arbiter_V1_DecisionService.Method.SelectOutbound.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_SelectOutboundRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_SelectOutboundResponse>(),
+            handler: { request, context in
+                try await self.selectOutbound(
                     request: request,
                     context: context
                 )
@@ -360,6 +439,17 @@ extension Arbiter_V1_DecisionService.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func selectOutbound(
+        request: GRPCCore.StreamingServerRequest<Arbiter_V1_SelectOutboundRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_SelectOutboundResponse> {
+        let response = try await self.selectOutbound(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -397,6 +487,19 @@ extension Arbiter_V1_DecisionService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_RecordOutcomesResponse> {
         return GRPCCore.ServerResponse<Arbiter_V1_RecordOutcomesResponse>(
             message: try await self.recordOutcomes(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func selectOutbound(
+        request: GRPCCore.ServerRequest<Arbiter_V1_SelectOutboundRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_SelectOutboundResponse> {
+        return GRPCCore.ServerResponse<Arbiter_V1_SelectOutboundResponse>(
+            message: try await self.selectOutbound(
                 request: request.message,
                 context: context
             ),
@@ -486,6 +589,29 @@ extension Arbiter_V1_DecisionService {
             deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_RecordOutcomesResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_RecordOutcomesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SelectOutbound" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Chooses who gets which offer through an outbound channel under a budget and capacity.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_SelectOutboundRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_SelectOutboundRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_SelectOutboundResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func selectOutbound<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_SelectOutboundRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_SelectOutboundRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_SelectOutboundResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_SelectOutboundResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -611,6 +737,40 @@ extension Arbiter_V1_DecisionService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "SelectOutbound" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Chooses who gets which offer through an outbound channel under a budget and capacity.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_SelectOutboundRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_SelectOutboundRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_SelectOutboundResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func selectOutbound<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_SelectOutboundRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_SelectOutboundRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_SelectOutboundResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_SelectOutboundResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Arbiter_V1_DecisionService.Method.SelectOutbound.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -699,6 +859,35 @@ extension Arbiter_V1_DecisionService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_RecordOutcomesRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_RecordOutcomesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SelectOutbound" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Chooses who gets which offer through an outbound channel under a budget and capacity.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Arbiter_V1_SelectOutboundRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func selectOutbound<Result>(
+        request: GRPCCore.ClientRequest<Arbiter_V1_SelectOutboundRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_SelectOutboundResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.selectOutbound(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_SelectOutboundRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_SelectOutboundResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -801,6 +990,39 @@ extension Arbiter_V1_DecisionService.ClientProtocol {
             metadata: metadata
         )
         return try await self.recordOutcomes(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SelectOutbound" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Chooses who gets which offer through an outbound channel under a budget and capacity.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func selectOutbound<Result>(
+        _ message: Arbiter_V1_SelectOutboundRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_SelectOutboundResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Arbiter_V1_SelectOutboundRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.selectOutbound(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -120,46 +120,122 @@ public nonisolated struct Arbiter_V1_Treatment: Sendable {
   public init() {}
 }
 
-public nonisolated struct Arbiter_V1_RankedOffer: Sendable {
+public nonisolated struct Arbiter_V1_RankedOffer: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var offerID: String {
+    get {_storage._offerID}
+    set {_uniqueStorage()._offerID = newValue}
+  }
+
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
+
+  /// Index of the offer in the live catalogue: a compact id for clients that cache the catalogue.
+  public var offerIndex: UInt32 {
+    get {_storage._offerIndex}
+    set {_uniqueStorage()._offerIndex = newValue}
+  }
+
+  public var propensity: Double {
+    get {_storage._propensity}
+    set {_uniqueStorage()._propensity = newValue}
+  }
+
+  /// The offer's value (margin) to the bank if accepted.
+  public var value: Double {
+    get {_storage._value}
+    set {_uniqueStorage()._value = newValue}
+  }
+
+  /// The arbitration score the ranking is by.
+  public var score: Double {
+    get {_storage._score}
+    set {_uniqueStorage()._score = newValue}
+  }
+
+  public var treatment: Arbiter_V1_Treatment {
+    get {_storage._treatment ?? Arbiter_V1_Treatment()}
+    set {_uniqueStorage()._treatment = newValue}
+  }
+  /// Returns true if `treatment` has been explicitly set.
+  public var hasTreatment: Bool {_storage._treatment != nil}
+  /// Clears the value of `treatment`. Subsequent reads from it will return its default value.
+  public mutating func clearTreatment() {_uniqueStorage()._treatment = nil}
+
+  public var reasons: [Arbiter_V1_Reason] {
+    get {_storage._reasons}
+    set {_uniqueStorage()._reasons = newValue}
+  }
+
+  public var rank: UInt32 {
+    get {_storage._rank}
+    set {_uniqueStorage()._rank = newValue}
+  }
+
+  public var product: String {
+    get {_storage._product}
+    set {_uniqueStorage()._product = newValue}
+  }
+
+  /// The other factors: score = propensity × value × context_weight × lever − channel_cost − shadow_price.
+  public var contextWeight: Double {
+    get {_storage._contextWeight}
+    set {_uniqueStorage()._contextWeight = newValue}
+  }
+
+  public var lever: Double {
+    get {_storage._lever}
+    set {_uniqueStorage()._lever = newValue}
+  }
+
+  public var channelCost: Double {
+    get {_storage._channelCost}
+    set {_uniqueStorage()._channelCost = newValue}
+  }
+
+  public var shadowPrice: Double {
+    get {_storage._shadowPrice}
+    set {_uniqueStorage()._shadowPrice = newValue}
+  }
+
+  /// The probability with which the offer was drawn at its rank (1 when the draw is greedy).
+  public var probability: Double {
+    get {_storage._probability}
+    set {_uniqueStorage()._probability = newValue}
+  }
+
+  public var category: String {
+    get {_storage._category}
+    set {_uniqueStorage()._category = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// An offer held out because the customer is in its control group (logged for lift).
+public nonisolated struct Arbiter_V1_ControlHoldout: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var offerID: String = String()
 
-  public var name: String = String()
-
-  /// Index of the offer in the live catalogue: a compact id for clients that cache the catalogue.
-  public var offerIndex: UInt32 = 0
-
   public var propensity: Double = 0
 
-  /// The offer's value (margin) to the bank if accepted.
-  public var value: Double = 0
-
-  /// The arbitration score the ranking is by.
   public var score: Double = 0
-
-  public var treatment: Arbiter_V1_Treatment {
-    get {_treatment ?? Arbiter_V1_Treatment()}
-    set {_treatment = newValue}
-  }
-  /// Returns true if `treatment` has been explicitly set.
-  public var hasTreatment: Bool {self._treatment != nil}
-  /// Clears the value of `treatment`. Subsequent reads from it will return its default value.
-  public mutating func clearTreatment() {self._treatment = nil}
-
-  public var reasons: [Arbiter_V1_Reason] = []
-
-  public var rank: UInt32 = 0
-
-  public var product: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
-
-  fileprivate var _treatment: Arbiter_V1_Treatment? = nil
 }
 
 /// Why a candidate offer was not made (explain mode only).
@@ -215,6 +291,12 @@ public nonisolated struct Arbiter_V1_DecideResponse: Sendable {
 
   /// Server-side time spent deciding, in nanoseconds.
   public var decisionNanos: UInt64 = 0
+
+  /// Offers held out because the customer is in their control group.
+  public var controls: [Arbiter_V1_ControlHoldout] = []
+
+  /// How the offers were drawn: greedy, epsilon-greedy or softmax.
+  public var exploration: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -385,6 +467,146 @@ public nonisolated struct Arbiter_V1_RecordOutcomesResponse: Sendable {
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+public nonisolated struct Arbiter_V1_SelectOutboundRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var channel: Arbiter_V1_Channel = .unspecified
+
+  /// Customers to consider; empty means every stored customer.
+  public var customerIds: [UInt64] = []
+
+  /// Total contact cost allowed; unset means no limit.
+  public var budget: Double {
+    get {_budget ?? 0}
+    set {_budget = newValue}
+  }
+  /// Returns true if `budget` has been explicitly set.
+  public var hasBudget: Bool {self._budget != nil}
+  /// Clears the value of `budget`. Subsequent reads from it will return its default value.
+  public mutating func clearBudget() {self._budget = nil}
+
+  /// Contacts allowed; unset means no limit.
+  public var capacity: UInt32 {
+    get {_capacity ?? 0}
+    set {_capacity = newValue}
+  }
+  /// Returns true if `capacity` has been explicitly set.
+  public var hasCapacity: Bool {self._capacity != nil}
+  /// Clears the value of `capacity`. Subsequent reads from it will return its default value.
+  public mutating func clearCapacity() {self._capacity = nil}
+
+  /// Offers the campaign may make; empty means any.
+  public var offerIds: [String] = []
+
+  /// Whether to return every assignment (otherwise only the totals and the per-offer counts).
+  public var includeAssignments: Bool = false
+
+  public var requestID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _budget: Double? = nil
+  fileprivate var _capacity: UInt32? = nil
+}
+
+public nonisolated struct Arbiter_V1_OutboundAssignment: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var customerID: UInt64 = 0
+
+  public var offerID: String = String()
+
+  public var propensity: Double = 0
+
+  /// propensity × value × lever
+  public var expectedValue: Double = 0
+
+  public var cost: Double = 0
+
+  /// The decision id to record the outcome against.
+  public var decisionID: String = String()
+
+  public var treatment: Arbiter_V1_Treatment {
+    get {_treatment ?? Arbiter_V1_Treatment()}
+    set {_treatment = newValue}
+  }
+  /// Returns true if `treatment` has been explicitly set.
+  public var hasTreatment: Bool {self._treatment != nil}
+  /// Clears the value of `treatment`. Subsequent reads from it will return its default value.
+  public mutating func clearTreatment() {self._treatment = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _treatment: Arbiter_V1_Treatment? = nil
+}
+
+public nonisolated struct Arbiter_V1_OfferCount: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var offerID: String = String()
+
+  public var count: UInt32 = 0
+
+  public var expectedValue: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Arbiter_V1_SelectOutboundResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: String = String()
+
+  public var versions: Arbiter_V1_VersionInfo {
+    get {_versions ?? Arbiter_V1_VersionInfo()}
+    set {_versions = newValue}
+  }
+  /// Returns true if `versions` has been explicitly set.
+  public var hasVersions: Bool {self._versions != nil}
+  /// Clears the value of `versions`. Subsequent reads from it will return its default value.
+  public mutating func clearVersions() {self._versions = nil}
+
+  public var considered: UInt32 = 0
+
+  /// Customers with at least one offer worth its contact cost.
+  public var candidates: UInt32 = 0
+
+  public var selected: UInt32 = 0
+
+  public var expectedResponses: Double = 0
+
+  public var expectedValue: Double = 0
+
+  public var totalCost: Double = 0
+
+  /// What ended the selection: budget, capacity or candidates.
+  public var stoppedBy: String = String()
+
+  public var perOffer: [Arbiter_V1_OfferCount] = []
+
+  public var assignments: [Arbiter_V1_OutboundAssignment] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _versions: Arbiter_V1_VersionInfo? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -582,7 +804,182 @@ nonisolated extension Arbiter_V1_Treatment: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Arbiter_V1_RankedOffer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RankedOffer"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}offer_id\0\u{1}name\0\u{3}offer_index\0\u{1}propensity\0\u{1}value\0\u{1}score\0\u{1}treatment\0\u{1}reasons\0\u{1}rank\0\u{1}product\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}offer_id\0\u{1}name\0\u{3}offer_index\0\u{1}propensity\0\u{1}value\0\u{1}score\0\u{1}treatment\0\u{1}reasons\0\u{1}rank\0\u{1}product\0\u{3}context_weight\0\u{1}lever\0\u{3}channel_cost\0\u{3}shadow_price\0\u{1}probability\0\u{1}category\0")
+
+  fileprivate class _StorageClass {
+    var _offerID: String = String()
+    var _name: String = String()
+    var _offerIndex: UInt32 = 0
+    var _propensity: Double = 0
+    var _value: Double = 0
+    var _score: Double = 0
+    var _treatment: Arbiter_V1_Treatment? = nil
+    var _reasons: [Arbiter_V1_Reason] = []
+    var _rank: UInt32 = 0
+    var _product: String = String()
+    var _contextWeight: Double = 0
+    var _lever: Double = 0
+    var _channelCost: Double = 0
+    var _shadowPrice: Double = 0
+    var _probability: Double = 0
+    var _category: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _offerID = source._offerID
+      _name = source._name
+      _offerIndex = source._offerIndex
+      _propensity = source._propensity
+      _value = source._value
+      _score = source._score
+      _treatment = source._treatment
+      _reasons = source._reasons
+      _rank = source._rank
+      _product = source._product
+      _contextWeight = source._contextWeight
+      _lever = source._lever
+      _channelCost = source._channelCost
+      _shadowPrice = source._shadowPrice
+      _probability = source._probability
+      _category = source._category
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._offerID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 3: try { try decoder.decodeSingularUInt32Field(value: &_storage._offerIndex) }()
+        case 4: try { try decoder.decodeSingularDoubleField(value: &_storage._propensity) }()
+        case 5: try { try decoder.decodeSingularDoubleField(value: &_storage._value) }()
+        case 6: try { try decoder.decodeSingularDoubleField(value: &_storage._score) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._treatment) }()
+        case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._reasons) }()
+        case 9: try { try decoder.decodeSingularUInt32Field(value: &_storage._rank) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._product) }()
+        case 11: try { try decoder.decodeSingularDoubleField(value: &_storage._contextWeight) }()
+        case 12: try { try decoder.decodeSingularDoubleField(value: &_storage._lever) }()
+        case 13: try { try decoder.decodeSingularDoubleField(value: &_storage._channelCost) }()
+        case 14: try { try decoder.decodeSingularDoubleField(value: &_storage._shadowPrice) }()
+        case 15: try { try decoder.decodeSingularDoubleField(value: &_storage._probability) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._category) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._offerID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._offerID, fieldNumber: 1)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 2)
+      }
+      if _storage._offerIndex != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._offerIndex, fieldNumber: 3)
+      }
+      if _storage._propensity.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._propensity, fieldNumber: 4)
+      }
+      if _storage._value.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._value, fieldNumber: 5)
+      }
+      if _storage._score.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._score, fieldNumber: 6)
+      }
+      try { if let v = _storage._treatment {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if !_storage._reasons.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._reasons, fieldNumber: 8)
+      }
+      if _storage._rank != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._rank, fieldNumber: 9)
+      }
+      if !_storage._product.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._product, fieldNumber: 10)
+      }
+      if _storage._contextWeight.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._contextWeight, fieldNumber: 11)
+      }
+      if _storage._lever.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._lever, fieldNumber: 12)
+      }
+      if _storage._channelCost.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._channelCost, fieldNumber: 13)
+      }
+      if _storage._shadowPrice.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._shadowPrice, fieldNumber: 14)
+      }
+      if _storage._probability.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._probability, fieldNumber: 15)
+      }
+      if !_storage._category.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._category, fieldNumber: 16)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_RankedOffer, rhs: Arbiter_V1_RankedOffer) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._offerID != rhs_storage._offerID {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._offerIndex != rhs_storage._offerIndex {return false}
+        if _storage._propensity != rhs_storage._propensity {return false}
+        if _storage._value != rhs_storage._value {return false}
+        if _storage._score != rhs_storage._score {return false}
+        if _storage._treatment != rhs_storage._treatment {return false}
+        if _storage._reasons != rhs_storage._reasons {return false}
+        if _storage._rank != rhs_storage._rank {return false}
+        if _storage._product != rhs_storage._product {return false}
+        if _storage._contextWeight != rhs_storage._contextWeight {return false}
+        if _storage._lever != rhs_storage._lever {return false}
+        if _storage._channelCost != rhs_storage._channelCost {return false}
+        if _storage._shadowPrice != rhs_storage._shadowPrice {return false}
+        if _storage._probability != rhs_storage._probability {return false}
+        if _storage._category != rhs_storage._category {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_ControlHoldout: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ControlHoldout"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}offer_id\0\u{1}propensity\0\u{1}score\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -591,69 +988,30 @@ nonisolated extension Arbiter_V1_RankedOffer: SwiftProtobuf.Message, SwiftProtob
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.offerID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.offerIndex) }()
-      case 4: try { try decoder.decodeSingularDoubleField(value: &self.propensity) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.value) }()
-      case 6: try { try decoder.decodeSingularDoubleField(value: &self.score) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._treatment) }()
-      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.reasons) }()
-      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.rank) }()
-      case 10: try { try decoder.decodeSingularStringField(value: &self.product) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.propensity) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.score) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.offerID.isEmpty {
       try visitor.visitSingularStringField(value: self.offerID, fieldNumber: 1)
     }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
-    }
-    if self.offerIndex != 0 {
-      try visitor.visitSingularUInt32Field(value: self.offerIndex, fieldNumber: 3)
-    }
     if self.propensity.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.propensity, fieldNumber: 4)
-    }
-    if self.value.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.value, fieldNumber: 5)
+      try visitor.visitSingularDoubleField(value: self.propensity, fieldNumber: 2)
     }
     if self.score.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.score, fieldNumber: 6)
-    }
-    try { if let v = self._treatment {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
-    if !self.reasons.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.reasons, fieldNumber: 8)
-    }
-    if self.rank != 0 {
-      try visitor.visitSingularUInt32Field(value: self.rank, fieldNumber: 9)
-    }
-    if !self.product.isEmpty {
-      try visitor.visitSingularStringField(value: self.product, fieldNumber: 10)
+      try visitor.visitSingularDoubleField(value: self.score, fieldNumber: 3)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Arbiter_V1_RankedOffer, rhs: Arbiter_V1_RankedOffer) -> Bool {
+  public static func ==(lhs: Arbiter_V1_ControlHoldout, rhs: Arbiter_V1_ControlHoldout) -> Bool {
     if lhs.offerID != rhs.offerID {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs.offerIndex != rhs.offerIndex {return false}
     if lhs.propensity != rhs.propensity {return false}
-    if lhs.value != rhs.value {return false}
     if lhs.score != rhs.score {return false}
-    if lhs._treatment != rhs._treatment {return false}
-    if lhs.reasons != rhs.reasons {return false}
-    if lhs.rank != rhs.rank {return false}
-    if lhs.product != rhs.product {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -711,7 +1069,7 @@ nonisolated extension Arbiter_V1_SuppressedOffer: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Arbiter_V1_DecideResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DecideResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}decision_id\0\u{3}request_id\0\u{3}customer_id\0\u{1}channel\0\u{1}versions\0\u{1}offers\0\u{1}suppressed\0\u{3}decision_nanos\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}decision_id\0\u{3}request_id\0\u{3}customer_id\0\u{1}channel\0\u{1}versions\0\u{1}offers\0\u{1}suppressed\0\u{3}decision_nanos\0\u{1}controls\0\u{1}exploration\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -727,6 +1085,8 @@ nonisolated extension Arbiter_V1_DecideResponse: SwiftProtobuf.Message, SwiftPro
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.offers) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.suppressed) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.decisionNanos) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.controls) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.exploration) }()
       default: break
       }
     }
@@ -761,6 +1121,12 @@ nonisolated extension Arbiter_V1_DecideResponse: SwiftProtobuf.Message, SwiftPro
     if self.decisionNanos != 0 {
       try visitor.visitSingularUInt64Field(value: self.decisionNanos, fieldNumber: 8)
     }
+    if !self.controls.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.controls, fieldNumber: 9)
+    }
+    if !self.exploration.isEmpty {
+      try visitor.visitSingularStringField(value: self.exploration, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -773,6 +1139,8 @@ nonisolated extension Arbiter_V1_DecideResponse: SwiftProtobuf.Message, SwiftPro
     if lhs.offers != rhs.offers {return false}
     if lhs.suppressed != rhs.suppressed {return false}
     if lhs.decisionNanos != rhs.decisionNanos {return false}
+    if lhs.controls != rhs.controls {return false}
+    if lhs.exploration != rhs.exploration {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1084,6 +1452,258 @@ nonisolated extension Arbiter_V1_RecordOutcomesResponse: SwiftProtobuf.Message, 
 
   public static func ==(lhs: Arbiter_V1_RecordOutcomesResponse, rhs: Arbiter_V1_RecordOutcomesResponse) -> Bool {
     if lhs.recorded != rhs.recorded {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_SelectOutboundRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SelectOutboundRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}channel\0\u{3}customer_ids\0\u{1}budget\0\u{1}capacity\0\u{3}offer_ids\0\u{3}include_assignments\0\u{3}request_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.channel) }()
+      case 2: try { try decoder.decodeRepeatedUInt64Field(value: &self.customerIds) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self._budget) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self._capacity) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.offerIds) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.includeAssignments) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.channel != .unspecified {
+      try visitor.visitSingularEnumField(value: self.channel, fieldNumber: 1)
+    }
+    if !self.customerIds.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.customerIds, fieldNumber: 2)
+    }
+    try { if let v = self._budget {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._capacity {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 4)
+    } }()
+    if !self.offerIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.offerIds, fieldNumber: 5)
+    }
+    if self.includeAssignments != false {
+      try visitor.visitSingularBoolField(value: self.includeAssignments, fieldNumber: 6)
+    }
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_SelectOutboundRequest, rhs: Arbiter_V1_SelectOutboundRequest) -> Bool {
+    if lhs.channel != rhs.channel {return false}
+    if lhs.customerIds != rhs.customerIds {return false}
+    if lhs._budget != rhs._budget {return false}
+    if lhs._capacity != rhs._capacity {return false}
+    if lhs.offerIds != rhs.offerIds {return false}
+    if lhs.includeAssignments != rhs.includeAssignments {return false}
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_OutboundAssignment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OutboundAssignment"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}customer_id\0\u{3}offer_id\0\u{1}propensity\0\u{3}expected_value\0\u{1}cost\0\u{3}decision_id\0\u{1}treatment\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.customerID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.offerID) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.propensity) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.expectedValue) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.cost) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.decisionID) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._treatment) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.customerID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.customerID, fieldNumber: 1)
+    }
+    if !self.offerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.offerID, fieldNumber: 2)
+    }
+    if self.propensity.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.propensity, fieldNumber: 3)
+    }
+    if self.expectedValue.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.expectedValue, fieldNumber: 4)
+    }
+    if self.cost.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.cost, fieldNumber: 5)
+    }
+    if !self.decisionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.decisionID, fieldNumber: 6)
+    }
+    try { if let v = self._treatment {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_OutboundAssignment, rhs: Arbiter_V1_OutboundAssignment) -> Bool {
+    if lhs.customerID != rhs.customerID {return false}
+    if lhs.offerID != rhs.offerID {return false}
+    if lhs.propensity != rhs.propensity {return false}
+    if lhs.expectedValue != rhs.expectedValue {return false}
+    if lhs.cost != rhs.cost {return false}
+    if lhs.decisionID != rhs.decisionID {return false}
+    if lhs._treatment != rhs._treatment {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_OfferCount: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OfferCount"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}offer_id\0\u{1}count\0\u{3}expected_value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.offerID) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.count) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.expectedValue) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.offerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.offerID, fieldNumber: 1)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt32Field(value: self.count, fieldNumber: 2)
+    }
+    if self.expectedValue.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.expectedValue, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_OfferCount, rhs: Arbiter_V1_OfferCount) -> Bool {
+    if lhs.offerID != rhs.offerID {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.expectedValue != rhs.expectedValue {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_SelectOutboundResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SelectOutboundResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}versions\0\u{1}considered\0\u{1}candidates\0\u{1}selected\0\u{3}expected_responses\0\u{3}expected_value\0\u{3}total_cost\0\u{3}stopped_by\0\u{3}per_offer\0\u{1}assignments\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._versions) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.considered) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.candidates) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.selected) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.expectedResponses) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.expectedValue) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.totalCost) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.stoppedBy) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.perOffer) }()
+      case 11: try { try decoder.decodeRepeatedMessageField(value: &self.assignments) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    try { if let v = self._versions {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.considered != 0 {
+      try visitor.visitSingularUInt32Field(value: self.considered, fieldNumber: 3)
+    }
+    if self.candidates != 0 {
+      try visitor.visitSingularUInt32Field(value: self.candidates, fieldNumber: 4)
+    }
+    if self.selected != 0 {
+      try visitor.visitSingularUInt32Field(value: self.selected, fieldNumber: 5)
+    }
+    if self.expectedResponses.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.expectedResponses, fieldNumber: 6)
+    }
+    if self.expectedValue.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.expectedValue, fieldNumber: 7)
+    }
+    if self.totalCost.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.totalCost, fieldNumber: 8)
+    }
+    if !self.stoppedBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.stoppedBy, fieldNumber: 9)
+    }
+    if !self.perOffer.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.perOffer, fieldNumber: 10)
+    }
+    if !self.assignments.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.assignments, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_SelectOutboundResponse, rhs: Arbiter_V1_SelectOutboundResponse) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs._versions != rhs._versions {return false}
+    if lhs.considered != rhs.considered {return false}
+    if lhs.candidates != rhs.candidates {return false}
+    if lhs.selected != rhs.selected {return false}
+    if lhs.expectedResponses != rhs.expectedResponses {return false}
+    if lhs.expectedValue != rhs.expectedValue {return false}
+    if lhs.totalCost != rhs.totalCost {return false}
+    if lhs.stoppedBy != rhs.stoppedBy {return false}
+    if lhs.perOffer != rhs.perOffer {return false}
+    if lhs.assignments != rhs.assignments {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
