@@ -20,7 +20,11 @@ enum DecisionPrinter {
     for offer in response.offers {
       out += "\n\(offer.rank). \(offer.name)  [\(offer.offerID)]\n"
       out += "   score \(String(format: "%.2f", offer.score)) = propensity \(percent(offer.propensity)) × value \(String(format: "%.0f", offer.value))"
-      if let weight = offer.reasons.first(where: { $0.code == "CONTEXT_WEIGHT" }) { out += " × context \(String(format: "%.2f", weight.contribution))" }
+      if offer.contextWeight != 1 { out += " × context \(String(format: "%.2f", offer.contextWeight))" }
+      if offer.lever != 1 { out += " × lever \(String(format: "%.2f", offer.lever))" }
+      if offer.channelCost != 0 { out += " − cost \(String(format: "%.2f", offer.channelCost))" }
+      if offer.shadowPrice != 0 { out += " − shadow price \(String(format: "%.2f", offer.shadowPrice))" }
+      if offer.probability != 1 { out += "   (drawn with probability \(String(format: "%.3f", offer.probability)), \(response.exploration))" }
       out += "\n"
       if !offer.treatment.agentScript.isEmpty {
         out += "   Script: \"\(offer.treatment.agentScript)\"\n"
@@ -30,6 +34,9 @@ enum DecisionPrinter {
       let reasons = offer.reasons.filter { $0.code != "CONTEXT_WEIGHT" }
         .map { "\($0.phrase) (\(String(format: "%+.2f", $0.contribution)))" }
       if !reasons.isEmpty { out += "   Why: \(reasons.joined(separator: "; "))\n" }
+    }
+    if !response.controls.isEmpty {
+      out += "\nHeld out (control group, logged for lift): \(response.controls.map(\.offerID).joined(separator: ", "))\n"
     }
     if !response.suppressed.isEmpty {
       out += "\nNot offered:\n"

@@ -179,6 +179,26 @@ import Testing
     #expect(explained.suppressed.contains { $0.offerId == "bill-pay-switch" && $0.code == .belowCost && $0.detail.contains("shadow price") })
   }
 
+  @Test func channelCapacityIsNeverExceeded() throws {
+    // 20 agent minutes an hour, 3 minutes an offer: at most 6 offers an hour through the contact centre.
+    let engine = try engine { catalogue in
+      greedy(&catalogue)
+      catalogue.capacity = [ChannelCapacity(channel: .contactCentre, unitsPerHour: 20, unitsPerOffer: 3)]
+      catalogue.arbitration.pacing = false
+    }
+    var made = 0
+    for id in engine.customers.customerIds().prefix(300) {
+      made += try engine.decide(DecisionRequest(customerId: id, channel: .contactCentre, maxOffers: 3), decisionId: "cap").offers.count
+    }
+    #expect(made == 6)
+    let budget = try #require(engine.catalogue.capacityBudgets[Channel.contactCentre.ordinal])
+    #expect(budget.used(at: TestSupport.fixedClockDays) == 18)
+    let explained = try engine.decide(DecisionRequest(customerId: 100_042, channel: .contactCentre, maxOffers: 3, explain: true), decisionId: "cap")
+    #expect(explained.offers.isEmpty && explained.suppressed.contains { $0.code == .capacity })
+    // The web has no capacity limit.
+    #expect(try !engine.decide(DecisionRequest(customerId: 100_042, channel: .web), decisionId: "cap").offers.isEmpty)
+  }
+
   @Test func outboundSelectionMaximisesValueUnderBudgetCapacityAndQuotas() throws {
     let quoted = try engine { catalogue in
       greedy(&catalogue)

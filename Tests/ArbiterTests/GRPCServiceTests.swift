@@ -160,6 +160,11 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
         for item in page.items where item.slot == "cards" {
           #expect(catalogue.offers.first { $0.id == item.offer.offerID }?.category == "cards")
         }
+        // Diversity: at most the catalogue's number of offers of one category on a page.
+        let perCategory = Dictionary(grouping: page.items, by: \.offer.category).mapValues(\.count)
+        #expect(catalogue.maxPerCategoryPerPage == 2)
+        #expect(perCategory.values.allSatisfy { $0 <= 2 }, "\(perCategory)")
+        #expect(page.items.allSatisfy { $0.offer.probability > 0 && $0.offer.probability <= 1 })
       }
     }
   }
