@@ -18,6 +18,8 @@ struct Serve: AsyncParsableCommand {
 
   @Option(help: "Host to bind.") var host = "127.0.0.1"
   @Option(help: "gRPC port (0 picks a free one).") var port = 50051
+  @Option(help: "Lean-protocol port (0 picks a free one; 'off' serves gRPC only).") var leanPort = "50052"
+  @Option(help: "Largest lean-protocol frame accepted, in bytes.") var maxFrameSize = 4 * 1024 * 1024
   @Option(help: "Bundle directory: a version directory or a root whose newest version is loaded.") var bundle = "models/demo"
   @Option(help: "Number of demo customers to build (default: as the bundle says).") var customers: Int?
   @Option(help: "Interaction log file (JSON lines); 'none' keeps it in memory.") var interactionLog = "arbiter-data/interactions.jsonl"
@@ -38,6 +40,14 @@ struct Serve: AsyncParsableCommand {
     var config = ArbiterConfiguration()
     config.host = host
     config.grpcPort = port
+    if leanPort == "off" {
+      config.leanPort = nil
+    } else {
+      guard let lean = Int(leanPort), (0...65_535).contains(lean) else { throw ValidationError("--lean-port must be a port number or 'off', got '\(leanPort)'") }
+      config.leanPort = lean
+    }
+    guard maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024 bytes") }
+    config.maxFrameSize = maxFrameSize
     config.bundlePath = bundle
     config.customers = customers
     config.interactionLogPath = interactionLog == "none" ? nil : interactionLog

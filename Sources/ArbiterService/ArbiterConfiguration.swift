@@ -6,6 +6,10 @@ public struct ArbiterConfiguration: Sendable {
   public var host = "127.0.0.1"
   /// gRPC port; 0 picks a free one.
   public var grpcPort = 50051
+  /// Lean-protocol port (docs/lean-protocol.md); 0 picks a free one, nil serves gRPC only.
+  public var leanPort: Int? = 50052
+  /// The largest lean-protocol frame accepted, in bytes.
+  public var maxFrameSize = 4 * 1024 * 1024
   /// A bundle version directory, or a bundle root whose newest version is loaded.
   public var bundlePath = "models/demo"
   /// For a generated population: how many customers to build (nil: as many as the bundle says).

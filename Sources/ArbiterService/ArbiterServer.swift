@@ -8,7 +8,9 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// An assembled Arbiter server: the live state (bundle, customers, interaction log) and the
 /// gRPC services over it. ``run()`` serves until SIGINT or SIGTERM, then shuts down gracefully.
@@ -17,6 +19,13 @@ public final class ArbiterServer: Sendable {
   public let live: LiveState
   public let health: HealthService
   let logger: Logger
+  /// The no-op baseline's answer: a real decision made once at start, encoded.
+  let echo: Arbiter_V1_DecideResponse
+  let echoResponse: [UInt8]
+  private let leanPortBox = BoundPort()
+
+  /// The lean protocol's port once it listens (useful with port 0).
+  public var leanBoundPort: Int? { leanPortBox.value.withLock { $0 } }
 
   /// Loads the bundle and the customers. Errors name the file or setting at fault.
   public init(configuration: ArbiterConfiguration, logger: Logger) throws(ArbiterError) {
@@ -30,6 +39,16 @@ public final class ArbiterServer: Sendable {
     let log = try InteractionLog(path: configuration.interactionLogPath, decisionCapacity: configuration.decisionMemory)
     live = LiveState(snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundlePath)
     health = HealthService()
+    // The baseline's response: a real five-offer web decision (not logged), the size a Decide
+    // response has in the benchmark.
+    var sample = Arbiter_V1_DecideResponse()
+    for id in customers.customerIds().prefix(200) {
+      guard let decision = try? engine.decide(DecisionRequest(customerId: id, channel: .web, maxOffers: 5), decisionId: "echo") else { continue }
+      sample = decision.proto
+      if decision.offers.count == 5 { break }
+    }
+    echo = sample
+    echoResponse = (try? sample.serializedBytes()) ?? []
     logger.info("loaded", metadata: [
       "bundle": "\(bundle.manifest.name)/\(bundle.manifest.version)", "path": "\(bundle.directory ?? "")",
       "offers": "\(engine.catalogue.offers.count)", "customers": "\(customers.count)",
@@ -86,7 +105,17 @@ public final class ArbiterServer: Sendable {
 
   /// The gRPC services, for any transport.
   public var services: [any RegistrableRPCService] {
-    [DecisionService(live: live), ProfileService(live: live), AdminService(live: live, logger: logger), health]
+    [DecisionService(live: live), ProfileService(live: live), AdminService(live: live, logger: logger), health, EchoService(response: echo)]
+  }
+
+  /// Serves only the lean protocol on `port` (0 picks one; see ``leanBoundPort``) until the
+  /// task is cancelled. ``run()`` serves it with everything else.
+  public func runLeanServer(port: Int) async throws {
+    let box = leanPortBox
+    try await LeanServerService(
+      host: configuration.host, port: port, methods: LeanMethods(server: self), maxFrameSize: configuration.maxFrameSize, logger: logger,
+      onBound: { bound in box.value.withLock { $0 = bound } }
+    ).run()
   }
 
   /// The feature store behind decisions.
@@ -108,6 +137,12 @@ public final class ArbiterServer: Sendable {
     let server = makeGRPCServer()
     let service = GRPCServerService(server: server, health: health, logger: logger)
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+    if let port = configuration.leanPort {
+      let box = leanPortBox
+      services.append(.init(service: LeanServerService(
+        host: configuration.host, port: port, methods: LeanMethods(server: self), maxFrameSize: configuration.maxFrameSize, logger: logger,
+        onBound: { bound in box.value.withLock { $0 = bound } })))
+    }
     if let interval = configuration.bundleWatchSeconds {
       services.append(.init(service: BundleWatchService(live: live, interval: interval, logger: logger)))
     }
@@ -208,4 +243,16 @@ struct BundleWatchService: Service {
       }
     }
   }
+}
+
+/// `arbiter.v1.BenchmarkService`: the gRPC no-op baseline (the same sizes as Decide, no work).
+struct EchoService: Arbiter_V1_BenchmarkService.SimpleServiceProtocol {
+  let response: Arbiter_V1_DecideResponse
+
+  func echo(request: Arbiter_V1_DecideRequest, context: ServerContext) async throws -> Arbiter_V1_DecideResponse { response }
+}
+
+/// A port learnt once a listener is bound.
+final class BoundPort: Sendable {
+  let value = Mutex<Int?>(nil)
 }

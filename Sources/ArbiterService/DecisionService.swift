@@ -11,16 +11,23 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   public init(live: LiveState) { self.live = live }
 
   public func decide(request: Arbiter_V1_DecideRequest, context: ServerContext) async throws -> Arbiter_V1_DecideResponse {
-    try mappingErrors { () throws(ArbiterError) in
-      let decision = try live.decide(try Self.decisionRequest(
-        customerId: request.customerID, channel: request.channel, context: request.context, maxOffers: request.maxOffers,
-        explain: request.explain, requestId: request.requestID, anonymousAllowed: false))
-      return decision.proto
-    }
+    try mappingErrors { () throws(ArbiterError) in try decide(request) }
+  }
+
+  /// Decide without a transport (gRPC and the lean protocol both call this).
+  func decide(_ request: Arbiter_V1_DecideRequest) throws(ArbiterError) -> Arbiter_V1_DecideResponse {
+    let decision = try live.decide(try Self.decisionRequest(
+      customerId: request.customerID, channel: request.channel, context: request.context, maxOffers: request.maxOffers,
+      explain: request.explain, requestId: request.requestID, anonymousAllowed: false))
+    return decision.proto
   }
 
   public func personalize(request: Arbiter_V1_PersonalizeRequest, context: ServerContext) async throws -> Arbiter_V1_PersonalizeResponse {
-    try mappingErrors { () throws(ArbiterError) in
+    try mappingErrors { () throws(ArbiterError) in try personalize(request) }
+  }
+
+  func personalize(_ request: Arbiter_V1_PersonalizeRequest) throws(ArbiterError) -> Arbiter_V1_PersonalizeResponse {
+    do {
       let decisionRequest = try Self.decisionRequest(
         customerId: request.customerID, channel: request.channel, context: request.context, maxOffers: 0,
         explain: request.explain, requestId: request.requestID, anonymousAllowed: true)
@@ -42,7 +49,11 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   }
 
   public func recordOutcomes(request: Arbiter_V1_RecordOutcomesRequest, context: ServerContext) async throws -> Arbiter_V1_RecordOutcomesResponse {
-    try mappingErrors { () throws(ArbiterError) in
+    try mappingErrors { () throws(ArbiterError) in try recordOutcomes(request) }
+  }
+
+  func recordOutcomes(_ request: Arbiter_V1_RecordOutcomesRequest) throws(ArbiterError) -> Arbiter_V1_RecordOutcomesResponse {
+    do {
       guard !request.outcomes.isEmpty else { throw ArbiterError(.invalidArgument, "outcomes: at least one outcome is required") }
       guard request.outcomes.count <= 10_000 else { throw ArbiterError(.invalidArgument, "outcomes: at most 10000 per request, got \(request.outcomes.count)") }
       var reports: [OutcomeReport] = []

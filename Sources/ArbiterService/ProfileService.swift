@@ -12,7 +12,12 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
   public init(live: LiveState) { self.live = live }
 
   public func getProfile(request: Arbiter_V1_GetProfileRequest, context: ServerContext) async throws -> Arbiter_V1_CustomerProfile {
-    try mappingErrors { () throws(ArbiterError) in
+    try mappingErrors { () throws(ArbiterError) in try profile(request) }
+  }
+
+  /// GetProfile without a transport.
+  func profile(_ request: Arbiter_V1_GetProfileRequest) throws(ArbiterError) -> Arbiter_V1_CustomerProfile {
+    do {
       guard request.customerID != 0 else { throw ArbiterError(.invalidArgument, "customer_id is required") }
       guard request.maxInteractions <= 50 else { throw ArbiterError(.invalidArgument, "max_interactions must be at most 50") }
       let snapshot = live.snapshot

@@ -1,0 +1,245 @@
+import ArbiterAPI
+import ArbiterCore
+import ArbiterDecisioning
+import Dispatch
+import GRPCCore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SwiftProtobuf
+
+/// The methods served over the lean protocol: the same services and messages as gRPC. The hot
+/// ones run inline on the connection's event loop (no hop to another thread); the others go
+/// through the gRPC service implementation on the Swift concurrency pool.
+struct LeanMethods: Sendable {
+  enum Method: Sendable {
+    case inline(@Sendable ([UInt8]) throws(ArbiterError) -> [UInt8])
+    case pooled(@Sendable ([UInt8]) async throws -> [UInt8])
+  }
+
+  let table: [String: Method]
+
+  @Sendable static func decode<M: Message>(_ type: M.Type, _ bytes: [UInt8]) throws(ArbiterError) -> M {
+    do { return try M(serializedBytes: bytes) } catch { throw ArbiterError(.invalidArgument, "malformed \(M.protoMessageName): \(error)") }
+  }
+
+  @Sendable static func encode(_ message: some Message) throws(ArbiterError) -> [UInt8] {
+    do { return try message.serializedBytes() } catch { throw ArbiterError(.internalError, "cannot encode \(type(of: message).protoMessageName): \(error)") }
+  }
+
+  @Sendable static func context(_ service: String, _ method: String) -> ServerContext {
+    ServerContext(
+      descriptor: MethodDescriptor(fullyQualifiedService: service, method: method), remotePeer: "lean", localPeer: "lean",
+      cancellation: ServerContext.RPCCancellationHandle())
+  }
+
+  init(server: ArbiterServer) {
+    let live = server.live
+    let decisions = DecisionService(live: live)
+    let profiles = ProfileService(live: live)
+    let admin = AdminService(live: live, logger: server.logger)
+    let echo = server.echoResponse
+    table = [
+      "/arbiter.v1.DecisionService/Decide": .inline { bytes throws(ArbiterError) in
+        try Self.encode(try decisions.decide(try Self.decode(Arbiter_V1_DecideRequest.self, bytes)))
+      },
+      "/arbiter.v1.DecisionService/Personalize": .inline { bytes throws(ArbiterError) in
+        try Self.encode(try decisions.personalize(try Self.decode(Arbiter_V1_PersonalizeRequest.self, bytes)))
+      },
+      "/arbiter.v1.DecisionService/RecordOutcomes": .inline { bytes throws(ArbiterError) in
+        try Self.encode(try decisions.recordOutcomes(try Self.decode(Arbiter_V1_RecordOutcomesRequest.self, bytes)))
+      },
+      "/arbiter.v1.DecisionService/SelectOutbound": .pooled { bytes in
+        try Self.encode(try await decisions.selectOutbound(request: try Self.decode(Arbiter_V1_SelectOutboundRequest.self, bytes), context: Self.context("arbiter.v1.DecisionService", "SelectOutbound")))
+      },
+      "/arbiter.v1.ProfileService/GetProfile": .inline { bytes throws(ArbiterError) in
+        try Self.encode(try profiles.profile(try Self.decode(Arbiter_V1_GetProfileRequest.self, bytes)))
+      },
+      "/arbiter.v1.ProfileService/UpsertProfiles": .pooled { bytes in
+        try Self.encode(try await profiles.upsertProfiles(request: try Self.decode(Arbiter_V1_UpsertProfilesRequest.self, bytes), context: Self.context("arbiter.v1.ProfileService", "UpsertProfiles")))
+      },
+      "/arbiter.v1.AdminService/GetStatus": .pooled { bytes in
+        try Self.encode(try await admin.getStatus(request: try Self.decode(Arbiter_V1_GetStatusRequest.self, bytes), context: Self.context("arbiter.v1.AdminService", "GetStatus")))
+      },
+      "/arbiter.v1.AdminService/Reload": .pooled { bytes in
+        try Self.encode(try await admin.reload(request: try Self.decode(Arbiter_V1_ReloadRequest.self, bytes), context: Self.context("arbiter.v1.AdminService", "Reload")))
+      },
+      "/arbiter.v1.AdminService/SetChallenger": .pooled { bytes in
+        try Self.encode(try await admin.setChallenger(request: try Self.decode(Arbiter_V1_SetChallengerRequest.self, bytes), context: Self.context("arbiter.v1.AdminService", "SetChallenger")))
+      },
+      // The no-op baseline: decodes the request, returns a decision made at start (same sizes, no work).
+      "/arbiter.v1.BenchmarkService/Echo": .inline { bytes throws(ArbiterError) in
+        _ = try Self.decode(Arbiter_V1_DecideRequest.self, bytes)
+        return echo
+      },
+    ]
+  }
+}
+
+/// gRPC status codes by number, for the lean protocol's response header.
+enum LeanStatus {
+  static let ok = 0, invalidArgument = 3, deadlineExceeded = 4, unimplemented = 12, internalError = 13
+
+  static func of(_ error: any Error) -> (Int, String) {
+    switch error {
+    case let error as ArbiterError: let rpc = RPCError(error); return (rpc.code.rawValue, rpc.message)
+    case let error as RPCError: return (error.code.rawValue, error.message)
+    default: return (internalError, "\(error)")
+    }
+  }
+}
+
+/// One connection: requests are answered as they complete (out of order when a pooled method
+/// finishes later), one flush per read burst. A protocol violation gets an error frame naming
+/// it and closes this connection only.
+final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
+  typealias InboundIn = LeanFrame
+  typealias OutboundOut = ByteBuffer
+
+  let methods: LeanMethods
+  let logger: Logger
+  private var pending: ByteBuffer?
+  private var inFlight = Set<UInt32>()
+
+  init(methods: LeanMethods, logger: Logger) {
+    self.methods = methods
+    self.logger = logger
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    var frame = unwrapInboundIn(data)
+    let received = DispatchTime.now().uptimeNanoseconds
+    guard frame.kind == .request, frame.stream != 0 else {
+      fail(context, "expected a request frame with a nonzero stream id, got type \(frame.kind.rawValue) on stream \(frame.stream)")
+      return
+    }
+    guard !inFlight.contains(frame.stream) else {
+      fail(context, "stream \(frame.stream) is already in flight")
+      return
+    }
+    let header: (method: String, timeoutMicros: UInt32, requestId: String)
+    do { header = try LeanMessage.parseRequest(&frame.payload) } catch {
+      fail(context, error.message)
+      return
+    }
+    let bytes = [UInt8](frame.payload.readableBytesView)
+    let stream = frame.stream
+    let deadline = header.timeoutMicros == 0 ? UInt64.max : received + UInt64(header.timeoutMicros) * 1_000
+    guard let method = methods.table[header.method] else {
+      respond(context, stream, LeanStatus.unimplemented, "method \(header.method) is not served over the lean protocol", header.requestId, [])
+      return
+    }
+    switch method {
+    case .inline(let handle):
+      do {
+        let body = try handle(bytes)
+        if DispatchTime.now().uptimeNanoseconds > deadline {
+          respond(context, stream, LeanStatus.deadlineExceeded, "deadline of \(header.timeoutMicros) µs exceeded", header.requestId, [])
+        } else {
+          respond(context, stream, LeanStatus.ok, "", header.requestId, body)
+        }
+      } catch {
+        let (status, message) = LeanStatus.of(error)
+        respond(context, stream, status, message, header.requestId, [])
+      }
+    case .pooled(let handle):
+      inFlight.insert(stream)
+      let channel = context.channel
+      let loop = context.eventLoop
+      let requestId = header.requestId
+      let bound = NIOLoopBound((self, context), eventLoop: loop)
+      Task {
+        let result: (Int, String, [UInt8])
+        do {
+          let body = try await handle(bytes)
+          result = DispatchTime.now().uptimeNanoseconds > deadline ? (LeanStatus.deadlineExceeded, "deadline exceeded", []) : (LeanStatus.ok, "", body)
+        } catch {
+          let (status, message) = LeanStatus.of(error)
+          result = (status, message, [])
+        }
+        loop.execute {
+          let (handler, context) = bound.value
+          handler.inFlight.remove(stream)
+          guard channel.isActive else { return }
+          handler.respond(context, stream, result.0, result.1, requestId, result.2)
+          handler.flushPending(context)
+        }
+      }
+    }
+  }
+
+  private func respond(_ context: ChannelHandlerContext, _ stream: UInt32, _ status: Int, _ message: String, _ requestId: String, _ body: [UInt8]) {
+    let payload = LeanMessage.response(status: status, message: message, requestId: requestId, body: body, allocator: context.channel.allocator)
+    var out = pending ?? context.channel.allocator.buffer(capacity: 4096)
+    LeanFrame(kind: .response, stream: stream, payload: payload).write(into: &out)
+    pending = out
+  }
+
+  private func flushPending(_ context: ChannelHandlerContext) {
+    guard let out = pending, out.readableBytes > 0 else { return }
+    pending = nil
+    context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+  }
+
+  func channelReadComplete(context: ChannelHandlerContext) {
+    flushPending(context)
+  }
+
+  private func fail(_ context: ChannelHandlerContext, _ message: String) {
+    flushPending(context)
+    let payload = LeanMessage.response(status: LeanStatus.invalidArgument, message: message, requestId: "", body: [], allocator: context.channel.allocator)
+    var out = context.channel.allocator.buffer(capacity: payload.readableBytes + 12)
+    LeanFrame(kind: .error, stream: 0, payload: payload).write(into: &out)
+    logger.debug("lean protocol error; closing the connection", metadata: ["error": "\(message)", "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+    context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    if let error = error as? LeanProtocolError {
+      fail(context, error.message)
+    } else if let error = error as? ByteToMessageDecoderError {
+      fail(context, "\(error)")
+    } else {
+      context.close(promise: nil)
+    }
+  }
+}
+
+/// Serves the lean protocol on its own port, in the server's service group.
+struct LeanServerService: Service {
+  let host: String
+  let port: Int
+  let methods: LeanMethods
+  let maxFrameSize: Int
+  let logger: Logger
+  let onBound: @Sendable (Int) -> Void
+
+  func run() async throws {
+    let group = MultiThreadedEventLoopGroup.singleton
+    let methods = self.methods, logger = self.logger, maxFrameSize = self.maxFrameSize
+    let channel = try await ServerBootstrap(group: group)
+      .serverChannelOption(.backlog, value: 256)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+      .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LeanFrameDecoder(maxFrameSize: maxFrameSize, expectsPreamble: true)))
+          try channel.pipeline.syncOperations.addHandler(LeanServerHandler(methods: methods, logger: logger))
+        }
+      }
+      .bind(host: host, port: port).get()
+    let bound = channel.localAddress?.port ?? port
+    onBound(bound)
+    logger.info("serving the lean protocol", metadata: ["address": "\(host):\(bound)"])
+    try await withGracefulShutdownHandler {
+      try await withTaskCancellationHandler {
+        try await channel.closeFuture.get()
+      } onCancel: {
+        channel.close(promise: nil)
+      }
+    } onGracefulShutdown: {
+      channel.close(promise: nil)
+    }
+  }
+}

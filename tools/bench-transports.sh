@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Transport benchmark (issue #6): starts a release server with 1,000,000 demo customers and runs
+# arbiter-tools bench against it over the lean protocol and gRPC, each with its no-op baseline
+# (same message sizes, no decision work), closed and open loop, reporting the server's CPU.
+# Server and load generator share this machine's cores. Usage: tools/bench-transports.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+swift build -c release >/dev/null
+bin=$(swift build -c release --show-bin-path)
+work=.build-bench/transports
+rm -rf "$work" && mkdir -p "$work"
+"$bin/arbiter" serve --store "$work/store" --customers 1000000 --interaction-log "$work/interactions.jsonl" \
+  --port 50071 --lean-port 50072 --log-level warning >"$work/server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 240); do
+  if (exec 3<>/dev/tcp/127.0.0.1/50072) 2>/dev/null; then break; fi
+  sleep 0.5
+done
+run() { "$bin/arbiter-tools" bench --server-pid "$server" --duration "$seconds" --warmup 2 "$@"; }
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, 1,000,000 customers, $(git rev-parse --short HEAD)"
+for method in noop decide; do run --transport lean --port 50072 --method $method --mode closed --concurrency 64 --connections 4; done
+for method in noop decide; do run --transport lean --port 50072 --method $method --mode open --rate 20000 --connections 4; done
+for method in noop decide; do run --transport grpc --port 50071 --method $method --mode closed --concurrency 64 --connections 4; done
+for method in noop decide; do run --transport grpc --port 50071 --method $method --mode open --rate 5000 --connections 4; done

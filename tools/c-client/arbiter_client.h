@@ -1,0 +1,39 @@
+/* A small C client for Arbiter's lean protocol (docs/lean-protocol.md), on libprotobuf-c.
+ *
+ * One connection, calls made one at a time with a deadline each. Status codes are gRPC's:
+ * 0 OK, 3 INVALID_ARGUMENT, 4 DEADLINE_EXCEEDED, 5 NOT_FOUND, 12 UNIMPLEMENTED, 14 UNAVAILABLE
+ * (connection lost or refused). */
+#ifndef ARBITER_CLIENT_H
+#define ARBITER_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arbiter/v1/decision.pb-c.h"
+
+#define ARBITER_OK 0
+#define ARBITER_DEADLINE_EXCEEDED 4
+#define ARBITER_UNAVAILABLE 14
+
+typedef struct arbiter_client arbiter_client;
+
+/* Connects and sends the preamble; NULL on failure with the reason in err. */
+arbiter_client *arbiter_connect(const char *host, int port, char *err, size_t err_len);
+void arbiter_close(arbiter_client *client);
+
+/* One call: packs req, sends it on a new stream with timeout_ms (0: none) as the server-side
+ * deadline, and waits at most timeout_ms for the answer. On status 0 *resp is the unpacked
+ * response (free it with protobuf_c_message_free_unpacked); otherwise message holds the status
+ * message. A response arriving after its deadline is discarded. */
+int arbiter_call(arbiter_client *client, const char *method, const ProtobufCMessage *req,
+                 const ProtobufCMessageDescriptor *resp_descriptor, ProtobufCMessage **resp,
+                 int timeout_ms, const char *request_id, char *message, size_t message_len);
+
+int arbiter_decide(arbiter_client *client, const Arbiter__V1__DecideRequest *req,
+                   Arbiter__V1__DecideResponse **resp, int timeout_ms, char *message, size_t message_len);
+
+int arbiter_record_outcomes(arbiter_client *client, const Arbiter__V1__RecordOutcomesRequest *req,
+                            Arbiter__V1__RecordOutcomesResponse **resp, int timeout_ms, char *message,
+                            size_t message_len);
+
+#endif

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the C client (libarbiter-client.a and the arbiter-c tool) into .build-c/ from the
+# repository's protos, installing Debian's protobuf-c packages first if they are missing.
+# Usage: tools/c-client/build.sh   (prints the path of arbiter-c)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out="$root/.build-c"
+if ! command -v protoc-c >/dev/null || [[ ! -f /usr/include/protobuf-c/protobuf-c.h ]]; then
+  echo "installing libprotobuf-c-dev and protobuf-c-compiler" >&2
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libprotobuf-c-dev protobuf-c-compiler >&2
+fi
+mkdir -p "$out/gen" "$out/proto/arbiter/v1"
+# protoc-c 1.4 does not know proto3 `optional`; the wire format is the same without it (only a
+# zero value is then not sent), so the C code is generated from copies with the keyword removed.
+for f in common decision; do
+  sed -E 's/^([[:space:]]*)optional /\1/' "$root/proto/arbiter/v1/$f.proto" >"$out/proto/arbiter/v1/$f.proto"
+done
+protoc-c --proto_path="$out/proto" --c_out="$out/gen" arbiter/v1/common.proto arbiter/v1/decision.proto
+cc=${CC:-cc}
+flags="-O2 -g -Wall -Wextra -Werror -std=c11 -D_POSIX_C_SOURCE=200809L -I$out/gen -I$here"
+$cc $flags -c "$out/gen/arbiter/v1/common.pb-c.c" -o "$out/common.pb-c.o"
+$cc $flags -c "$out/gen/arbiter/v1/decision.pb-c.c" -o "$out/decision.pb-c.o"
+$cc $flags -c "$here/arbiter_client.c" -o "$out/arbiter_client.o"
+ar rcs "$out/libarbiter-client.a" "$out/arbiter_client.o" "$out/common.pb-c.o" "$out/decision.pb-c.o"
+$cc $flags "$here/arbiter-c.c" "$out/libarbiter-client.a" -lprotobuf-c -o "$out/arbiter-c"
+echo "$out/arbiter-c"
