@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Transport benchmark (issue #6): starts a release server with 1,000,000 demo customers and runs
+# Transport benchmark (issue #6): starts a release server with 1,000,000 demo customers and a
+# 50-offer catalogue (the demo bundle's 21 logistic offers widened to 50 by `arbiter-tools widen`), and runs
 # arbiter-tools bench against it over the lean protocol and gRPC, each with its no-op baseline
 # (same message sizes, no decision work), closed and open loop, reporting the server's CPU.
 # Server and load generator share this machine's cores. Usage: tools/bench-transports.sh [seconds]
@@ -10,7 +11,8 @@ swift build -c release >/dev/null
 bin=$(swift build -c release --show-bin-path)
 work=.build-bench/transports
 rm -rf "$work" && mkdir -p "$work"
-"$bin/arbiter" serve --store "$work/store" --customers 1000000 --interaction-log "$work/interactions.jsonl" \
+"$bin/arbiter-tools" widen --from models/demo --offers 50 --out "$work/demo50" >/dev/null
+"$bin/arbiter" serve --bundle "$work/demo50" --bundle-watch 0 --store "$work/store" --customers 1000000 --interaction-log "$work/interactions.jsonl" \
   --port 50071 --lean-port 50072 --log-level warning >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
@@ -19,7 +21,7 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 run() { "$bin/arbiter-tools" bench --server-pid "$server" --duration "$seconds" --warmup 2 "$@"; }
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, 1,000,000 customers, $(git rev-parse --short HEAD)"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, 1,000,000 customers, 50 offers, $(git rev-parse --short HEAD)"
 for method in noop decide; do run --transport lean --port 50072 --method $method --mode closed --concurrency 64 --connections 4; done
 for method in noop decide; do run --transport lean --port 50072 --method $method --mode open --rate 20000 --connections 4; done
 for method in noop decide; do run --transport grpc --port 50071 --method $method --mode closed --concurrency 64 --connections 4; done

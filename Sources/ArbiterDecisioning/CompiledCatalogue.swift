@@ -3,7 +3,10 @@ import ArbiterModels
 
 /// One offer ready for decisions: rules resolved to feature indices, treatments compiled per
 /// channel, its propensity model compiled.
-public struct CompiledOffer: Sendable {
+///
+/// A class, so that walking the catalogue per decision touches one reference per offer rather
+/// than copying (and retaining) every field.
+public final class CompiledOffer: Sendable {
   public let index: Int
   public let definition: OfferDefinition
   /// Per channel ordinal: title, message and (assisted channels) agent script.
@@ -13,8 +16,33 @@ public struct CompiledOffer: Sendable {
   public let costs: [Double]
   public let capacityUnits: [Double]
   public let quota: PacingState.Budget?
-  /// The control group the offer belongs to.
+  /// The control group the offer belongs to, and its hash with the control salt.
   public let group: String
+  let groupHash: UInt64
+  /// Hot copies of the definition's numbers.
+  public let value: Double
+  public let lever: Double
+
+  init(
+    index: Int, definition: OfferDefinition, treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?],
+    model: PropensityModel, costs: [Double], capacityUnits: [Double], quota: PacingState.Budget?, group: String, salt: String
+  ) {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in group.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    hash = (hash ^ 0) &* 0x100_0000_01b3
+    for byte in salt.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    self.groupHash = hash
+    self.index = index
+    self.definition = definition
+    self.treatments = treatments
+    self.model = model
+    self.costs = costs
+    self.capacityUnits = capacityUnits
+    self.quota = quota
+    self.group = group
+    self.value = definition.value
+    self.lever = definition.lever
+  }
 }
 
 /// The catalogue and its models compiled against a schema, validated as a whole: every offer
@@ -166,7 +194,7 @@ public struct CompiledCatalogue: Sendable {
       compiled.append(
         CompiledOffer(
           index: position, definition: offer, treatments: treatments, model: model, costs: costs, capacityUnits: units, quota: quota,
-          group: offer.group ?? offer.category))
+          group: offer.group ?? offer.category, salt: catalogue.controlGroup?.salt ?? ""))
     }
     let orphans = Array(modelsByOffer.keys) + bundle.trees.keys.filter { index[$0] == nil } + bundle.models.calibrations.keys.filter { index[$0] == nil }
     if let orphan = orphans.sorted().first {
@@ -185,12 +213,7 @@ public struct CompiledCatalogue: Sendable {
   public func isControl(customer: UInt64, offer: Int, nowDays: Double) -> Bool {
     guard let control = controlGroup, control.share > 0 else { return false }
     let period = UInt64(max(0, (nowDays / control.periodDays).rounded(.down)))
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    func mix(_ byte: UInt8) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    for byte in offers[offer].group.utf8 { mix(byte) }
-    mix(0)
-    for byte in control.salt.utf8 { mix(byte) }
-    var seed = SeededGenerator.mix(customer ^ hash, salt: period)
+    var seed = SeededGenerator.mix(customer ^ offers[offer].groupHash, salt: period)
     seed = SeededGenerator.mix(seed, salt: 0x5eed)
     return Double(seed >> 11) / Double(1 << 53) < control.share
   }

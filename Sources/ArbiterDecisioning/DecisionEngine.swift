@@ -25,6 +25,8 @@ public struct DecisionEngine: Sendable {
   public let typicalValues: [Float]
   /// Quota and capacity use, shared with the outbound selection and kept across reloads.
   public let pacing: PacingState
+  /// Feature names as words, for reasons.
+  let labels: [String: String]
 
   /// `pacing` carries quota and capacity use across reloads (a new one starts empty).
   public init(
@@ -43,7 +45,15 @@ public struct DecisionEngine: Sendable {
       bundleName: bundle.manifest.name, bundleVersion: bundle.manifest.version,
       catalogueVersion: bundle.catalogue.version, schemaHash: bundle.manifest.schemaHash)
     self.typicalValues = Self.medians(of: customers, width: bundle.schema.width, at: clock())
+    var labels: [String: String] = [:]
+    for feature in bundle.schema.customerFeatures + bundle.schema.contextFeatures {
+      labels[feature.name] = String(feature.name.map { $0 == "_" ? " " : $0 })
+    }
+    self.labels = labels
   }
+
+  /// A feature's name as words ("days_since_call" → "days since call").
+  func label(_ name: String) -> String { labels[name] ?? name }
 
   /// Feature medians over up to 1,001 stored customers spread across the store.
   static func medians(of customers: FeatureStore, width: Int, at now: Double) -> [Float] {
@@ -155,7 +165,7 @@ public struct DecisionEngine: Sendable {
             let weight = catalogue.contextWeight(offer: offer.index, key: reasonKey) * catalogue.contextWeight(offer: offer.index, key: pageKey)
             let cost = catalogue.arbitration.subtractChannelCost ? offer.costs[channel.ordinal] * (channel.isInbound ? catalogue.arbitration.inboundCostShare : 1) : 0
             let price = (catalogue.arbitration.pacing ? offer.quota?.price(at: now) ?? 0 : 0) + channelPrice * offer.capacityUnits[channel.ordinal]
-            let priority = propensity * offer.definition.value * weight * offer.definition.lever - cost - price
+            let priority = propensity * offer.value * weight * offer.lever - cost - price
             // 5. Control group: held out of this offer group for the period, logged for lift.
             if !request.anonymous, catalogue.isControl(customer: request.customerId, offer: offer.index, nowDays: now) {
               controls.append(ControlHoldout(offerId: id, propensity: propensity, priority: priority))
@@ -320,20 +330,20 @@ public struct DecisionEngine: Sendable {
         // above or below the stored customers' median, or the value itself when there is none.
         let value = customer[i]
         if case .categorical(let levels) = schema.customerFeatures[i].kind, !value.isNaN, Int(value) >= 0, Int(value) < levels.count {
-          return "\(name.replacingOccurrences(of: "_", with: " ")): \(levels[Int(value)])"
+          return "\(label(name)): \(levels[Int(value)])"
         }
         if let phrases = catalogue.phrases[name], !value.isNaN, !typicalValues[i].isNaN {
           return value > typicalValues[i] ? phrases.high : phrases.low
         }
-        return "\(name.replacingOccurrences(of: "_", with: " ")) \(value.isNaN ? "unknown" : String(format: "%g", Double(value)))"
+        return "\(label(name)) \(value.isNaN ? "unknown" : String(format: "%g", Double(value)))"
       }
       if let code = model.categoricalCode(feature: i, customer: customer, context: context),
          let source = schema.source(of: name), case .categorical(let levels) = schema.definition(of: source).kind, code >= 0, code < levels.count {
-        return name == "channel" ? "responds well through \(levels[code])" : "\(name.replacingOccurrences(of: "_", with: " ")): \(levels[code])"
+        return name == "channel" ? "responds well through \(levels[code])" : "\(label(name)): \(levels[code])"
       }
       let above = model.isAboveMean(feature: i, customer: customer, context: context)
       if let phrases = catalogue.phrases[name], let above { return above ? phrases.high : phrases.low }
-      return name.replacingOccurrences(of: "_", with: " ") + (above.map { $0 ? " high" : " low" } ?? "")
+      return label(name) + (above.map { $0 ? " high" : " low" } ?? "")
     }
     let order = contributions.indices.sorted { contributions[$0] > contributions[$1] || (contributions[$0] == contributions[$1] && $0 < $1) }
     var reasons: [ReasonCode] = []

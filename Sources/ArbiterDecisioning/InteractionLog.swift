@@ -226,13 +226,16 @@ public final class InteractionLog: Sendable {
   }
 
   private func appendHistory(_ state: inout State, customer: UInt64, _ entries: [InteractionEntry]) {
-    var list = state.history[customer] ?? []
-    list.append(contentsOf: entries)
-    if list.count > historyPerCustomer { list.removeFirst(list.count - historyPerCustomer) }
-    state.history[customer] = list
+    guard !entries.isEmpty else { return }
+    // In place: no copy of the customer's list.
+    state.history[customer, default: []].append(contentsOf: entries)
+    let count = state.history[customer]!.count
+    if count > historyPerCustomer { state.history[customer]!.removeFirst(count - historyPerCustomer) }
   }
 
   private func json(_ text: String) -> String {
+    // Most ids need no escaping.
+    if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { return "\"" + text + "\"" }
     var out = "\""
     for scalar in text.unicodeScalars {
       switch scalar {
