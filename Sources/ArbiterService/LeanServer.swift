@@ -174,6 +174,16 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
     var out = pending ?? context.channel.allocator.buffer(capacity: 4096)
     LeanFrame(kind: .response, stream: stream, payload: payload).write(into: &out)
     pending = out
+    // A long read burst (a client far ahead) must not grow one huge buffer.
+    if out.readableBytes >= 64 * 1024 { flushPending(context) }
+  }
+
+  /// Backpressure: while the client does not read its responses, stop reading its requests (TCP
+  /// then holds the client back) instead of queueing unbounded work and output.
+  func channelWritabilityChanged(context: ChannelHandlerContext) {
+    context.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+    if context.channel.isWritable { context.read() }
+    context.fireChannelWritabilityChanged()
   }
 
   private func flushPending(_ context: ChannelHandlerContext) {

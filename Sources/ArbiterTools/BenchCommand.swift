@@ -46,26 +46,23 @@ struct Bench: AsyncParsableCommand {
 
   func run() async throws {
     let wireChannel = try parseChannel(channel)
-    // 20,000 pre-encoded requests for customers spread across the whole store.
-    var rng = SeededGenerator(seed: 99)
-    let requests: [Arbiter_V1_DecideRequest] = (0..<20_000).map { _ in
-      let id = firstCustomer + rng.next() % customers
-      return .with {
-        $0.customerID = id
-        $0.channel = wireChannel
-        $0.maxOffers = offers
-      }
-    }
+    // Every request draws its customer uniformly from the whole store (so that no customer is
+    // decided often enough for the contact policy to make decisions cheaper).
+    let draw = CustomerDraw(first: firstCustomer, count: customers, channel: UInt64(wireChannel.rawValue), offers: UInt64(offers))
     let cpuBefore = serverPid.flatMap(Self.cpuTicks)
     let result: BenchResult
     let plan = BenchPlan(
       mode: mode == "open" ? .open(rate: rate) : .closed(concurrency: concurrency), connections: connections, warmup: warmup, duration: duration)
+    // The encoding is checked against swift-protobuf's once.
+    var check = SeededGenerator(seed: 1)
+    let sample = draw.request(&check)
+    var again = SeededGenerator(seed: 1)
+    guard try Arbiter_V1_DecideRequest(serializedBytes: draw.encoded(&again)) == sample else { throw ValidationError("request encoding mismatch") }
     if transport == "lean" {
       let path = method == "noop" ? "/arbiter.v1.BenchmarkService/Echo" : "/arbiter.v1.DecisionService/Decide"
-      let encoded = try requests.map { try LeanMessage.request(method: path, timeoutMicros: 0, requestId: "", message: $0.serializedBytes(), allocator: ByteBufferAllocator()) }
-      result = try await LeanLoad.run(host: host, port: port ?? 50052, payloads: encoded, plan: plan)
+      result = try await LeanLoad.run(host: host, port: port ?? 50052, method: path, draw: draw, plan: plan)
     } else {
-      result = try await GRPCLoad.run(host: host, port: port ?? 50051, requests: requests, noop: method == "noop", plan: plan)
+      result = try await GRPCLoad.run(host: host, port: port ?? 50051, draw: draw, noop: method == "noop", plan: plan)
     }
     let cpuAfter = serverPid.flatMap(Self.cpuTicks)
     let h = result.histogram
@@ -133,7 +130,7 @@ struct BenchResult: Sendable {
 /// response sends the next request, in the open loop a timer at each request's intended time
 /// sends it (and any others that are due).
 enum LeanLoad {
-  static func run(host: String, port: Int, payloads: [ByteBuffer], plan: BenchPlan) async throws -> BenchResult {
+  static func run(host: String, port: Int, method: String, draw: CustomerDraw, plan: BenchPlan) async throws -> BenchResult {
     let group = MultiThreadedEventLoopGroup.singleton
     let start = DispatchTime.now().uptimeNanoseconds + 200_000_000
     let measureFrom = start + UInt64(plan.warmup * 1e9)
@@ -142,7 +139,7 @@ enum LeanLoad {
     var channels: [any NIOCore.Channel] = []
     for c in 0..<plan.connections {
       let handler = LeanLoadHandler(
-        payloads: payloads, offset: c * 997, plan: plan, connection: c, start: start, measureFrom: measureFrom, end: end)
+        method: method, draw: draw, seed: UInt64(c + 1) &* 0x9E37_79B9, plan: plan, connection: c, start: start, measureFrom: measureFrom, end: end)
       let channel = try await ClientBootstrap(group: group)
         .channelOption(.socketOption(.tcp_nodelay), value: 1)
         .channelInitializer { channel in
@@ -175,8 +172,9 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
   typealias InboundIn = LeanFrame
   typealias OutboundOut = ByteBuffer
 
-  let payloads: [ByteBuffer]
-  var next: Int
+  let method: [UInt8]
+  let draw: CustomerDraw
+  var random: SeededGenerator
   let plan: BenchPlan
   let connection: Int
   let start: UInt64, measureFrom: UInt64, end: UInt64
@@ -187,9 +185,10 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
   var channel: (any NIOCore.Channel)?
   var scheduled = 0
 
-  init(payloads: [ByteBuffer], offset: Int, plan: BenchPlan, connection: Int, start: UInt64, measureFrom: UInt64, end: UInt64) {
-    self.payloads = payloads
-    self.next = offset % payloads.count
+  init(method: String, draw: CustomerDraw, seed: UInt64, plan: BenchPlan, connection: Int, start: UInt64, measureFrom: UInt64, end: UInt64) {
+    self.method = Array(method.utf8)
+    self.draw = draw
+    self.random = SeededGenerator(seed: seed)
     self.plan = plan
     self.connection = connection
     self.start = start
@@ -235,9 +234,18 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
     stream &+= 1
     if stream == 0 { stream = 1 }
     sent[stream] = intended
-    var out = channel.allocator.buffer(capacity: payloads[next].readableBytes + 12)
-    LeanFrame(kind: .request, stream: stream, payload: payloads[next]).write(into: &out)
-    next = (next + 1) % payloads.count
+    let message = draw.encoded(&random)
+    var out = channel.allocator.buffer(capacity: 12 + 2 + method.count + 5 + message.count)
+    out.writeInteger(UInt32(8 + 2 + method.count + 5 + message.count))
+    out.writeInteger(LeanFrame.Kind.request.rawValue)
+    out.writeInteger(UInt8(0))
+    out.writeInteger(UInt16(0))
+    out.writeInteger(stream)
+    out.writeInteger(UInt16(method.count))
+    out.writeBytes(method)
+    out.writeInteger(UInt32(0))  // no timeout
+    out.writeInteger(UInt8(0))  // no request id
+    out.writeBytes(message)
     if flush { channel.writeAndFlush(out, promise: nil) } else { channel.write(out, promise: nil) }
   }
 
@@ -271,7 +279,7 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
 
 /// gRPC load through grpc-swift-2 clients, one per connection.
 enum GRPCLoad {
-  static func run(host: String, port: Int, requests: [Arbiter_V1_DecideRequest], noop: Bool, plan: BenchPlan) async throws -> BenchResult {
+  static func run(host: String, port: Int, draw: CustomerDraw, noop: Bool, plan: BenchPlan) async throws -> BenchResult {
     let start = DispatchTime.now().uptimeNanoseconds + 200_000_000
     let measureFrom = start + UInt64(plan.warmup * 1e9)
     let end = measureFrom + UInt64(plan.duration * 1e9)
@@ -310,11 +318,10 @@ enum GRPCLoad {
           for w in 0..<concurrency {
             let client = clients[w % clients.count]
             workers.addTask {
-              var k = w * 7919
+              var random = SeededGenerator(seed: UInt64(w + 1) &* 0x9E37_79B9)
               while DispatchTime.now().uptimeNanoseconds < end {
                 let intended = DispatchTime.now().uptimeNanoseconds
-                do { try await call(client, requests[k % requests.count]); record(intended, nil) } catch { record(intended, error) }
-                k += 1
+                do { try await call(client, draw.request(&random)); record(intended, nil) } catch { record(intended, error) }
               }
             }
           }
@@ -324,12 +331,13 @@ enum GRPCLoad {
         let interval = 1e9 / rate
         await withTaskGroup(of: Void.self) { calls in
           var k = 0
+          var random = SeededGenerator(seed: 0x5EED)
           while true {
             let intended = start + UInt64(interval * Double(k))
             guard intended < end else { break }
             let now = DispatchTime.now().uptimeNanoseconds
             if intended > now { try? await Task.sleep(for: .nanoseconds(Int64(intended - now))) }
-            let client = clients[k % clients.count], request = requests[k % requests.count]
+            let client = clients[k % clients.count], request = draw.request(&random)
             calls.addTask {
               do { try await call(client, request); record(intended, nil) } catch { record(intended, error) }
             }
@@ -350,4 +358,41 @@ enum GRPCLoad {
 /// Results shared by the gRPC load's tasks.
 final class ResultBox: Sendable {
   let value = Mutex(BenchResult())
+}
+
+/// Draws a customer uniformly from the store for each request, and encodes the DecideRequest
+/// (customer_id = 1, channel = 2, max_offers = 4: three varints) without a protobuf library.
+struct CustomerDraw: Sendable {
+  let first: UInt64, count: UInt64, channel: UInt64, offers: UInt64
+
+  func customer(_ random: inout SeededGenerator) -> UInt64 { first + random.next() % count }
+
+  func request(_ random: inout SeededGenerator) -> Arbiter_V1_DecideRequest {
+    let id = customer(&random)
+    return .with {
+      $0.customerID = id
+      $0.channel = Arbiter_V1_Channel(rawValue: Int(channel)) ?? .web
+      $0.maxOffers = UInt32(offers)
+    }
+  }
+
+  func encoded(_ random: inout SeededGenerator) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(16)
+    func varint(_ value: UInt64) {
+      var v = value
+      while v >= 0x80 {
+        out.append(UInt8(v & 0x7F) | 0x80)
+        v >>= 7
+      }
+      out.append(UInt8(v))
+    }
+    out.append(0x08)
+    varint(customer(&random))
+    out.append(0x10)
+    varint(channel)
+    out.append(0x20)
+    varint(offers)
+    return out
+  }
 }
