@@ -15,6 +15,11 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   }
 
   public func getStatus(request: Arbiter_V1_GetStatusRequest, context: ServerContext) async throws -> Arbiter_V1_ServerStatus {
+    status()
+  }
+
+  /// GetStatus without a transport.
+  func status() -> Arbiter_V1_ServerStatus {
     let snapshot = live.snapshot
     let counts = live.log.counts
     return .with {
@@ -48,14 +53,22 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   }
 
   public func setChallenger(request: Arbiter_V1_SetChallengerRequest, context: ServerContext) async throws -> Arbiter_V1_ChallengerStatus {
-    try mappingErrors { () throws(ArbiterError) in
-      try live.setChallenger(path: request.bundlePath.isEmpty ? nil : request.bundlePath, share: request.share)
-    }
+    try mappingErrors { () throws(ArbiterError) in try setChallenger(request) }
+  }
+
+  /// SetChallenger without a transport.
+  func setChallenger(_ request: Arbiter_V1_SetChallengerRequest) throws(ArbiterError) -> Arbiter_V1_ChallengerStatus {
+    try live.setChallenger(path: request.bundlePath.isEmpty ? nil : request.bundlePath, share: request.share)
     logger.info("challenger", metadata: ["path": "\(request.bundlePath)", "share": "\(request.share)"])
     return challengerStatus()
   }
 
   public func reload(request: Arbiter_V1_ReloadRequest, context: ServerContext) async throws -> Arbiter_V1_ReloadResponse {
+    try mappingErrors { () throws(ArbiterError) in try reload(request) }
+  }
+
+  /// Reload without a transport.
+  func reload(_ request: Arbiter_V1_ReloadRequest) throws(ArbiterError) -> Arbiter_V1_ReloadResponse {
     do {
       let (previous, current) = try live.reload(from: request.bundlePath.isEmpty ? nil : request.bundlePath)
       logger.info("reloaded bundle", metadata: [
@@ -70,7 +83,7 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
       }
     } catch {
       logger.warning("reload refused; the live bundle keeps serving", metadata: ["error": "\(error.message)"])
-      throw RPCError(error)
+      throw error
     }
   }
 }

@@ -70,7 +70,12 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   }
 
   public func selectOutbound(request: Arbiter_V1_SelectOutboundRequest, context: ServerContext) async throws -> Arbiter_V1_SelectOutboundResponse {
-    try mappingErrors { () throws(ArbiterError) in
+    try mappingErrors { () throws(ArbiterError) in try selectOutbound(request) }
+  }
+
+  /// SelectOutbound without a transport.
+  func selectOutbound(_ request: Arbiter_V1_SelectOutboundRequest) throws(ArbiterError) -> Arbiter_V1_SelectOutboundResponse {
+    do {
       guard request.requestID.utf8.count <= 128 else { throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes") }
       let channel = try Channel(proto: request.channel)
       if request.hasBudget, !(request.budget.isFinite && request.budget >= 0) { throw ArbiterError(.invalidArgument, "budget must be a finite number >= 0") }

@@ -14,7 +14,11 @@ import SwiftProtobuf
 /// through the gRPC service implementation on the Swift concurrency pool.
 struct LeanMethods: Sendable {
   enum Method: Sendable {
+    /// On the connection's event loop.
     case inline(@Sendable ([UInt8]) throws(ArbiterError) -> [UInt8])
+    /// Slow but synchronous (a reload, a campaign): on a Dispatch worker thread.
+    case offloaded(@Sendable ([UInt8]) throws(ArbiterError) -> [UInt8])
+    /// Asynchronous (waits for durability): on the Swift concurrency pool.
     case pooled(@Sendable ([UInt8]) async throws -> [UInt8])
   }
 
@@ -50,8 +54,8 @@ struct LeanMethods: Sendable {
       "/arbiter.v1.DecisionService/RecordOutcomes": .inline { bytes throws(ArbiterError) in
         try Self.encode(try decisions.recordOutcomes(try Self.decode(Arbiter_V1_RecordOutcomesRequest.self, bytes)))
       },
-      "/arbiter.v1.DecisionService/SelectOutbound": .pooled { bytes in
-        try Self.encode(try await decisions.selectOutbound(request: try Self.decode(Arbiter_V1_SelectOutboundRequest.self, bytes), context: Self.context("arbiter.v1.DecisionService", "SelectOutbound")))
+      "/arbiter.v1.DecisionService/SelectOutbound": .offloaded { bytes throws(ArbiterError) in
+        try Self.encode(try decisions.selectOutbound(try Self.decode(Arbiter_V1_SelectOutboundRequest.self, bytes)))
       },
       "/arbiter.v1.ProfileService/GetProfile": .inline { bytes throws(ArbiterError) in
         try Self.encode(try profiles.profile(try Self.decode(Arbiter_V1_GetProfileRequest.self, bytes)))
@@ -59,14 +63,15 @@ struct LeanMethods: Sendable {
       "/arbiter.v1.ProfileService/UpsertProfiles": .pooled { bytes in
         try Self.encode(try await profiles.upsertProfiles(request: try Self.decode(Arbiter_V1_UpsertProfilesRequest.self, bytes), context: Self.context("arbiter.v1.ProfileService", "UpsertProfiles")))
       },
-      "/arbiter.v1.AdminService/GetStatus": .pooled { bytes in
-        try Self.encode(try await admin.getStatus(request: try Self.decode(Arbiter_V1_GetStatusRequest.self, bytes), context: Self.context("arbiter.v1.AdminService", "GetStatus")))
+      "/arbiter.v1.AdminService/GetStatus": .offloaded { bytes throws(ArbiterError) in
+        _ = try Self.decode(Arbiter_V1_GetStatusRequest.self, bytes)
+        return try Self.encode(admin.status())
       },
-      "/arbiter.v1.AdminService/Reload": .pooled { bytes in
-        try Self.encode(try await admin.reload(request: try Self.decode(Arbiter_V1_ReloadRequest.self, bytes), context: Self.context("arbiter.v1.AdminService", "Reload")))
+      "/arbiter.v1.AdminService/Reload": .offloaded { bytes throws(ArbiterError) in
+        try Self.encode(try admin.reload(try Self.decode(Arbiter_V1_ReloadRequest.self, bytes)))
       },
-      "/arbiter.v1.AdminService/SetChallenger": .pooled { bytes in
-        try Self.encode(try await admin.setChallenger(request: try Self.decode(Arbiter_V1_SetChallengerRequest.self, bytes), context: Self.context("arbiter.v1.AdminService", "SetChallenger")))
+      "/arbiter.v1.AdminService/SetChallenger": .offloaded { bytes throws(ArbiterError) in
+        try Self.encode(try admin.setChallenger(try Self.decode(Arbiter_V1_SetChallengerRequest.self, bytes)))
       },
       // The no-op baseline: decodes the request, returns a decision made at start (same sizes, no work).
       "/arbiter.v1.BenchmarkService/Echo": .inline { bytes throws(ArbiterError) in
@@ -142,6 +147,29 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
       } catch {
         let (status, message) = LeanStatus.of(error)
         respond(context, stream, status, message, header.requestId, [])
+      }
+    case .offloaded(let handle):
+      inFlight.insert(stream)
+      let channel = context.channel
+      let loop = context.eventLoop
+      let requestId = header.requestId
+      let bound = NIOLoopBound((self, context), eventLoop: loop)
+      DispatchQueue.global().async {
+        let result: (Int, String, [UInt8])
+        do {
+          let body = try handle(bytes)
+          result = DispatchTime.now().uptimeNanoseconds > deadline ? (LeanStatus.deadlineExceeded, "deadline exceeded", []) : (LeanStatus.ok, "", body)
+        } catch {
+          let (status, message) = LeanStatus.of(error)
+          result = (status, message, [])
+        }
+        loop.execute {
+          let (handler, context) = bound.value
+          handler.inFlight.remove(stream)
+          guard channel.isActive else { return }
+          handler.respond(context, stream, result.0, result.1, requestId, result.2)
+          handler.flushPending(context)
+        }
       }
     case .pooled(let handle):
       inFlight.insert(stream)
