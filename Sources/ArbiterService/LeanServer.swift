@@ -150,49 +150,42 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
       }
     case .offloaded(let handle):
       inFlight.insert(stream)
-      let channel = context.channel
-      let loop = context.eventLoop
-      let requestId = header.requestId
-      let bound = NIOLoopBound((self, context), eventLoop: loop)
+      let finish = completion(context, stream, header.requestId, deadline)
       DispatchQueue.global().async {
-        let result: (Int, String, [UInt8])
-        do {
-          let body = try handle(bytes)
-          result = DispatchTime.now().uptimeNanoseconds > deadline ? (LeanStatus.deadlineExceeded, "deadline exceeded", []) : (LeanStatus.ok, "", body)
-        } catch {
-          let (status, message) = LeanStatus.of(error)
-          result = (status, message, [])
-        }
-        loop.execute {
-          let (handler, context) = bound.value
-          handler.inFlight.remove(stream)
-          guard channel.isActive else { return }
-          handler.respond(context, stream, result.0, result.1, requestId, result.2)
-          handler.flushPending(context)
-        }
+        do { finish(.success(try handle(bytes))) } catch { finish(.failure(error)) }
       }
     case .pooled(let handle):
       inFlight.insert(stream)
-      let channel = context.channel
-      let loop = context.eventLoop
-      let requestId = header.requestId
-      let bound = NIOLoopBound((self, context), eventLoop: loop)
+      let finish = completion(context, stream, header.requestId, deadline)
       Task {
-        let result: (Int, String, [UInt8])
-        do {
-          let body = try await handle(bytes)
-          result = DispatchTime.now().uptimeNanoseconds > deadline ? (LeanStatus.deadlineExceeded, "deadline exceeded", []) : (LeanStatus.ok, "", body)
-        } catch {
-          let (status, message) = LeanStatus.of(error)
-          result = (status, message, [])
-        }
-        loop.execute {
-          let (handler, context) = bound.value
-          handler.inFlight.remove(stream)
-          guard channel.isActive else { return }
-          handler.respond(context, stream, result.0, result.1, requestId, result.2)
-          handler.flushPending(context)
-        }
+        do { finish(.success(try await handle(bytes))) } catch { finish(.failure(error)) }
+      }
+    }
+  }
+
+  /// What a call answered off the event loop does when it is done: back on the loop, answer
+  /// (or say the deadline passed) and flush.
+  private func completion(
+    _ context: ChannelHandlerContext, _ stream: UInt32, _ requestId: String, _ deadline: UInt64
+  ) -> @Sendable (Result<[UInt8], any Error>) -> Void {
+    let channel = context.channel
+    let loop = context.eventLoop
+    let bound = NIOLoopBound((self, context), eventLoop: loop)
+    return { outcome in
+      let answer: (Int, String, [UInt8])
+      switch outcome {
+      case .success(let body):
+        answer = DispatchTime.now().uptimeNanoseconds > deadline ? (LeanStatus.deadlineExceeded, "deadline exceeded", []) : (LeanStatus.ok, "", body)
+      case .failure(let error):
+        let (status, message) = LeanStatus.of(error)
+        answer = (status, message, [])
+      }
+      loop.execute {
+        let (handler, context) = bound.value
+        handler.inFlight.remove(stream)
+        guard channel.isActive else { return }
+        handler.respond(context, stream, answer.0, answer.1, requestId, answer.2)
+        handler.flushPending(context)
       }
     }
   }

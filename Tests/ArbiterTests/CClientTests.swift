@@ -32,12 +32,7 @@ import Testing
     let server = try TestSupport.makeServer()
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await server.runLeanServer(port: 0) }
-      var port: Int?
-      for _ in 0..<500 where port == nil {
-        port = server.leanBoundPort
-        try await Task.sleep(for: .milliseconds(10))
-      }
-      let lean = String(try #require(port))
+      let lean = String(try await TestSupport.leanPort(of: server))
       let decided = try Self.run(tool, ["--port", lean, "--timeout-ms", "5000", "decide", "--customer", "100042", "--channel", "web", "--max", "3"])
       #expect(decided.status == 0, "\(decided.error)")
       let lines = decided.output.split(separator: "\n")

@@ -74,12 +74,7 @@ final class LeanTestClient {
     let server = try TestSupport.makeServer()
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await server.runLeanServer(port: 0) }
-      var port: Int?
-      for _ in 0..<500 where port == nil {
-        port = server.leanBoundPort
-        try await Task.sleep(for: .milliseconds(10))
-      }
-      let lean = try #require(port)
+      let lean = try await TestSupport.leanPort(of: server)
       let decide = "/arbiter.v1.DecisionService/Decide"
       func request(_ customer: UInt64, _ channel: Arbiter_V1_Channel = .web) throws -> [UInt8] {
         try Arbiter_V1_DecideRequest.with { $0.customerID = customer; $0.channel = channel; $0.maxOffers = 3 }.serializedBytes()

@@ -53,4 +53,13 @@ enum TestSupport {
     try FileManager.default.copyItem(atPath: source, toPath: root + "/" + version)
     return (root, root + "/" + version)
   }
+
+  /// The lean-protocol port of `server` once `runLeanServer(port: 0)` (started elsewhere) listens.
+  static func leanPort(of server: ArbiterServer) async throws -> Int {
+    for _ in 0..<1_000 {
+      if let port = server.leanBoundPort { return port }
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    throw TestFailure("the lean protocol did not start listening within 10 s")
+  }
 }
