@@ -345,12 +345,22 @@ public struct DecisionEngine: Sendable {
       if let phrases = catalogue.phrases[name], let above { return above ? phrases.high : phrases.low }
       return label(name) + (above.map { $0 ? " high" : " low" } ?? "")
     }
-    let order = contributions.indices.sorted { contributions[$0] > contributions[$1] || (contributions[$0] == contributions[$1] && $0 < $1) }
-    var reasons: [ReasonCode] = []
-    for i in order where contributions[i] > 0 && reasons.count < Self.reasonsPerOffer {
-      reasons.append(ReasonCode(code: "FEATURE_POSITIVE", feature: names[i], contribution: contributions[i], phrase: phrase(i)))
+    // The largest positive contributions (ties to the lower index), picked without sorting them all.
+    var top: [Int] = []
+    top.reserveCapacity(Self.reasonsPerOffer)
+    for i in contributions.indices where contributions[i] > 0 {
+      var at = top.count
+      while at > 0 && contributions[top[at - 1]] < contributions[i] { at -= 1 }
+      if at < Self.reasonsPerOffer {
+        top.insert(i, at: at)
+        if top.count > Self.reasonsPerOffer { top.removeLast() }
+      }
     }
-    if reasons.isEmpty, let weakest = order.last {
+    var reasons = top.map { i in ReasonCode(code: "FEATURE_POSITIVE", feature: names[i], contribution: contributions[i], phrase: phrase(i)) }
+    if reasons.isEmpty, !contributions.isEmpty {
+      // None positive: the weakest (ties to the higher index).
+      var weakest = 0
+      for i in contributions.indices where contributions[i] <= contributions[weakest] { weakest = i }
       reasons.append(ReasonCode(code: "FEATURE_NEGATIVE", feature: names[weakest], contribution: contributions[weakest], phrase: phrase(weakest)))
     }
     return reasons
