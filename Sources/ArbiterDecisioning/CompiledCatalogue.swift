@@ -27,11 +27,11 @@ public final class CompiledOffer: Sendable {
     index: Int, definition: OfferDefinition, treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?],
     model: PropensityModel, costs: [Double], capacityUnits: [Double], quota: PacingState.Budget?, group: String, salt: String
   ) {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in group.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    hash = (hash ^ 0) &* 0x100_0000_01b3
-    for byte in salt.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    self.groupHash = hash
+    var hash = FNV1a()
+    hash.combine(group)
+    hash.combine(0)
+    hash.combine(salt)
+    self.groupHash = hash.value
     self.index = index
     self.definition = definition
     self.treatments = treatments

@@ -86,9 +86,7 @@ public final class LiveState: Sendable {
   private func shadow(_ request: DecisionRequest, _ decision: Decision) {
     guard let challenger = challenger.load(ordering: .acquiring) else { return }
     let share = challengerShare.load(ordering: .relaxed)
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in decision.decisionId.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    guard Int(hash % 10_000) < share else { return }
+    guard Int(FNV1a.hash(decision.decisionId) % 10_000) < share else { return }
     if let shadowDecision = try? challenger.engine.decide(request, decisionId: decision.decisionId) {
       log.recordShadow(shadowDecision)
     }

@@ -10,9 +10,7 @@ struct OfferSelector {
 
   init(policy: ExplorationPolicy, decisionId: String) {
     self.policy = policy
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in decisionId.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    random = SeededGenerator(seed: hash)
+    random = SeededGenerator(seed: FNV1a.hash(decisionId))
   }
 
   /// Draws up to `count` of `priorities` (sorted best first, all > 0) one at a time; `accept`
