@@ -53,6 +53,14 @@ public struct ControlGroupPolicy: Codable, Sendable, Hashable {
     self.periodDays = periodDays
     self.salt = salt
   }
+
+  private enum CodingKeys: String, CodingKey { case share, periodDays, salt }
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    share = try c.decode(Double.self, forKey: .share)
+    periodDays = try c.decodeIfPresent(Double.self, forKey: .periodDays) ?? 30
+    salt = try c.decodeIfPresent(String.self, forKey: .salt) ?? ""
+  }
 }
 
 /// How offers are drawn from the ranking. Every shown offer's draw probability is logged.
@@ -73,6 +81,14 @@ public struct ExplorationPolicy: Codable, Sendable, Hashable {
     self.method = method
     self.epsilon = epsilon
     self.temperature = temperature
+  }
+
+  private enum CodingKeys: String, CodingKey { case method, epsilon, temperature }
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    method = try c.decodeIfPresent(Method.self, forKey: .method) ?? .greedy
+    epsilon = try c.decodeIfPresent(Double.self, forKey: .epsilon) ?? 0.05
+    temperature = try c.decodeIfPresent(Double.self, forKey: .temperature) ?? 0.2
   }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import ArbiterCore
 import Testing
 
@@ -61,5 +62,20 @@ import Testing
     #expect(failure("") == RuleError(position: 1, message: "the rule is empty"))
     #expect(failure("age > 3 3") == RuleError(position: 9, message: "unexpected number 3.0"))
     #expect(failure("min(age) > 1")?.message == "min takes 2 arguments, given 1")
+  }
+
+  /// A catalogue states only the policy settings it changes; the rest take their defaults.
+  @Test func policySectionsNeedOnlyWhatTheyChange() throws {
+    let text = """
+      {"version": "v", "currency": "EUR", "ageFeature": "age", "offers": [],
+       "exploration": {"method": "softmax"}, "controlGroup": {"share": 0.1},
+       "contactPolicy": {"noRepeatDays": 30}, "arbitration": {"inboundCostShare": 0.5}}
+      """
+    let catalogue = try CanonicalJSON.decode(CatalogueDocument.self, from: Data(text.utf8), file: "catalogue.json")
+    #expect(catalogue.exploration == ExplorationPolicy(method: .softmax, epsilon: 0.05, temperature: 0.2))
+    #expect(catalogue.controlGroup == ControlGroupPolicy(share: 0.1, periodDays: 30, salt: ""))
+    #expect(catalogue.contactPolicy == ContactPolicy(noRepeatDays: 30))
+    #expect(catalogue.arbitration == ArbitrationPolicy(subtractChannelCost: true, inboundCostShare: 0.5, pacing: true))
+    #expect(catalogue.capacity.isEmpty && catalogue.maxPerCategoryPerPage == 0)
   }
 }
