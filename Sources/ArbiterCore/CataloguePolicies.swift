@@ -23,6 +23,9 @@ public struct ContactPolicy: Codable, Sendable, Hashable {
   /// An offer accepted or declined is not made again for this many days (0: off).
   public var noRepeatDays: Double
 
+  /// Whether any rule is set (otherwise decisions need no history).
+  public var isActive: Bool { !frequencyCaps.isEmpty || declineCooldownDays > 0 || maxOffersPerWeek > 0 || noRepeatDays > 0 }
+
   public init(frequencyCaps: [FrequencyCap] = [], declineCooldownDays: Double = 0, maxOffersPerWeek: Int = 0, noRepeatDays: Double = 0) {
     self.frequencyCaps = frequencyCaps
     self.declineCooldownDays = declineCooldownDays

@@ -50,11 +50,17 @@ public final class LiveState: Sendable {
   /// Decides against the current snapshot and logs the decision.
   public func decide(_ request: DecisionRequest) throws(ArbiterError) -> Decision {
     let id = "d-" + String(instance, radix: 16) + "-" + String(nextSequence(), radix: 16)
-    let history = request.anonymous ? [] : log.recent(customerId: request.customerId, limit: log.historyPerCustomer)
-    let decision = try snapshot.engine.decide(request, decisionId: id, history: history)
+    let engine = snapshot.engine
+    let decision = try engine.decide(request, decisionId: id, history: history(for: request, engine))
     log.record(decision)
     shadow(request, decision)
     return decision
+  }
+
+  /// The customer's recent interactions, when the catalogue's contact policy needs them.
+  func history(for request: DecisionRequest, _ engine: DecisionEngine) -> [InteractionEntry] {
+    guard !request.anonymous, engine.catalogue.contactPolicy.isActive else { return [] }
+    return log.recent(customerId: request.customerId, limit: log.historyPerCustomer)
   }
 
   /// The challenger and its share, if shadow scoring is on.
@@ -147,9 +153,9 @@ extension LiveState {
     var all = request
     all.maxOffers = min(DecisionEngine.maxOffersLimit, max(1, snapshot.engine.catalogue.offers.count))
     let sequence = nextSequence()
-    let history = request.anonymous ? [] : log.recent(customerId: request.customerId, limit: log.historyPerCustomer)
     let decision = try snapshot.engine.decide(
-      all, decisionId: "p-" + String(instanceId, radix: 16) + "-" + String(sequence, radix: 16), history: history, slots: slots)
+      all, decisionId: "p-" + String(instanceId, radix: 16) + "-" + String(sequence, radix: 16),
+      history: history(for: request, snapshot.engine), slots: slots)
     // In slot order, then position.
     let order = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.name, $0) })
     let placements = decision.offers.map { SlotPlacement(slot: $0.slot, position: $0.slotPosition, offer: $0) }
@@ -165,7 +171,10 @@ extension LiveState {
   /// Returns the plan and the decision id of each assignment.
   public func selectOutbound(_ request: OutboundRequest) throws(ArbiterError) -> (OutboundPlan, [String]) {
     let snapshot = self.snapshot
-    let plan = try snapshot.engine.selectOutbound(request) { id in self.log.recent(customerId: id, limit: self.log.historyPerCustomer) }
+    let needsHistory = snapshot.engine.catalogue.contactPolicy.isActive
+    let plan = try snapshot.engine.selectOutbound(request) { id in
+      needsHistory ? self.log.recent(customerId: id, limit: self.log.historyPerCustomer) : []
+    }
     let nowMillis = Int64((snapshot.engine.clock() * 86_400_000).rounded())
     var ids: [String] = []
     ids.reserveCapacity(plan.assignments.count)
