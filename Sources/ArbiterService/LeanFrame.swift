@@ -30,17 +30,6 @@ public struct LeanFrame: Sendable {
     self.stream = stream
     self.payload = payload
   }
-
-  /// Writes the frame into `out`.
-  public func write(into out: inout ByteBuffer) {
-    out.writeInteger(UInt32(8 + payload.readableBytes))
-    out.writeInteger(kind.rawValue)
-    out.writeInteger(UInt8(0))
-    out.writeInteger(UInt16(0))
-    out.writeInteger(stream)
-    var body = payload
-    out.writeBuffer(&body)
-  }
 }
 
 /// A lean-protocol violation: the connection gets an error frame naming it, then is closed.
@@ -95,16 +84,28 @@ public struct LeanFrameDecoder: ByteToMessageDecoder {
 
 /// The request and response payload headers.
 public enum LeanMessage {
-  /// A request payload: method, timeout in microseconds (0: none), request id, message bytes.
-  public static func request(method: String, timeoutMicros: UInt32, requestId: String, message: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
-    var out = allocator.buffer(capacity: 8 + method.utf8.count + requestId.utf8.count + message.count)
-    out.writeInteger(UInt16(method.utf8.count))
-    out.writeString(method)
+  /// Writes a whole request frame: header, then method, timeout in microseconds (0: none),
+  /// request id and message bytes.
+  public static func writeRequestFrame(
+    stream: UInt32, method: some Collection<UInt8>, timeoutMicros: UInt32, requestId: some Collection<UInt8>, message: [UInt8],
+    into out: inout ByteBuffer
+  ) {
+    writeHeader(.request, stream: stream, payloadLength: 2 + method.count + 4 + 1 + requestId.count + message.count, into: &out)
+    out.writeInteger(UInt16(method.count))
+    out.writeBytes(method)
     out.writeInteger(timeoutMicros)
-    out.writeInteger(UInt8(requestId.utf8.count))
-    out.writeString(requestId)
+    out.writeInteger(UInt8(requestId.count))
+    out.writeBytes(requestId)
     out.writeBytes(message)
-    return out
+  }
+
+  /// The 12-byte frame header for a payload of `payloadLength` bytes.
+  static func writeHeader(_ kind: LeanFrame.Kind, stream: UInt32, payloadLength: Int, into out: inout ByteBuffer) {
+    out.writeInteger(UInt32(8 + payloadLength))
+    out.writeInteger(kind.rawValue)
+    out.writeInteger(UInt8(0))
+    out.writeInteger(UInt16(0))
+    out.writeInteger(stream)
   }
 
   /// Parses a request payload.
@@ -116,17 +117,20 @@ public enum LeanMessage {
     return (method, timeout, requestId)
   }
 
-  /// A response payload: gRPC status code, message, request id, then the message bytes when OK.
-  public static func response(status: Int, message: String, requestId: String, body: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
+  /// Writes a whole response (or error) frame: header, then gRPC status code, message, request
+  /// id, and the message bytes when OK.
+  public static func writeResponseFrame(
+    _ kind: LeanFrame.Kind = .response, stream: UInt32, status: Int, message: String, requestId: String, body: [UInt8],
+    into out: inout ByteBuffer
+  ) {
     let text = message.utf8.count > 65_535 ? String(message.utf8.prefix(65_535))! : message
-    var out = allocator.buffer(capacity: 5 + text.utf8.count + requestId.utf8.count + body.count)
+    writeHeader(kind, stream: stream, payloadLength: 5 + text.utf8.count + requestId.utf8.count + body.count, into: &out)
     out.writeInteger(UInt16(status))
     out.writeInteger(UInt16(text.utf8.count))
     out.writeString(text)
     out.writeInteger(UInt8(requestId.utf8.count))
     out.writeString(requestId)
     out.writeBytes(body)
-    return out
   }
 
   /// Parses a response payload; the rest of `payload` is the message.

@@ -191,9 +191,8 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
   }
 
   private func respond(_ context: ChannelHandlerContext, _ stream: UInt32, _ status: Int, _ message: String, _ requestId: String, _ body: [UInt8]) {
-    let payload = LeanMessage.response(status: status, message: message, requestId: requestId, body: body, allocator: context.channel.allocator)
     var out = pending ?? context.channel.allocator.buffer(capacity: 4096)
-    LeanFrame(kind: .response, stream: stream, payload: payload).write(into: &out)
+    LeanMessage.writeResponseFrame(stream: stream, status: status, message: message, requestId: requestId, body: body, into: &out)
     pending = out
     // A long read burst (a client far ahead) must not grow one huge buffer.
     if out.readableBytes >= 64 * 1024 { flushPending(context) }
@@ -219,9 +218,8 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
 
   private func fail(_ context: ChannelHandlerContext, _ message: String) {
     flushPending(context)
-    let payload = LeanMessage.response(status: LeanStatus.invalidArgument, message: message, requestId: "", body: [], allocator: context.channel.allocator)
-    var out = context.channel.allocator.buffer(capacity: payload.readableBytes + 12)
-    LeanFrame(kind: .error, stream: 0, payload: payload).write(into: &out)
+    var out = context.channel.allocator.buffer(capacity: 64 + message.utf8.count)
+    LeanMessage.writeResponseFrame(.error, stream: 0, status: LeanStatus.invalidArgument, message: message, requestId: "", body: [], into: &out)
     logger.debug("lean protocol error; closing the connection", metadata: ["error": "\(message)", "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
     context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
   }

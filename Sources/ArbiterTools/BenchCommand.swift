@@ -236,16 +236,7 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
     sent[stream] = intended
     let message = draw.encoded(&random)
     var out = channel.allocator.buffer(capacity: 12 + 2 + method.count + 5 + message.count)
-    out.writeInteger(UInt32(8 + 2 + method.count + 5 + message.count))
-    out.writeInteger(LeanFrame.Kind.request.rawValue)
-    out.writeInteger(UInt8(0))
-    out.writeInteger(UInt16(0))
-    out.writeInteger(stream)
-    out.writeInteger(UInt16(method.count))
-    out.writeBytes(method)
-    out.writeInteger(UInt32(0))  // no timeout
-    out.writeInteger(UInt8(0))  // no request id
-    out.writeBytes(message)
+    LeanMessage.writeRequestFrame(stream: stream, method: method, timeoutMicros: 0, requestId: [UInt8](), message: message, into: &out)
     if flush { channel.writeAndFlush(out, promise: nil) } else { channel.write(out, promise: nil) }
   }
 
