@@ -26,7 +26,8 @@ public struct EligibilityRules: Sendable {
     public let description: String
   }
 
-  public struct OfferRules: Sendable {
+  /// One offer's rules; a class, so that checking an offer touches one reference.
+  public final class OfferRules: Sendable {
     public let heldFeature: Int?
     public let product: String
     public let minAge: Float?
@@ -41,9 +42,31 @@ public struct EligibilityRules: Sendable {
     public let validUntil: Double
 
     @inlinable public func allows(_ channel: Channel) -> Bool { channelMask & (1 << UInt32(channel.ordinal)) != 0 }
+
+    init(
+      heldFeature: Int?, product: String, minAge: Float?, maxAge: Float?, conditions: [Condition], channelMask: UInt32,
+      eligibility: RuleExpression?, suitability: RuleExpression?, validFrom: Double, validUntil: Double
+    ) {
+      self.heldFeature = heldFeature
+      self.product = product
+      self.minAge = minAge
+      self.maxAge = maxAge
+      self.conditions = conditions
+      self.channelMask = channelMask
+      self.eligibility = eligibility
+      self.suitability = suitability
+      self.validFrom = validFrom
+      self.validUntil = validUntil
+    }
   }
 
   public let offers: [OfferRules]
+  /// The same rules as plain values, for ``check``: a decision walks them without touching a
+  /// reference (no reference counting shared between threads).
+  @usableFromInline let flat: [FlatRules]
+  @usableFromInline let flatConditions: [FlatCondition]
+  /// Eligibility and suitability expressions, indexed from ``flat``.
+  @usableFromInline let expressions: [RuleExpression]
   public let ageFeature: Int
   /// Per channel ordinal: the consent feature, if the channel needs consent.
   public let consentFeature: [Int?]
@@ -96,6 +119,51 @@ public struct EligibilityRules: Sendable {
         suitability: try rule(offer.suitability, "suitability"), validFrom: from, validUntil: until + 1))
     }
     self.offers = offers
+    var flat: [FlatRules] = [], flatConditions: [FlatCondition] = [], expressions: [RuleExpression] = []
+    func index(_ rule: RuleExpression?) -> Int32 {
+      guard let rule else { return -1 }
+      expressions.append(rule)
+      return Int32(expressions.count - 1)
+    }
+    for rules in offers {
+      let start = Int32(flatConditions.count)
+      flatConditions += rules.conditions.map { FlatCondition(feature: Int32($0.feature), op: $0.op, value: $0.value) }
+      flat.append(FlatRules(
+        validFrom: rules.validFrom, validUntil: rules.validUntil, channelMask: rules.channelMask, heldFeature: Int32(rules.heldFeature ?? -1),
+        minAge: rules.minAge ?? 0, maxAge: rules.maxAge ?? 0, hasMinAge: rules.minAge != nil, hasMaxAge: rules.maxAge != nil,
+        conditionStart: start, conditionEnd: Int32(flatConditions.count),
+        eligibility: index(rules.eligibility), suitability: index(rules.suitability)))
+    }
+    self.flat = flat
+    self.flatConditions = flatConditions
+    self.expressions = expressions
+  }
+
+  /// One offer's rules as plain values.
+  @usableFromInline
+  struct FlatRules: Sendable {
+    @usableFromInline var validFrom: Double
+    @usableFromInline var validUntil: Double
+    @usableFromInline var channelMask: UInt32
+    /// -1 when none.
+    @usableFromInline var heldFeature: Int32
+    @usableFromInline var minAge: Float
+    @usableFromInline var maxAge: Float
+    @usableFromInline var hasMinAge: Bool
+    @usableFromInline var hasMaxAge: Bool
+    /// The offer's conditions: `flatConditions[conditionStart..<conditionEnd]`.
+    @usableFromInline var conditionStart: Int32
+    @usableFromInline var conditionEnd: Int32
+    /// Index into ``expressions``, -1 when none.
+    @usableFromInline var eligibility: Int32
+    @usableFromInline var suitability: Int32
+  }
+
+  @usableFromInline
+  struct FlatCondition: Sendable {
+    @usableFromInline var feature: Int32
+    @usableFromInline var op: ComparisonOperator
+    @usableFromInline var value: Float
   }
 
   /// Whether the customer consents to marketing on `channel` (missing consent means no).
@@ -113,17 +181,22 @@ public struct EligibilityRules: Sendable {
     offer index: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, channel: Channel, consentGiven: Bool,
     nowDays: Double
   ) -> Ineligibility.Code? {
-    let rules = offers[index]
+    let rules = flat[index]
     if !(nowDays >= rules.validFrom && nowDays < rules.validUntil) { return .notValidNow }
-    if !rules.allows(channel) { return .channelNotAllowed }
+    if rules.channelMask & (1 << UInt32(channel.ordinal)) == 0 { return .channelNotAllowed }
     if !consentGiven { return .noConsent }
-    if let held = rules.heldFeature, customer[held] == 1 { return .alreadyHeld }
+    if rules.heldFeature >= 0, customer[Int(rules.heldFeature)] == 1 { return .alreadyHeld }
     let age = customer[ageFeature]
-    if let minAge = rules.minAge, !(age >= minAge) { return .ageRule }
-    if let maxAge = rules.maxAge, !(age <= maxAge) { return .ageRule }
-    for condition in rules.conditions where !condition.op.holds(customer[condition.feature], condition.value) { return .rule }
-    if let rule = rules.eligibility, !rule.holds(customer: customer, context: context) { return .rule }
-    if let rule = rules.suitability, !rule.holds(customer: customer, context: context) { return .suitability }
+    if rules.hasMinAge, !(age >= rules.minAge) { return .ageRule }
+    if rules.hasMaxAge, !(age <= rules.maxAge) { return .ageRule }
+    var k = Int(rules.conditionStart)
+    while k < Int(rules.conditionEnd) {
+      let condition = flatConditions[k]
+      if !condition.op.holds(customer[Int(condition.feature)], condition.value) { return .rule }
+      k += 1
+    }
+    if rules.eligibility >= 0, !expressions[Int(rules.eligibility)].holds(customer: customer, context: context) { return .rule }
+    if rules.suitability >= 0, !expressions[Int(rules.suitability)].holds(customer: customer, context: context) { return .suitability }
     return nil
   }
 

@@ -47,7 +47,7 @@ public final class CompiledOffer: Sendable {
 
 /// The catalogue and its models compiled against a schema, validated as a whole: every offer
 /// has a model and a treatment for each of its channels, every feature named exists.
-public struct CompiledCatalogue: Sendable {
+public final class CompiledCatalogue: Sendable {
   public let offers: [CompiledOffer]
   /// Channel, consent, held-product, age and condition rules, shared with offline tools.
   public let rules: EligibilityRules
@@ -70,6 +70,11 @@ public struct CompiledCatalogue: Sendable {
   public let maxPerCategoryPerPage: Int
   /// Per channel ordinal: the channel's capacity budget, if it has one.
   public let capacityBudgets: [PacingState.Budget?]
+  /// What a decision reads of every offer, as plain values (see ``HotOffer``), and per
+  /// `offer * Channel.allCases.count + channel`: the contact cost and the capacity units.
+  let hot: [HotOffer]
+  let hotCosts: [Double]
+  let hotUnits: [Double]
 
   public init(bundle: ModelBundle, pacing: PacingState = PacingState()) throws(ArbiterError) {
     let schema = bundle.schema
@@ -201,6 +206,11 @@ public struct CompiledCatalogue: Sendable {
       throw ArbiterError(.failedPrecondition, "models.json has a model for '\(orphan)', which the catalogue lacks")
     }
     offers = compiled
+    hot = compiled.map { offer in
+      HotOffer(value: offer.value, lever: offer.lever, groupHash: offer.groupHash, hasQuota: offer.quota != nil, logistic: offer.model.unretainedLogistic)
+    }
+    hotCosts = compiled.flatMap(\.costs)
+    hotUnits = compiled.flatMap(\.capacityUnits)
     offerIndex = index
     contextWeights = weights
     channelContextFeature = schema.contextFeatures.firstIndex { $0.name == "channel" }
@@ -211,11 +221,21 @@ public struct CompiledCatalogue: Sendable {
   /// group, period and salt, below the control share. Stable for the period, independent
   /// across groups.
   public func isControl(customer: UInt64, offer: Int, nowDays: Double) -> Bool {
-    guard let control = controlGroup, control.share > 0 else { return false }
-    let period = UInt64(max(0, (nowDays / control.periodDays).rounded(.down)))
-    var seed = SeededGenerator.mix(customer ^ offers[offer].groupHash, salt: period)
+    guard let control = controlPeriod(nowDays: nowDays) else { return false }
+    return Self.isControl(customer: customer, groupHash: hot[offer].groupHash, period: control.period, share: control.share)
+  }
+
+  /// The control group's period number at `nowDays` and its share; nil when there is none.
+  func controlPeriod(nowDays: Double) -> (period: UInt64, share: Double)? {
+    guard let control = controlGroup, control.share > 0 else { return nil }
+    return (UInt64(max(0, (nowDays / control.periodDays).rounded(.down))), control.share)
+  }
+
+  @inline(__always)
+  static func isControl(customer: UInt64, groupHash: UInt64, period: UInt64, share: Double) -> Bool {
+    var seed = SeededGenerator.mix(customer ^ groupHash, salt: period)
     seed = SeededGenerator.mix(seed, salt: 0x5eed)
-    return Double(seed >> 11) / Double(1 << 53) < control.share
+    return Double(seed >> 11) / Double(1 << 53) < share
   }
 
   /// The context-key column for a call reason or page, or nil when no offer weighs it.
@@ -226,4 +246,16 @@ public struct CompiledCatalogue: Sendable {
     guard let key else { return 1 }
     return contextWeights[offer * contextKeys.count + key]
   }
+}
+
+/// The numbers a decision reads of an offer for every candidate, as a plain value: walking the
+/// catalogue per decision then touches no reference count (which two event-loop threads would
+/// otherwise bounce between their caches).
+struct HotOffer: Sendable {
+  var value: Double
+  var lever: Double
+  var groupHash: UInt64
+  var hasQuota: Bool
+  /// Set for an uncalibrated logistic model; others score through the offer's model.
+  var logistic: UnretainedLogistic?
 }

@@ -1,21 +1,50 @@
 import ArbiterCore
 
+/// What the contact policy reads of one past offer or outcome: the decision it belongs to as a
+/// number (offers of one decision are one contact), the offer, channel, outcome and time.
+public struct ContactRecord: Sendable, Hashable {
+  public var decision: UInt64
+  public var offerId: String
+  public var channel: Channel
+  /// nil for an offer made.
+  public var outcome: OutcomeKind?
+  public var timestampMillis: Int64
+
+  public init(decision: UInt64, offerId: String, channel: Channel, outcome: OutcomeKind?, timestampMillis: Int64) {
+    self.decision = decision
+    self.offerId = offerId
+    self.channel = channel
+    self.outcome = outcome
+    self.timestampMillis = timestampMillis
+  }
+
+  /// The record of a history entry, its decision id hashed to the number.
+  public init(_ entry: InteractionEntry) {
+    self.init(
+      decision: FNV1a.hash(entry.decisionId), offerId: entry.offerId, channel: entry.channel, outcome: entry.outcome,
+      timestampMillis: entry.timestampMillis)
+  }
+}
+
 /// The catalogue's contact policy applied to one customer's recent history at one moment:
 /// frequency caps per channel, the weekly limit, no repeat of an offer recently accepted or
 /// declined, and a cool-down on an offer's category after a decline.
 struct ContactPolicyCheck {
   private var channelBlocked: String?
   private var offerBlocked: [Int: String] = [:]
-  let offersLeftThisWeek: Int
+  private(set) var offersLeftThisWeek: Int
 
-  init(catalogue: CompiledCatalogue, channel: Channel, history: [InteractionEntry], nowMillis: Int64) {
+  init(catalogue: CompiledCatalogue, channel: Channel, history: [ContactRecord], nowMillis: Int64) {
     let policy = catalogue.contactPolicy
+    offersLeftThisWeek = policy.maxOffersPerWeek > 0 ? policy.maxOffersPerWeek : .max
+    // Nothing to check (a new customer, or no rule): no work.
+    guard !history.isEmpty, policy.isActive else { return }
     let day: Double = 86_400_000
-    func within(_ entry: InteractionEntry, days: Double) -> Bool { Double(nowMillis - entry.timestampMillis) < days * day }
+    func within(_ entry: ContactRecord, days: Double) -> Bool { Double(nowMillis - entry.timestampMillis) < days * day }
     for cap in policy.frequencyCaps where cap.channel == channel {
-      var decisions = Set<String>()
+      var decisions: [UInt64] = []
       for entry in history where entry.outcome == nil && entry.channel == channel && within(entry, days: cap.windowDays) {
-        decisions.insert(entry.decisionId)
+        if !decisions.contains(entry.decision) { decisions.append(entry.decision) }
       }
       if decisions.count >= cap.max {
         channelBlocked = "frequency cap: \(decisions.count) contacts through \(channel.name) in \(cap.windowDays.formatted()) days (cap \(cap.max))"
@@ -24,8 +53,6 @@ struct ContactPolicyCheck {
     if policy.maxOffersPerWeek > 0 {
       let made = history.filter { $0.outcome == nil && within($0, days: 7) }.count
       offersLeftThisWeek = max(0, policy.maxOffersPerWeek - made)
-    } else {
-      offersLeftThisWeek = .max
     }
     var declinedCategories: [String: String] = [:]
     for entry in history {

@@ -8,7 +8,7 @@ import Foundation
 /// arbitration by propensity × value × context weight → top N with reasons.
 ///
 /// Ties in score are broken by catalogue order, so the same inputs always give the same ranking.
-public struct DecisionEngine: Sendable {
+public final class DecisionEngine: Sendable {
   public static let defaultMaxOffers = 3
   public static let maxOffersLimit = 50
   /// How many reason codes each offer carries.
@@ -27,6 +27,8 @@ public struct DecisionEngine: Sendable {
   public let pacing: PacingState
   /// Feature names as words, for reasons.
   let labels: [String: String]
+  /// Per offer: its reason phrases, worked out at load.
+  let reasonPhrases: [ReasonPhrases]
 
   /// `pacing` carries quota and capacity use across reloads (a new one starts empty).
   public init(
@@ -50,6 +52,10 @@ public struct DecisionEngine: Sendable {
       labels[feature.name] = String(feature.name.map { $0 == "_" ? " " : $0 })
     }
     self.labels = labels
+    let catalogue = self.catalogue, schema = self.schema, typicalValues = self.typicalValues
+    self.reasonPhrases = catalogue.offers.map { offer in
+      ReasonPhrases(model: offer.model, schema: schema, phrases: catalogue.phrases, typicalValues: typicalValues) { labels[$0] ?? $0 }
+    }
   }
 
   /// A feature's name as words ("days_since_call" → "days since call").
@@ -74,6 +80,13 @@ public struct DecisionEngine: Sendable {
   /// `slots`, when given, fills page slots instead of a top N (see ``SlotFilling``).
   public func decide(
     _ request: DecisionRequest, decisionId: String, history: [InteractionEntry] = [], slots: [SlotRequest]? = nil
+  ) throws(ArbiterError) -> Decision {
+    try decide(request, decisionId: decisionId, contacts: history.map(ContactRecord.init), slots: slots)
+  }
+
+  /// Decides with the customer's recent contacts (newest first) as the contact policy reads them.
+  public func decide(
+    _ request: DecisionRequest, decisionId: String, contacts history: [ContactRecord], slots: [SlotRequest]? = nil
   ) throws(ArbiterError) -> Decision {
     let started = DispatchTime.now().uptimeNanoseconds
     guard request.customerId != 0 || request.anonymous else { throw ArbiterError(.invalidArgument, "customer_id is required (0 is not a customer)") }
@@ -132,63 +145,82 @@ public struct DecisionEngine: Sendable {
         ScoringRow.prepare(catalogue.scoringLayout, customer: customer, context: contextValues) { scoringRow in
           let rules = catalogue.rules
           let consentGiven = request.anonymous || rules.consents(customer, on: channel)
-          for offer in catalogue.offers {
-            let id = offer.definition.id
+          let channels = Channel.allCases.count
+          let costShare = catalogue.arbitration.subtractChannelCost ? (channel.isInbound ? catalogue.arbitration.inboundCostShare : 1) : 0
+          let pacing = catalogue.arbitration.pacing
+          let channelUsed = channelBudget.map { $0.used(at: now) }
+          let control = request.anonymous ? nil : catalogue.controlPeriod(nowDays: now)
+          let hot = catalogue.hot, costs = catalogue.hotCosts, units = catalogue.hotUnits
+          let weights = catalogue.contextWeights, keyCount = catalogue.contextKeys.count
+          for index in 0..<hot.count {
+            let offer = hot[index]
             // 1. Eligibility, consent and suitability.
             if request.anonymous {
-              if !rules.offers[offer.index].allows(channel) {
-                if explain { suppressed.append(Suppression(offerId: id, code: .channelNotAllowed, detail: "not offered through \(channel.name)")) }
+              if !rules.offers[index].allows(channel) {
+                if explain {
+                  suppressed.append(Suppression(offerId: catalogue.offers[index].definition.id, code: .channelNotAllowed, detail: "not offered through \(channel.name)"))
+                }
                 continue
               }
-            } else if rules.check(offer: offer.index, customer: customer, context: contextValues, channel: channel, consentGiven: consentGiven, nowDays: now) != nil {
-              if explain, let why = rules.explain(offer: offer.index, customer: customer, context: contextValues, channel: channel, consentGiven: consentGiven, nowDays: now) {
-                suppressed.append(Suppression(offerId: id, code: Suppression.Code(why.code), detail: why.detail))
+            } else if rules.check(offer: index, customer: customer, context: contextValues, channel: channel, consentGiven: consentGiven, nowDays: now) != nil {
+              if explain, let why = rules.explain(offer: index, customer: customer, context: contextValues, channel: channel, consentGiven: consentGiven, nowDays: now) {
+                suppressed.append(Suppression(offerId: catalogue.offers[index].definition.id, code: Suppression.Code(why.code), detail: why.detail))
               }
               continue
             }
             // 2. Contact policy.
-            if let why = policy.blocked(offer: offer.index) {
-              if explain { suppressed.append(Suppression(offerId: id, code: .contactPolicy, detail: why)) }
+            if let why = policy.blocked(offer: index) {
+              if explain { suppressed.append(Suppression(offerId: catalogue.offers[index].definition.id, code: .contactPolicy, detail: why)) }
               continue
             }
             // 3. Quota already used up.
-            if let quota = offer.quota, quota.used(at: now) >= quota.limitUnits {
-              if explain { suppressed.append(Suppression(offerId: id, code: .budget, detail: "quota of \(Int(quota.limitUnits)) per \(offer.definition.quota!.period.rawValue) used up")) }
+            if offer.hasQuota, let quota = catalogue.offers[index].quota, quota.used(at: now) >= quota.limitUnits {
+              if explain {
+                let definition = catalogue.offers[index].definition
+                suppressed.append(Suppression(offerId: definition.id, code: .budget, detail: "quota of \(Int(quota.limitUnits)) per \(definition.quota!.period.rawValue) used up"))
+              }
               continue
             }
-            if let budget = channelBudget, budget.used(at: now) + offer.capacityUnits[channel.ordinal] > budget.limitUnits {
-              if explain { suppressed.append(Suppression(offerId: id, code: .capacity, detail: "\(channel.name) capacity of \(budget.limitUnits) units this hour used up")) }
+            let unitsHere = units[index * channels + channel.ordinal]
+            if let budget = channelBudget, channelUsed! + unitsHere > budget.limitUnits {
+              if explain {
+                suppressed.append(Suppression(offerId: catalogue.offers[index].definition.id, code: .capacity, detail: "\(channel.name) capacity of \(budget.limitUnits) units this hour used up"))
+              }
               continue
             }
             // 4. Scoring and arbitration.
-            let propensity = offer.model.propensity(row: scoringRow, customer: customer, context: contextValues)
-            let weight = catalogue.contextWeight(offer: offer.index, key: reasonKey) * catalogue.contextWeight(offer: offer.index, key: pageKey)
-            let cost = catalogue.arbitration.subtractChannelCost ? offer.costs[channel.ordinal] * (channel.isInbound ? catalogue.arbitration.inboundCostShare : 1) : 0
-            let price = (catalogue.arbitration.pacing ? offer.quota?.price(at: now) ?? 0 : 0) + channelPrice * offer.capacityUnits[channel.ordinal]
+            let propensity = offer.logistic?.propensity(scoringRow)
+              ?? catalogue.offers[index].model.propensity(row: scoringRow, customer: customer, context: contextValues)
+            let weight = (reasonKey.map { weights[index * keyCount + $0] } ?? 1) * (pageKey.map { weights[index * keyCount + $0] } ?? 1)
+            let cost = costShare == 0 ? 0 : costs[index * channels + channel.ordinal] * costShare
+            let quotaPrice = pacing && offer.hasQuota ? catalogue.offers[index].quota?.price(at: now) ?? 0 : 0
+            let price = quotaPrice + channelPrice * unitsHere
             let priority = propensity * offer.value * weight * offer.lever - cost - price
             // 5. Control group: held out of this offer group for the period, logged for lift.
-            if !request.anonymous, catalogue.isControl(customer: request.customerId, offer: offer.index, nowDays: now) {
-              controls.append(ControlHoldout(offerId: id, propensity: propensity, priority: priority))
+            if let control, CompiledCatalogue.isControl(customer: request.customerId, groupHash: offer.groupHash, period: control.period, share: control.share) {
+              let compiled = catalogue.offers[index]
+              controls.append(ControlHoldout(offerId: compiled.definition.id, propensity: propensity, priority: priority))
               if explain {
                 suppressed.append(Suppression(
-                  offerId: id, code: .controlGroup, detail: "customer is in the control group of '\(offer.group)' this period",
+                  offerId: compiled.definition.id, code: .controlGroup, detail: "customer is in the control group of '\(compiled.group)' this period",
                   propensity: propensity, score: priority))
               }
               continue
             }
             guard priority > 0 else {
               if explain {
+                let definition = catalogue.offers[index].definition
                 suppressed.append(Suppression(
-                  offerId: id, code: .belowCost,
+                  offerId: definition.id, code: .belowCost,
                   detail: String(
                     format: "expected value %.2f (p %.4f × value %.0f × context %.2f × lever %.2f) does not cover cost %.2f + shadow price %.2f",
-                    propensity * offer.definition.value * weight * offer.definition.lever, propensity, offer.definition.value, weight,
-                    offer.definition.lever, cost, price),
+                    propensity * definition.value * weight * definition.lever, propensity, definition.value, weight,
+                    definition.lever, cost, price),
                   propensity: propensity, score: priority))
               }
               continue
             }
-            candidates.append(Candidate(offer: offer.index, propensity: propensity, weight: weight, cost: cost, price: price, priority: priority))
+            candidates.append(Candidate(offer: index, propensity: propensity, weight: weight, cost: cost, price: price, priority: priority))
           }
           candidates.sort { $0.priority > $1.priority || ($0.priority == $1.priority && $0.offer < $1.offer) }
 
@@ -212,8 +244,8 @@ public struct DecisionEngine: Sendable {
             if slots != nil { slotUse.place(category: offer.definition.category) }
             return true
           }
-          let shown = Set(drawn.map(\.index))
           if explain {
+            let shown = Set(drawn.map(\.index))
             for (k, candidate) in candidates.enumerated() where !shown.contains(k) {
               let id = catalogue.offers[candidate.offer].definition.id
               if let code = refused[k] {
@@ -230,16 +262,23 @@ public struct DecisionEngine: Sendable {
             }
           }
 
-          let displayName = row.map { customers.displayName(row: $0) } ?? ""
+          let needsNames = drawn.contains { draw in
+            let treatment = catalogue.offers[candidates[draw.index].offer].treatments[channel.ordinal]!
+            return treatment.title.usesNames || treatment.message.usesNames || treatment.script?.usesNames == true
+          }
+          let names = TemplateNames(displayName: needsNames ? row.map { customers.displayName(row: $0) } ?? "" : "")
           var ranked: [RankedOffer] = []
+          ranked.reserveCapacity(drawn.count)
           var contributions: [Double] = []
           for (position, draw) in drawn.enumerated() {
             let candidate = candidates[draw.index]
             let offer = catalogue.offers[candidate.offer]
             let treatment = offer.treatments[channel.ordinal]!
-            contributions = [Double](repeating: 0, count: offer.model.featureNames.count)
+            let phrases = reasonPhrases[offer.index]
+            contributions.removeAll(keepingCapacity: true)
+            contributions.append(contentsOf: repeatElement(0, count: phrases.names.count))
             offer.model.contributions(customer: customer, context: contextValues, into: &contributions)
-            var reasons = topReasons(offer.model, contributions, customer: customer, context: contextValues)
+            var reasons = topReasons(phrases, contributions, customer: customer, context: contextValues)
             if candidate.weight != 1 {
               let key = [reasonKey.map { _ in "reason:\(request.callReason)" }, pageKey.map { _ in "page:\(request.page)" }]
                 .compactMap { $0 }.joined(separator: ", ")
@@ -252,9 +291,9 @@ public struct DecisionEngine: Sendable {
               product: offer.definition.product, propensity: candidate.propensity, value: offer.definition.value,
               contextWeight: candidate.weight, score: candidate.priority,
               treatment: RenderedTreatment(
-                title: treatment.title.render(displayName: displayName, offerName: name, customer: customer),
-                message: treatment.message.render(displayName: displayName, offerName: name, customer: customer),
-                agentScript: treatment.script?.render(displayName: displayName, offerName: name, customer: customer) ?? ""),
+                title: treatment.title.render(names, offerName: name, customer: customer),
+                message: treatment.message.render(names, offerName: name, customer: customer),
+                agentScript: treatment.script?.render(names, offerName: name, customer: customer) ?? ""),
               reasons: reasons, lever: offer.definition.lever, channelCost: candidate.cost, shadowPrice: candidate.price,
               probability: draw.probability, category: offer.definition.category))
             if slots != nil {
@@ -317,46 +356,39 @@ public struct DecisionEngine: Sendable {
   }
 
   /// The strongest positive contributions, each said as what is true of this customer: the
-  /// catalogue's high or low phrase for numeric features, the level for categorical ones. When
-  /// nothing pushes the score up, the strongest negative one.
+  /// catalogue's high or low phrase for numeric features, the level for categorical ones (see
+  /// ``ReasonPhrases``). When nothing pushes the score up, the strongest negative one.
   private func topReasons(
-    _ propensityModel: PropensityModel, _ contributions: [Double], customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>
+    _ phrases: ReasonPhrases, _ contributions: [Double], customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>
   ) -> [ReasonCode] {
-    let names = propensityModel.featureNames
-    func phrase(_ i: Int) -> String {
-      let name = names[i]
-      guard case .logistic(let model) = propensityModel.scorer else {
-        // Trees: the level of a categorical feature; otherwise the catalogue's phrase for a value
-        // above or below the stored customers' median, or the value itself when there is none.
-        let value = customer[i]
-        if case .categorical(let levels) = schema.customerFeatures[i].kind, !value.isNaN, Int(value) >= 0, Int(value) < levels.count {
-          return "\(label(name)): \(levels[Int(value)])"
+    let names = phrases.names
+    func phrase(_ i: Int) -> String { phrases.phrase(i, customer: customer, context: context) }
+    // The largest positive contributions (ties to the lower index), picked in one pass into three
+    // fixed slots (no array per offer).
+    precondition(Self.reasonsPerOffer == 3, "the pick below keeps three")
+    var top = (-1, -1, -1)
+    var count = 0
+    contributions.withUnsafeBufferPointer { c in
+      for i in c.indices where c[i] > 0 {
+        let v = c[i]
+        if count < 3 || v > c[top.2] {
+          if count == 0 || v > c[top.0] {
+            top = (i, top.0, top.1)
+          } else if count == 1 || v > c[top.1] {
+            top = (top.0, i, top.1)
+          } else {
+            top.2 = i
+          }
+          count = min(3, count + 1)
         }
-        if let phrases = catalogue.phrases[name], !value.isNaN, !typicalValues[i].isNaN {
-          return value > typicalValues[i] ? phrases.high : phrases.low
-        }
-        return "\(label(name)) \(value.isNaN ? "unknown" : String(format: "%g", Double(value)))"
-      }
-      if let code = model.categoricalCode(feature: i, customer: customer, context: context),
-         let source = schema.source(of: name), case .categorical(let levels) = schema.definition(of: source).kind, code >= 0, code < levels.count {
-        return name == "channel" ? "responds well through \(levels[code])" : "\(label(name)): \(levels[code])"
-      }
-      let above = model.isAboveMean(feature: i, customer: customer, context: context)
-      if let phrases = catalogue.phrases[name], let above { return above ? phrases.high : phrases.low }
-      return label(name) + (above.map { $0 ? " high" : " low" } ?? "")
-    }
-    // The largest positive contributions (ties to the lower index), picked without sorting them all.
-    var top: [Int] = []
-    top.reserveCapacity(Self.reasonsPerOffer)
-    for i in contributions.indices where contributions[i] > 0 {
-      var at = top.count
-      while at > 0 && contributions[top[at - 1]] < contributions[i] { at -= 1 }
-      if at < Self.reasonsPerOffer {
-        top.insert(i, at: at)
-        if top.count > Self.reasonsPerOffer { top.removeLast() }
       }
     }
-    var reasons = top.map { i in ReasonCode(code: "FEATURE_POSITIVE", feature: names[i], contribution: contributions[i], phrase: phrase(i)) }
+    var reasons: [ReasonCode] = []
+    reasons.reserveCapacity(count + 1)
+    for k in 0..<count {
+      let i = k == 0 ? top.0 : k == 1 ? top.1 : top.2
+      reasons.append(ReasonCode(code: "FEATURE_POSITIVE", feature: names[i], contribution: contributions[i], phrase: phrase(i)))
+    }
     if reasons.isEmpty, !contributions.isEmpty {
       // None positive: the weakest (ties to the higher index).
       var weakest = 0

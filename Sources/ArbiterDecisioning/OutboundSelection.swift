@@ -81,7 +81,7 @@ extension DecisionEngine {
       guard let row = customers.row(of: id) else { throw ArbiterError(.notFound, "customer \(id) not found") }
       buffer.withUnsafeMutableBufferPointer { customers.read(row: row, into: $0, nowDays: now) }
       let past = history(id)
-      let policy = ContactPolicyCheck(catalogue: catalogue, channel: channel, history: past, nowMillis: nowMillis)
+      let policy = ContactPolicyCheck(catalogue: catalogue, channel: channel, history: past.map(ContactRecord.init), nowMillis: nowMillis)
       if policy.offersLeftThisWeek == 0 { continue }
       var mine: [(net: Double, offer: Int, propensity: Double, cost: Double)] = []
       buffer.withUnsafeBufferPointer { x in

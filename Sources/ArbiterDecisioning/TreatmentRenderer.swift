@@ -1,8 +1,8 @@
 import ArbiterCore
 
 /// A treatment template compiled against the schema: placeholders resolved to feature indices
-/// once, at load.
-public struct CompiledTemplate: Sendable {
+/// once, at load. A class: a decision reads it through one reference.
+public final class CompiledTemplate: Sendable {
   enum Segment: Sendable {
     case literal(String)
     case firstName
@@ -11,6 +11,10 @@ public struct CompiledTemplate: Sendable {
     case feature(Int)
   }
   let segments: [Segment]
+  /// The text when the template has no placeholder.
+  let constant: String?
+  /// Whether the template says the customer's name.
+  public let usesNames: Bool
 
   /// Compiles `text`; `{first_name}`, `{name}`, `{offer}` and `{feature:NAME}` are placeholders.
   public init(_ text: String, schema: FeatureSchema, what: String) throws(ArbiterError) {
@@ -40,16 +44,28 @@ public struct CompiledTemplate: Sendable {
     }
     if !rest.isEmpty { segments.append(.literal(String(rest))) }
     self.segments = segments
+    usesNames = segments.contains { if case .firstName = $0 { true } else if case .fullName = $0 { true } else { false } }
+    switch segments.count {
+    case 0: constant = ""
+    case 1: if case .literal(let text) = segments[0] { constant = text } else { constant = nil }
+    default: constant = nil
+    }
   }
 
   /// Fills the template for one customer.
   public func render(displayName: String, offerName: String, customer: UnsafeBufferPointer<Float>?) -> String {
+    render(TemplateNames(displayName: displayName), offerName: offerName, customer: customer)
+  }
+
+  /// Fills the template for one customer whose names are worked out once per decision.
+  public func render(_ names: TemplateNames, offerName: String, customer: UnsafeBufferPointer<Float>?) -> String {
+    if let constant { return constant }
     var text = ""
     for segment in segments {
       switch segment {
       case .literal(let literal): text += literal
-      case .firstName: text += displayName.split(separator: " ").first.map(String.init) ?? "there"
-      case .fullName: text += displayName.isEmpty ? "valued customer" : displayName
+      case .firstName: text += names.firstName
+      case .fullName: text += names.fullName
       case .offerName: text += offerName
       case .feature(let index):
         guard let customer, !customer[index].isNaN else { text += "—"; continue }
@@ -64,4 +80,17 @@ public struct CompiledTemplate: Sendable {
     let scaled = (Double(value) * 100).rounded() / 100
     return String(scaled)
   }
+}
+
+/// A customer's names as templates say them, worked out once per decision (and only when a
+/// template asks for them).
+public struct TemplateNames {
+  let displayName: String
+
+  public init(displayName: String) { self.displayName = displayName }
+
+  /// The first word of the display name, or "there".
+  var firstName: String { displayName.split(separator: " ").first.map(String.init) ?? "there" }
+  /// The display name, or "valued customer".
+  var fullName: String { displayName.isEmpty ? "valued customer" : displayName }
 }

@@ -5,7 +5,7 @@ import ArbiterCore
 /// allocates nothing.
 ///
 /// Missing values (NaN) contribute nothing: they are scored as the training mean.
-public struct CompiledLogisticModel: Sendable {
+public final class CompiledLogisticModel: Sendable {
   public let offerId: String
   public let intercept: Double
   /// Per term: index into the customer vector (>= 0) or `-1 - contextIndex` for context features.
@@ -168,6 +168,13 @@ public struct CompiledLogisticModel: Sendable {
     let raw = source >= 0 ? customer[source] : context[-1 - source]
     return raw.isNaN ? nil : Double(raw) > means[t]
   }
+
+  /// Term `t`'s source: a customer index (>= 0) or `-1 - contextIndex`.
+  public func sourceOfTerm(_ t: Int) -> Int32 { sources[t] }
+  /// Whether term `t` is the indicator of a categorical level.
+  public func isIndicatorTerm(_ t: Int) -> Bool { !levels[t].isNaN }
+  /// Term `t`'s training mean.
+  public func meanOfTerm(_ t: Int) -> Double { means[t] }
 
   /// For a categorical feature: the customer's code (nil when missing or numeric).
   public func categoricalCode(feature: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Int? {

@@ -1,8 +1,9 @@
 import ArbiterCore
 
 /// The model that scores one offer: a logistic model or a tree ensemble, behind one interface
-/// for scoring and for exact per-feature contributions.
-public struct PropensityModel: Sendable {
+/// for scoring and for exact per-feature contributions. A class: a decision touches it through
+/// one reference instead of copying (and retaining) the compiled model's arrays.
+public final class PropensityModel: Sendable {
   public enum Scorer: Sendable {
     case logistic(CompiledLogisticModel)
     case trees(TreeEnsemble, featureNames: [String])
@@ -94,5 +95,26 @@ public struct PropensityModel: Sendable {
     case .logistic(let model): model.metrics.holdoutAUC
     case .trees: nil
     }
+  }
+}
+
+/// A plain-value handle on an uncalibrated logistic model's dense scorer, for hot loops that must
+/// not touch reference counts. Valid while the ``PropensityModel`` it came from is alive (the
+/// catalogue that holds both keeps it so).
+public struct UnretainedLogistic: Sendable {
+  @usableFromInline let dense: Unmanaged<DenseLogistic>
+
+  /// The propensity from a prepared row.
+  @inlinable
+  public func propensity(_ row: ScoringRow) -> Double {
+    sigmoid(dense._withUnsafeGuaranteedRef { $0.logit(row) })
+  }
+}
+
+extension PropensityModel {
+  /// The handle for an uncalibrated logistic model; nil for trees or a calibrated model.
+  public var unretainedLogistic: UnretainedLogistic? {
+    guard calibration == nil, case .logistic(let model) = scorer else { return nil }
+    return UnretainedLogistic(dense: Unmanaged.passUnretained(model.dense))
   }
 }
