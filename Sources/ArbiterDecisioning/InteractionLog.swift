@@ -47,42 +47,109 @@ public struct InteractionEntry: Sendable, Hashable {
   }
 }
 
-/// The interaction log: every decision (with the offers made and their scores) and every
-/// outcome, appended as JSON lines to a file, plus what recent decisions and per-customer
-/// history outcome validation and profiles need, kept in memory.
+/// The interaction log: every decision (with the offers made, their factors and the
+/// probability each was drawn with) and every outcome, appended as JSON lines to a file, plus
+/// what outcome validation and the contact policy need, kept in memory in fixed-size rings of
+/// plain values:
+/// - the recent decisions (customer, channel, offers), by sequence number: an outcome's
+///   decision id ("d-<instance>-<sequence>", see ``makeDecisionId(kind:)``) names its slot;
+/// - the recent offers and outcomes, chained per customer, newest first.
+///
+/// Nothing here is keyed by a string or allocated per decision except the JSON line. A decision
+/// whose id the log did not make (one decided outside ``LiveState``) is still recorded, through
+/// a small map from its id.
 ///
 /// Outcomes are validated as a batch (the decision must be known and must have made the offer)
 /// and written before `record` returns.
 public final class InteractionLog: Sendable {
-  struct DecisionSummary {
-    var customerId: UInt64
-    var channel: Channel
-    var offerIds: [String]
+  /// A recent decision, in the ring at `sequence % capacity`.
+  struct DecisionSlot {
+    var sequence: UInt64 = 0
+    var customerId: UInt64 = 0
+    /// Absolute position of the decision's first offer code in the offer ring, and how many.
+    var offerStart: UInt64 = 0
+    var offerCount: UInt16 = 0
+    var channel: Channel = .web
+    /// The first letter of the decision's id (`d`, `p`, `o`).
+    var kind: UInt8 = 0
+  }
+
+  /// One offer made or one outcome, in the history ring; `previous` chains a customer's entries
+  /// (position + 1 of the older one, 0 for none).
+  struct HistorySlot {
+    var previous: UInt64 = 0
+    var customerId: UInt64 = 0
+    var sequence: UInt64 = 0
+    var timestampMillis: Int64 = 0
+    var offer: UInt32 = 0
+    var channel: Channel = .web
+    /// 0 for an offer made, else the outcome's index in ``OutcomeKind/allCases`` + 1.
+    var outcome: UInt8 = 0
+    /// The first letter of the decision's id.
+    var kind: UInt8 = 0
   }
 
   struct State {
-    var decisions: [String: DecisionSummary] = [:]
-    var decisionOrder: [String] = []
-    var evictFrom = 0
-    var history: [UInt64: [InteractionEntry]] = [:]
-    var pending = Data()
+    var decisions: [DecisionSlot]
+    var offers: [UInt32]
+    var offersWritten: UInt64 = 0
+    var history: [HistorySlot]
+    var historyWritten: UInt64 = 0
+    /// Customer → position + 1 of their newest history entry.
+    var heads: [UInt64: UInt64] = [:]
+    var declineReasons: [UInt64: String] = [:]
+    /// Offer ids as codes.
+    var offerCodes: [String: UInt32] = [:]
+    var offerIds: [String] = []
+    /// Decisions with ids the log did not make: id → sequence, and back.
+    var foreignSequences: [String: UInt64] = [:]
+    var foreignIds: [UInt64: String] = [:]
+    var foreignOrder: [UInt64] = []
+    var nextForeign: UInt64 = 1
+    var pending: [UInt8] = []
     var decisionsLogged: UInt64 = 0
     var shadowsLogged: UInt64 = 0
     var outcomesLogged: UInt64 = 0
+
+    mutating func code(of offerId: String) -> UInt32 {
+      if let code = offerCodes[offerId] { return code }
+      let code = UInt32(offerIds.count)
+      offerIds.append(offerId)
+      offerCodes[offerId] = code
+      return code
+    }
   }
 
+  /// Sequences of decisions the log did not make carry this bit.
+  static let foreignBit: UInt64 = 1 << 63
   /// How many recent decisions outcomes can refer to.
   public let decisionCapacity: Int
-  /// How many history entries are kept per customer.
+  /// How many offers and outcomes the history ring holds (all customers together).
+  public let historyCapacity: Int
+  /// How many history entries are read per customer.
   public let historyPerCustomer = 50
-  private let state = Mutex(State())
+  /// A random id of this process, part of every decision id.
+  public let instanceId: UInt32
+  private let instanceText: String
+  private let sequenceCounter = Atomic<UInt64>(0)
+  private let state: Mutex<State>
   private let file: FileHandle?
   public let path: String?
 
   /// Opens (creating if needed) the log at `path` for appending; nil keeps it in memory only.
-  public init(path: String?, decisionCapacity: Int = 1_000_000) throws(ArbiterError) {
-    self.decisionCapacity = decisionCapacity
+  /// `expectedCustomers` sizes the per-customer index up front (so it does not grow while
+  /// serving).
+  public init(path: String?, decisionCapacity: Int = 1_000_000, historyCapacity: Int = 4_000_000, expectedCustomers: Int = 0) throws(ArbiterError) {
+    self.decisionCapacity = max(1, decisionCapacity)
+    self.historyCapacity = max(1, historyCapacity)
     self.path = path
+    var generator = SystemRandomNumberGenerator()
+    instanceId = UInt32.random(in: 0...UInt32.max, using: &generator)
+    instanceText = String(instanceId, radix: 16)
+    state = Mutex(State(
+      decisions: [DecisionSlot](repeating: DecisionSlot(), count: self.decisionCapacity),
+      offers: [UInt32](repeating: 0, count: self.decisionCapacity * 4),
+      history: [HistorySlot](repeating: HistorySlot(), count: self.historyCapacity), heads: Dictionary(minimumCapacity: max(0, expectedCustomers))))
     guard let path else { file = nil; return }
     let url = URL(fileURLWithPath: path)
     do {
@@ -96,25 +163,68 @@ public final class InteractionLog: Sendable {
     }
   }
 
-  /// Remembers a decision so outcomes can refer to it, and logs it (buffered).
-  public func record(_ decision: Decision) {
-    let line = decisionLine(decision, type: "decision", extra: ",\"channel\":\"\(decision.channel.name)\",\"ts\":\(decision.timestampMillis)")
-    let summary = DecisionSummary(customerId: decision.customerId, channel: decision.channel, offerIds: decision.offers.map(\.offerId))
-    let entries = decision.offers.map {
-      InteractionEntry(decisionId: decision.decisionId, offerId: $0.offerId, channel: decision.channel, outcome: nil, timestampMillis: decision.timestampMillis, declineReason: "")
+  /// A new decision's sequence number and id: `kind` ("d" decide, "p" page, "o" outbound),
+  /// this process's instance and the sequence, in hex.
+  public func makeDecisionId(kind: String) -> (sequence: UInt64, id: String) {
+    let sequence = sequenceCounter.wrappingAdd(1, ordering: .relaxed).newValue
+    return (sequence, kind + "-" + instanceText + "-" + String(sequence, radix: 16))
+  }
+
+  /// The sequence of an id this log made, or nil.
+  private func ownSequence(_ id: String) -> UInt64? {
+    var utf8 = id.utf8[...]
+    guard let dash = utf8.firstIndex(of: UInt8(ascii: "-")), utf8.distance(from: utf8.startIndex, to: dash) == 1 else { return nil }
+    utf8 = utf8[utf8.index(after: dash)...]
+    guard let second = utf8.firstIndex(of: UInt8(ascii: "-")), utf8[..<second].elementsEqual(instanceText.utf8) else { return nil }
+    let digits = utf8[utf8.index(after: second)...]
+    guard !digits.isEmpty, digits.count <= 16 else { return nil }
+    var value: UInt64 = 0
+    for byte in digits {
+      let digit: UInt8
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+      default: return nil
+      }
+      value = value << 4 | UInt64(digit)
     }
-    let toWrite: Data? = state.withLock { state in
-      state.decisions[decision.decisionId] = summary
-      state.decisionOrder.append(decision.decisionId)
-      if state.decisionOrder.count - state.evictFrom > decisionCapacity {
-        state.decisions.removeValue(forKey: state.decisionOrder[state.evictFrom])
-        state.evictFrom += 1
-        if state.evictFrom > decisionCapacity {
-          state.decisionOrder.removeFirst(state.evictFrom)
-          state.evictFrom = 0
+    return value == 0 || value & Self.foreignBit != 0 ? nil : value
+  }
+
+  /// Remembers a decision so outcomes can refer to it, adds its offers to the customer's
+  /// history, and logs it (buffered). `sequence` is the one ``makeDecisionId(kind:)`` gave
+  /// with the decision's id, or nil for an id made elsewhere.
+  public func record(_ decision: Decision, sequence: UInt64? = nil) {
+    var line: [UInt8] = []
+    line.reserveCapacity(256 + 320 * decision.offers.count)
+    decisionLine(decision, type: "decision", channel: true, into: &line)
+    let toWrite: [UInt8]? = state.withLock { state in
+      var seq: UInt64
+      if let sequence { seq = sequence } else {
+        seq = Self.foreignBit | state.nextForeign
+        state.nextForeign += 1
+        if let old = state.foreignSequences.updateValue(seq, forKey: decision.decisionId) { state.foreignIds[old] = nil }
+        state.foreignIds[seq] = decision.decisionId
+        state.foreignOrder.append(seq)
+        if state.foreignOrder.count > decisionCapacity {
+          let evicted = state.foreignOrder.removeFirst()
+          if let id = state.foreignIds.removeValue(forKey: evicted), state.foreignSequences[id] == evicted { state.foreignSequences[id] = nil }
         }
       }
-      appendHistory(&state, customer: decision.customerId, entries)
+      let offerCapacity = UInt64(state.offers.count)
+      let kind = decision.decisionId.utf8.first ?? 0
+      var slot = DecisionSlot(
+        sequence: seq, customerId: decision.customerId, offerStart: state.offersWritten, offerCount: 0, channel: decision.channel, kind: kind)
+      for offer in decision.offers.prefix(Int(UInt16.max)) {
+        let code = state.code(of: offer.offerId)
+        state.offers[Int(state.offersWritten % offerCapacity)] = code
+        state.offersWritten += 1
+        slot.offerCount += 1
+        appendHistory(&state, HistorySlot(
+          customerId: decision.customerId, sequence: seq, timestampMillis: decision.timestampMillis, offer: code, channel: decision.channel, outcome: 0,
+          kind: kind))
+      }
+      state.decisions[Int(seq % UInt64(decisionCapacity))] = slot
       state.decisionsLogged += 1
       return Self.buffer(line, in: &state)
     }
@@ -123,8 +233,9 @@ public final class InteractionLog: Sendable {
 
   /// Logs what a challenger would have decided (shadow scoring); it changes nothing else.
   public func recordShadow(_ decision: Decision) {
-    let line = decisionLine(decision, type: "shadow", extra: "")
-    let toWrite: Data? = state.withLock { state in
+    var line: [UInt8] = []
+    decisionLine(decision, type: "shadow", channel: false, into: &line)
+    let toWrite: [UInt8]? = state.withLock { state in
       state.shadowsLogged += 1
       return Self.buffer(line, in: &state)
     }
@@ -134,27 +245,46 @@ public final class InteractionLog: Sendable {
   /// One decision as a JSON line: its id, customer, bundle, the exploration method, the offers
   /// with their factors and the probability each was drawn with, and the offers held out for
   /// the control group (with what they would have scored).
-  private func decisionLine(_ decision: Decision, type: String, extra: String) -> String {
-    var line = "{\"type\":\"\(type)\",\"decision_id\":\(json(decision.decisionId)),\"customer_id\":\(decision.customerId)\(extra),\"bundle\":\(json(decision.versions.bundleName + "/" + decision.versions.bundleVersion)),\"exploration\":\"\(decision.exploration)\",\"offers\":["
-    for (i, offer) in decision.offers.enumerated() {
-      if i > 0 { line += "," }
-      line += "{\"offer_id\":\(json(offer.offerId)),\"rank\":\(offer.rank),\"propensity\":\(offer.propensity),\"value\":\(offer.value),\"context_weight\":\(offer.contextWeight),\"lever\":\(offer.lever),\"cost\":\(offer.channelCost),\"shadow_price\":\(offer.shadowPrice),\"score\":\(offer.score),\"probability\":\(offer.probability)}"
+  private func decisionLine(_ decision: Decision, type: String, channel: Bool, into line: inout [UInt8]) {
+    line.appendRaw("{\"type\":\""); line.appendRaw(type); line.appendRaw("\",\"decision_id\":"); line.appendJSONString(decision.decisionId)
+    line.appendRaw(",\"customer_id\":"); line.appendJSONInteger(decision.customerId)
+    if channel {
+      line.appendRaw(",\"channel\":\""); line.appendRaw(decision.channel.name); line.appendRaw("\",\"ts\":"); line.appendJSONInteger(decision.timestampMillis)
     }
-    line += "]"
+    line.appendRaw(",\"bundle\":"); line.appendJSONString(decision.versions.bundleName, decision.versions.bundleVersion)
+    line.appendRaw(",\"exploration\":\""); line.appendRaw(decision.exploration); line.appendRaw("\",\"offers\":[")
+    for i in decision.offers.indices {
+      if i > 0 { line.appendRaw(",") }
+      line.appendRaw("{\"offer_id\":"); line.appendJSONString(decision.offers[i].offerId)
+      line.appendRaw(",\"rank\":"); line.appendJSONInteger(Int64(decision.offers[i].rank))
+      line.appendRaw(",\"propensity\":"); line.appendJSONNumber(decision.offers[i].propensity)
+      line.appendRaw(",\"value\":"); line.appendJSONNumber(decision.offers[i].value)
+      line.appendRaw(",\"context_weight\":"); line.appendJSONNumber(decision.offers[i].contextWeight)
+      line.appendRaw(",\"lever\":"); line.appendJSONNumber(decision.offers[i].lever)
+      line.appendRaw(",\"cost\":"); line.appendJSONNumber(decision.offers[i].channelCost)
+      line.appendRaw(",\"shadow_price\":"); line.appendJSONNumber(decision.offers[i].shadowPrice)
+      line.appendRaw(",\"score\":"); line.appendJSONNumber(decision.offers[i].score)
+      line.appendRaw(",\"probability\":"); line.appendJSONNumber(decision.offers[i].probability)
+      line.appendRaw("}")
+    }
+    line.appendRaw("]")
     if !decision.controls.isEmpty {
-      line += ",\"control\":["
+      line.appendRaw(",\"control\":[")
       for (i, held) in decision.controls.enumerated() {
-        if i > 0 { line += "," }
-        line += "{\"offer_id\":\(json(held.offerId)),\"propensity\":\(held.propensity),\"score\":\(held.priority)}"
+        if i > 0 { line.appendRaw(",") }
+        line.appendRaw("{\"offer_id\":"); line.appendJSONString(held.offerId)
+        line.appendRaw(",\"propensity\":"); line.appendJSONNumber(held.propensity)
+        line.appendRaw(",\"score\":"); line.appendJSONNumber(held.priority)
+        line.appendRaw("}")
       }
-      line += "]"
+      line.appendRaw("]")
     }
-    return line + "}\n"
+    line.appendRaw("}\n")
   }
 
   /// Adds a line to the buffer; returns the buffer's bytes to write once it holds 64 KiB.
-  private static func buffer(_ line: String, in state: inout State) -> Data? {
-    state.pending.append(contentsOf: line.utf8)
+  private static func buffer(_ line: [UInt8], in state: inout State) -> [UInt8]? {
+    state.pending.append(contentsOf: line)
     guard state.pending.count >= 64 * 1024 else { return nil }
     defer { state.pending.removeAll(keepingCapacity: true) }
     return state.pending
@@ -163,39 +293,57 @@ public final class InteractionLog: Sendable {
   /// How many shadow decisions were logged.
   public var shadowCount: UInt64 { state.withLock { $0.shadowsLogged } }
 
+  /// The remembered decision an id names, if it is still in the ring.
+  private func slot(of id: String, _ state: inout State) -> DecisionSlot? {
+    guard let sequence = ownSequence(id) ?? state.foreignSequences[id] else { return nil }
+    let slot = state.decisions[Int(sequence % UInt64(decisionCapacity))]
+    return slot.sequence == sequence && (sequence & Self.foreignBit != 0 || slot.kind == id.utf8.first) ? slot : nil
+  }
+
   /// Validates and appends outcomes; all or none. Returns how many were recorded.
   public func record(_ outcomes: [OutcomeReport]) throws(ArbiterError) -> Int {
     let now = Int64(Date().timeIntervalSince1970 * 1000)
-    let result: Result<Data, ArbiterError> = state.withLock { state in
-      var resolved: [(UInt64, InteractionEntry, Double?)] = []
+    let result: Result<[UInt8], ArbiterError> = state.withLock { state in
+      var resolved: [(slot: HistorySlot, report: OutcomeReport)] = []
       for (i, outcome) in outcomes.enumerated() {
         guard !outcome.decisionId.isEmpty else { return .failure(ArbiterError(.invalidArgument, "outcomes[\(i)].decision_id is required")) }
         guard !outcome.offerId.isEmpty else { return .failure(ArbiterError(.invalidArgument, "outcomes[\(i)].offer_id is required")) }
-        guard let decision = state.decisions[outcome.decisionId] else {
+        guard let decision = slot(of: outcome.decisionId, &state) else {
           return .failure(ArbiterError(.notFound, "outcomes[\(i)]: decision '\(outcome.decisionId)' not found"))
         }
-        guard decision.offerIds.contains(outcome.offerId) else {
+        let code = state.offerCodes[outcome.offerId]
+        let offerCapacity = UInt64(state.offers.count)
+        let stillHeld = decision.offerStart + offerCapacity >= state.offersWritten
+        guard let code, stillHeld,
+          (0..<UInt64(decision.offerCount)).contains(where: { state.offers[Int((decision.offerStart + $0) % offerCapacity)] == code })
+        else {
           return .failure(ArbiterError(.invalidArgument, "outcomes[\(i)]: decision '\(outcome.decisionId)' did not make offer '\(outcome.offerId)'"))
         }
         if let value = outcome.value, !value.isFinite {
           return .failure(ArbiterError(.invalidArgument, "outcomes[\(i)].value must be finite"))
         }
         let ts = outcome.timestampMillis == 0 ? now : outcome.timestampMillis
-        resolved.append((decision.customerId, InteractionEntry(
-          decisionId: outcome.decisionId, offerId: outcome.offerId, channel: decision.channel, outcome: outcome.outcome,
-          timestampMillis: ts, declineReason: outcome.declineReason), outcome.value))
+        let kind = UInt8(OutcomeKind.allCases.firstIndex(of: outcome.outcome)! + 1)
+        resolved.append((HistorySlot(
+          customerId: decision.customerId, sequence: decision.sequence, timestampMillis: ts, offer: code, channel: decision.channel, outcome: kind,
+          kind: decision.kind), outcome))
       }
       // Valid: buffered decision lines go first, so the file keeps decisions before their outcomes.
       var lines = state.pending
       state.pending.removeAll(keepingCapacity: true)
-      for (customer, entry, value) in resolved {
-        appendHistory(&state, customer: customer, [entry])
-        var line = "{\"type\":\"outcome\",\"decision_id\":\(json(entry.decisionId)),\"customer_id\":\(customer),\"offer_id\":\(json(entry.offerId)),\"outcome\":\"\(entry.outcome!.rawValue)\",\"ts\":\(entry.timestampMillis)"
-        if !entry.declineReason.isEmpty { line += ",\"decline_reason\":\(json(entry.declineReason))" }
-        if let value { line += ",\"value\":\(value)" }
-        line += "}\n"
-        lines.append(contentsOf: line.utf8)
+      for (entry, report) in resolved {
+        let position = appendHistory(&state, entry)
+        if !report.declineReason.isEmpty { state.declineReasons[position] = report.declineReason }
+        lines.appendRaw("{\"type\":\"outcome\",\"decision_id\":"); lines.appendJSONString(report.decisionId)
+        lines.appendRaw(",\"customer_id\":"); lines.appendJSONInteger(entry.customerId)
+        lines.appendRaw(",\"offer_id\":"); lines.appendJSONString(report.offerId)
+        lines.appendRaw(",\"outcome\":\""); lines.appendRaw(report.outcome.rawValue)
+        lines.appendRaw("\",\"ts\":"); lines.appendJSONInteger(entry.timestampMillis)
+        if !report.declineReason.isEmpty { lines.appendRaw(",\"decline_reason\":"); lines.appendJSONString(report.declineReason) }
+        if let value = report.value { lines.appendRaw(",\"value\":"); lines.appendJSONNumber(value) }
+        lines.appendRaw("}\n")
       }
+      if state.declineReasons.count > 4_096 { pruneDeclineReasons(&state) }
       state.outcomesLogged += UInt64(resolved.count)
       return .success(lines)
     }
@@ -206,7 +354,53 @@ public final class InteractionLog: Sendable {
 
   /// A customer's recent offers and outcomes, newest first.
   public func recent(customerId: UInt64, limit: Int) -> [InteractionEntry] {
-    state.withLock { state in Array((state.history[customerId] ?? []).reversed().prefix(limit)) }
+    state.withLock { state in
+      var entries: [InteractionEntry] = []
+      walkHistory(customerId, limit, state) { position, entry in
+        entries.append(InteractionEntry(
+          decisionId: decisionId(of: entry, state), offerId: state.offerIds[Int(entry.offer)], channel: entry.channel,
+          outcome: entry.outcome == 0 ? nil : OutcomeKind.allCases[Int(entry.outcome) - 1], timestampMillis: entry.timestampMillis,
+          declineReason: state.declineReasons[position] ?? ""))
+      }
+      return entries
+    }
+  }
+
+  /// What the contact policy reads of a customer's recent offers and outcomes, newest first
+  /// (no decision ids spelt out).
+  public func contacts(customerId: UInt64, limit: Int) -> [ContactRecord] {
+    state.withLock { state in
+      guard state.heads[customerId] != nil else { return [] }
+      var records: [ContactRecord] = []
+      walkHistory(customerId, limit, state) { _, entry in
+        records.append(ContactRecord(
+          decision: entry.sequence, offerId: state.offerIds[Int(entry.offer)], channel: entry.channel,
+          outcome: entry.outcome == 0 ? nil : OutcomeKind.allCases[Int(entry.outcome) - 1], timestampMillis: entry.timestampMillis))
+      }
+      return records
+    }
+  }
+
+  /// Visits up to `limit` of the customer's entries still in the ring, newest first.
+  private func walkHistory(_ customerId: UInt64, _ limit: Int, _ state: borrowing State, _ visit: (UInt64, HistorySlot) -> Void) {
+    var next = state.heads[customerId] ?? 0
+    let capacity = UInt64(historyCapacity)
+    var count = 0
+    while next != 0, count < limit {
+      let position = next - 1
+      guard position + capacity >= state.historyWritten else { break }
+      let entry = state.history[Int(position % capacity)]
+      guard entry.customerId == customerId else { break }
+      visit(position, entry)
+      count += 1
+      next = entry.previous
+    }
+  }
+
+  /// The id of the decision a history entry belongs to.
+  private func decisionId(of entry: HistorySlot, _ state: State) -> String {
+    if entry.sequence & Self.foreignBit != 0 { return state.foreignIds[entry.sequence] ?? "" }
+    return String(UnicodeScalar(entry.kind)) + "-" + instanceText + "-" + String(entry.sequence, radix: 16)
   }
 
   /// Counts of decisions and outcomes logged since start.
@@ -220,34 +414,26 @@ public final class InteractionLog: Sendable {
     write(data)
   }
 
-  private func write(_ data: Data) {
-    guard let file, !data.isEmpty else { return }
-    file.write(data)
+  private func write(_ bytes: [UInt8]) {
+    guard let file, !bytes.isEmpty else { return }
+    bytes.withUnsafeBytes { file.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0.baseAddress!), count: $0.count, deallocator: .none)) }
   }
 
-  private func appendHistory(_ state: inout State, customer: UInt64, _ entries: [InteractionEntry]) {
-    guard !entries.isEmpty else { return }
-    // In place: no copy of the customer's list.
-    state.history[customer, default: []].append(contentsOf: entries)
-    let count = state.history[customer]!.count
-    if count > historyPerCustomer { state.history[customer]!.removeFirst(count - historyPerCustomer) }
+  /// Appends to the history ring and the customer's chain; returns the entry's position.
+  @discardableResult
+  private func appendHistory(_ state: inout State, _ entry: HistorySlot) -> UInt64 {
+    var entry = entry
+    entry.previous = state.heads[entry.customerId] ?? 0
+    let position = state.historyWritten
+    state.history[Int(position % UInt64(historyCapacity))] = entry
+    state.historyWritten += 1
+    state.heads[entry.customerId] = position + 1
+    return position
   }
 
-  private func json(_ text: String) -> String {
-    // Most ids need no escaping.
-    if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { return "\"" + text + "\"" }
-    var out = "\""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      default:
-        if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-      }
-    }
-    return out + "\""
+  /// Drops the decline reasons of entries the history ring has overwritten.
+  private func pruneDeclineReasons(_ state: inout State) {
+    let oldest = state.historyWritten > UInt64(historyCapacity) ? state.historyWritten - UInt64(historyCapacity) : 0
+    state.declineReasons = state.declineReasons.filter { $0.key >= oldest }
   }
 }

@@ -22,8 +22,6 @@ public final class DecisionSnapshot: AtomicReference, Sendable {
 /// request in flight finishes on the snapshot it started with.
 public final class LiveState: Sendable {
   private let current: ManagedAtomic<DecisionSnapshot>
-  private let counter = ManagedAtomic<UInt64>(0)
-  private let instance: UInt32
   public let log: InteractionLog
   /// The challenger of shadow scoring, and the share of decisions (in 1/10,000) it scores.
   private let challenger = ManagedAtomic<DecisionSnapshot?>(nil)
@@ -35,32 +33,25 @@ public final class LiveState: Sendable {
     self.current = ManagedAtomic(snapshot)
     self.log = log
     self.bundlePath = bundlePath
-    var generator = SystemRandomNumberGenerator()
-    self.instance = UInt32.random(in: 0...UInt32.max, using: &generator)
   }
-
-  /// A random id of this server process, part of every decision id.
-  var instanceId: UInt32 { instance }
-
-  func nextSequence() -> UInt64 { counter.wrappingIncrementThenLoad(ordering: .relaxed) }
 
   /// The snapshot serving now.
   public var snapshot: DecisionSnapshot { current.load(ordering: .acquiring) }
 
   /// Decides against the current snapshot and logs the decision.
   public func decide(_ request: DecisionRequest) throws(ArbiterError) -> Decision {
-    let id = "d-" + String(instance, radix: 16) + "-" + String(nextSequence(), radix: 16)
+    let (sequence, id) = log.makeDecisionId(kind: "d")
     let engine = snapshot.engine
-    let decision = try engine.decide(request, decisionId: id, history: history(for: request, engine))
-    log.record(decision)
+    let decision = try engine.decide(request, decisionId: id, contacts: history(for: request, engine))
+    log.record(decision, sequence: sequence)
     shadow(request, decision)
     return decision
   }
 
   /// The customer's recent interactions, when the catalogue's contact policy needs them.
-  func history(for request: DecisionRequest, _ engine: DecisionEngine) -> [InteractionEntry] {
+  func history(for request: DecisionRequest, _ engine: DecisionEngine) -> [ContactRecord] {
     guard !request.anonymous, engine.catalogue.contactPolicy.isActive else { return [] }
-    return log.recent(customerId: request.customerId, limit: log.historyPerCustomer)
+    return log.contacts(customerId: request.customerId, limit: log.historyPerCustomer)
   }
 
   /// The challenger and its share, if shadow scoring is on.
@@ -152,15 +143,13 @@ extension LiveState {
     let snapshot = self.snapshot
     var all = request
     all.maxOffers = min(DecisionEngine.maxOffersLimit, max(1, snapshot.engine.catalogue.offers.count))
-    let sequence = nextSequence()
-    let decision = try snapshot.engine.decide(
-      all, decisionId: "p-" + String(instanceId, radix: 16) + "-" + String(sequence, radix: 16),
-      history: history(for: request, snapshot.engine), slots: slots)
+    let (sequence, id) = log.makeDecisionId(kind: "p")
+    let decision = try snapshot.engine.decide(all, decisionId: id, contacts: history(for: request, snapshot.engine), slots: slots)
     // In slot order, then position.
     let order = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.name, $0) })
     let placements = decision.offers.map { SlotPlacement(slot: $0.slot, position: $0.slotPosition, offer: $0) }
       .sorted { (order[$0.slot]!, $0.position) < (order[$1.slot]!, $1.position) }
-    log.record(decision)
+    log.record(decision, sequence: sequence)
     return (decision, placements)
   }
 }
@@ -179,7 +168,7 @@ extension LiveState {
     var ids: [String] = []
     ids.reserveCapacity(plan.assignments.count)
     for assignment in plan.assignments {
-      let id = "o-" + String(instanceId, radix: 16) + "-" + String(nextSequence(), radix: 16)
+      let (sequence, id) = log.makeDecisionId(kind: "o")
       let offer = snapshot.engine.catalogue.offers[assignment.offerIndex].definition
       let made = RankedOffer(
         rank: 1, offerIndex: assignment.offerIndex, offerId: assignment.offerId, name: offer.name, product: offer.product,
@@ -187,7 +176,7 @@ extension LiveState {
         treatment: assignment.treatment, reasons: [], lever: offer.lever, channelCost: assignment.cost, probability: 1, category: offer.category)
       log.record(Decision(
         decisionId: id, requestId: "", customerId: assignment.customerId, channel: request.channel, versions: snapshot.engine.versions,
-        offers: [made], suppressed: [], nanos: 0, timestampMillis: nowMillis, exploration: "outbound"))
+        offers: [made], suppressed: [], nanos: 0, timestampMillis: nowMillis, exploration: "outbound"), sequence: sequence)
       ids.append(id)
     }
     return (plan, ids)

@@ -28,6 +28,7 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Seconds between background snapshots of the feature store (0: never).") var snapshotInterval: Double = 600
   @Option(help: "Seconds between looks for a newer bundle version under --bundle (0: never).") var bundleWatch: Double = 5
   @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+  @Option(help: "Offers and outcomes kept for the contact policy, all customers together (40 bytes each).") var historyMemory = 4_000_000
 
   func run() async throws {
     guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
@@ -48,6 +49,8 @@ struct Serve: AsyncParsableCommand {
     }
     guard maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024 bytes") }
     config.maxFrameSize = maxFrameSize
+    guard historyMemory >= 1 else { throw ValidationError("--history-memory must be at least 1") }
+    config.historyMemory = historyMemory
     config.bundlePath = bundle
     config.customers = customers
     config.interactionLogPath = interactionLog == "none" ? nil : interactionLog

@@ -30,6 +30,9 @@ public struct ArbiterConfiguration: Sendable {
   public var interactionLogPath: String? = "arbiter-data/interactions.jsonl"
   /// How many recent decisions outcomes may refer to.
   public var decisionMemory = 1_000_000
+  /// How many offers and outcomes (all customers together) the contact policy can look back
+  /// on; 40 bytes each. Size it for the policy's longest window at the expected traffic.
+  public var historyMemory = 4_000_000
 
   public init() {}
 }

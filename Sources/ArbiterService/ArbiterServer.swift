@@ -36,7 +36,9 @@ public final class ArbiterServer: Sendable {
     let customers = try Self.openStore(bundle: bundle, configuration: configuration, logger: logger)
     let engine = try DecisionEngine(bundle: bundle, customers: customers, clock: configuration.clock)
     try engine.probe()
-    let log = try InteractionLog(path: configuration.interactionLogPath, decisionCapacity: configuration.decisionMemory)
+    let log = try InteractionLog(
+      path: configuration.interactionLogPath, decisionCapacity: configuration.decisionMemory, historyCapacity: configuration.historyMemory,
+      expectedCustomers: customers.count + customers.count / 4)
     live = LiveState(snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundlePath)
     health = HealthService()
     // The baseline's response: a real five-offer web decision (not logged), the size a Decide
