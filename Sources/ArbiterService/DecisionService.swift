@@ -16,10 +16,14 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
 
   /// Decide without a transport (gRPC and the lean protocol both call this).
   func decide(_ request: Arbiter_V1_DecideRequest) throws(ArbiterError) -> Arbiter_V1_DecideResponse {
-    let decision = try live.decide(try Self.decisionRequest(
+    try decision(for: request).proto
+  }
+
+  /// The decision itself, for a transport that encodes it (see ``DecideResponseWriter``).
+  func decision(for request: Arbiter_V1_DecideRequest) throws(ArbiterError) -> Decision {
+    try live.decide(try Self.decisionRequest(
       customerId: request.customerID, channel: request.channel, context: request.context, maxOffers: request.maxOffers,
       explain: request.explain, requestId: request.requestID, anonymousAllowed: false))
-    return decision.proto
   }
 
   public func personalize(request: Arbiter_V1_PersonalizeRequest, context: ServerContext) async throws -> Arbiter_V1_PersonalizeResponse {

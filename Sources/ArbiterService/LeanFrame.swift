@@ -123,14 +123,26 @@ public enum LeanMessage {
     _ kind: LeanFrame.Kind = .response, stream: UInt32, status: Int, message: String, requestId: String, body: [UInt8],
     into out: inout ByteBuffer
   ) {
+    writeResponseFrame(kind, stream: stream, status: status, message: message, requestId: requestId, bodyLength: body.count, into: &out) {
+      $0.writeBytes(body)
+    }
+  }
+
+  /// Writes a response frame whose body `writeBody` writes (exactly `bodyLength` bytes).
+  static func writeResponseFrame(
+    _ kind: LeanFrame.Kind = .response, stream: UInt32, status: Int, message: String, requestId: String, bodyLength: Int,
+    into out: inout ByteBuffer, _ writeBody: (inout ByteBuffer) -> Void
+  ) {
     let text = message.utf8.count > 65_535 ? String(message.utf8.prefix(65_535))! : message
-    writeHeader(kind, stream: stream, payloadLength: 5 + text.utf8.count + requestId.utf8.count + body.count, into: &out)
+    writeHeader(kind, stream: stream, payloadLength: 5 + text.utf8.count + requestId.utf8.count + bodyLength, into: &out)
     out.writeInteger(UInt16(status))
     out.writeInteger(UInt16(text.utf8.count))
     out.writeString(text)
     out.writeInteger(UInt8(requestId.utf8.count))
     out.writeString(requestId)
-    out.writeBytes(body)
+    let start = out.writerIndex
+    writeBody(&out)
+    precondition(out.writerIndex - start == bodyLength, "lean response body of \(out.writerIndex - start) bytes, announced \(bodyLength)")
   }
 
   /// Parses a response payload; the rest of `payload` is the message.

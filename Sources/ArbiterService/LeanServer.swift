@@ -13,9 +13,16 @@ import SwiftProtobuf
 /// ones run inline on the connection's event loop (no hop to another thread); the others go
 /// through the gRPC service implementation on the Swift concurrency pool.
 struct LeanMethods: Sendable {
+  /// What an inline method answers: encoded bytes, or a decision the writer encodes straight
+  /// into the connection's output (see ``DecideResponseWriter``).
+  enum Reply {
+    case bytes([UInt8])
+    case decision(Decision)
+  }
+
   enum Method: Sendable {
     /// On the connection's event loop.
-    case inline(@Sendable ([UInt8]) throws(ArbiterError) -> [UInt8])
+    case inline(@Sendable ([UInt8]) throws(ArbiterError) -> Reply)
     /// Slow but synchronous (a reload, a campaign): on a Dispatch worker thread.
     case offloaded(@Sendable ([UInt8]) throws(ArbiterError) -> [UInt8])
     /// Asynchronous (waits for durability): on the Swift concurrency pool.
@@ -46,19 +53,19 @@ struct LeanMethods: Sendable {
     let echo = server.echoResponse
     table = [
       "/arbiter.v1.DecisionService/Decide": .inline { bytes throws(ArbiterError) in
-        try Self.encode(try decisions.decide(try Self.decode(Arbiter_V1_DecideRequest.self, bytes)))
+        .decision(try decisions.decision(for: try Self.decode(Arbiter_V1_DecideRequest.self, bytes)))
       },
       "/arbiter.v1.DecisionService/Personalize": .inline { bytes throws(ArbiterError) in
-        try Self.encode(try decisions.personalize(try Self.decode(Arbiter_V1_PersonalizeRequest.self, bytes)))
+        .bytes(try Self.encode(try decisions.personalize(try Self.decode(Arbiter_V1_PersonalizeRequest.self, bytes))))
       },
       "/arbiter.v1.DecisionService/RecordOutcomes": .inline { bytes throws(ArbiterError) in
-        try Self.encode(try decisions.recordOutcomes(try Self.decode(Arbiter_V1_RecordOutcomesRequest.self, bytes)))
+        .bytes(try Self.encode(try decisions.recordOutcomes(try Self.decode(Arbiter_V1_RecordOutcomesRequest.self, bytes))))
       },
       "/arbiter.v1.DecisionService/SelectOutbound": .offloaded { bytes throws(ArbiterError) in
         try Self.encode(try decisions.selectOutbound(try Self.decode(Arbiter_V1_SelectOutboundRequest.self, bytes)))
       },
       "/arbiter.v1.ProfileService/GetProfile": .inline { bytes throws(ArbiterError) in
-        try Self.encode(try profiles.profile(try Self.decode(Arbiter_V1_GetProfileRequest.self, bytes)))
+        .bytes(try Self.encode(try profiles.profile(try Self.decode(Arbiter_V1_GetProfileRequest.self, bytes))))
       },
       "/arbiter.v1.ProfileService/UpsertProfiles": .pooled { bytes in
         try Self.encode(try await profiles.upsertProfiles(request: try Self.decode(Arbiter_V1_UpsertProfilesRequest.self, bytes), context: Self.context("arbiter.v1.ProfileService", "UpsertProfiles")))
@@ -76,7 +83,7 @@ struct LeanMethods: Sendable {
       // The no-op baseline: decodes the request, returns a decision made at start (same sizes, no work).
       "/arbiter.v1.BenchmarkService/Echo": .inline { bytes throws(ArbiterError) in
         _ = try Self.decode(Arbiter_V1_DecideRequest.self, bytes)
-        return echo
+        return .bytes(echo)
       },
     ]
   }
@@ -138,11 +145,14 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
     switch method {
     case .inline(let handle):
       do {
-        let body = try handle(bytes)
+        let reply = try handle(bytes)
         if DispatchTime.now().uptimeNanoseconds > deadline {
           respond(context, stream, LeanStatus.deadlineExceeded, "deadline of \(header.timeoutMicros) µs exceeded", header.requestId, [])
         } else {
-          respond(context, stream, LeanStatus.ok, "", header.requestId, body)
+          switch reply {
+          case .bytes(let body): respond(context, stream, LeanStatus.ok, "", header.requestId, body)
+          case .decision(let decision): respond(context, stream, header.requestId, decision)
+          }
         }
       } catch {
         let (status, message) = LeanStatus.of(error)
@@ -192,7 +202,21 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
 
   private func respond(_ context: ChannelHandlerContext, _ stream: UInt32, _ status: Int, _ message: String, _ requestId: String, _ body: [UInt8]) {
     var out = pending ?? context.channel.allocator.buffer(capacity: 4096)
+    pending = nil
     LeanMessage.writeResponseFrame(stream: stream, status: status, message: message, requestId: requestId, body: body, into: &out)
+    pending = out
+    // A long read burst (a client far ahead) must not grow one huge buffer.
+    if out.readableBytes >= 64 * 1024 { flushPending(context) }
+  }
+
+  /// Answers with a decision encoded straight into the output buffer.
+  private func respond(_ context: ChannelHandlerContext, _ stream: UInt32, _ requestId: String, _ decision: Decision) {
+    var out = pending ?? context.channel.allocator.buffer(capacity: 4096)
+    pending = nil
+    let size = DecideResponseWriter.size(of: decision)
+    LeanMessage.writeResponseFrame(stream: stream, status: LeanStatus.ok, message: "", requestId: requestId, bodyLength: size, into: &out) {
+      DecideResponseWriter.write(decision, size: size, into: &$0)
+    }
     pending = out
     // A long read burst (a client far ahead) must not grow one huge buffer.
     if out.readableBytes >= 64 * 1024 { flushPending(context) }

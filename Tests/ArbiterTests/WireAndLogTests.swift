@@ -1,0 +1,147 @@
+import ArbiterCore
+@testable import ArbiterDecisioning
+import Foundation
+import NIOCore
+import SwiftProtobuf
+import Testing
+
+@testable import ArbiterService
+
+/// The lean protocol's direct DecideResponse writer and the interaction log's rings.
+@Suite struct WireAndLogTests {
+  /// The writer must produce exactly SwiftProtobuf's bytes for the same decision: every field,
+  /// in order, with proto3's defaults left out.
+  @Test func decideResponseWriterMatchesSwiftProtobufByteForByte() throws {
+    let server = try TestSupport.makeServer()
+    let engine = server.live.snapshot.engine
+    var checked = 0
+    var sawSuppressed = false, sawControls = false, sawScript = false
+    for customer in UInt64(100_000)..<100_060 {
+      for channel in [Channel.web, .contactCentre, .email] {
+        for explain in [false, true] {
+          guard let decision = try? engine.decide(
+            DecisionRequest(customerId: customer, channel: channel, maxOffers: 5, explain: explain, requestId: explain ? "req-é\"1" : ""),
+            decisionId: "d-test-\(customer)")
+          else { continue }
+          let expected: [UInt8] = try decision.proto.serializedBytes()
+          let size = DecideResponseWriter.size(of: decision)
+          var buffer = ByteBufferAllocator().buffer(capacity: 16)
+          DecideResponseWriter.write(decision, size: size, into: &buffer)
+          #expect(size == expected.count)
+          #expect(Array(buffer.readableBytesView) == expected, "customer \(customer) on \(channel.name), explain \(explain)")
+          sawSuppressed = sawSuppressed || !decision.suppressed.isEmpty
+          sawControls = sawControls || !decision.controls.isEmpty
+          sawScript = sawScript || decision.offers.contains { !$0.treatment.agentScript.isEmpty }
+          checked += 1
+        }
+      }
+    }
+    #expect(checked > 300)
+    #expect(sawSuppressed && sawScript, "the cases cover suppressions and agent scripts")
+    _ = sawControls
+  }
+
+  @Test func signedZeroAndNaNAreWrittenLikeSwiftProtobuf() throws {
+    let offer = RankedOffer(
+      rank: 1, offerIndex: 0, offerId: "o", name: "", product: "", propensity: -0.0, value: .nan, contextWeight: 0, score: .infinity,
+      treatment: RenderedTreatment(title: "", message: "", agentScript: ""), reasons: [ReasonCode(code: "", feature: "", contribution: -0.0, phrase: "")])
+    let decision = Decision(
+      decisionId: "", requestId: "", customerId: 0, channel: .web,
+      versions: VersionStamp(bundleName: "", bundleVersion: "", catalogueVersion: "", schemaHash: ""), offers: [offer], suppressed: [],
+      nanos: 0, timestampMillis: 0)
+    let expected: [UInt8] = try decision.proto.serializedBytes()
+    var buffer = ByteBufferAllocator().buffer(capacity: 0)
+    DecideResponseWriter.write(decision, size: DecideResponseWriter.size(of: decision), into: &buffer)
+    #expect(Array(buffer.readableBytesView) == expected)
+  }
+
+  @Test func outcomesForDecisionsPushedOutOfTheRingAreNotFound() throws {
+    let server = try TestSupport.makeServer()
+    let engine = server.live.snapshot.engine
+    let log = try InteractionLog(path: nil, decisionCapacity: 4, historyCapacity: 64)
+    // Six customers who get an offer, decided one after another (consecutive sequences).
+    let customers = (UInt64(100_000)..<100_100).filter { customer in
+      (try? engine.decide(DecisionRequest(customerId: customer, channel: .web), decisionId: "probe"))?.offers.isEmpty == false
+    }.prefix(6)
+    #expect(customers.count == 6)
+    var made: [(String, String)] = []
+    for customer in customers {
+      let (sequence, id) = log.makeDecisionId(kind: "d")
+      let decision = try engine.decide(DecisionRequest(customerId: customer, channel: .web), decisionId: id)
+      log.record(decision, sequence: sequence)
+      made.append((id, decision.offers[0].offerId))
+    }
+    // The two oldest are gone; the four newest are known.
+    for (id, offer) in made.prefix(2) {
+      #expect(throws: ArbiterError.self) { try log.record([OutcomeReport(decisionId: id, offerId: offer, outcome: .accept)]) }
+    }
+    for (id, offer) in made.suffix(4) {
+      #expect(try log.record([OutcomeReport(decisionId: id, offerId: offer, outcome: .accept)]) == 1)
+    }
+    // An id with another instance, or another kind letter, names no decision of this log.
+    let (id, offer) = made[5]
+    let parts = id.split(separator: "-")
+    for forged in ["p-\(parts[1])-\(parts[2])", "d-0-\(parts[2])", "d-\(parts[1])-zz", "d-\(parts[1])-"] {
+      #expect(throws: ArbiterError.self) { try log.record([OutcomeReport(decisionId: forged, offerId: offer, outcome: .accept)]) }
+    }
+    #expect(throws: ArbiterError.self) { try log.record([OutcomeReport(decisionId: id, offerId: "not-made", outcome: .accept)]) }
+  }
+
+  @Test func historyReadsOnlyWhatTheRingStillHoldsNewestFirst() throws {
+    let server = try TestSupport.makeServer()
+    let engine = server.live.snapshot.engine
+    let log = try InteractionLog(path: nil, decisionCapacity: 100, historyCapacity: 10)
+    var ids: [String] = []
+    for _ in 0..<3 {
+      let (sequence, id) = log.makeDecisionId(kind: "d")
+      let decision = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 3), decisionId: id)
+      #expect(decision.offers.count == 3)
+      log.record(decision, sequence: sequence)
+      ids.append(id)
+    }
+    // Nine offers made; a decline fills the tenth place.
+    _ = try log.record([OutcomeReport(decisionId: ids[2], offerId: log.recent(customerId: 100_042, limit: 1)[0].offerId, outcome: .decline, declineReason: "later")])
+    let all = log.recent(customerId: 100_042, limit: 50)
+    #expect(all.count == 10)
+    #expect(all[0].outcome == .decline && all[0].declineReason == "later" && all[0].decisionId == ids[2])
+    #expect(all.suffix(3).allSatisfy { $0.decisionId == ids[0] })
+    // Another customer's two offers push the oldest two out of the ring.
+    let (sequence, id) = log.makeDecisionId(kind: "d")
+    log.record(try engine.decide(DecisionRequest(customerId: 100_007, channel: .web, maxOffers: 2), decisionId: id), sequence: sequence)
+    let left = log.recent(customerId: 100_042, limit: 50)
+    #expect(left.count == 8)
+    #expect(Array(left) == Array(all.prefix(8)))
+    let contacts = log.contacts(customerId: 100_042, limit: 50)
+    #expect(contacts.map(\.offerId) == left.map(\.offerId) && contacts.map(\.outcome) == left.map(\.outcome))
+    #expect(Set(contacts.map(\.decision)).count == 3, "offers of one decision share its number")
+    #expect(log.recent(customerId: 100_007, limit: 50).count == 2)
+  }
+
+  @Test func logLinesAreJSONWithTheDecisionsNumbers() throws {
+    let path = try TestSupport.temporaryDirectory() + "/log.jsonl"
+    let server = try TestSupport.makeServer(logPath: path)
+    var decisions: [Decision] = []
+    for customer in UInt64(100_000)..<100_050 { decisions.append(try server.live.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: 4))) }
+    server.live.log.flush()
+    let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+    #expect(lines.count == decisions.count)
+    for (line, decision) in zip(lines, decisions) {
+      let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+      #expect(object["decision_id"] as? String == decision.decisionId)
+      #expect((object["customer_id"] as? NSNumber)?.uint64Value == decision.customerId)
+      let offers = try #require(object["offers"] as? [[String: Any]])
+      #expect(offers.count == decision.offers.count)
+      #expect(offers.map { $0["offer_id"] as? String } == decision.offers.map(\.offerId))
+      // Numbers are compared as written (JSONSerialization may round the last digit): each
+      // reads back as exactly the decision's double.
+      for (key, values) in [
+        ("propensity", decision.offers.map(\.propensity)), ("score", decision.offers.map(\.score)),
+        ("probability", decision.offers.map(\.probability)), ("value", decision.offers.map(\.value)),
+      ] {
+        // The offers come first in the line (held-out control offers follow).
+        let written = line.components(separatedBy: "\"\(key)\":").dropFirst().prefix(values.count).map { Double($0.prefix { !",}]".contains($0) })! }
+        #expect(written == values, "\(key) in \(line)")
+      }
+    }
+  }
+}
