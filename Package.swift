@@ -10,6 +10,10 @@ let strict: [SwiftSetting] = [
 // optimised in debug builds too, so the test that regenerates the demo bundle stays fast.
 let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
+// The decision path's modules drop the run-time exclusivity checks in release builds (the
+// compile-time ones stay): they showed as 5% of a decision's CPU in profiles.
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+
 let package = Package(
   name: "Arbiter",
   platforms: [.macOS(.v15)],
@@ -31,15 +35,15 @@ let package = Package(
   ],
   targets: [
     // Pure domain: feature schema, customer vectors, offers catalogue, errors, checksums.
-    .target(name: "ArbiterCore", swiftSettings: strict),
+    .target(name: "ArbiterCore", swiftSettings: strict + hotPath),
     // The customer feature store: in-memory vectors, lock-free reads, log and snapshots.
     .target(
       name: "ArbiterFeatureStore",
       dependencies: ["ArbiterCore", .product(name: "Atomics", package: "swift-atomics")],
-      swiftSettings: strict + optimised
+      swiftSettings: strict + optimised + hotPath
     ),
     // Propensity models, their bundle format, and the offline trainer.
-    .target(name: "ArbiterModels", dependencies: ["ArbiterCore"], swiftSettings: strict + optimised),
+    .target(name: "ArbiterModels", dependencies: ["ArbiterCore"], swiftSettings: strict + optimised + hotPath),
     // Eligibility, scoring, arbitration, reasons, the interaction log.
     .target(
       name: "ArbiterDecisioning",
@@ -47,7 +51,7 @@ let package = Package(
         "ArbiterCore", "ArbiterModels", "ArbiterFeatureStore",
         .product(name: "Atomics", package: "swift-atomics"),
       ],
-      swiftSettings: strict
+      swiftSettings: strict + hotPath
     ),
     // The synthetic demo bank: population, catalogue, hidden ground truth, offer history.
     .target(name: "ArbiterDemoBank", dependencies: ["ArbiterCore", "ArbiterModels"], swiftSettings: strict + optimised),
@@ -74,7 +78,7 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ],
-      swiftSettings: strict
+      swiftSettings: strict + hotPath
     ),
     .executableTarget(
       name: "ArbiterServerMain",
