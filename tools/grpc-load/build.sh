@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds grpc-load (the C gRPC load generator, on nghttp2) into .build-c/, installing Debian's
+# libnghttp2-dev first if it is missing. Usage: tools/grpc-load/build.sh   (prints the path)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out="$root/.build-c"
+if [[ ! -f /usr/include/nghttp2/nghttp2.h ]]; then
+  echo "installing libnghttp2-dev" >&2
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libnghttp2-dev >&2
+fi
+mkdir -p "$out"
+${CC:-cc} -O2 -g -Wall -Wextra -Werror -std=c11 "$here/grpc-load.c" -lnghttp2 -lm -o "$out/grpc-load"
+echo "$out/grpc-load"
