@@ -195,10 +195,16 @@ public final class InteractionLog: Sendable {
   /// history, and logs it (buffered). `sequence` is the one ``makeDecisionId(kind:)`` gave
   /// with the decision's id, or nil for an id made elsewhere.
   public func record(_ decision: Decision, sequence: UInt64? = nil) {
-    var line: [UInt8] = []
-    line.reserveCapacity(256 + 320 * decision.offers.count)
-    decisionLine(decision, type: "decision", channel: true, into: &line)
-    let toWrite: [UInt8]? = state.withLock { state in
+    let toWrite: [UInt8]? = JSONLineWriter.withLine(bound: Self.lineBound(decision)) { line in
+      decisionLine(decision, type: "decision", channel: true, into: &line)
+      return remember(decision, sequence: sequence, line: line.bytes)
+    }
+    if let toWrite { write(toWrite) }
+  }
+
+  /// Keeps the decision in the rings and buffers its line; returns bytes to write, if due.
+  private func remember(_ decision: Decision, sequence: UInt64?, line: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+    state.withLock { state in
       var seq: UInt64
       if let sequence { seq = sequence } else {
         seq = Self.foreignBit | state.nextForeign
@@ -228,16 +234,27 @@ public final class InteractionLog: Sendable {
       state.decisionsLogged += 1
       return Self.buffer(line, in: &state)
     }
-    if let toWrite { write(toWrite) }
+  }
+
+  /// An upper bound of a decision line's size.
+  private static func lineBound(_ decision: Decision) -> Int {
+    var text = decision.decisionId.utf8.count + decision.versions.bundleName.utf8.count + decision.versions.bundleVersion.utf8.count
+    text += decision.exploration.utf8.count + decision.channel.name.utf8.count
+    for i in decision.offers.indices { text += decision.offers[i].offerId.utf8.count }
+    for i in decision.controls.indices { text += decision.controls[i].offerId.utf8.count }
+    return JSONLineWriter.bound(
+      fixed: 256 + 200 * decision.offers.count + 64 * decision.controls.count, numbers: 4 + 9 * decision.offers.count + 2 * decision.controls.count,
+      textBytes: text)
   }
 
   /// Logs what a challenger would have decided (shadow scoring); it changes nothing else.
   public func recordShadow(_ decision: Decision) {
-    var line: [UInt8] = []
-    decisionLine(decision, type: "shadow", channel: false, into: &line)
-    let toWrite: [UInt8]? = state.withLock { state in
-      state.shadowsLogged += 1
-      return Self.buffer(line, in: &state)
+    let toWrite: [UInt8]? = JSONLineWriter.withLine(bound: Self.lineBound(decision)) { line in
+      decisionLine(decision, type: "shadow", channel: false, into: &line)
+      return state.withLock { state in
+        state.shadowsLogged += 1
+        return Self.buffer(line.bytes, in: &state)
+      }
     }
     if let toWrite { write(toWrite) }
   }
@@ -245,45 +262,45 @@ public final class InteractionLog: Sendable {
   /// One decision as a JSON line: its id, customer, bundle, the exploration method, the offers
   /// with their factors and the probability each was drawn with, and the offers held out for
   /// the control group (with what they would have scored).
-  private func decisionLine(_ decision: Decision, type: String, channel: Bool, into line: inout [UInt8]) {
-    line.appendRaw("{\"type\":\""); line.appendRaw(type); line.appendRaw("\",\"decision_id\":"); line.appendJSONString(decision.decisionId)
-    line.appendRaw(",\"customer_id\":"); line.appendJSONInteger(decision.customerId)
+  private func decisionLine(_ decision: Decision, type: StaticString, channel: Bool, into line: inout JSONLineWriter) {
+    line.raw("{\"type\":\""); line.raw(type); line.raw("\",\"decision_id\":"); line.string(decision.decisionId)
+    line.raw(",\"customer_id\":"); line.integer(decision.customerId)
     if channel {
-      line.appendRaw(",\"channel\":\""); line.appendRaw(decision.channel.name); line.appendRaw("\",\"ts\":"); line.appendJSONInteger(decision.timestampMillis)
+      line.raw(",\"channel\":\""); line.raw(decision.channel.name); line.raw("\",\"ts\":"); line.integer(decision.timestampMillis)
     }
-    line.appendRaw(",\"bundle\":"); line.appendJSONString(decision.versions.bundleName, decision.versions.bundleVersion)
-    line.appendRaw(",\"exploration\":\""); line.appendRaw(decision.exploration); line.appendRaw("\",\"offers\":[")
+    line.raw(",\"bundle\":"); line.string(decision.versions.bundleName, decision.versions.bundleVersion)
+    line.raw(",\"exploration\":\""); line.raw(decision.exploration); line.raw("\",\"offers\":[")
     for i in decision.offers.indices {
-      if i > 0 { line.appendRaw(",") }
-      line.appendRaw("{\"offer_id\":"); line.appendJSONString(decision.offers[i].offerId)
-      line.appendRaw(",\"rank\":"); line.appendJSONInteger(Int64(decision.offers[i].rank))
-      line.appendRaw(",\"propensity\":"); line.appendJSONNumber(decision.offers[i].propensity)
-      line.appendRaw(",\"value\":"); line.appendJSONNumber(decision.offers[i].value)
-      line.appendRaw(",\"context_weight\":"); line.appendJSONNumber(decision.offers[i].contextWeight)
-      line.appendRaw(",\"lever\":"); line.appendJSONNumber(decision.offers[i].lever)
-      line.appendRaw(",\"cost\":"); line.appendJSONNumber(decision.offers[i].channelCost)
-      line.appendRaw(",\"shadow_price\":"); line.appendJSONNumber(decision.offers[i].shadowPrice)
-      line.appendRaw(",\"score\":"); line.appendJSONNumber(decision.offers[i].score)
-      line.appendRaw(",\"probability\":"); line.appendJSONNumber(decision.offers[i].probability)
-      line.appendRaw("}")
+      if i > 0 { line.raw(",") }
+      line.raw("{\"offer_id\":"); line.string(decision.offers[i].offerId)
+      line.raw(",\"rank\":"); line.integer(Int64(decision.offers[i].rank))
+      line.raw(",\"propensity\":"); line.number(decision.offers[i].propensity)
+      line.raw(",\"value\":"); line.number(decision.offers[i].value)
+      line.raw(",\"context_weight\":"); line.number(decision.offers[i].contextWeight)
+      line.raw(",\"lever\":"); line.number(decision.offers[i].lever)
+      line.raw(",\"cost\":"); line.number(decision.offers[i].channelCost)
+      line.raw(",\"shadow_price\":"); line.number(decision.offers[i].shadowPrice)
+      line.raw(",\"score\":"); line.number(decision.offers[i].score)
+      line.raw(",\"probability\":"); line.number(decision.offers[i].probability)
+      line.raw("}")
     }
-    line.appendRaw("]")
+    line.raw("]")
     if !decision.controls.isEmpty {
-      line.appendRaw(",\"control\":[")
+      line.raw(",\"control\":[")
       for (i, held) in decision.controls.enumerated() {
-        if i > 0 { line.appendRaw(",") }
-        line.appendRaw("{\"offer_id\":"); line.appendJSONString(held.offerId)
-        line.appendRaw(",\"propensity\":"); line.appendJSONNumber(held.propensity)
-        line.appendRaw(",\"score\":"); line.appendJSONNumber(held.priority)
-        line.appendRaw("}")
+        if i > 0 { line.raw(",") }
+        line.raw("{\"offer_id\":"); line.string(held.offerId)
+        line.raw(",\"propensity\":"); line.number(held.propensity)
+        line.raw(",\"score\":"); line.number(held.priority)
+        line.raw("}")
       }
-      line.appendRaw("]")
+      line.raw("]")
     }
-    line.appendRaw("}\n")
+    line.raw("}\n")
   }
 
   /// Adds a line to the buffer; returns the buffer's bytes to write once it holds 64 KiB.
-  private static func buffer(_ line: [UInt8], in state: inout State) -> [UInt8]? {
+  private static func buffer(_ line: UnsafeBufferPointer<UInt8>, in state: inout State) -> [UInt8]? {
     state.pending.append(contentsOf: line)
     guard state.pending.count >= 64 * 1024 else { return nil }
     defer { state.pending.removeAll(keepingCapacity: true) }
@@ -334,14 +351,18 @@ public final class InteractionLog: Sendable {
       for (entry, report) in resolved {
         let position = appendHistory(&state, entry)
         if !report.declineReason.isEmpty { state.declineReasons[position] = report.declineReason }
-        lines.appendRaw("{\"type\":\"outcome\",\"decision_id\":"); lines.appendJSONString(report.decisionId)
-        lines.appendRaw(",\"customer_id\":"); lines.appendJSONInteger(entry.customerId)
-        lines.appendRaw(",\"offer_id\":"); lines.appendJSONString(report.offerId)
-        lines.appendRaw(",\"outcome\":\""); lines.appendRaw(report.outcome.rawValue)
-        lines.appendRaw("\",\"ts\":"); lines.appendJSONInteger(entry.timestampMillis)
-        if !report.declineReason.isEmpty { lines.appendRaw(",\"decline_reason\":"); lines.appendJSONString(report.declineReason) }
-        if let value = report.value { lines.appendRaw(",\"value\":"); lines.appendJSONNumber(value) }
-        lines.appendRaw("}\n")
+        let text = report.decisionId.utf8.count + report.offerId.utf8.count + report.declineReason.utf8.count
+        JSONLineWriter.withLine(bound: JSONLineWriter.bound(fixed: 160, numbers: 3, textBytes: text)) { line in
+          line.raw("{\"type\":\"outcome\",\"decision_id\":"); line.string(report.decisionId)
+          line.raw(",\"customer_id\":"); line.integer(entry.customerId)
+          line.raw(",\"offer_id\":"); line.string(report.offerId)
+          line.raw(",\"outcome\":\""); line.raw(report.outcome.rawValue)
+          line.raw("\",\"ts\":"); line.integer(entry.timestampMillis)
+          if !report.declineReason.isEmpty { line.raw(",\"decline_reason\":"); line.string(report.declineReason) }
+          if let value = report.value { line.raw(",\"value\":"); line.number(value) }
+          line.raw("}\n")
+          lines.append(contentsOf: line.bytes)
+        }
       }
       if state.declineReasons.count > 4_096 { pruneDeclineReasons(&state) }
       state.outcomesLogged += UInt64(resolved.count)
