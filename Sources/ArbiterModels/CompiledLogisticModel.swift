@@ -75,6 +75,7 @@ public final class CompiledLogisticModel: Sendable {
     self.featureNames = names
     self.metrics = document.metrics
     var numeric = FlatTerms.Builder(), indicators = FlatTerms.Builder()
+    var numericFeatures: [Int32] = [], indicatorFeatures: [Int32] = []
     // Customer-vector numeric terms first (the unrolled loop), then context ones.
     let order = document.terms.indices.sorted { (sources[$0] < 0 ? 1 : 0, $0) < (sources[$1] < 0 ? 1 : 0, $1) }
     for t in order {
@@ -82,7 +83,9 @@ public final class CompiledLogisticModel: Sendable {
       let coefficient = term.weight / term.scale
       if levels[t].isNaN {
         numeric.add(source: sources[t], a: term.mean, b: coefficient, code: 0)
+        numericFeatures.append(Int32(termFeature[t]))
       } else {
+        indicatorFeatures.append(Int32(termFeature[t]))
         // x == level contributes weight × (1 − mean) / scale, otherwise weight × (0 − mean) / scale.
         indicators.add(source: sources[t], a: coefficient * (1 - term.mean), b: coefficient * (0 - term.mean), code: levels[t])
       }
@@ -93,7 +96,13 @@ public final class CompiledLogisticModel: Sendable {
     self.numeric = numericTerms.view
     self.indicators = indicatorTerms.view
     self.dense = DenseLogistic(document, sources: sources, levels: levels, layout: ScoringLayout(schema: schema))
+    self.numericFeatures = numericFeatures
+    self.indicatorFeatures = indicatorFeatures
   }
+
+  /// Per term of ``numeric`` and of ``indicators``: its slot in ``featureNames``.
+  let numericFeatures: [Int32]
+  let indicatorFeatures: [Int32]
 
   /// The same model over a ``ScoringRow``: one dense weight per position and, per categorical
   /// feature, a table of its contribution by code.
@@ -185,13 +194,32 @@ public final class CompiledLogisticModel: Sendable {
   }
 
   /// Exact per-feature contributions to the log-odds relative to the training mean, written into
-  /// `into` (indexed like ``featureNames``; must have that many elements).
+  /// `into` (indexed like ``featureNames``; must have that many elements): per term, the
+  /// standardised value times the weight (a missing value contributes nothing). Read from the
+  /// flat term buffers, like ``logit(customer:context:)``.
   public func contributions(
     customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, into: inout [Double]
   ) {
-    for i in into.indices { into[i] = 0 }
-    for t in 0..<weights.count {
-      into[termFeature[t]] += weights[t] * standardised(term: t, customer: customer, context: context)
+    precondition(into.count == featureNames.count, "contributions: \(into.count) slots for \(featureNames.count) features")
+    let x = customer.baseAddress!
+    let c = context.baseAddress
+    let n = numeric, k = indicators
+    into.withUnsafeMutableBufferPointer { out in
+      for i in out.indices { out[i] = 0 }
+      numericFeatures.withUnsafeBufferPointer { features in
+        for t in 0..<n.count {
+          let source = Int(n.sources[t])
+          let raw = source >= 0 ? x[source] : c![-1 - source]
+          if !raw.isNaN { out[Int(features[t])] += (Double(raw) - n.a[t]) * n.b[t] }
+        }
+      }
+      indicatorFeatures.withUnsafeBufferPointer { features in
+        for t in 0..<k.count {
+          let source = Int(k.sources[t])
+          let raw = source >= 0 ? x[source] : c![-1 - source]
+          if !raw.isNaN { out[Int(features[t])] += raw == k.codes[t] ? k.a[t] : k.b[t] }
+        }
+      }
     }
   }
 }
