@@ -107,7 +107,7 @@ public final class ArbiterServer: Sendable {
 
   /// The gRPC services, for any transport.
   public var services: [any RegistrableRPCService] {
-    [DecisionService(live: live), ProfileService(live: live), AdminService(live: live, logger: logger), health, EchoService(response: echo)]
+    [DecisionServiceRegistration(service: DecisionService(live: live)), ProfileService(live: live), AdminService(live: live, logger: logger), health, EchoService(response: echo)]
   }
 
   /// Serves only the lean protocol on `port` (0 picks one; see ``leanBoundPort``) until the

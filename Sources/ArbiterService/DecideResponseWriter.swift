@@ -1,5 +1,8 @@
+import ArbiterAPI
 import ArbiterCore
 import ArbiterDecisioning
+import GRPCCore
+import GRPCProtobuf
 import NIOCore
 
 /// Writes a ``Decision`` as the protobuf wire bytes of `arbiter.v1.DecideResponse`, straight
@@ -22,7 +25,7 @@ enum DecideResponseWriter {
 
   /// Writes the message (``size(of:)`` bytes).
   static func write(_ decision: Decision, size: Int, into buffer: inout ByteBuffer) {
-    let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size + 32) { raw in
+    let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
       var out = RawProtoWriter(raw)
       write(decision, &out)
       return out.position
@@ -30,7 +33,7 @@ enum DecideResponseWriter {
     precondition(written == size, "DecideResponse of \(written) bytes, sized \(size)")
   }
 
-  private static func write(_ decision: Decision, _ out: inout RawProtoWriter) {
+  static func write(_ decision: Decision, _ out: inout RawProtoWriter) {
     out.writeString(1, decision.decisionId)
     out.writeString(2, decision.requestId)
     out.writeVarint(3, decision.customerId)
@@ -165,7 +168,7 @@ struct RawProtoWriter {
   mutating func writeString(_ field: Int, _ text: String) {
     let count = text.utf8.count
     guard count > 0 else { return }
-    precondition(position + count + 20 <= capacity, "protobuf writer overrun")
+    precondition(position + ProtoWire.string(field, text) <= capacity, "protobuf writer overrun")
     writeRawVarint(UInt64(field << 3 | 2))
     writeRawVarint(UInt64(count))
     let target = base + position
@@ -179,19 +182,62 @@ struct RawProtoWriter {
 
   mutating func writeVarint(_ field: Int, _ value: UInt64) {
     guard value != 0 else { return }
+    precondition(position + ProtoWire.varint(field, value) <= capacity, "protobuf writer overrun")
     writeRawVarint(UInt64(field << 3))
     writeRawVarint(value)
   }
 
   mutating func writeDouble(_ field: Int, _ value: Double) {
     guard value.bitPattern != 0 else { return }
+    precondition(position + ProtoWire.double(field, value) <= capacity, "protobuf writer overrun")
     writeRawVarint(UInt64(field << 3 | 1))
     withUnsafeBytes(of: value.bitPattern.littleEndian) { (base + position).update(from: $0.baseAddress!.assumingMemoryBound(to: UInt8.self), count: 8) }
     position += 8
   }
 
   mutating func writeMessageHeader(_ field: Int, _ size: Int) {
+    precondition(position + ProtoWire.tagSize(field) + ProtoWire.varintSize(UInt64(size)) <= capacity, "protobuf writer overrun")
     writeRawVarint(UInt64(field << 3 | 2))
     writeRawVarint(UInt64(size))
+  }
+}
+
+/// A decision on its way out through gRPC, encoded by ``DecideResponseWriter`` (the bytes of
+/// `arbiter.v1.DecideResponse`) instead of being mapped to the generated message first.
+struct EncodedDecision: Sendable {
+  let decision: Decision
+}
+
+/// gRPC's serializer for ``EncodedDecision``.
+struct EncodedDecisionSerializer: MessageSerializer {
+  func serialize<Bytes: GRPCContiguousBytes>(_ message: EncodedDecision) throws -> Bytes {
+    let size = DecideResponseWriter.size(of: message.decision)
+    var bytes = Bytes(repeating: 0, count: size)
+    bytes.withUnsafeMutableBytes { raw in
+      var out = RawProtoWriter(raw)
+      DecideResponseWriter.write(message.decision, &out)
+      precondition(out.position == size, "DecideResponse of \(out.position) bytes, sized \(size)")
+    }
+    return bytes
+  }
+}
+
+/// ``DecisionService`` as the gRPC server registers it: the generated registration, with
+/// `Decide` answered through ``EncodedDecisionSerializer``. Clients see the same messages.
+struct DecisionServiceRegistration: RegistrableRPCService {
+  let service: DecisionService
+
+  func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    service.registerMethods(with: &router)
+    let service = self.service
+    router.registerHandler(
+      forMethod: Arbiter_V1_DecisionService.Method.Decide.descriptor,
+      deserializer: ProtobufDeserializer<Arbiter_V1_DecideRequest>(),
+      serializer: EncodedDecisionSerializer(),
+      handler: { request, context in
+        let single = try await ServerRequest(stream: request)
+        let decision = try mappingErrors { () throws(ArbiterError) in try service.decision(for: single.message) }
+        return StreamingServerResponse(single: ServerResponse(message: EncodedDecision(decision: decision), metadata: [:]))
+      })
   }
 }

@@ -1,6 +1,7 @@
 import ArbiterCore
 @testable import ArbiterDecisioning
 import Foundation
+import GRPCCore
 import NIOCore
 import SwiftProtobuf
 import Testing
@@ -29,6 +30,9 @@ import Testing
           DecideResponseWriter.write(decision, size: size, into: &buffer)
           #expect(size == expected.count)
           #expect(Array(buffer.readableBytesView) == expected, "customer \(customer) on \(channel.name), explain \(explain)")
+          // The gRPC path writes into memory of exactly that size.
+          let viaGRPC: [UInt8] = try EncodedDecisionSerializer().serialize(EncodedDecision(decision: decision))
+          #expect(viaGRPC == expected)
           sawSuppressed = sawSuppressed || !decision.suppressed.isEmpty
           sawControls = sawControls || !decision.controls.isEmpty
           sawScript = sawScript || decision.offers.contains { !$0.treatment.agentScript.isEmpty }
