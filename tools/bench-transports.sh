@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Transport benchmark (issue #6): starts a release server with 1,000,000 demo customers and a
 # 50-offer catalogue (the demo bundle's 21 logistic offers widened to 50 by `arbiter-tools widen`), and
-# drives it over the lean protocol (`arbiter-tools bench`) and gRPC (`grpc-load`, a C load generator on
-# nghttp2, so that the generator's CPU does not set the ceiling), each with its no-op baseline (same
+# drives it over the lean protocol and gRPC with `arbiter-load` (a C load generator, on nghttp2 for
+# gRPC, so that the generator's CPU does not set the ceiling), each with its no-op baseline (same
 # message sizes, no decision work), closed and open loop, reporting the server's CPU. Server and load
 # generator share this machine's cores. Usage: tools/bench-transports.sh [seconds]
 set -euo pipefail
@@ -10,22 +10,30 @@ cd "$(dirname "$0")/.."
 seconds=${1:-10}
 swift build -c release >/dev/null
 bin=$(swift build -c release --show-bin-path)
-grpc_load=$(tools/grpc-load/build.sh)
+load=$(tools/load/build.sh)
 work=.build-bench/transports
 rm -rf "$work" && mkdir -p "$work"
 "$bin/arbiter-tools" widen --from models/demo --offers 50 --out "$work/demo50" >/dev/null
-"$bin/arbiter" serve --bundle "$work/demo50" --bundle-watch 0 --store "$work/store" --customers 1000000 --interaction-log "$work/interactions.jsonl" \
-  --port 50071 --lean-port 50072 --log-level warning >"$work/server.log" 2>&1 &
-server=$!
+serve() {
+  "$bin/arbiter" serve --bundle "$work/demo50" --bundle-watch 0 --store "$work/store" --customers 1000000 --interaction-log "$work/interactions.jsonl" \
+    --port 50071 --lean-port 50072 --log-level warning >>"$work/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 240); do
+    if (exec 3<>/dev/tcp/127.0.0.1/50072) 2>/dev/null; then return; fi
+    sleep 0.5
+  done
+}
 trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 1 240); do
-  if (exec 3<>/dev/tcp/127.0.0.1/50072) 2>/dev/null; then break; fi
-  sleep 0.5
-done
-run() { "$bin/arbiter-tools" bench --server-pid "$server" --duration "$seconds" --warmup 2 "$@"; }
+# The first start builds the 1,000,000 customers and snapshots them when stopped; the measured
+# server then starts as a production server restarts: from its snapshot (copied into huge-page
+# memory, see the feature store section).
+serve
+kill -TERM $server && wait $server || true
+sleep 5
+serve
+run() { "$load" --server-pid "$server" --duration "$seconds" --warmup 2 "$@"; }
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, 1,000,000 customers, 50 offers, $(git rev-parse --short HEAD)"
 for method in noop decide; do run --transport lean --port 50072 --method $method --mode closed --concurrency 64 --connections 4; done
 for method in noop decide; do run --transport lean --port 50072 --method $method --mode open --rate 20000 --connections 4; done
-grpc() { "$grpc_load" --port 50071 --server-pid "$server" --duration "$seconds" --warmup 2 "$@"; }
-for method in noop decide; do grpc --method $method --mode closed --concurrency 64 --connections 4; done
-for method in noop decide; do grpc --method $method --mode open --rate 5000 --connections 4; done
+for method in noop decide; do run --transport grpc --port 50071 --method $method --mode closed --concurrency 64 --connections 4; done
+for method in noop decide; do run --transport grpc --port 50071 --method $method --mode open --rate 5000 --connections 4; done

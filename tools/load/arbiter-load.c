@@ -1,16 +1,18 @@
-// grpc-load: a gRPC load generator on nghttp2 for Arbiter's DecisionService/Decide and its
-// no-op baseline BenchmarkService/Echo, light enough that the server, not the generator, is
-// what a 2-core machine measures. One thread, non-blocking sockets and epoll; N HTTP/2
-// connections.
+// arbiter-load: a load generator for Arbiter's DecisionService/Decide and its no-op baseline
+// BenchmarkService/Echo over gRPC (HTTP/2 on nghttp2) or the lean protocol
+// (docs/lean-protocol.md), light enough that the server, not the generator, is what a 2-core
+// machine measures. One thread, non-blocking sockets and epoll; N connections.
 //
 //   closed loop: `--concurrency N` requests in flight in total, a new one when one completes;
 //   open loop:   `--rate R` requests per second on a fixed schedule; each latency is measured
 //                from the request's intended send time, so a stalled server is not hidden
-//                (no coordinated omission).
+//                (no coordinated omission). The generator wakes for the next intended time
+//                (nanosecond timeout) and sends every request then due.
 //
 // Every request draws its customer uniformly from [first, first + customers) and is encoded
 // by hand (customer_id, channel, max_offers). A call succeeds when its trailers say
-// grpc-status 0 and a length-prefixed message arrived. Latencies go to a log-linear histogram
+// grpc-status 0 and a length-prefixed message arrived (gRPC), or its response frame says status
+// 0 (lean). Latencies go to a log-linear histogram
 // (1 µs to ~70 s, under 0.8% relative error): p50, p90, p99, p99.9, max. With --server-pid the
 // server's CPU time over the measured window is read from /proc.
 //
@@ -85,6 +87,7 @@ static uint64_t hist_quantile(const histogram *h, double q) {
 // ---------------------------------------------------------------- options and state
 typedef struct {
   const char *host, *method;
+  bool lean;
   int port, connections, concurrency;
   double rate, duration, warmup;
   bool open;
@@ -105,11 +108,17 @@ typedef struct {
   connection *conn;
 } call;
 
+#define LEAN_STREAMS 65536
 struct connection {
   int fd;
   nghttp2_session *session;
   int in_flight;
   bool want_write;
+  // Lean protocol: calls by stream id, the next id, and the unsent and unparsed bytes.
+  call **streams;
+  uint32_t next_stream;
+  uint8_t *out, *in;
+  size_t out_len, out_cap, in_len, in_cap;
 };
 
 static options opt;
@@ -136,7 +145,7 @@ static uint64_t next_random(void) {  // splitmix64
 static void die(const char *format, ...) {
   va_list args;
   va_start(args, format);
-  fprintf(stderr, "grpc-load: ");
+  fprintf(stderr, "arbiter-load: ");
   vfprintf(stderr, format, args);
   fprintf(stderr, "\n");
   va_end(args);
@@ -200,12 +209,18 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 
 static void submit_call(connection *c, uint64_t intended);
 
+static void finish_call(connection *c, call *k, bool ok);
+
 static int on_stream_close(nghttp2_session *session, int32_t stream, uint32_t error_code, void *user) {
   connection *c = user;
   call *k = nghttp2_session_get_stream_user_data(session, stream);
   if (!k) return 0;
+  finish_call(c, k, error_code == 0 && k->grpc_status == 0 && k->got_message);
+  return 0;
+}
+
+static void finish_call(connection *c, call *k, bool ok) {
   uint64_t done = now_ns();
-  bool ok = error_code == 0 && k->grpc_status == 0 && k->got_message;
   if (k->intended >= measure_from && k->intended < stop_at) {
     if (ok) {
       completed++;
@@ -219,10 +234,46 @@ static int on_stream_close(nghttp2_session *session, int32_t stream, uint32_t er
   free(k);
   // Closed loop: replace it at once (on the same connection).
   if (!opt.open && done < stop_at) submit_call(c, done);
-  return 0;
 }
 
 // ---------------------------------------------------------------- calls and connections
+static void put32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v; }
+
+static void append_out(connection *c, const uint8_t *bytes, size_t n) {
+  if (c->out_len + n > c->out_cap) {
+    c->out_cap = (c->out_len + n) * 2;
+    c->out = realloc(c->out, c->out_cap);
+    if (!c->out) die("out of memory");
+  }
+  memcpy(c->out + c->out_len, bytes, n);
+  c->out_len += n;
+}
+
+// A lean request frame: header, method, no timeout, no request id, the message.
+static void submit_lean(connection *c, call *k, const uint8_t *message, size_t n) {
+  uint32_t stream;
+  do {
+    stream = c->next_stream++ % LEAN_STREAMS;
+  } while (stream == 0 || c->streams[stream]);
+  c->streams[stream] = k;
+  k->stream = (int32_t)stream;
+  size_t method = strlen(opt.method);
+  uint8_t frame[12 + 2 + 256 + 4 + 1 + 32];
+  size_t payload = 2 + method + 4 + 1 + n;
+  put32(frame, (uint32_t)(8 + payload));
+  frame[4] = 1, frame[5] = 0, frame[6] = 0, frame[7] = 0;
+  put32(frame + 8, stream);
+  frame[12] = (uint8_t)(method >> 8), frame[13] = (uint8_t)method;
+  memcpy(frame + 14, opt.method, method);
+  put32(frame + 14 + method, 0);
+  frame[18 + method] = 0;
+  memcpy(frame + 19 + method, message, n);
+  append_out(c, frame, 12 + payload);
+  c->in_flight++;
+  total_in_flight++;
+  c->want_write = true;
+}
+
 static void submit_call(connection *c, uint64_t intended) {
   call *k = calloc(1, sizeof(call));
   if (!k) die("out of memory");
@@ -241,6 +292,10 @@ static void submit_call(connection *c, uint64_t intended) {
   k->body[1] = (uint8_t)(n >> 24), k->body[2] = (uint8_t)(n >> 16), k->body[3] = (uint8_t)(n >> 8), k->body[4] = (uint8_t)n;
   memcpy(k->body + 5, message, n);
   k->body_len = 5 + n;
+  if (opt.lean) {
+    submit_lean(c, k, message, n);
+    return;
+  }
   char authority[300];
   snprintf(authority, sizeof authority, "%s:%d", opt.host, opt.port);
 #define HEADER(N, V) {(uint8_t *)(N), (uint8_t *)(V), sizeof(N) - 1, strlen(V), NGHTTP2_NV_FLAG_NONE}
@@ -258,12 +313,30 @@ static void submit_call(connection *c, uint64_t intended) {
 }
 
 static void flush(connection *c) {
-  int rv = nghttp2_session_send(c->session);
-  if (rv != 0) {
-    failure = nghttp2_strerror(rv);
-    return;
+  bool more;
+  if (opt.lean) {
+    size_t sent = 0;
+    while (sent < c->out_len) {
+      ssize_t n = send(c->fd, c->out + sent, c->out_len - sent, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        failure = strerror(errno);
+        return;
+      }
+      sent += (size_t)n;
+    }
+    memmove(c->out, c->out + sent, c->out_len - sent);
+    c->out_len -= sent;
+    more = c->out_len > 0;
+  } else {
+    int rv = nghttp2_session_send(c->session);
+    if (rv != 0) {
+      failure = nghttp2_strerror(rv);
+      return;
+    }
+    more = nghttp2_session_want_write(c->session);
   }
-  struct epoll_event ev = {.events = EPOLLIN | (nghttp2_session_want_write(c->session) ? EPOLLOUT : 0), .data.ptr = c};
+  struct epoll_event ev = {.events = EPOLLIN | (more ? EPOLLOUT : 0), .data.ptr = c};
   epoll_ctl(epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
   c->want_write = false;
 }
@@ -280,6 +353,16 @@ static void connect_to(connection *c) {
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+  if (opt.lean) {
+    c->streams = calloc(LEAN_STREAMS, sizeof(call *));
+    c->next_stream = 1;
+    if (!c->streams) die("out of memory");
+    append_out(c, (const uint8_t *)"ARB1", 4);
+    c->want_write = true;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, c->fd, &ev);
+    return;
+  }
   nghttp2_session_callbacks *callbacks;
   nghttp2_session_callbacks_new(&callbacks);
   nghttp2_session_callbacks_set_send_callback(callbacks, send_callback);
@@ -295,6 +378,46 @@ static void connect_to(connection *c) {
   epoll_ctl(epoll_fd, EPOLL_CTL_ADD, c->fd, &ev);
 }
 
+static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+// Lean responses: whole frames are parsed as they complete; the rest waits for more bytes.
+static void lean_received(connection *c, const uint8_t *bytes, size_t n) {
+  if (c->in_len + n > c->in_cap) {
+    c->in_cap = (c->in_len + n) * 2;
+    c->in = realloc(c->in, c->in_cap);
+    if (!c->in) die("out of memory");
+  }
+  memcpy(c->in + c->in_len, bytes, n);
+  c->in_len += n;
+  size_t at = 0;
+  while (c->in_len - at >= 4) {
+    uint32_t length = get32(c->in + at);
+    if (length < 8) {
+      failure = "bad lean frame length";
+      return;
+    }
+    if (c->in_len - at < 4 + (size_t)length) break;
+    const uint8_t *frame = c->in + at + 4;
+    uint8_t type = frame[0];
+    uint32_t stream = get32(frame + 4);
+    if (type == 4) {
+      failure = "the server sent a lean protocol error frame";
+      return;
+    }
+    call *k = stream < LEAN_STREAMS ? c->streams[stream] : NULL;
+    if (type != 2 || !k || length < 8 + 5) {
+      failure = "unexpected lean frame";
+      return;
+    }
+    c->streams[stream] = NULL;
+    int status = frame[8] << 8 | frame[9];
+    finish_call(c, k, status == 0);
+    at += 4 + (size_t)length;
+  }
+  memmove(c->in, c->in + at, c->in_len - at);
+  c->in_len -= at;
+}
+
 static void readable(connection *c) {
   uint8_t buffer[65536];
   for (;;) {
@@ -307,6 +430,11 @@ static void readable(connection *c) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       failure = strerror(errno);
       return;
+    }
+    if (opt.lean) {
+      lean_received(c, buffer, (size_t)n);
+      if (failure) return;
+      continue;
     }
     ssize_t used = nghttp2_session_mem_recv(c->session, buffer, (size_t)n);
     if (used < 0) {
@@ -343,14 +471,14 @@ static uint64_t cpu_ticks(int pid) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: grpc-load [--host H] [--port P] [--method decide|noop] [--mode closed|open] [--concurrency N] [--rate R]\n"
+          "usage: arbiter-load [--transport grpc|lean] [--host H] [--port P] [--method decide|noop] [--mode closed|open] [--concurrency N] [--rate R]\n"
           "                 [--connections C] [--duration S] [--warmup S] [--first-customer ID] [--customers N]\n"
           "                 [--channel N] [--offers N] [--server-pid PID] [--label TEXT]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
-  opt = (options){.host = "127.0.0.1", .method = "decide", .port = 50051, .connections = 4, .concurrency = 64, .rate = 5000,
+  opt = (options){.host = "127.0.0.1", .method = "decide", .port = 0, .connections = 4, .concurrency = 64, .rate = 5000,
                   .duration = 10, .warmup = 2, .first = 100000, .customers = 1000000, .channel = 1, .offers = 5, .label = ""};
   const char *mode = "closed";
   for (int i = 1; i < argc; i++) {
@@ -372,6 +500,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--offers")) opt.offers = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--server-pid")) opt.server_pid = atoi(v);
     else if (!strcmp(a, "--label")) opt.label = v;
+    else if (!strcmp(a, "--transport")) {
+      if (strcmp(v, "grpc") && strcmp(v, "lean")) usage();
+      opt.lean = !strcmp(v, "lean");
+    }
     else usage();
   }
   const char *name = opt.method;
@@ -379,6 +511,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(opt.method, "noop")) opt.method = "/arbiter.v1.BenchmarkService/Echo";
   else usage();
   if (strcmp(mode, "closed") && strcmp(mode, "open")) usage();
+  if (opt.port == 0) opt.port = opt.lean ? 50052 : 50051;
   opt.open = !strcmp(mode, "open");
   if (opt.connections < 1 || opt.concurrency < opt.connections || opt.rate <= 0 || opt.duration <= 0 || opt.customers < 1) usage();
 
@@ -412,9 +545,12 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < opt.connections; i++)
       if (conns[i].want_write) flush(&conns[i]);
-    int timeout_ms = 1;
-    if (opt.open && next_send > t) timeout_ms = (int)((next_send - t) / 1000000);
-    int n = epoll_wait(epoll_fd, events, 64, timeout_ms);
+    // Sleep until the next intended send (open loop) or at most 1 ms, with nanosecond precision.
+    uint64_t wait = 1000000;
+    if (opt.open && t < stop_at) wait = next_send > t ? next_send - t : 0;
+    if (wait > 1000000) wait = 1000000;
+    struct timespec timeout = {.tv_sec = 0, .tv_nsec = (long)wait};
+    int n = epoll_pwait2(epoll_fd, events, 64, &timeout, NULL);
     for (int i = 0; i < n; i++) {
       connection *c = events[i].data.ptr;
       if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) readable(c);
@@ -431,8 +567,8 @@ int main(int argc, char **argv) {
   char loop[64];
   if (opt.open) snprintf(loop, sizeof loop, "open %.0f/s", opt.rate);
   else snprintf(loop, sizeof loop, "closed concurrency %d", opt.concurrency);
-  printf("%sgrpc %s %s over %d connections (grpc-load, C): %.0f req/s, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms, errors %" PRIu64,
-         opt.label[0] ? opt.label : "", name, loop, opt.connections, rate, hist_quantile(&hist, 0.5) / 1e6, hist_quantile(&hist, 0.9) / 1e6,
+  printf("%s%s %s %s over %d connections (arbiter-load, C): %.0f req/s, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms, errors %" PRIu64,
+         opt.label[0] ? opt.label : "", opt.lean ? "lean" : "grpc", name, loop, opt.connections, rate, hist_quantile(&hist, 0.5) / 1e6, hist_quantile(&hist, 0.9) / 1e6,
          hist_quantile(&hist, 0.99) / 1e6, hist_quantile(&hist, 0.999) / 1e6, hist.max / 1e6, errors);
   if (opt.server_pid > 0 && cpu_taken) {
     // The CPU window runs from the start of measuring until the last call of the window ended.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds grpc-load (the C gRPC load generator, on nghttp2) into .build-c/, installing Debian's
-# libnghttp2-dev first if it is missing. Usage: tools/grpc-load/build.sh   (prints the path)
+# Builds arbiter-load (the C load generator for gRPC, on nghttp2, and the lean protocol) into
+# .build-c/, installing Debian's libnghttp2-dev first if it is missing.
+# Usage: tools/load/build.sh   (prints the path)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -12,5 +13,5 @@ if [[ ! -f /usr/include/nghttp2/nghttp2.h ]]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libnghttp2-dev >&2
 fi
 mkdir -p "$out"
-${CC:-cc} -O2 -g -Wall -Wextra -Werror -std=c11 "$here/grpc-load.c" -lnghttp2 -lm -o "$out/grpc-load"
-echo "$out/grpc-load"
+${CC:-cc} -O2 -g -Wall -Wextra -Werror -std=c11 "$here/arbiter-load.c" -lnghttp2 -lm -o "$out/arbiter-load"
+echo "$out/arbiter-load"
