@@ -6,6 +6,14 @@ import Testing
 /// and run briefly against a live server over both protocols: every call must succeed, and each
 /// Decide it counts must be a decision the server logged.
 @Suite struct LoadToolTests {
+  /// Runs the tool on a thread of its own: waiting for it on a cooperative thread could starve
+  /// the in-process gRPC server, whose handlers need the Swift concurrency pool.
+  static func runOffThePool(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String, error: String) {
+    try await withCheckedThrowingContinuation { continuation in
+      Thread { continuation.resume(with: Result { try CClientTests.run(executable, arguments) }) }.start()
+    }
+  }
+
   @Test(.timeLimit(.minutes(5))) func arbiterLoadDrivesDecideAndTheBaselineOverBothProtocols()
     async throws
   {
@@ -34,7 +42,7 @@ import Testing
         ]
         for (transport, port, method, mode) in runs {
           let before = server.live.log.counts.decisions
-          let run = try CClientTests.run(
+          let run = try await Self.runOffThePool(
             tool,
             common + ["--transport", transport, "--port", String(port), "--method", method] + mode)
           #expect(run.status == 0, "\(run.error)")
