@@ -32,18 +32,30 @@ public struct DecisionRequest: Sendable {
   }
 }
 
-/// The models and catalogue that made a decision.
-public struct VersionStamp: Sendable, Hashable {
-  public var bundleName: String
-  public var bundleVersion: String
-  public var catalogueVersion: String
-  public var schemaHash: String
+/// The models and catalogue that made a decision. A class: every decision carries it, and one
+/// reference is cheaper to pass around than four strings.
+public final class VersionStamp: Sendable, Hashable {
+  public let bundleName: String
+  public let bundleVersion: String
+  public let catalogueVersion: String
+  public let schemaHash: String
 
   public init(bundleName: String, bundleVersion: String, catalogueVersion: String, schemaHash: String) {
     self.bundleName = bundleName
     self.bundleVersion = bundleVersion
     self.catalogueVersion = catalogueVersion
     self.schemaHash = schemaHash
+  }
+
+  public static func == (a: VersionStamp, b: VersionStamp) -> Bool {
+    a.bundleName == b.bundleName && a.bundleVersion == b.bundleVersion && a.catalogueVersion == b.catalogueVersion && a.schemaHash == b.schemaHash
+  }
+
+  public func hash(into hasher: inout Hasher) {
+    hasher.combine(bundleName)
+    hasher.combine(bundleVersion)
+    hasher.combine(catalogueVersion)
+    hasher.combine(schemaHash)
   }
 }
 

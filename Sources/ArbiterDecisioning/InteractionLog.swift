@@ -165,9 +165,26 @@ public final class InteractionLog: Sendable {
 
   /// A new decision's sequence number and id: `kind` ("d" decide, "p" page, "o" outbound),
   /// this process's instance and the sequence, in hex.
-  public func makeDecisionId(kind: String) -> (sequence: UInt64, id: String) {
+  public func makeDecisionId(kind: StaticString) -> (sequence: UInt64, id: String) {
     let sequence = sequenceCounter.wrappingAdd(1, ordering: .relaxed).newValue
-    return (sequence, kind + "-" + instanceText + "-" + String(sequence, radix: 16))
+    // One allocation: kind, "-", instance, "-", the sequence in hex.
+    let digits = max(1, (64 - sequence.leadingZeroBitCount + 3) / 4)
+    let instance = instanceText.utf8
+    let length = kind.utf8CodeUnitCount + 2 + instance.count + digits
+    let id = String(unsafeUninitializedCapacity: length) { out in
+      var at = 0
+      for i in 0..<kind.utf8CodeUnitCount { out[at] = kind.utf8Start[i]; at += 1 }
+      out[at] = UInt8(ascii: "-"); at += 1
+      for byte in instance { out[at] = byte; at += 1 }
+      out[at] = UInt8(ascii: "-"); at += 1
+      for k in stride(from: digits - 1, through: 0, by: -1) {
+        let nibble = UInt8((sequence >> (UInt64(k) * 4)) & 15)
+        out[at] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+        at += 1
+      }
+      return at
+    }
+    return (sequence, id)
   }
 
   /// The sequence of an id this log made, or nil.

@@ -19,7 +19,8 @@ struct OfferSelector {
   mutating func select(priorities: [Double], count: Int, accept: (Int) -> Bool) -> [(index: Int, probability: Double)] {
     var remaining = Array(priorities.indices)
     var chosen: [(index: Int, probability: Double)] = []
-    var weights = [Double](repeating: 0, count: priorities.count)
+    var weights = policy.method == .softmax ? [Double](repeating: 0, count: priorities.count) : []
+    chosen.reserveCapacity(min(count, priorities.count))
     while chosen.count < count, !remaining.isEmpty {
       let m = remaining.count
       var pick = 0
