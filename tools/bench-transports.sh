@@ -29,7 +29,7 @@ trap 'kill $server 2>/dev/null || true' EXIT
 # memory, see the feature store section).
 serve
 kill -TERM $server && wait $server || true
-sleep 5
+sync  # the snapshot just written goes to disk before measuring, not during
 serve
 run() { "$load" --server-pid "$server" --duration "$seconds" --warmup 2 "$@"; }
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, 1,000,000 customers, 50 offers, $(git rev-parse --short HEAD)"
