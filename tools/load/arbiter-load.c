@@ -239,15 +239,18 @@ static void finish_call(connection *c, call *k, bool ok) {
 // ---------------------------------------------------------------- calls and connections
 static void put32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v; }
 
-static void append_out(connection *c, const uint8_t *bytes, size_t n) {
-  if (c->out_len + n > c->out_cap) {
-    c->out_cap = (c->out_len + n) * 2;
-    c->out = realloc(c->out, c->out_cap);
-    if (!c->out) die("out of memory");
+// Appends to a growing byte buffer (a connection's unsent or unparsed bytes).
+static void append_bytes(uint8_t **buffer, size_t *length, size_t *capacity, const uint8_t *bytes, size_t n) {
+  if (*length + n > *capacity) {
+    *capacity = (*length + n) * 2;
+    *buffer = realloc(*buffer, *capacity);
+    if (!*buffer) die("out of memory");
   }
-  memcpy(c->out + c->out_len, bytes, n);
-  c->out_len += n;
+  memcpy(*buffer + *length, bytes, n);
+  *length += n;
 }
+
+static void append_out(connection *c, const uint8_t *bytes, size_t n) { append_bytes(&c->out, &c->out_len, &c->out_cap, bytes, n); }
 
 // A lean request frame: header, method, no timeout, no request id, the message.
 static void submit_lean(connection *c, call *k, const uint8_t *message, size_t n) {
@@ -382,13 +385,7 @@ static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_
 
 // Lean responses: whole frames are parsed as they complete; the rest waits for more bytes.
 static void lean_received(connection *c, const uint8_t *bytes, size_t n) {
-  if (c->in_len + n > c->in_cap) {
-    c->in_cap = (c->in_len + n) * 2;
-    c->in = realloc(c->in, c->in_cap);
-    if (!c->in) die("out of memory");
-  }
-  memcpy(c->in + c->in_len, bytes, n);
-  c->in_len += n;
+  append_bytes(&c->in, &c->in_len, &c->in_cap, bytes, n);
   size_t at = 0;
   while (c->in_len - at >= 4) {
     uint32_t length = get32(c->in + at);
@@ -534,10 +531,12 @@ int main(int argc, char **argv) {
       cpu_before = cpu_ticks(opt.server_pid);
       cpu_taken = true;
     }
-    if (t >= stop_at && total_in_flight == 0) break;
+    if (t >= stop_at && total_in_flight == 0 && (!opt.open || next_send >= stop_at)) break;
     if (t >= stop_at + 30000000000ULL) break;  // calls still open 30 s after the end: counted as errors
-    if (opt.open && t < stop_at) {
-      while (next_send <= t) {
+    // Every request scheduled before the end is sent, even when the generator wakes late (its
+    // latency then counts from its intended time).
+    if (opt.open) {
+      while (next_send <= t && next_send < stop_at) {
         submit_call(&conns[sent % (uint64_t)opt.connections], next_send);
         sent++;
         next_send = start + (uint64_t)((double)sent * 1e9 / opt.rate);
@@ -547,7 +546,7 @@ int main(int argc, char **argv) {
       if (conns[i].want_write) flush(&conns[i]);
     // Sleep until the next intended send (open loop) or at most 1 ms, with nanosecond precision.
     uint64_t wait = 1000000;
-    if (opt.open && t < stop_at) wait = next_send > t ? next_send - t : 0;
+    if (opt.open && next_send < stop_at) wait = next_send > t ? next_send - t : 0;
     if (wait > 1000000) wait = 1000000;
     struct timespec timeout = {.tv_sec = 0, .tv_nsec = (long)wait};
     int n = epoll_pwait2(epoll_fd, events, 64, &timeout, NULL);
