@@ -240,12 +240,6 @@ public final class CompiledCatalogue: Sendable {
 
   /// The context-key column for a call reason or page, or nil when no offer weighs it.
   public func contextKey(_ key: String) -> Int? { contextKeys[key] }
-
-  @inlinable
-  public func contextWeight(offer: Int, key: Int?) -> Double {
-    guard let key else { return 1 }
-    return contextWeights[offer * contextKeys.count + key]
-  }
 }
 
 /// The numbers a decision reads of an offer for every candidate, as a plain value: walking the

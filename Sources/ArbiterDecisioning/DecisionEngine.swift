@@ -25,8 +25,6 @@ public final class DecisionEngine: Sendable {
   public let typicalValues: [Float]
   /// Quota and capacity use, shared with the outbound selection and kept across reloads.
   public let pacing: PacingState
-  /// Feature names as words, for reasons.
-  let labels: [String: String]
   /// Per offer: its reason phrases, worked out at load.
   let reasonPhrases: [ReasonPhrases]
 
@@ -51,15 +49,12 @@ public final class DecisionEngine: Sendable {
     for feature in bundle.schema.customerFeatures + bundle.schema.contextFeatures {
       labels[feature.name] = String(feature.name.map { $0 == "_" ? " " : $0 })
     }
-    self.labels = labels
     let catalogue = self.catalogue, schema = self.schema, typicalValues = self.typicalValues
     self.reasonPhrases = catalogue.offers.map { offer in
       ReasonPhrases(model: offer.model, schema: schema, phrases: catalogue.phrases, typicalValues: typicalValues) { labels[$0] ?? $0 }
     }
   }
 
-  /// A feature's name as words ("days_since_call" → "days since call").
-  func label(_ name: String) -> String { labels[name] ?? name }
 
   /// Feature medians over up to 1,001 stored customers spread across the store.
   static func medians(of customers: FeatureStore, width: Int, at now: Double) -> [Float] {

@@ -12,8 +12,7 @@ public final class CompiledLogisticModel: Sendable {
   @usableFromInline let sources: [Int32]
   /// Per term: the categorical code the term is an indicator of, or NaN for a numeric term.
   @usableFromInline let levels: [Float]
-  @usableFromInline let means: [Double]
-  @usableFromInline let inverseScales: [Double]
+  let means: [Double]
   @usableFromInline let weights: [Double]
   /// Per term: index into ``featureNames`` (levels of one categorical feature share it).
   public let termFeature: [Int]
@@ -69,7 +68,6 @@ public final class CompiledLogisticModel: Sendable {
     self.sources = sources
     self.levels = levels
     self.means = document.terms.map(\.mean)
-    self.inverseScales = document.terms.map { 1 / $0.scale }
     self.weights = document.terms.map(\.weight)
     self.termFeature = termFeature
     self.featureNames = names
@@ -115,16 +113,6 @@ public final class CompiledLogisticModel: Sendable {
 
   public var termCount: Int { weights.count }
 
-  @inlinable
-  func standardised(term t: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
-    let source = Int(sources[t])
-    let raw = source >= 0 ? customer[source] : context[-1 - source]
-    if raw.isNaN { return 0 }
-    let level = levels[t]
-    let x: Double = level.isNaN ? Double(raw) : (raw == level ? 1 : 0)
-    return (x - means[t]) * inverseScales[t]
-  }
-
   /// The model's log-odds for one customer in one context. Missing values contribute nothing.
   @inlinable
   public func logit(customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
@@ -169,29 +157,12 @@ public final class CompiledLogisticModel: Sendable {
     sigmoid(logit(customer: customer, context: context))
   }
 
-  /// For a numeric or boolean feature of the model (index into ``featureNames``): whether the
-  /// customer's value is above the training mean (nil when missing or categorical).
-  public func isAboveMean(feature: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Bool? {
-    guard let t = termFeature.firstIndex(of: feature), levels[t].isNaN else { return nil }
-    let source = Int(sources[t])
-    let raw = source >= 0 ? customer[source] : context[-1 - source]
-    return raw.isNaN ? nil : Double(raw) > means[t]
-  }
-
   /// Term `t`'s source: a customer index (>= 0) or `-1 - contextIndex`.
   public func sourceOfTerm(_ t: Int) -> Int32 { sources[t] }
   /// Whether term `t` is the indicator of a categorical level.
   public func isIndicatorTerm(_ t: Int) -> Bool { !levels[t].isNaN }
   /// Term `t`'s training mean.
   public func meanOfTerm(_ t: Int) -> Double { means[t] }
-
-  /// For a categorical feature: the customer's code (nil when missing or numeric).
-  public func categoricalCode(feature: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Int? {
-    guard let t = termFeature.firstIndex(of: feature), !levels[t].isNaN else { return nil }
-    let source = Int(sources[t])
-    let raw = source >= 0 ? customer[source] : context[-1 - source]
-    return raw.isNaN ? nil : Int(raw)
-  }
 
   /// Exact per-feature contributions to the log-odds relative to the training mean, written into
   /// `into` (indexed like ``featureNames``; must have that many elements): per term, the

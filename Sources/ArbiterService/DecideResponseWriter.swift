@@ -64,14 +64,15 @@ enum DecideResponseWriter {
   }
 
   private static func writeOffer(_ offer: RankedOffer, _ out: inout RawProtoWriter) {
-    out.writeMessageHeader(6, offerSize(offer))
+    let treatment = treatmentSize(offer.treatment)
+    out.writeMessageHeader(6, offerSize(offer, treatmentSize: treatment))
     out.writeString(1, offer.offerId)
     out.writeString(2, offer.name)
     out.writeVarint(3, UInt64(UInt32(truncatingIfNeeded: offer.offerIndex)))
     out.writeDouble(4, offer.propensity)
     out.writeDouble(5, offer.value)
     out.writeDouble(6, offer.score)
-    out.writeMessageHeader(7, treatmentSize(offer.treatment))
+    out.writeMessageHeader(7, treatment)
     out.writeString(1, offer.treatment.title)
     out.writeString(2, offer.treatment.message)
     out.writeString(3, offer.treatment.agentScript)
@@ -104,10 +105,10 @@ enum DecideResponseWriter {
     ProtoWire.string(1, r.code) + ProtoWire.string(2, r.feature) + ProtoWire.double(3, r.contribution) + ProtoWire.string(4, r.phrase)
   }
 
-  private static func offerSize(_ o: RankedOffer) -> Int {
+  private static func offerSize(_ o: RankedOffer, treatmentSize treatment: Int? = nil) -> Int {
     var n = ProtoWire.string(1, o.offerId) + ProtoWire.string(2, o.name) + ProtoWire.varint(3, UInt64(UInt32(truncatingIfNeeded: o.offerIndex)))
     n += ProtoWire.double(4, o.propensity) + ProtoWire.double(5, o.value) + ProtoWire.double(6, o.score)
-    n += ProtoWire.message(7, treatmentSize(o.treatment))
+    n += ProtoWire.message(7, treatment ?? treatmentSize(o.treatment))
     for k in o.reasons.indices { n += ProtoWire.message(8, reasonSize(o.reasons[k])) }
     n += ProtoWire.varint(9, UInt64(UInt32(truncatingIfNeeded: o.rank))) + ProtoWire.string(10, o.product)
     n += ProtoWire.double(11, o.contextWeight) + ProtoWire.double(12, o.lever) + ProtoWire.double(13, o.channelCost)

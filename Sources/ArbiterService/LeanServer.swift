@@ -201,22 +201,27 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
   }
 
   private func respond(_ context: ChannelHandlerContext, _ stream: UInt32, _ status: Int, _ message: String, _ requestId: String, _ body: [UInt8]) {
-    var out = pending ?? context.channel.allocator.buffer(capacity: 4096)
-    pending = nil
-    LeanMessage.writeResponseFrame(stream: stream, status: status, message: message, requestId: requestId, body: body, into: &out)
-    pending = out
-    // A long read burst (a client far ahead) must not grow one huge buffer.
-    if out.readableBytes >= 64 * 1024 { flushPending(context) }
+    appendToPending(context) { out in
+      LeanMessage.writeResponseFrame(stream: stream, status: status, message: message, requestId: requestId, body: body, into: &out)
+    }
   }
 
   /// Answers with a decision encoded straight into the output buffer.
   private func respond(_ context: ChannelHandlerContext, _ stream: UInt32, _ requestId: String, _ decision: Decision) {
+    let size = DecideResponseWriter.size(of: decision)
+    appendToPending(context) { out in
+      LeanMessage.writeResponseFrame(stream: stream, status: LeanStatus.ok, message: "", requestId: requestId, bodyLength: size, into: &out) {
+        DecideResponseWriter.write(decision, size: size, into: &$0)
+      }
+    }
+  }
+
+  /// Writes a frame into the buffer flushed at the end of the read burst. The buffer is taken
+  /// out of `pending` while written, so that it is not shared (which would copy it).
+  private func appendToPending(_ context: ChannelHandlerContext, _ write: (inout ByteBuffer) -> Void) {
     var out = pending ?? context.channel.allocator.buffer(capacity: 4096)
     pending = nil
-    let size = DecideResponseWriter.size(of: decision)
-    LeanMessage.writeResponseFrame(stream: stream, status: LeanStatus.ok, message: "", requestId: requestId, bodyLength: size, into: &out) {
-      DecideResponseWriter.write(decision, size: size, into: &$0)
-    }
+    write(&out)
     pending = out
     // A long read burst (a client far ahead) must not grow one huge buffer.
     if out.readableBytes >= 64 * 1024 { flushPending(context) }

@@ -16,7 +16,7 @@ import Testing
     let server = try TestSupport.makeServer()
     let engine = server.live.snapshot.engine
     var checked = 0
-    var sawSuppressed = false, sawControls = false, sawScript = false
+    var sawSuppressed = false, sawScript = false
     for customer in UInt64(100_000)..<100_060 {
       for channel in [Channel.web, .contactCentre, .email] {
         for explain in [false, true] {
@@ -34,7 +34,6 @@ import Testing
           let viaGRPC: [UInt8] = try EncodedDecisionSerializer().serialize(EncodedDecision(decision: decision))
           #expect(viaGRPC == expected)
           sawSuppressed = sawSuppressed || !decision.suppressed.isEmpty
-          sawControls = sawControls || !decision.controls.isEmpty
           sawScript = sawScript || decision.offers.contains { !$0.treatment.agentScript.isEmpty }
           checked += 1
         }
@@ -42,17 +41,17 @@ import Testing
     }
     #expect(checked > 300)
     #expect(sawSuppressed && sawScript, "the cases cover suppressions and agent scripts")
-    _ = sawControls
   }
 
-  @Test func signedZeroAndNaNAreWrittenLikeSwiftProtobuf() throws {
+  @Test func signedZeroNaNSuppressionsAndControlsAreWrittenLikeSwiftProtobuf() throws {
     let offer = RankedOffer(
       rank: 1, offerIndex: 0, offerId: "o", name: "", product: "", propensity: -0.0, value: .nan, contextWeight: 0, score: .infinity,
       treatment: RenderedTreatment(title: "", message: "", agentScript: ""), reasons: [ReasonCode(code: "", feature: "", contribution: -0.0, phrase: "")])
     let decision = Decision(
       decisionId: "", requestId: "", customerId: 0, channel: .web,
-      versions: VersionStamp(bundleName: "", bundleVersion: "", catalogueVersion: "", schemaHash: ""), offers: [offer], suppressed: [],
-      nanos: 0, timestampMillis: 0)
+      versions: VersionStamp(bundleName: "", bundleVersion: "", catalogueVersion: "", schemaHash: ""), offers: [offer],
+      suppressed: [Suppression(offerId: "s", code: .belowCost, detail: "ü\n", propensity: -0.0, score: nil)],
+      nanos: 0, timestampMillis: 0, controls: [ControlHoldout(offerId: "c", propensity: .nan, priority: -1)])
     let expected: [UInt8] = try decision.proto.serializedBytes()
     var buffer = ByteBufferAllocator().buffer(capacity: 0)
     DecideResponseWriter.write(decision, size: DecideResponseWriter.size(of: decision), into: &buffer)
