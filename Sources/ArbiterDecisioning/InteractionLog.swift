@@ -111,11 +111,32 @@ public final class InteractionLog: Sendable {
     var shadowsLogged: UInt64 = 0
     var outcomesLogged: UInt64 = 0
 
+    /// Codes by catalogue index for the decisions of one engine (its version stamp): a guess
+    /// checked against the id, so that a decision's offers are coded without hashing their ids.
+    var codesByIndex: [UInt32] = []
+    var codesOf: ObjectIdentifier?
+
     mutating func code(of offerId: String) -> UInt32 {
       if let code = offerCodes[offerId] { return code }
       let code = UInt32(offerIds.count)
       offerIds.append(offerId)
       offerCodes[offerId] = code
+      return code
+    }
+
+    mutating func code(of offerId: String, index: Int, versions: VersionStamp) -> UInt32 {
+      if codesOf != ObjectIdentifier(versions) {
+        codesOf = ObjectIdentifier(versions)
+        codesByIndex.removeAll(keepingCapacity: true)
+      } else if index >= 0, index < codesByIndex.count {
+        let guess = codesByIndex[index]
+        if guess != .max, offerIds[Int(guess)] == offerId { return guess }
+      }
+      let code = code(of: offerId)
+      if index >= 0, index < 65_536 {
+        if index >= codesByIndex.count { codesByIndex.append(contentsOf: repeatElement(UInt32.max, count: index + 1 - codesByIndex.count)) }
+        codesByIndex[index] = code
+      }
       return code
     }
   }
@@ -238,14 +259,19 @@ public final class InteractionLog: Sendable {
       let kind = decision.decisionId.utf8.first ?? 0
       var slot = DecisionSlot(
         sequence: seq, customerId: decision.customerId, offerStart: state.offersWritten, offerCount: 0, channel: decision.channel, kind: kind)
-      for offer in decision.offers.prefix(Int(UInt16.max)) {
-        let code = state.code(of: offer.offerId)
-        state.offers[Int(state.offersWritten % offerCapacity)] = code
-        state.offersWritten += 1
-        slot.offerCount += 1
-        appendHistory(&state, HistorySlot(
-          customerId: decision.customerId, sequence: seq, timestampMillis: decision.timestampMillis, offer: code, channel: decision.channel, outcome: 0,
-          kind: kind))
+      if !decision.offers.isEmpty {
+        var previous = state.heads[decision.customerId] ?? 0
+        // By index: a copy of each offer would retain all its strings.
+        for i in decision.offers.indices.prefix(Int(UInt16.max)) {
+          let code = state.code(of: decision.offers[i].offerId, index: decision.offers[i].offerIndex, versions: decision.versions)
+          state.offers[Int(state.offersWritten % offerCapacity)] = code
+          state.offersWritten += 1
+          slot.offerCount += 1
+          previous = 1 + appendHistory(&state, HistorySlot(
+            previous: previous, customerId: decision.customerId, sequence: seq, timestampMillis: decision.timestampMillis, offer: code,
+            channel: decision.channel, outcome: 0, kind: kind), chained: true)
+        }
+        state.heads[decision.customerId] = previous
       }
       state.decisions[Int(seq % UInt64(decisionCapacity))] = slot
       state.decisionsLogged += 1
@@ -408,7 +434,6 @@ public final class InteractionLog: Sendable {
   /// (no decision ids spelt out).
   public func contacts(customerId: UInt64, limit: Int) -> [ContactRecord] {
     state.withLock { state in
-      guard state.heads[customerId] != nil else { return [] }
       var records: [ContactRecord] = []
       walkHistory(customerId, limit, state) { _, entry in
         records.append(ContactRecord(
@@ -459,13 +484,14 @@ public final class InteractionLog: Sendable {
 
   /// Appends to the history ring and the customer's chain; returns the entry's position.
   @discardableResult
-  private func appendHistory(_ state: inout State, _ entry: HistorySlot) -> UInt64 {
+  /// `chained`: the entry's `previous` is already set and the caller updates the head.
+  private func appendHistory(_ state: inout State, _ entry: HistorySlot, chained: Bool = false) -> UInt64 {
     var entry = entry
-    entry.previous = state.heads[entry.customerId] ?? 0
+    if !chained { entry.previous = state.heads[entry.customerId] ?? 0 }
     let position = state.historyWritten
     state.history[Int(position % UInt64(historyCapacity))] = entry
     state.historyWritten += 1
-    state.heads[entry.customerId] = position + 1
+    if !chained { state.heads[entry.customerId] = position + 1 }
     return position
   }
 
