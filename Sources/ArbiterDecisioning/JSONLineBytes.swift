@@ -69,7 +69,14 @@ struct JSONLineWriter {
   }
 
   private mutating func escaped(_ text: String) {
-    if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+    // Native strings: one scan of their contiguous bytes, then one copy.
+    let plain: Bool? = text.utf8.withContiguousStorageIfAvailable { source in
+      for byte in source where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+      bytes(source)
+      return true
+    }
+    if plain == true { return }
+    if plain == nil, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
       utf8(text)
       return
     }
@@ -107,7 +114,7 @@ struct JSONLineWriter {
     integer(value.magnitude)
   }
 
-  /// A number as Swift prints it (the shortest form that reads back exactly); null when not
+  /// A number in the shortest form that reads back exactly (as Swift prints it); null when not
   /// finite, which JSON cannot say.
   mutating func number(_ value: Double) {
     guard value.isFinite else { raw("null"); return }
@@ -116,6 +123,54 @@ struct JSONLineWriter {
       raw(".0")
       return
     }
+    if let (digits, places) = Self.shortestDecimal(value) {
+      if value < 0 { byte(UInt8(ascii: "-")) }
+      let whole = digits / Self.powersOfTen[places].integer
+      integer(whole)
+      byte(UInt8(ascii: "."))
+      var fraction = digits - whole * Self.powersOfTen[places].integer
+      let out = reserve(places)
+      for i in stride(from: places - 1, through: 0, by: -1) {
+        out[i] = UInt8(ascii: "0") + UInt8(fraction % 10)
+        fraction /= 10
+      }
+      return
+    }
     utf8(value.description)
+  }
+
+  /// 10^0 … 10^19, as exact doubles and as integers.
+  static let powersOfTen: [(double: Double, integer: UInt64)] = (0...19).map { k in
+    ((0..<k).reduce(1.0) { r, _ in r * 10 }, (0..<k).reduce(UInt64(1)) { r, _ in r * 10 })
+  }
+
+  /// For a non-integral `value` with 1e-4 ≤ |value| < 1e15: the fewest decimal places `j` (and
+  /// the digits `m`, |value| ≈ m / 10^j) with which it reads back exactly, or nil (then the
+  /// caller prints it the slow way). Exact by construction: m and 10^j are exact doubles (m <
+  /// 2^53, j ≤ 22) and IEEE division rounds correctly, so m / 10^j is the double a correct parser
+  /// reads from those digits; the check compares that with the value itself.
+  static func shortestDecimal(_ value: Double) -> (digits: UInt64, places: Int)? {
+    let x = abs(value)
+    guard x >= 1e-4, x < 1e15 else { return nil }
+    func digits(_ j: Int) -> UInt64? {
+      let scaled = x * powersOfTen[j].double
+      guard scaled < 9_007_199_254_740_991 else { return nil }  // 2^53 - 1
+      // To the nearest, halves up, by conversion (not a call to round): from 2^52 on a double is
+      // already whole; below it, adding 0.5 is exact.
+      let m = scaled >= 4_503_599_627_370_496 ? UInt64(scaled) : UInt64(scaled + 0.5)
+      return Double(m) / powersOfTen[j].double == x ? m : nil
+    }
+    // The most places whose digits stay below 2^53; if even those do not read back, give up.
+    var high = 19
+    while high > 1, x * powersOfTen[high].double >= 9_007_199_254_740_992 { high -= 1 }
+    guard digits(high) != nil else { return nil }
+    // Places that read back exactly only grow with j: bisect for the fewest, then confirm.
+    var low = 1
+    while low < high {
+      let middle = (low + high) / 2
+      if digits(middle) != nil { high = middle } else { low = middle + 1 }
+    }
+    guard let m = digits(low) else { return nil }
+    return (m, low)
   }
 }

@@ -148,3 +148,35 @@ import Testing
     }
   }
 }
+
+@Suite struct LogNumberTests {
+  /// Every number the log writes reads back as exactly the double it was, in the same text
+  /// Swift prints for it, across magnitudes, including the ones the fast path gives up on.
+  @Test func numbersReadBackExactlyAsSwiftPrintsThem() {
+    var random = SeededGenerator(seed: 7)
+    var values: [Double] = [0.5, 0.1, 0.7321331383462399, 65.3919824511616, 0.9517857142857142, 1e-4, 9.99e-5, 123456.789, 1e15 - 0.5, -0.25, -3.75e-3]
+    for _ in 0..<300_000 {
+      let unit = Double(random.next() >> 11) / 9_007_199_254_740_992
+      values.append(unit)
+      values.append(unit * 1_000)
+      values.append(-unit * 1e-3)
+      values.append(Double(bitPattern: random.next()))
+    }
+    var fast = 0
+    var mismatches: [String] = []
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
+      for value in values {
+        var writer = JSONLineWriter(buffer)
+        writer.number(value)
+        let text = String(decoding: writer.bytes, as: UTF8.self)
+        if JSONLineWriter.shortestDecimal(value) != nil { fast += 1 }
+        let expected = value.isFinite ? value.description : "null"
+        if text != expected, mismatches.count < 5 { mismatches.append("\(expected) written as \(text)") }
+        if value.isFinite { #expect(Double(text) == value, "\(text) does not read back as \(value)") }
+      }
+    }
+    #expect(mismatches.isEmpty, "\(mismatches)")
+    // A quarter are random bit patterns and many others need 17 digits: the slow path.
+    #expect(fast > values.count / 3, "the fast path took \(fast) of \(values.count)")
+  }
+}
