@@ -361,23 +361,27 @@ public final class DecisionEngine: Sendable {
     // The largest positive contributions (ties to the lower index), picked in one pass into three
     // fixed slots (no array per offer).
     precondition(Self.reasonsPerOffer == 3, "the pick below keeps three")
+    // An empty slot holds 0, so only positive values enter; once three are held, one comparison
+    // with the third (rarely true) is all most values cost.
     var top = (-1, -1, -1)
-    var count = 0
+    var best = (0.0, 0.0, 0.0)
     contributions.withUnsafeBufferPointer { c in
-      for i in c.indices where c[i] > 0 {
+      for i in c.indices {
         let v = c[i]
-        if count < 3 || v > c[top.2] {
-          if count == 0 || v > c[top.0] {
-            top = (i, top.0, top.1)
-          } else if count == 1 || v > c[top.1] {
-            top = (top.0, i, top.1)
-          } else {
-            top.2 = i
-          }
-          count = min(3, count + 1)
+        guard v > best.2 else { continue }
+        if v > best.0 {
+          top = (i, top.0, top.1)
+          best = (v, best.0, best.1)
+        } else if v > best.1 {
+          top = (top.0, i, top.1)
+          best = (best.0, v, best.1)
+        } else {
+          top.2 = i
+          best.2 = v
         }
       }
     }
+    let count = top.2 >= 0 ? 3 : top.1 >= 0 ? 2 : top.0 >= 0 ? 1 : 0
     var reasons: [ReasonCode] = []
     reasons.reserveCapacity(count + 1)
     for k in 0..<count {
