@@ -13,16 +13,12 @@ import SwiftProtobuf
 /// ones run inline on the connection's event loop (no hop to another thread); the others go
 /// through the gRPC service implementation on the Swift concurrency pool.
 struct LeanMethods: Sendable {
-  /// What an inline method answers: encoded bytes, or a decision the writer encodes straight
-  /// into the connection's output (see ``DecideResponseWriter``).
-  enum Reply {
-    case bytes([UInt8])
-    case decision(Decision)
-  }
-
   enum Method: Sendable {
     /// On the connection's event loop.
-    case inline(@Sendable ([UInt8]) throws(ArbiterError) -> Reply)
+    case inline(@Sendable ([UInt8]) throws(ArbiterError) -> [UInt8])
+    /// `Decide`, on the connection's event loop: the decision is encoded straight into the
+    /// connection's output (see ``DecideResponseWriter``), with no message or byte array between.
+    case decide(@Sendable ([UInt8]) throws(ArbiterError) -> Decision)
     /// Slow but synchronous (a reload, a campaign): on a Dispatch worker thread.
     case offloaded(@Sendable ([UInt8]) throws(ArbiterError) -> [UInt8])
     /// Asynchronous (waits for durability): on the Swift concurrency pool.
@@ -52,20 +48,20 @@ struct LeanMethods: Sendable {
     let admin = AdminService(live: live, logger: server.logger)
     let echo = server.echoResponse
     table = [
-      "/arbiter.v1.DecisionService/Decide": .inline { bytes throws(ArbiterError) in
-        .decision(try decisions.decision(for: try Self.decode(Arbiter_V1_DecideRequest.self, bytes)))
+      "/arbiter.v1.DecisionService/Decide": .decide { bytes throws(ArbiterError) in
+        try decisions.decision(for: try Self.decode(Arbiter_V1_DecideRequest.self, bytes))
       },
       "/arbiter.v1.DecisionService/Personalize": .inline { bytes throws(ArbiterError) in
-        .bytes(try Self.encode(try decisions.personalize(try Self.decode(Arbiter_V1_PersonalizeRequest.self, bytes))))
+        try Self.encode(try decisions.personalize(try Self.decode(Arbiter_V1_PersonalizeRequest.self, bytes)))
       },
       "/arbiter.v1.DecisionService/RecordOutcomes": .inline { bytes throws(ArbiterError) in
-        .bytes(try Self.encode(try decisions.recordOutcomes(try Self.decode(Arbiter_V1_RecordOutcomesRequest.self, bytes))))
+        try Self.encode(try decisions.recordOutcomes(try Self.decode(Arbiter_V1_RecordOutcomesRequest.self, bytes)))
       },
       "/arbiter.v1.DecisionService/SelectOutbound": .offloaded { bytes throws(ArbiterError) in
         try Self.encode(try decisions.selectOutbound(try Self.decode(Arbiter_V1_SelectOutboundRequest.self, bytes)))
       },
       "/arbiter.v1.ProfileService/GetProfile": .inline { bytes throws(ArbiterError) in
-        .bytes(try Self.encode(try profiles.profile(try Self.decode(Arbiter_V1_GetProfileRequest.self, bytes))))
+        try Self.encode(try profiles.profile(try Self.decode(Arbiter_V1_GetProfileRequest.self, bytes)))
       },
       "/arbiter.v1.ProfileService/UpsertProfiles": .pooled { bytes in
         try Self.encode(try await profiles.upsertProfiles(request: try Self.decode(Arbiter_V1_UpsertProfilesRequest.self, bytes), context: Self.context("arbiter.v1.ProfileService", "UpsertProfiles")))
@@ -83,7 +79,7 @@ struct LeanMethods: Sendable {
       // The no-op baseline: decodes the request, returns a decision made at start (same sizes, no work).
       "/arbiter.v1.BenchmarkService/Echo": .inline { bytes throws(ArbiterError) in
         _ = try Self.decode(Arbiter_V1_DecideRequest.self, bytes)
-        return .bytes(echo)
+        return echo
       },
     ]
   }
@@ -145,14 +141,23 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
     switch method {
     case .inline(let handle):
       do {
-        let reply = try handle(bytes)
+        let body = try handle(bytes)
         if DispatchTime.now().uptimeNanoseconds > deadline {
           respond(context, stream, LeanStatus.deadlineExceeded, "deadline of \(header.timeoutMicros) µs exceeded", header.requestId, [])
         } else {
-          switch reply {
-          case .bytes(let body): respond(context, stream, LeanStatus.ok, "", header.requestId, body)
-          case .decision(let decision): respond(context, stream, header.requestId, decision)
-          }
+          respond(context, stream, LeanStatus.ok, "", header.requestId, body)
+        }
+      } catch {
+        let (status, message) = LeanStatus.of(error)
+        respond(context, stream, status, message, header.requestId, [])
+      }
+    case .decide(let handle):
+      do {
+        let decision = try handle(bytes)
+        if DispatchTime.now().uptimeNanoseconds > deadline {
+          respond(context, stream, LeanStatus.deadlineExceeded, "deadline of \(header.timeoutMicros) µs exceeded", header.requestId, [])
+        } else {
+          respond(context, stream, header.requestId, decision)
         }
       } catch {
         let (status, message) = LeanStatus.of(error)
