@@ -1,0 +1,96 @@
+import ArbiterCore
+import ArbiterDecisioning
+import ArbiterService
+import ArgumentParser
+import Foundation
+import Logging
+
+/// The decision work of one `Decide` without any transport: the server's own state (bundle,
+/// stored customers, interaction log) decided on in a loop on one thread, as a handler does it,
+/// and its stages timed apart (see BENCHMARKS.md).
+struct DecideBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "decide-bench", abstract: "Time the decision work of Decide (no transport), whole and by stage, on one thread.")
+
+  @Option(help: "Bundle directory.") var bundle = "models/demo"
+  @Option(help: "Feature store directory (as the server's --store).") var store: String
+  @Option(help: "Interaction log file ('none' keeps it in memory).") var interactionLog = "none"
+  @Option(help: "Customers are drawn uniformly from [first, first + customers).") var firstCustomer: UInt64 = 100_000
+  @Option(help: "How many customers to draw from.") var customers: UInt64 = 1_000_000
+  @Option(help: "Offers per decision.") var offers = 5
+  @Option(help: "Timed decisions per stage.") var requests = 200_000
+  @Option(help: "Threads deciding at once in a last run of the whole Decide (as the server's event loops do).") var threads = 2
+
+  func run() throws {
+    var configuration = ArbiterConfiguration()
+    configuration.bundlePath = bundle
+    configuration.storeDirectory = store
+    configuration.interactionLogPath = interactionLog == "none" ? nil : interactionLog
+    configuration.leanPort = nil
+    let server = try failing { try ArbiterServer(configuration: configuration, logger: Logger(label: "decide-bench")) }
+    let live = server.live
+    var random = SeededGenerator(seed: 42)
+    func request() -> DecisionRequest {
+      DecisionRequest(customerId: firstCustomer + random.next() % customers, channel: .web, maxOffers: offers)
+    }
+    let engine = live.snapshot.engine
+    func report(_ stage: String, _ samples: [UInt64]) {
+      let sorted = samples.sorted()
+      func us(_ q: Double) -> String { String(format: "%.2f", Double(sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]) / 1000) }
+      print(String(format: "%@: mean %.2f µs, p50 %@, p99 %@ µs", stage, Double(samples.reduce(0, +)) / Double(samples.count) / 1000, us(0.5), us(0.99)))
+    }
+    // The engine's decisions, kept (a ring of 4,096) for the logging stage.
+    var decisions: [Decision] = []
+    decisions.reserveCapacity(4_096)
+    var made = 0
+    let whole = timed { _ = try? live.decide(request()) }
+    report("Decide as a handler runs it (id, history, engine, log)", whole)
+    let contacts = timed { _ = live.log.contacts(customerId: request().customerId, limit: live.log.historyPerCustomer) }
+    report("  the customer's contacts from the log", contacts)
+    let decide = timed {
+      if let decision = try? engine.decide(request(), decisionId: "d-bench", contacts: []) {
+        if decisions.count < 4_096 { decisions.append(decision) } else { decisions[made % 4_096] = decision }
+        made += 1
+      }
+    }
+    report("  the engine's decision (eligibility, scoring, ranking, reasons, treatments)", decide)
+    var next = 0
+    let record = timed {
+      live.log.record(decisions[next % decisions.count])
+      next += 1
+    }
+    report("  logging it (rings and JSON line)", record)
+    guard threads > 1 else { return }
+    // The same work on several threads at once: what sharing the catalogue, the log and the
+    // cores costs each decision.
+    let perThread = requests / threads
+    let started = DispatchTime.now().uptimeNanoseconds
+    let means = [Double](unsafeUninitializedCapacity: threads) { buffer, count in
+      nonisolated(unsafe) let base = buffer.baseAddress!
+      DispatchQueue.concurrentPerform(iterations: threads) { t in
+        var random = SeededGenerator(seed: 1_000 + UInt64(t))
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<perThread {
+          _ = try? live.decide(DecisionRequest(customerId: firstCustomer + random.next() % customers, channel: .web, maxOffers: offers))
+        }
+        (base + t).initialize(to: Double(DispatchTime.now().uptimeNanoseconds - start) / Double(perThread) / 1000)
+      }
+      count = threads
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    print(String(format: "Decide on %d threads at once: %.0f decisions/s, %@ µs per decision per thread", threads, Double(perThread * threads) / seconds,
+                 means.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+  }
+
+  /// Times `body` `requests` times after 1,000 warm-up calls.
+  func timed(_ body: () -> Void) -> [UInt64] {
+    for _ in 0..<1_000 { body() }
+    var samples = [UInt64](repeating: 0, count: requests)
+    for i in 0..<requests {
+      let start = DispatchTime.now().uptimeNanoseconds
+      body()
+      samples[i] = DispatchTime.now().uptimeNanoseconds - start
+    }
+    return samples
+  }
+}
