@@ -90,6 +90,35 @@ import Testing
     #expect(throws: ArbiterError.self) { try log.record([OutcomeReport(decisionId: id, offerId: "not-made", outcome: .accept)]) }
   }
 
+  /// The log codes a decision's offers by catalogue index for speed; an index that names
+  /// another offer (a decision built elsewhere, a new catalogue) must still log the offer's own id.
+  @Test func offersAreLoggedByTheirIdsWhateverIndexTheyCarry() throws {
+    let server = try TestSupport.makeServer()
+    let engine = server.live.snapshot.engine
+    let log = try InteractionLog(path: nil, decisionCapacity: 100, historyCapacity: 100)
+    let (sequence, id) = log.makeDecisionId(kind: "d")
+    var decision = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 3), decisionId: id)
+    log.record(decision, sequence: sequence)
+    let first = decision.offers.map(\.offerId)
+    // The same version stamp, the same indices, other ids (reversed), then a new stamp.
+    let ids = first.reversed().map { $0 }
+    for (i, offerId) in ids.enumerated() { decision.offers[i].offerId = offerId }
+    let (second, secondId) = log.makeDecisionId(kind: "d")
+    decision.decisionId = secondId
+    decision.customerId = 100_043
+    log.record(decision, sequence: second)
+    decision.versions = VersionStamp(bundleName: "other", bundleVersion: "2", catalogueVersion: "x", schemaHash: "y")
+    decision.offers[0].offerId = "an-offer-of-another-catalogue"
+    let (third, thirdId) = log.makeDecisionId(kind: "d")
+    decision.decisionId = thirdId
+    decision.customerId = 100_044
+    log.record(decision, sequence: third)
+    #expect(log.contacts(customerId: 100_042, limit: 10).map(\.offerId) == first.reversed())
+    #expect(log.contacts(customerId: 100_043, limit: 10).map(\.offerId) == ids.reversed())
+    #expect(log.contacts(customerId: 100_044, limit: 10).map(\.offerId) == (["an-offer-of-another-catalogue"] + ids.dropFirst()).reversed())
+    #expect(try log.record([OutcomeReport(decisionId: secondId, offerId: ids[0], outcome: .accept)]) == 1)
+  }
+
   @Test func historyReadsOnlyWhatTheRingStillHoldsNewestFirst() throws {
     let server = try TestSupport.makeServer()
     let engine = server.live.snapshot.engine
