@@ -10,30 +10,55 @@ import NIOCore
 /// SwiftProtobuf writes for ``Decision/proto`` (fields in number order, proto3 defaults left
 /// out); a test holds the two to the same bytes. The lean protocol answers `Decide` with it.
 enum DecideResponseWriter {
-  /// The encoded size.
-  static func size(of decision: Decision) -> Int {
-    var n = ProtoWire.string(1, decision.decisionId) + ProtoWire.string(2, decision.requestId)
-    n += ProtoWire.varint(3, decision.customerId) + ProtoWire.varint(4, UInt64(bitPattern: Int64(decision.channel.proto.rawValue)))
-    n += ProtoWire.message(5, versionsSize(decision.versions))
-    for i in decision.offers.indices { n += ProtoWire.message(6, offerSize(decision.offers[i])) }
-    for suppression in decision.suppressed { n += ProtoWire.message(7, suppressionSize(suppression)) }
-    n += ProtoWire.varint(8, decision.nanos)
-    for held in decision.controls { n += ProtoWire.message(9, controlSize(held)) }
-    n += ProtoWire.string(10, decision.exploration)
-    return n
+  /// An offer's encoded size and its treatment's, worked out once for sizing and writing.
+  struct OfferSizes {
+    var offer: Int
+    var treatment: Int
   }
+
+  /// Runs `body` with the encoded size and the sizes of each offer (in memory of the stack).
+  static func withSizes<R>(of decision: Decision, _ body: (_ size: Int, _ offers: UnsafeBufferPointer<OfferSizes>) -> R) -> R {
+    withUnsafeTemporaryAllocation(of: OfferSizes.self, capacity: max(1, decision.offers.count)) { buffer in
+      var n = ProtoWire.string(1, decision.decisionId) + ProtoWire.string(2, decision.requestId)
+      n += ProtoWire.varint(3, decision.customerId) + ProtoWire.varint(4, UInt64(bitPattern: Int64(decision.channel.proto.rawValue)))
+      n += ProtoWire.message(5, versionsSize(decision.versions))
+      for i in decision.offers.indices {
+        let treatment = treatmentSize(decision.offers[i].treatment)
+        let offer = offerSize(decision.offers[i], treatmentSize: treatment)
+        buffer.initializeElement(at: i, to: OfferSizes(offer: offer, treatment: treatment))
+        n += ProtoWire.message(6, offer)
+      }
+      for suppression in decision.suppressed { n += ProtoWire.message(7, suppressionSize(suppression)) }
+      n += ProtoWire.varint(8, decision.nanos)
+      for held in decision.controls { n += ProtoWire.message(9, controlSize(held)) }
+      n += ProtoWire.string(10, decision.exploration)
+      defer { buffer.prefix(decision.offers.count).deinitialize() }
+      return body(n, UnsafeBufferPointer(rebasing: buffer.prefix(decision.offers.count)))
+    }
+  }
+
+  /// The encoded size.
+  static func size(of decision: Decision) -> Int { withSizes(of: decision) { size, _ in size } }
 
   /// Writes the message (``size(of:)`` bytes).
   static func write(_ decision: Decision, size: Int, into buffer: inout ByteBuffer) {
+    withSizes(of: decision) { sized, offers in
+      precondition(sized == size, "DecideResponse sized \(sized), expected \(size)")
+      write(decision, size: size, offers: offers, into: &buffer)
+    }
+  }
+
+  /// Writes the message with the sizes ``withSizes(of:_:)`` gave.
+  static func write(_ decision: Decision, size: Int, offers: UnsafeBufferPointer<OfferSizes>, into buffer: inout ByteBuffer) {
     let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
       var out = RawProtoWriter(raw)
-      write(decision, &out)
+      write(decision, offers: offers, &out)
       return out.position
     }
     precondition(written == size, "DecideResponse of \(written) bytes, sized \(size)")
   }
 
-  static func write(_ decision: Decision, _ out: inout RawProtoWriter) {
+  static func write(_ decision: Decision, offers: UnsafeBufferPointer<OfferSizes>, _ out: inout RawProtoWriter) {
     out.writeString(1, decision.decisionId)
     out.writeString(2, decision.requestId)
     out.writeVarint(3, decision.customerId)
@@ -44,7 +69,7 @@ enum DecideResponseWriter {
     out.writeString(2, versions.bundleVersion)
     out.writeString(3, versions.catalogueVersion)
     out.writeString(4, versions.schemaHash)
-    for i in decision.offers.indices { writeOffer(decision.offers[i], &out) }
+    for i in decision.offers.indices { writeOffer(decision.offers[i], offers[i], &out) }
     for suppression in decision.suppressed {
       out.writeMessageHeader(7, suppressionSize(suppression))
       out.writeString(1, suppression.offerId)
@@ -63,16 +88,15 @@ enum DecideResponseWriter {
     out.writeString(10, decision.exploration)
   }
 
-  private static func writeOffer(_ offer: RankedOffer, _ out: inout RawProtoWriter) {
-    let treatment = treatmentSize(offer.treatment)
-    out.writeMessageHeader(6, offerSize(offer, treatmentSize: treatment))
+  private static func writeOffer(_ offer: RankedOffer, _ sizes: OfferSizes, _ out: inout RawProtoWriter) {
+    out.writeMessageHeader(6, sizes.offer)
     out.writeString(1, offer.offerId)
     out.writeString(2, offer.name)
     out.writeVarint(3, UInt64(UInt32(truncatingIfNeeded: offer.offerIndex)))
     out.writeDouble(4, offer.propensity)
     out.writeDouble(5, offer.value)
     out.writeDouble(6, offer.score)
-    out.writeMessageHeader(7, treatment)
+    out.writeMessageHeader(7, sizes.treatment)
     out.writeString(1, offer.treatment.title)
     out.writeString(2, offer.treatment.message)
     out.writeString(3, offer.treatment.agentScript)
@@ -105,10 +129,10 @@ enum DecideResponseWriter {
     ProtoWire.string(1, r.code) + ProtoWire.string(2, r.feature) + ProtoWire.double(3, r.contribution) + ProtoWire.string(4, r.phrase)
   }
 
-  private static func offerSize(_ o: RankedOffer, treatmentSize treatment: Int? = nil) -> Int {
+  private static func offerSize(_ o: RankedOffer, treatmentSize treatment: Int) -> Int {
     var n = ProtoWire.string(1, o.offerId) + ProtoWire.string(2, o.name) + ProtoWire.varint(3, UInt64(UInt32(truncatingIfNeeded: o.offerIndex)))
     n += ProtoWire.double(4, o.propensity) + ProtoWire.double(5, o.value) + ProtoWire.double(6, o.score)
-    n += ProtoWire.message(7, treatment ?? treatmentSize(o.treatment))
+    n += ProtoWire.message(7, treatment)
     for k in o.reasons.indices { n += ProtoWire.message(8, reasonSize(o.reasons[k])) }
     n += ProtoWire.varint(9, UInt64(UInt32(truncatingIfNeeded: o.rank))) + ProtoWire.string(10, o.product)
     n += ProtoWire.double(11, o.contextWeight) + ProtoWire.double(12, o.lever) + ProtoWire.double(13, o.channelCost)
@@ -212,14 +236,15 @@ struct EncodedDecision: Sendable {
 /// gRPC's serializer for ``EncodedDecision``.
 struct EncodedDecisionSerializer: MessageSerializer {
   func serialize<Bytes: GRPCContiguousBytes>(_ message: EncodedDecision) throws -> Bytes {
-    let size = DecideResponseWriter.size(of: message.decision)
-    var bytes = Bytes(repeating: 0, count: size)
-    bytes.withUnsafeMutableBytes { raw in
-      var out = RawProtoWriter(raw)
-      DecideResponseWriter.write(message.decision, &out)
-      precondition(out.position == size, "DecideResponse of \(out.position) bytes, sized \(size)")
+    DecideResponseWriter.withSizes(of: message.decision) { size, offers in
+      var bytes = Bytes(repeating: 0, count: size)
+      bytes.withUnsafeMutableBytes { raw in
+        var out = RawProtoWriter(raw)
+        DecideResponseWriter.write(message.decision, offers: offers, &out)
+        precondition(out.position == size, "DecideResponse of \(out.position) bytes, sized \(size)")
+      }
+      return bytes
     }
-    return bytes
   }
 }
 

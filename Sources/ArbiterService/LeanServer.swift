@@ -213,10 +213,11 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
 
   /// Answers with a decision encoded straight into the output buffer.
   private func respond(_ context: ChannelHandlerContext, _ stream: UInt32, _ requestId: String, _ decision: Decision) {
-    let size = DecideResponseWriter.size(of: decision)
-    appendToPending(context) { out in
-      LeanMessage.writeResponseFrame(stream: stream, status: LeanStatus.ok, message: "", requestId: requestId, bodyLength: size, into: &out) {
-        DecideResponseWriter.write(decision, size: size, into: &$0)
+    DecideResponseWriter.withSizes(of: decision) { size, offers in
+      appendToPending(context) { out in
+        LeanMessage.writeResponseFrame(stream: stream, status: LeanStatus.ok, message: "", requestId: requestId, bodyLength: size, into: &out) {
+          DecideResponseWriter.write(decision, size: size, offers: offers, into: &$0)
+        }
       }
     }
   }
