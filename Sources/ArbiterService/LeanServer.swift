@@ -225,7 +225,7 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
   /// Writes a frame into the buffer flushed at the end of the read burst. The buffer is taken
   /// out of `pending` while written, so that it is not shared (which would copy it).
   private func appendToPending(_ context: ChannelHandlerContext, _ write: (inout ByteBuffer) -> Void) {
-    var out = pending ?? context.channel.allocator.buffer(capacity: 4096)
+    var out = pending ?? context.channel.allocator.buffer(capacity: 32 * 1024)
     pending = nil
     write(&out)
     pending = out
