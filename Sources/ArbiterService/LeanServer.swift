@@ -140,28 +140,12 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
     }
     switch method {
     case .inline(let handle):
-      do {
-        let body = try handle(bytes)
-        if DispatchTime.now().uptimeNanoseconds > deadline {
-          respond(context, stream, LeanStatus.deadlineExceeded, "deadline of \(header.timeoutMicros) µs exceeded", header.requestId, [])
-        } else {
-          respond(context, stream, LeanStatus.ok, "", header.requestId, body)
-        }
-      } catch {
-        let (status, message) = LeanStatus.of(error)
-        respond(context, stream, status, message, header.requestId, [])
+      answerInline(context, stream, header, deadline, { () throws(ArbiterError) in try handle(bytes) }) { body in
+        respond(context, stream, LeanStatus.ok, "", header.requestId, body)
       }
     case .decide(let handle):
-      do {
-        let decision = try handle(bytes)
-        if DispatchTime.now().uptimeNanoseconds > deadline {
-          respond(context, stream, LeanStatus.deadlineExceeded, "deadline of \(header.timeoutMicros) µs exceeded", header.requestId, [])
-        } else {
-          respond(context, stream, header.requestId, decision)
-        }
-      } catch {
-        let (status, message) = LeanStatus.of(error)
-        respond(context, stream, status, message, header.requestId, [])
+      answerInline(context, stream, header, deadline, { () throws(ArbiterError) in try handle(bytes) }) { decision in
+        respond(context, stream, header.requestId, decision)
       }
     case .offloaded(let handle):
       inFlight.insert(stream)
@@ -175,6 +159,25 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
       Task {
         do { finish(.success(try await handle(bytes))) } catch { finish(.failure(error)) }
       }
+    }
+  }
+
+  /// Runs a method on the event loop and answers: with `ok` for its result, or the deadline
+  /// passed, or its error as a status.
+  private func answerInline<Result>(
+    _ context: ChannelHandlerContext, _ stream: UInt32, _ header: (method: String, timeoutMicros: UInt32, requestId: String), _ deadline: UInt64,
+    _ run: () throws(ArbiterError) -> Result, ok: (Result) -> Void
+  ) {
+    do {
+      let result = try run()
+      if DispatchTime.now().uptimeNanoseconds > deadline {
+        respond(context, stream, LeanStatus.deadlineExceeded, "deadline of \(header.timeoutMicros) µs exceeded", header.requestId, [])
+      } else {
+        ok(result)
+      }
+    } catch {
+      let (status, message) = LeanStatus.of(error)
+      respond(context, stream, status, message, header.requestId, [])
     }
   }
 
