@@ -269,7 +269,7 @@ public final class InteractionLog: Sendable {
           slot.offerCount += 1
           previous = 1 + appendHistory(&state, HistorySlot(
             previous: previous, customerId: decision.customerId, sequence: seq, timestampMillis: decision.timestampMillis, offer: code,
-            channel: decision.channel, outcome: 0, kind: kind), chained: true)
+            channel: decision.channel, outcome: 0, kind: kind))
         }
         state.heads[decision.customerId] = previous
       }
@@ -392,7 +392,10 @@ public final class InteractionLog: Sendable {
       var lines = state.pending
       state.pending.removeAll(keepingCapacity: true)
       for (entry, report) in resolved {
+        var entry = entry
+        entry.previous = state.heads[entry.customerId] ?? 0
         let position = appendHistory(&state, entry)
+        state.heads[entry.customerId] = position + 1
         if !report.declineReason.isEmpty { state.declineReasons[position] = report.declineReason }
         let text = report.decisionId.utf8.count + report.offerId.utf8.count + report.declineReason.utf8.count
         JSONLineWriter.withLine(bound: JSONLineWriter.bound(fixed: 160, numbers: 3, textBytes: text)) { line in
@@ -482,16 +485,12 @@ public final class InteractionLog: Sendable {
     bytes.withUnsafeBytes { file.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0.baseAddress!), count: $0.count, deallocator: .none)) }
   }
 
-  /// Appends to the history ring and the customer's chain; returns the entry's position.
-  @discardableResult
-  /// `chained`: the entry's `previous` is already set and the caller updates the head.
-  private func appendHistory(_ state: inout State, _ entry: HistorySlot, chained: Bool = false) -> UInt64 {
-    var entry = entry
-    if !chained { entry.previous = state.heads[entry.customerId] ?? 0 }
+  /// Appends to the history ring; returns the entry's position. The entry's `previous` links it
+  /// to the customer's chain; the caller moves the customer's head.
+  private func appendHistory(_ state: inout State, _ entry: HistorySlot) -> UInt64 {
     let position = state.historyWritten
     state.history[Int(position % UInt64(historyCapacity))] = entry
     state.historyWritten += 1
-    if !chained { state.heads[entry.customerId] = position + 1 }
     return position
   }
 

@@ -69,17 +69,14 @@ struct JSONLineWriter {
   }
 
   private mutating func escaped(_ text: String) {
-    // Native strings: one scan of their contiguous bytes, then one copy.
-    let plain: Bool? = text.utf8.withContiguousStorageIfAvailable { source in
+    // Native strings: one scan of their contiguous bytes, then one copy. Otherwise (something
+    // to escape, or no contiguous UTF-8) byte by byte.
+    let copied = text.utf8.withContiguousStorageIfAvailable { source in
       for byte in source where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
       bytes(source)
       return true
     }
-    if plain == true { return }
-    if plain == nil, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-      utf8(text)
-      return
-    }
+    if copied == true { return }
     let hex: StaticString = "0123456789abcdef"
     for value in text.utf8 {
       switch value {
