@@ -38,11 +38,8 @@ struct DecideBench: ParsableCommand {
       DecisionRequest(customerId: firstCustomer + random.next() % half, channel: .web, maxOffers: offers)
     }
     let engine = live.snapshot.engine
-    func report(_ stage: String, _ samples: [UInt64]) {
-      let sorted = samples.sorted()
-      func us(_ q: Double) -> String { String(format: "%.2f", Double(sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]) / 1000) }
-      print(String(format: "%@: mean %.2f µs, p50 %@, p99 %@ µs", stage, Double(samples.reduce(0, +)) / Double(samples.count) / 1000, us(0.5), us(0.99)))
-    }
+    func report(_ stage: String, _ samples: [UInt64]) { print("\(stage): \(LatencySamples.summary(samples))") }
+    func timed(_ body: () -> Void) -> [UInt64] { LatencySamples.time(requests, warmUp: 1_000, body) }
     // The engine's decisions, kept (a ring of 4,096) for the logging stage.
     var decisions: [Decision] = []
     decisions.reserveCapacity(4_096)
@@ -84,17 +81,5 @@ struct DecideBench: ParsableCommand {
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     print(String(format: "Decide on %d threads at once: %.0f decisions/s, %@ µs per decision per thread", threads, Double(perThread * threads) / seconds,
                  means.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
-  }
-
-  /// Times `body` `requests` times after 1,000 warm-up calls.
-  func timed(_ body: () -> Void) -> [UInt64] {
-    for _ in 0..<1_000 { body() }
-    var samples = [UInt64](repeating: 0, count: requests)
-    for i in 0..<requests {
-      let start = DispatchTime.now().uptimeNanoseconds
-      body()
-      samples[i] = DispatchTime.now().uptimeNanoseconds - start
-    }
-    return samples
   }
 }

@@ -43,7 +43,7 @@ struct ModelBench: ParsableCommand {
       var out = [Double](repeating: 0, count: rows.count)
       let samples = flat.withUnsafeBufferPointer { x in
         out.withUnsafeMutableBufferPointer { o in
-          time(requests) {
+          LatencySamples.time(requests, warmUp: 100) {
             model.rawScores(rows: x.baseAddress!, count: rows.count, width: width, into: o.baseAddress!)
             sink += o[0]
           }
@@ -52,7 +52,7 @@ struct ModelBench: ParsableCommand {
       let mean = Double(samples.reduce(0, +)) / Double(samples.count)
       let path = model.quickScorerWidth.map { "QuickScorer, \($0)-bit leaf sets" } ?? "reference walk"
       print("\(name): \(model.treeCount) trees, \(model.nodeCount) split nodes (\(path)); 1 customer × \(rows.count) offers:")
-      print("  \(summary(samples)); \(visits / rows.count) node visits per offer, \(String(format: "%.2f", mean / Double(visits))) ns per node a tree walk would visit (sink \(sink))")
+      print("  \(LatencySamples.summary(samples)); \(visits / rows.count) node visits per offer, \(String(format: "%.2f", mean / Double(visits))) ns per node a tree walk would visit (sink \(sink))")
     }
     let loaded = try failing { try ModelBundle.load(from: bundle) }
     let models = try failing { try loaded.models.models.map { document throws(ArbiterError) in try CompiledLogisticModel(document, schema: loaded.schema) } }
@@ -70,7 +70,7 @@ struct ModelBench: ParsableCommand {
       let samples = flat.withUnsafeBufferPointer { all in
         context.withUnsafeBufferPointer { c in
           models.withUnsafeBufferPointer { models in
-            time(requests) {
+            LatencySamples.time(requests, warmUp: 100) {
               let x = UnsafeBufferPointer(rebasing: all[(request % population.count) * width..<(request % population.count + 1) * width])
               request += 1
               if prepared {
@@ -84,24 +84,7 @@ struct ModelBench: ParsableCommand {
           }
         }
       }
-      print("logistic regression (\(models.first!.termCount) terms), 1 customer × \(offers) offers, \(label): \(summary(samples)) (sink \(sink))")
+      print("logistic regression (\(models.first!.termCount) terms), 1 customer × \(offers) offers, \(label): \(LatencySamples.summary(samples)) (sink \(sink))")
     }
-  }
-
-  func time(_ count: Int, _ body: () -> Void) -> [UInt64] {
-    for _ in 0..<100 { body() }
-    var samples = [UInt64](repeating: 0, count: count)
-    for i in 0..<count {
-      let start = DispatchTime.now().uptimeNanoseconds
-      body()
-      samples[i] = DispatchTime.now().uptimeNanoseconds - start
-    }
-    return samples
-  }
-
-  func summary(_ samples: [UInt64]) -> String {
-    let sorted = samples.sorted()
-    func us(_ q: Double) -> String { String(format: "%.2f µs", Double(sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]) / 1000) }
-    return "mean \(String(format: "%.2f µs", Double(samples.reduce(0, +)) / Double(samples.count) / 1000)), p50 \(us(0.5)), p99 \(us(0.99))"
   }
 }
