@@ -149,28 +149,81 @@ public final class InteractionLog: Sendable {
   public let historyCapacity: Int
   /// How many history entries are read per customer.
   public let historyPerCustomer = 50
-  /// A random id of this process, part of every decision id.
+  /// This log's instance: a random number chosen when the log file is created (or when the log
+  /// is in memory only), part of every decision id. A restarted server continues the instance and
+  /// sequence of the file's newest decision, so the ids its predecessor gave out stay valid.
   public let instanceId: UInt32
   private let instanceText: String
-  private let sequenceCounter = Atomic<UInt64>(0)
+  private let sequenceCounter: Atomic<UInt64>
   private let state: Mutex<State>
   private let file: FileHandle?
   public let path: String?
+  /// What was read back from the log file at start.
+  public let restored: RestoreReport
+
+  /// What a restart read back from the log file: the newest decisions (up to the decision ring's
+  /// capacity) and the outcomes after them, into the rings outcomes and the contact policy read.
+  public struct RestoreReport: Sendable, Equatable {
+    public var decisions = 0
+    public var outcomes = 0
+    /// Outcomes whose decision is older than the decisions read back.
+    public var outcomesOfOlderDecisions = 0
+    /// Lines that are not valid log lines (a line cut short by a crash), skipped.
+    public var malformedLines = 0
+
+    public init(decisions: Int = 0, outcomes: Int = 0, outcomesOfOlderDecisions: Int = 0, malformedLines: Int = 0) {
+      self.decisions = decisions
+      self.outcomes = outcomes
+      self.outcomesOfOlderDecisions = outcomesOfOlderDecisions
+      self.malformedLines = malformedLines
+    }
+  }
 
   /// Opens (creating if needed) the log at `path` for appending; nil keeps it in memory only.
-  /// `expectedCustomers` sizes the per-customer index up front (so it does not grow while
-  /// serving).
+  /// An existing file's newest decisions and outcomes are read back into the rings (see
+  /// ``restored``). `expectedCustomers` sizes the per-customer index up front (so it does not
+  /// grow while serving).
   public init(path: String?, decisionCapacity: Int = 1_000_000, historyCapacity: Int = 4_000_000, expectedCustomers: Int = 0) throws(ArbiterError) {
     self.decisionCapacity = max(1, decisionCapacity)
     self.historyCapacity = max(1, historyCapacity)
     self.path = path
-    var generator = SystemRandomNumberGenerator()
-    instanceId = UInt32.random(in: 0...UInt32.max, using: &generator)
+    let replay: InteractionLogReplay? = try path.map { (path: String) throws(ArbiterError) in try InteractionLogReplay(path: path, decisionLimit: max(1, decisionCapacity)) }
+    // Continue the newest decision's instance, after a gap wider than the decisions that can
+    // have been made but not written (the buffer, calls in flight); the gap is 1 modulo the
+    // ring's size, so the next decision takes the ring's oldest slot.
+    var continued: (instance: UInt32, sequence: UInt64)?
+    for line in (replay?.lines ?? []).reversed() {
+      guard case .decision(let id, _, _, _, _) = line, let parsed = Self.parseId(id) else { continue }
+      continued = (parsed.instance, parsed.sequence)
+      break
+    }
+    if let instance = continued?.instance {
+      for case .decision(let id, _, _, _, _) in replay?.lines ?? [] {
+        if let parsed = Self.parseId(id), parsed.instance == instance { continued!.sequence = max(continued!.sequence, parsed.sequence) }
+      }
+    }
+    if let continued {
+      instanceId = continued.instance
+      let capacity = UInt64(self.decisionCapacity)
+      let gap = capacity * ((65_536 + capacity - 1) / capacity) + 1
+      sequenceCounter = Atomic(continued.sequence + gap - 1)
+    } else {
+      var generator = SystemRandomNumberGenerator()
+      instanceId = UInt32.random(in: 0...UInt32.max, using: &generator)
+      sequenceCounter = Atomic(0)
+    }
     instanceText = String(instanceId, radix: 16)
-    state = Mutex(State(
+    var initial = State(
       decisions: [DecisionSlot](repeating: DecisionSlot(), count: self.decisionCapacity),
       offers: [UInt32](repeating: 0, count: self.decisionCapacity * 4),
-      history: [HistorySlot](repeating: HistorySlot(), count: self.historyCapacity), heads: Dictionary(minimumCapacity: max(0, expectedCustomers))))
+      history: [HistorySlot](repeating: HistorySlot(), count: self.historyCapacity), heads: Dictionary(minimumCapacity: max(0, expectedCustomers)))
+    var report = RestoreReport()
+    if let replay {
+      report.malformedLines = replay.malformed
+      Self.restore(replay.lines, into: &initial, report: &report, instance: instanceId, decisionCapacity: self.decisionCapacity, historyCapacity: self.historyCapacity)
+    }
+    restored = report
+    state = Mutex(initial)
     guard let path else { file = nil; return }
     let url = URL(fileURLWithPath: path)
     do {
@@ -178,9 +231,44 @@ public final class InteractionLog: Sendable {
       if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
       let handle = try FileHandle(forWritingTo: url)
       try handle.seekToEnd()
+      // A line cut short by a crash is ended, so that the next line starts on its own.
+      if replay?.endsInsideLine == true { try handle.write(contentsOf: Data([0x0A])) }
       file = handle
     } catch {
       throw ArbiterError(.failedPrecondition, "cannot open interaction log '\(path)': \(error)")
+    }
+  }
+
+  /// Replays read-back lines into the rings, as ``record(_:sequence:)`` and
+  /// ``record(_:)`` (outcomes) did when they were written.
+  private static func restore(
+    _ lines: [InteractionLogReplay.Line], into state: inout State, report: inout RestoreReport, instance: UInt32, decisionCapacity: Int, historyCapacity: Int
+  ) {
+    for line in lines {
+      switch line {
+      case .decision(let id, let customerId, let channel, let timestampMillis, let offerIds):
+        let parsed = parseId(id)
+        remember(
+          &state, id: id, sequence: parsed?.instance == instance ? parsed?.sequence : nil, customerId: customerId, channel: channel,
+          timestampMillis: timestampMillis, offerCount: offerIds.count, decisionCapacity: decisionCapacity, historyCapacity: historyCapacity
+        ) { state, i in state.code(of: offerIds[i]) }
+        report.decisions += 1
+      case .outcome(let decisionId, let offerId, let outcome, let timestampMillis, let declineReason):
+        guard let decision = slot(of: decisionId, instance: instance, decisionCapacity: decisionCapacity, &state) else {
+          report.outcomesOfOlderDecisions += 1
+          continue
+        }
+        let entry = HistorySlot(
+          previous: state.heads[decision.customerId] ?? 0, customerId: decision.customerId, sequence: decision.sequence, timestampMillis: timestampMillis,
+          offer: state.code(of: offerId), channel: decision.channel, outcome: UInt8(OutcomeKind.allCases.firstIndex(of: outcome)! + 1), kind: decision.kind)
+        let position = appendHistory(&state, entry, capacity: historyCapacity)
+        state.heads[decision.customerId] = position + 1
+        if !declineReason.isEmpty { state.declineReasons[position] = declineReason }
+        if state.declineReasons.count > 4_096 { pruneDeclineReasons(&state, capacity: historyCapacity) }
+        report.outcomes += 1
+      case .other:
+        continue
+      }
     }
   }
 
@@ -208,14 +296,20 @@ public final class InteractionLog: Sendable {
     return (sequence, id)
   }
 
-  /// The sequence of an id this log made, or nil.
-  private func ownSequence(_ id: String) -> UInt64? {
+  /// The instance and sequence of an id in this log's format (`k-<instance>-<sequence>`, in
+  /// hex), or nil.
+  static func parseId(_ id: String) -> (instance: UInt32, sequence: UInt64)? {
     var utf8 = id.utf8[...]
     guard let dash = utf8.firstIndex(of: UInt8(ascii: "-")), utf8.distance(from: utf8.startIndex, to: dash) == 1 else { return nil }
     utf8 = utf8[utf8.index(after: dash)...]
-    guard let second = utf8.firstIndex(of: UInt8(ascii: "-")), utf8[..<second].elementsEqual(instanceText.utf8) else { return nil }
-    let digits = utf8[utf8.index(after: second)...]
-    guard !digits.isEmpty, digits.count <= 16 else { return nil }
+    guard let second = utf8.firstIndex(of: UInt8(ascii: "-")), let instance = hex(utf8[..<second], maxDigits: 8) else { return nil }
+    guard let sequence = hex(utf8[utf8.index(after: second)...], maxDigits: 16), sequence != 0, sequence & foreignBit == 0 else { return nil }
+    return (UInt32(instance), sequence)
+  }
+
+  /// Lower-case hex digits without leading zeros (as `String(_:radix: 16)` writes them).
+  private static func hex(_ digits: Substring.UTF8View, maxDigits: Int) -> UInt64? {
+    guard !digits.isEmpty, digits.count <= maxDigits, digits.first != UInt8(ascii: "0") || digits.count == 1 else { return nil }
     var value: UInt64 = 0
     for byte in digits {
       let digit: UInt8
@@ -226,7 +320,7 @@ public final class InteractionLog: Sendable {
       }
       value = value << 4 | UInt64(digit)
     }
-    return value == 0 || value & Self.foreignBit != 0 ? nil : value
+    return value
   }
 
   /// Remembers a decision so outcomes can refer to it, adds its offers to the customer's
@@ -243,40 +337,52 @@ public final class InteractionLog: Sendable {
   /// Keeps the decision in the rings and buffers its line; returns bytes to write, if due.
   private func remember(_ decision: Decision, sequence: UInt64?, line: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
     state.withLock { state in
-      var seq: UInt64
-      if let sequence { seq = sequence } else {
-        seq = Self.foreignBit | state.nextForeign
-        state.nextForeign += 1
-        if let old = state.foreignSequences.updateValue(seq, forKey: decision.decisionId) { state.foreignIds[old] = nil }
-        state.foreignIds[seq] = decision.decisionId
-        state.foreignOrder.append(seq)
-        if state.foreignOrder.count > decisionCapacity {
-          let evicted = state.foreignOrder.removeFirst()
-          if let id = state.foreignIds.removeValue(forKey: evicted), state.foreignSequences[id] == evicted { state.foreignSequences[id] = nil }
-        }
-      }
-      let offerCapacity = UInt64(state.offers.count)
-      let kind = decision.decisionId.utf8.first ?? 0
-      var slot = DecisionSlot(
-        sequence: seq, customerId: decision.customerId, offerStart: state.offersWritten, offerCount: 0, channel: decision.channel, kind: kind)
-      if !decision.offers.isEmpty {
-        var previous = state.heads[decision.customerId] ?? 0
-        // By index: a copy of each offer would retain all its strings.
-        for i in decision.offers.indices.prefix(Int(UInt16.max)) {
-          let code = state.code(of: decision.offers[i].offerId, index: decision.offers[i].offerIndex, versions: decision.versions)
-          state.offers[Int(state.offersWritten % offerCapacity)] = code
-          state.offersWritten += 1
-          slot.offerCount += 1
-          previous = 1 + appendHistory(&state, HistorySlot(
-            previous: previous, customerId: decision.customerId, sequence: seq, timestampMillis: decision.timestampMillis, offer: code,
-            channel: decision.channel, outcome: 0, kind: kind))
-        }
-        state.heads[decision.customerId] = previous
-      }
-      state.decisions[Int(seq % UInt64(decisionCapacity))] = slot
+      // By index: a copy of each offer would retain all its strings.
+      Self.remember(
+        &state, id: decision.decisionId, sequence: sequence, customerId: decision.customerId, channel: decision.channel,
+        timestampMillis: decision.timestampMillis, offerCount: min(decision.offers.count, Int(UInt16.max)), decisionCapacity: decisionCapacity,
+        historyCapacity: historyCapacity
+      ) { state, i in state.code(of: decision.offers[i].offerId, index: decision.offers[i].offerIndex, versions: decision.versions) }
       state.decisionsLogged += 1
       return Self.buffer(line, in: &state)
     }
+  }
+
+  /// Puts a decision in the decision ring and its offers in the offer ring and the customer's
+  /// history; `sequence` is nil for an id this log did not make. `code` gives offer `i`'s code.
+  private static func remember(
+    _ state: inout State, id: String, sequence: UInt64?, customerId: UInt64, channel: Channel, timestampMillis: Int64, offerCount: Int,
+    decisionCapacity: Int, historyCapacity: Int, code: (inout State, Int) -> UInt32
+  ) {
+    var seq: UInt64
+    if let sequence { seq = sequence } else {
+      seq = foreignBit | state.nextForeign
+      state.nextForeign += 1
+      if let old = state.foreignSequences.updateValue(seq, forKey: id) { state.foreignIds[old] = nil }
+      state.foreignIds[seq] = id
+      state.foreignOrder.append(seq)
+      if state.foreignOrder.count > decisionCapacity {
+        let evicted = state.foreignOrder.removeFirst()
+        if let id = state.foreignIds.removeValue(forKey: evicted), state.foreignSequences[id] == evicted { state.foreignSequences[id] = nil }
+      }
+    }
+    let offerCapacity = UInt64(state.offers.count)
+    let kind = id.utf8.first ?? 0
+    var slot = DecisionSlot(sequence: seq, customerId: customerId, offerStart: state.offersWritten, offerCount: 0, channel: channel, kind: kind)
+    if offerCount > 0 {
+      var previous = state.heads[customerId] ?? 0
+      for i in 0..<offerCount {
+        let code = code(&state, i)
+        state.offers[Int(state.offersWritten % offerCapacity)] = code
+        state.offersWritten += 1
+        slot.offerCount += 1
+        previous = 1 + appendHistory(&state, HistorySlot(
+          previous: previous, customerId: customerId, sequence: seq, timestampMillis: timestampMillis, offer: code,
+          channel: channel, outcome: 0, kind: kind), capacity: historyCapacity)
+      }
+      state.heads[customerId] = previous
+    }
+    state.decisions[Int(seq % UInt64(decisionCapacity))] = slot
   }
 
   /// An upper bound of a decision line's size.
@@ -354,10 +460,11 @@ public final class InteractionLog: Sendable {
   public var shadowCount: UInt64 { state.withLock { $0.shadowsLogged } }
 
   /// The remembered decision an id names, if it is still in the ring.
-  private func slot(of id: String, _ state: inout State) -> DecisionSlot? {
-    guard let sequence = ownSequence(id) ?? state.foreignSequences[id] else { return nil }
+  private static func slot(of id: String, instance: UInt32, decisionCapacity: Int, _ state: inout State) -> DecisionSlot? {
+    let own = parseId(id).flatMap { $0.instance == instance ? $0.sequence : nil }
+    guard let sequence = own ?? state.foreignSequences[id] else { return nil }
     let slot = state.decisions[Int(sequence % UInt64(decisionCapacity))]
-    return slot.sequence == sequence && (sequence & Self.foreignBit != 0 || slot.kind == id.utf8.first) ? slot : nil
+    return slot.sequence == sequence && (sequence & foreignBit != 0 || slot.kind == id.utf8.first) ? slot : nil
   }
 
   /// Validates and appends outcomes; all or none. Returns how many were recorded.
@@ -368,7 +475,7 @@ public final class InteractionLog: Sendable {
       for (i, outcome) in outcomes.enumerated() {
         guard !outcome.decisionId.isEmpty else { return .failure(ArbiterError(.invalidArgument, "outcomes[\(i)].decision_id is required")) }
         guard !outcome.offerId.isEmpty else { return .failure(ArbiterError(.invalidArgument, "outcomes[\(i)].offer_id is required")) }
-        guard let decision = slot(of: outcome.decisionId, &state) else {
+        guard let decision = Self.slot(of: outcome.decisionId, instance: instanceId, decisionCapacity: decisionCapacity, &state) else {
           return .failure(ArbiterError(.notFound, "outcomes[\(i)]: decision '\(outcome.decisionId)' not found"))
         }
         let code = state.offerCodes[outcome.offerId]
@@ -394,7 +501,7 @@ public final class InteractionLog: Sendable {
       for (entry, report) in resolved {
         var entry = entry
         entry.previous = state.heads[entry.customerId] ?? 0
-        let position = appendHistory(&state, entry)
+        let position = Self.appendHistory(&state, entry, capacity: historyCapacity)
         state.heads[entry.customerId] = position + 1
         if !report.declineReason.isEmpty { state.declineReasons[position] = report.declineReason }
         let text = report.decisionId.utf8.count + report.offerId.utf8.count + report.declineReason.utf8.count
@@ -410,7 +517,7 @@ public final class InteractionLog: Sendable {
           lines.append(contentsOf: line.bytes)
         }
       }
-      if state.declineReasons.count > 4_096 { pruneDeclineReasons(&state) }
+      if state.declineReasons.count > 4_096 { Self.pruneDeclineReasons(&state, capacity: historyCapacity) }
       state.outcomesLogged += UInt64(resolved.count)
       return .success(lines)
     }
@@ -487,16 +594,16 @@ public final class InteractionLog: Sendable {
 
   /// Appends to the history ring; returns the entry's position. The entry's `previous` links it
   /// to the customer's chain; the caller moves the customer's head.
-  private func appendHistory(_ state: inout State, _ entry: HistorySlot) -> UInt64 {
+  private static func appendHistory(_ state: inout State, _ entry: HistorySlot, capacity: Int) -> UInt64 {
     let position = state.historyWritten
-    state.history[Int(position % UInt64(historyCapacity))] = entry
+    state.history[Int(position % UInt64(capacity))] = entry
     state.historyWritten += 1
     return position
   }
 
   /// Drops the decline reasons of entries the history ring has overwritten.
-  private func pruneDeclineReasons(_ state: inout State) {
-    let oldest = state.historyWritten > UInt64(historyCapacity) ? state.historyWritten - UInt64(historyCapacity) : 0
+  private static func pruneDeclineReasons(_ state: inout State, capacity: Int) {
+    let oldest = state.historyWritten > UInt64(capacity) ? state.historyWritten - UInt64(capacity) : 0
     state.declineReasons = state.declineReasons.filter { $0.key >= oldest }
   }
 }

@@ -39,6 +39,13 @@ public final class ArbiterServer: Sendable {
     let log = try InteractionLog(
       path: configuration.interactionLogPath, decisionCapacity: configuration.decisionMemory, historyCapacity: configuration.historyMemory,
       expectedCustomers: customers.count + customers.count / 4)
+    let restored = log.restored
+    if restored.decisions > 0 || restored.malformedLines > 0 {
+      logger.log(level: restored.malformedLines > 0 ? .warning : .info, "read back the interaction log's newest decisions and outcomes", metadata: [
+        "decisions": "\(restored.decisions)", "outcomes": "\(restored.outcomes)",
+        "outcomes_of_older_decisions": "\(restored.outcomesOfOlderDecisions)", "malformed_lines_skipped": "\(restored.malformedLines)",
+      ])
+    }
     live = LiveState(snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundlePath)
     health = HealthService()
     // The baseline's response: a real five-offer web decision (not logged), the size a Decide

@@ -39,4 +39,108 @@ import Testing
     #expect(recent[0].outcome == .decline && recent[0].declineReason == "no-need")
     #expect(recent[1].outcome == nil)
   }
+
+  @Test func aRestartedLogAcceptsOutcomesForItsPredecessorsDecisions() throws {
+    let path = try TestSupport.temporaryDirectory() + "/log.jsonl"
+    let engine = try TestSupport.makeServer().live.snapshot.engine
+    let first = try InteractionLog(path: path, decisionCapacity: 100, historyCapacity: 1_000)
+    let (sequenceA, idA) = first.makeDecisionId(kind: "d")
+    let a = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 3), decisionId: idA)
+    first.record(a, sequence: sequenceA)
+    let (sequenceB, idB) = first.makeDecisionId(kind: "p")
+    let b = try engine.decide(DecisionRequest(customerId: 100_007, channel: .web, maxOffers: 2), decisionId: idB)
+    first.record(b, sequence: sequenceB)
+    let foreign = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 2), decisionId: "external-7")
+    first.record(foreign)
+    try #require(a.offers.count == 3 && b.offers.count >= 1 && foreign.offers.count == 2)
+    _ = try first.record([OutcomeReport(decisionId: idA, offerId: a.offers[1].offerId, outcome: .decline, declineReason: "has one \"already\"\n\u{01} ü 😀")])
+    first.flush()
+    let before = first.recent(customerId: 100_042, limit: 10)
+
+    let second = try InteractionLog(path: path, decisionCapacity: 100, historyCapacity: 1_000)
+    #expect(second.restored == InteractionLog.RestoreReport(decisions: 3, outcomes: 1, outcomesOfOlderDecisions: 0, malformedLines: 0))
+    #expect(second.instanceId == first.instanceId)
+    #expect(second.recent(customerId: 100_042, limit: 10) == before)
+    #expect(before.count == 6 && before[0].outcome == .decline && before[0].declineReason == "has one \"already\"\n\u{01} ü 😀")
+    #expect(try second.record([
+      OutcomeReport(decisionId: idB, offerId: b.offers[0].offerId, outcome: .accept),
+      OutcomeReport(decisionId: "external-7", offerId: foreign.offers[0].offerId, outcome: .click),
+    ]) == 2)
+    // Still validated: the offer must be one the decision made.
+    let notMade = try #require(engine.catalogue.offers.map(\.definition.id).first { id in !a.offers.contains { $0.offerId == id } })
+    #expect(throws: ArbiterError.self) {
+      try second.record([OutcomeReport(decisionId: idA, offerId: notMade, outcome: .accept)])
+    }
+    // New ids continue the instance, past anything the predecessor can have given out.
+    let (next, nextId) = second.makeDecisionId(kind: "d")
+    #expect(next > sequenceB + 65_536 && next % 100 == (sequenceB + 1) % 100)
+    #expect(nextId.hasPrefix("d-\(String(first.instanceId, radix: 16))-"))
+  }
+
+  @Test func aLineCutShortByACrashIsSkippedAndEnded() throws {
+    let path = try TestSupport.temporaryDirectory() + "/log.jsonl"
+    let engine = try TestSupport.makeServer().live.snapshot.engine
+    let first = try InteractionLog(path: path)
+    let (sequence, id) = first.makeDecisionId(kind: "d")
+    let decision = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web), decisionId: id)
+    first.record(decision, sequence: sequence)
+    first.flush()
+    let handle = try #require(FileHandle(forWritingAtPath: path))
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data("{\"type\":\"decision\",\"decision_id\":\"d-".utf8))
+    try handle.close()
+
+    let second = try InteractionLog(path: path)
+    #expect(second.restored.decisions == 1 && second.restored.malformedLines == 1)
+    #expect(try second.record([OutcomeReport(decisionId: id, offerId: decision.offers[0].offerId, outcome: .accept)]) == 1)
+    let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+    #expect(lines.count == 3)
+    #expect(lines[1] == "{\"type\":\"decision\",\"decision_id\":\"d-")
+    #expect(lines[2].contains("\"type\":\"outcome\""))
+    #expect((try? JSONSerialization.jsonObject(with: Data(lines[2].utf8))) != nil)
+    // Read again: the cut line stays skipped, the rest is read back.
+    let third = try InteractionLog(path: path)
+    #expect(third.restored == InteractionLog.RestoreReport(decisions: 1, outcomes: 1, outcomesOfOlderDecisions: 0, malformedLines: 1))
+  }
+
+  @Test func onlyTheNewestDecisionsAreReadBack() throws {
+    let path = try TestSupport.temporaryDirectory() + "/log.jsonl"
+    let engine = try TestSupport.makeServer().live.snapshot.engine
+    let first = try InteractionLog(path: path, decisionCapacity: 2)
+    var decisions: [Decision] = []
+    for customer in [100_001, 100_002, 100_003, 100_004, 100_005] as [UInt64] {
+      let (sequence, id) = first.makeDecisionId(kind: "d")
+      decisions.append(try engine.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: 2), decisionId: id))
+      first.record(decisions.last!, sequence: sequence)
+    }
+    _ = try first.record([OutcomeReport(decisionId: decisions[4].decisionId, offerId: decisions[4].offers[0].offerId, outcome: .click)])
+    first.flush()
+    let second = try InteractionLog(path: path, decisionCapacity: 2)
+    #expect(second.restored == InteractionLog.RestoreReport(decisions: 2, outcomes: 1, outcomesOfOlderDecisions: 0, malformedLines: 0))
+    #expect(second.recent(customerId: 100_003, limit: 10).isEmpty)
+    #expect(second.recent(customerId: 100_005, limit: 10).count == 3)
+    #expect(throws: ArbiterError.self) {
+      try second.record([OutcomeReport(decisionId: decisions[0].decisionId, offerId: decisions[0].offers[0].offerId, outcome: .accept)])
+    }
+    #expect(try second.record([OutcomeReport(decisionId: decisions[3].decisionId, offerId: decisions[3].offers[1].offerId, outcome: .accept)]) == 1)
+  }
+
+  @Test func theContactPolicyRemembersOffersMadeBeforeARestart() throws {
+    let path = try TestSupport.temporaryDirectory() + "/log.jsonl"
+    let request = DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 3)
+    let before = try TestSupport.makeServer(logPath: path)
+    let made = try before.live.decide(request)
+    let declined = try #require(made.offers.first).offerId
+    _ = try before.live.log.record([OutcomeReport(decisionId: made.decisionId, offerId: declined, outcome: .decline, declineReason: "not now")])
+    // A server without that history makes the declined offer again...
+    let forgetful = try TestSupport.makeServer()
+    #expect(try forgetful.live.decide(request).offers.map(\.offerId).contains(declined))
+    // ...a server restarted on the log does not (the policy's no-repeat days).
+    let restarted = try TestSupport.makeServer(logPath: path)
+    let after = try restarted.live.decide(request)
+    #expect(!after.offers.isEmpty && !after.offers.map(\.offerId).contains(declined))
+    let contacts = restarted.live.log.contacts(customerId: 100_042, limit: 50)
+    #expect(contacts.count == made.offers.count + 1 + after.offers.count)
+    #expect(contacts.contains { $0.offerId == declined && $0.outcome == .decline })
+  }
 }
