@@ -29,6 +29,7 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Seconds between looks for a newer bundle version under --bundle (0: never).") var bundleWatch: Double = 5
   @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
   @Option(help: "Offers and outcomes kept for the contact policy, all customers together (40 bytes each).") var historyMemory = 4_000_000
+  @Option(help: "Seconds between writes of buffered decision lines to the interaction log (0: only when 64 KiB are buffered).") var logFlush: Double = 0.2
 
   func run() async throws {
     guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
@@ -59,6 +60,8 @@ struct Serve: AsyncParsableCommand {
     config.fsyncPolicy = policy
     config.snapshotIntervalSeconds = snapshotInterval > 0 ? snapshotInterval : nil
     config.bundleWatchSeconds = bundleWatch > 0 ? bundleWatch : nil
+    guard logFlush.isFinite, logFlush >= 0 else { throw ValidationError("--log-flush must be a number of seconds >= 0") }
+    config.logFlushSeconds = logFlush > 0 ? logFlush : nil
     let server: ArbiterServer
     do {
       server = try ArbiterServer(configuration: config, logger: logger)

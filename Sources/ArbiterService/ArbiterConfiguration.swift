@@ -28,6 +28,9 @@ public struct ArbiterConfiguration: Sendable {
   public var snapshotIntervalSeconds: Double? = 600
   /// The interaction log file; nil keeps the log in memory only.
   public var interactionLogPath: String? = "arbiter-data/interactions.jsonl"
+  /// How often buffered decision lines are written to the interaction log file (seconds), so
+  /// that a crash loses at most this much; nil only when the buffer fills or at shutdown.
+  public var logFlushSeconds: Double? = 0.2
   /// How many recent decisions outcomes may refer to.
   public var decisionMemory = 1_000_000
   /// How many offers and outcomes (all customers together) the contact policy can look back

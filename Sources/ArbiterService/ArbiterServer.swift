@@ -155,6 +155,9 @@ public final class ArbiterServer: Sendable {
     if let interval = configuration.bundleWatchSeconds {
       services.append(.init(service: BundleWatchService(live: live, interval: interval, logger: logger)))
     }
+    if let interval = configuration.logFlushSeconds, configuration.interactionLogPath != nil {
+      services.append(.init(service: LogFlushService(log: live.log, interval: interval)))
+    }
     if let interval = configuration.snapshotIntervalSeconds, configuration.storeDirectory != nil {
       services.append(.init(service: SnapshotService(store: store, interval: interval, logger: logger)))
     }
@@ -227,6 +230,22 @@ struct SnapshotService: Service {
       case .failure(let error):
         logger.error("snapshot failed; the log keeps every update", metadata: ["error": "\(error.message)"])
       }
+    }
+  }
+}
+
+/// Writes the interaction log's buffered decision lines every `interval` seconds, so that a
+/// quiet server's decisions reach the file (and readers of it) promptly and a crash loses at most
+/// that interval's. A busy server writes whenever 64 KiB are buffered anyway.
+struct LogFlushService: Service {
+  let log: InteractionLog
+  let interval: Double
+
+  func run() async throws {
+    while !Task.isShuttingDownGracefully {
+      let interval = self.interval
+      do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) } } catch { return }
+      log.flush()
     }
   }
 }

@@ -13,7 +13,7 @@ final class ServerProcess: @unchecked Sendable {
   let process = Process()
   let port: Int
 
-  init(storeDirectory: String, port: Int) throws {
+  init(storeDirectory: String, port: Int, interactionLog: String = "none") throws {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("arbiter")
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
       throw TestFailure("the arbiter executable is not built next to the tests (\(binary.path)); run `swift build` first")
@@ -21,8 +21,8 @@ final class ServerProcess: @unchecked Sendable {
     self.port = port
     process.executableURL = binary
     process.arguments = [
-      "serve", "--port", "\(port)", "--bundle", TestSupport.demoBundlePath, "--customers", "2000", "--store", storeDirectory,
-      "--interaction-log", "none", "--fsync", "10", "--snapshot-interval", "0", "--log-level", "warning",
+      "serve", "--port", "\(port)", "--lean-port", "0", "--bundle", TestSupport.demoBundlePath, "--customers", "2000", "--store", storeDirectory,
+      "--interaction-log", interactionLog, "--fsync", "10", "--snapshot-interval", "0", "--log-level", "warning",
     ]
     process.standardOutput = FileHandle.nullDevice
     try process.run()
@@ -32,6 +32,9 @@ final class ServerProcess: @unchecked Sendable {
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
   }
+
+  /// A test that fails before killing its server does not leave it running.
+  deinit { if process.isRunning { kill9() } }
 
   /// A free loopback port.
   static func freePort() -> Int {
@@ -143,6 +146,46 @@ func eventBatch(_ b: Int, size: Int) -> Arbiter_V1_EventBatch {
     let presentSecond = watched.reduce(0.0) { $0 + (afterFirst[$1]! - afterSecond[$1]!) }
     #expect(presentSecond >= Double(ackedAtKill), "acknowledged \(ackedAtKill), present \(presentSecond)")
     #expect(presentSecond <= Double(sentAtKill), "sent \(sentAtKill), present \(presentSecond)")
+    server.kill9()
+  }
+}
+
+@Suite(.serialized) struct DecisionLogCrashTests {
+  /// A decision answered by a server killed with SIGKILL a second later: its line reached the
+  /// log (written every 0.2 s), so the restarted server accepts its outcome and its contact
+  /// policy remembers it.
+  @Test(.timeLimit(.minutes(5))) func aDecisionSurvivesKill9ForItsOutcome() async throws {
+    let directory = try TestSupport.temporaryDirectory()
+    let log = directory + "/interactions.jsonl"
+    let port = ServerProcess.freePort()
+    var server = try ServerProcess(storeDirectory: directory + "/store", port: port, interactionLog: log)
+    let request = Arbiter_V1_DecideRequest.with {
+      $0.customerID = 100_042
+      $0.channel = .web
+      $0.maxOffers = 3
+    }
+    let made = try await withServerClient(port: port) { client in
+      try await Arbiter_V1_DecisionService.Client(wrapping: client).decide(request)
+    }
+    let declined = try #require(made.offers.first).offerID
+    try await Task.sleep(for: .seconds(1))
+    server.kill9()
+    #expect(try String(contentsOfFile: log, encoding: .utf8).contains("\"decision_id\":\"\(made.decisionID)\""))
+
+    server = try ServerProcess(storeDirectory: directory + "/store", port: port, interactionLog: log)
+    let (recorded, after) = try await withServerClient(port: port) { client in
+      let decisions = Arbiter_V1_DecisionService.Client(wrapping: client)
+      let recorded = try await decisions.recordOutcomes(.with {
+        $0.outcomes = [.with {
+          $0.decisionID = made.decisionID
+          $0.offerID = declined
+          $0.outcome = .decline
+        }]
+      })
+      return (recorded.recorded, try await decisions.decide(request))
+    }
+    #expect(recorded == 1)
+    #expect(!after.offers.isEmpty && !after.offers.map(\.offerID).contains(declined))
     server.kill9()
   }
 }
