@@ -108,31 +108,23 @@ struct LogLineParser {
   private mutating func line() throws(Malformed) -> InteractionLogReplay.Line {
     var type: String?, decisionId: String?, customerId: UInt64?, channel: String?, ts: Int64?
     var offerIds: [String]?, offerId: String?, outcome: String?, declineReason = ""
-    try expect(0x7B)
-    var first = true
-    while true {
-      skipSpace()
-      if peek() == 0x7D { at += 1; break }
-      if !first { try expect(0x2C) }
-      first = false
-      let key = try rawString()
-      try expect(0x3A)
-      if matches(key, "type") { type = try string() }
-      else if matches(key, "decision_id") { decisionId = try string() }
-      else if matches(key, "customer_id") {
-        let (negative, magnitude) = try integer()
+    try forEachMember { key, parser throws(Malformed) in
+      if parser.matches(key, "type") { type = try parser.string() }
+      else if parser.matches(key, "decision_id") { decisionId = try parser.string() }
+      else if parser.matches(key, "customer_id") {
+        let (negative, magnitude) = try parser.integer()
         guard !negative else { throw Malformed() }
         customerId = magnitude
-      } else if matches(key, "channel") { channel = try string() }
-      else if matches(key, "ts") {
-        let (negative, magnitude) = try integer()
+      } else if parser.matches(key, "channel") { channel = try parser.string() }
+      else if parser.matches(key, "ts") {
+        let (negative, magnitude) = try parser.integer()
         guard magnitude <= UInt64(Int64.max) else { throw Malformed() }
         ts = negative ? -Int64(magnitude) : Int64(magnitude)
-      } else if matches(key, "offer_id") { offerId = try string() }
-      else if matches(key, "outcome") { outcome = try string() }
-      else if matches(key, "decline_reason") { declineReason = try string() }
-      else if matches(key, "offers") { offerIds = try offerIdsOfArray() }
-      else { try skipValue(depth: 0) }
+      } else if parser.matches(key, "offer_id") { offerId = try parser.string() }
+      else if parser.matches(key, "outcome") { outcome = try parser.string() }
+      else if parser.matches(key, "decline_reason") { declineReason = try parser.string() }
+      else if parser.matches(key, "offers") { offerIds = try parser.offerIdsOfArray() }
+      else { try parser.skipValue(depth: 1) }
     }
     skipSpace()
     guard at == bytes.count else { throw Malformed() }
@@ -153,28 +145,42 @@ struct LogLineParser {
   /// `[{"offer_id": ..., ...}, ...]`: the offer ids in order.
   private mutating func offerIdsOfArray() throws(Malformed) -> [String] {
     var ids: [String] = []
-    try expect(0x5B)
-    skipSpace()
-    if peek() == 0x5D { at += 1; return ids }
-    while true {
-      try expect(0x7B)
+    try forEachElement { parser throws(Malformed) in
       var id: String?
-      var first = true
-      while true {
-        skipSpace()
-        if peek() == 0x7D { at += 1; break }
-        if !first { try expect(0x2C) }
-        first = false
-        let key = try rawString()
-        try expect(0x3A)
-        if matches(key, "offer_id") { id = try string() } else { try skipValue(depth: 2) }
+      try parser.forEachMember { key, parser throws(Malformed) in
+        if parser.matches(key, "offer_id") { id = try parser.string() } else { try parser.skipValue(depth: 3) }
       }
       guard let id else { throw Malformed() }
       ids.append(id)
+    }
+    return ids
+  }
+
+  /// Reads an object, handing each member's key (raw bytes) to `member`, which reads its value.
+  private mutating func forEachMember(_ member: (Range<Int>, inout LogLineParser) throws(Malformed) -> Void) throws(Malformed) {
+    try expect(0x7B)
+    skipSpace()
+    if peek() == 0x7D { at += 1; return }
+    while true {
+      let key = try rawString()
+      try expect(0x3A)
+      try member(key, &self)
       skipSpace()
-      if peek() == 0x5D { at += 1; return ids }
+      if peek() == 0x7D { at += 1; return }
       try expect(0x2C)
+    }
+  }
+
+  /// Reads an array, letting `element` read each element.
+  private mutating func forEachElement(_ element: (inout LogLineParser) throws(Malformed) -> Void) throws(Malformed) {
+    try expect(0x5B)
+    skipSpace()
+    if peek() == 0x5D { at += 1; return }
+    while true {
+      try element(&self)
       skipSpace()
+      if peek() == 0x5D { at += 1; return }
+      try expect(0x2C)
     }
   }
 
@@ -307,21 +313,8 @@ struct LogLineParser {
     guard let byte = peek() else { throw Malformed() }
     switch byte {
     case 0x22: _ = try rawString()
-    case 0x7B, 0x5B:
-      let close: UInt8 = byte == 0x7B ? 0x7D : 0x5D
-      at += 1
-      skipSpace()
-      if peek() == close { at += 1; return }
-      while true {
-        if byte == 0x7B {
-          _ = try rawString()
-          try expect(0x3A)
-        }
-        try skipValue(depth: depth + 1)
-        skipSpace()
-        if peek() == close { at += 1; return }
-        try expect(0x2C)
-      }
+    case 0x7B: try forEachMember { _, parser throws(Malformed) in try parser.skipValue(depth: depth + 1) }
+    case 0x5B: try forEachElement { parser throws(Malformed) in try parser.skipValue(depth: depth + 1) }
     case UInt8(ascii: "t"): try word("true")
     case UInt8(ascii: "f"): try word("false")
     case UInt8(ascii: "n"): try word("null")

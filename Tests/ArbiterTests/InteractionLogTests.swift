@@ -143,4 +143,30 @@ import Testing
     #expect(contacts.count == made.offers.count + 1 + after.offers.count)
     #expect(contacts.contains { $0.offerId == declined && $0.outcome == .decline })
   }
+
+  @Test func handWrittenLinesAreReadInAnyOrderAndBadOnesSkipped() throws {
+    let path = try TestSupport.temporaryDirectory() + "/log.jsonl"
+    let lines = [
+      #"{"offers":[{"rank":1,"offer_id":"a\u0062c","x":{"y":[1,2.5e-3,-0.5E+2,true,null,"s\"t"]}}],"ts":1000,"channel":"web","customer_id":7,"decision_id":"ext-1","type":"decision","extra":{}}"#,
+      #"{"type":"outcome","decision_id":"ext-1","customer_id":7,"offer_id":"abc","outcome":"accept","ts":2000}"#,
+      #"{"type":"shadow","decision_id":"s","offers":[]}"#,
+      "",
+      #"{"type":"decision","decision_id":"ext-2","customer_id":-1,"channel":"web","ts":1,"offers":[]}"#,
+      #"{"type":"decision","decision_id":"ext-3","customer_id":1,"channel":"web","ts":1,"offers":[]} x"#,
+      #"{"type":"outcome","decision_id":"ext-1","offer_id":"abc","outcome":"maybe","ts":1}"#,
+      #"{"type":"decision","decision_id":"ext-4","customer_id":1,"channel":"web","ts":1,"offers":[{"offer_id":"q\x"}]}"#,
+      #"{"type":"decision","decision_id":"ext-5","customer_id":99999999999999999999,"channel":"web","ts":1,"offers":[]}"#,
+      #"{"type":"decision","decision_id":"ext-6","customer_id":1,"channel":"fax","ts":1,"offers":[]}"#,
+      #"{"type":"outcome","decision_id":"gone","offer_id":"abc","outcome":"click","ts":5}"#,
+    ]
+    try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+    let log = try InteractionLog(path: path)
+    #expect(log.restored == InteractionLog.RestoreReport(decisions: 1, outcomes: 1, outcomesOfOlderDecisions: 1, malformedLines: 6))
+    let recent = log.recent(customerId: 7, limit: 10)
+    #expect(recent == [
+      InteractionEntry(decisionId: "ext-1", offerId: "abc", channel: .web, outcome: .accept, timestampMillis: 2_000),
+      InteractionEntry(decisionId: "ext-1", offerId: "abc", channel: .web, outcome: nil, timestampMillis: 1_000),
+    ])
+    #expect(try log.record([OutcomeReport(decisionId: "ext-1", offerId: "abc", outcome: .convert, value: 10)]) == 1)
+  }
 }
