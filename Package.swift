@@ -123,6 +123,8 @@ let package = Package(
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
       ],
+      // Model fixtures, read by path.
+      exclude: ["Fixtures"],
       swiftSettings: strict
     ),
   ]
