@@ -139,6 +139,102 @@ public final class InteractionLog: Sendable {
       }
       return code
     }
+
+    /// Puts a decision in the decision ring and its offers in the offer ring and the customer's
+    /// history; `sequence` is nil for an id the log did not make. `code` gives offer `i`'s code.
+    mutating func remember(
+      id: String, sequence: UInt64?, customerId: UInt64, channel: Channel, timestampMillis: Int64, offerCount: Int, code: (inout State, Int) -> UInt32
+    ) {
+      var seq: UInt64
+      if let sequence { seq = sequence } else {
+        seq = foreignBit | nextForeign
+        nextForeign += 1
+        if let old = foreignSequences.updateValue(seq, forKey: id) { foreignIds[old] = nil }
+        foreignIds[seq] = id
+        foreignOrder.append(seq)
+        if foreignOrder.count > decisions.count {
+          let evicted = foreignOrder.removeFirst()
+          if let id = foreignIds.removeValue(forKey: evicted), foreignSequences[id] == evicted { foreignSequences[id] = nil }
+        }
+      }
+      let offerCapacity = UInt64(offers.count)
+      let kind = id.utf8.first ?? 0
+      var slot = DecisionSlot(sequence: seq, customerId: customerId, offerStart: offersWritten, offerCount: 0, channel: channel, kind: kind)
+      if offerCount > 0 {
+        var previous = heads[customerId] ?? 0
+        for i in 0..<offerCount {
+          let code = code(&self, i)
+          offers[Int(offersWritten % offerCapacity)] = code
+          offersWritten += 1
+          slot.offerCount += 1
+          previous = 1 + appendHistory(HistorySlot(
+            previous: previous, customerId: customerId, sequence: seq, timestampMillis: timestampMillis, offer: code,
+            channel: channel, outcome: 0, kind: kind))
+        }
+        heads[customerId] = previous
+      }
+      decisions[Int(seq % UInt64(decisions.count))] = slot
+    }
+
+    /// The remembered decision an id names, if it is still in the ring (`instance`: the log's).
+    func slot(of id: String, instance: UInt32) -> DecisionSlot? {
+      let own = parseId(id).flatMap { $0.instance == instance ? $0.sequence : nil }
+      guard let sequence = own ?? foreignSequences[id] else { return nil }
+      let slot = decisions[Int(sequence % UInt64(decisions.count))]
+      return slot.sequence == sequence && (sequence & foreignBit != 0 || slot.kind == id.utf8.first) ? slot : nil
+    }
+
+    /// Adds an outcome of a remembered decision to the customer's history.
+    mutating func appendOutcome(of decision: DecisionSlot, offer: UInt32, outcome: OutcomeKind, timestampMillis: Int64, declineReason: String) {
+      let position = appendHistory(HistorySlot(
+        previous: heads[decision.customerId] ?? 0, customerId: decision.customerId, sequence: decision.sequence, timestampMillis: timestampMillis,
+        offer: offer, channel: decision.channel, outcome: UInt8(OutcomeKind.allCases.firstIndex(of: outcome)! + 1), kind: decision.kind))
+      heads[decision.customerId] = position + 1
+      if !declineReason.isEmpty {
+        declineReasons[position] = declineReason
+        if declineReasons.count > 4_096 { pruneDeclineReasons() }
+      }
+    }
+
+    /// Appends to the history ring; returns the entry's position. The entry's `previous` links
+    /// it to the customer's chain; the caller moves the customer's head.
+    private mutating func appendHistory(_ entry: HistorySlot) -> UInt64 {
+      let position = historyWritten
+      history[Int(position % UInt64(history.count))] = entry
+      historyWritten += 1
+      return position
+    }
+
+    /// Drops the decline reasons of entries the history ring has overwritten.
+    private mutating func pruneDeclineReasons() {
+      let oldest = historyWritten > UInt64(history.count) ? historyWritten - UInt64(history.count) : 0
+      declineReasons = declineReasons.filter { $0.key >= oldest }
+    }
+
+    /// Replays read-back lines into the rings, as ``InteractionLog/record(_:sequence:)`` and
+    /// ``InteractionLog/record(_:)`` (outcomes) did when they were written.
+    mutating func restore(_ lines: [InteractionLogReplay.Line], instance: UInt32, into report: inout RestoreReport) {
+      for line in lines {
+        switch line {
+        case .decision(let id, let customerId, let channel, let timestampMillis, let offerIds):
+          let parsed = parseId(id)
+          remember(
+            id: id, sequence: parsed?.instance == instance ? parsed?.sequence : nil, customerId: customerId, channel: channel,
+            timestampMillis: timestampMillis, offerCount: offerIds.count
+          ) { state, i in state.code(of: offerIds[i]) }
+          report.decisions += 1
+        case .outcome(let decisionId, let offerId, let outcome, let timestampMillis, let declineReason):
+          guard let decision = slot(of: decisionId, instance: instance) else {
+            report.outcomesOfOlderDecisions += 1
+            continue
+          }
+          appendOutcome(of: decision, offer: code(of: offerId), outcome: outcome, timestampMillis: timestampMillis, declineReason: declineReason)
+          report.outcomes += 1
+        case .other:
+          continue
+        }
+      }
+    }
   }
 
   /// Sequences of decisions the log did not make carry this bit.
@@ -220,7 +316,7 @@ public final class InteractionLog: Sendable {
     var report = RestoreReport()
     if let replay {
       report.malformedLines = replay.malformed
-      Self.restore(replay.lines, into: &initial, report: &report, instance: instanceId, decisionCapacity: self.decisionCapacity, historyCapacity: self.historyCapacity)
+      initial.restore(replay.lines, instance: instanceId, into: &report)
     }
     restored = report
     state = Mutex(initial)
@@ -236,39 +332,6 @@ public final class InteractionLog: Sendable {
       file = handle
     } catch {
       throw ArbiterError(.failedPrecondition, "cannot open interaction log '\(path)': \(error)")
-    }
-  }
-
-  /// Replays read-back lines into the rings, as ``record(_:sequence:)`` and
-  /// ``record(_:)`` (outcomes) did when they were written.
-  private static func restore(
-    _ lines: [InteractionLogReplay.Line], into state: inout State, report: inout RestoreReport, instance: UInt32, decisionCapacity: Int, historyCapacity: Int
-  ) {
-    for line in lines {
-      switch line {
-      case .decision(let id, let customerId, let channel, let timestampMillis, let offerIds):
-        let parsed = parseId(id)
-        remember(
-          &state, id: id, sequence: parsed?.instance == instance ? parsed?.sequence : nil, customerId: customerId, channel: channel,
-          timestampMillis: timestampMillis, offerCount: offerIds.count, decisionCapacity: decisionCapacity, historyCapacity: historyCapacity
-        ) { state, i in state.code(of: offerIds[i]) }
-        report.decisions += 1
-      case .outcome(let decisionId, let offerId, let outcome, let timestampMillis, let declineReason):
-        guard let decision = slot(of: decisionId, instance: instance, decisionCapacity: decisionCapacity, &state) else {
-          report.outcomesOfOlderDecisions += 1
-          continue
-        }
-        let entry = HistorySlot(
-          previous: state.heads[decision.customerId] ?? 0, customerId: decision.customerId, sequence: decision.sequence, timestampMillis: timestampMillis,
-          offer: state.code(of: offerId), channel: decision.channel, outcome: UInt8(OutcomeKind.allCases.firstIndex(of: outcome)! + 1), kind: decision.kind)
-        let position = appendHistory(&state, entry, capacity: historyCapacity)
-        state.heads[decision.customerId] = position + 1
-        if !declineReason.isEmpty { state.declineReasons[position] = declineReason }
-        if state.declineReasons.count > 4_096 { pruneDeclineReasons(&state, capacity: historyCapacity) }
-        report.outcomes += 1
-      case .other:
-        continue
-      }
     }
   }
 
@@ -338,51 +401,13 @@ public final class InteractionLog: Sendable {
   private func remember(_ decision: Decision, sequence: UInt64?, line: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
     state.withLock { state in
       // By index: a copy of each offer would retain all its strings.
-      Self.remember(
-        &state, id: decision.decisionId, sequence: sequence, customerId: decision.customerId, channel: decision.channel,
-        timestampMillis: decision.timestampMillis, offerCount: min(decision.offers.count, Int(UInt16.max)), decisionCapacity: decisionCapacity,
-        historyCapacity: historyCapacity
+      state.remember(
+        id: decision.decisionId, sequence: sequence, customerId: decision.customerId, channel: decision.channel,
+        timestampMillis: decision.timestampMillis, offerCount: min(decision.offers.count, Int(UInt16.max))
       ) { state, i in state.code(of: decision.offers[i].offerId, index: decision.offers[i].offerIndex, versions: decision.versions) }
       state.decisionsLogged += 1
       return Self.buffer(line, in: &state)
     }
-  }
-
-  /// Puts a decision in the decision ring and its offers in the offer ring and the customer's
-  /// history; `sequence` is nil for an id this log did not make. `code` gives offer `i`'s code.
-  private static func remember(
-    _ state: inout State, id: String, sequence: UInt64?, customerId: UInt64, channel: Channel, timestampMillis: Int64, offerCount: Int,
-    decisionCapacity: Int, historyCapacity: Int, code: (inout State, Int) -> UInt32
-  ) {
-    var seq: UInt64
-    if let sequence { seq = sequence } else {
-      seq = foreignBit | state.nextForeign
-      state.nextForeign += 1
-      if let old = state.foreignSequences.updateValue(seq, forKey: id) { state.foreignIds[old] = nil }
-      state.foreignIds[seq] = id
-      state.foreignOrder.append(seq)
-      if state.foreignOrder.count > decisionCapacity {
-        let evicted = state.foreignOrder.removeFirst()
-        if let id = state.foreignIds.removeValue(forKey: evicted), state.foreignSequences[id] == evicted { state.foreignSequences[id] = nil }
-      }
-    }
-    let offerCapacity = UInt64(state.offers.count)
-    let kind = id.utf8.first ?? 0
-    var slot = DecisionSlot(sequence: seq, customerId: customerId, offerStart: state.offersWritten, offerCount: 0, channel: channel, kind: kind)
-    if offerCount > 0 {
-      var previous = state.heads[customerId] ?? 0
-      for i in 0..<offerCount {
-        let code = code(&state, i)
-        state.offers[Int(state.offersWritten % offerCapacity)] = code
-        state.offersWritten += 1
-        slot.offerCount += 1
-        previous = 1 + appendHistory(&state, HistorySlot(
-          previous: previous, customerId: customerId, sequence: seq, timestampMillis: timestampMillis, offer: code,
-          channel: channel, outcome: 0, kind: kind), capacity: historyCapacity)
-      }
-      state.heads[customerId] = previous
-    }
-    state.decisions[Int(seq % UInt64(decisionCapacity))] = slot
   }
 
   /// An upper bound of a decision line's size.
@@ -459,23 +484,15 @@ public final class InteractionLog: Sendable {
   /// How many shadow decisions were logged.
   public var shadowCount: UInt64 { state.withLock { $0.shadowsLogged } }
 
-  /// The remembered decision an id names, if it is still in the ring.
-  private static func slot(of id: String, instance: UInt32, decisionCapacity: Int, _ state: inout State) -> DecisionSlot? {
-    let own = parseId(id).flatMap { $0.instance == instance ? $0.sequence : nil }
-    guard let sequence = own ?? state.foreignSequences[id] else { return nil }
-    let slot = state.decisions[Int(sequence % UInt64(decisionCapacity))]
-    return slot.sequence == sequence && (sequence & foreignBit != 0 || slot.kind == id.utf8.first) ? slot : nil
-  }
-
   /// Validates and appends outcomes; all or none. Returns how many were recorded.
   public func record(_ outcomes: [OutcomeReport]) throws(ArbiterError) -> Int {
     let now = Int64(Date().timeIntervalSince1970 * 1000)
     let result: Result<[UInt8], ArbiterError> = state.withLock { state in
-      var resolved: [(slot: HistorySlot, report: OutcomeReport)] = []
+      var resolved: [(decision: DecisionSlot, offer: UInt32, timestampMillis: Int64, report: OutcomeReport)] = []
       for (i, outcome) in outcomes.enumerated() {
         guard !outcome.decisionId.isEmpty else { return .failure(ArbiterError(.invalidArgument, "outcomes[\(i)].decision_id is required")) }
         guard !outcome.offerId.isEmpty else { return .failure(ArbiterError(.invalidArgument, "outcomes[\(i)].offer_id is required")) }
-        guard let decision = Self.slot(of: outcome.decisionId, instance: instanceId, decisionCapacity: decisionCapacity, &state) else {
+        guard let decision = state.slot(of: outcome.decisionId, instance: instanceId) else {
           return .failure(ArbiterError(.notFound, "outcomes[\(i)]: decision '\(outcome.decisionId)' not found"))
         }
         let code = state.offerCodes[outcome.offerId]
@@ -489,35 +506,26 @@ public final class InteractionLog: Sendable {
         if let value = outcome.value, !value.isFinite {
           return .failure(ArbiterError(.invalidArgument, "outcomes[\(i)].value must be finite"))
         }
-        let ts = outcome.timestampMillis == 0 ? now : outcome.timestampMillis
-        let kind = UInt8(OutcomeKind.allCases.firstIndex(of: outcome.outcome)! + 1)
-        resolved.append((HistorySlot(
-          customerId: decision.customerId, sequence: decision.sequence, timestampMillis: ts, offer: code, channel: decision.channel, outcome: kind,
-          kind: decision.kind), outcome))
+        resolved.append((decision, code, outcome.timestampMillis == 0 ? now : outcome.timestampMillis, outcome))
       }
       // Valid: buffered decision lines go first, so the file keeps decisions before their outcomes.
       var lines = state.pending
       state.pending.removeAll(keepingCapacity: true)
-      for (entry, report) in resolved {
-        var entry = entry
-        entry.previous = state.heads[entry.customerId] ?? 0
-        let position = Self.appendHistory(&state, entry, capacity: historyCapacity)
-        state.heads[entry.customerId] = position + 1
-        if !report.declineReason.isEmpty { state.declineReasons[position] = report.declineReason }
+      for (decision, offer, timestampMillis, report) in resolved {
+        state.appendOutcome(of: decision, offer: offer, outcome: report.outcome, timestampMillis: timestampMillis, declineReason: report.declineReason)
         let text = report.decisionId.utf8.count + report.offerId.utf8.count + report.declineReason.utf8.count
         JSONLineWriter.withLine(bound: JSONLineWriter.bound(fixed: 160, numbers: 3, textBytes: text)) { line in
           line.raw("{\"type\":\"outcome\",\"decision_id\":"); line.string(report.decisionId)
-          line.raw(",\"customer_id\":"); line.integer(entry.customerId)
+          line.raw(",\"customer_id\":"); line.integer(decision.customerId)
           line.raw(",\"offer_id\":"); line.string(report.offerId)
           line.raw(",\"outcome\":\""); line.raw(report.outcome.rawValue)
-          line.raw("\",\"ts\":"); line.integer(entry.timestampMillis)
+          line.raw("\",\"ts\":"); line.integer(timestampMillis)
           if !report.declineReason.isEmpty { line.raw(",\"decline_reason\":"); line.string(report.declineReason) }
           if let value = report.value { line.raw(",\"value\":"); line.number(value) }
           line.raw("}\n")
           lines.append(contentsOf: line.bytes)
         }
       }
-      if state.declineReasons.count > 4_096 { Self.pruneDeclineReasons(&state, capacity: historyCapacity) }
       state.outcomesLogged += UInt64(resolved.count)
       return .success(lines)
     }
@@ -592,18 +600,4 @@ public final class InteractionLog: Sendable {
     bytes.withUnsafeBytes { file.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0.baseAddress!), count: $0.count, deallocator: .none)) }
   }
 
-  /// Appends to the history ring; returns the entry's position. The entry's `previous` links it
-  /// to the customer's chain; the caller moves the customer's head.
-  private static func appendHistory(_ state: inout State, _ entry: HistorySlot, capacity: Int) -> UInt64 {
-    let position = state.historyWritten
-    state.history[Int(position % UInt64(capacity))] = entry
-    state.historyWritten += 1
-    return position
-  }
-
-  /// Drops the decline reasons of entries the history ring has overwritten.
-  private static func pruneDeclineReasons(_ state: inout State, capacity: Int) {
-    let oldest = state.historyWritten > UInt64(capacity) ? state.historyWritten - UInt64(capacity) : 0
-    state.declineReasons = state.declineReasons.filter { $0.key >= oldest }
-  }
 }

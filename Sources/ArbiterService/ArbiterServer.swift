@@ -210,14 +210,7 @@ struct SnapshotService: Service {
   let logger: Logger
 
   func run() async throws {
-    while !Task.isCancelled && !Task.isShuttingDownGracefully {
-      do {
-        let interval = self.interval
-        try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
-      } catch {
-        return
-      }
-      if Task.isShuttingDownGracefully { return }
+    await everyInterval(interval) {
       let store = self.store
       let result = await Task.detached(priority: .utility) { () -> Result<SnapshotReport, ArbiterError> in
         do { return .success(try store.writeSnapshot()) } catch let error as ArbiterError { return .failure(error) } catch { return .failure(ArbiterError(.internalError, "\(error)")) }
@@ -242,11 +235,7 @@ struct LogFlushService: Service {
   let interval: Double
 
   func run() async throws {
-    while !Task.isShuttingDownGracefully {
-      let interval = self.interval
-      do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) } } catch { return }
-      log.flush()
-    }
+    await everyInterval(interval) { log.flush() }
   }
 }
 
@@ -259,10 +248,7 @@ struct BundleWatchService: Service {
 
   func run() async throws {
     var refused: String?
-    while !Task.isShuttingDownGracefully {
-      let interval = self.interval
-      do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) } } catch { return }
-      if Task.isShuttingDownGracefully { return }
+    await everyInterval(interval) {
       switch live.checkForNewBundle(lastRefused: &refused) {
       case .unchanged: break
       case .published(let version): logger.notice("published a new bundle version", metadata: ["version": "\(version)"])
@@ -270,6 +256,16 @@ struct BundleWatchService: Service {
         logger.error("refused a new bundle version; the live one keeps serving", metadata: ["directory": "\(directory)", "reason": "\(reason)"])
       }
     }
+  }
+}
+
+/// Runs `body` every `interval` seconds until the service group shuts down gracefully (or the
+/// task is cancelled); a shutdown during the wait ends it without one more run.
+func everyInterval(_ interval: Double, _ body: () async -> Void) async {
+  while !Task.isCancelled && !Task.isShuttingDownGracefully {
+    do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) } } catch { return }
+    if Task.isShuttingDownGracefully { return }
+    await body()
   }
 }
 

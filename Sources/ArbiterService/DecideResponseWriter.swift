@@ -37,17 +37,6 @@ enum DecideResponseWriter {
     }
   }
 
-  /// The encoded size.
-  static func size(of decision: Decision) -> Int { withSizes(of: decision) { size, _ in size } }
-
-  /// Writes the message (``size(of:)`` bytes).
-  static func write(_ decision: Decision, size: Int, into buffer: inout ByteBuffer) {
-    withSizes(of: decision) { sized, offers in
-      precondition(sized == size, "DecideResponse sized \(sized), expected \(size)")
-      write(decision, size: size, offers: offers, into: &buffer)
-    }
-  }
-
   /// Writes the message with the sizes ``withSizes(of:_:)`` gave.
   static func write(_ decision: Decision, size: Int, offers: UnsafeBufferPointer<OfferSizes>, into buffer: inout ByteBuffer) {
     let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in

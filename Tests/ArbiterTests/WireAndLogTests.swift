@@ -25,11 +25,9 @@ import Testing
             decisionId: "d-test-\(customer)")
           else { continue }
           let expected: [UInt8] = try decision.proto.serializedBytes()
-          let size = DecideResponseWriter.size(of: decision)
-          var buffer = ByteBufferAllocator().buffer(capacity: 16)
-          DecideResponseWriter.write(decision, size: size, into: &buffer)
+          let (size, bytes) = leanEncoding(decision)
           #expect(size == expected.count)
-          #expect(Array(buffer.readableBytesView) == expected, "customer \(customer) on \(channel.name), explain \(explain)")
+          #expect(bytes == expected, "customer \(customer) on \(channel.name), explain \(explain)")
           // The gRPC path writes into memory of exactly that size.
           let viaGRPC: [UInt8] = try EncodedDecisionSerializer().serialize(EncodedDecision(decision: decision))
           #expect(viaGRPC == expected)
@@ -53,9 +51,7 @@ import Testing
       suppressed: [Suppression(offerId: "s", code: .belowCost, detail: "ü\n", propensity: -0.0, score: nil)],
       nanos: 0, timestampMillis: 0, controls: [ControlHoldout(offerId: "c", propensity: .nan, priority: -1)])
     let expected: [UInt8] = try decision.proto.serializedBytes()
-    var buffer = ByteBufferAllocator().buffer(capacity: 0)
-    DecideResponseWriter.write(decision, size: DecideResponseWriter.size(of: decision), into: &buffer)
-    #expect(Array(buffer.readableBytesView) == expected)
+    #expect(leanEncoding(decision).bytes == expected)
   }
 
   @Test func outcomesForDecisionsPushedOutOfTheRingAreNotFound() throws {
@@ -207,5 +203,14 @@ import Testing
     #expect(mismatches.isEmpty, "\(mismatches)")
     // A quarter are random bit patterns and many others need 17 digits: the slow path.
     #expect(fast > values.count / 3, "the fast path took \(fast) of \(values.count)")
+  }
+}
+
+/// What the lean server writes for a decision: the size it frames, and the bytes.
+private func leanEncoding(_ decision: Decision) -> (size: Int, bytes: [UInt8]) {
+  DecideResponseWriter.withSizes(of: decision) { size, offers in
+    var buffer = ByteBufferAllocator().buffer(capacity: 16)
+    DecideResponseWriter.write(decision, size: size, offers: offers, into: &buffer)
+    return (size, Array(buffer.readableBytesView))
   }
 }
