@@ -200,6 +200,29 @@ public struct EligibilityRules: Sendable {
     return nil
   }
 
+  /// Nil when offer `index` may be shown to an anonymous visitor on `channel` at `nowDays`, else
+  /// why not: only the rules that hold for everyone apply (validity dates, channels), since
+  /// there is no customer to check the others against.
+  @inlinable
+  public func checkAnonymous(offer index: Int, channel: Channel, nowDays: Double) -> Ineligibility.Code? {
+    let rules = flat[index]
+    if !(nowDays >= rules.validFrom && nowDays < rules.validUntil) { return .notValidNow }
+    if rules.channelMask & (1 << UInt32(channel.ordinal)) == 0 { return .channelNotAllowed }
+    return nil
+  }
+
+  /// The explanation of ``checkAnonymous(offer:channel:nowDays:)``'s answer (allocates).
+  public func explainAnonymous(_ code: Ineligibility.Code, offer index: Int, channel: Channel) -> Ineligibility {
+    let rules = offers[index]
+    switch code {
+    case .notValidNow:
+      return Ineligibility(
+        code: code, detail: "not valid today (valid \(Self.dateText(rules.validFrom)) to \(Self.dateText(rules.validUntil - 1)))")
+    default:
+      return Ineligibility(code: code, detail: "not offered through \(channel.name)")
+    }
+  }
+
   /// Like ``check(offer:customer:channel:consentGiven:)`` with a human explanation (for explain
   /// mode; allocates).
   public func explain(

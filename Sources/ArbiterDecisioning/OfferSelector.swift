@@ -1,9 +1,13 @@
 import ArbiterCore
 import Foundation
 
-/// Draws offers from a ranking by the catalogue's exploration method and says, for each drawn
-/// offer, the exact probability with which it was drawn (given the offers still in the draw),
-/// so that outcomes can evaluate another policy off-policy.
+/// Draws the offer for one position of a response by the catalogue's exploration method, from
+/// the candidates that can fill that position, and says the exact probability the draw gave it.
+///
+/// Candidates that cannot be shown (a quota or the channel's capacity used up, no room in the
+/// slot being filled, already shown) are left out *before* the draw, so the logged probability
+/// is that of the shown offer among what could be shown there — the product over a response's
+/// positions is the probability of the whole response — and never conditional on a refusal.
 struct OfferSelector {
   let policy: ExplorationPolicy
   var random: SeededGenerator
@@ -13,44 +17,35 @@ struct OfferSelector {
     random = SeededGenerator(seed: FNV1a.hash(decisionId))
   }
 
-  /// Draws up to `count` of `priorities` (sorted best first, all > 0) one at a time; `accept`
-  /// may refuse a drawn offer (a quota full, no slot for it), which leaves the draw. Returns
-  /// the drawn positions with their probabilities.
-  mutating func select(priorities: [Double], count: Int, accept: (Int) -> Bool) -> [(index: Int, probability: Double)] {
-    var remaining = Array(priorities.indices)
-    var chosen: [(index: Int, probability: Double)] = []
-    var weights = policy.method == .softmax ? [Double](repeating: 0, count: priorities.count) : []
-    chosen.reserveCapacity(min(count, priorities.count))
-    while chosen.count < count, !remaining.isEmpty {
-      let m = remaining.count
-      var pick = 0
-      var probability = 1.0
-      switch policy.method {
-      case .greedy:
-        pick = 0
-      case .epsilonGreedy:
-        let explore = random.uniform() < policy.epsilon
-        pick = explore ? Int(random.next() % UInt64(m)) : 0
-        probability = policy.epsilon / Double(m) + (pick == 0 ? 1 - policy.epsilon : 0)
-      case .softmax:
-        let best = priorities[remaining[0]]
-        let temperature = max(policy.temperature * best, 1e-12)
-        var total = 0.0
-        for (k, i) in remaining.enumerated() {
-          weights[k] = exp((priorities[i] - best) / temperature)
-          total += weights[k]
+  /// Whether a draw needs every available candidate (not just the best one).
+  var needsAllCandidates: Bool { policy.method != .greedy }
+
+  /// Draws one of `available` (candidate positions, best first; not empty) whose priorities
+  /// `priority` gives; returns the drawn candidate and its probability.
+  mutating func pick(from available: [Int], priority: (Int) -> Double) -> (candidate: Int, probability: Double) {
+    let m = available.count
+    switch policy.method {
+    case .greedy:
+      return (available[0], 1)
+    case .epsilonGreedy:
+      let explore = random.uniform() < policy.epsilon
+      let k = explore ? Int(random.next() % UInt64(m)) : 0
+      return (available[k], policy.epsilon / Double(m) + (k == 0 ? 1 - policy.epsilon : 0))
+    case .softmax:
+      let best = priority(available[0])
+      let temperature = max(policy.temperature * best, 1e-12)
+      var total = 0.0
+      for candidate in available { total += exp((priority(candidate) - best) / temperature) }
+      var u = random.uniform() * total
+      var k = m - 1
+      for j in 0..<m {
+        u -= exp((priority(available[j]) - best) / temperature)
+        if u < 0 {
+          k = j
+          break
         }
-        var u = random.uniform() * total
-        pick = m - 1
-        for k in 0..<m {
-          u -= weights[k]
-          if u < 0 { pick = k; break }
-        }
-        probability = weights[pick] / total
       }
-      let index = remaining.remove(at: pick)
-      if accept(index) { chosen.append((index, probability)) }
+      return (available[k], exp((priority(available[k]) - best) / temperature) / total)
     }
-    return chosen
   }
 }

@@ -116,10 +116,11 @@ import Testing
     #expect(throws: ArbiterError(.notFound, "customer 42 not found")) {
       try engine.decide(DecisionRequest(customerId: 42, channel: .web), decisionId: "x")
     }
-    #expect(throws: ArbiterError(.invalidArgument, "customer_id is required (0 is not a customer)")) {
+    // The domain speaks domain terms; the doors name their wire fields (GRPCServiceTests).
+    #expect(throws: ArbiterError(.invalidArgument, "a customer id is required (0 is not a customer)")) {
       try engine.decide(DecisionRequest(customerId: 0, channel: .web), decisionId: "x")
     }
-    #expect(throws: ArbiterError(.invalidArgument, "max_offers must be between 1 and 50, got 51")) {
+    #expect(throws: ArbiterError(.invalidArgument, "the number of offers must be between 1 and 50, got 51")) {
       try engine.decide(DecisionRequest(customerId: 100_001, channel: .web, maxOffers: 51), decisionId: "x")
     }
   }

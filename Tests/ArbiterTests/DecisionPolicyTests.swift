@@ -80,7 +80,9 @@ import Testing
     let held = ids.filter { engine.catalogue.isControl(customer: $0, offer: card, nowDays: 20_412) }
     #expect(abs(Double(held.count) / Double(ids.count) - 0.3) < 0.04, "\(held.count) of \(ids.count)")
     // Stable within the period, reshuffled in the next, independent across groups.
-    #expect(ids.filter { engine.catalogue.isControl(customer: $0, offer: card, nowDays: 20_412 + 0.5) } == held || 20_412 / 30 != (20_412 + 0.5) / 30)
+    let periodOf = { (day: Double) in (day / 30).rounded(.down) }
+    #expect(periodOf(20_412) == periodOf(20_412 + 0.5), "half a day later is the same 30-day period")
+    #expect(ids.filter { engine.catalogue.isControl(customer: $0, offer: card, nowDays: 20_412 + 0.5) } == held)
     let nextPeriod = ids.filter { engine.catalogue.isControl(customer: $0, offer: card, nowDays: 20_412 + 30) }
     #expect(Set(nextPeriod) != Set(held))
     let loan = try #require(engine.catalogue.offerIndex["personal-loan"])
@@ -119,7 +121,7 @@ import Testing
       #expect(decision.exploration == policy.method.rawValue)
     }
     #expect(counts.count > 2, "exploration shows more than the best offer")
-    #expect(abs(logged.values.reduce(0, +) - 1) < 0.02 || logged.count < counts.count, "the probabilities of what was drawn cover the draws")
+    #expect(abs(logged.values.reduce(0, +) - 1) < 0.02, "the probabilities of what was drawn cover the draws")
     for (offer, count) in counts where count > 100 {
       let p = logged[offer]!
       let sd = (p * (1 - p) / Double(n)).squareRoot()
@@ -207,14 +209,20 @@ import Testing
     }
     let everyone = try quoted.selectOutbound(OutboundRequest(channel: .email))
     #expect(everyone.considered == quoted.customers.count)
-    #expect(everyone.assignments.count == everyone.candidates - 0 || everyone.assignments.count <= everyone.candidates)
     #expect(Set(everyone.assignments.map { $0.customerId }).count == everyone.assignments.count, "one offer per customer")
     #expect(everyone.assignments.allSatisfy { $0.expectedValue > $0.cost && $0.cost == 1 && !$0.treatment.message.isEmpty })
-    #expect(everyone.assignments.filter { $0.offerId == "travel-insurance" }.count <= 25)
+    #expect(everyone.assignments.filter { $0.offerId == "travel-insurance" }.count == 25)
 
-    // Capacity only, equal costs: exactly the customers whose best offer nets the most.
+    // Without limits every candidate gets their best offer; with the quota, the customers left
+    // out are exactly some of those whose best offer was the one out of quota (they had no other).
     let fresh = try engine { catalogue in greedy(&catalogue) }
     let all = try fresh.selectOutbound(OutboundRequest(channel: .email))
+    #expect(all.assignments.count == all.candidates && all.stoppedBy == "candidates")
+    let quotedCustomers = Set(everyone.assignments.map(\.customerId))
+    let leftOut = all.assignments.filter { !quotedCustomers.contains($0.customerId) }
+    #expect(leftOut.allSatisfy { $0.offerId == "travel-insurance" })
+    #expect(everyone.assignments.count == all.assignments.count - leftOut.count)
+    #expect(all.assignments.filter { $0.offerId == "travel-insurance" }.count > 25, "the quota binds")
     let top = try fresh.selectOutbound(OutboundRequest(channel: .email, capacity: 100))
     #expect(top.assignments.count == 100 && top.stoppedBy == "capacity")
     let best = all.assignments.sorted { $0.expectedValue - $0.cost > $1.expectedValue - $1.cost }.prefix(100)

@@ -1,0 +1,362 @@
+import ArbiterCore
+import ArbiterFeatureStore
+import ArbiterModels
+import Foundation
+
+/// What the candidates and presentation stages read of one decision's inputs: the customer's
+/// vector, the context values, and the row prepared for the logistic models (all on the stack).
+struct DecisionInputs {
+  let customer: UnsafeBufferPointer<Float>
+  let context: UnsafeBufferPointer<Float>
+  let row: ScoringRow
+}
+
+extension DecisionEngine {
+  // MARK: validate
+
+  /// Checks the request against the engine (domain terms; the door that received it has already
+  /// checked its fields); returns the customer's row, nil for an anonymous visitor.
+  func validate(_ request: DecisionRequest) throws(ArbiterError) -> Int? {
+    guard request.customerId != 0 || request.anonymous else {
+      throw ArbiterError(.invalidArgument, "a customer id is required (0 is not a customer)")
+    }
+    guard (1...Self.maxOffersLimit).contains(request.maxOffers) else {
+      throw ArbiterError(
+        .invalidArgument, "the number of offers must be between 1 and \(Self.maxOffersLimit), got \(request.maxOffers)")
+    }
+    let extraContext = schema.contextFeatures.count - (catalogue.channelContextFeature == nil ? 0 : 1)
+    guard request.contextFeatures.count <= extraContext else {
+      throw ArbiterError(
+        .invalidArgument,
+        "the context has \(request.contextFeatures.count) feature values, the schema has \(extraContext) context features besides the channel")
+    }
+    for (i, value) in request.contextFeatures.enumerated() where !value.isFinite && !value.isNaN {
+      throw ArbiterError(.invalidArgument, "context feature value \(i) is infinite")
+    }
+    guard !request.anonymous else { return nil }
+    guard let row = customers.row(of: request.customerId) else {
+      throw ArbiterError(.notFound, "customer \(request.customerId) not found")
+    }
+    return row
+  }
+
+  // MARK: context
+
+  /// The context features in schema order: the channel where the schema has it, the request's
+  /// values in the other places (missing beyond them).
+  func contextValues(for request: DecisionRequest) -> [Float] {
+    var context = [Float](repeating: .nan, count: schema.contextFeatures.count)
+    var next = 0
+    for i in context.indices {
+      if i == catalogue.channelContextFeature {
+        context[i] = Float(request.channel.ordinal)
+      } else {
+        if next < request.contextFeatures.count { context[i] = Float(request.contextFeatures[next]) }
+        next += 1
+      }
+    }
+    return context
+  }
+
+  /// The decision's state at its start: the moment, the contact policy over the customer's
+  /// history, the context keys, the channel's capacity and the control period.
+  func beginDecision(
+    _ request: DecisionRequest, decisionId: String, contacts history: [ContactRecord], slots: [SlotRequest]?, started: UInt64
+  ) -> DecisionState {
+    let now = clock()
+    let nowMillis = Int64((now * 86_400_000).rounded())
+    let channel = request.channel
+    let budget = catalogue.capacityBudgets[channel.ordinal]
+    let arbitration = catalogue.arbitration
+    var state = DecisionState(
+      request: request, decisionId: decisionId, slots: slots, started: started, now: now, nowMillis: nowMillis,
+      policy: ContactPolicyCheck(
+        catalogue: catalogue, channel: channel, history: request.anonymous ? [] : history, nowMillis: nowMillis),
+      reasonKey: request.callReason.isEmpty ? nil : catalogue.contextKey("reason:\(request.callReason)"),
+      pageKey: request.page.isEmpty ? nil : catalogue.contextKey("page:\(request.page)"),
+      channelBudget: budget,
+      channelPrice: arbitration.pacing ? budget?.price(at: now) ?? 0 : 0,
+      channelUsed: budget?.used(at: now) ?? 0,
+      costShare: arbitration.subtractChannelCost ? (channel.isInbound ? arbitration.inboundCostShare : 1) : 0,
+      control: request.anonymous ? nil : catalogue.controlPeriod(nowDays: now))
+    state.candidates.reserveCapacity(catalogue.offers.count)
+    return state
+  }
+
+  // MARK: candidates
+
+  /// Every offer through eligibility and suitability, the contact policy, its quota and the
+  /// channel's capacity, scoring and arbitration, and the control group; those left are the
+  /// candidates, best first (ties by catalogue order).
+  func collectCandidates(_ state: inout DecisionState, _ inputs: DecisionInputs) {
+    let consentGiven = state.request.anonymous || catalogue.rules.consents(inputs.customer, on: state.channel)
+    for index in 0..<catalogue.hot.count {
+      guard isEligible(index, &state, inputs, consentGiven: consentGiven), isWithinLimits(index, &state) else { continue }
+      let candidate = score(index, state, inputs)
+      if isHeldOut(candidate, &state) { continue }
+      guard candidate.priority > 0 else {
+        if state.explain { state.suppressed.append(belowCost(candidate)) }
+        continue
+      }
+      state.candidates.append(candidate)
+    }
+    state.candidates.sort { $0.priority > $1.priority || ($0.priority == $1.priority && $0.offer < $1.offer) }
+  }
+
+  /// Eligibility, consent and suitability, then the contact policy. An anonymous visitor has no
+  /// customer rules to meet, but an offer's validity dates and channels hold for everyone.
+  private func isEligible(
+    _ index: Int, _ state: inout DecisionState, _ inputs: DecisionInputs, consentGiven: Bool
+  ) -> Bool {
+    let rules = catalogue.rules
+    let channel = state.channel, now = state.now
+    if state.request.anonymous {
+      if let code = rules.checkAnonymous(offer: index, channel: channel, nowDays: now) {
+        if state.explain {
+          let why = rules.explainAnonymous(code, offer: index, channel: channel)
+          state.suppressed.append(Suppression(offerId: offerId(index), code: Suppression.Code(why.code), detail: why.detail))
+        }
+        return false
+      }
+    } else if rules.check(
+      offer: index, customer: inputs.customer, context: inputs.context, channel: channel, consentGiven: consentGiven, nowDays: now)
+      != nil
+    {
+      if state.explain,
+        let why = rules.explain(
+          offer: index, customer: inputs.customer, context: inputs.context, channel: channel, consentGiven: consentGiven,
+          nowDays: now)
+      {
+        state.suppressed.append(Suppression(offerId: offerId(index), code: Suppression.Code(why.code), detail: why.detail))
+      }
+      return false
+    }
+    if let why = state.policy.blocked(offer: index) {
+      if state.explain { state.suppressed.append(Suppression(offerId: offerId(index), code: .contactPolicy, detail: why)) }
+      return false
+    }
+    return true
+  }
+
+  /// The offer's quota and the channel's capacity, as they stand when the decision starts.
+  private func isWithinLimits(_ index: Int, _ state: inout DecisionState) -> Bool {
+    let now = state.now
+    if catalogue.hot[index].hasQuota, let quota = catalogue.offers[index].quota, quota.used(at: now) >= quota.limitUnits {
+      if state.explain {
+        let definition = catalogue.offers[index].definition
+        state.suppressed.append(Suppression(
+          offerId: definition.id, code: .budget,
+          detail: "quota of \(Int(quota.limitUnits)) per \(definition.quota!.period.rawValue) used up"))
+      }
+      return false
+    }
+    let units = catalogue.hotUnits[index * Channel.allCases.count + state.channel.ordinal]
+    if let budget = state.channelBudget, state.channelUsed + units > budget.limitUnits {
+      if state.explain {
+        state.suppressed.append(Suppression(
+          offerId: offerId(index), code: .capacity,
+          detail: "\(state.channel.name) capacity of \(budget.limitUnits) units this hour used up"))
+      }
+      return false
+    }
+    return true
+  }
+
+  /// Scoring and arbitration: priority = propensity × value × context weight × lever − channel
+  /// cost − shadow prices.
+  private func score(_ index: Int, _ state: DecisionState, _ inputs: DecisionInputs) -> DecisionState.Candidate {
+    let offer = catalogue.hot[index]
+    let channels = Channel.allCases.count
+    let propensity =
+      offer.logistic?.propensity(inputs.row)
+      ?? catalogue.offers[index].model.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context)
+    let weights = catalogue.contextWeights, keyCount = catalogue.contextKeys.count
+    let weight = (state.reasonKey.map { weights[index * keyCount + $0] } ?? 1) * (state.pageKey.map { weights[index * keyCount + $0] } ?? 1)
+    let cost = state.costShare == 0 ? 0 : catalogue.hotCosts[index * channels + state.channel.ordinal] * state.costShare
+    let pacing = catalogue.arbitration.pacing
+    let quotaPrice = pacing && offer.hasQuota ? catalogue.offers[index].quota?.price(at: state.now) ?? 0 : 0
+    let price = quotaPrice + state.channelPrice * catalogue.hotUnits[index * channels + state.channel.ordinal]
+    let priority = propensity * offer.value * weight * offer.lever - cost - price
+    return DecisionState.Candidate(
+      offer: index, propensity: propensity, weight: weight, cost: cost, price: price, priority: priority)
+  }
+
+  /// The control group: a customer held out of the offer's group for the period is logged with
+  /// what the offer would have scored, so that lift can be measured.
+  private func isHeldOut(_ candidate: DecisionState.Candidate, _ state: inout DecisionState) -> Bool {
+    guard let control = state.control,
+      CompiledCatalogue.isControl(
+        customer: state.request.customerId, groupHash: catalogue.hot[candidate.offer].groupHash, period: control.period,
+        share: control.share)
+    else { return false }
+    let compiled = catalogue.offers[candidate.offer]
+    state.controls.append(
+      ControlHoldout(offerId: compiled.definition.id, propensity: candidate.propensity, priority: candidate.priority))
+    if state.explain {
+      state.suppressed.append(Suppression(
+        offerId: compiled.definition.id, code: .controlGroup,
+        detail: "customer is in the control group of '\(compiled.group)' this period", propensity: candidate.propensity,
+        score: candidate.priority))
+    }
+    return true
+  }
+
+  private func belowCost(_ candidate: DecisionState.Candidate) -> Suppression {
+    let definition = catalogue.offers[candidate.offer].definition
+    let p = candidate.propensity
+    let detail = String(
+      format: "expected value %.2f (p %.4f × value %.0f × context %.2f × lever %.2f) does not cover cost %.2f + shadow price %.2f",
+      p * definition.value * candidate.weight * definition.lever, p, definition.value, candidate.weight, definition.lever,
+      candidate.cost, candidate.price)
+    return Suppression(offerId: definition.id, code: .belowCost, detail: detail, propensity: p, score: candidate.priority)
+  }
+
+  private func offerId(_ index: Int) -> String { catalogue.offers[index].definition.id }
+
+  // MARK: draw
+
+  /// Draws the response position by position (a page: slot by slot, in order) with the
+  /// exploration method, from the candidates that can fill that position now, and reserves
+  /// quota and capacity for each offer drawn. A reservation lost to a concurrent decision leaves
+  /// that candidate out and draws the position again.
+  func draw(_ state: inout DecisionState) {
+    var selector = OfferSelector(policy: catalogue.exploration, decisionId: state.decisionId)
+    var page = SlotFilling(slots: state.slots, maxPerCategory: catalogue.maxPerCategoryPerPage)
+    let allowed = state.allowed(pageCapacity: page.capacity)
+    var available: [Int] = []
+    if selector.needsAllCandidates { available.reserveCapacity(state.candidates.count) }
+    while state.drawn.count < allowed, state.slots == nil || page.hasOpenPosition {
+      collectAvailable(&state, page: page, firstOnly: !selector.needsAllCandidates, into: &available)
+      guard !available.isEmpty else {
+        if state.slots == nil { break }
+        page.skipSlot()
+        continue
+      }
+      let (picked, probability) = selector.pick(from: available) { state.candidates[$0].priority }
+      guard reserve(picked, &state) else { continue }
+      state.candidates[picked].shown = true
+      var drawn = DecisionState.Draw(candidate: picked, probability: probability)
+      if state.slots != nil {
+        (drawn.slot, drawn.slotPosition) = page.place(category: catalogue.offers[state.candidates[picked].offer].definition.category)
+      }
+      state.drawn.append(drawn)
+    }
+  }
+
+  /// The candidates that can fill the open position, best first: not shown, fitting the slot,
+  /// with quota and channel capacity left now (a candidate found without is marked refused).
+  private func collectAvailable(_ state: inout DecisionState, page: SlotFilling, firstOnly: Bool, into available: inout [Int]) {
+    available.removeAll(keepingCapacity: true)
+    let now = state.now
+    let used = state.channelBudget?.used(at: now)
+    for k in state.candidates.indices where !state.candidates[k].shown && state.candidates[k].refusal == nil {
+      let offer = catalogue.offers[state.candidates[k].offer]
+      if state.slots != nil && !page.fits(category: offer.definition.category) { continue }
+      if let quota = offer.quota, quota.used(at: now) + 1 > quota.limitUnits {
+        state.candidates[k].refusal = .budget
+        continue
+      }
+      if let budget = state.channelBudget, used! + offer.capacityUnits[state.channel.ordinal] > budget.limitUnits {
+        state.candidates[k].refusal = .capacity
+        continue
+      }
+      available.append(k)
+      if firstOnly { return }
+    }
+  }
+
+  /// Reserves the candidate's quota and channel capacity; false (nothing reserved, the candidate
+  /// marked refused) when a concurrent decision took the last of either.
+  private func reserve(_ k: Int, _ state: inout DecisionState) -> Bool {
+    let offer = catalogue.offers[state.candidates[k].offer]
+    if let quota = offer.quota, !quota.reserve(1, at: state.now) {
+      state.candidates[k].refusal = .budget
+      return false
+    }
+    if let budget = state.channelBudget, !budget.reserve(offer.capacityUnits[state.channel.ordinal], at: state.now) {
+      offer.quota?.release(1, at: state.now)
+      state.candidates[k].refusal = .capacity
+      return false
+    }
+    return true
+  }
+
+  // MARK: explain
+
+  /// Why each candidate not shown was not: its quota or the channel's capacity ran out, the
+  /// weekly limit, or it ranked below those shown.
+  func explainUnshown(_ state: inout DecisionState) {
+    let shown = state.drawn.count
+    let wanted = state.slots.map { $0.reduce(0) { $0 + $1.count } } ?? state.request.maxOffers
+    let cutByWeek = state.policy.offersLeftThisWeek < wanted && shown == state.policy.offersLeftThisWeek
+    for (k, candidate) in state.candidates.enumerated() where !candidate.shown {
+      let id = offerId(candidate.offer)
+      let code: Suppression.Code, detail: String
+      if let refusal = candidate.refusal {
+        code = refusal
+        detail = refusal == .budget ? "quota used up" : "\(state.channel.name) capacity used up"
+      } else if cutByWeek {
+        code = .contactPolicy
+        detail = "weekly limit: \(state.policy.offersLeftThisWeek) more offers allowed this week"
+      } else {
+        code = .rankedBelow
+        detail = "ranked \(k + 1) of \(state.candidates.count) eligible; \(shown) shown"
+      }
+      state.suppressed.append(
+        Suppression(offerId: id, code: code, detail: detail, propensity: candidate.propensity, score: candidate.priority))
+    }
+  }
+
+  // MARK: present
+
+  /// The drawn offers as the customer sees them: treatment filled in for the channel, reasons,
+  /// every factor of the score, the probability each was drawn with.
+  func present(_ state: DecisionState, _ inputs: DecisionInputs, row: Int?) -> Decision {
+    let channel = state.channel
+    let needsNames = state.drawn.contains { draw in
+      let treatment = catalogue.offers[state.candidates[draw.candidate].offer].treatments[channel.ordinal]!
+      return treatment.title.usesNames || treatment.message.usesNames || treatment.script?.usesNames == true
+    }
+    let names = TemplateNames(displayName: needsNames ? row.map { customers.displayName(row: $0) } ?? "" : "")
+    var ranked: [RankedOffer] = []
+    ranked.reserveCapacity(state.drawn.count)
+    var contributions: [Double] = []
+    for (position, draw) in state.drawn.enumerated() {
+      let candidate = state.candidates[draw.candidate]
+      let offer = catalogue.offers[candidate.offer]
+      let treatment = offer.treatments[channel.ordinal]!
+      let phrases = reasonPhrases[offer.index]
+      contributions.removeAll(keepingCapacity: true)
+      contributions.append(contentsOf: repeatElement(0, count: phrases.names.count))
+      offer.model.contributions(customer: inputs.customer, context: inputs.context, into: &contributions)
+      var reasons = topReasons(phrases, contributions, customer: inputs.customer, context: inputs.context)
+      if candidate.weight != 1 { reasons.append(contextReason(state, weight: candidate.weight)) }
+      let name = offer.definition.name
+      ranked.append(RankedOffer(
+        rank: position + 1, offerIndex: offer.index, offerId: offer.definition.id, name: name,
+        product: offer.definition.product, propensity: candidate.propensity, value: offer.definition.value,
+        contextWeight: candidate.weight, score: candidate.priority,
+        treatment: RenderedTreatment(
+          title: treatment.title.render(names, offerName: name, customer: inputs.customer),
+          message: treatment.message.render(names, offerName: name, customer: inputs.customer),
+          agentScript: treatment.script?.render(names, offerName: name, customer: inputs.customer) ?? ""),
+        reasons: reasons, lever: offer.definition.lever, channelCost: candidate.cost, shadowPrice: candidate.price,
+        probability: draw.probability, category: offer.definition.category, slot: draw.slot, slotPosition: draw.slotPosition))
+    }
+    let request = state.request
+    return Decision(
+      decisionId: state.decisionId, requestId: request.requestId, customerId: request.customerId, channel: channel,
+      versions: versions, offers: ranked, suppressed: state.suppressed,
+      nanos: DispatchTime.now().uptimeNanoseconds - state.started,
+      timestampMillis: state.nowMillis, controls: state.controls, exploration: catalogue.exploration.method.rawValue)
+  }
+
+  /// The reason an interaction's context weighed an offer.
+  private func contextReason(_ state: DecisionState, weight: Double) -> ReasonCode {
+    let request = state.request
+    let key = [state.reasonKey.map { _ in "reason:\(request.callReason)" }, state.pageKey.map { _ in "page:\(request.page)" }]
+      .compactMap { $0 }.joined(separator: ", ")
+    return ReasonCode(
+      code: "CONTEXT_WEIGHT", feature: key, contribution: weight, phrase: "relevant to this interaction (\(key)) ×\(weight)")
+  }
+}

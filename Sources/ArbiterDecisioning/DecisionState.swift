@@ -1,0 +1,63 @@
+import ArbiterCore
+import ArbiterModels
+
+/// What one decision carries from stage to stage (see ``DecisionEngine/decide(_:decisionId:contacts:slots:)``):
+/// the request, the moment it is decided at, what the contact policy and the pacing say, and what
+/// each stage adds — candidates, suppressions, control holdouts, the draw.
+struct DecisionState {
+  /// An offer that passed eligibility, the contact policy and the limits, scored.
+  struct Candidate {
+    var offer: Int
+    var propensity: Double
+    var weight: Double
+    var cost: Double
+    var price: Double
+    var priority: Double
+    /// Drawn into the response.
+    var shown = false
+    /// Why a draw could not show it (its quota or the channel's capacity ran out meanwhile).
+    var refusal: Suppression.Code?
+  }
+
+  /// One offer drawn: which candidate, the probability it had at its position, and for a page
+  /// the slot and 1-based position it fills.
+  struct Draw {
+    var candidate: Int
+    var probability: Double
+    var slot: String = ""
+    var slotPosition: Int = 0
+  }
+
+  let request: DecisionRequest
+  let decisionId: String
+  /// For a page: its slots, filled in order.
+  let slots: [SlotRequest]?
+  let started: UInt64
+  let now: Double
+  let nowMillis: Int64
+  let policy: ContactPolicyCheck
+  /// Context-weight columns of the call reason and the page, if any offer weighs them.
+  let reasonKey: Int?
+  let pageKey: Int?
+  let channelBudget: PacingState.Budget?
+  /// The channel capacity's shadow price per unit, and the channel's used units at the start.
+  let channelPrice: Double
+  let channelUsed: Double
+  /// The share of a contact's cost an offer bears here (inbound interactions bear part).
+  let costShare: Double
+  let control: (period: UInt64, share: Double)?
+
+  var candidates: [Candidate] = []
+  var suppressed: [Suppression] = []
+  var controls: [ControlHoldout] = []
+  var drawn: [Draw] = []
+
+  var channel: Channel { request.channel }
+  var explain: Bool { request.explain }
+
+  /// How many offers the draw may show: the request's (or the page's) number, within what the
+  /// contact policy still allows this week.
+  func allowed(pageCapacity: Int) -> Int {
+    min(slots == nil ? request.maxOffers : pageCapacity, policy.offersLeftThisWeek)
+  }
+}
