@@ -44,10 +44,10 @@ import Testing
     let path = try TestSupport.temporaryDirectory() + "/log.jsonl"
     let engine = try TestSupport.makeServer().live.snapshot.engine
     let first = try InteractionLog(path: path, decisionCapacity: 100, historyCapacity: 1_000)
-    let (sequenceA, idA) = first.makeDecisionId(kind: "d")
+    let (sequenceA, idA) = first.makeDecisionId(kind: .decide)
     let a = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 3), decisionId: idA)
     first.record(a, sequence: sequenceA)
-    let (sequenceB, idB) = first.makeDecisionId(kind: "p")
+    let (sequenceB, idB) = first.makeDecisionId(kind: .page)
     let b = try engine.decide(DecisionRequest(customerId: 100_007, channel: .web, maxOffers: 2), decisionId: idB)
     first.record(b, sequence: sequenceB)
     let foreign = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 2), decisionId: "external-7")
@@ -72,7 +72,7 @@ import Testing
       try second.record([OutcomeReport(decisionId: idA, offerId: notMade, outcome: .accept)])
     }
     // New ids continue the instance, past anything the predecessor can have given out.
-    let (next, nextId) = second.makeDecisionId(kind: "d")
+    let (next, nextId) = second.makeDecisionId(kind: .decide)
     #expect(next > sequenceB + 65_536 && next % 100 == (sequenceB + 1) % 100)
     #expect(nextId.hasPrefix("d-\(String(first.instanceId, radix: 16))-"))
   }
@@ -81,7 +81,7 @@ import Testing
     let path = try TestSupport.temporaryDirectory() + "/log.jsonl"
     let engine = try TestSupport.makeServer().live.snapshot.engine
     let first = try InteractionLog(path: path)
-    let (sequence, id) = first.makeDecisionId(kind: "d")
+    let (sequence, id) = first.makeDecisionId(kind: .decide)
     let decision = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web), decisionId: id)
     first.record(decision, sequence: sequence)
     first.flush()
@@ -109,7 +109,7 @@ import Testing
     let first = try InteractionLog(path: path, decisionCapacity: 2)
     var decisions: [Decision] = []
     for customer in [100_001, 100_002, 100_003, 100_004, 100_005] as [UInt64] {
-      let (sequence, id) = first.makeDecisionId(kind: "d")
+      let (sequence, id) = first.makeDecisionId(kind: .decide)
       decisions.append(try engine.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: 2), decisionId: id))
       first.record(decisions.last!, sequence: sequence)
     }
@@ -168,5 +168,106 @@ import Testing
       InteractionEntry(decisionId: "ext-1", offerId: "abc", channel: .web, outcome: nil, timestampMillis: 1_000),
     ])
     #expect(try log.record([OutcomeReport(decisionId: "ext-1", offerId: "abc", outcome: .convert, value: 10)]) == 1)
+  }
+
+  /// Decides `count` times for customer 100042 (or an anonymous visitor, who is eligible for
+  /// more offers) on the web with `offers` offers each, logged.
+  func logged(_ count: Int, offers: Int, anonymous: Bool = false, in log: InteractionLog) throws -> [Decision] {
+    let engine = try TestSupport.makeServer().live.snapshot.engine
+    let request = DecisionRequest(customerId: anonymous ? 0 : 100_042, channel: .web, maxOffers: offers, anonymous: anonymous)
+    return try (0..<count).map { _ in
+      let (sequence, id) = log.makeDecisionId(kind: .decide)
+      let decision = try engine.decide(request, decisionId: id, contacts: [])
+      log.record(decision, sequence: sequence)
+      return decision
+    }
+  }
+
+  @Test func outcomesOfEveryRememberedDecisionAreAccepted() throws {
+    // Ten offers a decision: the offer ring (eight per decision by default) bounds memory, and
+    // a decision is remembered exactly as long as its offers are.
+    let log = try InteractionLog(path: nil, decisionCapacity: 100)
+    let decisions = try logged(100, offers: 10, anonymous: true, in: log)
+    try #require(decisions.allSatisfy { $0.offers.count == 10 })
+    #expect(log.offerCapacity == 800)
+    for decision in decisions.suffix(80) {
+      #expect(try log.record([OutcomeReport(decisionId: decision.decisionId, offerId: decision.offers[9].offerId, outcome: .click)]) == 1)
+    }
+    for decision in decisions.prefix(20) {
+      do {
+        _ = try log.record([OutcomeReport(decisionId: decision.decisionId, offerId: decision.offers[9].offerId, outcome: .click)])
+        Issue.record("an outcome of a decision whose offers were overwritten was accepted")
+      } catch {
+        #expect(error.code == .notFound && error.message.contains("no longer remembered"), "\(error.message)")
+      }
+    }
+    // Sized for it, all 100 are remembered.
+    let roomy = try InteractionLog(path: nil, decisionCapacity: 100, offerCapacity: 1_000)
+    for decision in try logged(100, offers: 10, anonymous: true, in: roomy) {
+      #expect(try roomy.record([OutcomeReport(decisionId: decision.decisionId, offerId: decision.offers[0].offerId, outcome: .accept)]) == 1)
+    }
+  }
+
+  @Test func anOutcomeTimeAheadOfTheClockIsRefusedAndARetryRecordedOnce() throws {
+    let path = try TestSupport.temporaryDirectory() + "/log.jsonl"
+    let log = try InteractionLog(path: path)
+    let decision = try #require(try logged(1, offers: 3, in: log).first)
+    let offer = decision.offers[0].offerId
+    let now = Int64(Date().timeIntervalSince1970 * 1000)
+    for future in [now + 3_600_000, Int64(32_503_680_000_000), Int64.max] {
+      do {
+        _ = try log.record([OutcomeReport(decisionId: decision.decisionId, offerId: offer, outcome: .decline, timestampMillis: future)])
+        Issue.record("an outcome dated \(future) was accepted")
+      } catch {
+        #expect(error.code == .invalidArgument && error.message.contains("ahead of the server clock"), "\(error.message)")
+      }
+    }
+    // Before its own decision: refused too.
+    #expect(throws: ArbiterError.self) {
+      try log.record([OutcomeReport(decisionId: decision.decisionId, offerId: offer, outcome: .decline, timestampMillis: 1_000)])
+    }
+    #expect(log.recent(customerId: 100_042, limit: 10).allSatisfy { $0.outcome == nil }, "nothing was recorded")
+    // The same outcome sent twice (a retry), and twice in one batch: recorded once.
+    let report = OutcomeReport(decisionId: decision.decisionId, offerId: offer, outcome: .accept)
+    #expect(try log.record([report]) == 1)
+    #expect(try log.record([report, report]) == 2)
+    let decline = OutcomeReport(decisionId: decision.decisionId, offerId: offer, outcome: .decline, declineReason: "no")
+    #expect(try log.record([decline]) == 1)
+    let entries = log.recent(customerId: 100_042, limit: 10).filter { $0.outcome != nil }
+    #expect(entries.map(\.outcome) == [.decline, .accept])
+    #expect(log.counts.outcomes == 2)
+    log.flush()
+    let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").filter { $0.contains("\"type\":\"outcome\"") }
+    #expect(lines.count == 2)
+    // After a restart the outcomes read back still count: a retry is still recorded once.
+    let restarted = try InteractionLog(path: path)
+    #expect(try restarted.record([report]) == 1)
+    #expect(restarted.counts.outcomes == 0)
+  }
+
+  @Test func declineReasonsAreBoundedAndCheapToKeep() throws {
+    let log = try InteractionLog(path: nil, declineReasonBytes: 10_000)
+    let decisions = try logged(300, offers: 1, in: log)
+    let reason = String(repeating: "r", count: 99)
+    var reports: [OutcomeReport] = []
+    for (k, decision) in decisions.enumerated() {
+      reports.append(OutcomeReport(decisionId: decision.decisionId, offerId: decision.offers[0].offerId, outcome: .decline, declineReason: reason + "\(k % 10)"))
+    }
+    #expect(try log.record(reports) == 300)
+    let held = log.declineReasonsHeld
+    #expect(held.bytes <= 10_000 && held.count == 100, "\(held)")
+    let recent = log.recent(customerId: 100_042, limit: 600).filter { $0.outcome == .decline }
+    #expect(recent.count == 300)
+    #expect(recent.prefix(100).allSatisfy { $0.declineReason.hasPrefix(reason) }, "the newest reasons are kept")
+    #expect(recent.suffix(200).allSatisfy { $0.declineReason.isEmpty }, "the oldest dropped")
+    // Too long a reason is refused, naming it.
+    do {
+      _ = try log.record([OutcomeReport(
+        decisionId: decisions[0].decisionId, offerId: decisions[0].offers[0].offerId, outcome: .click,
+        declineReason: String(repeating: "x", count: 1_001))])
+      Issue.record("a 1001-byte decline reason was accepted")
+    } catch {
+      #expect(error.message.contains("decline reason is 1001 bytes, at most 1000"), "\(error.message)")
+    }
   }
 }

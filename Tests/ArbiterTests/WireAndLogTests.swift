@@ -65,7 +65,7 @@ import Testing
     #expect(customers.count == 6)
     var made: [(String, String)] = []
     for customer in customers {
-      let (sequence, id) = log.makeDecisionId(kind: "d")
+      let (sequence, id) = log.makeDecisionId(kind: .decide)
       let decision = try engine.decide(DecisionRequest(customerId: customer, channel: .web), decisionId: id)
       log.record(decision, sequence: sequence)
       made.append((id, decision.offers[0].offerId))
@@ -92,20 +92,20 @@ import Testing
     let server = try TestSupport.makeServer()
     let engine = server.live.snapshot.engine
     let log = try InteractionLog(path: nil, decisionCapacity: 100, historyCapacity: 100)
-    let (sequence, id) = log.makeDecisionId(kind: "d")
+    let (sequence, id) = log.makeDecisionId(kind: .decide)
     var decision = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 3), decisionId: id)
     log.record(decision, sequence: sequence)
     let first = decision.offers.map(\.offerId)
     // The same version stamp, the same indices, other ids (reversed), then a new stamp.
     let ids = first.reversed().map { $0 }
     for (i, offerId) in ids.enumerated() { decision.offers[i].offerId = offerId }
-    let (second, secondId) = log.makeDecisionId(kind: "d")
+    let (second, secondId) = log.makeDecisionId(kind: .decide)
     decision.decisionId = secondId
     decision.customerId = 100_043
     log.record(decision, sequence: second)
     decision.versions = VersionStamp(bundleName: "other", bundleVersion: "2", catalogueVersion: "x", schemaHash: "y")
     decision.offers[0].offerId = "an-offer-of-another-catalogue"
-    let (third, thirdId) = log.makeDecisionId(kind: "d")
+    let (third, thirdId) = log.makeDecisionId(kind: .decide)
     decision.decisionId = thirdId
     decision.customerId = 100_044
     log.record(decision, sequence: third)
@@ -121,7 +121,7 @@ import Testing
     let log = try InteractionLog(path: nil, decisionCapacity: 100, historyCapacity: 10)
     var ids: [String] = []
     for _ in 0..<3 {
-      let (sequence, id) = log.makeDecisionId(kind: "d")
+      let (sequence, id) = log.makeDecisionId(kind: .decide)
       let decision = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 3), decisionId: id)
       #expect(decision.offers.count == 3)
       log.record(decision, sequence: sequence)
@@ -134,7 +134,7 @@ import Testing
     #expect(all[0].outcome == .decline && all[0].declineReason == "later" && all[0].decisionId == ids[2])
     #expect(all.suffix(3).allSatisfy { $0.decisionId == ids[0] })
     // Another customer's two offers push the oldest two out of the ring.
-    let (sequence, id) = log.makeDecisionId(kind: "d")
+    let (sequence, id) = log.makeDecisionId(kind: .decide)
     log.record(try engine.decide(DecisionRequest(customerId: 100_007, channel: .web, maxOffers: 2), decisionId: id), sequence: sequence)
     let left = log.recent(customerId: 100_042, limit: 50)
     #expect(left.count == 8)
