@@ -39,18 +39,31 @@ public final class LiveState: Sendable {
   public var snapshot: DecisionSnapshot { current.load(ordering: .acquiring) }
 
   /// Decides against the current snapshot and logs the decision.
-  public func decide(_ request: DecisionRequest) throws(ArbiterError) -> Decision {
-    let (sequence, id) = log.makeDecisionId(kind: "d")
+  ///
+  /// `stillWanted` is asked once the decision is made: when it says no (the caller's deadline
+  /// passed), the decision's quota and capacity are given back, nothing is logged or added to the
+  /// customer's contact history, and the call fails with `deadlineExceeded`.
+  public func decide(_ request: DecisionRequest, stillWanted: () -> Bool = { true }) throws(ArbiterError) -> Decision {
+    let (sequence, id) = log.makeDecisionId(kind: .decide)
     let engine = snapshot.engine
-    let decision = try engine.decide(request, decisionId: id, contacts: history(for: request, engine))
+    let challenger = shadowChallenger(for: id)
+    let contacts = history(for: request, engine, challenger?.engine)
+    let decision = try engine.decide(request, decisionId: id, contacts: contacts)
+    guard stillWanted() else {
+      engine.releaseReservations(of: decision)
+      throw ArbiterError(.deadlineExceeded, "the deadline passed while deciding; the decision was not made")
+    }
     log.record(decision, sequence: sequence)
-    shadow(request, decision)
+    if let challenger { shadow(request, decision, contacts: contacts, challenger: challenger.engine) }
     return decision
   }
 
-  /// The customer's recent interactions, when the catalogue's contact policy needs them.
-  func history(for request: DecisionRequest, _ engine: DecisionEngine) -> [ContactRecord] {
-    guard !request.anonymous, engine.catalogue.contactPolicy.isActive else { return [] }
+  /// The customer's recent interactions, when the contact policy of the champion (or of the
+  /// challenger scoring this decision) needs them.
+  func history(for request: DecisionRequest, _ engine: DecisionEngine, _ challenger: DecisionEngine? = nil) -> [ContactRecord] {
+    guard !request.anonymous,
+      engine.catalogue.contactPolicy.isActive || challenger?.catalogue.contactPolicy.isActive == true
+    else { return [] }
     return log.contacts(customerId: request.customerId, limit: log.historyPerCustomer)
   }
 
@@ -78,13 +91,18 @@ public final class LiveState: Sendable {
     challenger.store(DecisionSnapshot(engine: engine, bundle: bundle), ordering: .releasing)
   }
 
-  /// Scores the request with the challenger for the configured share of decisions (chosen by a
-  /// hash of the decision id, so the choice is stable) and logs what it would have done.
-  private func shadow(_ request: DecisionRequest, _ decision: Decision) {
-    guard let challenger = challenger.load(ordering: .acquiring) else { return }
+  /// The challenger that scores the decision with this id, if shadow scoring is on and the
+  /// decision falls in its share (chosen by a hash of the decision id, so the choice is stable).
+  private func shadowChallenger(for decisionId: String) -> DecisionSnapshot? {
+    guard let challenger = challenger.load(ordering: .acquiring) else { return nil }
     let share = challengerShare.load(ordering: .relaxed)
-    guard Int(FNV1a.hash(decision.decisionId) % 10_000) < share else { return }
-    if let shadowDecision = try? challenger.engine.decide(request, decisionId: decision.decisionId) {
+    return Int(FNV1a.hash(decisionId) % 10_000) < share ? challenger : nil
+  }
+
+  /// Logs what the challenger would have decided, on the same inputs as the champion: the same
+  /// request and the same contact history.
+  private func shadow(_ request: DecisionRequest, _ decision: Decision, contacts: [ContactRecord], challenger: DecisionEngine) {
+    if let shadowDecision = try? challenger.decide(request, decisionId: decision.decisionId, contacts: contacts) {
       log.recordShadow(shadowDecision)
     }
   }
@@ -129,7 +147,11 @@ extension LiveState {
   /// Fills the slots of a page, in the order given, drawing from the ranked eligible offers: no
   /// offer twice on a page, each slot only its content type, at most the catalogue's number of
   /// offers per category on a page. The logged decision holds the placed offers.
-  public func personalize(_ request: DecisionRequest, slots: [SlotRequest]) throws(ArbiterError) -> (Decision, [SlotPlacement]) {
+  ///
+  /// `stillWanted` is asked once the page is decided, as by ``decide(_:stillWanted:)``.
+  public func personalize(
+    _ request: DecisionRequest, slots: [SlotRequest], stillWanted: () -> Bool = { true }
+  ) throws(ArbiterError) -> (Decision, [SlotPlacement]) {
     guard !slots.isEmpty else { throw ArbiterError(.invalidArgument, "slots: at least one slot is required") }
     var names = Set<String>()
     var total = 0
@@ -143,43 +165,72 @@ extension LiveState {
     let snapshot = self.snapshot
     var all = request
     all.maxOffers = min(DecisionEngine.maxOffersLimit, max(1, snapshot.engine.catalogue.offers.count))
-    let (sequence, id) = log.makeDecisionId(kind: "p")
+    let (sequence, id) = log.makeDecisionId(kind: .page)
     let decision = try snapshot.engine.decide(all, decisionId: id, contacts: history(for: request, snapshot.engine), slots: slots)
-    // In slot order, then position.
-    let order = Dictionary(uniqueKeysWithValues: slots.enumerated().map { ($1.name, $0) })
+    guard stillWanted() else {
+      snapshot.engine.releaseReservations(of: decision)
+      throw ArbiterError(.deadlineExceeded, "the deadline passed while deciding; the page was not decided")
+    }
+    // Filled slot by slot, so already in slot order, then position.
     let placements = decision.offers.map { SlotPlacement(slot: $0.slot, position: $0.slotPosition, offer: $0) }
-      .sorted { (order[$0.slot]!, $0.position) < (order[$1.slot]!, $1.position) }
     log.record(decision, sequence: sequence)
     return (decision, placements)
   }
 }
 
 extension LiveState {
-  /// Selects an outbound campaign (see ``DecisionEngine/selectOutbound(_:history:)``) and logs
-  /// each chosen contact as a decision, so that its outcome can be recorded like any other.
-  /// Returns the plan and the decision id of each assignment.
-  public func selectOutbound(_ request: OutboundRequest) throws(ArbiterError) -> (OutboundPlan, [String]) {
+  /// Selects an outbound campaign (see ``DecisionEngine/selectOutbound(_:commit:history:)``).
+  /// A committed run logs each chosen contact as a decision, so that its outcome can be recorded
+  /// like any other, and each control-group customer the selection reached as a decision with
+  /// the holdout and no offer; it uses quota, capacity and the customers' contact history. A dry
+  /// run (`commit` false) changes nothing and logs nothing. Returns the plan and, for a committed
+  /// run, the decision id of each assignment.
+  public func selectOutbound(_ request: OutboundRequest, commit: Bool = true) throws(ArbiterError) -> (OutboundPlan, [String]) {
     let snapshot = self.snapshot
-    let needsHistory = snapshot.engine.catalogue.contactPolicy.isActive
-    let plan = try snapshot.engine.selectOutbound(request) { id in
+    let engine = snapshot.engine
+    let needsHistory = engine.catalogue.contactPolicy.isActive
+    let plan = try engine.selectOutbound(request, commit: commit) { id in
       needsHistory ? self.log.recent(customerId: id, limit: self.log.historyPerCustomer) : []
     }
-    let nowMillis = Int64((snapshot.engine.clock() * 86_400_000).rounded())
+    guard commit else { return (plan, []) }
+    let nowMillis = Int64((engine.clock() * 86_400_000).rounded())
+    var controls: [UInt64: [ControlHoldout]] = [:]
+    for held in plan.controls {
+      controls[held.customerId, default: []].append(ControlHoldout(offerId: held.offerId, propensity: held.propensity, priority: held.net))
+    }
     var ids: [String] = []
     ids.reserveCapacity(plan.assignments.count)
     for assignment in plan.assignments {
-      let (sequence, id) = log.makeDecisionId(kind: "o")
-      let offer = snapshot.engine.catalogue.offers[assignment.offerIndex].definition
+      let offer = engine.catalogue.offers[assignment.offerIndex].definition
       let made = RankedOffer(
         rank: 1, offerIndex: assignment.offerIndex, offerId: assignment.offerId, name: offer.name, product: offer.product,
         propensity: assignment.propensity, value: offer.value, contextWeight: 1, score: assignment.expectedValue - assignment.cost,
-        treatment: assignment.treatment, reasons: [], lever: offer.lever, channelCost: assignment.cost, probability: 1, category: offer.category)
-      log.record(Decision(
-        decisionId: id, requestId: "", customerId: assignment.customerId, channel: request.channel, versions: snapshot.engine.versions,
-        offers: [made], suppressed: [], nanos: 0, timestampMillis: nowMillis, exploration: "outbound"), sequence: sequence)
-      ids.append(id)
+        treatment: assignment.treatment, reasons: [], lever: offer.lever, channelCost: assignment.cost, probability: 1,
+        category: offer.category)
+      ids.append(logOutbound(
+        customer: assignment.customerId, offers: [made], controls: controls.removeValue(forKey: assignment.customerId) ?? [],
+        request, engine, nowMillis: nowMillis))
+    }
+    for held in plan.controls where controls[held.customerId] != nil {
+      _ = logOutbound(
+        customer: held.customerId, offers: [], controls: controls.removeValue(forKey: held.customerId)!, request, engine,
+        nowMillis: nowMillis)
     }
     return (plan, ids)
+  }
+
+  /// Logs one customer's part of a campaign as a decision; returns its id.
+  private func logOutbound(
+    customer: UInt64, offers: [RankedOffer], controls: [ControlHoldout], _ request: OutboundRequest, _ engine: DecisionEngine,
+    nowMillis: Int64
+  ) -> String {
+    let (sequence, id) = log.makeDecisionId(kind: .outbound)
+    log.record(
+      Decision(
+        decisionId: id, requestId: "", customerId: customer, channel: request.channel, versions: engine.versions,
+        offers: offers, suppressed: [], nanos: 0, timestampMillis: nowMillis, controls: controls, exploration: "outbound"),
+      sequence: sequence)
+    return id
   }
 }
 
@@ -190,18 +241,34 @@ public enum BundleWatchResult: Sendable, Equatable {
   case refused(directory: String, reason: String)
 }
 
+/// What the bundle watcher has seen of the bundle root: the newest version directory at its
+/// last look. Only a version directory that was not there before is published, so a manual
+/// reload (to an older version, or to a bundle elsewhere) stays until another version is dropped
+/// into the root; a version that failed is not retried until another one appears.
+public struct BundleWatchState: Sendable, Equatable {
+  /// The newest version directory seen so far.
+  public var seen: String?
+
+  /// A watcher that has seen `seen` (the version live when the watch starts).
+  public init(seen: String?) { self.seen = seen }
+}
+
 extension LiveState {
-  /// Reloads when the configured bundle root has a newer version directory than the one live.
-  /// A version that failed is not retried until another one appears.
-  public func checkForNewBundle(lastRefused: inout String?) -> BundleWatchResult {
-    guard let newest = try? ModelBundle.resolveVersionDirectory(bundlePath) else { return .unchanged }
-    if newest == snapshot.bundle.directory || newest == lastRefused { return .unchanged }
+  /// Where the watcher starts: the bundle root's newest version now.
+  public func startBundleWatch() -> BundleWatchState {
+    BundleWatchState(seen: (try? ModelBundle.resolveVersionDirectory(bundlePath)) ?? snapshot.bundle.directory)
+  }
+
+  /// Reloads when a version directory newer than any seen before appears in the configured
+  /// bundle root.
+  public func checkForNewBundle(_ watch: inout BundleWatchState) -> BundleWatchResult {
+    guard let newest = try? ModelBundle.resolveVersionDirectory(bundlePath), newest != watch.seen else { return .unchanged }
+    watch.seen = newest
+    if newest == snapshot.bundle.directory { return .unchanged }
     do {
       let (_, current) = try reload(from: newest)
-      lastRefused = nil
       return .published(version: current.engine.versions.bundleVersion)
     } catch {
-      lastRefused = newest
       return .refused(directory: newest, reason: error.message)
     }
   }

@@ -13,15 +13,19 @@ public final class PacingState: Sendable {
     let limit: UInt64
     let periodDays: Double
     /// Used thousandths in the low 40 bits, period number in the high 24.
-    private let state = ManagedAtomic<UInt64>(0)
+    private let state: ManagedAtomic<UInt64>
     /// What exceeding the pace by the whole limit costs, in currency (see ``price(at:)``).
     public let priceScale: Double
 
-    init(limit: Double, periodDays: Double, priceScale: Double) {
+    init(limit: Double, periodDays: Double, priceScale: Double, word: UInt64 = 0) {
       self.limit = UInt64((limit * 1000).rounded())
       self.periodDays = periodDays
       self.priceScale = priceScale
+      self.state = ManagedAtomic(word)
     }
+
+    /// The use and its period as one word (see ``PacingCheckpoint``).
+    var word: UInt64 { state.load(ordering: .relaxed) }
 
     private func period(_ nowDays: Double) -> UInt64 { UInt64(max(0, (nowDays / periodDays).rounded(.down))) & 0xFF_FFFF }
 
@@ -72,8 +76,26 @@ public final class PacingState: Sendable {
   }
 
   private let budgets = Mutex<[String: Budget]>([:])
+  /// Use read back from a checkpoint, taken up by the budget of the same key, limit and period
+  /// when it is first asked for.
+  private let restored: [String: PacingCheckpoint.Entry]
 
-  public init() {}
+  /// Pacing with nothing used yet, or continuing the use a checkpoint recorded (a restart).
+  public init(restoring checkpoint: PacingCheckpoint? = nil) {
+    var restored: [String: PacingCheckpoint.Entry] = [:]
+    for entry in checkpoint?.budgets ?? [] { restored[entry.key] = entry }
+    self.restored = restored
+  }
+
+  /// Every budget's use now, to be written where a restart finds it.
+  public func checkpoint() -> PacingCheckpoint {
+    budgets.withLock { all in
+      PacingCheckpoint(budgets: all.keys.sorted().map { key in
+        let budget = all[key]!
+        return PacingCheckpoint.Entry(key: key, limit: budget.limit, periodDays: budget.periodDays, word: budget.word)
+      })
+    }
+  }
 
   /// The budget named `key` with this limit and period, created on first use; a changed limit
   /// or period (a new catalogue) starts a new budget.
@@ -84,9 +106,26 @@ public final class PacingState: Sendable {
       {
         return existing
       }
-      let fresh = Budget(limit: limit, periodDays: periodDays, priceScale: priceScale)
+      let thousandths = UInt64((limit * 1000).rounded())
+      let carried = restored[key].flatMap { $0.limit == thousandths && $0.periodDays == periodDays ? $0.word : nil }
+      let fresh = Budget(limit: limit, periodDays: periodDays, priceScale: priceScale, word: carried ?? 0)
       all[key] = fresh
       return fresh
     }
   }
+}
+
+/// Quota and capacity use as written for a restart: per budget its key, limit (thousandths),
+/// period and the use word (period number and used thousandths). A budget whose limit or period
+/// changed meanwhile starts empty, as it does on a reload.
+public struct PacingCheckpoint: Codable, Sendable, Equatable {
+  /// One budget's use.
+  public struct Entry: Codable, Sendable, Equatable {
+    public var key: String
+    public var limit: UInt64
+    public var periodDays: Double
+    public var word: UInt64
+  }
+
+  public var budgets: [Entry]
 }

@@ -90,23 +90,49 @@ import Testing
   @Test func aNewVersionIsPublishedAndABadOneRefusedOnce() throws {
     let (root, version) = try TestSupport.copyOfDemoBundle()
     let server = try TestSupport.makeServer(bundlePath: root)
-    var refused: String?
-    #expect(server.live.checkForNewBundle(lastRefused: &refused) == .unchanged)
+    var watch = server.live.startBundleWatch()
+    #expect(server.live.checkForNewBundle(&watch) == .unchanged)
     // Version 2 appears: published.
     try FileManager.default.copyItem(atPath: version, toPath: root + "/2")
     let manifest = try String(contentsOfFile: root + "/2/manifest.json", encoding: .utf8).replacingOccurrences(of: "\"version\" : \"1\"", with: "\"version\" : \"2\"")
     try manifest.write(toFile: root + "/2/manifest.json", atomically: true, encoding: .utf8)
-    #expect(server.live.checkForNewBundle(lastRefused: &refused) == .published(version: "2"))
+    #expect(server.live.checkForNewBundle(&watch) == .published(version: "2"))
     #expect(server.live.snapshot.engine.versions.bundleVersion == "2")
     // A corrupt version 3: refused, reported once, version 2 keeps serving.
     try FileManager.default.copyItem(atPath: root + "/2", toPath: root + "/3")
     try Data("{}".utf8).write(to: URL(fileURLWithPath: root + "/3/models.json"))
-    guard case .refused(let directory, let reason) = server.live.checkForNewBundle(lastRefused: &refused) else {
+    guard case .refused(let directory, let reason) = server.live.checkForNewBundle(&watch) else {
       Issue.record("a corrupt version was not refused")
       return
     }
     #expect(directory == root + "/3" && reason.contains("models.json: checksum mismatch"))
-    #expect(server.live.checkForNewBundle(lastRefused: &refused) == .unchanged)
+    #expect(server.live.checkForNewBundle(&watch) == .unchanged)
     #expect(server.live.snapshot.engine.versions.bundleVersion == "2")
+  }
+
+  @Test func aManualReloadIsNotUndoneByTheWatcher() throws {
+    let (root, version) = try TestSupport.copyOfDemoBundle()
+    try FileManager.default.copyItem(atPath: version, toPath: root + "/2")
+    let manifest = try String(contentsOfFile: root + "/2/manifest.json", encoding: .utf8)
+      .replacingOccurrences(of: "\"version\" : \"1\"", with: "\"version\" : \"2\"")
+    try manifest.write(toFile: root + "/2/manifest.json", atomically: true, encoding: .utf8)
+    let server = try TestSupport.makeServer(bundlePath: root)
+    var watch = server.live.startBundleWatch()
+    #expect(server.live.snapshot.engine.versions.bundleVersion == "2")
+    // An operator rolls back to version 1: the watcher leaves it (version 2 is not new).
+    _ = try server.live.reload(from: version)
+    for _ in 0..<3 { #expect(server.live.checkForNewBundle(&watch) == .unchanged) }
+    #expect(server.live.snapshot.engine.versions.bundleVersion == "1")
+    // ...and a bundle from elsewhere stays too.
+    let (_, elsewhere) = try TestSupport.copyOfDemoBundle()
+    _ = try server.live.reload(from: elsewhere)
+    #expect(server.live.checkForNewBundle(&watch) == .unchanged)
+    #expect(server.live.snapshot.bundle.directory == elsewhere)
+    // A version dropped into the root afterwards is published.
+    try FileManager.default.copyItem(atPath: root + "/2", toPath: root + "/3")
+    let third = try String(contentsOfFile: root + "/3/manifest.json", encoding: .utf8)
+      .replacingOccurrences(of: "\"version\" : \"2\"", with: "\"version\" : \"3\"")
+    try third.write(toFile: root + "/3/manifest.json", atomically: true, encoding: .utf8)
+    #expect(server.live.checkForNewBundle(&watch) == .published(version: "3"))
   }
 }

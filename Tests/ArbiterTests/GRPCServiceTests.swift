@@ -289,6 +289,18 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
       #expect(lines.count == 20)
       #expect(lines.allSatisfy { $0.contains("\"bundle\":\"demo/2\"") })
       #expect(Set(ids).allSatisfy { id in lines.contains { $0.contains("\"decision_id\":\"\(id)\"") } })
+      // The challenger here is the champion's own bundle, so on the same inputs (request,
+      // decision id, and the customer's contact history, which by now holds the weekly limit)
+      // it decides the same offers.
+      var offersByType: [String: [String: [String]]] = ["decision": [:], "shadow": [:]]
+      for line in try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n") {
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let type = try #require(object["type"] as? String), id = try #require(object["decision_id"] as? String)
+        let offers = try #require(object["offers"] as? [[String: Any]]).compactMap { $0["offer_id"] as? String }
+        offersByType[type]?[id] = offers
+      }
+      #expect(offersByType["decision"]!.values.contains { $0.count < 5 }, "the weekly limit cut some decisions")
+      for id in ids { #expect(offersByType["shadow"]![id] == offersByType["decision"]![id], "\(id)") }
     }
   }
 }
