@@ -40,10 +40,13 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
     .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
+    .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
   ],
   targets: [
     // Pure domain: feature schema, customer vectors, offers catalogue, errors, checksums.
-    .target(name: "ArbiterCore", swiftSettings: strict + hotPath),
+    .target(
+      name: "ArbiterCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+      swiftSettings: strict + hotPath),
     // The customer feature store: in-memory vectors, lock-free reads, log and snapshots.
     .target(
       name: "ArbiterFeatureStore",

@@ -6,7 +6,7 @@ public struct ArbiterError: Error, Hashable, Sendable, CustomStringConvertible {
   public struct Code: Hashable, Sendable, CustomStringConvertible {
     private enum Wrapped: Hashable, Sendable {
       case notFound, invalidArgument, failedPrecondition, dataCorrupted, unimplemented, internalError
-      case alreadyExists, resourceExhausted
+      case alreadyExists, resourceExhausted, deadlineExceeded
     }
     private let wrapped: Wrapped
     private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -27,6 +27,8 @@ public struct ArbiterError: Error, Hashable, Sendable, CustomStringConvertible {
     public static let alreadyExists = Code(.alreadyExists)
     /// A limit was reached.
     public static let resourceExhausted = Code(.resourceExhausted)
+    /// The caller's deadline passed before the work was done; nothing was changed.
+    public static let deadlineExceeded = Code(.deadlineExceeded)
 
     public var description: String {
       switch wrapped {
@@ -38,6 +40,7 @@ public struct ArbiterError: Error, Hashable, Sendable, CustomStringConvertible {
       case .internalError: "internal error"
       case .alreadyExists: "already exists"
       case .resourceExhausted: "resource exhausted"
+      case .deadlineExceeded: "deadline exceeded"
       }
     }
   }

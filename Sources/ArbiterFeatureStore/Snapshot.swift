@@ -128,7 +128,7 @@ extension FeatureStore {
       throw ArbiterError(.failedPrecondition, "cannot create store directory '\(directory)': \(error)")
     }
     let lock = try DirectoryLock(directory: directory)
-    let schemaHash = SHA256.digest(try schemaBytes(schema))
+    let schemaHash = Checksum.sha256(try schemaBytes(schema))
     let snapshotPath = directory + "/" + SnapshotFormat.fileName
     let store: FeatureStore
     var startLSN: UInt64 = 0
@@ -338,7 +338,7 @@ extension FeatureStore {
     munmap(mapped, fileLength)
     let header = SnapshotFormat.encode(SnapshotFormat.Header(
       width: width, rows: rows, paddedRows: padded, capacity: capacity, startLSN: startLSN,
-      createdMillis: Int64(Date().timeIntervalSince1970 * 1000), schemaHash: SHA256.digest(try Self.schemaBytes(schema)), sections: sections))
+      createdMillis: Int64(Date().timeIntervalSince1970 * 1000), schemaHash: Checksum.sha256(try Self.schemaBytes(schema)), sections: sections))
     header.withUnsafeBytes { put($0, at: 0) }
     if let failure { throw ArbiterError(.failedPrecondition, "cannot write '\(temporary)': \(failure)") }
     // 5. Durable, then atomically in place; older log segments are no longer needed.

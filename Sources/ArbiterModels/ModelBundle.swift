@@ -72,7 +72,7 @@ public struct ModelBundle: Sendable {
   ) throws {
     var files = try Self.encodeFiles(schema: schema, catalogue: catalogue, models: models)
     for (name, data) in extraFiles { files[name] = data }
-    let sums = files.mapValues { SHA256.hex($0) }
+    let sums = files.mapValues { Checksum.sha256Hex($0) }
     self.manifest = BundleManifest(
       name: name, version: version, createdBy: createdBy, schemaHash: sums[Self.schemaFile]!,
       catalogueVersion: catalogue.version, population: population, files: sums,
@@ -156,7 +156,7 @@ public struct ModelBundle: Sendable {
     var contents: [String: Data] = [:]
     for (name, expected) in manifest.files.sorted(by: { $0.key < $1.key }) {
       let data = try read(name)
-      let actual = SHA256.hex(data)
+      let actual = Checksum.sha256Hex(data)
       guard actual == expected else {
         throw ArbiterError(
           .dataCorrupted,

@@ -29,6 +29,8 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Seconds between looks for a newer bundle version under --bundle (0: never).") var bundleWatch: Double = 5
   @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
   @Option(help: "Offers and outcomes kept for the contact policy, all customers together (40 bytes each).") var historyMemory = 4_000_000
+  @Option(help: "Recent decisions outcomes may refer to (about 40 bytes each).") var decisionMemory = 1_000_000
+  @Option(help: "Offers of those decisions held, 4 bytes each (default: eight per decision).") var offerMemory: Int?
   @Option(help: "Seconds between writes of buffered decision lines to the interaction log (0: only when 64 KiB are buffered).") var logFlush: Double = 0.2
 
   func run() async throws {
@@ -52,6 +54,10 @@ struct Serve: AsyncParsableCommand {
     config.maxFrameSize = maxFrameSize
     guard historyMemory >= 1 else { throw ValidationError("--history-memory must be at least 1") }
     config.historyMemory = historyMemory
+    guard decisionMemory >= 1 else { throw ValidationError("--decision-memory must be at least 1") }
+    config.decisionMemory = decisionMemory
+    if let offerMemory, offerMemory < 1 { throw ValidationError("--offer-memory must be at least 1") }
+    config.offerMemory = offerMemory
     config.bundlePath = bundle
     config.customers = customers
     config.interactionLogPath = interactionLog == "none" ? nil : interactionLog

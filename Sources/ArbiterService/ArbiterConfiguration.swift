@@ -31,8 +31,14 @@ public struct ArbiterConfiguration: Sendable {
   /// How often buffered decision lines are written to the interaction log file (seconds), so
   /// that a crash loses at most this much; nil only when the buffer fills or at shutdown.
   public var logFlushSeconds: Double? = 0.2
+  /// How often quota and capacity use is written to the store directory (seconds), so that a
+  /// restart continues it; nil only at shutdown.
+  public var pacingCheckpointSeconds: Double? = 0.2
   /// How many recent decisions outcomes may refer to.
   public var decisionMemory = 1_000_000
+  /// How many offers of those decisions are held (4 bytes each); a decision is remembered while
+  /// its offers are. nil: eight per remembered decision.
+  public var offerMemory: Int?
   /// How many offers and outcomes (all customers together) the contact policy can look back
   /// on; 40 bytes each. Size it for the policy's longest window at the expected traffic.
   public var historyMemory = 4_000_000

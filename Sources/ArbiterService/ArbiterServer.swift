@@ -34,10 +34,14 @@ public final class ArbiterServer: Sendable {
     let started = DispatchTime.now().uptimeNanoseconds
     let bundle = try ModelBundle.load(from: configuration.bundlePath)
     let customers = try Self.openStore(bundle: bundle, configuration: configuration, logger: logger)
-    let engine = try DecisionEngine(bundle: bundle, customers: customers, clock: configuration.clock)
+    let pacing = PacingState(restoring: try configuration.storeDirectory.flatMap { (directory: String) throws(ArbiterError) in
+      try PacingCheckpointFile(storeDirectory: directory).read()
+    })
+    let engine = try DecisionEngine(bundle: bundle, customers: customers, clock: configuration.clock, pacing: pacing)
     try engine.probe()
     let log = try InteractionLog(
-      path: configuration.interactionLogPath, decisionCapacity: configuration.decisionMemory, historyCapacity: configuration.historyMemory,
+      path: configuration.interactionLogPath, decisionCapacity: configuration.decisionMemory,
+      offerCapacity: configuration.offerMemory, historyCapacity: configuration.historyMemory,
       expectedCustomers: customers.count + customers.count / 4)
     let restored = log.restored
     if restored.decisions > 0 || restored.malformedLines > 0 {
@@ -127,6 +131,17 @@ public final class ArbiterServer: Sendable {
     ).run()
   }
 
+  /// Writes quota and capacity use to the store directory now (as the checkpoint service does
+  /// every `pacingCheckpointSeconds`, and shutdown does last).
+  public func writePacingCheckpoint() {
+    guard let directory = configuration.storeDirectory else { return }
+    do throws(ArbiterError) {
+      try PacingCheckpointFile(storeDirectory: directory).write(live.snapshot.engine.pacing.checkpoint())
+    } catch {
+      logger.error("cannot write the pacing checkpoint", metadata: ["error": "\(error.message)"])
+    }
+  }
+
   /// The feature store behind decisions.
   public var store: FeatureStore { live.snapshot.engine.customers }
 
@@ -161,10 +176,16 @@ public final class ArbiterServer: Sendable {
     if let interval = configuration.snapshotIntervalSeconds, configuration.storeDirectory != nil {
       services.append(.init(service: SnapshotService(store: store, interval: interval, logger: logger)))
     }
+    if let directory = configuration.storeDirectory, let interval = configuration.pacingCheckpointSeconds {
+      services.append(.init(service: PacingCheckpointService(
+        pacing: live.snapshot.engine.pacing, file: PacingCheckpointFile(storeDirectory: directory), interval: interval,
+        logger: logger)))
+    }
     let group = ServiceGroup(
       configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     defer {
       live.log.flush()
+      writePacingCheckpoint()
       if configuration.storeDirectory != nil && store.hasChangesSinceSnapshot {
         do {
           let report = try store.writeSnapshot()
@@ -247,9 +268,9 @@ struct BundleWatchService: Service {
   let logger: Logger
 
   func run() async throws {
-    var refused: String?
+    var watch = live.startBundleWatch()
     await everyInterval(interval) {
-      switch live.checkForNewBundle(lastRefused: &refused) {
+      switch live.checkForNewBundle(&watch) {
       case .unchanged: break
       case .published(let version): logger.notice("published a new bundle version", metadata: ["version": "\(version)"])
       case .refused(let directory, let reason):

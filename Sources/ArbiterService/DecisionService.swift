@@ -1,6 +1,7 @@
 import ArbiterAPI
 import ArbiterCore
 import ArbiterDecisioning
+import Foundation
 import GRPCCore
 
 /// `arbiter.v1.DecisionService`: validates requests, maps them to the decision engine and maps
@@ -11,7 +12,10 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   public init(live: LiveState) { self.live = live }
 
   public func decide(request: Arbiter_V1_DecideRequest, context: ServerContext) async throws -> Arbiter_V1_DecideResponse {
-    try mappingErrors { () throws(ArbiterError) in try decide(request) }
+    // A call cancelled (its deadline passed, the client gone) while deciding leaves no decision.
+    try mappingErrors { () throws(ArbiterError) in
+      try decision(for: request) { !context.cancellation.isCancelled }.proto
+    }
   }
 
   /// Decide without a transport (gRPC and the lean protocol both call this).
@@ -20,23 +24,31 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   }
 
   /// The decision itself, for a transport that encodes it (see ``DecideResponseWriter``).
-  func decision(for request: Arbiter_V1_DecideRequest) throws(ArbiterError) -> Decision {
-    try live.decide(try Self.decisionRequest(
-      customerId: request.customerID, channel: request.channel, context: request.context, maxOffers: request.maxOffers,
-      explain: request.explain, requestId: request.requestID, anonymousAllowed: false))
+  /// `stillWanted` is asked once it is made (see ``LiveState/decide(_:stillWanted:)``).
+  func decision(
+    for request: Arbiter_V1_DecideRequest, stillWanted: () -> Bool = { true }
+  ) throws(ArbiterError) -> Decision {
+    try live.decide(
+      try Self.decisionRequest(
+        customerId: request.customerID, channel: request.channel, context: request.context, maxOffers: request.maxOffers,
+        explain: request.explain, requestId: request.requestID, anonymousAllowed: false),
+      stillWanted: stillWanted)
   }
 
   public func personalize(request: Arbiter_V1_PersonalizeRequest, context: ServerContext) async throws -> Arbiter_V1_PersonalizeResponse {
-    try mappingErrors { () throws(ArbiterError) in try personalize(request) }
+    try mappingErrors { () throws(ArbiterError) in try personalize(request) { !context.cancellation.isCancelled } }
   }
 
-  func personalize(_ request: Arbiter_V1_PersonalizeRequest) throws(ArbiterError) -> Arbiter_V1_PersonalizeResponse {
+  /// Personalize without a transport; `stillWanted` as for ``decision(for:stillWanted:)``.
+  func personalize(
+    _ request: Arbiter_V1_PersonalizeRequest, stillWanted: () -> Bool = { true }
+  ) throws(ArbiterError) -> Arbiter_V1_PersonalizeResponse {
     do {
       let decisionRequest = try Self.decisionRequest(
         customerId: request.customerID, channel: request.channel, context: request.context, maxOffers: 0,
         explain: request.explain, requestId: request.requestID, anonymousAllowed: true)
       let slots = request.slots.map { SlotRequest(name: $0.name, contentType: $0.contentType, count: $0.count == 0 ? 1 : Int($0.count)) }
-      let (decision, placements) = try live.personalize(decisionRequest, slots: slots)
+      let (decision, placements) = try live.personalize(decisionRequest, slots: slots, stillWanted: stillWanted)
       return .with {
         $0.decisionID = decision.decisionId
         $0.requestID = decision.requestId
@@ -59,14 +71,15 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   func recordOutcomes(_ request: Arbiter_V1_RecordOutcomesRequest) throws(ArbiterError) -> Arbiter_V1_RecordOutcomesResponse {
     do {
       guard !request.outcomes.isEmpty else { throw ArbiterError(.invalidArgument, "outcomes: at least one outcome is required") }
-      guard request.outcomes.count <= 10_000 else { throw ArbiterError(.invalidArgument, "outcomes: at most 10000 per request, got \(request.outcomes.count)") }
+      let limit = InteractionLog.maxOutcomesPerCall
+      guard request.outcomes.count <= limit else {
+        throw ArbiterError(.invalidArgument, "outcomes: at most \(limit) per request, got \(request.outcomes.count)")
+      }
+      let now = Int64(Date().timeIntervalSince1970 * 1000)
       var reports: [OutcomeReport] = []
+      reports.reserveCapacity(request.outcomes.count)
       for (i, outcome) in request.outcomes.enumerated() {
-        reports.append(OutcomeReport(
-          decisionId: outcome.decisionID, offerId: outcome.offerID,
-          outcome: try OutcomeKind(proto: outcome.outcome, field: "outcomes[\(i)].outcome"),
-          value: outcome.hasValue ? outcome.value : nil, declineReason: outcome.declineReason,
-          timestampMillis: outcome.timestampMillis))
+        reports.append(try OutcomeReport(proto: outcome, field: "outcomes[\(i)]", now: now, maxSkewMillis: live.log.maxClockSkewMillis))
       }
       let recorded = try live.log.record(reports)
       return .with { $0.recorded = UInt32(recorded) }
@@ -86,7 +99,8 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
       let outbound = OutboundRequest(
         channel: channel, customerIds: request.customerIds, budget: request.hasBudget ? request.budget : nil,
         capacity: request.hasCapacity ? Int(request.capacity) : nil, offerIds: Set(request.offerIds))
-      let (plan, decisionIds) = try live.selectOutbound(outbound)
+      // Without assignments asked for, a dry run: the totals of what the campaign would do.
+      let (plan, decisionIds) = try live.selectOutbound(outbound, commit: request.includeAssignments)
       var perOffer: [String: (count: UInt32, value: Double)] = [:]
       for assignment in plan.assignments {
         perOffer[assignment.offerId, default: (0, 0)].count += 1
@@ -132,6 +146,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   ) throws(ArbiterError) -> DecisionRequest {
     if customerId == 0 && !anonymousAllowed { throw ArbiterError(.invalidArgument, "customer_id is required") }
     guard requestId.utf8.count <= 128 else { throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes") }
+    guard maxOffers <= DecisionEngine.maxOffersLimit else {
+      throw ArbiterError(.invalidArgument, "max_offers must be between 1 and \(DecisionEngine.maxOffersLimit), got \(maxOffers)")
+    }
     let context = try context.validated()
     return DecisionRequest(
       customerId: customerId, channel: try Channel(proto: channel), callReason: context.callReason, page: context.page,

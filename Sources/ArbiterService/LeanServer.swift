@@ -10,15 +10,19 @@ import ServiceLifecycle
 import SwiftProtobuf
 
 /// The methods served over the lean protocol: the same services and messages as gRPC. The hot
-/// ones run inline on the connection's event loop (no hop to another thread); the others go
-/// through the gRPC service implementation on the Swift concurrency pool.
+/// ones run inline on the connection's event loop (no hop to another thread), none of them
+/// touching the disk; the others run on a Dispatch worker or the Swift concurrency pool.
 struct LeanMethods: Sendable {
+  /// Asked once a method's work is done and before anything is committed: whether its answer
+  /// is still wanted (the deadline has not passed).
+  typealias StillWanted = () -> Bool
+
   enum Method: Sendable {
     /// On the connection's event loop.
-    case inline(@Sendable ([UInt8]) throws(ArbiterError) -> [UInt8])
+    case inline(@Sendable ([UInt8], StillWanted) throws(ArbiterError) -> [UInt8])
     /// `Decide`, on the connection's event loop: the decision is encoded straight into the
     /// connection's output (see ``DecideResponseWriter``), with no message or byte array between.
-    case decide(@Sendable ([UInt8]) throws(ArbiterError) -> Decision)
+    case decide(@Sendable ([UInt8], StillWanted) throws(ArbiterError) -> Decision)
     /// Slow but synchronous (a reload, a campaign): on a Dispatch worker thread.
     case offloaded(@Sendable ([UInt8]) throws(ArbiterError) -> [UInt8])
     /// Asynchronous (waits for durability): on the Swift concurrency pool.
@@ -48,19 +52,21 @@ struct LeanMethods: Sendable {
     let admin = AdminService(live: live, logger: server.logger)
     let echo = server.echoResponse
     table = [
-      "/arbiter.v1.DecisionService/Decide": .decide { bytes throws(ArbiterError) in
-        try decisions.decision(for: try Self.decode(Arbiter_V1_DecideRequest.self, bytes))
+      "/arbiter.v1.DecisionService/Decide": .decide { bytes, stillWanted throws(ArbiterError) in
+        try decisions.decision(for: try Self.decode(Arbiter_V1_DecideRequest.self, bytes), stillWanted: stillWanted)
       },
-      "/arbiter.v1.DecisionService/Personalize": .inline { bytes throws(ArbiterError) in
-        try Self.encode(try decisions.personalize(try Self.decode(Arbiter_V1_PersonalizeRequest.self, bytes)))
+      "/arbiter.v1.DecisionService/Personalize": .inline { bytes, stillWanted throws(ArbiterError) in
+        try Self.encode(
+          try decisions.personalize(try Self.decode(Arbiter_V1_PersonalizeRequest.self, bytes), stillWanted: stillWanted))
       },
-      "/arbiter.v1.DecisionService/RecordOutcomes": .inline { bytes throws(ArbiterError) in
+      // Offloaded: it waits for its lines to be written, which no event-loop thread may do.
+      "/arbiter.v1.DecisionService/RecordOutcomes": .offloaded { bytes throws(ArbiterError) in
         try Self.encode(try decisions.recordOutcomes(try Self.decode(Arbiter_V1_RecordOutcomesRequest.self, bytes)))
       },
       "/arbiter.v1.DecisionService/SelectOutbound": .offloaded { bytes throws(ArbiterError) in
         try Self.encode(try decisions.selectOutbound(try Self.decode(Arbiter_V1_SelectOutboundRequest.self, bytes)))
       },
-      "/arbiter.v1.ProfileService/GetProfile": .inline { bytes throws(ArbiterError) in
+      "/arbiter.v1.ProfileService/GetProfile": .inline { bytes, _ throws(ArbiterError) in
         try Self.encode(try profiles.profile(try Self.decode(Arbiter_V1_GetProfileRequest.self, bytes)))
       },
       "/arbiter.v1.ProfileService/UpsertProfiles": .pooled { bytes in
@@ -77,7 +83,7 @@ struct LeanMethods: Sendable {
         try Self.encode(try admin.setChallenger(try Self.decode(Arbiter_V1_SetChallengerRequest.self, bytes)))
       },
       // The no-op baseline: decodes the request, returns a decision made at start (same sizes, no work).
-      "/arbiter.v1.BenchmarkService/Echo": .inline { bytes throws(ArbiterError) in
+      "/arbiter.v1.BenchmarkService/Echo": .inline { bytes, _ throws(ArbiterError) in
         _ = try Self.decode(Arbiter_V1_DecideRequest.self, bytes)
         return echo
       },
@@ -109,6 +115,9 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
   let logger: Logger
   private var pending: ByteBuffer?
   private var inFlight = Set<UInt32>()
+  /// When the current read burst began: a frame's timeout counts from when the server read it,
+  /// so a frame that waited behind others of its burst has used that wait.
+  private var burstStarted: UInt64?
 
   init(methods: LeanMethods, logger: Logger) {
     self.methods = methods
@@ -117,7 +126,8 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     var frame = unwrapInboundIn(data)
-    let received = DispatchTime.now().uptimeNanoseconds
+    let received = burstStarted ?? DispatchTime.now().uptimeNanoseconds
+    burstStarted = received
     guard frame.kind == .request, frame.stream != 0 else {
       fail(context, "expected a request frame with a nonzero stream id, got type \(frame.kind.rawValue) on stream \(frame.stream)")
       return
@@ -138,13 +148,21 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
       respond(context, stream, LeanStatus.unimplemented, "method \(header.method) is not served over the lean protocol", header.requestId, [])
       return
     }
+    // Expired before it could start (it waited behind its burst): refused before any work.
+    guard DispatchTime.now().uptimeNanoseconds <= deadline else {
+      respond(
+        context, stream, LeanStatus.deadlineExceeded, "deadline of \(header.timeoutMicros) µs passed before the call started",
+        header.requestId, [])
+      return
+    }
+    let stillWanted = { DispatchTime.now().uptimeNanoseconds <= deadline }
     switch method {
     case .inline(let handle):
-      answerInline(context, stream, header, deadline, { () throws(ArbiterError) in try handle(bytes) }) { body in
+      answerInline(context, stream, requestId: header.requestId, { () throws(ArbiterError) in try handle(bytes, stillWanted) }) { body in
         respond(context, stream, LeanStatus.ok, "", header.requestId, body)
       }
     case .decide(let handle):
-      answerInline(context, stream, header, deadline, { () throws(ArbiterError) in try handle(bytes) }) { decision in
+      answerInline(context, stream, requestId: header.requestId, { () throws(ArbiterError) in try handle(bytes, stillWanted) }) { decision in
         respond(context, stream, header.requestId, decision)
       }
     case .offloaded(let handle):
@@ -162,22 +180,18 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
     }
   }
 
-  /// Runs a method on the event loop and answers: with `ok` for its result, or the deadline
-  /// passed, or its error as a status.
+  /// Runs a method on the event loop and answers: with `ok` for its result, or its error as a
+  /// status. A method that commits something (a decision) asks `stillWanted` before it does and
+  /// fails with `deadlineExceeded` when the deadline has passed; once committed, it is answered.
   private func answerInline<Result>(
-    _ context: ChannelHandlerContext, _ stream: UInt32, _ header: (method: String, timeoutMicros: UInt32, requestId: String), _ deadline: UInt64,
-    _ run: () throws(ArbiterError) -> Result, ok: (Result) -> Void
+    _ context: ChannelHandlerContext, _ stream: UInt32, requestId: String, _ run: () throws(ArbiterError) -> Result,
+    ok: (Result) -> Void
   ) {
     do {
-      let result = try run()
-      if DispatchTime.now().uptimeNanoseconds > deadline {
-        respond(context, stream, LeanStatus.deadlineExceeded, "deadline of \(header.timeoutMicros) µs exceeded", header.requestId, [])
-      } else {
-        ok(result)
-      }
+      ok(try run())
     } catch {
       let (status, message) = LeanStatus.of(error)
-      respond(context, stream, status, message, header.requestId, [])
+      respond(context, stream, status, message, requestId, [])
     }
   }
 
@@ -251,6 +265,7 @@ final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
   }
 
   func channelReadComplete(context: ChannelHandlerContext) {
+    burstStarted = nil
     flushPending(context)
   }
 

@@ -138,3 +138,29 @@ extension Arbiter_V1_InteractionContext {
     return self
   }
 }
+
+extension OutcomeReport {
+  /// The domain outcome for a wire one (`field` names it, e.g. `outcomes[3]`): ids required, a
+  /// known outcome, a finite value, a bounded decline reason, and a time no further ahead of the
+  /// server clock (`now`) than `maxSkewMillis`. Throws INVALID_ARGUMENT naming the wire field.
+  init(proto: Arbiter_V1_OutcomeEvent, field: String, now: Int64, maxSkewMillis: Int64) throws(ArbiterError) {
+    guard !proto.decisionID.isEmpty else { throw ArbiterError(.invalidArgument, "\(field).decision_id is required") }
+    guard !proto.offerID.isEmpty else { throw ArbiterError(.invalidArgument, "\(field).offer_id is required") }
+    let outcome = try OutcomeKind(proto: proto.outcome, field: "\(field).outcome")
+    if proto.hasValue, !proto.value.isFinite { throw ArbiterError(.invalidArgument, "\(field).value must be finite") }
+    let reasonBytes = proto.declineReason.utf8.count
+    guard reasonBytes <= InteractionLog.maxDeclineReasonBytes else {
+      throw ArbiterError(
+        .invalidArgument, "\(field).decline_reason is \(reasonBytes) bytes, at most \(InteractionLog.maxDeclineReasonBytes)")
+    }
+    guard proto.timestampMillis >= 0 else { throw ArbiterError(.invalidArgument, "\(field).timestamp_millis is negative") }
+    guard proto.timestampMillis <= now &+ maxSkewMillis else {
+      throw ArbiterError(
+        .invalidArgument,
+        "\(field).timestamp_millis \(proto.timestampMillis) is ahead of the server clock (\(now)) by more than \(maxSkewMillis) ms")
+    }
+    self.init(
+      decisionId: proto.decisionID, offerId: proto.offerID, outcome: outcome, value: proto.hasValue ? proto.value : nil,
+      declineReason: proto.declineReason, timestampMillis: proto.timestampMillis)
+  }
+}

@@ -13,6 +13,7 @@ extension RPCError {
     case .unimplemented: code = .unimplemented
     case .alreadyExists: code = .alreadyExists
     case .resourceExhausted: code = .resourceExhausted
+    case .deadlineExceeded: code = .deadlineExceeded
     default: code = .internalError
     }
     self.init(code: code, message: error.message)

@@ -1,4 +1,6 @@
 import ArbiterAPI
+import ArbiterCore
+import ArbiterDecisioning
 import ArbiterService
 import Foundation
 import SwiftProtobuf
@@ -130,6 +132,54 @@ final class LeanTestClient {
       }
       client.send(LeanTestClient.frame(stream: 47, method: decide, message: try request(100_042)))
       #expect(try client.read()?.status == 0)
+      group.cancelAll()
+    }
+  }
+
+  /// A decision whose deadline passes is not made: no log line, no contact history, no quota
+  /// or capacity used — whether it expired before it started or while it was decided.
+  @Test(.timeLimit(.minutes(2))) func aDecisionPastItsDeadlineLeavesNoTrace() async throws {
+    let server = try TestSupport.makeServer()
+    let live = server.live
+    let budget = try #require(live.snapshot.engine.catalogue.capacityBudgets[Channel.contactCentre.ordinal])
+    let day = TestSupport.fixedClockDays
+    // Decided, then found unwanted: given back.
+    let request = DecisionRequest(customerId: 100_042, channel: .contactCentre, maxOffers: 3)
+    #expect(throws: ArbiterError(.deadlineExceeded, "the deadline passed while deciding; the decision was not made")) {
+      try live.decide(request, stillWanted: { false })
+    }
+    #expect(budget.used(at: day) == 0 && live.log.counts.decisions == 0)
+    #expect(live.log.recent(customerId: 100_042, limit: 10).isEmpty)
+    #expect(throws: ArbiterError.self) {
+      try live.personalize(
+        DecisionRequest(customerId: 100_042, channel: .contactCentre), slots: [SlotRequest(name: "s", contentType: "", count: 2)],
+        stillWanted: { false })
+    }
+    #expect(budget.used(at: day) == 0 && live.log.counts.decisions == 0)
+
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await server.runLeanServer(port: 0) }
+      let client = try LeanTestClient(port: try await TestSupport.leanPort(of: server))
+      let decide = "/arbiter.v1.DecisionService/Decide"
+      let message: [UInt8] = try Arbiter_V1_DecideRequest.with {
+        $0.customerID = 100_042
+        $0.channel = .contactCentre
+        $0.maxOffers = 3
+      }.serializedBytes()
+      // A burst: the first call is slow work for the ones behind it, whose 1 µs has passed.
+      var frames: [UInt8] = []
+      for k in 1...20 { frames += LeanTestClient.frame(stream: UInt32(k), method: decide, timeoutMicros: 1, message: message) }
+      client.send(frames)
+      for _ in 1...20 {
+        let response = try #require(try client.read())
+        #expect(response.status == 4 && response.message.contains("deadline"), "\(response.message)")
+      }
+      #expect(budget.used(at: day) == 0 && live.log.counts.decisions == 0)
+      #expect(live.log.recent(customerId: 100_042, limit: 10).isEmpty)
+      // With time to spare, the same call is made and counted.
+      client.send(LeanTestClient.frame(stream: 21, method: decide, timeoutMicros: 5_000_000, message: message))
+      let made = try Arbiter_V1_DecideResponse(serializedBytes: try #require(try client.read()).body)
+      #expect(!made.offers.isEmpty && live.log.counts.decisions == 1 && budget.used(at: day) > 0)
       group.cancelAll()
     }
   }

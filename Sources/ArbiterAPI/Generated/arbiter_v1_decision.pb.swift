@@ -85,7 +85,8 @@ public nonisolated struct Arbiter_V1_Reason: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Stable machine code, e.g. "FEATURE_POSITIVE", "CONTEXT_BOOST", "ELIGIBLE".
+  /// Stable machine code: "FEATURE_POSITIVE" (a feature that raised the propensity), "FEATURE_NEGATIVE"
+  /// (the weakest one, when none raised it) or "CONTEXT_WEIGHT" (the call reason or page weighed the offer).
   public var code: String = String()
 
   /// The feature or context key the reason is about, if any.
@@ -246,7 +247,11 @@ public nonisolated struct Arbiter_V1_SuppressedOffer: Sendable {
 
   public var offerID: String = String()
 
-  /// Machine code: "ALREADY_HELD", "AGE_RULE", "NO_CONSENT", "CHANNEL_NOT_ALLOWED", "RULE", "RANKED_BELOW".
+  /// Machine code: "NOT_VALID_NOW" (outside its validity dates), "CHANNEL_NOT_ALLOWED", "NO_CONSENT",
+  /// "ALREADY_HELD", "AGE_RULE", "RULE" (a condition or the eligibility rule), "SUITABILITY", "CONTACT_POLICY"
+  /// (frequency cap, weekly limit, no repeat, cool-down), "BUDGET" (the offer's quota used up), "CAPACITY"
+  /// (the channel's capacity used up), "CONTROL_GROUP" (held out to measure lift), "BELOW_COST" (expected
+  /// value does not cover cost and shadow price), "RANKED_BELOW" (eligible, not among those shown).
   public var code: String = String()
 
   /// Human explanation, e.g. "customer age 17 below minimum 18".
@@ -313,7 +318,8 @@ public nonisolated struct Arbiter_V1_Slot: Sendable {
 
   public var name: String = String()
 
-  /// Content type the slot accepts, e.g. "banner", "tile". Empty accepts any.
+  /// The offer category the slot accepts (an offer's "category" in the catalogue, e.g. "cards",
+  /// "mortgages"). Empty accepts any.
   public var contentType: String = String()
 
   /// How many items the slot takes (a carousel of 4 takes 4). 0 means 1.
@@ -502,7 +508,10 @@ public nonisolated struct Arbiter_V1_SelectOutboundRequest: Sendable {
   /// Offers the campaign may make; empty means any.
   public var offerIds: [String] = []
 
-  /// Whether to return every assignment (otherwise only the totals and the per-offer counts).
+  /// Whether to commit the campaign and return every assignment with its decision id: each contact
+  /// is logged as a decision and uses quota, channel capacity and the customer's frequency caps.
+  /// Otherwise a dry run: only the totals and per-offer counts of what the campaign would do, and
+  /// nothing changes.
   public var includeAssignments: Bool = false
 
   public var requestID: String = String()
@@ -595,7 +604,7 @@ public nonisolated struct Arbiter_V1_SelectOutboundResponse: Sendable {
 
   public var totalCost: Double = 0
 
-  /// What ended the selection: budget, capacity or candidates.
+  /// What ended the selection: budget, capacity (the request's or the channel's) or candidates.
   public var stoppedBy: String = String()
 
   public var perOffer: [Arbiter_V1_OfferCount] = []
