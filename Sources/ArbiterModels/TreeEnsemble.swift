@@ -151,6 +151,8 @@ struct TreeEnsembleBuilder {
   var leaves: [Double] = []
   var nodeCovers: [Double] = []
   var leafCovers: [Double] = []
+  /// Whether a numeric split may have threshold +inf (LightGBM's `x <= inf`; XGBoost never writes one).
+  var acceptsInfiniteThreshold = false
 
   /// Adds one tree given in its own local numbering (children `>= 0` nodes, `< 0` as `~leaf`).
   mutating func addTree(
@@ -180,7 +182,12 @@ struct TreeEnsembleBuilder {
       return Int32(~(leafBase + ~c))
     }
     for i in 0..<n {
-      guard t[i].isFinite || fl[i] & TreeEnsemble.categorical != 0 else { throw ArbiterError(.dataCorrupted, "\(what): node \(i) has a non-finite threshold") }
+      // LightGBM writes +inf for a split of "missing against everything else" (missing type NaN):
+      // `x <= inf` sends every present value left. NaN and -inf are never valid.
+      let unbounded = t[i] == .infinity && acceptsInfiniteThreshold
+      guard t[i].isFinite || unbounded || fl[i] & TreeEnsemble.categorical != 0 else {
+        throw ArbiterError(.dataCorrupted, "\(what): node \(i) has a non-finite threshold (\(t[i]))")
+      }
       features.append(Int32(f[i]))
       thresholds.append(t[i])
       left.append(try child(l[i]))
