@@ -60,6 +60,26 @@ import Testing
     #expect(mismatches == 0)
   }
 
+  /// LightGBM's probability (1.0 / (1.0 + exp(-z)) in double) bit for bit, margins down to -9.5
+  /// included, row by row and through the serving path (PropensityModel).
+  @Test func probabilitiesAreBitIdentical() throws {
+    let model = try model()
+    let served = PropensityModel(.trees(model, featureNames: model.featureNames))
+    #expect(expected.filter { $0.raw < -8 }.count >= 5, "the fixture has strongly negative margins")
+    var mismatches = 0
+    for (row, truth) in zip(rows, expected) {
+      let probability = row.withUnsafeBufferPointer { model.probability($0) }
+      let propensity = row.withUnsafeBufferPointer { x in
+        [Float]().withUnsafeBufferPointer { served.propensity(customer: x, context: $0) }
+      }
+      if probability != truth.probability || propensity != truth.probability {
+        if mismatches < 5 { Issue.record("raw \(truth.raw): Arbiter \(probability), LightGBM \(truth.probability)") }
+        mismatches += 1
+      }
+    }
+    #expect(mismatches == 0)
+  }
+
   /// The QuickScorer batch path takes the model (8 leaves: 32-bit bitvectors) and gives the same bits.
   @Test func batchScoresAreBitIdentical() throws {
     let model = try model()
