@@ -11,6 +11,8 @@ dropped) and writes into Tests/ArbiterTests/Fixtures/models/:
   parity.csv      rows (real rows, rows with NaNs, rows exactly on and next to split
                   thresholds) with each library's own raw score and probability
   contributions.csv  each library's own TreeSHAP contributions (pred_contrib) for the first 600 rows
+  sigmoid.csv     XGBoost's own margin and probability over margins from -121 to 39 (per-row
+                  base_margin), for its float32 sigmoid, clamped below -88.7
 
 Inputs are rounded to float32 before the libraries see them, as Arbiter stores float32.
 Run:  python3 tools/make-model-fixtures.py   (pip-installs lightgbm 4.6.0 and xgboost-cpu 3.1.3 if missing)
@@ -117,6 +119,17 @@ with open(os.path.join(OUT, "contributions.csv"), "w", newline="") as f:
     w.writerow([f"lightgbm_{n}" for n in features] + ["lightgbm_bias"] + [f"xgboost_{n}" for n in features] + ["xgboost_bias"])
     for i in range(len(contrib_rows)):
         w.writerow([repr(float(v)) for v in lgb_contrib[i]] + [repr(float(v)) for v in xgb_contrib[i]])
+
+# XGBoost's own sigmoid over a sweep of margins: all-missing rows, each with its base_margin.
+sweep = np.linspace(-120, 40, 1601)
+ds = xgb.DMatrix(np.full((len(sweep), len(features)), np.nan), feature_names=features, missing=np.nan, base_margin=sweep)
+sweep_margin = model.predict(ds, output_margin=True)
+sweep_prob = model.predict(ds)
+with open(os.path.join(OUT, "sigmoid.csv"), "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(["xgboost_margin", "xgboost_probability"])
+    for i in range(len(sweep)):
+        w.writerow([repr(float(sweep_margin[i])), repr(float(sweep_prob[i]))])
 
 schema = {
     "customerFeatures": [{"name": name(c), "kind": {"type": "numeric"}, "description": c} for c in NUMERIC]

@@ -42,6 +42,7 @@ public enum LightGBMImporter {
     }
 
     var builder = TreeEnsembleBuilder()
+    builder.acceptsInfiniteThreshold = true
     for (t, tree) in trees.enumerated() {
       let what = "\(file): tree \(t)"
       func numbers<T>(_ key: String, _ parse: (Substring) -> T?) throws(ArbiterError) -> [T] {

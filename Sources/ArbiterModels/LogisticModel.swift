@@ -109,7 +109,8 @@ public struct ModelsDocument: Codable, Sendable, Hashable {
   }
 }
 
-/// The logistic function, guarded against overflow.
+/// The logistic function, guarded against overflow: Arbiter's own logistic models and calibration.
+/// Tree ensembles use their library's own form instead (``TreeEnsemble/probability(rawScore:)``).
 @inlinable
 public func sigmoid(_ z: Double) -> Double {
   z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z))

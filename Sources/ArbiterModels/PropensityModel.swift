@@ -40,14 +40,24 @@ public final class PropensityModel: Sendable {
   @inlinable
   public func propensity(row: ScoringRow, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
     let z = logit(row: row, customer: customer, context: context)
-    return calibration?.probability(logit: z) ?? sigmoid(z)
+    return calibration?.probability(logit: z) ?? uncalibratedProbability(logit: z)
   }
 
   /// The probability of acceptance (calibrated when the bundle calibrates this offer).
   @inlinable
   public func propensity(customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
     let z = logit(customer: customer, context: context)
-    return calibration?.probability(logit: z) ?? sigmoid(z)
+    return calibration?.probability(logit: z) ?? uncalibratedProbability(logit: z)
+  }
+
+  /// The probability for the scorer's log-odds without calibration: for a tree ensemble bit for
+  /// bit as the library that trained it computes it, for a logistic model ``sigmoid(_:)``.
+  @inlinable
+  public func uncalibratedProbability(logit z: Double) -> Double {
+    switch scorer {
+    case .logistic: sigmoid(z)
+    case .trees(let model, _): model.probability(rawScore: z)
+    }
   }
 
   /// Names of the contribution slots (for trees: every customer feature).

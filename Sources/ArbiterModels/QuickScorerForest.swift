@@ -11,7 +11,8 @@ import ArbiterCore
 /// branches per node: the work is compare, select and AND on eight lanes at once.
 ///
 /// Exact for float32 inputs:
-/// - LightGBM `x <= t` (double) ⟺ `x <= f` where `f` is the largest float not above `t`.
+/// - LightGBM `x <= t` (double) ⟺ `x <= f` where `f` is the largest float not above `t`; for
+///   LightGBM's `t = +inf` ("missing against everything else") `f` is +inf, above no value.
 /// - XGBoost `x < t` (float) ⟺ `x <= t.nextDown`.
 /// - Missing values: a separate list per feature of the splits that send NaN right (LightGBM
 ///   "NaN" missing type and XGBoost by default direction; LightGBM type "none" scores NaN as 0).

@@ -1,5 +1,11 @@
 import ArbiterCore
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// A gradient-boosted tree ensemble compiled into flat arrays (no per-node objects), with feature
 /// names resolved to the schema's customer-vector indices at load.
 ///
@@ -80,9 +86,34 @@ public struct TreeEnsemble: Sendable {
     }
   }
 
-  /// The probability.
+  /// The probability, bit for bit as the library that trained the model computes it.
   @inlinable
-  public func probability(_ x: UnsafeBufferPointer<Float>) -> Double { sigmoid(rawScore(x)) }
+  public func probability(_ x: UnsafeBufferPointer<Float>) -> Double { probability(rawScore: rawScore(x)) }
+
+  /// The probability for a raw score of ``rawScore(_:)``, bit for bit as the library computes it
+  /// (not Arbiter's ``sigmoid(_:)``, whose form differs in the last bits for negative scores).
+  @inlinable
+  public func probability(rawScore z: Double) -> Double {
+    switch convention {
+    case .lightGBM: return Self.lightGBMSigmoid(z)
+    case .xgboost: return Double(Self.xgboostSigmoid(Float(z)))
+    }
+  }
+
+  /// LightGBM's binary objective (`ConvertOutput`, sigmoid parameter 1): `1.0 / (1.0 + exp(-z))`
+  /// in double for every z (0 below about -709, where `exp` overflows; never NaN for a number).
+  @inlinable
+  public static func lightGBMSigmoid(_ z: Double) -> Double { 1.0 / (1.0 + exp(-z)) }
+
+  /// XGBoost's `binary:logistic` transform, `common::Sigmoid(float)` of src/common/math.h, in
+  /// float32: `1.0f / (expf(min(-x, 88.7f)) + 1.0f + 1e-16f)`. The clamp keeps `expf` finite, so
+  /// margins below -88.7 give 3.0e-39 rather than 0; the epsilon never changes a sum of at least 1.
+  @inlinable
+  public static func xgboostSigmoid(_ margin: Float) -> Float {
+    let epsilon: Float = 1e-16
+    let x = min(-margin, 88.7 as Float)
+    return 1 / (expf(x) + 1 + epsilon)
+  }
 
   @usableFromInline
   func lightGBMScore(_ x: UnsafeBufferPointer<Float>) -> Double {
@@ -151,6 +182,8 @@ struct TreeEnsembleBuilder {
   var leaves: [Double] = []
   var nodeCovers: [Double] = []
   var leafCovers: [Double] = []
+  /// Whether a numeric split may have threshold +inf (LightGBM's `x <= inf`; XGBoost never writes one).
+  var acceptsInfiniteThreshold = false
 
   /// Adds one tree given in its own local numbering (children `>= 0` nodes, `< 0` as `~leaf`).
   mutating func addTree(
@@ -180,7 +213,12 @@ struct TreeEnsembleBuilder {
       return Int32(~(leafBase + ~c))
     }
     for i in 0..<n {
-      guard t[i].isFinite || fl[i] & TreeEnsemble.categorical != 0 else { throw ArbiterError(.dataCorrupted, "\(what): node \(i) has a non-finite threshold") }
+      // LightGBM writes +inf for a split of "missing against everything else" (missing type NaN):
+      // `x <= inf` sends every present value left. NaN and -inf are never valid.
+      let unbounded = t[i] == .infinity && acceptsInfiniteThreshold
+      guard t[i].isFinite || unbounded || fl[i] & TreeEnsemble.categorical != 0 else {
+        throw ArbiterError(.dataCorrupted, "\(what): node \(i) has a non-finite threshold (\(t[i]))")
+      }
       features.append(Int32(f[i]))
       thresholds.append(t[i])
       left.append(try child(l[i]))

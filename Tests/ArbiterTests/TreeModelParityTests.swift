@@ -37,6 +37,10 @@ import Testing
     #expect(rows.count >= 3_000)
     var mismatches = 0
     var nanRows = 0
+    // LightGBM's probability is 1.0 / (1.0 + exp(-z)) in double: the same bits, row by row and
+    // through the serving path (PropensityModel).
+    var probabilityMismatches = 0
+    let served = PropensityModel(.trees(model, featureNames: model.featureNames))
     for (row, truth) in zip(rows, expected) {
       let score = row.withUnsafeBufferPointer { model.rawScore($0) }
       if score.bitPattern != truth.lightGBM.bitPattern {
@@ -44,9 +48,19 @@ import Testing
         mismatches += 1
       }
       if row.contains(where: \.isNaN) { nanRows += 1 }
-      #expect(abs(sigmoid(score) - truth.lightGBMProbability) < 1e-15)
+      let probability = row.withUnsafeBufferPointer { model.probability($0) }
+      let propensity = row.withUnsafeBufferPointer { x in
+        [Float]().withUnsafeBufferPointer { served.propensity(customer: x, context: $0) }
+      }
+      if probability != truth.lightGBMProbability || propensity != truth.lightGBMProbability {
+        if probabilityMismatches < 5 {
+          Issue.record("raw \(score): Arbiter \(probability) (\(propensity)), LightGBM \(truth.lightGBMProbability)")
+        }
+        probabilityMismatches += 1
+      }
     }
     #expect(mismatches == 0)
+    #expect(probabilityMismatches == 0)
     #expect(nanRows > 500, "the fixtures exercise missing values")
   }
 
@@ -54,12 +68,56 @@ import Testing
     let model = try xgboost()
     #expect(model.treeCount == 200)
     var worst = 0.0
+    // XGBoost's probability is its float32 sigmoid of its float32 margin: from XGBoost's own
+    // margin the same bits, and from Arbiter's wherever the margins agree to the bit.
+    var probabilityMismatches = 0
+    var sameMargin = 0
+    let served = PropensityModel(.trees(model, featureNames: model.featureNames))
     for (row, truth) in zip(rows, expected) {
       let score = row.withUnsafeBufferPointer { model.rawScore($0) }
       worst = max(worst, abs(score - truth.xgboost))
-      #expect(abs(sigmoid(score) - truth.xgboostProbability) < 1e-6)
+      var agrees = model.probability(rawScore: truth.xgboost) == truth.xgboostProbability
+      if score == truth.xgboost {
+        sameMargin += 1
+        let propensity = row.withUnsafeBufferPointer { x in
+          [Float]().withUnsafeBufferPointer { served.propensity(customer: x, context: $0) }
+        }
+        agrees = agrees && row.withUnsafeBufferPointer { model.probability($0) } == truth.xgboostProbability
+          && propensity == truth.xgboostProbability
+      }
+      if !agrees {
+        if probabilityMismatches < 5 {
+          let arbiter = model.probability(rawScore: truth.xgboost)
+          Issue.record("margin \(truth.xgboost): Arbiter \(arbiter), XGBoost \(truth.xgboostProbability)")
+        }
+        probabilityMismatches += 1
+      }
     }
     #expect(worst < 1e-6, "largest margin difference \(worst)")
+    #expect(probabilityMismatches == 0)
+    // All 3,800 margins agree to the bit today, so every row checks Arbiter's own probability too.
+    #expect(sameMargin == rows.count, "\(sameMargin) of \(rows.count) margins bit-identical")
+  }
+
+  /// XGBoost's own probabilities over margins from -121 to 39 (sigmoid.csv, made with per-row
+  /// base margins): its float32 sigmoid, clamped below -88.7 (3.0e-39 there, not 0), widened to
+  /// Double, bit for bit.
+  @Test func xgboostSigmoidIsBitIdenticalOverMargins() throws {
+    let model = try xgboost()
+    let table = try CSVTable(
+      text: String(contentsOfFile: Self.directory + "/sigmoid.csv", encoding: .utf8), file: "sigmoid.csv")
+    let sweep = table.rows.map { (margin: Double($0[0])!, probability: Double($0[1])!) }
+    #expect(sweep.count == 1_601)
+    #expect(sweep.filter { $0.margin < -88.7 }.count > 300, "the sweep reaches XGBoost's clamp")
+    #expect(sweep.filter { $0.margin > 20 }.count > 100)
+    var mismatches = 0
+    for (margin, truth) in sweep where model.probability(rawScore: margin) != truth {
+      if mismatches < 5 {
+        Issue.record("margin \(margin): Arbiter \(model.probability(rawScore: margin)), XGBoost \(truth)")
+      }
+      mismatches += 1
+    }
+    #expect(mismatches == 0)
   }
 
   /// The QuickScorer batch path gives the same bits as the one-row reference walk.
