@@ -4,6 +4,7 @@ import ArbiterService
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 
 /// The decision work of one `Decide` without any transport: the server's own state (bundle,
 /// stored customers, interaction log) decided on in a loop on one thread, as a handler does it,
@@ -20,6 +21,8 @@ struct DecideBench: ParsableCommand {
   @Option(help: "Offers per decision.") var offers = 5
   @Option(help: "Timed decisions per stage.") var requests = 200_000
   @Option(help: "Threads deciding at once in a last run of the whole Decide (as the server's event loops do).") var threads = 2
+  @Option(help: "Outcomes per RecordOutcomes batch in the outcome stage, timed with Decide on another thread (0: skip).")
+  var outcomeBatch = 10_000
 
   func run() throws {
     var configuration = ArbiterConfiguration()
@@ -61,6 +64,7 @@ struct DecideBench: ParsableCommand {
       next += 1
     }
     report("  logging it (rings and JSON line)", record)
+    if outcomeBatch > 0 { try outcomeStage(live) }
     guard threads > 1 else { return }
     // The same work on several threads at once: what sharing the catalogue, the log and the
     // cores costs each decision.
@@ -81,5 +85,49 @@ struct DecideBench: ParsableCommand {
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     print(String(format: "Decide on %d threads at once: %.0f decisions/s, %@ µs per decision per thread", threads, Double(perThread * threads) / seconds,
                  means.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+  }
+
+  /// Three batches of `outcomeBatch` declines, each with a 200-byte reason, recorded one batch a
+  /// call (as RecordOutcomes does) while another thread decides: the batch's time, and what it
+  /// costs the decisions made meanwhile.
+  private func outcomeStage(_ live: LiveState) throws {
+    let reason = String(repeating: "too expensive for now; ", count: 9).prefix(200)
+    var random = SeededGenerator(seed: 7)
+    for batch in 1...3 {
+      var reports: [OutcomeReport] = []
+      while reports.count < outcomeBatch {
+        let customer = firstCustomer + customers / 2 + random.next() % max(1, customers / 2)
+        guard let decision = try? live.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: offers)),
+          let offer = decision.offers.first
+        else { continue }
+        reports.append(OutcomeReport(decisionId: decision.decisionId, offerId: offer.offerId, outcome: .decline, declineReason: String(reason)))
+      }
+      let done = Atomic<Bool>(false)
+      let samples = Mutex<[UInt64]>([])
+      let other = Thread {
+        var mine: [UInt64] = []
+        var random = SeededGenerator(seed: 99)
+        while !done.load(ordering: .relaxed) {
+          let start = DispatchTime.now().uptimeNanoseconds
+          _ = try? live.decide(DecisionRequest(customerId: firstCustomer + random.next() % max(1, customers / 2), channel: .web, maxOffers: offers))
+          mine.append(DispatchTime.now().uptimeNanoseconds - start)
+        }
+        samples.withLock { $0 = mine }
+      }
+      other.start()
+      Thread.sleep(forTimeInterval: 0.05)
+      let start = DispatchTime.now().uptimeNanoseconds
+      _ = try failing { try live.log.record(reports) }
+      let took = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+      Thread.sleep(forTimeInterval: 0.05)
+      done.store(true, ordering: .relaxed)
+      while samples.withLock({ $0.isEmpty }) { Thread.sleep(forTimeInterval: 0.01) }
+      let meanwhile = samples.withLock { $0 }
+      let held = live.log.declineReasonsHeld
+      print(String(
+        format: "RecordOutcomes batch %d of %d declines with reasons: %.1f ms; Decide on another thread meanwhile: %@, worst %.0f µs (%d decisions); reasons held %d (%d bytes)",
+        batch, reports.count, took, LatencySamples.summary(meanwhile), Double(meanwhile.max() ?? 0) / 1000, meanwhile.count, held.count,
+        held.bytes))
+    }
   }
 }
