@@ -111,6 +111,12 @@ struct JSONLineWriter {
     integer(value.magnitude)
   }
 
+  /// A key (with its punctuation) and a number: `,"key":1.5`.
+  mutating func member(_ key: StaticString, _ value: Double) {
+    raw(key)
+    number(value)
+  }
+
   /// A number in the shortest form that reads back exactly (as Swift prints it); null when not
   /// finite, which JSON cannot say.
   mutating func number(_ value: Double) {

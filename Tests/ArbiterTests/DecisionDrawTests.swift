@@ -13,14 +13,10 @@ import Testing
 
   /// An engine over the demo customers with the demo bundle's catalogue changed by `change`.
   func engine(_ change: (inout CatalogueDocument) -> Void) throws -> DecisionEngine {
-    let live = try Self.server.get().live.snapshot
-    var catalogue = live.bundle.catalogue
-    catalogue.controlGroup = nil
-    change(&catalogue)
-    let bundle = try ModelBundle(
-      name: "demo", version: "t", createdBy: "test", schema: live.bundle.schema, catalogue: catalogue, models: live.bundle.models,
-      population: live.bundle.manifest.population)
-    return try DecisionEngine(bundle: bundle, customers: live.engine.customers, clock: { TestSupport.fixedClockDays })
+    try TestSupport.engine(over: Self.server.get()) { catalogue in
+      catalogue.controlGroup = nil
+      change(&catalogue)
+    }
   }
 
   /// Decides `n` times with distinct decision ids (so distinct draws), giving back each decision's

@@ -14,13 +14,7 @@ import Testing
 
   /// An engine over the demo customers with the demo bundle's catalogue changed by `change`.
   func engine(at day: Double = TestSupport.fixedClockDays, _ change: (inout CatalogueDocument) -> Void) throws -> DecisionEngine {
-    let live = try Self.server.get().live.snapshot
-    var catalogue = live.bundle.catalogue
-    change(&catalogue)
-    let bundle = try ModelBundle(
-      name: "demo", version: "t", createdBy: "test", schema: live.bundle.schema, catalogue: catalogue, models: live.bundle.models,
-      population: live.bundle.manifest.population)
-    return try DecisionEngine(bundle: bundle, customers: live.engine.customers, clock: { day })
+    try TestSupport.engine(over: Self.server.get(), at: day, change)
   }
 
   func greedy(_ catalogue: inout CatalogueDocument) {

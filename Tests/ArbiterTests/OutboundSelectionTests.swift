@@ -12,16 +12,13 @@ import Testing
 @Suite struct OutboundSelectionTests {
   static let server = Result { try TestSupport.makeServer() }
 
+  /// An engine over the demo customers with the demo bundle's catalogue changed by `change`.
   func engine(_ change: (inout CatalogueDocument) -> Void) throws -> DecisionEngine {
-    let live = try Self.server.get().live.snapshot
-    var catalogue = live.bundle.catalogue
-    catalogue.exploration = ExplorationPolicy(method: .greedy)
-    catalogue.controlGroup = nil
-    change(&catalogue)
-    let bundle = try ModelBundle(
-      name: "demo", version: "t", createdBy: "test", schema: live.bundle.schema, catalogue: catalogue, models: live.bundle.models,
-      population: live.bundle.manifest.population)
-    return try DecisionEngine(bundle: bundle, customers: live.engine.customers, clock: { TestSupport.fixedClockDays })
+    try TestSupport.engine(over: Self.server.get()) { catalogue in
+      catalogue.exploration = ExplorationPolicy(method: .greedy)
+      catalogue.controlGroup = nil
+      change(&catalogue)
+    }
   }
 
   @Test func theChannelsCapacityBoundsACampaign() throws {
