@@ -10,8 +10,14 @@ public struct UpsertResult: Sendable {
   public var rejected = 0
   /// The first rejections, each naming the record's position and the problem.
   public var errors: [String] = []
+  /// The first ``maxProblems`` rejections as the batch position, the customer and the problem
+  /// (for callers that name records their own way, e.g. by file line).
+  public var problems: [(position: Int, customerId: UInt64, problem: String)] = []
   /// Log position to wait for before acknowledging.
   public var lsn: UInt64 = 0
+
+  /// How many rejections ``problems`` keeps.
+  public static let maxProblems = 100
 }
 
 /// Outcome of an event batch.
@@ -147,17 +153,27 @@ public final class FeatureStore: @unchecked Sendable {
   /// Inserts or replaces customers (whole vectors; NaN is missing). Invalid records are
   /// rejected and reported; the rest are applied and logged.
   ///
+  /// With `asOfDays`, the values are as they read at that moment (days since, flags, trends:
+  /// what ``read(row:into:nowDays:)`` gives, GetProfile returns and CSV exports hold): they are
+  /// turned into the stored form (``CompiledDerivations/materialize(_:nowDays:existing:)``).
+  /// Without it they are stored as they are (the log's replay, populations materialized by the
+  /// caller).
+  ///
   /// With `logged` false the batch skips the log (bulk imports that end with a snapshot).
-  public func upsert(_ records: [CustomerRecord], logged: Bool = true) throws(ArbiterError) -> UpsertResult {
+  public func upsert(_ records: [CustomerRecord], asOfDays: Double? = nil, logged: Bool = true) throws(ArbiterError) -> UpsertResult {
     try writer.withLock { state throws(ArbiterError) -> UpsertResult in
       var result = UpsertResult()
       var log = beginRecord(LogRecords.upsert, &state)
       let first = state.nextLSN
       var accepted: UInt32 = 0
-      for (position, record) in records.enumerated() {
-        if let problem = problem(with: record) {
+      for (position, read) in records.enumerated() {
+        var record = read
+        var found = problem(with: record)
+        if found == nil, let asOfDays { found = storedForm(of: &record, asOfDays: asOfDays) }
+        if let problem = found {
           result.rejected += 1
           if result.errors.count < 10 { result.errors.append("profiles[\(position)] (customer \(record.id)): \(problem)") }
+          if result.problems.count < UpsertResult.maxProblems { result.problems.append((position, record.id, problem)) }
           continue
         }
         let lsn = first + UInt64(accepted)
@@ -212,6 +228,23 @@ public final class FeatureStore: @unchecked Sendable {
     if record.displayName.utf8.count > NameArena.maxLength { return "display_name longer than \(NameArena.maxLength) bytes" }
     for (i, value) in record.values.enumerated() where value.isInfinite {
       return "feature '\(schema.customerFeatures[i].name)' is infinite"
+    }
+    return nil
+  }
+
+  /// Turns a record as read at `asOfDays` into its stored form, or says why it cannot be
+  /// stored. Writer only.
+  private func storedForm(of record: inout CustomerRecord, asOfDays: Double) -> String? {
+    let given = record.values
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { existing in
+      let row = row(of: record.id)
+      if let row { segments.read(row, into: existing.baseAddress!) }
+      record.values.withUnsafeMutableBufferPointer { values in
+        derivations.materialize(values, nowDays: asOfDays, existing: row == nil ? nil : UnsafePointer(existing.baseAddress!))
+      }
+    }
+    for (i, value) in record.values.enumerated() where value.isInfinite {
+      return "\(schema.customerFeatures[i].name) = \(given[i]) does not fit once re-based to the customer's clock"
     }
     return nil
   }
