@@ -111,6 +111,7 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
     var totalRejected: UInt64 = 0
     var events: [CustomerEvent] = []
     for try await batch in request {
+      let latest = store.latestEventMillis()
       guard batch.events.count <= 100_000 else {
         throw RPCError(code: .invalidArgument, message: "a batch holds at most 100000 events, got \(batch.events.count)")
       }
@@ -121,6 +122,11 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
         if let problem = Self.problem(with: event) {
           rejected += 1
           if errors.count < 10 { errors.append("events[\(i)]: \(problem)") }
+          continue
+        }
+        if let problem = store.eventTimeProblem(millis: event.timestampMillis, latest: latest) {
+          rejected += 1
+          if errors.count < 10 { errors.append("events[\(i)].timestamp_millis \(event.timestampMillis) \(problem)") }
           continue
         }
         events.append(CustomerEvent(
