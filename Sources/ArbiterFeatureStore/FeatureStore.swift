@@ -45,6 +45,8 @@ public final class FeatureStore: @unchecked Sendable {
   public let maxEventSkew: Duration
   /// The server clock event times are checked against, in days since the epoch.
   let serverClock: @Sendable () -> Double
+  /// The features with a declared range.
+  let rangedFeatures: [Int]
   let segments: RowSegments
   let names = NameArena()
   /// The live index, as an unretained pointer: readers load it without touching reference
@@ -98,6 +100,9 @@ public final class FeatureStore: @unchecked Sendable {
     self.derivations = try CompiledDerivations(schema: schema)
     self.maxEventSkew = maxEventSkew
     self.serverClock = serverClock
+    self.rangedFeatures = schema.customerFeatures.indices.filter {
+      schema.customerFeatures[$0].minimum != nil || schema.customerFeatures[$0].maximum != nil
+    }
     self.segments = RowSegments(width: schema.width)
     self.index = UnsafeAtomic.create(UnsafeRawPointer(Unmanaged.passUnretained(index).toOpaque()))
     self.indexes.withLock { $0.append(index) }
@@ -192,9 +197,9 @@ public final class FeatureStore: @unchecked Sendable {
   ///
   /// With `asOfDays`, the values are as they read at that moment (days since, flags, trends:
   /// what ``read(row:into:nowDays:)`` gives, GetProfile returns and CSV exports hold): they are
-  /// turned into the stored form (``CompiledDerivations/materialize(_:nowDays:existing:)``).
-  /// Without it they are stored as they are (the log's replay, populations materialized by the
-  /// caller).
+  /// checked against the schema's ranges and turned into the stored form
+  /// (``CompiledDerivations/materialize(_:nowDays:existing:)``). Without it they are stored
+  /// as they are (the log's replay, populations materialized by the caller).
   ///
   /// With `logged` false the batch skips the log (bulk imports that end with a snapshot).
   public func upsert(_ records: [CustomerRecord], asOfDays: Double? = nil, logged: Bool = true) throws(ArbiterError) -> UpsertResult {
@@ -270,9 +275,12 @@ public final class FeatureStore: @unchecked Sendable {
     return nil
   }
 
-  /// Turns a record as read at `asOfDays` into its stored form, or says why it is refused (a
-  /// clock ahead of the server's). Writer only.
+  /// Turns a record as read at `asOfDays` into its stored form, or says why it is refused: a
+  /// value outside its range, or a clock ahead of the server's. Writer only.
   private func storedForm(of record: inout CustomerRecord, asOfDays: Double, latestEventMillis: Double) -> String? {
+    for i in rangedFeatures {
+      if let problem = schema.customerFeatures[i].rangeProblem(record.values[i]) { return problem }
+    }
     let given = record.values
     withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { existing in
       let row = row(of: record.id)
