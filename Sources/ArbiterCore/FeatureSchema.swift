@@ -160,9 +160,8 @@ public struct FeatureSchema: Sendable, Hashable, Codable {
       }
     }
     if let minimum = feature.minimum, let maximum = feature.maximum, minimum > maximum {
-      throw ArbiterError(
-        .invalidArgument,
-        "feature '\(feature.name)': min \(FeatureDefinition.text(minimum)) is above max \(FeatureDefinition.text(maximum))")
+      let bounds = "min \(FeatureDefinition.text(minimum)) is above max \(FeatureDefinition.text(maximum))"
+      throw ArbiterError(.invalidArgument, "feature '\(feature.name)': \(bounds)")
     }
   }
 }

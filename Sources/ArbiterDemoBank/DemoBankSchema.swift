@@ -26,14 +26,16 @@ public enum DemoBankSchema {
     func derived(_ name: String, _ description: String, _ derive: FeatureDerivation, kind: FeatureKind = .numeric) -> FeatureDefinition {
       let neverNegative: Set<FeatureDerivation.Kind> = [.count, .sum, .recency]
       return FeatureDefinition(
-        name: name, kind: kind, description: description, derive: derive, minimum: neverNegative.contains(derive.kind) ? 0 : nil)
+        name: name, kind: kind, description: description, derive: derive,
+        minimum: neverNegative.contains(derive.kind) ? 0 : nil)
     }
     func count(_ name: String, _ event: String, channel: String? = nil, direction: String? = nil, halfLife: Double = 30) -> FeatureDefinition {
       derived(name, "\(event)s\(channel.map { " via \($0)" } ?? "")\(direction.map { " (\($0))" } ?? ""), decayed with a \(Int(halfLife))-day half-life",
               FeatureDerivation(kind: .count, event: event, channel: channel, direction: direction, halfLifeDays: halfLife))
     }
     return [
-      derived("clock", "days since the newest event applied (stored as its time; internal)", FeatureDerivation(kind: .clock)),
+      derived(
+        "clock", "days since the newest event applied (stored as its time; internal)", FeatureDerivation(kind: .clock)),
       count("txn_count_30d", "transaction"),
       derived("txn_out_amount_30d", "money spent, 30-day half-life", FeatureDerivation(kind: .sum, event: "transaction", direction: "out", halfLifeDays: 30)),
       derived("txn_in_amount_30d", "money received by transaction, 30-day half-life", FeatureDerivation(kind: .sum, event: "transaction", direction: "in", halfLifeDays: 30)),
@@ -58,7 +60,9 @@ public enum DemoBankSchema {
 
   public static let schema: FeatureSchema = {
     /// A numeric feature valid from `minimum` to `maximum`, as true of a retail bank's customers.
-    func numeric(_ name: String, _ description: String, _ minimum: Double? = 0, _ maximum: Double? = nil) -> FeatureDefinition {
+    func numeric(
+      _ name: String, _ description: String, _ minimum: Double? = 0, _ maximum: Double? = nil
+    ) -> FeatureDefinition {
       FeatureDefinition(name: name, kind: .numeric, description: description, minimum: minimum, maximum: maximum)
     }
     var features: [FeatureDefinition] = [
@@ -67,8 +71,8 @@ public enum DemoBankSchema {
       numeric("tenure_years", "years as a customer", 0, 120),
       // Overdrawn at most by a million: anything below is a data error, not a customer.
       FeatureDefinition(
-        name: "checking_balance", kind: .numeric, description: "current account balance", derive: .init(kind: .balance, event: "transaction"),
-        minimum: -1_000_000),
+        name: "checking_balance", kind: .numeric, description: "current account balance",
+        derive: .init(kind: .balance, event: "transaction"), minimum: -1_000_000),
       numeric("savings_balance", "savings balance"),
       numeric("investment_balance", "investments held"),
       numeric("card_spend_monthly", "card spend per month"),

@@ -35,7 +35,9 @@ public struct CompiledDerivations: Sendable {
   let trends: [Trend]
 
   /// Whether any feature is derived from events (or is the clock).
-  public var isEmpty: Bool { clock == nil && accumulators.isEmpty && recencies.isEmpty && triggers.isEmpty && trends.isEmpty }
+  public var isEmpty: Bool {
+    clock == nil && accumulators.isEmpty && recencies.isEmpty && triggers.isEmpty && trends.isEmpty
+  }
 
   /// Compiles and validates; errors name the feature and the field.
   public init(schema: FeatureSchema) throws(ArbiterError) {
@@ -177,7 +179,8 @@ public struct CompiledDerivations: Sendable {
     if let clock, !row[clock].isNaN { elapsed = max(0, nowDays - Double(row[clock])) }
     // Trends first: they read their source before anything else changes.
     for trend in trends {
-      row[trend.index] = Self.trend(source: row[trend.source], state: row[trend.state], elapsed: elapsed, halfLife: trend.halfLife)
+      row[trend.index] = Self.trend(
+        source: row[trend.source], state: row[trend.state], elapsed: elapsed, halfLife: trend.halfLife)
     }
     if elapsed > 0 && !decayed.isEmpty {
       // One exp2 per distinct half-life, not per feature.
@@ -233,7 +236,9 @@ extension CompiledDerivations {
   ///   stored row, while that still reads as set; otherwise it is set at `nowDays`).
   /// - A trend becomes its moving average, re-based to the clock; a moving average given with
   ///   it that already reads as that trend is kept as it is. A missing trend has no average.
-  public func materialize(_ row: UnsafeMutableBufferPointer<Float>, nowDays: Double, existing: UnsafePointer<Float>? = nil) {
+  public func materialize(
+    _ row: UnsafeMutableBufferPointer<Float>, nowDays: Double, existing: UnsafePointer<Float>? = nil
+  ) {
     var elapsed = 0.0
     if let clock {
       let since = Double(row[clock])
@@ -262,7 +267,8 @@ extension CompiledDerivations {
       if s.isNaN { continue }
       if t.isNaN { row[trend.state] = .nan; continue }
       let given = row[trend.state]
-      if !given.isNaN && Self.trend(source: row[trend.source], state: given, elapsed: elapsed, halfLife: trend.halfLife) == t { continue }
+      let kept = Self.trend(source: row[trend.source], state: given, elapsed: elapsed, halfLife: trend.halfLife)
+      if !given.isNaN && kept == t { continue }
       // The average as of `nowDays`, m = s + (e - s) f  ⇒  e = s + (m - s) / f.
       let m = Self.average(source: s, trend: Double(t))
       row[trend.state] = Float(s + (m - s) / exp2(-elapsed / trend.halfLife))

@@ -94,7 +94,9 @@ public final class FeatureStore: @unchecked Sendable {
     serverClock: @escaping @Sendable () -> Double = { FeatureStore.nowDays }
   ) throws(ArbiterError) {
     try schema.validate()
-    guard maxEventSkew >= .zero else { throw ArbiterError(.invalidArgument, "the maximum event skew must not be negative") }
+    guard maxEventSkew >= .zero else {
+      throw ArbiterError(.invalidArgument, "the maximum event skew must not be negative")
+    }
     self.schema = schema
     self.width = schema.width
     self.derivations = try CompiledDerivations(schema: schema)
@@ -202,7 +204,9 @@ public final class FeatureStore: @unchecked Sendable {
   /// as they are (the log's replay, populations materialized by the caller).
   ///
   /// With `logged` false the batch skips the log (bulk imports that end with a snapshot).
-  public func upsert(_ records: [CustomerRecord], asOfDays: Double? = nil, logged: Bool = true) throws(ArbiterError) -> UpsertResult {
+  public func upsert(
+    _ records: [CustomerRecord], asOfDays: Double? = nil, logged: Bool = true
+  ) throws(ArbiterError) -> UpsertResult {
     let latest = latestEventMillis()
     return try writer.withLock { state throws(ArbiterError) -> UpsertResult in
       var result = UpsertResult()
@@ -286,15 +290,16 @@ public final class FeatureStore: @unchecked Sendable {
       let row = row(of: record.id)
       if let row { segments.read(row, into: existing.baseAddress!) }
       record.values.withUnsafeMutableBufferPointer { values in
-        derivations.materialize(values, nowDays: asOfDays, existing: row == nil ? nil : UnsafePointer(existing.baseAddress!))
+        let stored = row == nil ? nil : UnsafePointer(existing.baseAddress!)
+        derivations.materialize(values, nowDays: asOfDays, existing: stored)
       }
     }
     for (i, value) in record.values.enumerated() where value.isInfinite {
       return "\(schema.customerFeatures[i].name) = \(given[i]) does not fit once re-based to the customer's clock"
     }
     if let clock = derivations.clock, Double(record.values[clock]) * 86_400_000 > latestEventMillis {
-      return "\(schema.customerFeatures[clock].name) = \(given[clock]) days since the newest event puts that event more than "
-        + "\(DurationText.format(maxEventSkew)) ahead of the server clock"
+      return "\(schema.customerFeatures[clock].name) = \(given[clock]) days since the newest event puts that event "
+        + "more than \(DurationText.format(maxEventSkew)) ahead of the server clock"
     }
     return nil
   }
@@ -351,7 +356,8 @@ public final class FeatureStore: @unchecked Sendable {
         if let problem = eventTimeProblem(millis: event.timestampMillis, latest: latest) {
           result.rejected += 1
           if result.errors.count < 10 {
-            result.errors.append("events[\(position)] (customer \(event.customerId)): event time \(event.timestampMillis) ms \(problem)")
+            let what = "events[\(position)] (customer \(event.customerId)): event time \(event.timestampMillis) ms"
+            result.errors.append("\(what) \(problem)")
           }
           continue
         }

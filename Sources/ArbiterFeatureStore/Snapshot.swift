@@ -123,7 +123,8 @@ extension FeatureStore {
   /// checksum is refused with an error naming the file. Events more than `maxEventSkew` ahead
   /// of the server clock are refused (``apply(_:)``).
   public static func open(
-    directory: String, schema: FeatureSchema, policy: FsyncPolicy, maxEventSkew: Duration = FeatureStore.defaultMaxEventSkew
+    directory: String, schema: FeatureSchema, policy: FsyncPolicy,
+    maxEventSkew: Duration = FeatureStore.defaultMaxEventSkew
   ) throws(ArbiterError) -> FeatureStore {
     do {
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -162,7 +163,8 @@ extension FeatureStore {
       store.withWriterLock { next in next = startLSN + 1 }
     } else {
       store = try FeatureStore(
-        schema: schema, directory: directory, index: HashIndex(capacity: HashIndex.capacity(for: 0)), maxEventSkew: maxEventSkew)
+        schema: schema, directory: directory, index: HashIndex(capacity: HashIndex.capacity(for: 0)),
+        maxEventSkew: maxEventSkew)
     }
     var report = ReplayReport()
     let segments = WriteAheadLog.segments(in: directory)

@@ -71,7 +71,8 @@ public final class ArbiterServer: Sendable {
     let store: FeatureStore
     if let directory = configuration.storeDirectory {
       store = try FeatureStore.open(
-        directory: directory, schema: bundle.schema, policy: configuration.fsyncPolicy, maxEventSkew: configuration.maxEventSkew)
+        directory: directory, schema: bundle.schema, policy: configuration.fsyncPolicy,
+        maxEventSkew: configuration.maxEventSkew)
       logger.info("opened feature store", metadata: [
         "directory": "\(directory)", "customers": "\(store.count)", "replay": "\(store.replayReport)", "fsync": "\(configuration.fsyncPolicy)",
       ])

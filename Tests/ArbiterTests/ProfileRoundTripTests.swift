@@ -16,11 +16,14 @@ import Testing
     daysAgo.enumerated().flatMap { k, ago -> [CustomerEvent] in
       let at = Int64((TestSupport.fixedClockDays - ago) * 86_400_000)
       return [
-        CustomerEvent(customerId: id, kind: .transaction, timestampMillis: at, amount: -40 - Double(k * 7), channel: .card),
+        CustomerEvent(
+          customerId: id, kind: .transaction, timestampMillis: at, amount: -40 - Double(k * 7), channel: .card),
         CustomerEvent(customerId: id, kind: .transaction, timestampMillis: at + 60_000, amount: 250, channel: .online),
         CustomerEvent(customerId: id, kind: .pageView, timestampMillis: at + 120_000),
         CustomerEvent(customerId: id, kind: .call, timestampMillis: at + 180_000),
-        CustomerEvent(customerId: id, kind: .transfer, timestampMillis: at + 240_000, amount: k == 0 ? -7_500 : -120, channel: .online),
+        CustomerEvent(
+          customerId: id, kind: .transfer, timestampMillis: at + 240_000, amount: k == 0 ? -7_500 : -120,
+          channel: .online),
       ]
     }
   }
@@ -30,7 +33,9 @@ import Testing
   static func same(_ a: Double, _ b: Double, feature: FeatureDefinition) -> Bool {
     if a.isNaN || b.isNaN { return a.isNaN && b.isNaN }
     if a == b { return true }
-    let rebased = feature.derive.map { $0.kind == .trend || (($0.kind == .count || $0.kind == .sum) && $0.halfLifeDays != nil) } ?? false
+    let rebased = feature.derive.map {
+      $0.kind == .trend || (($0.kind == .count || $0.kind == .sum) && $0.halfLifeDays != nil)
+    } ?? false
     return rebased && abs(a - b) <= 1e-5 * max(1, abs(a))
   }
 
@@ -49,7 +54,9 @@ import Testing
       for id in ids { before.append(try await profiles.getProfile(.with { $0.customerID = id })) }
       // The events left something to compare: decayed counts, recency, the trigger and the trend.
       let index = { (name: String) in schema.customerIndex(of: name)! }
-      #expect(before.allSatisfy { $0.featureValues[index("calls_30d")] > 1 && $0.featureValues[index("days_since_call")] <= 5 })
+      #expect(before.allSatisfy {
+        $0.featureValues[index("calls_30d")] > 1 && $0.featureValues[index("days_since_call")] <= 5
+      })
       #expect(before.contains { $0.featureValues[index("churn_risk")] == 1 })
       #expect(before.allSatisfy { $0.featureValues[index("balance_trend")] != 0 })
       let response = try await profiles.upsertProfiles(.with {
@@ -66,9 +73,9 @@ import Testing
         let after = try await profiles.getProfile(.with { $0.customerID = profile.customerID })
         #expect(after.displayName == profile.displayName)
         for (i, feature) in schema.customerFeatures.enumerated() {
-          #expect(
-            Self.same(after.featureValues[i], profile.featureValues[i], feature: feature),
-            "customer \(profile.customerID), \(feature.name): \(profile.featureValues[i]) became \(after.featureValues[i])")
+          let (was, now) = (profile.featureValues[i], after.featureValues[i])
+          let what = "customer \(profile.customerID), \(feature.name)"
+          #expect(Self.same(now, was, feature: feature), "\(what): \(was) became \(now)")
         }
       }
     }
@@ -79,7 +86,9 @@ import Testing
     var scored: [String: Double] = [:]
     for offer in decision.offers { scored[offer.offerID] = offer.propensity }
     for control in decision.controls { scored[control.offerID] = control.propensity }
-    for suppressed in decision.suppressed where suppressed.propensity != 0 { scored[suppressed.offerID] = suppressed.propensity }
+    for suppressed in decision.suppressed where suppressed.propensity != 0 {
+      scored[suppressed.offerID] = suppressed.propensity
+    }
     return scored
   }
 
@@ -103,13 +112,19 @@ import Testing
         #expect(response.inserted == 1, "\(response.errors)")
         let columns = features.indices.filter { !CompiledDerivations.isInternalState(features[$0]) }
         let csv = "customer_id,display_name," + columns.map { features[$0].name }.joined(separator: ",") + "\n"
-          + "\(imported),Nova," + columns.map { base[$0].isNaN ? "" : "\(Float(base[$0]))" }.joined(separator: ",") + "\n"
+          + "\(imported),Nova,"
+          + columns.map { base[$0].isNaN ? "" : "\(Float(base[$0]))" }.joined(separator: ",") + "\n"
         let path = try TestSupport.temporaryDirectory() + "/new.csv"
         try Data(csv.utf8).write(to: URL(fileURLWithPath: path))
         let report = try CSVImporter.importFile(path: path, into: server.store, asOfDays: TestSupport.fixedClockDays)
         #expect(report.inserted == 1, "\(report.errors)")
         func decide(_ id: UInt64) async throws -> [String: Double] {
-          Self.propensities(try await decisions.decide(.with { $0.customerID = id; $0.channel = .web; $0.maxOffers = 50; $0.explain = true }))
+          Self.propensities(try await decisions.decide(.with {
+            $0.customerID = id
+            $0.channel = .web
+            $0.maxOffers = 50
+            $0.explain = true
+          }))
         }
         let viaUpsert = try await decide(upserted)
         let viaCSV = try await decide(imported)
@@ -119,7 +134,8 @@ import Testing
         let readUpsert = try await profiles.getProfile(.with { $0.customerID = upserted }).featureValues
         let readCSV = try await profiles.getProfile(.with { $0.customerID = imported }).featureValues
         for i in features.indices {
-          #expect(readUpsert[i].isNaN ? readCSV[i].isNaN : readUpsert[i] == readCSV[i], "\(variant): \(features[i].name)")
+          let same = readUpsert[i].isNaN ? readCSV[i].isNaN : readUpsert[i] == readCSV[i]
+          #expect(same, "\(variant): \(features[i].name)")
         }
       }
     }
