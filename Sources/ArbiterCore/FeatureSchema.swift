@@ -38,12 +38,46 @@ public struct FeatureDefinition: Sendable, Hashable, Codable {
   public var description: String
   /// How real-time events keep it current; nil for a feature set only by imports and upserts.
   public var derive: FeatureDerivation?
+  /// The smallest valid value (`"min"` in schema.json), as read: imports and upserts refuse less.
+  public var minimum: Double?
+  /// The largest valid value (`"max"` in schema.json), as read: imports and upserts refuse more.
+  public var maximum: Double?
 
-  public init(name: String, kind: FeatureKind, description: String, derive: FeatureDerivation? = nil) {
+  private enum CodingKeys: String, CodingKey {
+    case name, kind, description, derive
+    case minimum = "min"
+    case maximum = "max"
+  }
+
+  public init(
+    name: String, kind: FeatureKind, description: String, derive: FeatureDerivation? = nil, minimum: Double? = nil,
+    maximum: Double? = nil
+  ) {
     self.name = name
     self.kind = kind
     self.description = description
     self.derive = derive
+    self.minimum = minimum
+    self.maximum = maximum
+  }
+
+  /// Why `value` lies outside the declared range, e.g. "age = -3 is below its minimum 18"; nil
+  /// when it is inside (or missing, or no range is declared).
+  public func rangeProblem(_ value: Float) -> String? {
+    guard !value.isNaN else { return nil }
+    if let minimum, Double(value) < minimum {
+      return "\(name) = \(Self.text(Double(value))) is below its minimum \(Self.text(minimum))"
+    }
+    if let maximum, Double(value) > maximum {
+      return "\(name) = \(Self.text(Double(value))) is above its maximum \(Self.text(maximum))"
+    }
+    return nil
+  }
+
+  /// A number as people write it: whole numbers without a fraction.
+  static func text(_ value: Double) -> String {
+    if value.isFinite && value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+    return "\(value)"
   }
 }
 
@@ -110,6 +144,24 @@ public struct FeatureSchema: Sendable, Hashable, Codable {
       if case .categorical(let levels) = feature.kind, levels.isEmpty {
         throw ArbiterError(.invalidArgument, "categorical feature '\(feature.name)' has no levels")
       }
+      try validateRange(of: feature)
+    }
+  }
+
+  /// Checks a declared range: numeric features only, finite bounds, min <= max.
+  private func validateRange(of feature: FeatureDefinition) throws(ArbiterError) {
+    guard feature.minimum != nil || feature.maximum != nil else { return }
+    guard feature.kind == .numeric else {
+      throw ArbiterError(.invalidArgument, "feature '\(feature.name)': min and max apply to numeric features only")
+    }
+    for (field, bound) in [("min", feature.minimum), ("max", feature.maximum)] {
+      if let bound, !bound.isFinite {
+        throw ArbiterError(.invalidArgument, "feature '\(feature.name)': \(field) must be a finite number")
+      }
+    }
+    if let minimum = feature.minimum, let maximum = feature.maximum, minimum > maximum {
+      let bounds = "min \(FeatureDefinition.text(minimum)) is above max \(FeatureDefinition.text(maximum))"
+      throw ArbiterError(.invalidArgument, "feature '\(feature.name)': \(bounds)")
     }
   }
 }

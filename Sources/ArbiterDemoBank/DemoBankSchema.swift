@@ -22,15 +22,20 @@ public enum DemoBankSchema {
 
   /// Features kept current by real-time events (transactions, page views, calls, transfers).
   public static let eventFeatures: [FeatureDefinition] = {
+    // Counts, sums and days since are never negative.
     func derived(_ name: String, _ description: String, _ derive: FeatureDerivation, kind: FeatureKind = .numeric) -> FeatureDefinition {
-      FeatureDefinition(name: name, kind: kind, description: description, derive: derive)
+      let neverNegative: Set<FeatureDerivation.Kind> = [.count, .sum, .recency]
+      return FeatureDefinition(
+        name: name, kind: kind, description: description, derive: derive,
+        minimum: neverNegative.contains(derive.kind) ? 0 : nil)
     }
     func count(_ name: String, _ event: String, channel: String? = nil, direction: String? = nil, halfLife: Double = 30) -> FeatureDefinition {
       derived(name, "\(event)s\(channel.map { " via \($0)" } ?? "")\(direction.map { " (\($0))" } ?? ""), decayed with a \(Int(halfLife))-day half-life",
               FeatureDerivation(kind: .count, event: event, channel: channel, direction: direction, halfLifeDays: halfLife))
     }
     return [
-      derived("clock", "time of the newest event applied (days since 1970; internal)", FeatureDerivation(kind: .clock)),
+      derived(
+        "clock", "days since the newest event applied (stored as its time; internal)", FeatureDerivation(kind: .clock)),
       count("txn_count_30d", "transaction"),
       derived("txn_out_amount_30d", "money spent, 30-day half-life", FeatureDerivation(kind: .sum, event: "transaction", direction: "out", halfLifeDays: 30)),
       derived("txn_in_amount_30d", "money received by transaction, 30-day half-life", FeatureDerivation(kind: .sum, event: "transaction", direction: "in", halfLifeDays: 30)),
@@ -54,30 +59,36 @@ public enum DemoBankSchema {
   }()
 
   public static let schema: FeatureSchema = {
-    func numeric(_ name: String, _ description: String) -> FeatureDefinition {
-      FeatureDefinition(name: name, kind: .numeric, description: description)
+    /// A numeric feature valid from `minimum` to `maximum`, as true of a retail bank's customers.
+    func numeric(
+      _ name: String, _ description: String, _ minimum: Double? = 0, _ maximum: Double? = nil
+    ) -> FeatureDefinition {
+      FeatureDefinition(name: name, kind: .numeric, description: description, minimum: minimum, maximum: maximum)
     }
     var features: [FeatureDefinition] = [
-      numeric("age", "age in years"),
+      numeric("age", "age in years", 18, 120),
       numeric("income", "annual income, thousands"),
-      numeric("tenure_years", "years as a customer"),
-      FeatureDefinition(name: "checking_balance", kind: .numeric, description: "current account balance", derive: .init(kind: .balance, event: "transaction")),
+      numeric("tenure_years", "years as a customer", 0, 120),
+      // Overdrawn at most by a million: anything below is a data error, not a customer.
+      FeatureDefinition(
+        name: "checking_balance", kind: .numeric, description: "current account balance",
+        derive: .init(kind: .balance, event: "transaction"), minimum: -1_000_000),
       numeric("savings_balance", "savings balance"),
       numeric("investment_balance", "investments held"),
       numeric("card_spend_monthly", "card spend per month"),
-      numeric("card_spend_abroad_share", "share of card spend abroad (0-1)"),
+      numeric("card_spend_abroad_share", "share of card spend abroad (0-1)", 0, 1),
       numeric("mortgage_balance", "outstanding mortgage"),
-      numeric("mortgage_rate", "mortgage interest rate, percent (0 without a mortgage)"),
-      numeric("num_children", "number of children"),
-      numeric("oldest_child_age", "age of the oldest child (0 without children)"),
-      numeric("num_products", "products held, current account included"),
+      numeric("mortgage_rate", "mortgage interest rate, percent (0 without a mortgage)", 0, 30),
+      numeric("num_children", "number of children", 0, 30),
+      numeric("oldest_child_age", "age of the oldest child (0 without children)", 0, 110),
+      numeric("num_products", "products held, current account included", 1),
       numeric("digital_logins_month", "online and app log-ins per month"),
       numeric("branch_visits_month", "branch visits per month"),
       numeric("calls_month", "calls to the contact centre per month"),
       FeatureDefinition(
         name: "balance_trend", kind: .numeric, description: "relative change of the current account balance against its 30-day moving average",
         derive: .init(kind: .trend, halfLifeDays: 30, source: "checking_balance", state: "checking_balance_ewma")),
-      numeric("salary_change", "relative change of the last salary payment"),
+      numeric("salary_change", "relative change of the last salary payment", -1),
       FeatureDefinition(name: "risk_appetite", kind: .categorical(levels: riskLevels), description: "investment risk appetite"),
       FeatureDefinition(name: "life_stage", kind: .categorical(levels: lifeStages), description: "life stage"),
       FeatureDefinition(name: "income_band", kind: .categorical(levels: incomeBands), description: "income band"),

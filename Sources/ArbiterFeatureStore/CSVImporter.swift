@@ -27,7 +27,8 @@ public struct CSVImportReport: Sendable, CustomStringConvertible {
 /// Bulk import of customers from CSV as a data warehouse exports it: a header row naming
 /// `customer_id`, optionally `display_name`, and feature columns by schema name (any order);
 /// RFC 4180 quoting; an empty cell is a missing value. Values are as of the export (days since,
-/// flags, trends) and are materialised at `asOfDays`.
+/// flags, trends), checked against the schema's ranges and stored as of `asOfDays` by
+/// ``FeatureStore/upsert(_:asOfDays:logged:)``, as UpsertProfiles stores them.
 ///
 /// The file is mapped and parsed in parallel chunks; rows are applied in file order (the last of
 /// duplicate ids wins). A bad row is rejected, counted and reported with its line and column;
@@ -96,10 +97,11 @@ public enum CSVImporter {
     let width = store.width
     let header_ = header
     let columns = featureOfColumn
-    let derivations = store.derivations
 
     struct Parsed: Sendable {
       var records: [CustomerRecord] = []
+      /// Each record's line within the chunk.
+      var recordLines: [Int] = []
       var lines = 0
       var rejected = 0
       /// (line within the chunk, message without the line)
@@ -181,8 +183,8 @@ public enum CSVImporter {
             if parsed.errors.count < maxReportedErrors { parsed.errors.append((parsed.lines, problem)) }
             continue
           }
-          values.withUnsafeMutableBufferPointer { derivations.materialize($0, nowDays: asOfDays) }
           parsed.records.append(CustomerRecord(id: id, displayName: name, values: values))
+          parsed.recordLines.append(parsed.lines)
         }
         results[k] = parsed
       }
@@ -192,14 +194,16 @@ public enum CSVImporter {
         }
         report.rejected += parsed.rejected
         report.rows += parsed.lines
-        lineBase += parsed.lines
         if !parsed.records.isEmpty {
-          let result = try store.upsert(parsed.records, logged: logged)
+          let result = try store.upsert(parsed.records, asOfDays: asOfDays, logged: logged)
           report.inserted += result.inserted
           report.updated += result.updated
           report.rejected += result.rejected
-          for error in result.errors where report.errors.count < maxReportedErrors { report.errors.append("\(path): \(error)") }
+          for (position, id, problem) in result.problems where report.errors.count < maxReportedErrors {
+            report.errors.append("\(path):\(lineBase + parsed.recordLines[position]): customer \(id): \(problem)")
+          }
         }
+        lineBase += parsed.lines
       }
       group += threads
     }

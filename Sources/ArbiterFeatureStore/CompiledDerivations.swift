@@ -34,8 +34,10 @@ public struct CompiledDerivations: Sendable {
   let triggers: [Stamp]
   let trends: [Trend]
 
-  /// Whether any feature is derived from events.
-  public var isEmpty: Bool { accumulators.isEmpty && recencies.isEmpty && triggers.isEmpty && trends.isEmpty }
+  /// Whether any feature is derived from events (or is the clock).
+  public var isEmpty: Bool {
+    clock == nil && accumulators.isEmpty && recencies.isEmpty && triggers.isEmpty && trends.isEmpty
+  }
 
   /// Compiles and validates; errors name the feature and the field.
   public init(schema: FeatureSchema) throws(ArbiterError) {
@@ -177,10 +179,8 @@ public struct CompiledDerivations: Sendable {
     if let clock, !row[clock].isNaN { elapsed = max(0, nowDays - Double(row[clock])) }
     // Trends first: they read their source before anything else changes.
     for trend in trends {
-      let s = Double(row[trend.source]), e = Double(row[trend.state])
-      if s.isNaN || e.isNaN { row[trend.index] = .nan; continue }
-      let now = s + (e - s) * exp2(-elapsed / trend.halfLife)
-      row[trend.index] = Float((s - now) / max(abs(now), 1))
+      row[trend.index] = Self.trend(
+        source: row[trend.source], state: row[trend.state], elapsed: elapsed, halfLife: trend.halfLife)
     }
     if elapsed > 0 && !decayed.isEmpty {
       // One exp2 per distinct half-life, not per feature.
@@ -191,6 +191,31 @@ public struct CompiledDerivations: Sendable {
     }
     for r in recencies { if !row[r.index].isNaN { row[r.index] = Float(max(0, nowDays - Double(row[r.index]))) } }
     for g in triggers { row[g.index] = !row[g.index].isNaN && nowDays - Double(row[g.index]) <= g.expires ? 1 : 0 }
+    // The clock last (everything above measured from it): days since the newest event, negative
+    // when that is ahead of `nowDays`.
+    if let clock, !row[clock].isNaN { row[clock] = Float(nowDays - Double(row[clock])) }
+  }
+
+  /// A trend as read `elapsed` days after the row's clock: the relative change of `source`
+  /// against its moving average `state` decayed to then; NaN when either is missing.
+  @usableFromInline
+  static func trend(source: Float, state: Float, elapsed: Double, halfLife: Double) -> Float {
+    let s = Double(source), e = Double(state)
+    if s.isNaN || e.isNaN { return .nan }
+    let now = s + (e - s) * exp2(-elapsed / halfLife)
+    return Float((s - now) / max(abs(now), 1))
+  }
+
+  /// The moving average that reads as trend `t` of source `s`: the inverse of
+  /// (s - m) / max(|m|, 1) = t, preferring an average of the source's sign. When no average
+  /// gives `t` exactly (t <= -1 and the like), the nearest sensible one: s - t.
+  static func average(source s: Double, trend t: Double) -> Double {
+    let positive = s / (1 + t)  // m >= 1: s - m = t m
+    let negative = s / (1 - t)  // m <= -1: s - m = -t m
+    let small = s - t  // |m| < 1
+    let candidates = [(positive, positive >= 1), (small, abs(small) < 1), (negative, negative <= -1)]
+    let ordered = s >= 0 ? candidates : candidates.reversed()
+    return ordered.first { $0.1 && $0.0.isFinite }?.0 ?? small
   }
 }
 
@@ -200,20 +225,53 @@ extension CompiledDerivations {
     feature.derive?.kind == .clock || feature.derive?.kind == .state
   }
 
-  /// Turns a vector as read at `nowDays` (what exports, training data and imports hold: days
-  /// since, flags, trends) into the stored form that the read at `nowDays` gives back: the
-  /// inverse of ``read(_:nowDays:)`` for a row whose clock is `nowDays`.
-  public func materialize(_ row: UnsafeMutableBufferPointer<Float>, nowDays: Double) {
-    if let clock { row[clock] = Float(nowDays) }
+  /// Turns a vector as read at `nowDays` (what GetProfile returns, exports, training data and
+  /// imports hold: days since, flags, trends) into the stored form that the read at `nowDays`
+  /// gives back: the inverse of ``read(_:nowDays:)``, exact but for float rounding where a
+  /// decayed value or a moving average is re-based to the row's clock.
+  ///
+  /// - The clock reads as days since the newest event: missing (a fresh customer) is `nowDays`.
+  /// - Decayed counts and sums are scaled back from `nowDays` to the clock; recency and triggers
+  ///   become times (a trigger that reads as set keeps the time in `existing`, the customer's
+  ///   stored row, while that still reads as set; otherwise it is set at `nowDays`).
+  /// - A trend becomes its moving average, re-based to the clock; a moving average given with
+  ///   it that already reads as that trend is kept as it is. A missing trend has no average.
+  public func materialize(
+    _ row: UnsafeMutableBufferPointer<Float>, nowDays: Double, existing: UnsafePointer<Float>? = nil
+  ) {
+    var elapsed = 0.0
+    if let clock {
+      let since = Double(row[clock])
+      row[clock] = Float(since.isNaN ? nowDays : nowDays - since)
+      elapsed = max(0, nowDays - Double(row[clock]))  // as the read measures it
+    }
+    if elapsed > 0 && !decayed.isEmpty {
+      for (i, h) in halfLives.enumerated() {
+        let factor = exp2(-elapsed / h)
+        for d in decayed where d.slot == i && !row[d.index].isNaN && row[d.index] != 0 {
+          row[d.index] = Float(Double(row[d.index]) / factor)
+        }
+      }
+    }
     for r in recencies { if !row[r.index].isNaN { row[r.index] = Float(nowDays - Double(row[r.index])) } }
-    for g in triggers { row[g.index] = row[g.index] >= 0.5 ? Float(nowDays) : .nan }
+    for g in triggers {
+      guard row[g.index] >= 0.5 else { row[g.index] = .nan; continue }
+      if let existing, !existing[g.index].isNaN, nowDays - Double(existing[g.index]) <= g.expires {
+        row[g.index] = existing[g.index]
+      } else {
+        row[g.index] = Float(nowDays)
+      }
+    }
     for trend in trends {
-      let s = Double(row[trend.source]), t = Double(row[trend.index])
+      let s = Double(row[trend.source]), t = row[trend.index]
       if s.isNaN { continue }
-      // (s - e) / max(|e|, 1) = t  ⇒  e = s / (1 + t) when |e| ≥ 1, else e = s - t.
-      var e = t.isNaN ? s : s / (1 + t)
-      if abs(e) < 1 { e = t.isNaN ? s : s - t }
-      row[trend.state] = Float(e)
+      if t.isNaN { row[trend.state] = .nan; continue }
+      let given = row[trend.state]
+      let kept = Self.trend(source: row[trend.source], state: given, elapsed: elapsed, halfLife: trend.halfLife)
+      if !given.isNaN && kept == t { continue }
+      // The average as of `nowDays`, m = s + (e - s) f  ⇒  e = s + (m - s) / f.
+      let m = Self.average(source: s, trend: Double(t))
+      row[trend.state] = Float(s + (m - s) / exp2(-elapsed / trend.halfLife))
     }
   }
 

@@ -10,8 +10,14 @@ public struct UpsertResult: Sendable {
   public var rejected = 0
   /// The first rejections, each naming the record's position and the problem.
   public var errors: [String] = []
+  /// The first ``maxProblems`` rejections as the batch position, the customer and the problem
+  /// (for callers that name records their own way, e.g. by file line).
+  public var problems: [(position: Int, customerId: UInt64, problem: String)] = []
   /// Log position to wait for before acknowledging.
   public var lsn: UInt64 = 0
+
+  /// How many rejections ``problems`` keeps.
+  public static let maxProblems = 100
 }
 
 /// Outcome of an event batch.
@@ -34,6 +40,13 @@ public final class FeatureStore: @unchecked Sendable {
   public let schema: FeatureSchema
   public let width: Int
   public let derivations: CompiledDerivations
+  /// How far ahead of the server clock an event may be dated (and a customer's clock set):
+  /// later ones are refused, so that one bad time cannot make every real event count for nothing.
+  public let maxEventSkew: Duration
+  /// The server clock event times are checked against, in days since the epoch.
+  let serverClock: @Sendable () -> Double
+  /// The features with a declared range.
+  let rangedFeatures: [Int]
   let segments: RowSegments
   let names = NameArena()
   /// The live index, as an unretained pointer: readers load it without touching reference
@@ -62,16 +75,36 @@ public final class FeatureStore: @unchecked Sendable {
   }
 
 
-  /// An empty in-memory store (no log).
-  public convenience init(schema: FeatureSchema, expectedCustomers: Int = 0) throws(ArbiterError) {
-    try self.init(schema: schema, directory: nil, index: HashIndex(capacity: HashIndex.capacity(for: expectedCustomers)))
+  /// How far ahead of the server clock events may be unless configured otherwise.
+  public static let defaultMaxEventSkew: Duration = .seconds(300)
+
+  /// An empty in-memory store (no log); events more than `maxEventSkew` ahead of `serverClock`
+  /// (days since the epoch) are refused.
+  public convenience init(
+    schema: FeatureSchema, expectedCustomers: Int = 0, maxEventSkew: Duration = FeatureStore.defaultMaxEventSkew,
+    serverClock: @escaping @Sendable () -> Double = { FeatureStore.nowDays }
+  ) throws(ArbiterError) {
+    try self.init(
+      schema: schema, directory: nil, index: HashIndex(capacity: HashIndex.capacity(for: expectedCustomers)),
+      maxEventSkew: maxEventSkew, serverClock: serverClock)
   }
 
-  init(schema: FeatureSchema, directory: String?, index: HashIndex) throws(ArbiterError) {
+  init(
+    schema: FeatureSchema, directory: String?, index: HashIndex, maxEventSkew: Duration,
+    serverClock: @escaping @Sendable () -> Double = { FeatureStore.nowDays }
+  ) throws(ArbiterError) {
     try schema.validate()
+    guard maxEventSkew >= .zero else {
+      throw ArbiterError(.invalidArgument, "the maximum event skew must not be negative")
+    }
     self.schema = schema
     self.width = schema.width
     self.derivations = try CompiledDerivations(schema: schema)
+    self.maxEventSkew = maxEventSkew
+    self.serverClock = serverClock
+    self.rangedFeatures = schema.customerFeatures.indices.filter {
+      schema.customerFeatures[$0].minimum != nil || schema.customerFeatures[$0].maximum != nil
+    }
     self.segments = RowSegments(width: schema.width)
     self.index = UnsafeAtomic.create(UnsafeRawPointer(Unmanaged.passUnretained(index).toOpaque()))
     self.indexes.withLock { $0.append(index) }
@@ -142,22 +175,52 @@ public final class FeatureStore: @unchecked Sendable {
   /// The current time in days since the epoch.
   public static var nowDays: Double { Date().timeIntervalSince1970 / 86_400 }
 
+  // MARK: Event times
+
+  /// The latest event time accepted now, in milliseconds since the epoch: the server clock
+  /// plus ``maxEventSkew``.
+  public func latestEventMillis() -> Double {
+    let (seconds, attoseconds) = maxEventSkew.components
+    return serverClock() * 86_400_000 + Double(seconds) * 1_000 + Double(attoseconds) / 1e15
+  }
+
+  /// Why an event dated `millis` (since the epoch) is refused, e.g. "is more than 5m ahead of
+  /// the server clock", given ``latestEventMillis()``; nil when it is accepted.
+  public func eventTimeProblem(millis: Int64, latest: Double) -> String? {
+    if millis < 0 { return "is before 1970" }
+    if Double(millis) > latest { return "is more than \(DurationText.format(maxEventSkew)) ahead of the server clock" }
+    return nil
+  }
+
   // MARK: Writing
 
   /// Inserts or replaces customers (whole vectors; NaN is missing). Invalid records are
   /// rejected and reported; the rest are applied and logged.
   ///
+  /// With `asOfDays`, the values are as they read at that moment (days since, flags, trends:
+  /// what ``read(row:into:nowDays:)`` gives, GetProfile returns and CSV exports hold): they are
+  /// checked against the schema's ranges and turned into the stored form
+  /// (``CompiledDerivations/materialize(_:nowDays:existing:)``). Without it they are stored
+  /// as they are (the log's replay, populations materialized by the caller).
+  ///
   /// With `logged` false the batch skips the log (bulk imports that end with a snapshot).
-  public func upsert(_ records: [CustomerRecord], logged: Bool = true) throws(ArbiterError) -> UpsertResult {
-    try writer.withLock { state throws(ArbiterError) -> UpsertResult in
+  public func upsert(
+    _ records: [CustomerRecord], asOfDays: Double? = nil, logged: Bool = true
+  ) throws(ArbiterError) -> UpsertResult {
+    let latest = latestEventMillis()
+    return try writer.withLock { state throws(ArbiterError) -> UpsertResult in
       var result = UpsertResult()
       var log = beginRecord(LogRecords.upsert, &state)
       let first = state.nextLSN
       var accepted: UInt32 = 0
-      for (position, record) in records.enumerated() {
-        if let problem = problem(with: record) {
+      for (position, read) in records.enumerated() {
+        var record = read
+        var found = problem(with: record)
+        if found == nil, let asOfDays { found = storedForm(of: &record, asOfDays: asOfDays, latestEventMillis: latest) }
+        if let problem = found {
           result.rejected += 1
           if result.errors.count < 10 { result.errors.append("profiles[\(position)] (customer \(record.id)): \(problem)") }
+          if result.problems.count < UpsertResult.maxProblems { result.problems.append((position, record.id, problem)) }
           continue
         }
         let lsn = first + UInt64(accepted)
@@ -216,6 +279,31 @@ public final class FeatureStore: @unchecked Sendable {
     return nil
   }
 
+  /// Turns a record as read at `asOfDays` into its stored form, or says why it is refused: a
+  /// value outside its range, or a clock ahead of the server's. Writer only.
+  private func storedForm(of record: inout CustomerRecord, asOfDays: Double, latestEventMillis: Double) -> String? {
+    for i in rangedFeatures {
+      if let problem = schema.customerFeatures[i].rangeProblem(record.values[i]) { return problem }
+    }
+    let given = record.values
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { existing in
+      let row = row(of: record.id)
+      if let row { segments.read(row, into: existing.baseAddress!) }
+      record.values.withUnsafeMutableBufferPointer { values in
+        let stored = row == nil ? nil : UnsafePointer(existing.baseAddress!)
+        derivations.materialize(values, nowDays: asOfDays, existing: stored)
+      }
+    }
+    for (i, value) in record.values.enumerated() where value.isInfinite {
+      return "\(schema.customerFeatures[i].name) = \(given[i]) does not fit once re-based to the customer's clock"
+    }
+    if let clock = derivations.clock, Double(record.values[clock]) * 86_400_000 > latestEventMillis {
+      return "\(schema.customerFeatures[clock].name) = \(given[clock]) days since the newest event puts that event "
+        + "more than \(DurationText.format(maxEventSkew)) ahead of the server clock"
+    }
+    return nil
+  }
+
   /// Applies one upsert at `lsn`; true when it inserted. Writer only.
   @discardableResult
   func applyUpsert(_ record: CustomerRecord, lsn: UInt64) throws(ArbiterStoreError) -> Bool {
@@ -243,8 +331,13 @@ public final class FeatureStore: @unchecked Sendable {
 
   /// Applies events to their customers' derived features. Events for unknown customers or with
   /// bad values are rejected and reported; the rest are applied and logged.
+  ///
+  /// An event dated before 1970 or more than ``maxEventSkew`` ahead of the server clock is
+  /// refused: its time would become the customer's clock and every later real event would
+  /// count as late, for nothing.
   public func apply(_ events: [CustomerEvent]) -> EventResult {
-    writer.withLock { state -> EventResult in
+    let latest = latestEventMillis()
+    return writer.withLock { state -> EventResult in
       var result = EventResult()
       var log = beginRecord(LogRecords.events, &state)
       let first = state.nextLSN
@@ -258,6 +351,14 @@ public final class FeatureStore: @unchecked Sendable {
         guard event.amount.isFinite else {
           result.rejected += 1
           if result.errors.count < 10 { result.errors.append("events[\(position)]: amount is not finite") }
+          continue
+        }
+        if let problem = eventTimeProblem(millis: event.timestampMillis, latest: latest) {
+          result.rejected += 1
+          if result.errors.count < 10 {
+            let what = "events[\(position)] (customer \(event.customerId)): event time \(event.timestampMillis) ms"
+            result.errors.append("\(what) \(problem)")
+          }
           continue
         }
         let lsn = first + UInt64(accepted)

@@ -120,8 +120,12 @@ extension FeatureStore {
   /// Opens the store in `directory`: maps the snapshot if there is one (verifying every
   /// section's checksum), replays the log on top, truncating a torn tail, and appends to the log
   /// from there. A corrupt snapshot or a log record from the middle of history that fails its
-  /// checksum is refused with an error naming the file.
-  public static func open(directory: String, schema: FeatureSchema, policy: FsyncPolicy) throws(ArbiterError) -> FeatureStore {
+  /// checksum is refused with an error naming the file. Events more than `maxEventSkew` ahead
+  /// of the server clock are refused (``apply(_:)``).
+  public static func open(
+    directory: String, schema: FeatureSchema, policy: FsyncPolicy,
+    maxEventSkew: Duration = FeatureStore.defaultMaxEventSkew
+  ) throws(ArbiterError) -> FeatureStore {
     do {
       try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     } catch {
@@ -147,7 +151,7 @@ extension FeatureStore {
         s[2].length == header.paddedRows * 4
       else { throw ArbiterError(.dataCorrupted, "\(snapshotPath): section sizes do not match the header; refusing the snapshot") }
       let table = HashIndex(slots: file.pointer + s[0].offset, capacity: header.capacity, owner: file)
-      store = try FeatureStore(schema: schema, directory: directory, index: table)
+      store = try FeatureStore(schema: schema, directory: directory, index: table, maxEventSkew: maxEventSkew)
       store.mappings.append(file)
       if header.paddedRows > 0 {
         store.segments.addMapped(rows: file.pointer + s[1].offset, names: file.pointer + s[2].offset, rows: header.paddedRows, owner: file)
@@ -158,7 +162,9 @@ extension FeatureStore {
       store.snapshotLSN = startLSN
       store.withWriterLock { next in next = startLSN + 1 }
     } else {
-      store = try FeatureStore(schema: schema, directory: directory, index: HashIndex(capacity: HashIndex.capacity(for: 0)))
+      store = try FeatureStore(
+        schema: schema, directory: directory, index: HashIndex(capacity: HashIndex.capacity(for: 0)),
+        maxEventSkew: maxEventSkew)
     }
     var report = ReplayReport()
     let segments = WriteAheadLog.segments(in: directory)

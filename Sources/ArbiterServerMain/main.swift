@@ -25,6 +25,8 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Interaction log file (JSON lines); 'none' keeps it in memory.") var interactionLog = "arbiter-data/interactions.jsonl"
   @Option(help: "Feature store directory (snapshot and update log); 'none' keeps customers in memory only.") var store = "arbiter-data/store"
   @Option(help: "When the update log is forced to disk: 'always' or a number of milliseconds (group commit).") var fsync = "10"
+  @Option(help: "How far ahead of the server clock an event may be dated (e.g. 5m, 30s, 1h); later ones are refused.")
+  var maxEventSkew = "5m"
   @Option(help: "Seconds between background snapshots of the feature store (0: never).") var snapshotInterval: Double = 600
   @Option(help: "Seconds between looks for a newer bundle version under --bundle (0: never).") var bundleWatch: Double = 5
   @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
@@ -64,6 +66,10 @@ struct Serve: AsyncParsableCommand {
     config.storeDirectory = store == "none" ? nil : store
     guard let policy = FsyncPolicy(fsync) else { throw ValidationError("--fsync must be 'always' or a positive number of milliseconds, got '\(fsync)'") }
     config.fsyncPolicy = policy
+    guard let skew = DurationText.parse(maxEventSkew) else {
+      throw ValidationError("--max-event-skew must be a whole number of ms, s, m or h (e.g. 5m), got '\(maxEventSkew)'")
+    }
+    config.maxEventSkew = skew
     config.snapshotIntervalSeconds = snapshotInterval > 0 ? snapshotInterval : nil
     config.bundleWatchSeconds = bundleWatch > 0 ? bundleWatch : nil
     guard logFlush.isFinite, logFlush >= 0 else { throw ValidationError("--log-flush must be a number of seconds >= 0") }

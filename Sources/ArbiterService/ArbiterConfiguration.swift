@@ -19,6 +19,8 @@ public struct ArbiterConfiguration: Sendable {
   public var storeDirectory: String? = "arbiter-data/store"
   /// When the update log is forced to disk.
   public var fsyncPolicy: FsyncPolicy = .interval(milliseconds: 10)
+  /// How far ahead of the server clock an event may be dated; later ones are refused.
+  public var maxEventSkew: Duration = FeatureStore.defaultMaxEventSkew
   /// A fixed "now" in days since the epoch for reading derived features (tests, replays); nil
   /// uses the wall clock.
   public var fixedClockDays: Double?

@@ -74,7 +74,9 @@ public final class ArbiterServer: Sendable {
   static func openStore(bundle: ModelBundle, configuration: ArbiterConfiguration, logger: Logger) throws(ArbiterError) -> FeatureStore {
     let store: FeatureStore
     if let directory = configuration.storeDirectory {
-      store = try FeatureStore.open(directory: directory, schema: bundle.schema, policy: configuration.fsyncPolicy)
+      store = try FeatureStore.open(
+        directory: directory, schema: bundle.schema, policy: configuration.fsyncPolicy,
+        maxEventSkew: configuration.maxEventSkew)
       logger.info("opened feature store", metadata: [
         "directory": "\(directory)", "customers": "\(store.count)", "replay": "\(store.replayReport)", "fsync": "\(configuration.fsyncPolicy)",
       ])
@@ -82,7 +84,9 @@ public final class ArbiterServer: Sendable {
         logger.warning("cut off a torn log tail", metadata: ["segment": "\(torn.path)", "offset": "\(torn.offset)", "bytes": "\(torn.discardedBytes)"])
       }
     } else {
-      store = try FeatureStore(schema: bundle.schema, expectedCustomers: configuration.customers ?? bundle.manifest.population?.customers ?? 0)
+      store = try FeatureStore(
+        schema: bundle.schema, expectedCustomers: configuration.customers ?? bundle.manifest.population?.customers ?? 0,
+        maxEventSkew: configuration.maxEventSkew)
     }
     guard store.count == 0 else { return store }
     guard let population = bundle.manifest.population else {

@@ -78,6 +78,8 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
     }
   }
 
+  /// Stores whole vectors given as GetProfile returns them and CSV import reads them: as read at
+  /// the server's clock (days since, flags, trends; the clock as days since the newest event).
   public func upsertProfiles(request: Arbiter_V1_UpsertProfilesRequest, context: ServerContext) async throws -> Arbiter_V1_UpsertProfilesResponse {
     let snapshot = live.snapshot
     let store = snapshot.engine.customers
@@ -87,9 +89,10 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
       if !request.schemaHash.isEmpty && request.schemaHash != snapshot.bundle.manifest.schemaHash {
         throw ArbiterError(.failedPrecondition, "schema_hash \(request.schemaHash.prefix(12))… does not match the live schema \(snapshot.bundle.manifest.schemaHash.prefix(12))…")
       }
-      return try store.upsert(request.profiles.map { profile in
+      let records = request.profiles.map { profile in
         CustomerRecord(id: profile.customerID, displayName: profile.displayName, values: profile.featureValues.map { Float($0) })
-      })
+      }
+      return try store.upsert(records, asOfDays: snapshot.engine.clock())
     }
     try await store.waitDurable(result.lsn)
     return .with {
@@ -108,6 +111,7 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
     var totalRejected: UInt64 = 0
     var events: [CustomerEvent] = []
     for try await batch in request {
+      let latest = store.latestEventMillis()
       guard batch.events.count <= 100_000 else {
         throw RPCError(code: .invalidArgument, message: "a batch holds at most 100000 events, got \(batch.events.count)")
       }
@@ -118,6 +122,11 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
         if let problem = Self.problem(with: event) {
           rejected += 1
           if errors.count < 10 { errors.append("events[\(i)]: \(problem)") }
+          continue
+        }
+        if let problem = store.eventTimeProblem(millis: event.timestampMillis, latest: latest) {
+          rejected += 1
+          if errors.count < 10 { errors.append("events[\(i)].timestamp_millis \(event.timestampMillis) \(problem)") }
           continue
         }
         events.append(CustomerEvent(

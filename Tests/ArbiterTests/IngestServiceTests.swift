@@ -11,15 +11,16 @@ import Testing
   @Test func upsertThenDecideAndProfile() async throws {
     let server = try TestSupport.makeServer()
     let width = server.store.width
-    let template = server.store.record(row: server.store.row(of: 100_042)!, id: 100_042)
     try await withInProcessClient(server) { client in
       let profiles = Arbiter_V1_ProfileService.Client(wrapping: client)
+      // UpsertProfiles takes values as GetProfile returns them.
+      let template = try await profiles.getProfile(.with { $0.customerID = 100_042 })
       let response = try await profiles.upsertProfiles(.with {
         $0.profiles = [
           .with {
             $0.customerID = 9_000_001
             $0.displayName = "Nova Cliente"
-            $0.featureValues = template.values.map(Double.init)
+            $0.featureValues = template.featureValues
           },
           .with { $0.customerID = 9_000_002; $0.featureValues = [1, 2] },
         ]
