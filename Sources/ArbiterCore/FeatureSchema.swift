@@ -42,16 +42,20 @@ public struct FeatureDefinition: Sendable, Hashable, Codable {
   public var minimum: Double?
   /// The largest valid value (`"max"` in schema.json), as read: imports and upserts refuse more.
   public var maximum: Double?
+  /// How the agent's customer view shows it; nil for a feature the view leaves out.
+  public var profile: FeatureProfile?
 
   private enum CodingKeys: String, CodingKey {
     case name, kind, description, derive
     case minimum = "min"
     case maximum = "max"
+    case profile
   }
 
+  /// A feature; `minimum` and `maximum` bound its valid values, `profile` shows it to agents.
   public init(
     name: String, kind: FeatureKind, description: String, derive: FeatureDerivation? = nil, minimum: Double? = nil,
-    maximum: Double? = nil
+    maximum: Double? = nil, profile: FeatureProfile? = nil
   ) {
     self.name = name
     self.kind = kind
@@ -59,6 +63,7 @@ public struct FeatureDefinition: Sendable, Hashable, Codable {
     self.derive = derive
     self.minimum = minimum
     self.maximum = maximum
+    self.profile = profile
   }
 
   /// Why `value` lies outside the declared range, e.g. "age = -3 is below its minimum 18"; nil
@@ -78,6 +83,22 @@ public struct FeatureDefinition: Sendable, Hashable, Codable {
   static func text(_ value: Double) -> String {
     if value.isFinite && value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
     return "\(value)"
+  }
+}
+
+/// How an agent's customer view shows a feature (`"profile"` in schema.json): under its label,
+/// or — for a boolean that says the customer holds a product — among the products held.
+public struct FeatureProfile: Sendable, Hashable, Codable {
+  /// What the agent reads, e.g. "Age" or, for a holding, the product's name ("Mortgage").
+  public var label: String
+  /// For a boolean holding feature: the product it says the customer holds (an offer's
+  /// `product`), listed among the customer's products when the feature is set.
+  public var product: String?
+
+  /// A feature shown under `label`; a holding of `product` when given.
+  public init(label: String, product: String? = nil) {
+    self.label = label
+    self.product = product
   }
 }
 
@@ -104,6 +125,18 @@ public struct FeatureSchema: Sendable, Hashable, Codable {
 
   /// Number of values in a customer vector.
   public var width: Int { customerFeatures.count }
+
+  /// The schema as stored vectors are laid out by it: every feature's name, kind and
+  /// derivation, without what only describes or checks them (descriptions, valid ranges, how
+  /// the agent's view shows them). Two schemas with the same layout read the same stored
+  /// customers, so a bundle may relabel its profile view or tighten a range without the
+  /// feature store being rebuilt.
+  public var layout: FeatureSchema {
+    func bare(_ feature: FeatureDefinition) -> FeatureDefinition {
+      FeatureDefinition(name: feature.name, kind: feature.kind, description: "", derive: feature.derive)
+    }
+    return FeatureSchema(customerFeatures: customerFeatures.map(bare), contextFeatures: contextFeatures.map(bare))
+  }
 
   /// The index of a customer feature, or nil.
   public func customerIndex(of name: String) -> Int? {
@@ -145,6 +178,24 @@ public struct FeatureSchema: Sendable, Hashable, Codable {
         throw ArbiterError(.invalidArgument, "categorical feature '\(feature.name)' has no levels")
       }
       try validateRange(of: feature)
+    }
+    for feature in contextFeatures where feature.profile != nil {
+      throw ArbiterError(.invalidArgument, "context feature '\(feature.name)': profile applies to customer features only")
+    }
+    for feature in customerFeatures { try validateProfile(of: feature) }
+  }
+
+  /// Checks a profile entry: a label, and a product only on a boolean feature.
+  private func validateProfile(of feature: FeatureDefinition) throws(ArbiterError) {
+    guard let profile = feature.profile else { return }
+    guard !profile.label.isEmpty else {
+      throw ArbiterError(.invalidArgument, "feature '\(feature.name)': profile.label is empty")
+    }
+    if let product = profile.product {
+      guard feature.kind == .boolean, !product.isEmpty else {
+        throw ArbiterError(
+          .invalidArgument, "feature '\(feature.name)': profile.product names a product held, on a boolean feature only")
+      }
     }
   }
 

@@ -34,7 +34,7 @@ public final class DecisionEngine: Sendable {
     pacing: PacingState = PacingState()
   ) throws(ArbiterError) {
     self.clock = clock
-    guard bundle.schema == customers.schema else {
+    guard bundle.schema.layout == customers.schema.layout else {
       throw ArbiterError(.failedPrecondition, "bundle \(bundle.manifest.name)/\(bundle.manifest.version) was built for a different feature schema than the loaded customers")
     }
     self.catalogue = try CompiledCatalogue(bundle: bundle, pacing: pacing)

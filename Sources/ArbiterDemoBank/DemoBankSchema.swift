@@ -12,6 +12,23 @@ public enum DemoBankSchema {
     "home_insurance", "travel_insurance", "growth_fund", "savings_bundle", "premium_account", "bill_pay",
     "pension_plan", "kids_savings", "overdraft", "fx_wallet", "green_loan",
   ]
+  /// What an agent reads for each product held.
+  static let productNames: [String: String] = [
+    "credit_card": "Credit card", "premium_card": "Premium card", "mortgage": "Mortgage", "personal_loan": "Personal loan",
+    "student_loan": "Student loan", "car_lease": "Car lease", "life_insurance": "Life insurance",
+    "home_insurance": "Home insurance", "travel_insurance": "Travel insurance", "growth_fund": "Growth fund",
+    "savings_bundle": "Savings bundle", "premium_account": "Premium account", "bill_pay": "Bill pay",
+    "pension_plan": "Pension plan", "kids_savings": "Kids' savings", "overdraft": "Overdraft", "fx_wallet": "FX wallet",
+    "green_loan": "Green loan",
+  ]
+  /// The features an agent's customer view shows, with their labels (in schema order there).
+  static let profileLabels: [String: String] = [
+    "age": "Age", "income": "Annual income (thousands)", "tenure_years": "Years as a customer",
+    "checking_balance": "Current account balance", "savings_balance": "Savings", "investment_balance": "Investments",
+    "mortgage_balance": "Mortgage outstanding", "num_children": "Children", "risk_appetite": "Risk appetite",
+    "life_stage": "Life stage", "income_band": "Income band", "churn_risk": "Large transfer out (30 days)",
+    "days_since_call": "Days since last call",
+  ]
   public static let consentChannels: [(feature: String, channels: [Channel])] = [
     ("consent_marketing", [.branch, .atm]),
     ("consent_email", [.email]),
@@ -97,9 +114,14 @@ public enum DemoBankSchema {
       features.append(FeatureDefinition(name: feature, kind: .boolean, description: "marketing consent for \(channels.map(\.name).joined(separator: ", "))"))
     }
     for product in products {
-      features.append(FeatureDefinition(name: "holds_\(product)", kind: .boolean, description: "holds \(product.replacingOccurrences(of: "_", with: " "))"))
+      features.append(FeatureDefinition(
+        name: "holds_\(product)", kind: .boolean, description: "holds \(product.replacingOccurrences(of: "_", with: " "))",
+        profile: FeatureProfile(label: productNames[product]!, product: product)))
     }
     features.append(contentsOf: eventFeatures)
+    for (i, feature) in features.enumerated() {
+      if let label = profileLabels[feature.name] { features[i].profile = FeatureProfile(label: label) }
+    }
     return FeatureSchema(
       customerFeatures: features,
       contextFeatures: [

@@ -218,8 +218,10 @@ extension FeatureStore {
     return store
   }
 
+  /// The bytes a snapshot's schema hash is taken over: the schema's layout (a relabelled or
+  /// re-ranged schema reads the same snapshot).
   static func schemaBytes(_ schema: FeatureSchema) throws(ArbiterError) -> Data {
-    do { return try CanonicalJSON.encode(schema) } catch { throw ArbiterError(.internalError, "cannot encode the schema: \(error)") }
+    do { return try CanonicalJSON.encode(schema.layout) } catch { throw ArbiterError(.internalError, "cannot encode the schema: \(error)") }
   }
 
   private static func verifySections(_ header: SnapshotFormat.Header, file: MappedFile, path: String) throws(ArbiterError) {

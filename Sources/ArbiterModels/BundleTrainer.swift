@@ -19,7 +19,7 @@ public struct BundleTrainer: Sendable {
     schema: FeatureSchema, catalogue: CatalogueDocument, customers: CustomerStore, history: [HistoryRecord],
     progress: (Report) -> Void = { _ in }
   ) throws(ArbiterError) -> ModelsDocument {
-    guard schema == customers.schema else { throw ArbiterError(.failedPrecondition, "customers were loaded with a different schema") }
+    guard schema.layout == customers.schema.layout else { throw ArbiterError(.failedPrecondition, "customers were loaded with a different schema") }
     let channelFeature = schema.contextFeatures.firstIndex { $0.name == "channel" }
     var sets: [String: TrainingSet] = [:]
     for offer in catalogue.offers { sets[offer.id] = TrainingSet(customerWidth: schema.width, contextWidth: schema.contextFeatures.count) }

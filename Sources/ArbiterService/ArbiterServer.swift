@@ -98,7 +98,7 @@ public final class ArbiterServer: Sendable {
     let count = configuration.customers ?? population.customers
     guard count > 0, count <= 20_000_000 else { throw ArbiterError(.invalidArgument, "customers must be between 1 and 20000000, got \(count)") }
     let generator = DemoPopulation(seed: population.seed)
-    guard generator.schema == bundle.schema else {
+    guard generator.schema.layout == bundle.schema.layout else {
       throw ArbiterError(.failedPrecondition, "the demo population's schema differs from bundle \(bundle.manifest.name)/\(bundle.manifest.version)'s")
     }
     // The generator describes customers as they read at one moment; store them as of now.

@@ -15,65 +15,61 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
     try mappingErrors { () throws(ArbiterError) in try profile(request) }
   }
 
-  /// GetProfile without a transport.
+  /// GetProfile without a transport: the customer as the schema says an agent sees them (its
+  /// `profile` entries), the consents, every feature value, and the recent interactions.
   func profile(_ request: Arbiter_V1_GetProfileRequest) throws(ArbiterError) -> Arbiter_V1_CustomerProfile {
-    do {
-      guard request.customerID != 0 else { throw ArbiterError(.invalidArgument, "customer_id is required") }
-      guard request.maxInteractions <= 50 else { throw ArbiterError(.invalidArgument, "max_interactions must be at most 50") }
-      let snapshot = live.snapshot
-      let engine = snapshot.engine
-      let store = engine.customers
-      guard let row = store.row(of: request.customerID) else {
-        throw ArbiterError(.notFound, "customer \(request.customerID) not found")
+    guard request.customerID != 0 else { throw ArbiterError(.invalidArgument, "customer_id is required") }
+    guard request.maxInteractions <= 50 else { throw ArbiterError(.invalidArgument, "max_interactions must be at most 50") }
+    let snapshot = live.snapshot
+    let engine = snapshot.engine
+    let store = engine.customers
+    guard let row = store.row(of: request.customerID) else {
+      throw ArbiterError(.notFound, "customer \(request.customerID) not found")
+    }
+    let schema = engine.schema
+    var record = store.record(row: row, id: request.customerID)
+    record.values.withUnsafeMutableBufferPointer { store.read(row: row, into: $0, nowDays: engine.clock()) }
+    let values = record.values
+    let limit = request.maxInteractions == 0 ? 10 : Int(request.maxInteractions)
+    return .with {
+      $0.customerID = record.id
+      $0.displayName = record.displayName
+      for (index, feature) in schema.customerFeatures.enumerated() {
+        guard let profile = feature.profile else { continue }
+        if let product = profile.product {
+          if values[index] == 1 { $0.products.append(.with { $0.product = product; $0.name = profile.label }) }
+        } else {
+          $0.attributes.append(Self.attribute(feature, label: profile.label, value: values[index]))
+        }
       }
-      let schema = engine.schema
-      var record = store.record(row: row, id: request.customerID)
-      record.values.withUnsafeMutableBufferPointer { store.read(row: row, into: $0, nowDays: engine.clock()) }
-      func value(_ name: String) -> Float? { schema.customerIndex(of: name).map { record.values[$0] }.flatMap { $0.isNaN ? nil : $0 } }
-      func level(_ name: String) -> String {
-        guard let index = schema.customerIndex(of: name), case .categorical(let levels) = schema.customerFeatures[index].kind else { return "" }
-        let code = record.values[index]
-        return code.isNaN || Int(code) < 0 || Int(code) >= levels.count ? "" : levels[Int(code)]
+      $0.consents = Channel.allCases.map { channel in
+        .with {
+          $0.channel = channel.proto
+          let feature = snapshot.bundle.catalogue.consentFeatures[channel.name].flatMap { schema.customerIndex(of: $0) }
+          $0.granted = feature.map { values[$0] == 1 } ?? true
+        }
       }
-      let catalogue = snapshot.bundle.catalogue
-      let limit = request.maxInteractions == 0 ? 10 : Int(request.maxInteractions)
-      return .with {
-        $0.customerID = record.id
-        $0.displayName = record.displayName
-        $0.age = value("age").map { UInt32(max(0, $0)) } ?? 0
-        $0.lifeStage = level("life_stage")
-        $0.incomeBand = level("income_band")
-        $0.riskAppetite = level("risk_appetite")
-        $0.tenureYears = value("tenure_years").map(Double.init) ?? 0
-        var names: [String: String] = [:]
-        for offer in catalogue.offers where names[offer.product] == nil { names[offer.product] = offer.name }
-        $0.products = schema.customerFeatures.enumerated().compactMap { index, feature in
-          guard feature.name.hasPrefix("holds_"), record.values[index] == 1 else { return nil }
-          let product = String(feature.name.dropFirst("holds_".count))
-          return .with {
-            $0.product = product
-            $0.name = names[product] ?? product.replacingOccurrences(of: Character("_"), with: Character(" "))
-          }
-        }
-        $0.consents = Channel.allCases.map { channel in
-          .with {
-            $0.channel = channel.proto
-            $0.granted = catalogue.consentFeatures[channel.name].flatMap { value($0) }.map { $0 == 1 } ?? true
-          }
-        }
-        $0.featureNames = schema.customerFeatures.map(\.name)
-        $0.featureValues = record.values.map(Double.init)
-        $0.recentInteractions = live.log.recent(customerId: record.id, limit: limit).map { entry in
-          .with {
-            $0.decisionID = entry.decisionId
-            $0.offerID = entry.offerId
-            $0.channel = entry.channel.proto
-            $0.outcome = entry.outcome?.proto ?? .unspecified
-            $0.timestampMillis = entry.timestampMillis
-            $0.declineReason = entry.declineReason
-          }
-        }
-        $0.versions = engine.versions.proto
+      $0.featureNames = schema.customerFeatures.map(\.name)
+      $0.featureValues = values.map(Double.init)
+      $0.recentInteractions = live.log.recent(customerId: record.id, limit: limit).map(\.proto)
+      $0.versions = engine.versions.proto
+    }
+  }
+
+  /// A feature as the agent reads it: a categorical's level, yes or no, or the number.
+  static func attribute(_ feature: FeatureDefinition, label: String, value: Float) -> Arbiter_V1_ProfileAttribute {
+    .with {
+      $0.feature = feature.name
+      $0.label = label
+      $0.number = Double(value)
+      guard !value.isNaN else { return }
+      switch feature.kind {
+      case .categorical(let levels):
+        let code = Int(exactly: value.rounded()) ?? -1
+        $0.value = levels.indices.contains(code) ? levels[code] : ""
+      case .boolean: $0.value = value == 1 ? "yes" : "no"
+      case .numeric:
+        $0.value = value == value.rounded() && abs(value) < 1e9 ? String(Int64(value)) : String(format: "%.2f", Double(value))
       }
     }
   }
@@ -181,8 +177,17 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
   }
 }
 
-extension String {
-  func replacingOccurrences(of target: Character, with replacement: Character) -> String {
-    String(map { $0 == target ? replacement : $0 })
+
+extension InteractionEntry {
+  /// The wire record of a history entry.
+  var proto: Arbiter_V1_InteractionRecord {
+    .with {
+      $0.decisionID = decisionId
+      $0.offerID = offerId
+      $0.channel = channel.proto
+      $0.outcome = outcome?.proto ?? .unspecified
+      $0.timestampMillis = timestampMillis
+      $0.declineReason = declineReason
+    }
   }
 }

@@ -14,7 +14,8 @@ enum DecisionPrinter {
   static func render(_ response: Arbiter_V1_DecideResponse, profile: Arbiter_V1_CustomerProfile) -> String {
     var out = ""
     let v = response.versions
-    out += "Decision \(response.decisionID) for customer \(response.customerID) (\(profile.displayName), \(profile.age), \(profile.lifeStage)) on \(channelName(response.channel))\n"
+    let about = ([profile.displayName] + profile.attributes.prefix(2).map(\.value)).filter { !$0.isEmpty }
+    out += "Decision \(response.decisionID) for customer \(response.customerID) (\(about.joined(separator: ", "))) on \(channelName(response.channel))\n"
     out += "bundle \(v.bundleName)/\(v.bundleVersion), catalogue \(v.catalogueVersion), decided in \(response.decisionNanos / 1000) µs\n"
     if response.offers.isEmpty { out += "\nNo eligible offer for this customer on this channel.\n" }
     for offer in response.offers {
@@ -49,8 +50,8 @@ enum DecisionPrinter {
 
   static func render(_ profile: Arbiter_V1_CustomerProfile, features: Bool) -> String {
     var out = "Customer \(profile.customerID): \(profile.displayName)\n"
-    out += "age \(profile.age), \(profile.lifeStage), income band \(profile.incomeBand), risk appetite \(profile.riskAppetite), customer for \(String(format: "%.1f", profile.tenureYears)) years\n"
-    out += "products: \(profile.products.map(\.product).joined(separator: ", "))\n"
+    out += profile.attributes.map { "\($0.label): \($0.value.isEmpty ? "—" : $0.value)" }.joined(separator: ", ") + "\n"
+    out += "products: \(profile.products.map(\.name).joined(separator: ", "))\n"
     out += "consent: \(profile.consents.map { "\(channelName($0.channel)) \($0.granted ? "yes" : "no")" }.joined(separator: ", "))\n"
     if !profile.recentInteractions.isEmpty {
       out += "recent interactions:\n"

@@ -150,9 +150,36 @@ public nonisolated struct Arbiter_V1_HeldProduct: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// The product's id, as offers name it (a holding feature's `profile.product` in the schema).
   public var product: String = String()
 
+  /// The product's name for the agent (the holding feature's label).
   public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One thing about the customer an agent sees: a customer feature the schema shows on the
+/// profile (its `profile` entry), with the schema's label and the value as text.
+public nonisolated struct Arbiter_V1_ProfileAttribute: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The feature's name in the schema.
+  public var feature: String = String()
+
+  /// What the agent reads, e.g. "Age", "Life stage".
+  public var label: String = String()
+
+  /// The value as the agent reads it: a categorical feature's level, "yes"/"no" for a boolean,
+  /// a number otherwise; empty when missing.
+  public var value: String = String()
+
+  /// The numeric value (a categorical feature's level code); NaN when missing.
+  public var number: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -191,16 +218,10 @@ public nonisolated struct Arbiter_V1_CustomerProfile: Sendable {
 
   public var displayName: String = String()
 
-  public var age: UInt32 = 0
+  /// The features the schema shows on the profile, in schema order, with their labels.
+  public var attributes: [Arbiter_V1_ProfileAttribute] = []
 
-  public var lifeStage: String = String()
-
-  public var incomeBand: String = String()
-
-  public var riskAppetite: String = String()
-
-  public var tenureYears: Double = 0
-
+  /// The products the customer holds: the schema's holding features that are set.
   public var products: [Arbiter_V1_HeldProduct] = []
 
   public var consents: [Arbiter_V1_Consent] = []
@@ -457,6 +478,51 @@ nonisolated extension Arbiter_V1_HeldProduct: SwiftProtobuf.Message, SwiftProtob
   }
 }
 
+nonisolated extension Arbiter_V1_ProfileAttribute: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ProfileAttribute"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}feature\0\u{1}label\0\u{1}value\0\u{1}number\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.feature) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.label) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.value) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.number) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.feature.isEmpty {
+      try visitor.visitSingularStringField(value: self.feature, fieldNumber: 1)
+    }
+    if !self.label.isEmpty {
+      try visitor.visitSingularStringField(value: self.label, fieldNumber: 2)
+    }
+    if !self.value.isEmpty {
+      try visitor.visitSingularStringField(value: self.value, fieldNumber: 3)
+    }
+    if self.number.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.number, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_ProfileAttribute, rhs: Arbiter_V1_ProfileAttribute) -> Bool {
+    if lhs.feature != rhs.feature {return false}
+    if lhs.label != rhs.label {return false}
+    if lhs.value != rhs.value {return false}
+    if lhs.number != rhs.number {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Arbiter_V1_InteractionRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InteractionRecord"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}decision_id\0\u{3}offer_id\0\u{1}channel\0\u{1}outcome\0\u{3}timestamp_millis\0\u{3}decline_reason\0")
@@ -514,7 +580,7 @@ nonisolated extension Arbiter_V1_InteractionRecord: SwiftProtobuf.Message, Swift
 
 nonisolated extension Arbiter_V1_CustomerProfile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CustomerProfile"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}customer_id\0\u{3}display_name\0\u{1}age\0\u{3}life_stage\0\u{3}income_band\0\u{3}risk_appetite\0\u{3}tenure_years\0\u{1}products\0\u{1}consents\0\u{3}feature_values\0\u{3}feature_names\0\u{3}recent_interactions\0\u{1}versions\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}customer_id\0\u{3}display_name\0\u{2}\u{6}products\0\u{1}consents\0\u{3}feature_values\0\u{3}feature_names\0\u{3}recent_interactions\0\u{1}versions\0\u{1}attributes\0\u{b}age\0\u{b}life_stage\0\u{b}income_band\0\u{b}risk_appetite\0\u{b}tenure_years\0\u{c}\u{3}\u{5}")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -524,17 +590,13 @@ nonisolated extension Arbiter_V1_CustomerProfile: SwiftProtobuf.Message, SwiftPr
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.customerID) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.displayName) }()
-      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.age) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.lifeStage) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.incomeBand) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.riskAppetite) }()
-      case 7: try { try decoder.decodeSingularDoubleField(value: &self.tenureYears) }()
       case 8: try { try decoder.decodeRepeatedMessageField(value: &self.products) }()
       case 9: try { try decoder.decodeRepeatedMessageField(value: &self.consents) }()
       case 10: try { try decoder.decodeRepeatedDoubleField(value: &self.featureValues) }()
       case 11: try { try decoder.decodeRepeatedStringField(value: &self.featureNames) }()
       case 12: try { try decoder.decodeRepeatedMessageField(value: &self.recentInteractions) }()
       case 13: try { try decoder.decodeSingularMessageField(value: &self._versions) }()
+      case 14: try { try decoder.decodeRepeatedMessageField(value: &self.attributes) }()
       default: break
       }
     }
@@ -550,21 +612,6 @@ nonisolated extension Arbiter_V1_CustomerProfile: SwiftProtobuf.Message, SwiftPr
     }
     if !self.displayName.isEmpty {
       try visitor.visitSingularStringField(value: self.displayName, fieldNumber: 2)
-    }
-    if self.age != 0 {
-      try visitor.visitSingularUInt32Field(value: self.age, fieldNumber: 3)
-    }
-    if !self.lifeStage.isEmpty {
-      try visitor.visitSingularStringField(value: self.lifeStage, fieldNumber: 4)
-    }
-    if !self.incomeBand.isEmpty {
-      try visitor.visitSingularStringField(value: self.incomeBand, fieldNumber: 5)
-    }
-    if !self.riskAppetite.isEmpty {
-      try visitor.visitSingularStringField(value: self.riskAppetite, fieldNumber: 6)
-    }
-    if self.tenureYears.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.tenureYears, fieldNumber: 7)
     }
     if !self.products.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.products, fieldNumber: 8)
@@ -584,17 +631,16 @@ nonisolated extension Arbiter_V1_CustomerProfile: SwiftProtobuf.Message, SwiftPr
     try { if let v = self._versions {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
     } }()
+    if !self.attributes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.attributes, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Arbiter_V1_CustomerProfile, rhs: Arbiter_V1_CustomerProfile) -> Bool {
     if lhs.customerID != rhs.customerID {return false}
     if lhs.displayName != rhs.displayName {return false}
-    if lhs.age != rhs.age {return false}
-    if lhs.lifeStage != rhs.lifeStage {return false}
-    if lhs.incomeBand != rhs.incomeBand {return false}
-    if lhs.riskAppetite != rhs.riskAppetite {return false}
-    if lhs.tenureYears != rhs.tenureYears {return false}
+    if lhs.attributes != rhs.attributes {return false}
     if lhs.products != rhs.products {return false}
     if lhs.consents != rhs.consents {return false}
     if lhs.featureValues != rhs.featureValues {return false}
