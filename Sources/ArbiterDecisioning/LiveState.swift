@@ -152,16 +152,18 @@ extension LiveState {
   public func personalize(
     _ request: DecisionRequest, slots: [SlotRequest], stillWanted: () -> Bool = { true }
   ) throws(ArbiterError) -> (Decision, [SlotPlacement]) {
-    guard !slots.isEmpty else { throw ArbiterError(.invalidArgument, "slots: at least one slot is required") }
+    guard !slots.isEmpty else { throw ArbiterError(.invalidArgument, "a page needs at least one slot") }
     var names = Set<String>()
     var total = 0
-    for (i, slot) in slots.enumerated() {
-      guard !slot.name.isEmpty else { throw ArbiterError(.invalidArgument, "slots[\(i)].name is required") }
-      guard names.insert(slot.name).inserted else { throw ArbiterError(.invalidArgument, "slots[\(i)].name '\(slot.name)' appears twice") }
-      guard slot.count >= 1 else { throw ArbiterError(.invalidArgument, "slots[\(i)].count must be at least 1") }
+    for slot in slots {
+      guard !slot.name.isEmpty else { throw ArbiterError(.invalidArgument, "a slot needs a name") }
+      guard names.insert(slot.name).inserted else { throw ArbiterError(.invalidArgument, "slot '\(slot.name)' appears twice") }
+      guard slot.count >= 1 else { throw ArbiterError(.invalidArgument, "slot '\(slot.name)' must hold at least 1 item") }
       total += slot.count
     }
-    guard total <= Self.maxSlotItems else { throw ArbiterError(.invalidArgument, "slots ask for \(total) items, at most \(Self.maxSlotItems)") }
+    guard total <= Self.maxSlotItems else {
+      throw ArbiterError(.invalidArgument, "the slots ask for \(total) items, at most \(Self.maxSlotItems)")
+    }
     let snapshot = self.snapshot
     var all = request
     all.maxOffers = min(DecisionEngine.maxOffersLimit, max(1, snapshot.engine.catalogue.offers.count))

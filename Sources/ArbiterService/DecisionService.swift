@@ -28,11 +28,7 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   func decision(
     for request: Arbiter_V1_DecideRequest, stillWanted: () -> Bool = { true }
   ) throws(ArbiterError) -> Decision {
-    try live.decide(
-      try Self.decisionRequest(
-        customerId: request.customerID, channel: request.channel, context: request.context, maxOffers: request.maxOffers,
-        explain: request.explain, requestId: request.requestID, anonymousAllowed: false),
-      stillWanted: stillWanted)
+    try live.decide(try DecisionRequest(proto: request), stillWanted: stillWanted)
   }
 
   public func personalize(request: Arbiter_V1_PersonalizeRequest, context: ServerContext) async throws -> Arbiter_V1_PersonalizeResponse {
@@ -44,11 +40,8 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     _ request: Arbiter_V1_PersonalizeRequest, stillWanted: () -> Bool = { true }
   ) throws(ArbiterError) -> Arbiter_V1_PersonalizeResponse {
     do {
-      let decisionRequest = try Self.decisionRequest(
-        customerId: request.customerID, channel: request.channel, context: request.context, maxOffers: 0,
-        explain: request.explain, requestId: request.requestID, anonymousAllowed: true)
-      let slots = request.slots.map { SlotRequest(name: $0.name, contentType: $0.contentType, count: $0.count == 0 ? 1 : Int($0.count)) }
-      let (decision, placements) = try live.personalize(decisionRequest, slots: slots, stillWanted: stillWanted)
+      let (decision, placements) = try live.personalize(
+        try DecisionRequest(proto: request), slots: try SlotRequest.slots(proto: request.slots), stillWanted: stillWanted)
       return .with {
         $0.decisionID = decision.decisionId
         $0.requestID = decision.requestId
@@ -138,21 +131,5 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
         }
       }
     }
-  }
-
-  static func decisionRequest(
-    customerId: UInt64, channel: Arbiter_V1_Channel, context: Arbiter_V1_InteractionContext, maxOffers: UInt32,
-    explain: Bool, requestId: String, anonymousAllowed: Bool
-  ) throws(ArbiterError) -> DecisionRequest {
-    if customerId == 0 && !anonymousAllowed { throw ArbiterError(.invalidArgument, "customer_id is required") }
-    guard requestId.utf8.count <= 128 else { throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes") }
-    guard maxOffers <= DecisionEngine.maxOffersLimit else {
-      throw ArbiterError(.invalidArgument, "max_offers must be between 1 and \(DecisionEngine.maxOffersLimit), got \(maxOffers)")
-    }
-    let context = try context.validated()
-    return DecisionRequest(
-      customerId: customerId, channel: try Channel(proto: channel), callReason: context.callReason, page: context.page,
-      contextFeatures: context.features, maxOffers: maxOffers == 0 ? DecisionEngine.defaultMaxOffers : Int(maxOffers),
-      explain: explain, requestId: requestId, anonymous: customerId == 0)
   }
 }

@@ -164,3 +164,70 @@ extension OutcomeReport {
       declineReason: proto.declineReason, timestampMillis: proto.timestampMillis)
   }
 }
+
+extension DecisionRequest {
+  /// The domain request of a Decide: a customer (required), a channel, the context, how many
+  /// offers (0: the default, at most ``DecisionEngine/maxOffersLimit``). Throws INVALID_ARGUMENT
+  /// naming the wire field.
+  init(proto: Arbiter_V1_DecideRequest) throws(ArbiterError) {
+    guard proto.customerID != 0 else { throw ArbiterError(.invalidArgument, "customer_id is required") }
+    try self.init(
+      customerId: proto.customerID, channel: proto.channel, context: proto.context, maxOffers: proto.maxOffers,
+      explain: proto.explain, requestId: proto.requestID)
+  }
+
+  /// The domain request of a Personalize: a known customer, or an anonymous visitor (customer
+  /// id 0); the slots are mapped apart (``SlotRequest/slots(proto:)``).
+  init(proto: Arbiter_V1_PersonalizeRequest) throws(ArbiterError) {
+    try self.init(
+      customerId: proto.customerID, channel: proto.channel, context: proto.context, maxOffers: 0, explain: proto.explain,
+      requestId: proto.requestID)
+  }
+
+  private init(
+    customerId: UInt64, channel: Arbiter_V1_Channel, context: Arbiter_V1_InteractionContext, maxOffers: UInt32,
+    explain: Bool, requestId: String
+  ) throws(ArbiterError) {
+    guard requestId.utf8.count <= 128 else { throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes") }
+    guard maxOffers <= DecisionEngine.maxOffersLimit else {
+      throw ArbiterError(
+        .invalidArgument, "max_offers must be between 1 and \(DecisionEngine.maxOffersLimit), got \(maxOffers)")
+    }
+    let context = try context.validated()
+    self.init(
+      customerId: customerId, channel: try Channel(proto: channel), callReason: context.callReason, page: context.page,
+      contextFeatures: context.features, maxOffers: maxOffers == 0 ? DecisionEngine.defaultMaxOffers : Int(maxOffers),
+      explain: explain, requestId: requestId, anonymous: customerId == 0)
+  }
+}
+
+extension SlotRequest {
+  /// A page's slot (`slots[index]` on the wire): a name, the content type (an offer category; empty
+  /// takes any) and how many items (0 means 1). Throws INVALID_ARGUMENT naming the field.
+  init(proto: Arbiter_V1_Slot, index: Int) throws(ArbiterError) {
+    guard !proto.name.isEmpty else { throw ArbiterError(.invalidArgument, "slots[\(index)].name is required") }
+    guard proto.count <= UInt32(LiveState.maxSlotItems) else {
+      throw ArbiterError(.invalidArgument, "slots[\(index)].count must be at most \(LiveState.maxSlotItems), got \(proto.count)")
+    }
+    self.init(name: proto.name, contentType: proto.contentType, count: proto.count == 0 ? 1 : Int(proto.count))
+  }
+
+  /// A page's slots: at least one, each name once.
+  static func slots(proto: [Arbiter_V1_Slot]) throws(ArbiterError) -> [SlotRequest] {
+    guard !proto.isEmpty else { throw ArbiterError(.invalidArgument, "slots: at least one slot is required") }
+    var names = Set<String>()
+    var slots: [SlotRequest] = []
+    for (i, slot) in proto.enumerated() {
+      let mapped = try SlotRequest(proto: slot, index: i)
+      guard names.insert(mapped.name).inserted else {
+        throw ArbiterError(.invalidArgument, "slots[\(i)].name '\(mapped.name)' appears twice")
+      }
+      slots.append(mapped)
+    }
+    let total = slots.reduce(0) { $0 + $1.count }
+    guard total <= LiveState.maxSlotItems else {
+      throw ArbiterError(.invalidArgument, "slots ask for \(total) items, at most \(LiveState.maxSlotItems)")
+    }
+    return slots
+  }
+}
