@@ -1,8 +1,11 @@
 import ArbiterCore
 
 /// Reads LightGBM's text model format (binary objective) into a ``TreeEnsemble``, resolving the
-/// model's feature names against a schema. Refuses, naming the problem: another objective, a
-/// feature the schema lacks, inconsistent tree arrays, or a file cut short (no "end of trees").
+/// model's feature names against a schema. The objective's `sigmoid` parameter is kept, so that
+/// probabilities are LightGBM's `1 / (1 + exp(-sigmoid * score))`. Refuses, naming the problem:
+/// another objective (multiclass, regression, ranking, …: no propensity), averaged trees (a random
+/// forest), a feature the schema lacks, inconsistent tree arrays, or a file cut short (no "end of
+/// trees").
 ///
 /// In stages: the file is cut into its header and `Tree=` sections (``LightGBMSections``), the
 /// objective is checked, the feature names resolved, and each tree read (``LightGBMTreeSection``) into a
@@ -13,7 +16,7 @@ public enum LightGBMImporter {
     _ text: String, schema: FeatureSchema, file: String = "model.txt"
   ) throws(ArbiterError) -> TreeEnsemble {
     let sections = try LightGBMSections(text, file: file)
-    try checkObjective(sections.header, file: file)
+    let sigmoid = try sigmoid(sections, file: file)
     guard !sections.trees.isEmpty else { throw ArbiterError(.dataCorrupted, "\(file): no trees") }
     let names = sections.header["feature_names"]!.split(separator: " ").map(String.init)
     let indices = try resolve(names, schema: schema, file: file)
@@ -22,17 +25,92 @@ public enum LightGBMImporter {
     for (t, fields) in sections.trees.enumerated() {
       try LightGBMTreeSection(fields: fields, what: "\(file): tree \(t)").add(to: &builder, indices: indices)
     }
-    return builder.build(.lightGBM, baseMargin: 0, featureNames: names)
+    return builder.build(.lightGBM, baseMargin: 0, sigmoid: sigmoid, featureNames: names)
   }
 
-  /// Only binary models give a propensity.
-  static func checkObjective(_ header: [String: String], file: String) throws(ArbiterError) {
-    guard header["num_class"] == "1", header["objective"]?.hasPrefix("binary") == true else {
+  /// The `sigmoid` parameter of the model's binary objective (`objective=binary sigmoid:0.5`), read
+  /// as LightGBM reads it. Only the binary objective gives a propensity, and only when the trees
+  /// are added (boosting), not averaged (`average_output`, a random forest).
+  static func sigmoid(_ sections: LightGBMSections, file: String) throws(ArbiterError) -> Double {
+    let header = sections.header
+    let objective = header["objective"] ?? "?"
+    let tokens = objective.split(separator: " ")
+    guard header["num_class"] == "1", tokens.first == "binary" else {
       throw ArbiterError(
         .failedPrecondition,
-        "\(file): objective '\(header["objective"] ?? "?")' with \(header["num_class"] ?? "?") classes; "
-          + "only binary models are supported")
+        "\(file): objective '\(objective)' with \(header["num_class"] ?? "?") classes; "
+          + "only LightGBM's binary objective gives a propensity")
     }
+    guard !sections.averagesOutput else {
+      throw ArbiterError(
+        .failedPrecondition,
+        "\(file): the model averages its trees (average_output, a random forest); "
+          + "only boosted models, which add them, are supported")
+    }
+    guard let parameter = tokens.dropFirst().first(where: { $0.hasPrefix("sigmoid:") }) else {
+      throw ArbiterError(.dataCorrupted, "\(file): objective '\(objective)' has no sigmoid parameter")
+    }
+    let text = parameter.dropFirst("sigmoid:".count)
+    guard let sigmoid = commonAtof(text), sigmoid.isFinite, sigmoid > 0 else {
+      throw ArbiterError(
+        .dataCorrupted, "\(file): objective '\(objective)': the sigmoid parameter '\(text)' is not a positive number")
+    }
+    return sigmoid
+  }
+
+  /// LightGBM's `Common::Atof` (include/LightGBM/utils/common.h), with which it reads the
+  /// objective's parameters from a model file: the whole part's digits accumulated in double, the
+  /// fraction's digits as an integer over `Common::Pow(10.0, n)` added to it, an exponent applied
+  /// by repeated scaling. Not correctly rounded for every text (`1.77483` comes out one bit above
+  /// the nearest double), so Arbiter reads it the same way to give LightGBM's probabilities bit
+  /// for bit. Nil unless the whole text is a decimal number of that form.
+  static func commonAtof(_ text: Substring) -> Double? {
+    let bytes = Array(text.utf8)
+    var p = 0
+    func digit() -> Double? {
+      guard p < bytes.count, bytes[p] >= UInt8(ascii: "0"), bytes[p] <= UInt8(ascii: "9") else { return nil }
+      defer { p += 1 }
+      return Double(bytes[p] - UInt8(ascii: "0"))
+    }
+    func skip(_ character: Unicode.Scalar) -> Bool {
+      guard p < bytes.count, bytes[p] == UInt8(ascii: character) else { return false }
+      p += 1
+      return true
+    }
+    let sign = skip("-") ? -1.0 : 1.0
+    if sign > 0 { _ = skip("+") }
+    var value = 0.0, digits = 0
+    while let d = digit() { value = value * 10.0 + d; digits += 1 }
+    if skip(".") {
+      var right = 0.0, count = 0
+      while let d = digit() { right = d + right * 10.0; count += 1 }
+      value += right / commonPow(10.0, count)
+      digits += count
+    }
+    guard digits > 0 else { return nil }
+    var scale = 1.0, divide = false
+    if skip("e") || skip("E") {
+      divide = skip("-")
+      if !divide { _ = skip("+") }
+      var exponent: UInt32 = 0, exponentDigits = 0
+      while let d = digit() { exponent = exponent &* 10 &+ UInt32(d); exponentDigits += 1 }
+      guard exponentDigits > 0 else { return nil }
+      exponent = min(exponent, 308)
+      while exponent >= 50 { scale *= 1E50; exponent -= 50 }
+      while exponent >= 8 { scale *= 1E8; exponent -= 8 }
+      while exponent > 0 { scale *= 10.0; exponent -= 1 }
+    }
+    guard p == bytes.count else { return nil }
+    return sign * (divide ? value / scale : value * scale)
+  }
+
+  /// LightGBM's `Common::Pow`: by squaring and cubing, in double (not libm's `pow`).
+  static func commonPow(_ base: Double, _ power: Int) -> Double {
+    if power < 0 { return 1.0 / commonPow(base, -power) }
+    if power == 0 { return 1 }
+    if power % 2 == 0 { return commonPow(base * base, power / 2) }
+    if power % 3 == 0 { return commonPow(base * base * base, power / 3) }
+    return base * commonPow(base, power - 1)
   }
 
   /// The schema's customer-vector index of each of the model's features.
@@ -53,6 +131,8 @@ public enum LightGBMImporter {
 struct LightGBMSections {
   var header: [String: String] = [:]
   var trees: [[String: String]] = []
+  /// Whether the header has LightGBM's `average_output` line (random forest: trees averaged).
+  var averagesOutput = false
 
   init(_ text: String, file: String) throws(ArbiterError) {
     var current: [String: String]?
@@ -65,7 +145,10 @@ struct LightGBMSections {
         current = [:]
         continue
       }
-      guard let equals = entry.firstIndex(of: "=") else { continue }
+      guard let equals = entry.firstIndex(of: "=") else {
+        if current == nil && entry == "average_output" { averagesOutput = true }
+        continue
+      }
       let key = String(entry[..<equals]), value = String(entry[entry.index(after: equals)...])
       if current != nil { current![key] = value } else { header[key] = value }
     }

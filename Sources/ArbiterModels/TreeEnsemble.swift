@@ -25,6 +25,9 @@ public struct TreeEnsemble: Sendable {
   public let convention: Convention
   /// Log-odds added before the trees (XGBoost's base margin; 0 for LightGBM, whose first tree holds it).
   public let baseMargin: Double
+  /// LightGBM's `sigmoid` parameter of the binary objective: the probability is
+  /// `1 / (1 + exp(-sigmoid * score))`. 1 for XGBoost, whose transform has no such parameter.
+  public let sigmoid: Double
   /// Root of each tree: a node index, or `~leaf` for a tree that is one leaf.
   let roots: [Int32]
   let features: [Int32]
@@ -52,14 +55,15 @@ public struct TreeEnsemble: Sendable {
   public var nodeCount: Int { features.count }
 
   init(
-    convention: Convention, baseMargin: Double, roots: [Int32], features: [Int32], thresholds: [Double], left: [Int32],
-    right: [Int32], flags: [UInt8], bitsetStart: [Int32], bitsetLength: [Int32], bitsets: [UInt32], leaves: [Double],
-    nodeCovers: [Double], leafCovers: [Double], featureNames: [String]
+    convention: Convention, baseMargin: Double, sigmoid: Double, roots: [Int32], features: [Int32],
+    thresholds: [Double], left: [Int32], right: [Int32], flags: [UInt8], bitsetStart: [Int32], bitsetLength: [Int32],
+    bitsets: [UInt32], leaves: [Double], nodeCovers: [Double], leafCovers: [Double], featureNames: [String]
   ) {
     self.nodeCovers = nodeCovers
     self.leafCovers = leafCovers
     self.convention = convention
     self.baseMargin = baseMargin
+    self.sigmoid = sigmoid
     self.roots = roots
     self.features = features
     self.thresholds = thresholds
@@ -95,15 +99,16 @@ public struct TreeEnsemble: Sendable {
   @inlinable
   public func probability(rawScore z: Double) -> Double {
     switch convention {
-    case .lightGBM: return Self.lightGBMSigmoid(z)
+    case .lightGBM: return Self.lightGBMSigmoid(z, sigmoid: sigmoid)
     case .xgboost: return Double(Self.xgboostSigmoid(Float(z)))
     }
   }
 
-  /// LightGBM's binary objective (`ConvertOutput`, sigmoid parameter 1): `1.0 / (1.0 + exp(-z))`
-  /// in double for every z (0 below about -709, where `exp` overflows; never NaN for a number).
+  /// LightGBM's binary objective (`BinaryLogloss::ConvertOutput`): `1.0 / (1.0 + exp(-sigmoid * z))`
+  /// in double for every z (0 where `exp` overflows; never NaN for a number). With the default
+  /// sigmoid parameter 1 this is `1.0 / (1.0 + exp(-z))` bit for bit (`-1 * z` is `-z`).
   @inlinable
-  public static func lightGBMSigmoid(_ z: Double) -> Double { 1.0 / (1.0 + exp(-z)) }
+  public static func lightGBMSigmoid(_ z: Double, sigmoid: Double = 1) -> Double { 1.0 / (1.0 + exp(-sigmoid * z)) }
 
   /// XGBoost's `binary:logistic` transform, `common::Sigmoid(float)` of src/common/math.h, in
   /// float32: `1.0f / (expf(min(-x, 88.7f)) + 1.0f + 1e-16f)`. The clamp keeps `expf` finite, so
@@ -234,11 +239,14 @@ struct TreeEnsembleBuilder {
     roots.append(n == 0 ? Int32(~leafBase) : Int32(nodeBase))
   }
 
-  func build(_ convention: TreeEnsemble.Convention, baseMargin: Double, featureNames: [String]) -> TreeEnsemble {
+  func build(
+    _ convention: TreeEnsemble.Convention, baseMargin: Double, sigmoid: Double = 1, featureNames: [String]
+  ) -> TreeEnsemble {
     TreeEnsemble(
-      convention: convention, baseMargin: baseMargin, roots: roots, features: features, thresholds: thresholds, left: left,
-      right: right, flags: flags, bitsetStart: bitsetStart, bitsetLength: bitsetLength, bitsets: bitsets, leaves: leaves,
-      nodeCovers: nodeCovers, leafCovers: leafCovers, featureNames: featureNames)
+      convention: convention, baseMargin: baseMargin, sigmoid: sigmoid, roots: roots, features: features,
+      thresholds: thresholds, left: left, right: right, flags: flags, bitsetStart: bitsetStart,
+      bitsetLength: bitsetLength, bitsets: bitsets, leaves: leaves, nodeCovers: nodeCovers, leafCovers: leafCovers,
+      featureNames: featureNames)
   }
 }
 
