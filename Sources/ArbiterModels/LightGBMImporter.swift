@@ -236,13 +236,32 @@ struct LightGBMTreeSection {
     let decision: [Int] = try numbers("decision_type") { Int($0) }
     let leftChild: [Int] = try numbers("left_child") { Int($0) }
     let rightChild: [Int] = try numbers("right_child") { Int($0) }
-    let categorical = (Int(fields["num_cat"] ?? "0") ?? 0) > 0
-    let catBoundaries: [Int] = categorical ? try numbers("cat_boundaries") { Int($0) } : []
-    let catThreshold: [UInt32] = categorical ? try numbers("cat_threshold") { UInt32($0) } : []
+    let setCount = try categorySetCount()
+    let catBoundaries: [Int] = setCount > 0 ? try numbers("cat_boundaries") { Int($0) } : []
+    let catThreshold: [UInt32] = setCount > 0 ? try numbers("cat_threshold") { UInt32($0) } : []
+    // Set k is words catBoundaries[k]..<catBoundaries[k + 1] of catThreshold.
+    let ordered = zip(catBoundaries, catBoundaries.dropFirst()).allSatisfy { $0 <= $1 }
+    guard setCount == 0 || (catBoundaries.count - 1 == setCount && catBoundaries.first == 0 && ordered
+      && catBoundaries.last == catThreshold.count)
+    else {
+      throw ArbiterError(
+        .dataCorrupted,
+        "\(what): cat_boundaries '\(fields["cat_boundaries"] ?? "")' do not divide the \(catThreshold.count) words "
+          + "of cat_threshold into \(setCount) sets")
+    }
     return Splits(
       internalCount: internalCount, leafCounts: leafCounts, splitFeature: splitFeature, threshold: threshold,
       decision: decision, leftChild: leftChild, rightChild: rightChild, catBoundaries: catBoundaries,
       catThreshold: catThreshold)
+  }
+
+  /// How many category sets the tree has (`num_cat`, 0 when absent).
+  func categorySetCount() throws(ArbiterError) -> Int {
+    guard let text = fields["num_cat"] else { return 0 }
+    guard let count = Int(text), count >= 0 else {
+      throw ArbiterError(.dataCorrupted, "\(what): num_cat '\(text)' is not a count")
+    }
+    return count
   }
 
   func readNodes(_ splits: Splits, indices: [Int], bitsetBase: Int) throws(ArbiterError) -> Nodes {
@@ -280,12 +299,17 @@ struct LightGBMTreeSection {
   func categorySet(node i: Int, _ splits: Splits, bitsetBase: Int) throws(ArbiterError) -> (start: Int, length: Int) {
     guard i < splits.threshold.count else { throw ArbiterError(.dataCorrupted, "\(what): threshold too short") }
     let boundaries = splits.catBoundaries
-    let category = Int(splits.threshold[i])
-    guard category >= 0, category + 1 < boundaries.count, boundaries[category + 1] <= splits.catThreshold.count,
-      boundaries[category] <= boundaries[category + 1]
-    else {
-      throw ArbiterError(.dataCorrupted, "\(what): node \(i) refers to category set \(category), which does not exist")
+    let threshold = splits.threshold[i]
+    let sets = max(boundaries.count - 1, 0)
+    // Checked as a double before it is made an index (LightGBM truncates it to an int): NaN,
+    // infinite or huge thresholds of a corrupt file are refused rather than trapping.
+    guard threshold >= 0, threshold < Double(sets) else {
+      let said = threshold == threshold.rounded() && abs(threshold) < 1e15 ? "\(Int(threshold))" : "\(threshold)"
+      throw ArbiterError(
+        .dataCorrupted,
+        "\(what): node \(i) refers to category set \(said), which does not exist (the tree has \(sets))")
     }
+    let category = Int(threshold)
     return (bitsetBase + boundaries[category], boundaries[category + 1] - boundaries[category])
   }
 }

@@ -56,6 +56,11 @@ public enum XGBoostImporter {
       throw ArbiterError(.dataCorrupted, "\(file): base_score '\(learner.learner_model_param.base_score)' is not a probability")
     }
     let baseMargin = Double(-log(Float(1) / Float(baseScore) - 1))
+    // A probability in double may be 0 or 1 in float32, whose logit is infinite.
+    guard baseMargin.isFinite else {
+      throw ArbiterError(
+        .dataCorrupted, "\(file): base_score '\(learner.learner_model_param.base_score)' gives no finite base margin")
+    }
     var builder = TreeEnsembleBuilder()
     for (t, tree) in learner.gradient_booster.model.trees.enumerated() {
       let what = "\(file): tree \(t)"
@@ -96,6 +101,10 @@ public enum XGBoostImporter {
         right.append(nodeNumber[r])
         flags.append(tree.default_left[i] != 0 ? TreeEnsemble.defaultLeft : 0)
       }
+      // In the file's own node numbers (every split's children are in range, checked above).
+      try TreeEnsembleBuilder.checkIsTree(
+        what: what, count: n, name: { "node \($0)" },
+        children: { i in tree.left_children[i] == -1 ? nil : (tree.left_children[i], tree.right_children[i]) })
       try builder.addTree(
         what: what, features: features, thresholds: thresholds, left: left, right: right, flags: flags,
         bitsets: Array(repeating: nil, count: features.count), leaves: leafValues,
