@@ -263,6 +263,7 @@ struct TreeEnsembleBuilder {
   static func checkIsTree(
     what: String, count: Int, name: (Int) -> String, children: (Int) -> (Int, Int)?
   ) throws(ArbiterError) {
+    guard count > 0 else { return }  // no nodes: the builder refuses the tree (no leaves)
     var reached = [Bool](repeating: false, count: count)
     reached[0] = true
     var reachedCount = 1

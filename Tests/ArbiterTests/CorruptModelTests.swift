@@ -194,6 +194,14 @@ import Testing
     expectCorrupt("m.json: tree 0: node 0 splits on feature 2, the model has 2") {
       try xgboost(["\"split_indices\": [0,": "\"split_indices\": [2,"])
     }
+    // A tree with no nodes at all.
+    let arrays = [
+      "\"left_children\": [1, 3, -1, -1, -1]", "\"right_children\": [2, 4, -1, -1, -1]",
+      "\"split_indices\": [0, 1, 0, 0, 0]", "\"split_conditions\": [0.5, 1, 0.3, -0.2, 0.1]",
+      "\"default_left\": [1, 0, 0, 0, 0]", "\"split_type\": [0, 0, 0, 0, 0]", "\"sum_hessian\": [10, 6, 4, 3, 3]",
+    ]
+    let empty = Dictionary(uniqueKeysWithValues: arrays.map { ($0, String($0.prefix { $0 != "[" }) + "[]") })
+    expectCorrupt("m.json: tree 0: no leaves") { try xgboost(empty) }
   }
 
   /// An XGBoost base score that is a probability in double but 0 or 1 in float32, which would make
