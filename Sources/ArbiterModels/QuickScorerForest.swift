@@ -169,7 +169,9 @@ final class QuickScorerForest: @unchecked Sendable {
         missingGoesLeft = flag & TreeEnsemble.defaultLeft != 0
       }
       entries.append(Entry(feature: feature, kind: 0, threshold: threshold, category: 0, split: i))
-      if !missingGoesLeft { entries.append(Entry(feature: feature, kind: 1, threshold: threshold, category: 0, split: i)) }
+      if !missingGoesLeft {
+        entries.append(Entry(feature: feature, kind: 1, threshold: threshold, category: 0, split: i))
+      }
     }
     return (entries, quick)
   }

@@ -74,8 +74,8 @@ public enum XGBoostImporter {
     _ tree: Model.Tree, what: String, indices: [Int], to builder: inout TreeEnsembleBuilder
   ) throws(ArbiterError) {
     let n = tree.left_children.count
-    guard tree.right_children.count == n, tree.split_indices.count == n, tree.split_conditions.count == n, tree.default_left.count == n,
-      tree.sum_hessian.count == n
+    guard tree.right_children.count == n, tree.split_indices.count == n, tree.split_conditions.count == n,
+      tree.default_left.count == n, tree.sum_hessian.count == n
     else {
       throw ArbiterError(.dataCorrupted, "\(what): node arrays have different lengths")
     }
@@ -100,9 +100,13 @@ public enum XGBoostImporter {
     var features: [Int] = [], thresholds: [Double] = [], left: [Int] = [], right: [Int] = [], flags: [UInt8] = []
     for i in splits {
       let l = tree.left_children[i], r = tree.right_children[i]
-      guard l > 0, l < n, r > 0, r < n else { throw ArbiterError(.dataCorrupted, "\(what): node \(i) has a child outside the tree") }
+      guard l > 0, l < n, r > 0, r < n else {
+        throw ArbiterError(.dataCorrupted, "\(what): node \(i) has a child outside the tree")
+      }
       guard tree.split_indices[i] >= 0 && tree.split_indices[i] < indices.count else {
-        throw ArbiterError(.dataCorrupted, "\(what): node \(i) splits on feature \(tree.split_indices[i]), the model has \(indices.count)")
+        throw ArbiterError(
+          .dataCorrupted,
+          "\(what): node \(i) splits on feature \(tree.split_indices[i]), the model has \(indices.count)")
       }
       features.append(indices[tree.split_indices[i]])
       thresholds.append(tree.split_conditions[i])
