@@ -21,6 +21,13 @@ LightGBM 40 trees x 8 leaves. Writes into Tests/ArbiterTests/Fixtures/models/inf
                      score and probability, predicted by the model read back from lightgbm.txt
   contributions.csv  LightGBM's own TreeSHAP contributions (pred_contrib) for every parity row
 
+And a second model, trained with `sigmoid=0.5` (LightGBM's probability 1 / (1 + exp(-0.5 * z))),
+20 trees x 8 leaves on the same data, into Tests/ArbiterTests/Fixtures/models/sigmoid/:
+
+  schema.json        the same three inputs
+  lightgbm.txt       LightGBM's text model (checked to say `objective=binary sigmoid:0.5`)
+  parity.csv         the same rows with that model's own raw score and probability
+
 Numbers are written as Python's repr of the float64 (shortest text that reads back to the same
 bits); an empty cell is a missing value. Inputs are float32 values, as Arbiter stores float32.
 Run:  python3 tools/make-infinite-threshold-fixture.py   (pip-installs lightgbm 4.6.0 if missing)
@@ -123,5 +130,31 @@ schema = {"customerFeatures": [{"name": name, "kind": {"type": "numeric"}, "desc
 with open(os.path.join(OUT, "schema.json"), "w") as f:
     json.dump(schema, f, indent=2, sort_keys=True)
     f.write("\n")
+
+# The sigmoid model: its own directory, written after (and independent of) the files above.
+SIGMOID_OUT = os.path.join(ROOT, "Tests", "ArbiterTests", "Fixtures", "models", "sigmoid")
+os.makedirs(SIGMOID_OUT, exist_ok=True)
+sigmoid_path = os.path.join(SIGMOID_OUT, "lightgbm.txt")
+lgb.train(
+    {"objective": "binary", "sigmoid": 0.5, "num_leaves": 8, "learning_rate": 0.5, "min_data_in_leaf": 20,
+     "use_missing": True, "verbose": -1, "seed": 1, "deterministic": True, "num_threads": 1},
+    lgb.Dataset(X[train], y[train], feature_name=features, free_raw_data=False), num_boost_round=20
+).save_model(sigmoid_path)
+with open(sigmoid_path) as f:
+    assert "objective=binary sigmoid:0.5\n" in f.read(), "the model does not record sigmoid:0.5"
+sigmoid_booster = lgb.Booster(model_file=sigmoid_path)
+sigmoid_raw = sigmoid_booster.predict(P, raw_score=True, num_threads=1)
+sigmoid_probability = sigmoid_booster.predict(P, num_threads=1)
+assert np.array_equal(sigmoid_probability, 1.0 / (1.0 + np.exp(-0.5 * sigmoid_raw))), "not 1 / (1 + exp(-0.5 z))"
+assert not np.array_equal(sigmoid_probability, 1.0 / (1.0 + np.exp(-sigmoid_raw))), "sigmoid 0.5 changes nothing"
+with open(os.path.join(SIGMOID_OUT, "parity.csv"), "w", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    w.writerow(features + ["lightgbm_raw", "lightgbm_probability"])
+    for i in range(len(P)):
+        w.writerow([cell(v) for v in P[i]] + [repr(float(sigmoid_raw[i])), repr(float(sigmoid_probability[i]))])
+with open(os.path.join(SIGMOID_OUT, "schema.json"), "w") as f:
+    json.dump(schema, f, indent=2, sort_keys=True)
+    f.write("\n")
+
 print(f"{len(P)} parity rows, {infinite} splits at inf, margins {raw.min():.2f}..{raw.max():.2f}; "
-      f"lightgbm {lgb.__version__}; files in {OUT}")
+      f"lightgbm {lgb.__version__}; files in {OUT} and {SIGMOID_OUT}")

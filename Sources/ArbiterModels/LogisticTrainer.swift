@@ -18,7 +18,50 @@ public struct LogisticTrainer: Sendable {
 
   public init() {}
 
-  public func train(offerId: String, schema: FeatureSchema, data: TrainingSet) throws(ArbiterError) -> LogisticModelDocument {
+  /// Fits the model of one offer to `data` and evaluates it on the hold-out customers, in stages:
+  /// split the rows, choose and standardise the terms, fit, evaluate.
+  public func train(
+    offerId: String, schema: FeatureSchema, data: TrainingSet
+  ) throws(ArbiterError) -> LogisticModelDocument {
+    let split = try split(data, offerId: offerId)
+    let standardised = Self.standardised(Self.candidates(schema: schema, data: data), rows: split.trainRows)
+    var terms = standardised.terms
+    let kept = standardised.kept
+    let d = terms.count + 1  // column 0 is the intercept
+    let xTrain = Self.design(split.trainRows, terms: terms, kept: kept)
+    let yTrain = split.trainRows.map { data.labels[$0] ? 1.0 : 0.0 }
+    let (beta, iterations) = try fit(x: xTrain, y: yTrain, d: d, offerId: offerId)
+    for t in terms.indices { terms[t].weight = beta[t + 1] }
+    let metrics = evaluate(
+      split, data: data, xTrain: xTrain, xHold: Self.design(split.holdoutRows, terms: terms, kept: kept), beta: beta,
+      iterations: iterations)
+    return LogisticModelDocument(offerId: offerId, intercept: beta[0], terms: terms, metrics: metrics)
+  }
+
+  /// The training and hold-out rows (split by customer) and the training positives.
+  struct Split {
+    var trainRows: [Int]
+    var holdoutRows: [Int]
+    var positives: Int
+  }
+
+  /// A candidate term: a numeric or boolean feature as itself, or one level of a categorical one.
+  struct Candidate {
+    var feature: String
+    var level: String?
+    var read: (Int) -> Float
+    var code: Float?
+
+    /// The term's value in a row (nil when missing).
+    func value(_ row: Int) -> Double? {
+      let raw = read(row)
+      if raw.isNaN { return nil }
+      if let code { return raw == code ? 1 : 0 }
+      return Double(raw)
+    }
+  }
+
+  private func split(_ data: TrainingSet, offerId: String) throws(ArbiterError) -> Split {
     let isHoldout = data.groups.map { isHeldOut($0) }
     let trainRows = (0..<data.count).filter { !isHoldout[$0] }
     let holdoutRows = (0..<data.count).filter { isHoldout[$0] }
@@ -27,88 +70,100 @@ public struct LogisticTrainer: Sendable {
     }
     let positives = trainRows.reduce(0) { $0 + (data.labels[$1] ? 1 : 0) }
     guard positives > 0, positives < trainRows.count else {
-      throw ArbiterError(.failedPrecondition, "offer '\(offerId)': training rows are all one class (\(positives) of \(trainRows.count) accepted)")
+      throw ArbiterError(
+        .failedPrecondition,
+        "offer '\(offerId)': training rows are all one class (\(positives) of \(trainRows.count) accepted)")
     }
+    return Split(trainRows: trainRows, holdoutRows: holdoutRows, positives: positives)
+  }
 
-    // Candidate terms and their standardisation, from training rows only.
-    var candidates: [(feature: String, level: String?, read: (Int) -> Float, code: Float?)] = []
+  /// Every term the schema's features could give, customer features first.
+  private static func candidates(schema: FeatureSchema, data: TrainingSet) -> [Candidate] {
+    var candidates: [Candidate] = []
     func addFeatures(_ features: [FeatureDefinition], values: [Float], width: Int) {
       for (index, feature) in features.enumerated() {
         // Internal state (an event clock, moving averages) is never a model input.
         if feature.derive?.kind == .clock || feature.derive?.kind == .state { continue }
         let read: (Int) -> Float = { row in values[row * width + index] }
         switch feature.kind {
-        case .numeric, .boolean: candidates.append((feature.name, nil, read, nil))
+        case .numeric, .boolean: candidates.append(Candidate(feature: feature.name, level: nil, read: read, code: nil))
         case .categorical(let levels):
-          for (code, level) in levels.enumerated().dropFirst() { candidates.append((feature.name, level, read, Float(code))) }
+          for (code, level) in levels.enumerated().dropFirst() {
+            candidates.append(Candidate(feature: feature.name, level: level, read: read, code: Float(code)))
+          }
         }
       }
     }
     addFeatures(schema.customerFeatures, values: data.customerValues, width: data.customerWidth)
     addFeatures(schema.contextFeatures, values: data.contextValues, width: data.contextWidth)
+    return candidates
+  }
 
-    func value(_ candidate: (feature: String, level: String?, read: (Int) -> Float, code: Float?), _ row: Int) -> Double? {
-      let raw = candidate.read(row)
-      if raw.isNaN { return nil }
-      if let code = candidate.code { return raw == code ? 1 : 0 }
-      return Double(raw)
-    }
-
+  /// The candidates with variance in the training rows, as terms with their mean and scale.
+  private static func standardised(
+    _ candidates: [Candidate], rows trainRows: [Int]
+  ) -> (terms: [LogisticTerm], kept: [Candidate]) {
     var terms: [LogisticTerm] = []
-    var kept: [(feature: String, level: String?, read: (Int) -> Float, code: Float?)] = []
+    var kept: [Candidate] = []
     for candidate in candidates {
       var sum = 0.0, count = 0.0
-      for row in trainRows { if let x = value(candidate, row) { sum += x; count += 1 } }
+      for row in trainRows { if let x = candidate.value(row) { sum += x; count += 1 } }
       guard count > 1 else { continue }
       let mean = sum / count
       var squares = 0.0
-      for row in trainRows { if let x = value(candidate, row) { squares += (x - mean) * (x - mean) } }
+      for row in trainRows { if let x = candidate.value(row) { squares += (x - mean) * (x - mean) } }
       let scale = (squares / count).squareRoot()
       guard scale > 1e-9 else { continue }
-      terms.append(LogisticTerm(feature: candidate.feature, level: candidate.level, mean: mean, scale: scale, weight: 0))
+      terms.append(
+        LogisticTerm(feature: candidate.feature, level: candidate.level, mean: mean, scale: scale, weight: 0))
       kept.append(candidate)
     }
+    return (terms, kept)
+  }
 
-    let d = terms.count + 1  // column 0 is the intercept
-    func design(_ rows: [Int]) -> [Double] {
-      var x = [Double](repeating: 0, count: rows.count * d)
-      for (r, row) in rows.enumerated() {
-        x[r * d] = 1
-        for (t, candidate) in kept.enumerated() {
-          if let v = value(candidate, row) { x[r * d + t + 1] = (v - terms[t].mean) / terms[t].scale }
-        }
-      }
-      return x
-    }
-    let xTrain = design(trainRows)
-    let yTrain = trainRows.map { data.labels[$0] ? 1.0 : 0.0 }
-
-    let (beta, iterations) = try fit(x: xTrain, y: yTrain, d: d, offerId: offerId)
-    for t in terms.indices { terms[t].weight = beta[t + 1] }
-
-    func scores(_ x: [Double], rows: Int) -> [Double] {
-      (0..<rows).map { r in
-        var z = 0.0
-        for j in 0..<d { z += x[r * d + j] * beta[j] }
-        return z
+  /// The standardised design matrix of `rows` (row-major, the intercept's column of ones first).
+  private static func design(_ rows: [Int], terms: [LogisticTerm], kept: [Candidate]) -> [Double] {
+    let d = terms.count + 1
+    var x = [Double](repeating: 0, count: rows.count * d)
+    for (r, row) in rows.enumerated() {
+      x[r * d] = 1
+      for (t, candidate) in kept.enumerated() {
+        if let v = candidate.value(row) { x[r * d + t + 1] = (v - terms[t].mean) / terms[t].scale }
       }
     }
-    let trainAUC = Self.auc(scores: scores(xTrain, rows: trainRows.count), labels: trainRows.map { data.labels[$0] })
-    let xHold = design(holdoutRows)
-    let holdScores = scores(xHold, rows: holdoutRows.count)
+    return x
+  }
+
+  /// The log-odds of each of `rows` rows of a design matrix.
+  private static func scores(_ x: [Double], rows: Int, beta: [Double]) -> [Double] {
+    let d = beta.count
+    return (0..<rows).map { r in
+      var z = 0.0
+      for j in 0..<d { z += x[r * d + j] * beta[j] }
+      return z
+    }
+  }
+
+  /// AUC on both sets and log loss on the hold-out.
+  private func evaluate(
+    _ split: Split, data: TrainingSet, xTrain: [Double], xHold: [Double], beta: [Double], iterations: Int
+  ) -> TrainingMetrics {
+    let trainRows = split.trainRows, holdoutRows = split.holdoutRows
+    let trainScores = Self.scores(xTrain, rows: trainRows.count, beta: beta)
+    let trainAUC = Self.auc(scores: trainScores, labels: trainRows.map { data.labels[$0] })
+    let holdScores = Self.scores(xHold, rows: holdoutRows.count, beta: beta)
     let holdLabels = holdoutRows.map { data.labels[$0] }
     var logLoss = 0.0
     for (z, label) in zip(holdScores, holdLabels) {
       let p = min(max(sigmoid(z), 1e-15), 1 - 1e-15)
       logLoss -= label ? log(p) : log(1 - p)
     }
-    let metrics = TrainingMetrics(
-      trainRows: trainRows.count, holdoutRows: holdoutRows.count, trainPositives: positives,
+    return TrainingMetrics(
+      trainRows: trainRows.count, holdoutRows: holdoutRows.count, trainPositives: split.positives,
       holdoutPositives: holdLabels.filter { $0 }.count, trainAUC: trainAUC,
       holdoutAUC: holdoutRows.isEmpty ? .nan : Self.auc(scores: holdScores, labels: holdLabels),
       holdoutLogLoss: holdoutRows.isEmpty ? .nan : logLoss / Double(holdoutRows.count),
       iterations: iterations, l2: l2)
-    return LogisticModelDocument(offerId: offerId, intercept: beta[0], terms: terms, metrics: metrics)
   }
 
   /// Whether a customer belongs to the hold-out set (stable across runs).

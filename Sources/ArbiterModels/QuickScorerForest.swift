@@ -47,45 +47,94 @@ final class QuickScorerForest: @unchecked Sendable {
   /// The bitvector of leaves that stay possible when the split is false (left subtree cleared).
   let masks: [UInt64]
 
+  /// Lays the trees out in stages: leaf order and split masks per tree (``LeafLayout``), one entry
+  /// per split test (`entries`), sorted into runs per kind and feature (``SplitRuns``). Load time
+  /// only: the kernel (`accumulate`) reads the arrays, laid out as before.
   init(
     convention: TreeEnsemble.Convention, roots: [Int32], features: [Int32], thresholds splitThresholds: [Double], left: [Int32],
     right: [Int32], flags: [UInt8], bitsetStart: [Int32], bitsetLength: [Int32], bitsets: [UInt32], leaves leafValues: [Double]
   ) {
     leaves = leafValues
     treeCount = roots.count
-    var quick = true
-    var widest = 0
+    let layout = LeafLayout(roots: roots, left: left, right: right, splitCount: features.count)
+    narrow = layout.widest <= 32
+    var (entries, quick) = Self.entries(
+      convention: convention, features: features, thresholds: splitThresholds, flags: flags, bitsetStart: bitsetStart,
+      bitsetLength: bitsetLength, bitsets: bitsets)
+    if layout.widest > 64 { quick = false }
+    entries.sort { a, b in
+      (a.kind, a.feature, a.threshold, a.split) < (b.kind, b.feature, b.threshold, b.split)
+    }
+    let runs = SplitRuns(entries, layout: layout)
+    numericRuns = runs.byKind[0]
+    missingRuns = runs.byKind[1]
+    categoricalRuns = runs.byKind[2]
+    self.thresholds = runs.thresholds
+    self.categories = runs.categories
+    self.trees = runs.trees
+    self.masks = runs.masks
+    self.treeLeafStart = layout.treeLeafStart
+    self.leafOrder = layout.leafOrder
+    isQuick = quick
+  }
+
+  /// One test of a split: numeric (kind 0), missing value (1) or categorical (2).
+  struct Entry {
+    var feature: Int
+    var kind: Int
+    var threshold: Float
+    var category: UInt32
+    var split: Int
+  }
+
+  /// Per tree, its leaves in left-to-right order; per split, its tree and the mask of leaves left
+  /// after it is false.
+  struct LeafLayout {
     var treeLeafStart: [Int32] = []
     var leafOrder: [Int32] = []
-    // Per split: its tree and the mask of leaves left after it is false.
-    var splitTree = [UInt32](repeating: 0, count: features.count)
-    var splitMask = [UInt64](repeating: ~0, count: features.count)
-    for (tree, root) in roots.enumerated() {
-      treeLeafStart.append(Int32(leafOrder.count))
-      var position = 0
-      // In-order walk; returns the positions (first, end) of the subtree's leaves.
-      func visit(_ node: Int32) -> (Int, Int) {
-        if node < 0 {
-          leafOrder.append(~node)
-          position += 1
-          return (position - 1, position)
-        }
-        let n = Int(node)
-        splitTree[n] = UInt32(tree)
-        let (first, middle) = visit(left[n])
-        let (_, end) = visit(right[n])
-        if middle <= 64 {
-          for p in first..<middle { splitMask[n] &= ~(UInt64(1) << UInt64(p)) }
-        }
-        return (first, end)
-      }
-      let (_, count) = visit(root)
-      widest = max(widest, count)
-    }
-    if widest > 64 { quick = false }
-    narrow = widest <= 32
+    var splitTree: [UInt32]
+    var splitMask: [UInt64]
+    /// The most leaves of any tree.
+    var widest = 0
 
-    var entries: [(feature: Int, kind: Int, threshold: Float, category: UInt32, split: Int)] = []
+    init(roots: [Int32], left: [Int32], right: [Int32], splitCount: Int) {
+      splitTree = [UInt32](repeating: 0, count: splitCount)
+      splitMask = [UInt64](repeating: ~0, count: splitCount)
+      for (tree, root) in roots.enumerated() {
+        treeLeafStart.append(Int32(leafOrder.count))
+        var position = 0
+        let (_, count) = visit(root, tree: tree, left: left, right: right, position: &position)
+        widest = max(widest, count)
+      }
+    }
+
+    /// In-order walk; returns the positions (first, end) of the subtree's leaves.
+    private mutating func visit(
+      _ node: Int32, tree: Int, left: [Int32], right: [Int32], position: inout Int
+    ) -> (Int, Int) {
+      if node < 0 {
+        leafOrder.append(~node)
+        position += 1
+        return (position - 1, position)
+      }
+      let n = Int(node)
+      splitTree[n] = UInt32(tree)
+      let (first, middle) = visit(left[n], tree: tree, left: left, right: right, position: &position)
+      let (_, end) = visit(right[n], tree: tree, left: left, right: right, position: &position)
+      if middle <= 64 {
+        for p in first..<middle { splitMask[n] &= ~(UInt64(1) << UInt64(p)) }
+      }
+      return (first, end)
+    }
+  }
+
+  /// The tests of every split, unsorted, and whether this form can express them all.
+  private static func entries(
+    convention: TreeEnsemble.Convention, features: [Int32], thresholds splitThresholds: [Double], flags: [UInt8],
+    bitsetStart: [Int32], bitsetLength: [Int32], bitsets: [UInt32]
+  ) -> (entries: [Entry], quick: Bool) {
+    var quick = true
+    var entries: [Entry] = []
     for i in 0..<features.count {
       let flag = flags[i]
       let feature = Int(features[i])
@@ -95,7 +144,7 @@ final class QuickScorerForest: @unchecked Sendable {
         for word in 0..<Int(bitsetLength[i]) where bitsets[start + word] != 0 {
           if word == 0 { set = bitsets[start] } else { quick = false }
         }
-        entries.append((feature, 2, 0, set, i))
+        entries.append(Entry(feature: feature, kind: 2, threshold: 0, category: set, split: i))
         continue
       }
       let threshold: Float
@@ -119,35 +168,32 @@ final class QuickScorerForest: @unchecked Sendable {
         threshold = Float(splitThresholds[i]).nextDown
         missingGoesLeft = flag & TreeEnsemble.defaultLeft != 0
       }
-      entries.append((feature, 0, threshold, 0, i))
-      if !missingGoesLeft { entries.append((feature, 1, threshold, 0, i)) }
-    }
-    entries.sort { a, b in
-      (a.kind, a.feature, a.threshold, a.split) < (b.kind, b.feature, b.threshold, b.split)
-    }
-    var runs: [[Run]] = [[], [], []]
-    var thresholds: [Float] = [], categories: [UInt32] = [], trees: [UInt32] = [], masks: [UInt64] = []
-    for (index, entry) in entries.enumerated() {
-      if let last = runs[entry.kind].last, last.feature == entry.feature, last.end == index {
-        runs[entry.kind][runs[entry.kind].count - 1].end = index + 1
-      } else {
-        runs[entry.kind].append(Run(feature: entry.feature, start: index, end: index + 1))
+      entries.append(Entry(feature: feature, kind: 0, threshold: threshold, category: 0, split: i))
+      if !missingGoesLeft {
+        entries.append(Entry(feature: feature, kind: 1, threshold: threshold, category: 0, split: i))
       }
-      thresholds.append(entry.threshold)
-      categories.append(entry.category)
-      trees.append(splitTree[entry.split])
-      masks.append(splitMask[entry.split])
     }
-    numericRuns = runs[0]
-    missingRuns = runs[1]
-    categoricalRuns = runs[2]
-    self.thresholds = thresholds
-    self.categories = categories
-    self.trees = trees
-    self.masks = masks
-    self.treeLeafStart = treeLeafStart
-    self.leafOrder = leafOrder
-    isQuick = quick
+    return (entries, quick)
+  }
+
+  /// The sorted entries as the kernel's parallel arrays, with one run per kind and feature.
+  struct SplitRuns {
+    var byKind: [[Run]] = [[], [], []]
+    var thresholds: [Float] = [], categories: [UInt32] = [], trees: [UInt32] = [], masks: [UInt64] = []
+
+    init(_ entries: [Entry], layout: LeafLayout) {
+      for (index, entry) in entries.enumerated() {
+        if let last = byKind[entry.kind].last, last.feature == entry.feature, last.end == index {
+          byKind[entry.kind][byKind[entry.kind].count - 1].end = index + 1
+        } else {
+          byKind[entry.kind].append(Run(feature: entry.feature, start: index, end: index + 1))
+        }
+        thresholds.append(entry.threshold)
+        categories.append(entry.category)
+        trees.append(layout.splitTree[entry.split])
+        masks.append(layout.splitMask[entry.split])
+      }
+    }
   }
 
   /// Adds each row's leaf outputs, in tree order, to `sums` (Double for LightGBM, Float for XGBoost).

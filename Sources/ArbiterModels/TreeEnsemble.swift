@@ -25,6 +25,9 @@ public struct TreeEnsemble: Sendable {
   public let convention: Convention
   /// Log-odds added before the trees (XGBoost's base margin; 0 for LightGBM, whose first tree holds it).
   public let baseMargin: Double
+  /// LightGBM's `sigmoid` parameter of the binary objective: the probability is
+  /// `1 / (1 + exp(-sigmoid * score))`. 1 for XGBoost, whose transform has no such parameter.
+  public let sigmoid: Double
   /// Root of each tree: a node index, or `~leaf` for a tree that is one leaf.
   let roots: [Int32]
   let features: [Int32]
@@ -52,14 +55,15 @@ public struct TreeEnsemble: Sendable {
   public var nodeCount: Int { features.count }
 
   init(
-    convention: Convention, baseMargin: Double, roots: [Int32], features: [Int32], thresholds: [Double], left: [Int32],
-    right: [Int32], flags: [UInt8], bitsetStart: [Int32], bitsetLength: [Int32], bitsets: [UInt32], leaves: [Double],
-    nodeCovers: [Double], leafCovers: [Double], featureNames: [String]
+    convention: Convention, baseMargin: Double, sigmoid: Double, roots: [Int32], features: [Int32],
+    thresholds: [Double], left: [Int32], right: [Int32], flags: [UInt8], bitsetStart: [Int32], bitsetLength: [Int32],
+    bitsets: [UInt32], leaves: [Double], nodeCovers: [Double], leafCovers: [Double], featureNames: [String]
   ) {
     self.nodeCovers = nodeCovers
     self.leafCovers = leafCovers
     self.convention = convention
     self.baseMargin = baseMargin
+    self.sigmoid = sigmoid
     self.roots = roots
     self.features = features
     self.thresholds = thresholds
@@ -95,15 +99,16 @@ public struct TreeEnsemble: Sendable {
   @inlinable
   public func probability(rawScore z: Double) -> Double {
     switch convention {
-    case .lightGBM: return Self.lightGBMSigmoid(z)
+    case .lightGBM: return Self.lightGBMSigmoid(z, sigmoid: sigmoid)
     case .xgboost: return Double(Self.xgboostSigmoid(Float(z)))
     }
   }
 
-  /// LightGBM's binary objective (`ConvertOutput`, sigmoid parameter 1): `1.0 / (1.0 + exp(-z))`
-  /// in double for every z (0 below about -709, where `exp` overflows; never NaN for a number).
+  /// LightGBM's binary objective (`BinaryLogloss::ConvertOutput`): `1.0 / (1.0 + exp(-sigmoid * z))`
+  /// in double for every z (0 where `exp` overflows; never NaN for a number). With the default
+  /// sigmoid parameter 1 this is `1.0 / (1.0 + exp(-z))` bit for bit (`-1 * z` is `-z`).
   @inlinable
-  public static func lightGBMSigmoid(_ z: Double) -> Double { 1.0 / (1.0 + exp(-z)) }
+  public static func lightGBMSigmoid(_ z: Double, sigmoid: Double = 1) -> Double { 1.0 / (1.0 + exp(-sigmoid * z)) }
 
   /// XGBoost's `binary:logistic` transform, `common::Sigmoid(float)` of src/common/math.h, in
   /// float32: `1.0f / (expf(min(-x, 88.7f)) + 1.0f + 1e-16f)`. The clamp keeps `expf` finite, so
@@ -184,6 +189,10 @@ struct TreeEnsembleBuilder {
   var leafCovers: [Double] = []
   /// Whether a numeric split may have threshold +inf (LightGBM's `x <= inf`; XGBoost never writes one).
   var acceptsInfiniteThreshold = false
+  /// The most splits on a path from a tree's root to a leaf. Deeper trees are refused: the
+  /// recursive passes over a tree (QuickScorer's leaf layout, TreeSHAP, whose path buffer grows
+  /// with the square of the depth) would exhaust the stack or memory on a hand-made chain.
+  static let maxDepth = 512
 
   /// Adds one tree given in its own local numbering (children `>= 0` nodes, `< 0` as `~leaf`).
   mutating func addTree(
@@ -192,6 +201,13 @@ struct TreeEnsembleBuilder {
   ) throws(ArbiterError) {
     guard nc.count == f.count, lc.count == leafValues.count else {
       throw ArbiterError(.dataCorrupted, "\(what): \(nc.count) node counts for \(f.count) splits, \(lc.count) leaf counts for \(leafValues.count) leaves")
+    }
+    // Covers weigh TreeSHAP's paths: a negative or non-finite one would give NaN contributions.
+    for (i, cover) in nc.enumerated() where !(cover >= 0 && cover.isFinite) {
+      throw ArbiterError(.dataCorrupted, "\(what): node \(i) has cover \(cover), which is negative or not finite")
+    }
+    for (j, cover) in lc.enumerated() where !(cover >= 0 && cover.isFinite) {
+      throw ArbiterError(.dataCorrupted, "\(what): leaf \(j) has cover \(cover), which is negative or not finite")
     }
     nodeCovers.append(contentsOf: nc)
     leafCovers.append(contentsOf: lc)
@@ -231,14 +247,53 @@ struct TreeEnsembleBuilder {
       guard value.isFinite else { throw ArbiterError(.dataCorrupted, "\(what): a leaf value is not finite") }
       leaves.append(value)
     }
+    if n > 0 {
+      // Ids: splits 0..<n, leaf j as n + j (every child is in range, checked above).
+      try Self.checkIsTree(
+        what: what, count: n + leafValues.count, name: { $0 < n ? "node \($0)" : "leaf \($0 - n)" },
+        children: { id in id < n ? (l[id] >= 0 ? l[id] : n + ~l[id], r[id] >= 0 ? r[id] : n + ~r[id]) : nil })
+    }
     roots.append(n == 0 ? Int32(~leafBase) : Int32(nodeBase))
   }
 
-  func build(_ convention: TreeEnsemble.Convention, baseMargin: Double, featureNames: [String]) -> TreeEnsemble {
+  /// Checks, without recursion, that the nodes `0..<count` reached from root 0 form one tree: no
+  /// node reached twice (a cycle, or a node with two parents), every node reached, no path of
+  /// more than ``maxDepth`` splits. `children` gives a split's two children (nil for a leaf), each
+  /// in `0..<count`; `name` says a node in errors.
+  static func checkIsTree(
+    what: String, count: Int, name: (Int) -> String, children: (Int) -> (Int, Int)?
+  ) throws(ArbiterError) {
+    guard count > 0 else { return }  // no nodes: the builder refuses the tree (no leaves)
+    var reached = [Bool](repeating: false, count: count)
+    reached[0] = true
+    var reachedCount = 1
+    var stack = [(node: 0, depth: 0)]
+    while let (node, depth) = stack.popLast() {
+      guard let (l, r) = children(node) else { continue }
+      guard depth < maxDepth else { throw ArbiterError(.dataCorrupted, "\(what): deeper than \(maxDepth) splits") }
+      for child in [l, r] {
+        guard !reached[child] else {
+          throw ArbiterError(
+            .dataCorrupted, "\(what): \(name(child)) is reached twice (a cycle, or a node with two parents)")
+        }
+        reached[child] = true
+        reachedCount += 1
+        stack.append((child, depth + 1))
+      }
+    }
+    if reachedCount < count, let missed = reached.firstIndex(of: false) {
+      throw ArbiterError(.dataCorrupted, "\(what): \(name(missed)) is not reached from the root")
+    }
+  }
+
+  func build(
+    _ convention: TreeEnsemble.Convention, baseMargin: Double, sigmoid: Double = 1, featureNames: [String]
+  ) -> TreeEnsemble {
     TreeEnsemble(
-      convention: convention, baseMargin: baseMargin, roots: roots, features: features, thresholds: thresholds, left: left,
-      right: right, flags: flags, bitsetStart: bitsetStart, bitsetLength: bitsetLength, bitsets: bitsets, leaves: leaves,
-      nodeCovers: nodeCovers, leafCovers: leafCovers, featureNames: featureNames)
+      convention: convention, baseMargin: baseMargin, sigmoid: sigmoid, roots: roots, features: features,
+      thresholds: thresholds, left: left, right: right, flags: flags, bitsetStart: bitsetStart,
+      bitsetLength: bitsetLength, bitsets: bitsets, leaves: leaves, nodeCovers: nodeCovers, leafCovers: leafCovers,
+      featureNames: featureNames)
   }
 }
 
@@ -253,10 +308,8 @@ extension TreeEnsemble {
         let value = x[Int(features[node])]
         let flag = flags[node]
         if flag & Self.categorical != 0 {
-          let category = value.isNaN || value < 0 ? -1 : Int(value)
-          let word = category >> 5
-          let inSet = category >= 0 && word < Int(bitsetLength[node]) && (bitsets[Int(bitsetStart[node]) + word] >> UInt32(category & 31)) & 1 == 1
-          node = Int(inSet ? left[node] : right[node])
+          // Not `Int(value)`, which traps on an infinite or huge value.
+          node = Int(categoryIsLeft(value, node: node) ? left[node] : right[node])
         } else if value.isNaN {
           node = Int(flag & Self.defaultLeft != 0 ? left[node] : right[node])
         } else {

@@ -56,52 +56,71 @@ public enum XGBoostImporter {
       throw ArbiterError(.dataCorrupted, "\(file): base_score '\(learner.learner_model_param.base_score)' is not a probability")
     }
     let baseMargin = Double(-log(Float(1) / Float(baseScore) - 1))
+    // A probability in double may be 0 or 1 in float32, whose logit is infinite.
+    guard baseMargin.isFinite else {
+      throw ArbiterError(
+        .dataCorrupted, "\(file): base_score '\(learner.learner_model_param.base_score)' gives no finite base margin")
+    }
     var builder = TreeEnsembleBuilder()
     for (t, tree) in learner.gradient_booster.model.trees.enumerated() {
-      let what = "\(file): tree \(t)"
-      let n = tree.left_children.count
-      guard tree.right_children.count == n, tree.split_indices.count == n, tree.split_conditions.count == n, tree.default_left.count == n,
-        tree.sum_hessian.count == n
-      else {
-        throw ArbiterError(.dataCorrupted, "\(what): node arrays have different lengths")
-      }
-      if let types = tree.split_type, types.contains(where: { $0 != 0 }) {
-        throw ArbiterError(.failedPrecondition, "\(what): categorical splits are not supported for XGBoost models")
-      }
-      // Renumber: splits nodes 0..<k, leaves as ~j.
-      var nodeNumber = [Int](repeating: 0, count: n)
-      var leafValues: [Double] = []
-      var leafCovers: [Double] = []
-      var splits: [Int] = []
-      for i in 0..<n {
-        if tree.left_children[i] == -1 {
-          nodeNumber[i] = ~leafValues.count
-          leafValues.append(tree.split_conditions[i])
-          leafCovers.append(tree.sum_hessian[i])
-        } else {
-          nodeNumber[i] = splits.count
-          splits.append(i)
-        }
-      }
-      var features: [Int] = [], thresholds: [Double] = [], left: [Int] = [], right: [Int] = [], flags: [UInt8] = []
-      for i in splits {
-        let l = tree.left_children[i], r = tree.right_children[i]
-        guard l > 0, l < n, r > 0, r < n else { throw ArbiterError(.dataCorrupted, "\(what): node \(i) has a child outside the tree") }
-        guard tree.split_indices[i] >= 0 && tree.split_indices[i] < indices.count else {
-          throw ArbiterError(.dataCorrupted, "\(what): node \(i) splits on feature \(tree.split_indices[i]), the model has \(indices.count)")
-        }
-        features.append(indices[tree.split_indices[i]])
-        thresholds.append(tree.split_conditions[i])
-        left.append(nodeNumber[l])
-        right.append(nodeNumber[r])
-        flags.append(tree.default_left[i] != 0 ? TreeEnsemble.defaultLeft : 0)
-      }
-      try builder.addTree(
-        what: what, features: features, thresholds: thresholds, left: left, right: right, flags: flags,
-        bitsets: Array(repeating: nil, count: features.count), leaves: leafValues,
-        nodeCovers: splits.map { tree.sum_hessian[$0] }, leafCovers: leafCovers)
+      try addTree(tree, what: "\(file): tree \(t)", indices: indices, to: &builder)
     }
     guard !builder.roots.isEmpty else { throw ArbiterError(.dataCorrupted, "\(file): no trees") }
     return builder.build(.xgboost, baseMargin: baseMargin, featureNames: names)
+  }
+
+  /// Renumbers one tree (splits `0..<k`, leaves as `~j`), checks it, and adds it to `builder`.
+  static func addTree(
+    _ tree: Model.Tree, what: String, indices: [Int], to builder: inout TreeEnsembleBuilder
+  ) throws(ArbiterError) {
+    let n = tree.left_children.count
+    guard tree.right_children.count == n, tree.split_indices.count == n, tree.split_conditions.count == n,
+      tree.default_left.count == n, tree.sum_hessian.count == n
+    else {
+      throw ArbiterError(.dataCorrupted, "\(what): node arrays have different lengths")
+    }
+    if let types = tree.split_type, types.contains(where: { $0 != 0 }) {
+      throw ArbiterError(.failedPrecondition, "\(what): categorical splits are not supported for XGBoost models")
+    }
+    // Renumber: splits nodes 0..<k, leaves as ~j.
+    var nodeNumber = [Int](repeating: 0, count: n)
+    var leafValues: [Double] = []
+    var leafCovers: [Double] = []
+    var splits: [Int] = []
+    for i in 0..<n {
+      if tree.left_children[i] == -1 {
+        nodeNumber[i] = ~leafValues.count
+        leafValues.append(tree.split_conditions[i])
+        leafCovers.append(tree.sum_hessian[i])
+      } else {
+        nodeNumber[i] = splits.count
+        splits.append(i)
+      }
+    }
+    var features: [Int] = [], thresholds: [Double] = [], left: [Int] = [], right: [Int] = [], flags: [UInt8] = []
+    for i in splits {
+      let l = tree.left_children[i], r = tree.right_children[i]
+      guard l > 0, l < n, r > 0, r < n else {
+        throw ArbiterError(.dataCorrupted, "\(what): node \(i) has a child outside the tree")
+      }
+      guard tree.split_indices[i] >= 0 && tree.split_indices[i] < indices.count else {
+        throw ArbiterError(
+          .dataCorrupted,
+          "\(what): node \(i) splits on feature \(tree.split_indices[i]), the model has \(indices.count)")
+      }
+      features.append(indices[tree.split_indices[i]])
+      thresholds.append(tree.split_conditions[i])
+      left.append(nodeNumber[l])
+      right.append(nodeNumber[r])
+      flags.append(tree.default_left[i] != 0 ? TreeEnsemble.defaultLeft : 0)
+    }
+    // In the file's own node numbers (every split's children are in range, checked above).
+    try TreeEnsembleBuilder.checkIsTree(
+      what: what, count: n, name: { "node \($0)" },
+      children: { i in tree.left_children[i] == -1 ? nil : (tree.left_children[i], tree.right_children[i]) })
+    try builder.addTree(
+      what: what, features: features, thresholds: thresholds, left: left, right: right, flags: flags,
+      bitsets: Array(repeating: nil, count: features.count), leaves: leafValues,
+      nodeCovers: splits.map { tree.sum_hessian[$0] }, leafCovers: leafCovers)
   }
 }

@@ -18,30 +18,45 @@ struct Simulate: ParsableCommand {
   @Option(help: "Random seed of the interactions.") var seed: UInt64 = 7
   @Option(help: "Clock, days since 1970 (the demo's).") var clock = 20_412.0
 
+  /// Loads the bundle, seeds a store with unseen demo customers, plays the interactions and
+  /// prints the report.
   func run() throws {
+    let (loaded, population) = try loadDemoBundle()
+    let catalogue = Self.comparisonCatalogue(loaded.catalogue)
+    let store = try seedStore(schema: loaded.schema, population: population)
+    var simulation = try Simulation(
+      loaded: loaded, population: population, catalogue: catalogue, store: store, clock: clock)
+    let started = Date()
+    let tallies = try simulation.play(interactions: interactions, seed: seed)
+    report(tallies, catalogue: catalogue, loaded: loaded, seconds: Date().timeIntervalSince(started))
+  }
+
+  private func loadDemoBundle() throws -> (ModelBundle, PopulationSpec) {
     let loaded = try failing { try ModelBundle.load(from: bundle) }
     guard let population = loaded.manifest.population, population.generator == DemoPopulation.generatorName else {
       throw ValidationError("\(bundle) is not a demo-bank bundle (its manifest names no demo population)")
     }
-    // Every policy chooses one offer among the same eligible offers, with no cost, control
-    // group or contact history in the way: the comparison is of choices, not of policies.
-    var catalogue = loaded.catalogue
+    return (loaded, population)
+  }
+
+  /// Every policy chooses one offer among the same eligible offers, with no cost, control
+  /// group or contact history in the way: the comparison is of choices, not of policies.
+  private static func comparisonCatalogue(_ loaded: CatalogueDocument) -> CatalogueDocument {
+    var catalogue = loaded
     catalogue.arbitration.subtractChannelCost = false
     catalogue.arbitration.pacing = false
     catalogue.controlGroup = nil
     catalogue.contactPolicy = ContactPolicy()
     for i in catalogue.offers.indices { catalogue.offers[i].quota = nil }
     catalogue.capacity = []
-    let greedyCatalogue = { var c = catalogue; c.exploration = ExplorationPolicy(method: .greedy); return c }()
-    func bundleWith(_ catalogue: CatalogueDocument) throws -> ModelBundle {
-      try failing {
-        try ModelBundle(
-          name: loaded.manifest.name, version: loaded.manifest.version, createdBy: "simulate", schema: loaded.schema, catalogue: catalogue,
-          models: loaded.models, population: population)
-      }
-    }
+    return catalogue
+  }
 
-    let store = try failing { try FeatureStore(schema: loaded.schema, expectedCustomers: customers) }
+  /// A store of `customers` demo customers after those the models were trained on.
+  private func seedStore(
+    schema: FeatureSchema, population: PopulationSpec
+  ) throws -> FeatureStore {
+    let store = try failing { try FeatureStore(schema: schema, expectedCustomers: customers) }
     let generator = DemoPopulation(seed: population.seed)
     let firstUnseen = max(population.customers, 100_000)
     _ = try failing {
@@ -51,69 +66,158 @@ struct Simulate: ParsableCommand {
         return record
       }, logged: false)
     }
+    return store
+  }
+
+  private func report(
+    _ tallies: Simulation.Tallies, catalogue: CatalogueDocument, loaded: ModelBundle, seconds: Double
+  ) {
+    let played = tallies.played, oracle = tallies.oracle
+    let per = 1_000 / Double(max(played, 1))
+    print(
+      "\(played) interactions with an eligible offer (of \(interactions)); \(customers) unseen demo customers; "
+        + "inbound channels; bundle \(loaded.manifest.name)/\(loaded.manifest.version); "
+        + "\(String(format: "%.1f", seconds)) s")
+    print("policy                                         value / 1,000   responses / 1,000   of oracle")
+    let exploration = catalogue.exploration
+    let epsilon = exploration.method == .epsilonGreedy ? " \(exploration.epsilon)" : ""
+    for (name, tally) in [
+      ("oracle (knows the true propensities)", oracle), ("Arbiter, greedy", tallies.arbiter),
+      ("Arbiter, as configured (\(exploration.method.rawValue)\(epsilon))", tallies.explored),
+      ("random eligible offer", tallies.random),
+    ] {
+      let share = 100 * tally.value / oracle.value
+      let numbers = String(format: " %14.0f   %17.1f   %8.1f%%", tally.value * per, tally.responses * per, share)
+      print(name.padding(toLength: 46, withPad: " ", startingAt: 0) + numbers)
+    }
+  }
+}
+
+/// One simulation's state: the engines of the two Arbiter policies, the hidden truth, and the
+/// store they decide on.
+struct Simulation {
+  struct Tally {
+    var value = 0.0, responses = 0.0, decided = 0
+    mutating func add(_ p: Double, _ v: Double) { value += p * v; responses += p; decided += 1 }
+  }
+
+  /// Each policy's tally, and how many interactions had an eligible offer.
+  struct Tallies {
+    var arbiter = Tally(), explored = Tally(), random = Tally(), oracle = Tally()
+    var played = 0
+  }
+
+  let schema: FeatureSchema
+  let store: FeatureStore
+  let clock: Double
+  let configured: DecisionEngine
+  let greedy: DecisionEngine
+  let truth: GroundTruth.Evaluator
+  let offers: [CompiledOffer]
+  /// Catalogue offer index → ground-truth offer index.
+  let toTruth: [Int]
+  var buffer: [Float]
+  var eligible: [Int] = []
+
+  init(
+    loaded: ModelBundle, population: PopulationSpec, catalogue: CatalogueDocument,
+    store: FeatureStore, clock: Double
+  ) throws {
+    let greedyCatalogue = { var c = catalogue; c.exploration = ExplorationPolicy(method: .greedy); return c }()
+    func bundleWith(_ catalogue: CatalogueDocument) throws -> ModelBundle {
+      try failing {
+        try ModelBundle(
+          name: loaded.manifest.name, version: loaded.manifest.version, createdBy: "simulate", schema: loaded.schema,
+          catalogue: catalogue, models: loaded.models, population: population)
+      }
+    }
     let day = clock
-    let configured = try failing { try DecisionEngine(bundle: try bundleWith(catalogue), customers: store, clock: { day }) }
-    let greedy = try failing { try DecisionEngine(bundle: try bundleWith(greedyCatalogue), customers: store, clock: { day }) }
-    let truth = try failing { try GroundTruth.Evaluator(truth: DemoBankCatalogue.groundTruth, schema: loaded.schema) }
-    let truthIndex = Dictionary(uniqueKeysWithValues: DemoBankCatalogue.groundTruth.offers.enumerated().map { ($1.offerId, $0) })
-    let offers = greedy.catalogue.offers
-    let toTruth = try offers.map { offer in
-      guard let index = truthIndex[offer.definition.id] else { throw ValidationError("no ground truth for offer '\(offer.definition.id)'") }
+    configured = try failing {
+      try DecisionEngine(bundle: try bundleWith(catalogue), customers: store, clock: { day })
+    }
+    greedy = try failing {
+      try DecisionEngine(bundle: try bundleWith(greedyCatalogue), customers: store, clock: { day })
+    }
+    truth = try failing { try GroundTruth.Evaluator(truth: DemoBankCatalogue.groundTruth, schema: loaded.schema) }
+    let truthIndex = Dictionary(
+      uniqueKeysWithValues: DemoBankCatalogue.groundTruth.offers.enumerated().map { ($1.offerId, $0) })
+    offers = greedy.catalogue.offers
+    toTruth = try offers.map { offer in
+      guard let index = truthIndex[offer.definition.id] else {
+        throw ValidationError("no ground truth for offer '\(offer.definition.id)'")
+      }
       return index
     }
+    schema = loaded.schema
+    self.store = store
+    self.clock = clock
+    buffer = [Float](repeating: 0, count: loaded.schema.width)
+  }
 
-    struct Tally {
-      var value = 0.0, responses = 0.0, decided = 0
-      mutating func add(_ p: Double, _ v: Double) { value += p * v; responses += p; decided += 1 }
-    }
-    var arbiter = Tally(), explored = Tally(), random = Tally(), oracle = Tally()
+  /// Plays `interactions` inbound interactions with random customers on random channels.
+  mutating func play(interactions: Int, seed: UInt64) throws -> Tallies {
+    var tallies = Tallies()
     var rng = SeededGenerator(seed: seed)
     let inbound: [Channel] = [.web, .mobileApp, .contactCentre, .branch]
     let ids = store.customerIds()
-    var buffer = [Float](repeating: 0, count: loaded.schema.width)
-    var eligible: [Int] = []
-    var played = 0
-    let started = Date()
     for k in 0..<interactions {
       let id = ids[Int(rng.next() % UInt64(ids.count))]
       let channel = inbound[Int(rng.next() % UInt64(inbound.count))]
-      let row = store.row(of: id)!
-      buffer.withUnsafeMutableBufferPointer { store.read(row: row, into: $0, nowDays: clock) }
-      let context: [Float] = loaded.schema.contextFeatures.map { $0.name == "channel" ? Float(channel.ordinal) : .nan }
-      eligible.removeAll(keepingCapacity: true)
-      buffer.withUnsafeBufferPointer { x in
-        context.withUnsafeBufferPointer { c in
-          let rules = greedy.catalogue.rules
-          let consent = rules.consents(x, on: channel)
-          for offer in offers where rules.check(offer: offer.index, customer: x, context: c, channel: channel, consentGiven: consent, nowDays: clock) == nil {
-            eligible.append(offer.index)
-          }
+      findEligible(customer: id, channel: channel)
+      guard !eligible.isEmpty else { continue }
+      tallies.played += 1
+      try score(customer: id, channel: channel, interaction: k, rng: &rng, into: &tallies)
+    }
+    return tallies
+  }
+
+  /// Reads the customer into `buffer` and collects the offers eligible for them in `eligible`.
+  private mutating func findEligible(customer id: UInt64, channel: Channel) {
+    let row = store.row(of: id)!
+    let (store, clock) = (self.store, self.clock)
+    buffer.withUnsafeMutableBufferPointer { store.read(row: row, into: $0, nowDays: clock) }
+    let context: [Float] = schema.contextFeatures.map { $0.name == "channel" ? Float(channel.ordinal) : .nan }
+    let rules = greedy.catalogue.rules
+    let offers = self.offers
+    // Taken out of self while the buffer is read (the same storage, kept).
+    var found = eligible
+    eligible = []
+    found.removeAll(keepingCapacity: true)
+    buffer.withUnsafeBufferPointer { x in
+      context.withUnsafeBufferPointer { c in
+        let consent = rules.consents(x, on: channel)
+        for offer in offers
+        where rules.check(
+          offer: offer.index, customer: x, context: c, channel: channel, consentGiven: consent, nowDays: clock) == nil {
+          found.append(offer.index)
         }
       }
-      guard !eligible.isEmpty else { continue }
-      played += 1
-      func truthOf(_ offer: Int) -> Double { buffer.withUnsafeBufferPointer { truth.probability(offer: toTruth[offer], customer: $0, channel: channel) } }
-      let request = DecisionRequest(customerId: id, channel: channel, maxOffers: 1)
-      for (engine, tally) in [(greedy, 0), (configured, 1)] {
-        let decision = try failing { try engine.decide(request, decisionId: "sim-\(k)") }
-        guard let chosen = decision.offers.first else { continue }
-        if tally == 0 { arbiter.add(truthOf(chosen.offerIndex), chosen.value) } else { explored.add(truthOf(chosen.offerIndex), chosen.value) }
+    }
+    eligible = found
+  }
+
+  /// Each policy's choice among the eligible offers, valued by the hidden truth.
+  private func score(
+    customer id: UInt64, channel: Channel, interaction k: Int, rng: inout SeededGenerator, into tallies: inout Tallies
+  ) throws {
+    func truthOf(_ offer: Int) -> Double {
+      buffer.withUnsafeBufferPointer { truth.probability(offer: toTruth[offer], customer: $0, channel: channel) }
+    }
+    let request = DecisionRequest(customerId: id, channel: channel, maxOffers: 1)
+    for (engine, tally) in [(greedy, 0), (configured, 1)] {
+      let decision = try failing { try engine.decide(request, decisionId: "sim-\(k)") }
+      guard let chosen = decision.offers.first else { continue }
+      if tally == 0 {
+        tallies.arbiter.add(truthOf(chosen.offerIndex), chosen.value)
+      } else {
+        tallies.explored.add(truthOf(chosen.offerIndex), chosen.value)
       }
-      let pick = eligible[Int(rng.next() % UInt64(eligible.count))]
-      random.add(truthOf(pick), offers[pick].definition.value)
-      let best = eligible.max { truthOf($0) * offers[$0].definition.value < truthOf($1) * offers[$1].definition.value }!
-      oracle.add(truthOf(best), offers[best].definition.value)
     }
-    let per = 1_000 / Double(max(played, 1))
-    print("\(played) interactions with an eligible offer (of \(interactions)); \(customers) unseen demo customers; inbound channels; bundle \(loaded.manifest.name)/\(loaded.manifest.version); \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
-    print("policy                                         value / 1,000   responses / 1,000   of oracle")
-    for (name, tally) in [
-      ("oracle (knows the true propensities)", oracle), ("Arbiter, greedy", arbiter),
-      ("Arbiter, as configured (\(catalogue.exploration.method.rawValue)\(catalogue.exploration.method == .epsilonGreedy ? " \(catalogue.exploration.epsilon)" : ""))", explored),
-      ("random eligible offer", random),
-    ] {
-      print(
-        name.padding(toLength: 46, withPad: " ", startingAt: 0) + String(format: " %14.0f   %17.1f   %8.1f%%", tally.value * per, tally.responses * per, 100 * tally.value / oracle.value))
-    }
+    let pick = eligible[Int(rng.next() % UInt64(eligible.count))]
+    tallies.random.add(truthOf(pick), offers[pick].definition.value)
+    let best = eligible.max {
+      truthOf($0) * offers[$0].definition.value < truthOf($1) * offers[$1].definition.value
+    }!
+    tallies.oracle.add(truthOf(best), offers[best].definition.value)
   }
 }
