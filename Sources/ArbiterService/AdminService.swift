@@ -57,7 +57,9 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   }
 
   /// SetChallenger without a transport.
-  package func setChallenger(_ request: Arbiter_V1_SetChallengerRequest) throws(ArbiterError) -> Arbiter_V1_ChallengerStatus {
+  package func setChallenger(
+    _ request: Arbiter_V1_SetChallengerRequest
+  ) throws(ArbiterError) -> Arbiter_V1_ChallengerStatus {
     try live.setChallenger(path: request.bundlePath.isEmpty ? nil : request.bundlePath, share: request.share)
     logger.info("challenger", metadata: ["path": "\(request.bundlePath)", "share": "\(request.share)"])
     return challengerStatus()

@@ -17,7 +17,9 @@ package enum DecideResponseWriter {
   }
 
   /// Runs `body` with the encoded size and the sizes of each offer (in memory of the stack).
-  package static func withSizes<R>(of decision: Decision, _ body: (_ size: Int, _ offers: UnsafeBufferPointer<OfferSizes>) -> R) -> R {
+  package static func withSizes<R>(
+    of decision: Decision, _ body: (_ size: Int, _ offers: UnsafeBufferPointer<OfferSizes>) -> R
+  ) -> R {
     withUnsafeTemporaryAllocation(of: OfferSizes.self, capacity: max(1, decision.offers.count)) { buffer in
       var n = ProtoWire.string(1, decision.decisionId) + ProtoWire.string(2, decision.requestId)
       n += ProtoWire.varint(3, decision.customerId) + ProtoWire.varint(4, UInt64(bitPattern: Int64(decision.channel.proto.rawValue)))
@@ -38,7 +40,9 @@ package enum DecideResponseWriter {
   }
 
   /// Writes the message with the sizes ``withSizes(of:_:)`` gave.
-  package static func write(_ decision: Decision, size: Int, offers: UnsafeBufferPointer<OfferSizes>, into buffer: inout ByteBuffer) {
+  package static func write(
+    _ decision: Decision, size: Int, offers: UnsafeBufferPointer<OfferSizes>, into buffer: inout ByteBuffer
+  ) {
     let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
       var out = RawProtoWriter(raw)
       write(decision, offers: offers, &out)

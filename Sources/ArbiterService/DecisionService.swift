@@ -68,7 +68,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     try mappingErrors { () throws(ArbiterError) in try recordOutcomes(request) }
   }
 
-  package func recordOutcomes(_ request: Arbiter_V1_RecordOutcomesRequest) throws(ArbiterError) -> Arbiter_V1_RecordOutcomesResponse {
+  package func recordOutcomes(
+    _ request: Arbiter_V1_RecordOutcomesRequest
+  ) throws(ArbiterError) -> Arbiter_V1_RecordOutcomesResponse {
     do {
       guard !request.outcomes.isEmpty else { throw ArbiterError(.invalidArgument, "outcomes: at least one outcome is required") }
       let limit = InteractionLog.maxOutcomesPerCall
@@ -91,7 +93,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   }
 
   /// SelectOutbound without a transport.
-  package func selectOutbound(_ request: Arbiter_V1_SelectOutboundRequest) throws(ArbiterError) -> Arbiter_V1_SelectOutboundResponse {
+  package func selectOutbound(
+    _ request: Arbiter_V1_SelectOutboundRequest
+  ) throws(ArbiterError) -> Arbiter_V1_SelectOutboundResponse {
     do {
       guard request.requestID.utf8.count <= 128 else { throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes") }
       let channel = try Channel(proto: request.channel)

@@ -237,7 +237,8 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
     sent[stream] = intended
     let message = draw.encoded(&random)
     var out = channel.allocator.buffer(capacity: 12 + 2 + method.count + 5 + message.count)
-    LeanFrameEncoder.writeRequestFrame(stream: stream, method: method, timeoutMicros: 0, requestId: [UInt8](), message: message, into: &out)
+    LeanFrameEncoder.writeRequestFrame(
+      stream: stream, method: method, timeoutMicros: 0, requestId: [UInt8](), message: message, into: &out)
     if flush { channel.writeAndFlush(out, promise: nil) } else { channel.write(out, promise: nil) }
   }
 

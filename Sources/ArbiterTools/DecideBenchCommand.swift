@@ -35,7 +35,8 @@ struct DecideBench: ParsableCommand {
       try ArbiterServer(
         configuration: configuration, logger: Logger(label: "decide-bench"),
         seedingEmptyStore: { [configuration] store, bundle throws(ArbiterError) in
-          try DemoPopulation.seed(store, bundle: bundle, customers: configuration.customers, nowDays: configuration.clock())
+          try DemoPopulation.seed(
+            store, bundle: bundle, customers: configuration.customers, nowDays: configuration.clock())
         })
     }
     let live = server.live
