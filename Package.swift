@@ -64,8 +64,11 @@ let package = Package(
       ],
       swiftSettings: strict + hotPath
     ),
-    // The synthetic demo bank: population, catalogue, hidden ground truth, offer history.
-    .target(name: "ArbiterDemoBank", dependencies: ["ArbiterCore", "ArbiterModels"], swiftSettings: strict + optimised),
+    // The synthetic demo bank: population (and seeding a store with it), catalogue, hidden ground
+    // truth, offer history.
+    .target(
+      name: "ArbiterDemoBank", dependencies: ["ArbiterCore", "ArbiterModels", "ArbiterFeatureStore"],
+      swiftSettings: strict + optimised),
     // Generated protobuf messages and gRPC stubs (committed; see tools/generate-protos.sh).
     .target(
       name: "ArbiterAPI",
@@ -76,14 +79,26 @@ let package = Package(
       ],
       swiftSettings: [.swiftLanguageMode(.v6)] + staticRuntime
     ),
-    // The service layer: protobuf <-> domain, domain errors <-> gRPC status, server assembly.
+    // The gRPC services: protobuf <-> domain, domain errors <-> gRPC status.
     .target(
       name: "ArbiterService",
       dependencies: [
-        "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterDemoBank", "ArbiterAPI", "ArbiterFeatureStore",
+        "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterAPI", "ArbiterFeatureStore",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
-        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "NIOCore", package: "swift-nio"),
+      ],
+      swiftSettings: strict + hotPath
+    ),
+    // The lean protocol (docs/lean-protocol.md): frame codecs, the channel handler, the method
+    // table over the gRPC services, and the service that binds its port.
+    .target(
+      name: "ArbiterLean",
+      dependencies: [
+        "ArbiterCore", "ArbiterDecisioning", "ArbiterAPI", "ArbiterService",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -91,10 +106,24 @@ let package = Package(
       ],
       swiftSettings: strict + hotPath
     ),
+    // Server assembly: configuration, the opened parts put together, gRPC and lean listeners and
+    // the background services (snapshots, log flushes, bundle watch, pacing checkpoints).
+    .target(
+      name: "ArbiterServer",
+      dependencies: [
+        "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterFeatureStore", "ArbiterAPI", "ArbiterService",
+        "ArbiterLean",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: strict + hotPath
+    ),
     .executableTarget(
       name: "ArbiterServerMain",
       dependencies: [
-        "ArbiterService", "ArbiterFeatureStore",
+        "ArbiterServer", "ArbiterDemoBank", "ArbiterFeatureStore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -105,6 +134,7 @@ let package = Package(
       name: "ArbiterTools",
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDemoBank", "ArbiterAPI", "ArbiterService", "ArbiterFeatureStore",
+        "ArbiterLean", "ArbiterServer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -119,12 +149,15 @@ let package = Package(
       name: "ArbiterTests",
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterDemoBank", "ArbiterAPI",
-        "ArbiterService", "ArbiterFeatureStore",
+        "ArbiterService", "ArbiterFeatureStore", "ArbiterLean", "ArbiterServer",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
         .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOTestUtils", package: "swift-nio"),
       ],
       // Model fixtures, read by path.
       exclude: ["Fixtures"],

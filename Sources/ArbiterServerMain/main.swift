@@ -1,6 +1,7 @@
 import ArbiterCore
+import ArbiterDemoBank
 import ArbiterFeatureStore
-import ArbiterService
+import ArbiterServer
 import ArgumentParser
 import Foundation
 import Logging
@@ -76,7 +77,11 @@ struct Serve: AsyncParsableCommand {
     config.logFlushSeconds = logFlush > 0 ? logFlush : nil
     let server: ArbiterServer
     do {
-      server = try ArbiterServer(configuration: config, logger: logger)
+      server = try ArbiterServer(
+        configuration: config, logger: logger,
+        seedingEmptyStore: { [config] store, bundle throws(ArbiterError) in
+          try DemoPopulation.seed(store, bundle: bundle, customers: config.customers, nowDays: config.clock())
+        })
     } catch {
       FileHandle.standardError.write(Data("arbiter: \(error.message)\n".utf8))
       throw ExitCode(2)

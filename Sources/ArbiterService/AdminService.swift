@@ -19,7 +19,7 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   }
 
   /// GetStatus without a transport.
-  func status() -> Arbiter_V1_ServerStatus {
+  package func status() -> Arbiter_V1_ServerStatus {
     let snapshot = live.snapshot
     let counts = live.log.counts
     return .with {
@@ -57,7 +57,9 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   }
 
   /// SetChallenger without a transport.
-  func setChallenger(_ request: Arbiter_V1_SetChallengerRequest) throws(ArbiterError) -> Arbiter_V1_ChallengerStatus {
+  package func setChallenger(
+    _ request: Arbiter_V1_SetChallengerRequest
+  ) throws(ArbiterError) -> Arbiter_V1_ChallengerStatus {
     try live.setChallenger(path: request.bundlePath.isEmpty ? nil : request.bundlePath, share: request.share)
     logger.info("challenger", metadata: ["path": "\(request.bundlePath)", "share": "\(request.share)"])
     return challengerStatus()
@@ -68,7 +70,7 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   }
 
   /// Reload without a transport.
-  func reload(_ request: Arbiter_V1_ReloadRequest) throws(ArbiterError) -> Arbiter_V1_ReloadResponse {
+  package func reload(_ request: Arbiter_V1_ReloadRequest) throws(ArbiterError) -> Arbiter_V1_ReloadResponse {
     do {
       let (previous, current) = try live.reload(from: request.bundlePath.isEmpty ? nil : request.bundlePath)
       logger.info("reloaded bundle", metadata: [

@@ -9,15 +9,17 @@ import NIOCore
 /// into an output buffer: no intermediate message, no byte array. The bytes are exactly those
 /// SwiftProtobuf writes for ``Decision/proto`` (fields in number order, proto3 defaults left
 /// out); a test holds the two to the same bytes. The lean protocol answers `Decide` with it.
-enum DecideResponseWriter {
+package enum DecideResponseWriter {
   /// An offer's encoded size and its treatment's, worked out once for sizing and writing.
-  struct OfferSizes {
+  package struct OfferSizes {
     var offer: Int
     var treatment: Int
   }
 
   /// Runs `body` with the encoded size and the sizes of each offer (in memory of the stack).
-  static func withSizes<R>(of decision: Decision, _ body: (_ size: Int, _ offers: UnsafeBufferPointer<OfferSizes>) -> R) -> R {
+  package static func withSizes<R>(
+    of decision: Decision, _ body: (_ size: Int, _ offers: UnsafeBufferPointer<OfferSizes>) -> R
+  ) -> R {
     withUnsafeTemporaryAllocation(of: OfferSizes.self, capacity: max(1, decision.offers.count)) { buffer in
       var n = ProtoWire.string(1, decision.decisionId) + ProtoWire.string(2, decision.requestId)
       n += ProtoWire.varint(3, decision.customerId) + ProtoWire.varint(4, UInt64(bitPattern: Int64(decision.channel.proto.rawValue)))
@@ -38,7 +40,9 @@ enum DecideResponseWriter {
   }
 
   /// Writes the message with the sizes ``withSizes(of:_:)`` gave.
-  static func write(_ decision: Decision, size: Int, offers: UnsafeBufferPointer<OfferSizes>, into buffer: inout ByteBuffer) {
+  package static func write(
+    _ decision: Decision, size: Int, offers: UnsafeBufferPointer<OfferSizes>, into buffer: inout ByteBuffer
+  ) {
     let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { raw in
       var out = RawProtoWriter(raw)
       write(decision, offers: offers, &out)
@@ -239,10 +243,13 @@ struct EncodedDecisionSerializer: MessageSerializer {
 
 /// ``DecisionService`` as the gRPC server registers it: the generated registration, with
 /// `Decide` answered through ``EncodedDecisionSerializer``. Clients see the same messages.
-struct DecisionServiceRegistration: RegistrableRPCService {
+package struct DecisionServiceRegistration: RegistrableRPCService {
   let service: DecisionService
 
-  func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+  /// Registers `service`'s methods.
+  package init(service: DecisionService) { self.service = service }
+
+  package func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
     service.registerMethods(with: &router)
     let service = self.service
     router.registerHandler(

@@ -25,7 +25,7 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
 
   /// The decision itself, for a transport that encodes it (see ``DecideResponseWriter``).
   /// `stillWanted` is asked once it is made (see ``LiveState/decide(_:stillWanted:)``).
-  func decision(
+  package func decision(
     for request: Arbiter_V1_DecideRequest, stillWanted: () -> Bool = { true }
   ) throws(ArbiterError) -> Decision {
     try live.decide(try DecisionRequest(proto: request), stillWanted: stillWanted)
@@ -36,7 +36,7 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   }
 
   /// Personalize without a transport; `stillWanted` as for ``decision(for:stillWanted:)``.
-  func personalize(
+  package func personalize(
     _ request: Arbiter_V1_PersonalizeRequest, stillWanted: () -> Bool = { true }
   ) throws(ArbiterError) -> Arbiter_V1_PersonalizeResponse {
     do {
@@ -61,7 +61,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     try mappingErrors { () throws(ArbiterError) in try recordOutcomes(request) }
   }
 
-  func recordOutcomes(_ request: Arbiter_V1_RecordOutcomesRequest) throws(ArbiterError) -> Arbiter_V1_RecordOutcomesResponse {
+  package func recordOutcomes(
+    _ request: Arbiter_V1_RecordOutcomesRequest
+  ) throws(ArbiterError) -> Arbiter_V1_RecordOutcomesResponse {
     do {
       guard !request.outcomes.isEmpty else { throw ArbiterError(.invalidArgument, "outcomes: at least one outcome is required") }
       let limit = InteractionLog.maxOutcomesPerCall
@@ -84,7 +86,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   }
 
   /// SelectOutbound without a transport.
-  func selectOutbound(_ request: Arbiter_V1_SelectOutboundRequest) throws(ArbiterError) -> Arbiter_V1_SelectOutboundResponse {
+  package func selectOutbound(
+    _ request: Arbiter_V1_SelectOutboundRequest
+  ) throws(ArbiterError) -> Arbiter_V1_SelectOutboundResponse {
     do {
       guard request.requestID.utf8.count <= 128 else { throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes") }
       let channel = try Channel(proto: request.channel)

@@ -17,7 +17,7 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
 
   /// GetProfile without a transport: the customer as the schema says an agent sees them (its
   /// `profile` entries), the consents, every feature value, and the recent interactions.
-  func profile(_ request: Arbiter_V1_GetProfileRequest) throws(ArbiterError) -> Arbiter_V1_CustomerProfile {
+  package func profile(_ request: Arbiter_V1_GetProfileRequest) throws(ArbiterError) -> Arbiter_V1_CustomerProfile {
     guard request.customerID != 0 else { throw ArbiterError(.invalidArgument, "customer_id is required") }
     guard request.maxInteractions <= 50 else { throw ArbiterError(.invalidArgument, "max_interactions must be at most 50") }
     let snapshot = live.snapshot

@@ -86,7 +86,8 @@ extension RankedOffer {
 }
 
 extension Decision {
-  var proto: Arbiter_V1_DecideResponse {
+  /// The decision as the generated `arbiter.v1.DecideResponse`.
+  package var proto: Arbiter_V1_DecideResponse {
     .with {
       $0.decisionID = decisionId
       $0.requestID = requestId

@@ -1,5 +1,6 @@
 import ArbiterAPI
 import ArbiterCore
+import ArbiterLean
 import ArbiterService
 import ArgumentParser
 import Dispatch
@@ -236,7 +237,8 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
     sent[stream] = intended
     let message = draw.encoded(&random)
     var out = channel.allocator.buffer(capacity: 12 + 2 + method.count + 5 + message.count)
-    LeanMessage.writeRequestFrame(stream: stream, method: method, timeoutMicros: 0, requestId: [UInt8](), message: message, into: &out)
+    LeanFrameEncoder.writeRequestFrame(
+      stream: stream, method: method, timeoutMicros: 0, requestId: [UInt8](), message: message, into: &out)
     if flush { channel.writeAndFlush(out, promise: nil) } else { channel.write(out, promise: nil) }
   }
 
@@ -249,7 +251,7 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
       return
     }
     result.completedTotal += 1
-    if let header = try? LeanMessage.parseResponse(&frame.payload), header.status != 0 {
+    if let header = try? LeanResponseHead(parsing: &frame.payload), header.status != 0 {
       result.errors += 1
       if result.firstError == nil { result.firstError = "status \(header.status): \(header.message)" }
     } else if intended >= measureFrom && intended < end {

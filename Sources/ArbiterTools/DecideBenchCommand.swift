@@ -1,6 +1,7 @@
 import ArbiterCore
 import ArbiterDecisioning
-import ArbiterService
+import ArbiterDemoBank
+import ArbiterServer
 import ArgumentParser
 import Foundation
 import Logging
@@ -30,7 +31,14 @@ struct DecideBench: ParsableCommand {
     configuration.storeDirectory = store
     configuration.interactionLogPath = interactionLog == "none" ? nil : interactionLog
     configuration.leanPort = nil
-    let server = try failing { try ArbiterServer(configuration: configuration, logger: Logger(label: "decide-bench")) }
+    let server = try failing {
+      try ArbiterServer(
+        configuration: configuration, logger: Logger(label: "decide-bench"),
+        seedingEmptyStore: { [configuration] store, bundle throws(ArbiterError) in
+          try DemoPopulation.seed(
+            store, bundle: bundle, customers: configuration.customers, nowDays: configuration.clock())
+        })
+    }
     let live = server.live
     // The stages on one thread draw from the first half of the customers, the run on several
     // threads from the second: every stage decides for customers with no contact history from

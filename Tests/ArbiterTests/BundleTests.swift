@@ -1,6 +1,7 @@
 import ArbiterCore
 import ArbiterDemoBank
 import ArbiterModels
+import ArbiterServer
 import Foundation
 import Testing
 

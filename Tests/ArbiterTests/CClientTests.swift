@@ -1,3 +1,4 @@
+import ArbiterServer
 import ArbiterService
 import Foundation
 import Testing

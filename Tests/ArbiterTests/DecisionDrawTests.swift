@@ -2,6 +2,7 @@ import ArbiterCore
 import ArbiterDecisioning
 import ArbiterFeatureStore
 import ArbiterModels
+import ArbiterServer
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import ArbiterCore
 import ArbiterFeatureStore
+import ArbiterServer
 import ArbiterService
 import Foundation
 import Testing

@@ -1,6 +1,7 @@
 import ArbiterAPI
 import ArbiterCore
 import ArbiterFeatureStore
+import ArbiterServer
 import ArbiterService
 import Foundation
 import GRPCCore

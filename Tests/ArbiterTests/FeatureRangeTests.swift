@@ -2,6 +2,7 @@ import ArbiterAPI
 import ArbiterCore
 import ArbiterDemoBank
 import ArbiterFeatureStore
+import ArbiterServer
 import ArbiterService
 import Foundation
 import GRPCCore

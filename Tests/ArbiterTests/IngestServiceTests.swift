@@ -2,6 +2,7 @@ import ArbiterAPI
 import ArbiterCore
 import ArbiterDecisioning
 import ArbiterFeatureStore
+import ArbiterServer
 import ArbiterService
 import Foundation
 import GRPCCore

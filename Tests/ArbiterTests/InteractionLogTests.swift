@@ -1,5 +1,6 @@
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterServer
 import Foundation
 import Testing
 

@@ -1,6 +1,7 @@
 import ArbiterAPI
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterServer
 import ArbiterService
 import Foundation
 import SwiftProtobuf

@@ -2,6 +2,7 @@ import ArbiterAPI
 import ArbiterCore
 import ArbiterDecisioning
 import ArbiterModels
+import ArbiterServer
 import ArbiterService
 import Foundation
 import GRPCCore

@@ -1,5 +1,6 @@
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterServer
 import ArbiterService
 import Foundation
 import Testing

@@ -3,6 +3,7 @@ import ArbiterCore
 import ArbiterDecisioning
 import ArbiterDemoBank
 import ArbiterModels
+import ArbiterServer
 import ArbiterService
 import Foundation
 import GRPCCore

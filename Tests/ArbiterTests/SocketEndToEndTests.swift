@@ -1,4 +1,5 @@
 import ArbiterAPI
+import ArbiterServer
 import ArbiterService
 import ArbiterFeatureStore
 import Foundation

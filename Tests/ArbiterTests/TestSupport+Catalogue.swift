@@ -1,6 +1,7 @@
 import ArbiterCore
 import ArbiterDecisioning
 import ArbiterModels
+import ArbiterServer
 import ArbiterService
 
 extension TestSupport {

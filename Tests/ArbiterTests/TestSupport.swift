@@ -1,7 +1,8 @@
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterDemoBank
 import ArbiterModels
-import ArbiterService
+import ArbiterServer
 import Foundation
 import Logging
 
@@ -37,7 +38,11 @@ enum TestSupport {
     config.grpcPort = 0
     var logger = Logger(label: "arbiter-tests")
     logger.logLevel = .warning
-    return try ArbiterServer(configuration: config, logger: logger)
+    return try ArbiterServer(
+      configuration: config, logger: logger,
+      seedingEmptyStore: { [config] store, bundle throws(ArbiterError) in
+        try DemoPopulation.seed(store, bundle: bundle, customers: config.customers, nowDays: config.clock())
+      })
   }
 
   /// The committed bundle and an engine over `customers` demo customers.

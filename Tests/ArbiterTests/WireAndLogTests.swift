@@ -1,5 +1,6 @@
 import ArbiterCore
 @testable import ArbiterDecisioning
+import ArbiterServer
 import Foundation
 import GRPCCore
 import NIOCore

@@ -1,0 +1,116 @@
+import ArbiterAPI
+import ArbiterCore
+import ArbiterDecisioning
+import ArbiterService
+import GRPCCore
+import Logging
+import SwiftProtobuf
+
+/// The methods served over the lean protocol, by their gRPC path: the same services and messages
+/// as gRPC, keyed by the generated method descriptors. The hot ones run inline on the
+/// connection's event loop (no hop to another thread), none of them touching the disk; the others
+/// run on a Dispatch worker or the Swift concurrency pool.
+package struct LeanMethodTable: Sendable {
+  /// Asked once a method's work is done and before anything is committed: whether its answer
+  /// is still wanted (the deadline has not passed).
+  package typealias StillWanted = () -> Bool
+
+  /// How a method runs, and on which thread.
+  package enum Method: Sendable {
+    /// On the connection's event loop.
+    case inline(@Sendable ([UInt8], StillWanted) throws(ArbiterError) -> [UInt8])
+    /// `Decide`, on the connection's event loop: the decision is encoded straight into the
+    /// connection's output (see ``DecideResponseWriter``), with no message or byte array between.
+    case decide(@Sendable ([UInt8], StillWanted) throws(ArbiterError) -> Decision)
+    /// Slow but synchronous (a reload, a campaign, a write that waits for the disk): on a
+    /// Dispatch worker thread.
+    case offloaded(@Sendable ([UInt8]) throws(ArbiterError) -> [UInt8])
+    /// Asynchronous (waits for durability): on the Swift concurrency pool.
+    case pooled(@Sendable ([UInt8]) async throws -> [UInt8])
+  }
+
+  private let methods: [String: Method]
+
+  /// A table serving each method under its descriptor's path (see ``path(of:)``).
+  package init(_ methods: [MethodDescriptor: Method]) {
+    var table: [String: Method] = [:]
+    for (descriptor, method) in methods { table[Self.path(of: descriptor)] = method }
+    self.methods = table
+  }
+
+  /// The path a lean request names a method by: gRPC's, "/" and the fully qualified method
+  /// (e.g. "/arbiter.v1.DecisionService/Decide").
+  package static func path(of descriptor: MethodDescriptor) -> String { "/" + descriptor.fullyQualifiedMethod }
+
+  /// The method served at `path`, or nil.
+  package subscript(path: String) -> Method? { methods[path] }
+
+  /// Arbiter's unary methods over `live`; `echoResponse` is the no-op baseline's answer.
+  package init(live: LiveState, logger: Logger, echoResponse: [UInt8]) {
+    let decisions = DecisionService(live: live)
+    let profiles = ProfileService(live: live)
+    let admin = AdminService(live: live, logger: logger)
+    typealias Decisions = Arbiter_V1_DecisionService.Method
+    typealias Profiles = Arbiter_V1_ProfileService.Method
+    typealias Admin = Arbiter_V1_AdminService.Method
+    let methods: [MethodDescriptor: Method] = [
+      Decisions.Decide.descriptor: .decide { bytes, stillWanted throws(ArbiterError) in
+        try decisions.decision(for: try Self.decode(Arbiter_V1_DecideRequest.self, bytes), stillWanted: stillWanted)
+      },
+      Decisions.Personalize.descriptor: .inline { bytes, stillWanted throws(ArbiterError) in
+        let request = try Self.decode(Arbiter_V1_PersonalizeRequest.self, bytes)
+        return try Self.encode(try decisions.personalize(request, stillWanted: stillWanted))
+      },
+      // Offloaded: it waits for its lines to be written, which no event-loop thread may do.
+      Decisions.RecordOutcomes.descriptor: .offloaded { bytes throws(ArbiterError) in
+        try Self.encode(try decisions.recordOutcomes(try Self.decode(Arbiter_V1_RecordOutcomesRequest.self, bytes)))
+      },
+      Decisions.SelectOutbound.descriptor: .offloaded { bytes throws(ArbiterError) in
+        try Self.encode(try decisions.selectOutbound(try Self.decode(Arbiter_V1_SelectOutboundRequest.self, bytes)))
+      },
+      Profiles.GetProfile.descriptor: .inline { bytes, _ throws(ArbiterError) in
+        try Self.encode(try profiles.profile(try Self.decode(Arbiter_V1_GetProfileRequest.self, bytes)))
+      },
+      Profiles.UpsertProfiles.descriptor: .pooled { bytes in
+        let request = try Self.decode(Arbiter_V1_UpsertProfilesRequest.self, bytes)
+        let context = Self.context(Profiles.UpsertProfiles.descriptor)
+        return try Self.encode(try await profiles.upsertProfiles(request: request, context: context))
+      },
+      Admin.GetStatus.descriptor: .offloaded { bytes throws(ArbiterError) in
+        _ = try Self.decode(Arbiter_V1_GetStatusRequest.self, bytes)
+        return try Self.encode(admin.status())
+      },
+      Admin.Reload.descriptor: .offloaded { bytes throws(ArbiterError) in
+        try Self.encode(try admin.reload(try Self.decode(Arbiter_V1_ReloadRequest.self, bytes)))
+      },
+      Admin.SetChallenger.descriptor: .offloaded { bytes throws(ArbiterError) in
+        try Self.encode(try admin.setChallenger(try Self.decode(Arbiter_V1_SetChallengerRequest.self, bytes)))
+      },
+      // The no-op baseline: decodes the request, returns a decision made at start (same sizes, no work).
+      Arbiter_V1_BenchmarkService.Method.Echo.descriptor: .inline { bytes, _ throws(ArbiterError) in
+        _ = try Self.decode(Arbiter_V1_DecideRequest.self, bytes)
+        return echoResponse
+      },
+    ]
+    self.init(methods)
+  }
+
+  @Sendable static func decode<M: Message>(_ type: M.Type, _ bytes: [UInt8]) throws(ArbiterError) -> M {
+    do { return try M(serializedBytes: bytes) } catch {
+      throw ArbiterError(.invalidArgument, "malformed \(M.protoMessageName): \(error)")
+    }
+  }
+
+  @Sendable static func encode(_ message: some Message) throws(ArbiterError) -> [UInt8] {
+    do { return try message.serializedBytes() } catch {
+      throw ArbiterError(.internalError, "cannot encode \(type(of: message).protoMessageName): \(error)")
+    }
+  }
+
+  /// The context a gRPC service method is given, for a lean call of `descriptor`.
+  @Sendable static func context(_ descriptor: MethodDescriptor) -> ServerContext {
+    ServerContext(
+      descriptor: descriptor, remotePeer: "lean", localPeer: "lean",
+      cancellation: ServerContext.RPCCancellationHandle())
+  }
+}

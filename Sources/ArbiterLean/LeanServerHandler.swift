@@ -1,0 +1,223 @@
+import ArbiterCore
+import ArbiterDecisioning
+import ArbiterService
+import Dispatch
+import GRPCCore
+import Logging
+import NIOCore
+
+/// One connection of the lean protocol, behind a ``LeanFrameDecoder``: requests are answered as
+/// they complete (out of order when a pooled method finishes later), one flush per read burst. A
+/// protocol violation gets an error frame naming it and closes this connection only.
+package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendable {
+  /// The frames ``LeanFrameDecoder`` reads.
+  package typealias InboundIn = LeanFrame
+  /// Response frames, written with ``LeanFrameEncoder``.
+  package typealias OutboundOut = ByteBuffer
+
+  let methods: LeanMethodTable
+  let logger: Logger
+  private var pending: ByteBuffer?
+  private var inFlight = Set<UInt32>()
+  /// When the current read burst began: a frame's timeout counts from when the server read it,
+  /// so a frame that waited behind others of its burst has used that wait.
+  private var burstStarted: UInt64?
+
+  /// A handler answering with `methods`.
+  package init(methods: LeanMethodTable, logger: Logger) {
+    self.methods = methods
+    self.logger = logger
+  }
+
+  package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    var frame = unwrapInboundIn(data)
+    let received = burstStarted ?? DispatchTime.now().uptimeNanoseconds
+    burstStarted = received
+    guard frame.kind == .request, frame.stream != 0 else {
+      fail(
+        context,
+        "expected a request frame with a nonzero stream id, got type \(frame.kind.rawValue) on stream \(frame.stream)")
+      return
+    }
+    guard !inFlight.contains(frame.stream) else {
+      fail(context, "stream \(frame.stream) is already in flight")
+      return
+    }
+    let header: LeanRequestHead
+    do { header = try LeanRequestHead(parsing: &frame.payload) } catch {
+      fail(context, error.message)
+      return
+    }
+    let bytes = [UInt8](frame.payload.readableBytesView)
+    let stream = frame.stream
+    let deadline = header.timeoutMicros == 0 ? UInt64.max : received + UInt64(header.timeoutMicros) * 1_000
+    guard let method = methods[header.method] else {
+      respond(
+        context, stream, .unimplemented, "method \(header.method) is not served over the lean protocol",
+        header.requestId, [])
+      return
+    }
+    // Expired before it could start (it waited behind its burst): refused before any work.
+    guard DispatchTime.now().uptimeNanoseconds <= deadline else {
+      respond(
+        context, stream, .deadlineExceeded, "deadline of \(header.timeoutMicros) µs passed before the call started",
+        header.requestId, [])
+      return
+    }
+    let stillWanted = { DispatchTime.now().uptimeNanoseconds <= deadline }
+    switch method {
+    case .inline(let handle):
+      answerInline(context, stream, requestId: header.requestId, { () throws(ArbiterError) in
+        try handle(bytes, stillWanted)
+      }) { body in
+        respond(context, stream, .ok, "", header.requestId, body)
+      }
+    case .decide(let handle):
+      answerInline(context, stream, requestId: header.requestId, { () throws(ArbiterError) in
+        try handle(bytes, stillWanted)
+      }) { decision in
+        respond(context, stream, header.requestId, decision)
+      }
+    case .offloaded(let handle):
+      inFlight.insert(stream)
+      let finish = completion(context, stream, header.requestId, deadline)
+      DispatchQueue.global().async {
+        do { finish(.success(try handle(bytes))) } catch { finish(.failure(error)) }
+      }
+    case .pooled(let handle):
+      inFlight.insert(stream)
+      let finish = completion(context, stream, header.requestId, deadline)
+      Task {
+        do { finish(.success(try await handle(bytes))) } catch { finish(.failure(error)) }
+      }
+    }
+  }
+
+  /// The gRPC status a failed call is answered with, and its message.
+  static func status(of error: any Error) -> (code: Status.Code, message: String) {
+    switch error {
+    case let error as ArbiterError:
+      let rpc = RPCError(error)
+      return (Status.Code(rpc.code), rpc.message)
+    case let error as RPCError: return (Status.Code(error.code), error.message)
+    default: return (.internalError, "\(error)")
+    }
+  }
+
+  /// Runs a method on the event loop and answers: with `ok` for its result, or its error as a
+  /// status. A method that commits something (a decision) asks `stillWanted` before it does and
+  /// fails with `deadlineExceeded` when the deadline has passed; once committed, it is answered.
+  private func answerInline<Result>(
+    _ context: ChannelHandlerContext, _ stream: UInt32, requestId: String, _ run: () throws(ArbiterError) -> Result,
+    ok: (Result) -> Void
+  ) {
+    do {
+      ok(try run())
+    } catch {
+      let (status, message) = Self.status(of: error)
+      respond(context, stream, status, message, requestId, [])
+    }
+  }
+
+  /// What a call answered off the event loop does when it is done: back on the loop, answer
+  /// (or say the deadline passed) and flush.
+  private func completion(
+    _ context: ChannelHandlerContext, _ stream: UInt32, _ requestId: String, _ deadline: UInt64
+  ) -> @Sendable (Result<[UInt8], any Error>) -> Void {
+    let channel = context.channel
+    let loop = context.eventLoop
+    let bound = NIOLoopBound((self, context), eventLoop: loop)
+    return { outcome in
+      let answer: (Status.Code, String, [UInt8])
+      switch outcome {
+      case .success(let body):
+        let late = DispatchTime.now().uptimeNanoseconds > deadline
+        answer = late ? (.deadlineExceeded, "deadline exceeded", []) : (.ok, "", body)
+      case .failure(let error):
+        let (status, message) = Self.status(of: error)
+        answer = (status, message, [])
+      }
+      loop.execute {
+        let (handler, context) = bound.value
+        handler.inFlight.remove(stream)
+        guard channel.isActive else { return }
+        handler.respond(context, stream, answer.0, answer.1, requestId, answer.2)
+        handler.flushPending(context)
+      }
+    }
+  }
+
+  private func respond(
+    _ context: ChannelHandlerContext, _ stream: UInt32, _ status: Status.Code, _ message: String, _ requestId: String,
+    _ body: [UInt8]
+  ) {
+    appendToPending(context) { out in
+      LeanFrameEncoder.writeResponseFrame(
+        stream: stream, status: status, message: message, requestId: requestId, body: body, into: &out)
+    }
+  }
+
+  /// Answers with a decision encoded straight into the output buffer.
+  private func respond(_ context: ChannelHandlerContext, _ stream: UInt32, _ requestId: String, _ decision: Decision) {
+    DecideResponseWriter.withSizes(of: decision) { size, offers in
+      appendToPending(context) { out in
+        LeanFrameEncoder.writeResponseFrame(
+          stream: stream, status: .ok, message: "", requestId: requestId, bodyLength: size, into: &out
+        ) {
+          DecideResponseWriter.write(decision, size: size, offers: offers, into: &$0)
+        }
+      }
+    }
+  }
+
+  /// Writes a frame into the buffer flushed at the end of the read burst. The buffer is taken
+  /// out of `pending` while written, so that it is not shared (which would copy it).
+  private func appendToPending(_ context: ChannelHandlerContext, _ write: (inout ByteBuffer) -> Void) {
+    var out = pending ?? context.channel.allocator.buffer(capacity: 32 * 1024)
+    pending = nil
+    write(&out)
+    pending = out
+    // A long read burst (a client far ahead) must not grow one huge buffer.
+    if out.readableBytes >= 64 * 1024 { flushPending(context) }
+  }
+
+  /// Backpressure: while the client does not read its responses, stop reading its requests (TCP
+  /// then holds the client back) instead of queueing unbounded work and output.
+  package func channelWritabilityChanged(context: ChannelHandlerContext) {
+    context.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in }
+    if context.channel.isWritable { context.read() }
+    context.fireChannelWritabilityChanged()
+  }
+
+  private func flushPending(_ context: ChannelHandlerContext) {
+    guard let out = pending, out.readableBytes > 0 else { return }
+    pending = nil
+    context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+  }
+
+  package func channelReadComplete(context: ChannelHandlerContext) {
+    burstStarted = nil
+    flushPending(context)
+  }
+
+  private func fail(_ context: ChannelHandlerContext, _ message: String) {
+    flushPending(context)
+    var out = context.channel.allocator.buffer(capacity: 64 + message.utf8.count)
+    LeanFrameEncoder.writeResponseFrame(
+      .error, stream: 0, status: .invalidArgument, message: message, requestId: "", body: [], into: &out)
+    logger.debug(
+      "lean protocol error; closing the connection",
+      metadata: ["error": "\(message)", "peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+    context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+  }
+
+  package func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    if let error = error as? LeanProtocolError {
+      fail(context, error.message)
+    } else if let error = error as? ByteToMessageDecoderError {
+      fail(context, "\(error)")
+    } else {
+      context.close(promise: nil)
+    }
+  }
+}

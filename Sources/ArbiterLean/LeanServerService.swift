@@ -1,0 +1,58 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Serves the lean protocol on its own port, in the server's service group: a
+/// ``LeanFrameDecoder`` and a ``LeanServerHandler`` on every connection.
+package struct LeanServerService: Service {
+  let host: String
+  let port: Int
+  let methods: LeanMethodTable
+  let maxFrameSize: Int
+  let logger: Logger
+  let onBound: @Sendable (Int) -> Void
+
+  /// A service binding `host:port` (0 picks a port, told to `onBound`) and serving `methods`.
+  package init(
+    host: String, port: Int, methods: LeanMethodTable, maxFrameSize: Int, logger: Logger,
+    onBound: @escaping @Sendable (Int) -> Void
+  ) {
+    self.host = host
+    self.port = port
+    self.methods = methods
+    self.maxFrameSize = maxFrameSize
+    self.logger = logger
+    self.onBound = onBound
+  }
+
+  /// Binds the port and serves until the task is cancelled or the group shuts down.
+  package func run() async throws {
+    let group = MultiThreadedEventLoopGroup.singleton
+    let methods = self.methods, logger = self.logger, maxFrameSize = self.maxFrameSize
+    let channel = try await ServerBootstrap(group: group)
+      .serverChannelOption(.backlog, value: 256)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+      .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          let decoder = LeanFrameDecoder(maxFrameSize: maxFrameSize, expectsPreamble: true)
+          try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
+          try channel.pipeline.syncOperations.addHandler(LeanServerHandler(methods: methods, logger: logger))
+        }
+      }
+      .bind(host: host, port: port).get()
+    let bound = channel.localAddress?.port ?? port
+    onBound(bound)
+    logger.info("serving the lean protocol", metadata: ["address": "\(host):\(bound)"])
+    try await withGracefulShutdownHandler {
+      try await withTaskCancellationHandler {
+        try await channel.closeFuture.get()
+      } onCancel: {
+        channel.close(promise: nil)
+      }
+    } onGracefulShutdown: {
+      channel.close(promise: nil)
+    }
+  }
+}

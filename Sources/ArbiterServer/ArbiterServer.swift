@@ -1,0 +1,239 @@
+import ArbiterAPI
+import ArbiterCore
+import ArbiterDecisioning
+import ArbiterFeatureStore
+import ArbiterLean
+import ArbiterModels
+import ArbiterService
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+
+/// An assembled Arbiter server: the live state (bundle, customers, interaction log), the gRPC
+/// services over it and the lean protocol's door. As a lifecycle `Service`, ``run()`` serves until
+/// SIGINT or SIGTERM, then shuts down gracefully.
+public final class ArbiterServer: Service, Sendable {
+  /// What the server was set up with.
+  public let configuration: ArbiterConfiguration
+  /// The bundle, engine and interaction log decisions are made with.
+  public let live: LiveState
+  /// The standard gRPC health service, NOT_SERVING once shutdown begins.
+  public let health: HealthService
+  let logger: Logger
+  /// The no-op baseline's answer: a real decision made once at start, encoded.
+  let echo: Arbiter_V1_DecideResponse
+  let echoResponse: [UInt8]
+  private let leanPortBox = BoundPort()
+
+  /// Fills an empty feature store (the demo population's `DemoPopulation.seed`, for one), for
+  /// ``init(configuration:logger:seedingEmptyStore:)``.
+  public typealias StoreSeeder = (_ store: FeatureStore, _ bundle: ModelBundle) throws(ArbiterError) -> Void
+
+  /// The lean protocol's port once it listens (useful with port 0).
+  public var leanBoundPort: Int? { leanPortBox.value.withLock { $0 } }
+
+  /// A server over parts already opened: `bundle` decided with over `store`'s customers, `log`
+  /// for decisions and outcomes, `pacing` for quota and capacity use. The bundle is probed (its
+  /// customers scored) before anything is served.
+  public init(
+    configuration: ArbiterConfiguration, bundle: ModelBundle, store: FeatureStore, log: InteractionLog,
+    pacing: PacingState, logger: Logger
+  ) throws(ArbiterError) {
+    self.configuration = configuration
+    self.logger = logger
+    let engine = try DecisionEngine(bundle: bundle, customers: store, clock: configuration.clock, pacing: pacing)
+    try engine.probe()
+    live = LiveState(
+      snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundlePath)
+    health = HealthService()
+    // The baseline's response: a real five-offer web decision (not logged), the size a Decide
+    // response has in the benchmark.
+    var sample = Arbiter_V1_DecideResponse()
+    for id in store.customerIds().prefix(200) {
+      let request = DecisionRequest(customerId: id, channel: .web, maxOffers: 5)
+      guard let decision = try? engine.decide(request, decisionId: "echo") else { continue }
+      sample = decision.proto
+      if decision.offers.count == 5 { break }
+    }
+    echo = sample
+    echoResponse = (try? sample.serializedBytes()) ?? []
+  }
+
+  /// Opens what `configuration` names — the bundle, the customer store (`seed` fills it when it
+  /// is empty), the pacing checkpoint and the interaction log — and assembles a server over them.
+  /// Errors name the file or setting at fault.
+  public convenience init(
+    configuration: ArbiterConfiguration, logger: Logger, seedingEmptyStore seed: StoreSeeder? = nil
+  ) throws(ArbiterError) {
+    let started = DispatchTime.now().uptimeNanoseconds
+    let bundle = try ModelBundle.load(from: configuration.bundlePath)
+    let customers = try Self.openStore(bundle: bundle, configuration: configuration, logger: logger, seed: seed)
+    let checkpoint = try configuration.storeDirectory.flatMap { (directory: String) throws(ArbiterError) in
+      try PacingCheckpointFile(storeDirectory: directory).read()
+    }
+    let pacing = PacingState(restoring: checkpoint)
+    let log = try Self.openInteractionLog(configuration: configuration, customers: customers.count, logger: logger)
+    try self.init(
+      configuration: configuration, bundle: bundle, store: customers, log: log, pacing: pacing, logger: logger)
+    logger.info("loaded", metadata: [
+      "bundle": "\(bundle.manifest.name)/\(bundle.manifest.version)", "path": "\(bundle.directory ?? "")",
+      "offers": "\(live.snapshot.engine.catalogue.offers.count)", "customers": "\(customers.count)",
+      "ms": "\((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)",
+    ])
+  }
+
+  /// The customer store: opened from its directory (snapshot + log), and filled by `seed` when it
+  /// is empty (then snapshotted, when it has a directory).
+  static func openStore(
+    bundle: ModelBundle, configuration: ArbiterConfiguration, logger: Logger, seed: StoreSeeder?
+  ) throws(ArbiterError) -> FeatureStore {
+    let store: FeatureStore
+    if let directory = configuration.storeDirectory {
+      store = try FeatureStore.open(
+        directory: directory, schema: bundle.schema, policy: configuration.fsyncPolicy,
+        maxEventSkew: configuration.maxEventSkew)
+      logger.info("opened feature store", metadata: [
+        "directory": "\(directory)", "customers": "\(store.count)", "replay": "\(store.replayReport)",
+        "fsync": "\(configuration.fsyncPolicy)",
+      ])
+      if let torn = store.replayReport.truncated {
+        logger.warning(
+          "cut off a torn log tail",
+          metadata: ["segment": "\(torn.path)", "offset": "\(torn.offset)", "bytes": "\(torn.discardedBytes)"])
+      }
+    } else {
+      let expected = configuration.customers ?? bundle.manifest.population?.customers ?? 0
+      store = try FeatureStore(schema: bundle.schema, expectedCustomers: expected, maxEventSkew: configuration.maxEventSkew)
+    }
+    guard store.count == 0 else { return store }
+    guard let seed else {
+      throw ArbiterError(
+        .failedPrecondition, "the feature store is empty; import customers with `arbiter-tools import`")
+    }
+    try seed(store, bundle)
+    if configuration.storeDirectory != nil {
+      let report = try store.writeSnapshot()
+      logger.info(
+        "seeded the feature store from the demo population",
+        metadata: ["customers": "\(report.rows)", "snapshot": "\(report.path)"])
+    }
+    return store
+  }
+
+  /// The interaction log, with the newest decisions and outcomes of its file read back.
+  static func openInteractionLog(
+    configuration: ArbiterConfiguration, customers: Int, logger: Logger
+  ) throws(ArbiterError) -> InteractionLog {
+    let log = try InteractionLog(
+      path: configuration.interactionLogPath, decisionCapacity: configuration.decisionMemory,
+      offerCapacity: configuration.offerMemory, historyCapacity: configuration.historyMemory,
+      expectedCustomers: customers + customers / 4)
+    let restored = log.restored
+    if restored.decisions > 0 || restored.malformedLines > 0 {
+      logger.log(
+        level: restored.malformedLines > 0 ? .warning : .info,
+        "read back the interaction log's newest decisions and outcomes",
+        metadata: [
+          "decisions": "\(restored.decisions)", "outcomes": "\(restored.outcomes)",
+          "outcomes_of_older_decisions": "\(restored.outcomesOfOlderDecisions)",
+          "malformed_lines_skipped": "\(restored.malformedLines)",
+        ])
+    }
+    return log
+  }
+
+  /// The gRPC services, for any transport.
+  public var services: [any RegistrableRPCService] {
+    [
+      DecisionServiceRegistration(service: DecisionService(live: live)), ProfileService(live: live),
+      AdminService(live: live, logger: logger), health, EchoService(response: echo),
+    ]
+  }
+
+  /// The lean protocol's door on `port`, telling its bound port to ``leanBoundPort``.
+  private func leanService(port: Int) -> LeanServerService {
+    let box = leanPortBox
+    return LeanServerService(
+      host: configuration.host, port: port,
+      methods: LeanMethodTable(live: live, logger: logger, echoResponse: echoResponse),
+      maxFrameSize: configuration.maxFrameSize, logger: logger,
+      onBound: { bound in box.value.withLock { $0 = bound } })
+  }
+
+  /// Serves only the lean protocol on `port` (0 picks one; see ``leanBoundPort``) until the
+  /// task is cancelled. ``run()`` serves it with everything else.
+  public func runLeanServer(port: Int) async throws {
+    try await leanService(port: port).run()
+  }
+
+  /// Writes quota and capacity use to the store directory now (as the checkpoint service does
+  /// every `pacingCheckpointSeconds`, and shutdown does last).
+  public func writePacingCheckpoint() {
+    guard let directory = configuration.storeDirectory else { return }
+    do throws(ArbiterError) {
+      try PacingCheckpointFile(storeDirectory: directory).write(live.snapshot.engine.pacing.checkpoint())
+    } catch {
+      logger.error("cannot write the pacing checkpoint", metadata: ["error": "\(error.message)"])
+    }
+  }
+
+  /// The feature store behind decisions.
+  public var store: FeatureStore { live.snapshot.engine.customers }
+
+  /// A gRPC server on the configured address (plaintext HTTP/2).
+  public func makeGRPCServer() -> GRPCServer<HTTP2ServerTransport.Posix> {
+    var config = HTTP2ServerTransport.Posix.Config.defaults
+    config.http2.maxConcurrentStreams = 1024
+    return GRPCServer(
+      transport: .http2NIOPosix(
+        address: .ipv4(host: configuration.host, port: configuration.grpcPort), transportSecurity: .plaintext,
+        config: config),
+      services: services)
+  }
+
+  /// Serves until SIGINT/SIGTERM; then reports NOT_SERVING, lets in-flight calls finish, and
+  /// flushes the interaction log.
+  public func run() async throws {
+    let server = makeGRPCServer()
+    let service = GRPCServerService(server: server, health: health, logger: logger)
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+    if let port = configuration.leanPort {
+      services.append(.init(service: leanService(port: port)))
+    }
+    if let interval = configuration.bundleWatchSeconds {
+      services.append(.init(service: BundleWatchService(live: live, interval: interval, logger: logger)))
+    }
+    if let interval = configuration.logFlushSeconds, configuration.interactionLogPath != nil {
+      services.append(.init(service: LogFlushService(log: live.log, interval: interval)))
+    }
+    if let interval = configuration.snapshotIntervalSeconds, configuration.storeDirectory != nil {
+      services.append(.init(service: SnapshotService(store: store, interval: interval, logger: logger)))
+    }
+    if let directory = configuration.storeDirectory, let interval = configuration.pacingCheckpointSeconds {
+      services.append(.init(service: PacingCheckpointService(
+        pacing: live.snapshot.engine.pacing, file: PacingCheckpointFile(storeDirectory: directory), interval: interval,
+        logger: logger)))
+    }
+    let group = ServiceGroup(
+      configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    defer {
+      live.log.flush()
+      writePacingCheckpoint()
+      if configuration.storeDirectory != nil && store.hasChangesSinceSnapshot {
+        do {
+          let report = try store.writeSnapshot()
+          logger.info("snapshot at shutdown", metadata: ["rows": "\(report.rows)", "seconds": "\(report.seconds)"])
+        } catch {
+          logger.error(
+            "snapshot at shutdown failed; the log keeps every update", metadata: ["error": "\(error.message)"])
+        }
+      }
+      store.close()
+    }
+    try await group.run()
+    logger.info(
+      "stopped", metadata: ["decisions": "\(live.log.counts.decisions)", "outcomes": "\(live.log.counts.outcomes)"])
+  }
+}
