@@ -1,50 +1,106 @@
 import ArbiterFeatureStore
 
-/// How an Arbiter server is set up. Every value has a default that serves the bundled demo.
+/// How an Arbiter server is set up: nested values, one per part, each with a default that
+/// serves the bundled demo. A configuration file (``load(file:over:)``) sets any of them; the
+/// server's flags override the file.
 public struct ArbiterConfiguration: Sendable {
-  /// Host the gRPC listener binds to.
+  /// The gRPC door.
+  public struct GRPC: Sendable {
+    /// Port; 0 picks a free one.
+    public var port = 50051
+    /// A gRPC door on `port`.
+    public init(port: Int = 50051) { self.port = port }
+  }
+
+  /// The lean protocol's door (docs/lean-protocol.md).
+  public struct Lean: Sendable {
+    /// Port; 0 picks a free one, nil serves no lean protocol.
+    public var port: Int? = 50052
+    /// The largest frame accepted, in bytes.
+    public var maxFrameSize = 4 * 1024 * 1024
+    /// A lean door on `port`.
+    public init(port: Int? = 50052, maxFrameSize: Int = 4 * 1024 * 1024) {
+      self.port = port
+      self.maxFrameSize = maxFrameSize
+    }
+  }
+
+  /// Where the model bundle comes from.
+  public struct Bundle: Sendable {
+    /// A bundle version directory, or a bundle root whose newest version is loaded.
+    public var path = "models/demo"
+    /// How often the root is looked at for a newer version; nil never.
+    public var watchInterval: Duration? = .seconds(5)
+    /// The bundle at `path`.
+    public init(path: String = "models/demo", watchInterval: Duration? = .seconds(5)) {
+      self.path = path
+      self.watchInterval = watchInterval
+    }
+  }
+
+  /// The customer feature store.
+  public struct Store: Sendable {
+    /// Its directory (snapshot and update log); nil keeps customers in memory only, seeded from
+    /// the bundle's population.
+    public var directory: String? = "arbiter-data/store"
+    /// When the update log is forced to disk.
+    public var fsync: FsyncPolicy = .interval(milliseconds: 10)
+    /// How often a background snapshot is taken (and the log compacted); nil never.
+    public var snapshotInterval: Duration? = .seconds(600)
+    /// For a generated population: how many customers to build (nil: as many as the bundle says).
+    public var customers: Int?
+    /// How far ahead of the server clock an event's time may be; later ones are refused.
+    public var maxEventSkew: Duration = FeatureStore.defaultMaxEventSkew
+    /// A store in `directory`.
+    public init(directory: String? = "arbiter-data/store") { self.directory = directory }
+  }
+
+  /// The interaction log: every decision and outcome, and the rings outcomes and the contact
+  /// policy read.
+  public struct InteractionLog: Sendable {
+    /// The JSON-lines file; nil keeps the log in memory only.
+    public var path: String? = "arbiter-data/interactions.jsonl"
+    /// How often buffered decision lines are written, so that a crash loses at most this much;
+    /// nil only when the buffer fills or at shutdown.
+    public var flushInterval: Duration? = .milliseconds(200)
+    /// How many recent decisions outcomes may refer to.
+    public var decisionMemory = 1_000_000
+    /// How many offers of those decisions are held (4 bytes each); a decision is remembered while
+    /// its offers are. nil: eight per remembered decision.
+    public var offerMemory: Int?
+    /// How many offers and outcomes (all customers together) the contact policy can look back
+    /// on; 40 bytes each. Size it for the policy's longest window at the expected traffic.
+    public var historyMemory = 4_000_000
+    /// How many bytes of decline reasons are kept in memory (the oldest dropped first).
+    public var declineReasonMemory = 16 << 20
+    /// How far ahead of the server clock (or before its decision) an outcome's time may be.
+    public var maxOutcomeSkew: Duration = .seconds(300)
+    /// A log written to `path`.
+    public init(path: String? = "arbiter-data/interactions.jsonl") { self.path = path }
+  }
+
+  /// Quota and channel capacity use.
+  public struct Pacing: Sendable {
+    /// How often use is written to the store directory, so that a restart continues it; nil
+    /// only at shutdown.
+    public var checkpointInterval: Duration? = .milliseconds(200)
+    /// Pacing checkpointed every `checkpointInterval`.
+    public init(checkpointInterval: Duration? = .milliseconds(200)) { self.checkpointInterval = checkpointInterval }
+  }
+
+  /// Host every door binds to.
   public var host = "127.0.0.1"
-  /// gRPC port; 0 picks a free one.
-  public var grpcPort = 50051
-  /// Lean-protocol port (docs/lean-protocol.md); 0 picks a free one, nil serves gRPC only.
-  public var leanPort: Int? = 50052
-  /// The largest lean-protocol frame accepted, in bytes.
-  public var maxFrameSize = 4 * 1024 * 1024
-  /// A bundle version directory, or a bundle root whose newest version is loaded.
-  public var bundlePath = "models/demo"
-  /// For a generated population: how many customers to build (nil: as many as the bundle says).
-  public var customers: Int?
-  /// The feature store's directory (snapshot and update log); nil keeps customers in memory
-  /// only, seeded from the bundle's population.
-  public var storeDirectory: String? = "arbiter-data/store"
-  /// When the update log is forced to disk.
-  public var fsyncPolicy: FsyncPolicy = .interval(milliseconds: 10)
-  /// How far ahead of the server clock an event may be dated; later ones are refused.
-  public var maxEventSkew: Duration = FeatureStore.defaultMaxEventSkew
+  public var grpc = GRPC()
+  public var lean = Lean()
+  public var bundle = Bundle()
+  public var store = Store()
+  public var interactionLog = InteractionLog()
+  public var pacing = Pacing()
   /// A fixed "now" in days since the epoch for reading derived features (tests, replays); nil
   /// uses the wall clock.
   public var fixedClockDays: Double?
-  /// How often to look for a newer bundle version under `bundlePath` (seconds); nil never.
-  public var bundleWatchSeconds: Double? = 5
-  /// How often a background snapshot is taken (and the log compacted); nil never.
-  public var snapshotIntervalSeconds: Double? = 600
-  /// The interaction log file; nil keeps the log in memory only.
-  public var interactionLogPath: String? = "arbiter-data/interactions.jsonl"
-  /// How often buffered decision lines are written to the interaction log file (seconds), so
-  /// that a crash loses at most this much; nil only when the buffer fills or at shutdown.
-  public var logFlushSeconds: Double? = 0.2
-  /// How often quota and capacity use is written to the store directory (seconds), so that a
-  /// restart continues it; nil only at shutdown.
-  public var pacingCheckpointSeconds: Double? = 0.2
-  /// How many recent decisions outcomes may refer to.
-  public var decisionMemory = 1_000_000
-  /// How many offers of those decisions are held (4 bytes each); a decision is remembered while
-  /// its offers are. nil: eight per remembered decision.
-  public var offerMemory: Int?
-  /// How many offers and outcomes (all customers together) the contact policy can look back
-  /// on; 40 bytes each. Size it for the policy's longest window at the expected traffic.
-  public var historyMemory = 4_000_000
 
+  /// The defaults: the bundled demo on loopback.
   public init() {}
 }
 

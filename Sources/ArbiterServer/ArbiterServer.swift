@@ -46,7 +46,7 @@ public final class ArbiterServer: Service, Sendable {
     let engine = try DecisionEngine(bundle: bundle, customers: store, clock: configuration.clock, pacing: pacing)
     try engine.probe()
     live = LiveState(
-      snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundlePath)
+      snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundle.path)
     health = HealthService()
     // The baseline's response: a real five-offer web decision (not logged), the size a Decide
     // response has in the benchmark.
@@ -68,9 +68,9 @@ public final class ArbiterServer: Service, Sendable {
     configuration: ArbiterConfiguration, logger: Logger, seedingEmptyStore seed: StoreSeeder? = nil
   ) throws(ArbiterError) {
     let started = DispatchTime.now().uptimeNanoseconds
-    let bundle = try ModelBundle.load(from: configuration.bundlePath)
+    let bundle = try ModelBundle.load(from: configuration.bundle.path)
     let customers = try Self.openStore(bundle: bundle, configuration: configuration, logger: logger, seed: seed)
-    let checkpoint = try configuration.storeDirectory.flatMap { (directory: String) throws(ArbiterError) in
+    let checkpoint = try configuration.store.directory.flatMap { (directory: String) throws(ArbiterError) in
       try PacingCheckpointFile(storeDirectory: directory).read()
     }
     let pacing = PacingState(restoring: checkpoint)
@@ -90,13 +90,13 @@ public final class ArbiterServer: Service, Sendable {
     bundle: ModelBundle, configuration: ArbiterConfiguration, logger: Logger, seed: StoreSeeder?
   ) throws(ArbiterError) -> FeatureStore {
     let store: FeatureStore
-    if let directory = configuration.storeDirectory {
+    if let directory = configuration.store.directory {
       store = try FeatureStore.open(
-        directory: directory, schema: bundle.schema, policy: configuration.fsyncPolicy,
-        maxEventSkew: configuration.maxEventSkew)
+        directory: directory, schema: bundle.schema, policy: configuration.store.fsync,
+        maxEventSkew: configuration.store.maxEventSkew)
       logger.info("opened feature store", metadata: [
         "directory": "\(directory)", "customers": "\(store.count)", "replay": "\(store.replayReport)",
-        "fsync": "\(configuration.fsyncPolicy)",
+        "fsync": "\(configuration.store.fsync)",
       ])
       if let torn = store.replayReport.truncated {
         logger.warning(
@@ -104,8 +104,8 @@ public final class ArbiterServer: Service, Sendable {
           metadata: ["segment": "\(torn.path)", "offset": "\(torn.offset)", "bytes": "\(torn.discardedBytes)"])
       }
     } else {
-      let expected = configuration.customers ?? bundle.manifest.population?.customers ?? 0
-      store = try FeatureStore(schema: bundle.schema, expectedCustomers: expected, maxEventSkew: configuration.maxEventSkew)
+      let expected = configuration.store.customers ?? bundle.manifest.population?.customers ?? 0
+      store = try FeatureStore(schema: bundle.schema, expectedCustomers: expected, maxEventSkew: configuration.store.maxEventSkew)
     }
     guard store.count == 0 else { return store }
     guard let seed else {
@@ -113,7 +113,7 @@ public final class ArbiterServer: Service, Sendable {
         .failedPrecondition, "the feature store is empty; import customers with `arbiter-tools import`")
     }
     try seed(store, bundle)
-    if configuration.storeDirectory != nil {
+    if configuration.store.directory != nil {
       let report = try store.writeSnapshot()
       logger.info(
         "seeded the feature store from the demo population",
@@ -126,10 +126,13 @@ public final class ArbiterServer: Service, Sendable {
   static func openInteractionLog(
     configuration: ArbiterConfiguration, customers: Int, logger: Logger
   ) throws(ArbiterError) -> InteractionLog {
+    let settings = configuration.interactionLog
+    let skew = settings.maxOutcomeSkew.components
     let log = try InteractionLog(
-      path: configuration.interactionLogPath, decisionCapacity: configuration.decisionMemory,
-      offerCapacity: configuration.offerMemory, historyCapacity: configuration.historyMemory,
-      expectedCustomers: customers + customers / 4)
+      path: settings.path, decisionCapacity: settings.decisionMemory, offerCapacity: settings.offerMemory,
+      historyCapacity: settings.historyMemory, expectedCustomers: customers + customers / 4,
+      maxClockSkewMillis: skew.seconds * 1_000 + skew.attoseconds / 1_000_000_000_000_000,
+      declineReasonBytes: settings.declineReasonMemory)
     let restored = log.restored
     if restored.decisions > 0 || restored.malformedLines > 0 {
       logger.log(
@@ -158,7 +161,7 @@ public final class ArbiterServer: Service, Sendable {
     return LeanServerService(
       host: configuration.host, port: port,
       methods: LeanMethodTable(live: live, logger: logger, echoResponse: echoResponse),
-      maxFrameSize: configuration.maxFrameSize, logger: logger,
+      maxFrameSize: configuration.lean.maxFrameSize, logger: logger,
       onBound: { bound in box.value.withLock { $0 = bound } })
   }
 
@@ -171,7 +174,7 @@ public final class ArbiterServer: Service, Sendable {
   /// Writes quota and capacity use to the store directory now (as the checkpoint service does
   /// every `pacingCheckpointSeconds`, and shutdown does last).
   public func writePacingCheckpoint() {
-    guard let directory = configuration.storeDirectory else { return }
+    guard let directory = configuration.store.directory else { return }
     do throws(ArbiterError) {
       try PacingCheckpointFile(storeDirectory: directory).write(live.snapshot.engine.pacing.checkpoint())
     } catch {
@@ -188,7 +191,7 @@ public final class ArbiterServer: Service, Sendable {
     config.http2.maxConcurrentStreams = 1024
     return GRPCServer(
       transport: .http2NIOPosix(
-        address: .ipv4(host: configuration.host, port: configuration.grpcPort), transportSecurity: .plaintext,
+        address: .ipv4(host: configuration.host, port: configuration.grpc.port), transportSecurity: .plaintext,
         config: config),
       services: services)
   }
@@ -199,19 +202,19 @@ public final class ArbiterServer: Service, Sendable {
     let server = makeGRPCServer()
     let service = GRPCServerService(server: server, health: health, logger: logger)
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
-    if let port = configuration.leanPort {
+    if let port = configuration.lean.port {
       services.append(.init(service: leanService(port: port)))
     }
-    if let interval = configuration.bundleWatchSeconds {
+    if let interval = configuration.bundle.watchInterval {
       services.append(.init(service: BundleWatchService(live: live, interval: interval, logger: logger)))
     }
-    if let interval = configuration.logFlushSeconds, configuration.interactionLogPath != nil {
+    if let interval = configuration.interactionLog.flushInterval, configuration.interactionLog.path != nil {
       services.append(.init(service: LogFlushService(log: live.log, interval: interval)))
     }
-    if let interval = configuration.snapshotIntervalSeconds, configuration.storeDirectory != nil {
+    if let interval = configuration.store.snapshotInterval, configuration.store.directory != nil {
       services.append(.init(service: SnapshotService(store: store, interval: interval, logger: logger)))
     }
-    if let directory = configuration.storeDirectory, let interval = configuration.pacingCheckpointSeconds {
+    if let directory = configuration.store.directory, let interval = configuration.pacing.checkpointInterval {
       services.append(.init(service: PacingCheckpointService(
         pacing: live.snapshot.engine.pacing, file: PacingCheckpointFile(storeDirectory: directory), interval: interval,
         logger: logger)))
@@ -221,7 +224,7 @@ public final class ArbiterServer: Service, Sendable {
     defer {
       live.log.flush()
       writePacingCheckpoint()
-      if configuration.storeDirectory != nil && store.hasChangesSinceSnapshot {
+      if configuration.store.directory != nil && store.hasChangesSinceSnapshot {
         do {
           let report = try store.writeSnapshot()
           logger.info("snapshot at shutdown", metadata: ["rows": "\(report.rows)", "seconds": "\(report.seconds)"])

@@ -6,7 +6,7 @@ import ServiceLifecycle
 /// reload; a failed one is reported once and the live bundle keeps serving).
 struct BundleWatchService: Service {
   let live: LiveState
-  let interval: Double
+  let interval: Duration
   let logger: Logger
 
   func run() async throws {

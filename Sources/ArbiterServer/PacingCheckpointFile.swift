@@ -56,13 +56,13 @@ struct PacingCheckpointFile: Sendable {
   }
 }
 
-/// Writes quota and capacity use every `interval` seconds when it changed, off the request path,
+/// Writes quota and capacity use every `interval` when it changed, off the request path,
 /// so that a restart (even after `kill -9`) cannot spend a period's quota twice; at most the last
 /// interval's use is lost in a crash, as with the interaction log's decisions.
 struct PacingCheckpointService: Service {
   let pacing: PacingState
   let file: PacingCheckpointFile
-  let interval: Double
+  let interval: Duration
   let logger: Logger
 
   func run() async throws {

@@ -3,11 +3,11 @@ import ArbiterFeatureStore
 import Logging
 import ServiceLifecycle
 
-/// Takes a snapshot of the feature store every `interval` seconds, off the request path, and
+/// Takes a snapshot of the feature store every `interval`, off the request path, and
 /// compacts the log behind it.
 struct SnapshotService: Service {
   let store: FeatureStore
-  let interval: Double
+  let interval: Duration
   let logger: Logger
 
   func run() async throws {

@@ -15,26 +15,42 @@ struct Arbiter: AsyncParsableCommand {
 }
 
 struct Serve: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Load a model bundle and its customers, and serve decisions over gRPC.")
+  static let configuration = CommandConfiguration(
+    abstract: "Load a model bundle and its customers, and serve decisions over gRPC and the lean protocol.",
+    discussion: """
+      Every setting has a default that serves the bundled demo; a configuration file (--config, YAML) sets any of \
+      them, and the flags below override the file.
+      """)
 
-  @Option(help: "Host to bind.") var host = "127.0.0.1"
-  @Option(help: "gRPC port (0 picks a free one).") var port = 50051
-  @Option(help: "Lean-protocol port (0 picks a free one; 'off' serves gRPC only).") var leanPort = "50052"
-  @Option(help: "Largest lean-protocol frame accepted, in bytes.") var maxFrameSize = 4 * 1024 * 1024
-  @Option(help: "Bundle directory: a version directory or a root whose newest version is loaded.") var bundle = "models/demo"
+  @Option(help: "Configuration file (YAML: host, grpc, lean, bundle, store, interaction-log, pacing; see the README).")
+  var config: String?
+  @Option(help: "Host to bind (default 127.0.0.1).") var host: String?
+  @Option(help: "gRPC port (0 picks a free one; default 50051).") var port: Int?
+  @Option(help: "Lean-protocol port (0 picks a free one; 'off' serves gRPC only; default 50052).") var leanPort: String?
+  @Option(help: "Largest lean-protocol frame accepted, in bytes (default 4 MiB).") var maxFrameSize: Int?
+  @Option(help: "Bundle directory: a version directory or a root whose newest version is loaded (default models/demo).")
+  var bundle: String?
   @Option(help: "Number of demo customers to build (default: as the bundle says).") var customers: Int?
-  @Option(help: "Interaction log file (JSON lines); 'none' keeps it in memory.") var interactionLog = "arbiter-data/interactions.jsonl"
-  @Option(help: "Feature store directory (snapshot and update log); 'none' keeps customers in memory only.") var store = "arbiter-data/store"
-  @Option(help: "When the update log is forced to disk: 'always' or a number of milliseconds (group commit).") var fsync = "10"
-  @Option(help: "How far ahead of the server clock an event may be dated (e.g. 5m, 30s, 1h); later ones are refused.")
-  var maxEventSkew = "5m"
-  @Option(help: "Seconds between background snapshots of the feature store (0: never).") var snapshotInterval: Double = 600
-  @Option(help: "Seconds between looks for a newer bundle version under --bundle (0: never).") var bundleWatch: Double = 5
+  @Option(help: "Interaction log file (JSON lines); 'none' keeps it in memory (default arbiter-data/interactions.jsonl).")
+  var interactionLog: String?
+  @Option(help: "Feature store directory; 'none' keeps customers in memory only (default arbiter-data/store).")
+  var store: String?
+  @Option(help: "When the update log is forced to disk: 'always' or milliseconds of group commit (default 10).")
+  var fsync: String?
+  @Option(help: "How far ahead of the server clock an event may be dated (e.g. 5m, 30s; default 5m).")
+  var maxEventSkew: String?
+  @Option(help: "How far ahead of the server clock an outcome may be dated (default 5m).") var maxOutcomeSkew: String?
+  @Option(help: "Between background snapshots of the feature store: seconds or a duration (0: never; default 600).")
+  var snapshotInterval: String?
+  @Option(help: "Between looks for a newer bundle version under --bundle: seconds or a duration (0: never; default 5).")
+  var bundleWatch: String?
   @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
-  @Option(help: "Offers and outcomes kept for the contact policy, all customers together (40 bytes each).") var historyMemory = 4_000_000
-  @Option(help: "Recent decisions outcomes may refer to (about 40 bytes each).") var decisionMemory = 1_000_000
+  @Option(help: "Offers and outcomes kept for the contact policy, all customers together, 40 bytes each (default 4M).")
+  var historyMemory: Int?
+  @Option(help: "Recent decisions outcomes may refer to, about 40 bytes each (default 1M).") var decisionMemory: Int?
   @Option(help: "Offers of those decisions held, 4 bytes each (default: eight per decision).") var offerMemory: Int?
-  @Option(help: "Seconds between writes of buffered decision lines to the interaction log (0: only when 64 KiB are buffered).") var logFlush: Double = 0.2
+  @Option(help: "Between writes of buffered decision lines to the interaction log: seconds or a duration (0: only when 64 KiB are buffered; default 0.2).")
+  var logFlush: String?
 
   func run() async throws {
     guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level '\(logLevel)'") }
@@ -44,48 +60,85 @@ struct Serve: AsyncParsableCommand {
       return handler
     }
     let logger = Logger(label: "arbiter")
-    var config = ArbiterConfiguration()
-    config.host = host
-    config.grpcPort = port
-    if leanPort == "off" {
-      config.leanPort = nil
-    } else {
-      guard let lean = Int(leanPort), (0...65_535).contains(lean) else { throw ValidationError("--lean-port must be a port number or 'off', got '\(leanPort)'") }
-      config.leanPort = lean
+    let configuration: ArbiterConfiguration
+    do {
+      configuration = try overriding(try config.map { path throws(ArbiterError) in try .load(file: path) } ?? .init())
+    } catch let error as ArbiterError {
+      FileHandle.standardError.write(Data("arbiter: \(error.message)\n".utf8))
+      throw ExitCode(2)
     }
-    guard maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024 bytes") }
-    config.maxFrameSize = maxFrameSize
-    guard historyMemory >= 1 else { throw ValidationError("--history-memory must be at least 1") }
-    config.historyMemory = historyMemory
-    guard decisionMemory >= 1 else { throw ValidationError("--decision-memory must be at least 1") }
-    config.decisionMemory = decisionMemory
-    if let offerMemory, offerMemory < 1 { throw ValidationError("--offer-memory must be at least 1") }
-    config.offerMemory = offerMemory
-    config.bundlePath = bundle
-    config.customers = customers
-    config.interactionLogPath = interactionLog == "none" ? nil : interactionLog
-    config.storeDirectory = store == "none" ? nil : store
-    guard let policy = FsyncPolicy(fsync) else { throw ValidationError("--fsync must be 'always' or a positive number of milliseconds, got '\(fsync)'") }
-    config.fsyncPolicy = policy
-    guard let skew = DurationText.parse(maxEventSkew) else {
-      throw ValidationError("--max-event-skew must be a whole number of ms, s, m or h (e.g. 5m), got '\(maxEventSkew)'")
-    }
-    config.maxEventSkew = skew
-    config.snapshotIntervalSeconds = snapshotInterval > 0 ? snapshotInterval : nil
-    config.bundleWatchSeconds = bundleWatch > 0 ? bundleWatch : nil
-    guard logFlush.isFinite, logFlush >= 0 else { throw ValidationError("--log-flush must be a number of seconds >= 0") }
-    config.logFlushSeconds = logFlush > 0 ? logFlush : nil
     let server: ArbiterServer
     do {
       server = try ArbiterServer(
-        configuration: config, logger: logger,
-        seedingEmptyStore: { [config] store, bundle throws(ArbiterError) in
-          try DemoPopulation.seed(store, bundle: bundle, customers: config.customers, nowDays: config.clock())
+        configuration: configuration, logger: logger,
+        seedingEmptyStore: { [configuration] store, bundle throws(ArbiterError) in
+          try DemoPopulation.seed(store, bundle: bundle, customers: configuration.store.customers, nowDays: configuration.clock())
         })
     } catch {
       FileHandle.standardError.write(Data("arbiter: \(error.message)\n".utf8))
       throw ExitCode(2)
     }
     try await server.run()
+  }
+
+  /// `base` with every flag given set over it.
+  private func overriding(_ base: ArbiterConfiguration) throws -> ArbiterConfiguration {
+    var config = base
+    if let host { config.host = host }
+    if let port {
+      guard (0...65_535).contains(port) else { throw ValidationError("--port must be a port number, got \(port)") }
+      config.grpc.port = port
+    }
+    if let leanPort {
+      guard leanPort == "off" || Int(leanPort).map({ (0...65_535).contains($0) }) == true else {
+        throw ValidationError("--lean-port must be a port number or 'off', got '\(leanPort)'")
+      }
+      config.lean.port = Int(leanPort)
+    }
+    if let maxFrameSize {
+      guard maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024 bytes") }
+      config.lean.maxFrameSize = maxFrameSize
+    }
+    if let bundle { config.bundle.path = bundle }
+    if let customers { config.store.customers = customers }
+    if let interactionLog { config.interactionLog.path = interactionLog == "none" ? nil : interactionLog }
+    if let store { config.store.directory = store == "none" ? nil : store }
+    if let fsync {
+      guard let policy = FsyncPolicy(fsync) else {
+        throw ValidationError("--fsync must be 'always' or a positive number of milliseconds, got '\(fsync)'")
+      }
+      config.store.fsync = policy
+    }
+    if let maxEventSkew { config.store.maxEventSkew = try Self.duration(maxEventSkew, "--max-event-skew") }
+    if let maxOutcomeSkew { config.interactionLog.maxOutcomeSkew = try Self.duration(maxOutcomeSkew, "--max-outcome-skew") }
+    if let snapshotInterval { config.store.snapshotInterval = try Self.interval(snapshotInterval, "--snapshot-interval") }
+    if let bundleWatch { config.bundle.watchInterval = try Self.interval(bundleWatch, "--bundle-watch") }
+    if let logFlush { config.interactionLog.flushInterval = try Self.interval(logFlush, "--log-flush") }
+    for (value, flag) in [(historyMemory, "--history-memory"), (decisionMemory, "--decision-memory"), (offerMemory, "--offer-memory")] {
+      if let value, value < 1 { throw ValidationError("\(flag) must be at least 1") }
+    }
+    if let historyMemory { config.interactionLog.historyMemory = historyMemory }
+    if let decisionMemory { config.interactionLog.decisionMemory = decisionMemory }
+    if let offerMemory { config.interactionLog.offerMemory = offerMemory }
+    return config
+  }
+
+  private static func duration(_ text: String, _ flag: String) throws -> Duration {
+    guard let value = DurationText.parse(text) else {
+      throw ValidationError("\(flag) must be a whole number of ms, s, m or h (e.g. 5m), got '\(text)'")
+    }
+    return value
+  }
+
+  /// Seconds (a number, fractions allowed) or a duration with its unit; 0 means never.
+  private static func interval(_ text: String, _ flag: String) throws -> Duration? {
+    let value: Duration
+    if let seconds = Double(text) {
+      guard seconds.isFinite, seconds >= 0 else { throw ValidationError("\(flag) must be a number of seconds >= 0") }
+      value = .milliseconds(Int64((seconds * 1000).rounded()))
+    } else {
+      value = try duration(text, flag)
+    }
+    return value == .zero ? nil : value
   }
 }

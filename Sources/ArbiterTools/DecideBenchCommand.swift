@@ -27,16 +27,16 @@ struct DecideBench: ParsableCommand {
 
   func run() throws {
     var configuration = ArbiterConfiguration()
-    configuration.bundlePath = bundle
-    configuration.storeDirectory = store
-    configuration.interactionLogPath = interactionLog == "none" ? nil : interactionLog
-    configuration.leanPort = nil
+    configuration.bundle.path = bundle
+    configuration.store.directory = store
+    configuration.interactionLog.path = interactionLog == "none" ? nil : interactionLog
+    configuration.lean.port = nil
     let server = try failing {
       try ArbiterServer(
         configuration: configuration, logger: Logger(label: "decide-bench"),
         seedingEmptyStore: { [configuration] store, bundle throws(ArbiterError) in
           try DemoPopulation.seed(
-            store, bundle: bundle, customers: configuration.customers, nowDays: configuration.clock())
+            store, bundle: bundle, customers: configuration.store.customers, nowDays: configuration.clock())
         })
     }
     let live = server.live

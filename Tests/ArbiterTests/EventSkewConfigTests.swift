@@ -33,7 +33,7 @@ import Testing
       "events[1] (customer 1): event time \(day(20_000) + 501) ms is more than 500ms ahead of the server clock",
       "events[2] (customer 1): event time -1 ms is before 1970",
     ])
-    #expect(ArbiterConfiguration().maxEventSkew == .seconds(300))
+    #expect(ArbiterConfiguration().store.maxEventSkew == .seconds(300))
   }
 
   @Test func upsertRefusesACustomerClockAheadOfTheServer() throws {

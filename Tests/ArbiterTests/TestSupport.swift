@@ -28,20 +28,20 @@ enum TestSupport {
   /// A server over the committed bundle with a small demo population.
   static func makeServer(customers: Int = 3_000, logPath: String? = nil, storeDirectory: String? = nil, bundlePath: String? = nil) throws -> ArbiterServer {
     var config = ArbiterConfiguration()
-    config.bundleWatchSeconds = nil
-    config.storeDirectory = storeDirectory
-    config.snapshotIntervalSeconds = nil
+    config.bundle.watchInterval = nil
+    config.store.directory = storeDirectory
+    config.store.snapshotInterval = nil
     config.fixedClockDays = fixedClockDays
-    config.bundlePath = bundlePath ?? demoBundlePath
-    config.customers = customers
-    config.interactionLogPath = logPath
-    config.grpcPort = 0
+    config.bundle.path = bundlePath ?? demoBundlePath
+    config.store.customers = customers
+    config.interactionLog.path = logPath
+    config.grpc.port = 0
     var logger = Logger(label: "arbiter-tests")
     logger.logLevel = .warning
     return try ArbiterServer(
       configuration: config, logger: logger,
       seedingEmptyStore: { [config] store, bundle throws(ArbiterError) in
-        try DemoPopulation.seed(store, bundle: bundle, customers: config.customers, nowDays: config.clock())
+        try DemoPopulation.seed(store, bundle: bundle, customers: config.store.customers, nowDays: config.clock())
       })
   }
 

@@ -1,0 +1,206 @@
+import ArbiterCore
+import ArbiterFeatureStore
+import Foundation
+import Yams
+
+extension ArbiterConfiguration {
+  /// Reads a configuration file (YAML) over `base`: every key it sets replaces that value, the
+  /// rest keep theirs. Unknown keys and bad values are refused naming the file, line and key.
+  ///
+  /// ```yaml
+  /// host: 127.0.0.1
+  /// grpc: {port: 50051}
+  /// lean: {port: 50052, max-frame-size: 4194304}     # port: off serves no lean protocol
+  /// bundle: {path: models/demo, watch-interval: 5s}  # watch-interval: off never looks
+  /// store:
+  ///   directory: arbiter-data/store                  # none: in memory only
+  ///   fsync: 10ms                                    # or always
+  ///   snapshot-interval: 10m
+  ///   customers: 100000
+  ///   max-event-skew: 5m
+  /// interaction-log:
+  ///   path: arbiter-data/interactions.jsonl          # none: in memory only
+  ///   flush-interval: 200ms
+  ///   decision-memory: 1000000
+  ///   offer-memory: 8000000
+  ///   history-memory: 4000000
+  ///   decline-reason-memory: 16777216
+  ///   max-outcome-skew: 5m
+  /// pacing: {checkpoint-interval: 200ms}
+  /// ```
+  public static func load(file path: String, over base: ArbiterConfiguration = ArbiterConfiguration()) throws(ArbiterError)
+    -> ArbiterConfiguration
+  {
+    let text: String
+    do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+      throw ArbiterError(.invalidArgument, "cannot read the configuration file \(path): \(error.localizedDescription)")
+    }
+    return try parse(text, file: path, over: base)
+  }
+
+  /// Reads configuration text (see ``load(file:over:)``); `file` names it in errors.
+  public static func parse(_ text: String, file: String, over base: ArbiterConfiguration = ArbiterConfiguration())
+    throws(ArbiterError) -> ArbiterConfiguration
+  {
+    let root: Node?
+    do { root = try Yams.compose(yaml: text) } catch {
+      throw ArbiterError(.invalidArgument, "\(file): not YAML: \(error)")
+    }
+    var configuration = base
+    guard let root else { return configuration }
+    var reader = ConfigurationFileReader(file: file)
+    try reader.read(root, into: &configuration)
+    return configuration
+  }
+}
+
+/// Walks a configuration file's YAML, section by section, into an ``ArbiterConfiguration``.
+struct ConfigurationFileReader {
+  let file: String
+
+  /// "arbiter.yaml line 7, store.fsync".
+  private func at(_ node: Node, _ key: String) -> String {
+    node.mark.map { "\(file) line \($0.line), \(key)" } ?? "\(file), \(key)"
+  }
+
+  private func invalid(_ node: Node, _ key: String, _ problem: String) -> ArbiterError {
+    ArbiterError(.invalidArgument, "\(at(node, key)): \(problem)")
+  }
+
+  /// The mapping's entries by key; refuses keys not in `known`.
+  private func entries(_ node: Node, _ key: String, known: Set<String>) throws(ArbiterError) -> [(String, Node)] {
+    guard let mapping = node.mapping else { throw invalid(node, key, "must be a mapping of keys to values") }
+    var result: [(String, Node)] = []
+    for (name, value) in mapping {
+      guard let text = name.string else { throw invalid(name, key, "keys must be text") }
+      let path = key.isEmpty ? text : "\(key).\(text)"
+      guard known.contains(text) else {
+        throw invalid(name, path, "unknown key (known here: \(known.sorted().joined(separator: ", ")))")
+      }
+      result.append((text, value))
+    }
+    return result
+  }
+
+  mutating func read(_ root: Node, into configuration: inout ArbiterConfiguration) throws(ArbiterError) {
+    let sections: Set<String> = ["host", "grpc", "lean", "bundle", "store", "interaction-log", "pacing"]
+    for (name, node) in try entries(root, "", known: sections) {
+      switch name {
+      case "host": configuration.host = try text(node, "host")
+      case "grpc": try readGRPC(node, into: &configuration.grpc)
+      case "lean": try readLean(node, into: &configuration.lean)
+      case "bundle": try readBundle(node, into: &configuration.bundle)
+      case "store": try readStore(node, into: &configuration.store)
+      case "interaction-log": try readLog(node, into: &configuration.interactionLog)
+      default: try readPacing(node, into: &configuration.pacing)
+      }
+    }
+  }
+
+  private func readGRPC(_ node: Node, into grpc: inout ArbiterConfiguration.GRPC) throws(ArbiterError) {
+    for (_, value) in try entries(node, "grpc", known: ["port"]) { grpc.port = try port(value, "grpc.port") }
+  }
+
+  private func readLean(_ node: Node, into lean: inout ArbiterConfiguration.Lean) throws(ArbiterError) {
+    for (name, value) in try entries(node, "lean", known: ["port", "max-frame-size"]) {
+      if name == "port" {
+        lean.port = value.string == "off" ? nil : try port(value, "lean.port")
+      } else {
+        lean.maxFrameSize = try integer(value, "lean.max-frame-size", atLeast: 1_024)
+      }
+    }
+  }
+
+  private func readBundle(_ node: Node, into bundle: inout ArbiterConfiguration.Bundle) throws(ArbiterError) {
+    for (name, value) in try entries(node, "bundle", known: ["path", "watch-interval"]) {
+      if name == "path" {
+        bundle.path = try text(value, "bundle.path")
+      } else {
+        bundle.watchInterval = try interval(value, "bundle.watch-interval")
+      }
+    }
+  }
+
+  private func readStore(_ node: Node, into store: inout ArbiterConfiguration.Store) throws(ArbiterError) {
+    let known: Set<String> = ["directory", "fsync", "snapshot-interval", "customers", "max-event-skew"]
+    for (name, value) in try entries(node, "store", known: known) {
+      let key = "store.\(name)"
+      switch name {
+      case "directory": store.directory = try optionalPath(value, key)
+      case "fsync":
+        guard let policy = FsyncPolicy(value.string?.replacingOccurrences(of: "ms", with: "") ?? "") else {
+          throw invalid(value, key, "must be 'always' or a number of milliseconds like 10ms, got '\(value.string ?? "")'")
+        }
+        store.fsync = policy
+      case "snapshot-interval": store.snapshotInterval = try interval(value, key)
+      case "customers": store.customers = try integer(value, key, atLeast: 1)
+      default: store.maxEventSkew = try duration(value, key)
+      }
+    }
+  }
+
+  private func readLog(_ node: Node, into log: inout ArbiterConfiguration.InteractionLog) throws(ArbiterError) {
+    let known: Set<String> = [
+      "path", "flush-interval", "decision-memory", "offer-memory", "history-memory", "decline-reason-memory",
+      "max-outcome-skew",
+    ]
+    for (name, value) in try entries(node, "interaction-log", known: known) {
+      let key = "interaction-log.\(name)"
+      switch name {
+      case "path": log.path = try optionalPath(value, key)
+      case "flush-interval": log.flushInterval = try interval(value, key)
+      case "decision-memory": log.decisionMemory = try integer(value, key, atLeast: 1)
+      case "offer-memory": log.offerMemory = try integer(value, key, atLeast: 1)
+      case "history-memory": log.historyMemory = try integer(value, key, atLeast: 1)
+      case "decline-reason-memory": log.declineReasonMemory = try integer(value, key, atLeast: 0)
+      default: log.maxOutcomeSkew = try duration(value, key)
+      }
+    }
+  }
+
+  private func readPacing(_ node: Node, into pacing: inout ArbiterConfiguration.Pacing) throws(ArbiterError) {
+    for (_, value) in try entries(node, "pacing", known: ["checkpoint-interval"]) {
+      pacing.checkpointInterval = try interval(value, "pacing.checkpoint-interval")
+    }
+  }
+
+  // MARK: values
+
+  private func text(_ node: Node, _ key: String) throws(ArbiterError) -> String {
+    guard let scalar = node.scalar, !scalar.string.isEmpty else { throw invalid(node, key, "must be text") }
+    return scalar.string
+  }
+
+  /// A path, or nil for `none`.
+  private func optionalPath(_ node: Node, _ key: String) throws(ArbiterError) -> String? {
+    let path = try text(node, key)
+    return path == "none" ? nil : path
+  }
+
+  private func integer(_ node: Node, _ key: String, atLeast minimum: Int) throws(ArbiterError) -> Int {
+    guard let value = node.scalar.flatMap({ Int($0.string.replacingOccurrences(of: "_", with: "")) }), value >= minimum else {
+      throw invalid(node, key, "must be a whole number of at least \(minimum), got '\(node.string ?? "")'")
+    }
+    return value
+  }
+
+  private func port(_ node: Node, _ key: String) throws(ArbiterError) -> Int {
+    let value = try integer(node, key, atLeast: 0)
+    guard value <= 65_535 else { throw invalid(node, key, "must be a port number (0 picks a free one), got \(value)") }
+    return value
+  }
+
+  private func duration(_ node: Node, _ key: String) throws(ArbiterError) -> Duration {
+    guard let text = node.string, let value = DurationText.parse(text) else {
+      throw invalid(node, key, "must be a duration like 250ms, 30s, 5m or 2h, got '\(node.string ?? "")'")
+    }
+    return value
+  }
+
+  /// A duration, or nil for `off` (or 0).
+  private func interval(_ node: Node, _ key: String) throws(ArbiterError) -> Duration? {
+    if node.string == "off" { return nil }
+    let value = try duration(node, key)
+    return value == .zero ? nil : value
+  }
+}
