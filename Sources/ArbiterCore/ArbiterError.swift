@@ -30,6 +30,7 @@ public struct ArbiterError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The caller's deadline passed before the work was done; nothing was changed.
     public static let deadlineExceeded = Code(.deadlineExceeded)
 
+    /// The code's name in words, e.g. "not found".
     public var description: String {
       switch wrapped {
       case .notFound: "not found"
@@ -45,13 +46,17 @@ public struct ArbiterError: Error, Hashable, Sendable, CustomStringConvertible {
     }
   }
 
+  /// What kind of failure this is; the service layer maps it to a gRPC status.
   public var code: Code
+  /// A human-readable account of the problem, naming the file, field or identifier concerned.
   public var message: String
 
+  /// Creates an error with a code and a message that names the problem.
   public init(_ code: Code, _ message: String) {
     self.code = code
     self.message = message
   }
 
+  /// The code and the message, e.g. "not found: bundle directory 'models/x' does not exist".
   public var description: String { "\(code): \(message)" }
 }

@@ -1,11 +1,16 @@
 /// A small RFC 4180 CSV reader (header row, quoted fields with `""` escapes, CRLF or LF).
 /// Errors name the line and column.
 public struct CSVTable: Sendable {
+  /// The column names from the first row of the file.
   public let header: [String]
+  /// The data rows after the header, each with exactly as many fields as the header; blank lines are skipped.
   public let rows: [[String]]
   /// 1-based line in the file of each row, for error messages.
   public let lineNumbers: [Int]
 
+  /// Parses CSV text; `file` is used only in error messages.
+  /// Throws `invalidArgument` naming the line and column on a stray quote, text after a closing quote, an unclosed
+  /// quote, an empty file or a row whose column count differs from the header's.
   public init(text: String, file: String) throws(ArbiterError) {
     var records: [[String]] = []
     var lines: [Int] = []

@@ -3,6 +3,8 @@ import Foundation
 /// JSON encoding with sorted keys and stable layout, so that the same value always gives the
 /// same bytes (bundles are checksummed and must regenerate identically).
 public enum CanonicalJSON {
+  /// Encodes a value as pretty-printed JSON with sorted keys and unescaped slashes, ending in a newline; rethrows the
+  /// encoder's error.
   public static func encode<T: Encodable>(_ value: T) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

@@ -4,7 +4,9 @@ import Foundation
 /// user configures about offers and how they are decided. It is compiled against a
 /// ``FeatureSchema`` before use; a bad catalogue is refused naming the file, line and field.
 public struct CatalogueDocument: Codable, Sendable, Hashable {
+  /// The catalogue's version label, reported with each decision alongside the bundle's version.
   public var version: String
+  /// The currency code that offer values and contact costs are in, e.g. "EUR".
   public var currency: String
   /// The feature holding the customer's age in years (for age rules).
   public var ageFeature: String
@@ -12,17 +14,24 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
   public var consentFeatures: [String: String]
   /// How to say what a feature means when it pushes a propensity up or down.
   public var featurePhrases: [String: FeaturePhrase]
+  /// The offers that can be decided, in catalogue order.
   public var offers: [OfferDefinition]
   /// Cost of one contact per channel name (an offer may override it).
   public var channelCosts: [String: Double]
+  /// Limits on how often and how soon a customer may be contacted (defaults to no limits when absent).
   public var contactPolicy: ContactPolicy
+  /// The random hold-out that is shown no offer in a group, for measuring uplift; nil means no control group.
   public var controlGroup: ControlGroupPolicy?
+  /// How often, and how, to explore offers other than the best (defaults to no exploration when absent).
   public var exploration: ExplorationPolicy
+  /// Limits on how many offers each channel can take in a period; empty means no channel is limited.
   public var capacity: [ChannelCapacity]
+  /// How candidate offers are ranked against each other (defaults when absent).
   public var arbitration: ArbitrationPolicy
   /// Page diversity: at most this many offers of one category on a page (0: no limit).
   public var maxPerCategoryPerPage: Int
 
+  /// Creates a catalogue; the optional policies default to none or neutral.
   public init(
     version: String, currency: String, ageFeature: String, consentFeatures: [String: String],
     featurePhrases: [String: FeaturePhrase], offers: [OfferDefinition], channelCosts: [String: Double] = [:],
@@ -50,6 +59,8 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
     case exploration, capacity, arbitration, maxPerCategoryPerPage
   }
 
+  /// Decodes a catalogue, defaulting absent optional fields (policies, costs, phrases, page diversity) to none.
+  /// Throws a `DecodingError` when a required field is missing or has the wrong type.
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     version = try c.decode(String.self, forKey: .version)
@@ -89,6 +100,7 @@ public struct FeaturePhrase: Codable, Sendable, Hashable {
   /// When it is below (or a flag is not set), e.g. "rarely spends abroad".
   public var low: String
 
+  /// Creates the phrases for a feature that is high (or set) and low (or not set).
   public init(high: String, low: String) {
     self.high = high
     self.low = low
@@ -97,11 +109,17 @@ public struct FeaturePhrase: Codable, Sendable, Hashable {
 
 /// A comparison in an eligibility condition.
 public enum ComparisonOperator: String, Codable, Sendable, Hashable {
+  /// The customer's value is below the condition's value.
   case lessThan = "<"
+  /// The customer's value is below or equal to the condition's value.
   case lessOrEqual = "<="
+  /// The customer's value is above the condition's value.
   case greaterThan = ">"
+  /// The customer's value is above or equal to the condition's value.
   case greaterOrEqual = ">="
+  /// The customer's value equals the condition's value.
   case equal = "=="
+  /// The customer's value differs from the condition's value (also true when the value is missing).
   case notEqual = "!="
 
   /// Applies the comparison. A missing (NaN) value satisfies no comparison but `!=`.
@@ -120,12 +138,16 @@ public enum ComparisonOperator: String, Codable, Sendable, Hashable {
 
 /// An eligibility or suitability condition on one customer feature.
 public struct OfferCondition: Codable, Sendable, Hashable {
+  /// The name of the customer feature the condition tests, as in the ``FeatureSchema``.
   public var feature: String
+  /// How the customer's value is compared with ``value``.
   public var op: ComparisonOperator
+  /// The value the feature is compared with, in the feature's own unit.
   public var value: Double
   /// Shown when the condition fails, e.g. "needs an existing mortgage".
   public var description: String
 
+  /// Creates a condition `feature op value` with the text shown when it fails.
   public init(feature: String, op: ComparisonOperator, value: Double, description: String) {
     self.feature = feature
     self.op = op
@@ -137,11 +159,14 @@ public struct OfferCondition: Codable, Sendable, Hashable {
 /// How an offer reads on a channel. Templates may use `{first_name}`, `{name}`, `{offer}` and
 /// `{feature:NAME}` (a customer feature's value).
 public struct TreatmentTemplate: Codable, Sendable, Hashable {
+  /// The headline of the offer on the channel (a template).
   public var title: String
+  /// The body text shown or sent to the customer (a template).
   public var message: String
   /// For assisted channels (contact centre, branch): what the agent says.
   public var agentScript: String?
 
+  /// Creates a treatment; `agentScript` is only for assisted channels.
   public init(title: String, message: String, agentScript: String? = nil) {
     self.title = title
     self.message = message
@@ -151,18 +176,25 @@ public struct TreatmentTemplate: Codable, Sendable, Hashable {
 
 /// One offer of the catalogue.
 public struct OfferDefinition: Codable, Sendable, Hashable {
+  /// The offer's unique identifier, used in decisions, logs and models.
   public var id: String
+  /// The offer's display name, used in treatments as `{offer}`.
   public var name: String
   /// The product the offer sells, e.g. "premium_card".
   public var product: String
+  /// The offer's category, for page diversity, decline cool-downs and the default control group (empty when absent).
   public var category: String
   /// Margin to the bank if accepted, in the catalogue's currency.
   public var value: Double
+  /// The channels the offer may be made on.
   public var channels: [Channel]
   /// A boolean feature that, when set, means the customer already holds the product.
   public var heldFeature: String?
+  /// The youngest age in years a customer may be to get the offer; nil means no lower limit.
   public var minAge: Int?
+  /// The oldest age in years a customer may be to get the offer; nil means no upper limit.
   public var maxAge: Int?
+  /// Simple feature conditions the customer must all meet to be eligible; empty means none.
   public var conditions: [OfferCondition]
   /// Multipliers for interaction contexts, keyed "reason:<call reason>" or "page:<page>".
   public var contextWeights: [String: Double]
@@ -176,15 +208,18 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
   public var costs: [String: Double]
   /// First and last day the offer may be made (`YYYY-MM-DD`, inclusive).
   public var validFrom: String?
+  /// Last day the offer may be made (`YYYY-MM-DD`, inclusive); nil means no end date.
   public var validUntil: String?
   /// Business lever: multiplies the expected value (1 neutral; 1.5 pushes, 0.5 holds back).
   public var lever: Double
+  /// Limits on how many times the offer may be made; nil means no quota.
   public var quota: OfferQuota?
   /// Capacity units one offer uses on a channel with capacity (overrides the channel's).
   public var capacityUnits: Double?
   /// Control group the offer belongs to (default: its category).
   public var group: String?
 
+  /// Creates an offer definition; the optional rules and limits default to none and the lever to 1.
   public init(
     id: String, name: String, product: String, category: String, value: Double, channels: [Channel],
     heldFeature: String?, minAge: Int?, maxAge: Int?, conditions: [OfferCondition],
@@ -220,6 +255,8 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
     case contextWeights, treatments, eligibility, suitability, costs, validFrom, validUntil, lever, quota, capacityUnits, group
   }
 
+  /// Decodes an offer, defaulting absent optional fields (category "", conditions, costs, lever 1) to none.
+  /// Throws a `DecodingError` when a required field is missing or has the wrong type.
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     id = try c.decode(String.self, forKey: .id)

@@ -6,15 +6,20 @@
 public struct ContactPolicy: Codable, Sendable, Hashable {
   /// At most `max` decisions that made an offer through `channel` within `windowDays`.
   public struct FrequencyCap: Codable, Sendable, Hashable {
+    /// The channel the cap counts offers on.
     public var channel: Channel
+    /// The most decisions with an offer on the channel allowed within the window.
     public var max: Int
+    /// The length of the window in days, counted back from the decision's time.
     public var windowDays: Double
+    /// Creates a cap of `max` offers through `channel` per `windowDays` days.
     public init(channel: Channel, max: Int, windowDays: Double) {
       self.channel = channel
       self.max = max
       self.windowDays = windowDays
     }
   }
+  /// Per-channel frequency caps; empty means no channel is capped.
   public var frequencyCaps: [FrequencyCap]
   /// After a decline, no offer of the same category for this many days (0: off).
   public var declineCooldownDays: Double
@@ -26,6 +31,7 @@ public struct ContactPolicy: Codable, Sendable, Hashable {
   /// Whether any rule is set (otherwise decisions need no history).
   public var isActive: Bool { !frequencyCaps.isEmpty || declineCooldownDays > 0 || maxOffersPerWeek > 0 || noRepeatDays > 0 }
 
+  /// Creates a contact policy; every rule defaults to off.
   public init(frequencyCaps: [FrequencyCap] = [], declineCooldownDays: Double = 0, maxOffersPerWeek: Int = 0, noRepeatDays: Double = 0) {
     self.frequencyCaps = frequencyCaps
     self.declineCooldownDays = declineCooldownDays
@@ -34,6 +40,7 @@ public struct ContactPolicy: Codable, Sendable, Hashable {
   }
 
   private enum CodingKeys: String, CodingKey { case frequencyCaps, declineCooldownDays, maxOffersPerWeek, noRepeatDays }
+  /// Decodes a contact policy, treating absent rules as off; throws a `DecodingError` on a field of the wrong type.
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     frequencyCaps = try c.decodeIfPresent([FrequencyCap].self, forKey: .frequencyCaps) ?? []
@@ -46,11 +53,14 @@ public struct ContactPolicy: Codable, Sendable, Hashable {
 /// A deterministic hash-based holdout: for each customer × offer group, `share` of customers
 /// are held out (shown nothing of the group) for `periodDays` at a time, to measure lift.
 public struct ControlGroupPolicy: Codable, Sendable, Hashable {
+  /// The fraction of customers held out of each offer group, in [0, 1); 0 holds out no one.
   public var share: Double
+  /// How many days a customer's holdout assignment lasts before it is drawn again (default 30).
   public var periodDays: Double
   /// Changes the assignment without changing share or period.
   public var salt: String
 
+  /// Creates a control group policy holding out `share` of customers for `periodDays` at a time.
   public init(share: Double, periodDays: Double = 30, salt: String = "") {
     self.share = share
     self.periodDays = periodDays
@@ -58,6 +68,8 @@ public struct ControlGroupPolicy: Codable, Sendable, Hashable {
   }
 
   private enum CodingKeys: String, CodingKey { case share, periodDays, salt }
+  /// Decodes a control group policy (period 30 days and empty salt when absent); throws a `DecodingError` when `share`
+  /// is missing.
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     share = try c.decode(Double.self, forKey: .share)
@@ -68,6 +80,7 @@ public struct ControlGroupPolicy: Codable, Sendable, Hashable {
 
 /// How offers are drawn from the ranking. Every shown offer's draw probability is logged.
 public struct ExplorationPolicy: Codable, Sendable, Hashable {
+  /// The rule for choosing which ranked offer to show.
   public enum Method: String, Codable, Sendable {
     /// Always the best remaining offer (probability 1).
     case greedy
@@ -76,10 +89,15 @@ public struct ExplorationPolicy: Codable, Sendable, Hashable {
     /// Drawn in proportion to exp(priority / (temperature × best priority)), without replacement.
     case softmax
   }
+  /// How offers are drawn (default greedy).
   public var method: Method
+  /// For epsilon-greedy: the probability, in [0, 1], of drawing a random remaining offer instead of the best (default
+  /// 0.05).
   public var epsilon: Double
+  /// For softmax: how flat the draw is relative to the best priority, > 0; larger spreads the draw (default 0.2).
   public var temperature: Double
 
+  /// Creates an exploration policy; the default is greedy, so nothing is explored.
   public init(method: Method = .greedy, epsilon: Double = 0.05, temperature: Double = 0.2) {
     self.method = method
     self.epsilon = epsilon
@@ -87,6 +105,7 @@ public struct ExplorationPolicy: Codable, Sendable, Hashable {
   }
 
   private enum CodingKeys: String, CodingKey { case method, epsilon, temperature }
+  /// Decodes an exploration policy, defaulting absent fields; throws a `DecodingError` on a field of the wrong type.
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     method = try c.decodeIfPresent(Method.self, forKey: .method) ?? .greedy
@@ -97,12 +116,14 @@ public struct ExplorationPolicy: Codable, Sendable, Hashable {
 
 /// The contact capacity of a channel, e.g. contact-centre agent minutes per hour.
 public struct ChannelCapacity: Codable, Sendable, Hashable {
+  /// The channel whose contacts use the capacity.
   public var channel: Channel
   /// Capacity units (e.g. agent minutes) available per hour.
   public var unitsPerHour: Double
   /// Units one offer made through the channel uses (an offer may override it).
   public var unitsPerOffer: Double
 
+  /// Creates a capacity of `unitsPerHour` units for a channel, each offer using `unitsPerOffer`.
   public init(channel: Channel, unitsPerHour: Double, unitsPerOffer: Double) {
     self.channel = channel
     self.unitsPerHour = unitsPerHour
@@ -112,9 +133,12 @@ public struct ChannelCapacity: Codable, Sendable, Hashable {
 
 /// At most `limit` offers made per period, paced across the period.
 public struct OfferQuota: Codable, Sendable, Hashable {
+  /// The period over which a quota's limit applies.
   public enum Period: String, Codable, Sendable {
+    /// One hour, one day, or seven days.
     case hour, day, week
 
+    /// The length of the period in days (1/24 for an hour).
     public var days: Double {
       switch self {
       case .hour: 1.0 / 24
@@ -123,9 +147,12 @@ public struct OfferQuota: Codable, Sendable, Hashable {
       }
     }
   }
+  /// The most offers that may be made in one period.
   public var limit: Int
+  /// The period the limit applies to.
   public var period: Period
 
+  /// Creates a quota of `limit` offers per `period`.
   public init(limit: Int, period: Period) {
     self.limit = limit
     self.period = period
@@ -140,11 +167,14 @@ public struct OfferQuota: Codable, Sendable, Hashable {
 /// paid for; an offer in it costs `inboundCostShare` of the channel's contact cost (the agent's
 /// extra minutes).
 public struct ArbitrationPolicy: Codable, Sendable, Hashable {
+  /// Whether the channel's contact cost is subtracted from the priority (default true).
   public var subtractChannelCost: Bool
+  /// The fraction, in [0, 1], of the channel's contact cost charged to an offer in an inbound interaction (default 1).
   public var inboundCostShare: Double
   /// Whether quotas and capacity are paced by shadow prices (otherwise only hard limits).
   public var pacing: Bool
 
+  /// Creates an arbitration policy; by default the channel cost is subtracted in full and pacing is on.
   public init(subtractChannelCost: Bool = true, inboundCostShare: Double = 1, pacing: Bool = true) {
     self.subtractChannelCost = subtractChannelCost
     self.inboundCostShare = inboundCostShare
@@ -152,6 +182,7 @@ public struct ArbitrationPolicy: Codable, Sendable, Hashable {
   }
 
   private enum CodingKeys: String, CodingKey { case subtractChannelCost, inboundCostShare, pacing }
+  /// Decodes an arbitration policy, defaulting absent fields; throws a `DecodingError` on a field of the wrong type.
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     subtractChannelCost = try c.decodeIfPresent(Bool.self, forKey: .subtractChannelCost) ?? true

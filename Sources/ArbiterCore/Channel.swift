@@ -1,12 +1,19 @@
 /// A channel through which Arbiter decides: inbound (web, app, contact centre, branch, ATM) or
 /// outbound (e-mail, SMS).
 public enum Channel: Int, CaseIterable, Sendable, Codable, Hashable, CustomStringConvertible {
+  /// The bank's website.
   case web = 1
+  /// The bank's mobile app.
   case mobileApp = 2
+  /// A call with a contact-centre agent.
   case contactCentre = 3
+  /// A visit to a branch, with an adviser.
   case branch = 4
+  /// A cash machine screen.
   case atm = 5
+  /// An e-mail sent by the bank (outbound).
   case email = 6
+  /// A text message sent by the bank (outbound).
   case sms = 7
 
   /// The name used in catalogues, configuration and on the command line.
@@ -29,6 +36,7 @@ public enum Channel: Int, CaseIterable, Sendable, Codable, Hashable, CustomStrin
   /// Whether a person (an agent or branch adviser) presents the offer, so a script is needed.
   public var isAssisted: Bool { self == .contactCentre || self == .branch }
 
+  /// The channel's catalogue name, e.g. "mobile-app".
   public var description: String { name }
 
   /// The channel with this name, accepting `_` for `-` and any case.
@@ -41,6 +49,7 @@ public enum Channel: Int, CaseIterable, Sendable, Codable, Hashable, CustomStrin
   /// Zero-based position among all channels, for dense per-channel tables.
   @inlinable public var ordinal: Int { rawValue - 1 }
 
+  /// Decodes a channel from its name (any case, `_` for `-`); throws a `DecodingError` on an unknown name.
   public init(from decoder: any Decoder) throws {
     let container = try decoder.singleValueContainer()
     let name = try container.decode(String.self)
@@ -51,6 +60,7 @@ public enum Channel: Int, CaseIterable, Sendable, Codable, Hashable, CustomStrin
     self = channel
   }
 
+  /// Encodes the channel as its catalogue name.
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.singleValueContainer()
     try container.encode(name)

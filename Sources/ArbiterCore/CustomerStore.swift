@@ -1,10 +1,14 @@
 /// One customer as supplied to the store: an id, a display name and a feature vector laid out by
 /// the store's schema.
 public struct CustomerRecord: Sendable, Hashable {
+  /// The customer's id; 0 is reserved for anonymous visitors and refused by the store.
   public var id: UInt64
+  /// The name shown to agents and used in treatments.
   public var displayName: String
+  /// The feature values, one per schema feature in schema order; NaN means missing.
   public var values: [Float]
 
+  /// Creates a record from an id, a display name and a feature vector.
   public init(id: UInt64, displayName: String, values: [Float]) {
     self.id = id
     self.displayName = displayName
@@ -18,12 +22,15 @@ public struct CustomerRecord: Sendable, Hashable {
 /// bisection: a lookup takes no lock and allocates nothing. A new store is built and published
 /// as a whole (see `LiveState` in ArbiterDecisioning).
 public final class CustomerStore: Sendable {
+  /// The schema the vectors are laid out by.
   public let schema: FeatureSchema
   /// Sorted ascending; `ids[row]` is the id of `row`.
   public let ids: [UInt64]
   /// `values[row * width + feature]`.
   public let values: [Float]
+  /// `displayNames[row]` is the display name of `row`.
   public let displayNames: [String]
+  /// The number of features in each vector (the schema's width).
   public let width: Int
 
   /// Builds a store; records may come in any order. Throws on a duplicate id, a zero id or a

@@ -2,16 +2,26 @@ import Foundation
 
 /// Why an offer cannot be made to a customer on a channel.
 public struct Ineligibility: Sendable, Hashable {
+  /// The rule an offer failed, as a stable code for logs and the API.
   public enum Code: String, Sendable {
+    /// The offer is not made through the channel of the decision.
     case channelNotAllowed = "CHANNEL_NOT_ALLOWED"
+    /// The channel needs marketing consent and the customer has not given it.
     case noConsent = "NO_CONSENT"
+    /// The customer already holds the offer's product.
     case alreadyHeld = "ALREADY_HELD"
+    /// The customer's age is outside the offer's age band (or unknown).
     case ageRule = "AGE_RULE"
+    /// A feature condition or the eligibility rule is not met.
     case rule = "RULE"
+    /// The suitability rule is not met: the offer is not right for this customer.
     case suitability = "SUITABILITY"
+    /// The decision's time is outside the offer's validity dates.
     case notValidNow = "NOT_VALID_NOW"
   }
+  /// Which rule the offer failed.
   public var code: Code
+  /// A human explanation of the failure, e.g. "already holds premium_card".
   public var detail: String
 }
 
@@ -19,28 +29,43 @@ public struct Ineligibility: Sendable, Hashable {
 /// consent for the channel, product not already held, age band, and each offer's conditions.
 /// Feature names are resolved to indices here, once.
 public struct EligibilityRules: Sendable {
+  /// One compiled feature condition of an offer.
   public struct Condition: Sendable {
+    /// The index of the tested feature in the customer vector.
     public let feature: Int
+    /// How the customer's value is compared with ``value``.
     public let op: ComparisonOperator
+    /// The value the feature is compared with.
     public let value: Float
+    /// The text shown when the condition fails.
     public let description: String
   }
 
   /// One offer's rules; a class, so that checking an offer touches one reference.
   public final class OfferRules: Sendable {
+    /// The customer-vector index of the boolean feature meaning the product is already held; nil when there is none.
     public let heldFeature: Int?
+    /// The product the offer sells, for explanations.
     public let product: String
+    /// The youngest age in years allowed; nil means no lower limit.
     public let minAge: Float?
+    /// The oldest age in years allowed; nil means no upper limit.
     public let maxAge: Float?
+    /// The offer's feature conditions, all of which must hold.
     public let conditions: [Condition]
     /// Bit `channel.ordinal` set when the offer may go through that channel.
     public let channelMask: UInt32
+    /// The compiled eligibility rule; nil means none.
     public let eligibility: RuleExpression?
+    /// The compiled suitability rule; nil means none.
     public let suitability: RuleExpression?
     /// Validity window in days since 1970 (inclusive).
     public let validFrom: Double
+    /// End of the validity window in days since 1970, exclusive (the day after the last valid day; infinity when
+    /// open-ended).
     public let validUntil: Double
 
+    /// Whether the offer may go through `channel`.
     @inlinable public func allows(_ channel: Channel) -> Bool { channelMask & (1 << UInt32(channel.ordinal)) != 0 }
 
     init(
@@ -60,6 +85,7 @@ public struct EligibilityRules: Sendable {
     }
   }
 
+  /// Each offer's rules, in catalogue order.
   public let offers: [OfferRules]
   /// The same rules as plain values, for ``check``: a decision walks them without touching a
   /// reference (no reference counting shared between threads).
@@ -67,10 +93,15 @@ public struct EligibilityRules: Sendable {
   @usableFromInline let flatConditions: [FlatCondition]
   /// Eligibility and suitability expressions, indexed from ``flat``.
   @usableFromInline let expressions: [RuleExpression]
+  /// The index of the age feature (years) in the customer vector.
   public let ageFeature: Int
   /// Per channel ordinal: the consent feature, if the channel needs consent.
   public let consentFeature: [Int?]
 
+  /// Compiles the catalogue's rules against a schema; `file` names the catalogue in error messages.
+  /// Throws naming the field: `failedPrecondition` for a feature the schema lacks, `invalidArgument` for an unknown
+  /// channel, a non-finite condition value, an age band or validity dates that end before they start, a bad date or
+  /// a rule that does not compile.
   public init(catalogue: CatalogueDocument, schema: FeatureSchema, file: String = "catalogue.json") throws(ArbiterError) {
     func at(_ path: String) -> String { JSONLocator.describe(file: file, path: path) }
     ageFeature = try schema.requireCustomerIndex(catalogue.ageFeature, for: at("ageFeature"))

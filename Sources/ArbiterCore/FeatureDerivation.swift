@@ -4,6 +4,7 @@
 /// from the row's clock (the feature whose kind is ``Kind/clock``: the time of the newest event
 /// applied), and are decayed to the moment of reading when a decision reads them.
 public struct FeatureDerivation: Codable, Sendable, Hashable {
+  /// What a derived feature computes from the events.
   public enum Kind: String, Codable, Sendable {
     /// The time of the newest event applied to the row (state for decay; one per schema).
     case clock
@@ -23,6 +24,7 @@ public struct FeatureDerivation: Codable, Sendable, Hashable {
     case state
   }
 
+  /// What the feature computes.
   public var kind: Kind
   /// Which events feed it: "transaction", "page_view", "call", "transfer"; nil takes every kind.
   public var event: String?
@@ -41,6 +43,7 @@ public struct FeatureDerivation: Codable, Sendable, Hashable {
   /// For trigger: how long it stays set.
   public var expiresAfterDays: Double?
 
+  /// Creates a derivation; the fields that do not apply to `kind` stay nil.
   public init(
     kind: Kind, event: String? = nil, channel: String? = nil, direction: String? = nil, halfLifeDays: Double? = nil,
     source: String? = nil, state: String? = nil, threshold: Double? = nil, expiresAfterDays: Double? = nil
@@ -59,9 +62,12 @@ public struct FeatureDerivation: Codable, Sendable, Hashable {
 
 /// A real-time event about one customer.
 public struct CustomerEvent: Sendable, Hashable {
+  /// What happened: a transaction, a web or app page view, a call to the contact centre, or a transfer.
   public enum Kind: String, Sendable, CaseIterable {
+    /// A card or account transaction, a page view, a call, or a transfer.
     case transaction, pageView = "page_view", call, transfer
 
+    /// The event kind's one-byte code in the feature store's write-ahead log (1–4).
     public var code: UInt8 {
       switch self {
       case .transaction: 1
@@ -71,30 +77,40 @@ public struct CustomerEvent: Sendable, Hashable {
       }
     }
 
+    /// The kind with a write-ahead-log code, or nil when the code is unknown.
     public init?(code: UInt8) {
       guard let kind = Kind.allCases.first(where: { $0.code == code }) else { return nil }
       self = kind
     }
   }
 
+  /// Where a transaction was made; `none` for events that are not transactions.
   public enum TransactionChannel: String, Sendable, CaseIterable {
+    /// No channel (not a transaction), cash machine, branch, card payment, online, or phone.
     case none, atm, branch, card, online, phone
 
+    /// The channel's one-byte code in the write-ahead log (its position in the cases, `none` being 0).
     public var code: UInt8 { UInt8(Self.allCases.firstIndex(of: self)!) }
 
+    /// The channel with a write-ahead-log code, or nil when the code is out of range.
     public init?(code: UInt8) {
       guard Int(code) < Self.allCases.count else { return nil }
       self = Self.allCases[Int(code)]
     }
   }
 
+  /// The id of the customer the event is about.
   public var customerId: UInt64
+  /// What kind of event it is.
   public var kind: Kind
+  /// When it happened, in milliseconds since the Unix epoch.
   public var timestampMillis: Int64
   /// Signed: negative is outgoing.
   public var amount: Double
+  /// Where a transaction was made (`none` for other kinds).
   public var channel: TransactionChannel
 
+  /// Creates an event; the amount defaults to 0 and the channel to none.
   public init(customerId: UInt64, kind: Kind, timestampMillis: Int64, amount: Double = 0, channel: TransactionChannel = .none) {
     self.customerId = customerId
     self.kind = kind

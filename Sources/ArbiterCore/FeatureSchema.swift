@@ -1,12 +1,16 @@
 /// The kinds of value a feature holds. All are stored as `Float` in a customer vector.
 public enum FeatureKind: Sendable, Hashable, Codable {
+  /// A number, possibly missing (NaN).
   case numeric
+  /// A flag stored as 1 (set) or 0 (not set).
   case boolean
   /// A categorical feature stored as its level's code (0, 1, 2, …).
   case categorical(levels: [String])
 
   private enum CodingKeys: String, CodingKey { case type, levels }
 
+  /// Decodes a kind from `{"type": "numeric" | "boolean" | "categorical", "levels": [...]}`.
+  /// Throws a `DecodingError` on an unknown type or a categorical kind without levels.
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     switch try container.decode(String.self, forKey: .type) {
@@ -19,6 +23,7 @@ public enum FeatureKind: Sendable, Hashable, Codable {
     }
   }
 
+  /// Encodes the kind as `{"type": ..., "levels": [...]}` (levels only for a categorical kind).
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
     switch self {
@@ -33,8 +38,11 @@ public enum FeatureKind: Sendable, Hashable, Codable {
 
 /// One named feature of a schema.
 public struct FeatureDefinition: Sendable, Hashable, Codable {
+  /// The feature's name, unique in the schema, used by models, rules and the catalogue.
   public var name: String
+  /// What kind of value the feature holds.
   public var kind: FeatureKind
+  /// What the feature means, for people reading the schema (not used in decisions).
   public var description: String
   /// How real-time events keep it current; nil for a feature set only by imports and upserts.
   public var derive: FeatureDerivation?
@@ -104,7 +112,9 @@ public struct FeatureProfile: Sendable, Hashable, Codable {
 
 /// Where a model reads a feature from: the customer's stored vector or the request's context.
 public enum FeatureSource: Sendable, Hashable {
+  /// The feature at this index in the customer's stored vector.
   case customer(Int)
+  /// The feature at this index in the request's context vector.
   case context(Int)
 }
 
@@ -118,6 +128,7 @@ public struct FeatureSchema: Sendable, Hashable, Codable {
   /// Features of the interaction, built per request (e.g. the channel).
   public var contextFeatures: [FeatureDefinition]
 
+  /// Creates a schema from its customer and context features, in vector order.
   public init(customerFeatures: [FeatureDefinition], contextFeatures: [FeatureDefinition]) {
     self.customerFeatures = customerFeatures
     self.contextFeatures = contextFeatures

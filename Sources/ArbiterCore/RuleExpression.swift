@@ -19,6 +19,7 @@
 ///
 /// Errors name the 1-based character position in the rule text.
 public struct RuleExpression: Sendable, Hashable {
+  /// The rule text as written in the catalogue.
   public let source: String
   let program: [Instruction]
   let constants: [Double]
@@ -158,16 +159,22 @@ public struct RuleExpression: Sendable, Hashable {
     }
   }
 
+  /// Whether two rules have the same text and the same compiled program.
   public static func == (lhs: RuleExpression, rhs: RuleExpression) -> Bool { lhs.source == rhs.source && lhs.program == rhs.program }
+  /// Hashes the rule's text.
   public func hash(into hasher: inout Hasher) { hasher.combine(source) }
 }
 
 /// A rule that does not parse or compile: what is wrong and at which character (1-based).
 public struct RuleError: Error, Sendable, Hashable {
+  /// The 1-based character position in the rule text where the problem is.
   public var position: Int
+  /// What is wrong, e.g. "unknown feature 'incme'".
   public var message: String
+  /// The position and the message, e.g. "position 5: unknown feature 'incme'".
   public var description: String { "position \(position): \(message)" }
 
+  /// Creates an error at a 1-based character position.
   public init(position: Int, message: String) {
     self.position = position
     self.message = message

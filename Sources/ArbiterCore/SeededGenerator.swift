@@ -5,8 +5,10 @@ import Foundation
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
   private var state: UInt64
 
+  /// Starts the stream for a seed; equal seeds give equal streams.
   public init(seed: UInt64) { state = seed }
 
+  /// The next 64 random bits of the stream.
   public mutating func next() -> UInt64 {
     state &+= 0x9e37_79b9_7f4a_7c15
     var z = state

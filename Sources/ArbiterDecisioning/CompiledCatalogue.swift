@@ -7,20 +7,26 @@ import ArbiterModels
 /// A class, so that walking the catalogue per decision touches one reference per offer rather
 /// than copying (and retaining) every field.
 public final class CompiledOffer: Sendable {
+  /// The offer's position in the catalogue, which is also its index in ``CompiledCatalogue/offers`` and breaks ties.
   public let index: Int
+  /// The offer as written in the catalogue.
   public let definition: OfferDefinition
   /// Per channel ordinal: title, message and (assisted channels) agent script.
   public let treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?]
+  /// The propensity model that scores the offer.
   public let model: PropensityModel
   /// Per channel ordinal: the cost of a contact, and the capacity units an offer uses.
   public let costs: [Double]
+  /// Per channel ordinal: the capacity units one offer uses (0 on a channel without capacity).
   public let capacityUnits: [Double]
+  /// The pacing budget of the offer's quota; nil when the offer has no quota.
   public let quota: PacingState.Budget?
   /// The control group the offer belongs to, and its hash with the control salt.
   public let group: String
   let groupHash: UInt64
   /// Hot copies of the definition's numbers.
   public let value: Double
+  /// The offer's business lever, multiplying its expected value (1 is neutral).
   public let lever: Double
 
   init(
@@ -48,6 +54,7 @@ public final class CompiledOffer: Sendable {
 /// The catalogue and its models compiled against a schema, validated as a whole: every offer
 /// has a model and a treatment for each of its channels, every feature named exists.
 public final class CompiledCatalogue: Sendable {
+  /// The compiled offers, in catalogue order.
   public let offers: [CompiledOffer]
   /// Channel, consent, held-product, age and condition rules, shared with offline tools.
   public let rules: EligibilityRules
@@ -59,14 +66,20 @@ public final class CompiledCatalogue: Sendable {
   public let channelContextFeature: Int?
   /// Per customer feature then context feature (in ``FeatureSchema/source(of:)`` order): phrases.
   public let phrases: [String: FeaturePhrase]
+  /// Offer id → index in ``offers``.
   public let offerIndex: [String: Int]
   /// How a request's customer and context values are prepared for the logistic models.
   public let scoringLayout: ScoringLayout
 
+  /// The catalogue's contact policy, validated.
   public let contactPolicy: ContactPolicy
+  /// The catalogue's control group policy, validated; nil when there is no control group.
   public let controlGroup: ControlGroupPolicy?
+  /// The catalogue's exploration policy, validated.
   public let exploration: ExplorationPolicy
+  /// The catalogue's arbitration policy, validated.
   public let arbitration: ArbitrationPolicy
+  /// At most this many offers of one category on a page (0: no limit).
   public let maxPerCategoryPerPage: Int
   /// Per channel ordinal: the channel's capacity budget, if it has one.
   public let capacityBudgets: [PacingState.Budget?]

@@ -3,13 +3,19 @@ import ArbiterCore
 /// What the contact policy reads of one past offer or outcome: the decision it belongs to as a
 /// number (offers of one decision are one contact), the offer, channel, outcome and time.
 public struct ContactRecord: Sendable, Hashable {
+  /// The decision the record belongs to, as a number (the FNV-1a hash of its id): offers of one decision count as one
+  /// contact.
   public var decision: UInt64
+  /// The id of the offer made or answered.
   public var offerId: String
+  /// The channel the offer was made on.
   public var channel: Channel
   /// nil for an offer made.
   public var outcome: OutcomeKind?
+  /// When the offer was made or the outcome recorded, in milliseconds since the Unix epoch.
   public var timestampMillis: Int64
 
+  /// Creates a record from its parts; `outcome` is nil for an offer made.
   public init(decision: UInt64, offerId: String, channel: Channel, outcome: OutcomeKind?, timestampMillis: Int64) {
     self.decision = decision
     self.offerId = offerId

@@ -9,14 +9,20 @@ import Foundation
 ///
 /// Ties in score are broken by catalogue order, so the same inputs always give the same ranking.
 public final class DecisionEngine: Sendable {
+  /// How many offers a decision returns when the request does not say (3).
   public static let defaultMaxOffers = 3
+  /// The most offers one decision may return (50); requests asking for more are refused.
   public static let maxOffersLimit = 50
   /// How many reason codes each offer carries.
   public static let reasonsPerOffer = 3
 
+  /// The compiled catalogue the engine decides with.
   public let catalogue: CompiledCatalogue
+  /// The customers whose feature vectors the engine reads.
   public let customers: FeatureStore
+  /// The feature schema of the bundle (its layout matches the customers').
   public let schema: FeatureSchema
+  /// The bundle, catalogue and schema versions stamped on every decision.
   public let versions: VersionStamp
   /// The current time in days since the epoch, at which derived features are read.
   public let clock: @Sendable () -> Double

@@ -19,8 +19,11 @@ public struct DecisionID: Sendable, Hashable {
   /// Sequences of decisions whose ids the log did not make carry this bit (never a real one).
   static let foreignBit: UInt64 = 1 << 63
 
+  /// Which call made the decision.
   public var kind: Kind
+  /// The interaction log's instance that made the id (written in hex).
   public var instance: UInt32
+  /// The decision's sequence number in the log, at least 1 and below 2^63.
   public var sequence: UInt64
 
   /// An id from its parts; `sequence` is at least 1 and below 2^63.

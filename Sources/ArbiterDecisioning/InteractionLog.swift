@@ -4,19 +4,28 @@ import Synchronization
 
 /// The outcomes the loop is closed with.
 public enum OutcomeKind: String, Sendable, CaseIterable {
+  /// The offer was shown, it was clicked, the customer accepted or declined it, or the customer went on to take the
+  /// product up (converted).
   case impression, click, accept, decline, convert
 }
 
 /// An outcome reported for an offer of an earlier decision.
 public struct OutcomeReport: Sendable {
+  /// The decision that made the offer.
   public var decisionId: String
+  /// The offer the outcome is for; it must be one the decision made.
   public var offerId: String
+  /// What happened.
   public var outcome: OutcomeKind
+  /// The value realised (e.g. the amount of a converted loan), in the catalogue's currency; nil when unknown.
   public var value: Double?
+  /// Why the customer declined, e.g. "too-expensive"; empty when not given (at most
+  /// ``InteractionLog/maxDeclineReasonBytes``).
   public var declineReason: String
   /// 0 means now.
   public var timestampMillis: Int64
 
+  /// Creates a report; by default with no value or decline reason, timed now.
   public init(decisionId: String, offerId: String, outcome: OutcomeKind, value: Double? = nil, declineReason: String = "", timestampMillis: Int64 = 0) {
     self.decisionId = decisionId
     self.offerId = offerId
@@ -29,14 +38,20 @@ public struct OutcomeReport: Sendable {
 
 /// One line of a customer's history as an agent sees it.
 public struct InteractionEntry: Sendable, Hashable {
+  /// The decision that made the offer.
   public var decisionId: String
+  /// The offer made or answered.
   public var offerId: String
+  /// The channel the offer was made on.
   public var channel: Channel
   /// nil for an offer made with no outcome reported yet.
   public var outcome: OutcomeKind?
+  /// When the offer was made or the outcome recorded, in milliseconds since the Unix epoch.
   public var timestampMillis: Int64
+  /// Why the customer declined; empty when not a decline or not given.
   public var declineReason: String
 
+  /// Creates an entry; `outcome` is nil for an offer made with no outcome yet.
   public init(decisionId: String, offerId: String, channel: Channel, outcome: OutcomeKind?, timestampMillis: Int64, declineReason: String = "") {
     self.decisionId = decisionId
     self.offerId = offerId
@@ -98,7 +113,9 @@ public final class InteractionLog: Sendable {
   /// What a restart read back from the log file: the newest decisions (up to the decision ring's
   /// capacity) and the outcomes after them, into the rings outcomes and the contact policy read.
   public struct RestoreReport: Sendable, Equatable {
+    /// Decisions read back from the file.
     public var decisions = 0
+    /// Outcomes read back from the file (of decisions read back).
     public var outcomes = 0
     /// Outcomes whose decision is older than the decisions read back.
     public var outcomesOfOlderDecisions = 0

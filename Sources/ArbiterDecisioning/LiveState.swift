@@ -6,10 +6,14 @@ import Foundation
 /// Everything a decision reads, immutable once built: the engine (catalogue, models, customers)
 /// and where it came from.
 public final class DecisionSnapshot: AtomicReference, Sendable {
+  /// The engine that decides with this snapshot's catalogue, models and customers.
   public let engine: DecisionEngine
+  /// The bundle the engine was built from.
   public let bundle: ModelBundle
+  /// When the snapshot was built, in milliseconds since the Unix epoch.
   public let loadedAtMillis: Int64
 
+  /// Creates a snapshot of an engine and its bundle, stamped with the current time.
   public init(engine: DecisionEngine, bundle: ModelBundle) {
     self.engine = engine
     self.bundle = bundle
@@ -22,6 +26,7 @@ public final class DecisionSnapshot: AtomicReference, Sendable {
 /// request in flight finishes on the snapshot it started with.
 public final class LiveState: Sendable {
   private let current: ManagedAtomic<DecisionSnapshot>
+  /// The interaction log every decision and outcome is recorded in.
   public let log: InteractionLog
   /// The challenger of shadow scoring, and the share of decisions (in 1/10,000) it scores.
   private let challenger = ManagedAtomic<DecisionSnapshot?>(nil)
@@ -29,6 +34,7 @@ public final class LiveState: Sendable {
   /// The bundle location reloads read from when none is given.
   public let bundlePath: String
 
+  /// Starts serving `snapshot`, logging to `log`; reloads without a path read `bundlePath`.
   public init(snapshot: DecisionSnapshot, log: InteractionLog, bundlePath: String) {
     self.current = ManagedAtomic(snapshot)
     self.log = log
@@ -122,10 +128,14 @@ public final class LiveState: Sendable {
 
 /// A slot of a page to fill: offers of `contentType` (an offer category; empty takes any).
 public struct SlotRequest: Sendable {
+  /// The slot's name, unique on the page.
   public var name: String
+  /// The offer category the slot takes; empty takes any.
   public var contentType: String
+  /// How many offers the slot holds (at least 1).
   public var count: Int
 
+  /// Creates a slot of `count` offers of `contentType`.
   public init(name: String, contentType: String, count: Int) {
     self.name = name
     self.contentType = contentType
@@ -135,8 +145,11 @@ public struct SlotRequest: Sendable {
 
 /// An offer placed in a slot.
 public struct SlotPlacement: Sendable {
+  /// The name of the slot the offer was placed in.
   public var slot: String
+  /// The 1-based position in the slot.
   public var position: Int
+  /// The offer placed.
   public var offer: RankedOffer
 }
 
@@ -238,8 +251,11 @@ extension LiveState {
 
 /// What one look at the bundle root found.
 public enum BundleWatchResult: Sendable, Equatable {
+  /// No new version directory appeared (or the newest is already live).
   case unchanged
+  /// A new version was loaded and published; `version` is its bundle version.
   case published(version: String)
+  /// A new version directory was found but refused; the live bundle stays.
   case refused(directory: String, reason: String)
 }
 

@@ -5,6 +5,7 @@ import Foundation
 
 /// What an outbound campaign asks: a channel, who may be contacted, and the limits.
 public struct OutboundRequest: Sendable {
+  /// The outbound channel the campaign contacts customers through (e.g. e-mail, SMS, an outbound call).
   public var channel: Channel
   /// Customers to consider; empty means every stored customer.
   public var customerIds: [UInt64]
@@ -15,6 +16,7 @@ public struct OutboundRequest: Sendable {
   /// Offers the campaign may make (empty: any).
   public var offerIds: Set<String>
 
+  /// Creates a campaign request; by default every customer and offer, with no budget or contact limit.
   public init(channel: Channel, customerIds: [UInt64] = [], budget: Double? = nil, capacity: Int? = nil, offerIds: Set<String> = []) {
     self.channel = channel
     self.customerIds = customerIds
@@ -26,12 +28,17 @@ public struct OutboundRequest: Sendable {
 
 /// One customer chosen for one offer.
 public struct OutboundAssignment: Sendable, Hashable {
+  /// The customer to contact.
   public var customerId: UInt64
+  /// The offer to make them.
   public var offerId: String
+  /// The offer's index in the compiled catalogue.
   public var offerIndex: Int
+  /// The model's probability, in [0, 1], that the customer accepts.
   public var propensity: Double
   /// propensity × value × lever.
   public var expectedValue: Double
+  /// The contact cost on the campaign's channel, in the catalogue's currency.
   public var cost: Double
   /// The offer's treatment for the channel, filled in for the customer.
   public var treatment: RenderedTreatment
@@ -41,8 +48,11 @@ public struct OutboundAssignment: Sendable, Hashable {
 /// chosen for at this point of the selection, logged (with what it would have brought) so that
 /// the campaign's lift can be measured.
 public struct OutboundControl: Sendable, Hashable {
+  /// The customer held out.
   public var customerId: UInt64
+  /// The offer they were held out of.
   public var offerId: String
+  /// The model's probability that they would have accepted it.
   public var propensity: Double
   /// propensity × value × lever − cost: what the contact would have netted.
   public var net: Double
@@ -50,14 +60,19 @@ public struct OutboundControl: Sendable, Hashable {
 
 /// The campaign: who gets which offer, and what it is expected to bring.
 public struct OutboundPlan: Sendable {
+  /// The contacts chosen, in the order the selection took them.
   public var assignments: [OutboundAssignment]
   /// Customers held out by the control group where the selection would have chosen them.
   public var controls: [OutboundControl] = []
   /// Customers with at least one offer worth its contact cost.
   public var candidates: Int
+  /// Customers considered (those asked for, or every stored customer).
   public var considered: Int
+  /// The sum of the chosen contacts' propensities: how many acceptances to expect.
   public var expectedResponses: Double
+  /// The sum of the chosen contacts' expected values, in the catalogue's currency.
   public var expectedValue: Double
+  /// The sum of the chosen contacts' costs, in the catalogue's currency.
   public var totalCost: Double
   /// What ended the selection: "budget", "capacity" (the request's contacts or the channel's
   /// capacity) or "candidates".

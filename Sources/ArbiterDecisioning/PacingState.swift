@@ -35,6 +35,7 @@ public final class PacingState: Sendable {
       return word >> 40 == period(nowDays) ? Double(word & 0xFF_FFFF_FFFF) / 1000 : 0
     }
 
+    /// The limit per period, in units (offers for a quota, capacity units for a channel).
     public var limitUnits: Double { Double(limit) / 1000 }
 
     /// Reserves `units`; false (and nothing reserved) when the limit would be exceeded.
@@ -121,11 +122,16 @@ public final class PacingState: Sendable {
 public struct PacingCheckpoint: Codable, Sendable, Equatable {
   /// One budget's use.
   public struct Entry: Codable, Sendable, Equatable {
+    /// The budget's name, e.g. "quota:<offer id>" or "capacity:<channel>".
     public var key: String
+    /// The budget's limit per period, in thousandths of a unit.
     public var limit: UInt64
+    /// The budget's period, in days.
     public var periodDays: Double
+    /// The use word: period number in the high 24 bits, used thousandths in the low 40.
     public var word: UInt64
   }
 
+  /// Every budget's use, sorted by key.
   public var budgets: [Entry]
 }

@@ -87,6 +87,7 @@ public final class CompiledTemplate: Sendable {
 public struct TemplateNames {
   let displayName: String
 
+  /// Names from the customer's display name (empty for an anonymous visitor).
   public init(displayName: String) { self.displayName = displayName }
 
   /// The first word of the display name, or "there".

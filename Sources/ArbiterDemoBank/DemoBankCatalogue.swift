@@ -3,6 +3,7 @@ import Foundation
 
 /// The demo bank's offer catalogue and the hidden truth of how its customers respond.
 public enum DemoBankCatalogue {
+  /// The version label of the demo catalogue (``CatalogueDocument/version``).
   public static let version = "demo-2026.11"
 
   /// Channel effects on the log-odds: a person asking converts best, an SMS worst.

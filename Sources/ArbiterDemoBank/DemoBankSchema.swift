@@ -3,8 +3,11 @@ import Foundation
 
 /// The feature schema of the demo bank's customers.
 public enum DemoBankSchema {
+  /// The levels of the categorical `risk_appetite` feature, lowest first.
   public static let riskLevels = ["low", "medium", "high"]
+  /// The levels of the categorical `life_stage` feature, youngest first.
   public static let lifeStages = ["student", "young-professional", "family", "established", "pre-retirement", "retired"]
+  /// The levels of the categorical `income_band` feature, lowest first.
   public static let incomeBands = ["low", "middle", "upper-middle", "high"]
   /// Products a customer can hold, each a `holds_<product>` boolean feature.
   public static let products = [
@@ -29,6 +32,7 @@ public enum DemoBankSchema {
     "life_stage": "Life stage", "income_band": "Income band", "churn_risk": "Large transfer out (30 days)",
     "days_since_call": "Days since last call",
   ]
+  /// Each boolean consent feature and the channels whose marketing it grants.
   public static let consentChannels: [(feature: String, channels: [Channel])] = [
     ("consent_marketing", [.branch, .atm]),
     ("consent_email", [.email]),
@@ -75,6 +79,8 @@ public enum DemoBankSchema {
     ]
   }()
 
+  /// The demo bank's full schema: static attributes, consent and `holds_<product>` flags, event-derived features, and
+  /// the `channel` context feature.
   public static let schema: FeatureSchema = {
     /// A numeric feature valid from `minimum` to `maximum`, as true of a retail bank's customers.
     func numeric(

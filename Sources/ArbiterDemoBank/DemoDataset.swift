@@ -5,11 +5,17 @@ import Foundation
 /// The demo bank as files, the way a warehouse export looks: `customers.csv`, `history.csv`,
 /// `catalogue.json`, `schema.json`, `ground-truth.json` and `population.json` (the seed).
 public struct DemoDataset: Sendable {
+  /// The generator, seed and customer count the dataset was made from (`population.json`).
   public var population: PopulationSpec
+  /// The feature schema of the customers (`schema.json`).
   public var schema: FeatureSchema
+  /// The offer catalogue (`catalogue.json`).
   public var catalogue: CatalogueDocument
+  /// The hidden response model the history was drawn from (`ground-truth.json`).
   public var truth: GroundTruth
+  /// The customers (`customers.csv`).
   public var customers: [CustomerRecord]
+  /// The randomised offer history the models are trained on (`history.csv`).
   public var history: [HistoryRecord]
 
   /// Builds the whole demo bank from a seed.
@@ -53,6 +59,7 @@ public struct DemoDataset: Sendable {
     text += "\n"
   }
 
+  /// Writes every file of the dataset into `directory`, creating it if needed; throws on a file that cannot be written.
   public func write(to directory: String) throws {
     let fm = FileManager.default
     try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)

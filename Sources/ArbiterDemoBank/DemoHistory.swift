@@ -5,14 +5,21 @@ import ArbiterModels
 /// channel at random, skipped customers without consent for it, and picked one of the eligible
 /// offers uniformly; the response is drawn from the hidden ground truth.
 public struct DemoHistory: Sendable {
+  /// The seed of the random draws; the same seed and customers give the same history.
   public let seed: UInt64
+  /// How many contacts each customer gets, drawn uniformly from this range (channels without consent are skipped).
   public let contactsPerCustomer: ClosedRange<Int>
 
+  /// A generator for `seed`, with 2 to 8 contacts per customer by default.
   public init(seed: UInt64, contactsPerCustomer: ClosedRange<Int> = 2...8) {
     self.seed = seed
     self.contactsPerCustomer = contactsPerCustomer
   }
 
+  /// Draws the history for `customers`, each record with the probability the offer was chosen with and the true
+  /// response.
+  /// Throws when the catalogue's rules do not compile against `schema`, an offer has no ground truth, or a ground-truth
+  /// term names a feature the schema lacks.
   public func generate(customers: [CustomerRecord], catalogue: CatalogueDocument, truth: GroundTruth, schema: FeatureSchema) throws(ArbiterError) -> [HistoryRecord] {
     let rules = try EligibilityRules(catalogue: catalogue, schema: schema)
     let evaluator = try GroundTruth.Evaluator(truth: truth, schema: schema)

@@ -5,8 +5,12 @@ import Synchronization
 
 /// Outcome of an upsert batch.
 public struct UpsertResult: Sendable {
+  /// How many records were new customers.
   public var inserted = 0
+  /// How many records replaced an existing customer's vector.
   public var updated = 0
+  /// How many records were refused (id 0, wrong width, an infinite value, a name too long, or a value out of range);
+  /// see ``errors``.
   public var rejected = 0
   /// The first rejections, each naming the record's position and the problem.
   public var errors: [String] = []
@@ -22,9 +26,13 @@ public struct UpsertResult: Sendable {
 
 /// Outcome of an event batch.
 public struct EventResult: Sendable {
+  /// How many events were applied.
   public var accepted = 0
+  /// How many events were refused (unknown customer, non-finite amount, implausible time); see ``errors``.
   public var rejected = 0
+  /// The first ten rejections, each naming the event's position, the customer and the problem.
   public var errors: [String] = []
+  /// Log position to wait for before acknowledging; 0 when no event was accepted.
   public var lsn: UInt64 = 0
 }
 
@@ -37,8 +45,11 @@ public struct EventResult: Sendable {
 /// - Durability: a snapshot file mapped at start, plus the log replayed on top (see
 ///   ``open(directory:schema:policy:)`` and ``writeSnapshot()``).
 public final class FeatureStore: @unchecked Sendable {
+  /// The schema the store's vectors are laid out by.
   public let schema: FeatureSchema
+  /// The number of features in each vector (the schema's width).
   public let width: Int
+  /// The schema's event derivations, compiled: how events update derived features.
   public let derivations: CompiledDerivations
   /// How far ahead of the server clock an event may be dated (and a customer's clock set):
   /// later ones are refused, so that one bad time cannot make every real event count for nothing.

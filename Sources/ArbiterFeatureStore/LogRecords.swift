@@ -40,13 +40,18 @@ enum LogRecords {
 
 /// What replaying the log found.
 public struct ReplayReport: Sendable, CustomStringConvertible {
+  /// How many log segment files were read.
   public var segments = 0
+  /// How many log records (batches of upserts or events) were read.
   public var records = 0
+  /// How many changes (upserts and events) were applied on top of the snapshot.
   public var applied = 0
+  /// How many changes were skipped because the snapshot already held them.
   public var skipped = 0
   /// Set when the newest segment ended in a torn or corrupt record, which was cut off.
   public var truncated: (path: String, offset: Int, discardedBytes: Int)?
 
+  /// A one-line account of the replay, e.g. "2 log segment(s), 10 record(s), …".
   public var description: String {
     var text = "\(segments) log segment(s), \(records) record(s), \(applied) change(s) applied, \(skipped) already in the snapshot"
     if let truncated { text += "; torn tail in \(truncated.path) at byte \(truncated.offset): \(truncated.discardedBytes) byte(s) cut off" }

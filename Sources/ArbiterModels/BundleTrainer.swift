@@ -2,14 +2,19 @@ import ArbiterCore
 
 /// Trains one propensity model per catalogue offer from an offer history and assembles a bundle.
 public struct BundleTrainer: Sendable {
+  /// The logistic trainer every offer's model is fitted with (its settings apply to all offers).
   public var trainer = LogisticTrainer()
 
+  /// A bundle trainer with the default logistic trainer settings.
   public init() {}
 
   /// One line of the training report.
   public struct Report: Sendable {
+    /// The offer the model was trained for.
     public var offerId: String
+    /// How well the model did.
     public var metrics: TrainingMetrics
+    /// How many terms the fitted model has.
     public var terms: Int
   }
 

@@ -6,7 +6,9 @@ import ArbiterCore
 ///
 /// Missing values (NaN) contribute nothing: they are scored as the training mean.
 public final class CompiledLogisticModel: Sendable {
+  /// The offer the model scores.
   public let offerId: String
+  /// The model's intercept as stored, in log-odds (before the terms' means are folded in).
   public let intercept: Double
   /// Per term: index into the customer vector (>= 0) or `-1 - contextIndex` for context features.
   @usableFromInline let sources: [Int32]
@@ -24,6 +26,7 @@ public final class CompiledLogisticModel: Sendable {
   let storage: [FlatTerms]
   /// The distinct features the model reads, for reason codes.
   public let featureNames: [String]
+  /// How well the model did when it was trained.
   public let metrics: TrainingMetrics
 
   /// Compiles `document` against `schema`; throws naming a feature or level the schema lacks.
@@ -111,6 +114,7 @@ public final class CompiledLogisticModel: Sendable {
   @inlinable
   public func logit(row: ScoringRow) -> Double { dense.logit(row) }
 
+  /// The number of terms of the model.
   public var termCount: Int { weights.count }
 
   /// The model's log-odds for one customer in one context. Missing values contribute nothing.

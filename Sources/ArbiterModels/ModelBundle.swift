@@ -4,10 +4,14 @@ import Foundation
 /// How the population a bundle was trained for can be rebuilt (the demo bank is generated
 /// from a seed rather than shipped as data).
 public struct PopulationSpec: Codable, Sendable, Hashable {
+  /// The name of the generator that rebuilds the population, e.g. "demo-bank".
   public var generator: String
+  /// The generator's seed; the same seed rebuilds the same customers.
   public var seed: UInt64
+  /// How many customers the population has.
   public var customers: Int
 
+  /// Creates a population spec from a generator name, a seed and a customer count.
   public init(generator: String, seed: UInt64, customers: Int) {
     self.generator = generator
     self.seed = seed
@@ -17,19 +21,26 @@ public struct PopulationSpec: Codable, Sendable, Hashable {
 
 /// `manifest.json`: what a bundle holds and the checksum of every file in it.
 public struct BundleManifest: Codable, Sendable, Hashable {
+  /// The bundle format version; this server writes and reads only 1.
   public var format: Int
+  /// The bundle's name, e.g. "demo" (its directory under `models/`).
   public var name: String
+  /// The bundle's version, also the name of its version directory.
   public var version: String
+  /// What made the bundle, e.g. "arbiter-tools train".
   public var createdBy: String
   /// SHA-256 of `schema.json`: models are only valid against this exact schema.
   public var schemaHash: String
+  /// The version of the bundle's catalogue (``CatalogueDocument/version``).
   public var catalogueVersion: String
+  /// How the population the bundle was trained for can be rebuilt; nil when it cannot.
   public var population: PopulationSpec?
   /// File name → SHA-256 (hex) of its bytes.
   public var files: [String: String]
   /// Offer id → hold-out AUC of its model.
   public var holdoutAUC: [String: Double]
 
+  /// Creates a manifest in format 1 from the bundle's names, hashes and model quality.
   public init(
     name: String, version: String, createdBy: String, schemaHash: String, catalogueVersion: String,
     population: PopulationSpec?, files: [String: String], holdoutAUC: [String: Double]
@@ -49,14 +60,22 @@ public struct BundleManifest: Codable, Sendable, Hashable {
 /// A versioned, checksummed model bundle: feature schema, offer catalogue and one propensity
 /// model per offer. Lives in `models/<name>/<version>/`.
 public struct ModelBundle: Sendable {
+  /// The name of the feature schema's file in a bundle directory.
   public static let schemaFile = "schema.json"
+  /// The name of the offer catalogue's file in a bundle directory.
   public static let catalogueFile = "catalogue.json"
+  /// The name of the models file in a bundle directory.
   public static let modelsFile = "models.json"
+  /// The name of the manifest file in a bundle directory.
   public static let manifestFile = "manifest.json"
 
+  /// What the bundle holds and the checksum of every file.
   public var manifest: BundleManifest
+  /// The feature schema the models were trained against.
   public var schema: FeatureSchema
+  /// The offer catalogue.
   public var catalogue: CatalogueDocument
+  /// The propensity models (logistic inline, tree ensembles by file) and calibrations.
   public var models: ModelsDocument
   /// Tree ensembles by offer id, parsed and checked against the schema at load.
   public var trees: [String: TreeEnsemble] = [:]

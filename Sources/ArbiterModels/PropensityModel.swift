@@ -4,15 +4,20 @@ import ArbiterCore
 /// for scoring and for exact per-feature contributions. A class: a decision touches it through
 /// one reference instead of copying (and retaining) the compiled model's arrays.
 public final class PropensityModel: Sendable {
+  /// What computes the model's raw log-odds.
   public enum Scorer: Sendable {
+    /// A logistic regression compiled against the schema.
     case logistic(CompiledLogisticModel)
+    /// A LightGBM or XGBoost tree ensemble, with the names of the features it reads (for reason codes).
     case trees(TreeEnsemble, featureNames: [String])
   }
 
+  /// What computes the raw log-odds, before calibration.
   public let scorer: Scorer
   /// Applied to the scorer's log-odds; nil uses the logistic function.
   public let calibration: Calibration?
 
+  /// A model from a scorer and an optional calibration of its log-odds.
   public init(_ scorer: Scorer, calibration: Calibration? = nil) {
     self.scorer = scorer
     self.calibration = calibration
@@ -78,6 +83,7 @@ public final class PropensityModel: Sendable {
     }
   }
 
+  /// The model's kind for reports: "logistic", "lightgbm" or "xgboost", with "+platt" or "+isotonic" when calibrated.
   public var kind: String {
     let base: String
     switch scorer {

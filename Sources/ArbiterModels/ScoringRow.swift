@@ -5,10 +5,12 @@ import ArbiterCore
 public struct ScoringLayout: Sendable {
   /// Customer width plus context count.
   public let count: Int
+  /// The number of customer features, which come first in the row.
   public let customerCount: Int
   /// Per position: the categorical feature's level count, or 0 for a numeric or boolean one.
   let levelCounts: [Int32]
 
+  /// The layout of `schema`'s customer features followed by its context features.
   public init(schema: FeatureSchema) {
     customerCount = schema.width
     let all = schema.customerFeatures + schema.contextFeatures
@@ -27,8 +29,12 @@ public struct ScoringLayout: Sendable {
 /// feature the slot of its code in the models' tables (code, then "unknown code", then "missing").
 /// The buffers live on the caller's stack (``prepare(_:customer:context:_:)``).
 public struct ScoringRow {
+  /// Per position, the value as a double; 0 when missing.
   public let values: UnsafePointer<Double>
+  /// Per position, a categorical feature's table slot: its code, then the level count for an unknown code, and one
+  /// more than the level count when missing.
   public let slots: UnsafePointer<Int32>
+  /// Bitset of missing positions: bit `i & 63` of word `i >> 6` is set when position `i` is missing.
   public let missing: UnsafePointer<UInt64>
 
   /// Prepares the row in stack memory and runs `body` with it.
