@@ -4,12 +4,17 @@ import Foundation
 /// Generates the demo bank's customers deterministically from a seed. Customer `i` (id
 /// 100000 + i) depends only on the seed and `i`, so any prefix of the population is stable.
 public struct DemoPopulation: Sendable {
+  /// The id of the population's first customer; the others follow one by one.
   public static let firstCustomerId: UInt64 = 100_000
+  /// The generator's name in a bundle manifest's population.
   public static let generatorName = "demo-bank"
 
+  /// The seed every customer is drawn from.
   public let seed: UInt64
+  /// The schema the customers are laid out by.
   public let schema = DemoBankSchema.schema
 
+  /// The population drawn from `seed`.
   public init(seed: UInt64) { self.seed = seed }
 
   static let firstNames = [

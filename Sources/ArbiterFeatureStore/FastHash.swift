@@ -42,6 +42,7 @@ public enum FastHash {
     return h
   }
 
+  /// The hash of `bytes` (a checksum of snapshot sections, not a cryptographic hash).
   public static func hash(_ bytes: [UInt8]) -> UInt64 {
     bytes.withUnsafeBytes { hash($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, count: $0.count) }
   }

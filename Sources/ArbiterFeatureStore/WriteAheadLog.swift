@@ -15,6 +15,7 @@ public enum FsyncPolicy: Sendable, Hashable, CustomStringConvertible {
   /// fsync at most every N ms (group commit): power loss may lose the last N ms.
   case interval(milliseconds: Int)
 
+  /// "always", or "every N ms".
   public var description: String {
     switch self {
     case .always: "always"

@@ -10,12 +10,14 @@ import ArbiterCore
 public struct LogisticTrainer: Sendable {
   /// Strength of the L2 penalty on standardised weights (the intercept is not penalised).
   public var l2: Double = 1.0
+  /// The most Newton steps per model.
   public var maxIterations = 50
   /// Share of customers held out for evaluation.
   public var holdoutFraction = 0.2
   /// Salt of the hash that assigns customers to the hold-out.
   public var splitSalt: UInt64 = 0x5eed
 
+  /// A trainer with the default settings.
   public init() {}
 
   /// Fits the model of one offer to `data` and evaluates it on the hold-out customers, in stages:

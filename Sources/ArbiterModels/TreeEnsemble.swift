@@ -13,6 +13,7 @@ import ArbiterCore
 /// LightGBM sums leaf outputs in `Double`, in tree order, from 0, splitting `x <= threshold`;
 /// XGBoost sums in `Float` from the base margin, splitting `x < threshold`.
 public struct TreeEnsemble: Sendable {
+  /// Whose split and probability conventions the trees follow.
   public enum Convention: Sendable { case lightGBM, xgboost }
 
   /// Node flags.
@@ -22,6 +23,7 @@ public struct TreeEnsemble: Sendable {
   static let missingZero: UInt8 = 1 << 2
   static let missingNaN: UInt8 = 2 << 2
 
+  /// The library the ensemble came from, whose conventions it scores by.
   public let convention: Convention
   /// Log-odds added before the trees (XGBoost's base margin; 0 for LightGBM, whose first tree holds it).
   public let baseMargin: Double
@@ -51,7 +53,9 @@ public struct TreeEnsemble: Sendable {
   /// The same trees in the packed hot-path layout.
   let packed: QuickScorerForest
 
+  /// How many trees.
   public var treeCount: Int { roots.count }
+  /// How many nodes, splits and leaves, in all trees.
   public var nodeCount: Int { features.count }
 
   init(

@@ -32,6 +32,7 @@ public enum XGBoostImporter {
     var learner: Learner
   }
 
+  /// Reads an XGBoost JSON model (binary:logistic) against `schema`; a bad file is refused naming `file`.
   public static func load(_ data: Data, schema: FeatureSchema, file: String = "model.json") throws(ArbiterError) -> TreeEnsemble {
     let model = try CanonicalJSON.decode(Model.self, from: data, file: file)
     let learner = model.learner

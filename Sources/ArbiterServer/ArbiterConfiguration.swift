@@ -90,11 +90,17 @@ public struct ArbiterConfiguration: Sendable {
 
   /// Host every door binds to.
   public var host = "127.0.0.1"
+  /// The gRPC door.
   public var grpc = GRPC()
+  /// The lean protocol's door.
   public var lean = Lean()
+  /// The model bundle and how it is watched.
   public var bundle = Bundle()
+  /// The customer feature store.
   public var store = Store()
+  /// The interaction log and its rings.
   public var interactionLog = InteractionLog()
+  /// Quota and capacity use across restarts.
   public var pacing = Pacing()
   /// A fixed "now" in days since the epoch for reading derived features (tests, replays); nil
   /// uses the wall clock.

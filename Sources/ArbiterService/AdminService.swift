@@ -9,11 +9,13 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   let live: LiveState
   let logger: Logger
 
+  /// The admin service over `live`; reloads and challengers are logged to `logger`.
   public init(live: LiveState, logger: Logger) {
     self.live = live
     self.logger = logger
   }
 
+  /// `GetStatus`: the live bundle, catalogue, models, customers and counters.
   public func getStatus(request: Arbiter_V1_GetStatusRequest, context: ServerContext) async throws -> Arbiter_V1_ServerStatus {
     status()
   }
@@ -52,6 +54,7 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
     }
   }
 
+  /// `SetChallenger`: loads a challenger bundle for shadow scoring (or stops it with share 0).
   public func setChallenger(request: Arbiter_V1_SetChallengerRequest, context: ServerContext) async throws -> Arbiter_V1_ChallengerStatus {
     try mappingErrors { () throws(ArbiterError) in try setChallenger(request) }
   }
@@ -65,6 +68,7 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
     return challengerStatus()
   }
 
+  /// `Reload`: validates and publishes a bundle; on failure the live one keeps serving.
   public func reload(request: Arbiter_V1_ReloadRequest, context: ServerContext) async throws -> Arbiter_V1_ReloadResponse {
     try mappingErrors { () throws(ArbiterError) in try reload(request) }
   }

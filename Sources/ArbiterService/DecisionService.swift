@@ -9,8 +9,10 @@ import GRPCCore
 public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol {
   let live: LiveState
 
+  /// The decision service over the live state.
   public init(live: LiveState) { self.live = live }
 
+  /// `Decide`: one customer, one channel; a call cancelled while deciding leaves no decision.
   public func decide(request: Arbiter_V1_DecideRequest, context: ServerContext) async throws -> Arbiter_V1_DecideResponse {
     // A call cancelled (its deadline passed, the client gone) while deciding leaves no decision.
     try mappingErrors { () throws(ArbiterError) in
@@ -31,6 +33,7 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     try live.decide(try DecisionRequest(proto: request), stillWanted: stillWanted)
   }
 
+  /// `Personalize`: the slots of a page, for a known customer or an anonymous visitor.
   public func personalize(request: Arbiter_V1_PersonalizeRequest, context: ServerContext) async throws -> Arbiter_V1_PersonalizeResponse {
     try mappingErrors { () throws(ArbiterError) in try personalize(request) { !context.cancellation.isCancelled } }
   }
@@ -57,6 +60,7 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     }
   }
 
+  /// `RecordOutcomes`: validates the batch (all or none) and answers once it is written.
   public func recordOutcomes(request: Arbiter_V1_RecordOutcomesRequest, context: ServerContext) async throws -> Arbiter_V1_RecordOutcomesResponse {
     try mappingErrors { () throws(ArbiterError) in try recordOutcomes(request) }
   }
@@ -81,6 +85,7 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     }
   }
 
+  /// `SelectOutbound`: a campaign; committed when assignments are asked for, else a dry run.
   public func selectOutbound(request: Arbiter_V1_SelectOutboundRequest, context: ServerContext) async throws -> Arbiter_V1_SelectOutboundResponse {
     try mappingErrors { () throws(ArbiterError) in try selectOutbound(request) }
   }

@@ -6,6 +6,7 @@ import Synchronization
 /// service report SERVING until shutdown begins, then NOT_SERVING; watchers are told and their
 /// streams end.
 public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, Sendable {
+  /// The services health is reported for ("" is the server as a whole).
   public static let services = ["", "arbiter.v1.DecisionService", "arbiter.v1.ProfileService", "arbiter.v1.AdminService"]
 
   private struct State {
@@ -15,6 +16,7 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, S
   }
   private let state = Mutex(State())
 
+  /// A health service reporting every service as serving.
   public init() {}
 
   /// Marks every service NOT_SERVING and ends all watch streams.
@@ -34,6 +36,7 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, S
     .with { $0.status = serving ? .serving : .notServing }
   }
 
+  /// `Check`: the named service's status; NOT_FOUND for a service this server does not have.
   public func check(request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthCheckResponse {
     guard Self.services.contains(request.service) else {
       throw RPCError(code: .notFound, message: "unknown service '\(request.service)'")
@@ -41,6 +44,7 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, S
     return status(serving: state.withLock { $0.serving })
   }
 
+  /// `List`: every service and its status.
   public func list(request: Grpc_Health_V1_HealthListRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthListResponse {
     let serving = state.withLock { $0.serving }
     return .with { response in
@@ -48,6 +52,7 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, S
     }
   }
 
+  /// `Watch`: the service's status now and each time it changes, until the call ends.
   public func watch(
     request: Grpc_Health_V1_HealthCheckRequest, response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>, context: ServerContext
   ) async throws {

@@ -9,8 +9,10 @@ import GRPCCore
 public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
   let live: LiveState
 
+  /// The profile service over the live state.
   public init(live: LiveState) { self.live = live }
 
+  /// `GetProfile`: the agent's view of a customer (see ``profile(_:)``).
   public func getProfile(request: Arbiter_V1_GetProfileRequest, context: ServerContext) async throws -> Arbiter_V1_CustomerProfile {
     try mappingErrors { () throws(ArbiterError) in try profile(request) }
   }
@@ -99,6 +101,7 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
     }
   }
 
+  /// `IngestEvents`: applies each batch of events and acknowledges it once it is durable.
   public func ingestEvents(
     request: RPCAsyncSequence<Arbiter_V1_EventBatch, any Error>, response: RPCWriter<Arbiter_V1_IngestAck>, context: ServerContext
   ) async throws {
