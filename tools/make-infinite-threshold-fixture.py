@@ -34,6 +34,7 @@ Run:  python3 tools/make-infinite-threshold-fixture.py   (pip-installs lightgbm 
 """
 import csv, json, os, sys
 import numpy as np
+from fixture_rows import threshold_edge_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "Tests", "ArbiterTests", "Fixtures", "models", "infinite-threshold")
@@ -94,14 +95,7 @@ for feature in range(len(features)):
             row = X[test[int(rng.integers(len(test)))]].copy()
             row[feature] = value
             special.append(row)
-edges = []
-for j in rng.choice(len(thresholds), size=min(60, len(thresholds)), replace=False):
-    feature, threshold = thresholds[j]
-    t = np.float32(threshold)
-    for value in (t, np.nextafter(t, np.float32(np.inf)), np.nextafter(t, np.float32(-np.inf))):
-        row = X[test[int(rng.integers(len(test)))]].copy()
-        row[feature] = float(value)
-        edges.append(row)
+edges = threshold_edge_rows(X, test, thresholds, 60, rng)
 P = np.vstack([base, with_nan, np.array(special), np.array(edges)]).astype(np.float32).astype(np.float64)
 
 raw = booster.predict(P, raw_score=True, num_threads=1)

@@ -19,6 +19,7 @@ Run:  python3 tools/make-model-fixtures.py   (pip-installs lightgbm 4.6.0 and xg
 """
 import csv, json, os, sys
 import numpy as np
+from fixture_rows import threshold_edge_rows
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "..", "shared", "data", "bank_marketing", "bank-additional-full.csv")
@@ -87,14 +88,7 @@ for tree in xgb_trees:
     for k, left in enumerate(tree["left_children"]):
         if left != -1:
             thresholds.append((tree["split_indices"][k], float(tree["split_conditions"][k])))
-edges = []
-for j in rng.choice(len(thresholds), size=min(400, len(thresholds)), replace=False):
-    feature, threshold = thresholds[j]
-    t = np.float32(threshold)
-    for value in (t, np.nextafter(t, np.float32(np.inf)), np.nextafter(t, np.float32(-np.inf))):
-        row = X[test[int(rng.integers(len(test)))]].copy()
-        row[feature] = float(value)
-        edges.append(row)
+edges = threshold_edge_rows(X, test, thresholds, 400, rng)
 P = np.vstack([base, with_nan, np.array(edges)]).astype(np.float32).astype(np.float64)
 
 lgb_raw = booster.predict(P, raw_score=True, num_threads=1)

@@ -14,14 +14,8 @@ import Testing
   let expected: [(raw: Double, probability: Double)]
 
   init() throws {
-    let schemaData = try Data(contentsOf: URL(fileURLWithPath: Self.directory + "/schema.json"))
-    schema = try CanonicalJSON.decode(FeatureSchema.self, from: schemaData, file: "schema.json")
-    text = try String(contentsOfFile: Self.directory + "/lightgbm.txt", encoding: .utf8)
-    let table = try CSVTable(
-      text: String(contentsOfFile: Self.directory + "/parity.csv", encoding: .utf8), file: "parity.csv")
-    let width = schema.width
-    rows = table.rows.map { row in (0..<width).map { row[$0].isEmpty ? Float.nan : Float(row[$0])! } }
-    expected = table.rows.map { row in (Double(row[width])!, Double(row[width + 1])!) }
+    let fixture = try LightGBMFixture(directory: Self.directory)
+    (schema, text, rows, expected) = (fixture.schema, fixture.text, fixture.rows, fixture.expected)
   }
 
   /// The probability is LightGBM's `1 / (1 + exp(-0.5 * z))` bit for bit, row by row and through
