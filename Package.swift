@@ -6,13 +6,18 @@ import PackageDescription
 // direct calls and thread-locals initial-exec, not PLT jumps and `__tls_get_addr`. Measured: lean
 // Decide 36.5–37.7 µs of server CPU per decision instead of 41.9–44.0 (BENCHMARKS.md). Our modules
 // are compiled for it too, so that their imports name the static libraries' own dependencies.
-let staticRuntime: [SwiftSetting] = [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
-let staticRuntimeLink: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))]
+let staticRuntime: [SwiftSetting] = [
+  .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))
+]
+let staticRuntimeLink: [LinkerSetting] = [
+  .unsafeFlags(["-static-stdlib"], .when(platforms: [.linux], configuration: .release))
+]
 
-let strict: [SwiftSetting] = [
-  .swiftLanguageMode(.v6),
-  .enableUpcomingFeature("ExistentialAny"),
-] + staticRuntime
+let strict: [SwiftSetting] =
+  [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+  ] + staticRuntime
 
 // Training and data generation are numeric loops that take minutes unoptimised; they are built
 // optimised in debug builds too, so the test that regenerates the demo bundle stays fast.

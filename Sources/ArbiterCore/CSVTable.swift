@@ -27,7 +27,11 @@ public struct CSVTable: Sendable {
       let byte = bytes[i]
       if inQuotes {
         if byte == UInt8(ascii: "\"") {
-          if i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "\"") { field.append(byte); i += 1 } else { inQuotes = false; afterQuote = true }
+          if i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "\"") {
+            field.append(byte); i += 1
+          } else {
+            inQuotes = false; afterQuote = true
+          }
         } else {
           if byte == 0x0a { line += 1 }
           field.append(byte)
@@ -49,15 +53,22 @@ public struct CSVTable: Sendable {
           }
           inQuotes = true
         default:
-          if afterQuote { throw ArbiterError(.invalidArgument, "\(file):\(line): text after closing quote in column \(record.count + 1)") }
+          if afterQuote {
+            throw ArbiterError(
+              .invalidArgument, "\(file):\(line): text after closing quote in column \(record.count + 1)")
+          }
           field.append(byte)
         }
       }
       i += 1
     }
-    if inQuotes { throw ArbiterError(.invalidArgument, "\(file):\(recordLine): quoted field not closed before end of file") }
+    if inQuotes {
+      throw ArbiterError(.invalidArgument, "\(file):\(recordLine): quoted field not closed before end of file")
+    }
     if !field.isEmpty || !record.isEmpty { endField(); records.append(record); lines.append(recordLine) }
-    guard let header = records.first else { throw ArbiterError(.invalidArgument, "\(file): empty file, expected a header row") }
+    guard let header = records.first else {
+      throw ArbiterError(.invalidArgument, "\(file): empty file, expected a header row")
+    }
     for (index, row) in records.enumerated() where row.count != header.count {
       throw ArbiterError(
         .invalidArgument, "\(file):\(lines[index]): \(row.count) columns, the header has \(header.count)")

@@ -29,7 +29,11 @@ public enum CanonicalJSON {
     func path(_ keys: [any CodingKey]) -> String {
       var text = ""
       for key in keys {
-        if let index = key.intValue { text += "[\(index)]" } else { text += text.isEmpty ? key.stringValue : ".\(key.stringValue)" }
+        if let index = key.intValue {
+          text += "[\(index)]"
+        } else {
+          text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
+        }
       }
       return text.isEmpty ? "top level" : text
     }

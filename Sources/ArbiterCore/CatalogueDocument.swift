@@ -55,7 +55,8 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
   }
 
   private enum CodingKeys: String, CodingKey {
-    case version, currency, ageFeature, consentFeatures, featurePhrases, offers, channelCosts, contactPolicy, controlGroup
+    case version, currency, ageFeature, consentFeatures, featurePhrases, offers, channelCosts, contactPolicy,
+      controlGroup
     case exploration, capacity, arbitration, maxPerCategoryPerPage
   }
 
@@ -252,7 +253,8 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
 
   private enum CodingKeys: String, CodingKey {
     case id, name, product, category, value, channels, heldFeature, minAge, maxAge, conditions
-    case contextWeights, treatments, eligibility, suitability, costs, validFrom, validUntil, lever, quota, capacityUnits, group
+    case contextWeights, treatments, eligibility, suitability, costs, validFrom, validUntil, lever, quota,
+      capacityUnits, group
   }
 
   /// Decodes an offer, defaulting absent optional fields (category "", conditions, costs, lever 1) to none.

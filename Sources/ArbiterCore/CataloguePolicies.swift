@@ -29,10 +29,15 @@ public struct ContactPolicy: Codable, Sendable, Hashable {
   public var noRepeatDays: Double
 
   /// Whether any rule is set (otherwise decisions need no history).
-  public var isActive: Bool { !frequencyCaps.isEmpty || declineCooldownDays > 0 || maxOffersPerWeek > 0 || noRepeatDays > 0 }
+  public var isActive: Bool {
+    !frequencyCaps.isEmpty || declineCooldownDays > 0 || maxOffersPerWeek > 0 || noRepeatDays > 0
+  }
 
   /// Creates a contact policy; every rule defaults to off.
-  public init(frequencyCaps: [FrequencyCap] = [], declineCooldownDays: Double = 0, maxOffersPerWeek: Int = 0, noRepeatDays: Double = 0) {
+  public init(
+    frequencyCaps: [FrequencyCap] = [], declineCooldownDays: Double = 0, maxOffersPerWeek: Int = 0,
+    noRepeatDays: Double = 0
+  ) {
     self.frequencyCaps = frequencyCaps
     self.declineCooldownDays = declineCooldownDays
     self.maxOffersPerWeek = maxOffersPerWeek

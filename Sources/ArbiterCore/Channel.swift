@@ -66,4 +66,3 @@ public enum Channel: Int, CaseIterable, Sendable, Codable, Hashable, CustomStrin
     try container.encode(name)
   }
 }
-

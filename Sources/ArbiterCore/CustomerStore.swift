@@ -45,7 +45,9 @@ public final class CustomerStore: Sendable {
     var names = [String]()
     names.reserveCapacity(sorted.count)
     for (position, record) in sorted.enumerated() {
-      guard record.id != 0 else { throw ArbiterError(.invalidArgument, "customer id 0 is reserved for anonymous visitors") }
+      guard record.id != 0 else {
+        throw ArbiterError(.invalidArgument, "customer id 0 is reserved for anonymous visitors")
+      }
       if position > 0, sorted[position - 1].id == record.id {
         throw ArbiterError(.alreadyExists, "customer \(record.id) appears twice")
       }

@@ -102,7 +102,8 @@ public struct EligibilityRules: Sendable {
   /// Throws naming the field: `failedPrecondition` for a feature the schema lacks, `invalidArgument` for an unknown
   /// channel, a non-finite condition value, an age band or validity dates that end before they start, a bad date or
   /// a rule that does not compile.
-  public init(catalogue: CatalogueDocument, schema: FeatureSchema, file: String = "catalogue.json") throws(ArbiterError) {
+  public init(catalogue: CatalogueDocument, schema: FeatureSchema, file: String = "catalogue.json") throws(ArbiterError)
+  {
     func at(_ path: String) -> String { JSONLocator.describe(file: file, path: path) }
     ageFeature = try schema.requireCustomerIndex(catalogue.ageFeature, for: at("ageFeature"))
     var consent = [Int?](repeating: nil, count: Channel.allCases.count)
@@ -116,22 +117,30 @@ public struct EligibilityRules: Sendable {
     var offers: [OfferRules] = []
     for (position, offer) in catalogue.offers.enumerated() {
       let what = "offers[\(position)]"
-      let held = try offer.heldFeature.map { name throws(ArbiterError) in try schema.requireCustomerIndex(name, for: at("\(what).heldFeature")) }
+      let held = try offer.heldFeature.map { name throws(ArbiterError) in
+        try schema.requireCustomerIndex(name, for: at("\(what).heldFeature"))
+      }
       var conditions: [Condition] = []
       for (c, condition) in offer.conditions.enumerated() {
         let feature = try schema.requireCustomerIndex(condition.feature, for: at("\(what).conditions[\(c)].feature"))
-        guard condition.value.isFinite else { throw ArbiterError(.invalidArgument, "\(at("\(what).conditions[\(c)].value")): must be finite") }
-        conditions.append(Condition(feature: feature, op: condition.op, value: Float(condition.value), description: condition.description))
+        guard condition.value.isFinite else {
+          throw ArbiterError(.invalidArgument, "\(at("\(what).conditions[\(c)].value")): must be finite")
+        }
+        conditions.append(
+          Condition(
+            feature: feature, op: condition.op, value: Float(condition.value), description: condition.description))
       }
       if let minAge = offer.minAge, let maxAge = offer.maxAge, minAge > maxAge {
-        throw ArbiterError(.invalidArgument, "\(at("\(what).minAge")): minAge \(minAge) exceeds maxAge \(maxAge) (offer '\(offer.id)')")
+        throw ArbiterError(
+          .invalidArgument, "\(at("\(what).minAge")): minAge \(minAge) exceeds maxAge \(maxAge) (offer '\(offer.id)')")
       }
       func rule(_ text: String?, _ field: String) throws(ArbiterError) -> RuleExpression? {
         guard let text else { return nil }
         do {
           return try RuleExpression(text, schema: schema)
         } catch {
-          throw ArbiterError(.invalidArgument, "\(at("\(what).\(field)")) (offer '\(offer.id)'): \(error.description) in \"\(text)\"")
+          throw ArbiterError(
+            .invalidArgument, "\(at("\(what).\(field)")) (offer '\(offer.id)'): \(error.description) in \"\(text)\"")
         }
       }
       func day(_ text: String?, _ field: String, _ otherwise: Double) throws(ArbiterError) -> Double {
@@ -141,13 +150,18 @@ public struct EligibilityRules: Sendable {
         }
         return days
       }
-      let from = try day(offer.validFrom, "validFrom", -.infinity), until = try day(offer.validUntil, "validUntil", .infinity)
-      guard from <= until else { throw ArbiterError(.invalidArgument, "\(at("\(what).validUntil")): ends before validFrom") }
+      let from = try day(offer.validFrom, "validFrom", -.infinity),
+        until = try day(offer.validUntil, "validUntil", .infinity)
+      guard from <= until else {
+        throw ArbiterError(.invalidArgument, "\(at("\(what).validUntil")): ends before validFrom")
+      }
       let mask = offer.channels.reduce(UInt32(0)) { $0 | 1 << UInt32($1.ordinal) }
-      offers.append(OfferRules(
-        heldFeature: held, product: offer.product, minAge: offer.minAge.map(Float.init), maxAge: offer.maxAge.map(Float.init),
-        conditions: conditions, channelMask: mask, eligibility: try rule(offer.eligibility, "eligibility"),
-        suitability: try rule(offer.suitability, "suitability"), validFrom: from, validUntil: until + 1))
+      offers.append(
+        OfferRules(
+          heldFeature: held, product: offer.product, minAge: offer.minAge.map(Float.init),
+          maxAge: offer.maxAge.map(Float.init),
+          conditions: conditions, channelMask: mask, eligibility: try rule(offer.eligibility, "eligibility"),
+          suitability: try rule(offer.suitability, "suitability"), validFrom: from, validUntil: until + 1))
     }
     self.offers = offers
     var flat: [FlatRules] = [], flatConditions: [FlatCondition] = [], expressions: [RuleExpression] = []
@@ -159,11 +173,14 @@ public struct EligibilityRules: Sendable {
     for rules in offers {
       let start = Int32(flatConditions.count)
       flatConditions += rules.conditions.map { FlatCondition(feature: Int32($0.feature), op: $0.op, value: $0.value) }
-      flat.append(FlatRules(
-        validFrom: rules.validFrom, validUntil: rules.validUntil, channelMask: rules.channelMask, heldFeature: Int32(rules.heldFeature ?? -1),
-        minAge: rules.minAge ?? 0, maxAge: rules.maxAge ?? 0, hasMinAge: rules.minAge != nil, hasMaxAge: rules.maxAge != nil,
-        conditionStart: start, conditionEnd: Int32(flatConditions.count),
-        eligibility: index(rules.eligibility), suitability: index(rules.suitability)))
+      flat.append(
+        FlatRules(
+          validFrom: rules.validFrom, validUntil: rules.validUntil, channelMask: rules.channelMask,
+          heldFeature: Int32(rules.heldFeature ?? -1),
+          minAge: rules.minAge ?? 0, maxAge: rules.maxAge ?? 0, hasMinAge: rules.minAge != nil,
+          hasMaxAge: rules.maxAge != nil,
+          conditionStart: start, conditionEnd: Int32(flatConditions.count),
+          eligibility: index(rules.eligibility), suitability: index(rules.suitability)))
     }
     self.flat = flat
     self.flatConditions = flatConditions
@@ -209,7 +226,8 @@ public struct EligibilityRules: Sendable {
   /// conditions, eligibility rule, suitability rule.
   @inlinable
   public func check(
-    offer index: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, channel: Channel, consentGiven: Bool,
+    offer index: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, channel: Channel,
+    consentGiven: Bool,
     nowDays: Double
   ) -> Ineligibility.Code? {
     let rules = flat[index]
@@ -226,8 +244,12 @@ public struct EligibilityRules: Sendable {
       if !condition.op.holds(customer[Int(condition.feature)], condition.value) { return .rule }
       k += 1
     }
-    if rules.eligibility >= 0, !expressions[Int(rules.eligibility)].holds(customer: customer, context: context) { return .rule }
-    if rules.suitability >= 0, !expressions[Int(rules.suitability)].holds(customer: customer, context: context) { return .suitability }
+    if rules.eligibility >= 0, !expressions[Int(rules.eligibility)].holds(customer: customer, context: context) {
+      return .rule
+    }
+    if rules.suitability >= 0, !expressions[Int(rules.suitability)].holds(customer: customer, context: context) {
+      return .suitability
+    }
     return nil
   }
 
@@ -248,7 +270,8 @@ public struct EligibilityRules: Sendable {
     switch code {
     case .notValidNow:
       return Ineligibility(
-        code: code, detail: "not valid today (valid \(Self.dateText(rules.validFrom)) to \(Self.dateText(rules.validUntil - 1)))")
+        code: code,
+        detail: "not valid today (valid \(Self.dateText(rules.validFrom)) to \(Self.dateText(rules.validUntil - 1)))")
     default:
       return Ineligibility(code: code, detail: "not offered through \(channel.name)")
     }
@@ -257,10 +280,15 @@ public struct EligibilityRules: Sendable {
   /// Like ``check(offer:customer:channel:consentGiven:)`` with a human explanation (for explain
   /// mode; allocates).
   public func explain(
-    offer index: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, channel: Channel, consentGiven: Bool,
+    offer index: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, channel: Channel,
+    consentGiven: Bool,
     nowDays: Double
   ) -> Ineligibility? {
-    guard let code = check(offer: index, customer: customer, context: context, channel: channel, consentGiven: consentGiven, nowDays: nowDays) else {
+    guard
+      let code = check(
+        offer: index, customer: customer, context: context, channel: channel, consentGiven: consentGiven,
+        nowDays: nowDays)
+    else {
       return nil
     }
     let rules = offers[index]
@@ -272,7 +300,9 @@ public struct EligibilityRules: Sendable {
     case .noConsent: detail = "no marketing consent for \(channel.name)"
     case .alreadyHeld: detail = "already holds \(rules.product)"
     case .ageRule:
-      if let minAge = rules.minAge, !(age >= minAge) { detail = "age \(ageText) below minimum \(Int(minAge))" } else {
+      if let minAge = rules.minAge, !(age >= minAge) {
+        detail = "age \(ageText) below minimum \(Int(minAge))"
+      } else {
         detail = "age \(ageText) above maximum \(Int(rules.maxAge ?? 0))"
       }
     case .rule:
@@ -282,13 +312,17 @@ public struct EligibilityRules: Sendable {
         detail = Self.ruleDetail("eligibility", rules.eligibility, customer, context)
       }
     case .suitability: detail = Self.ruleDetail("suitability", rules.suitability, customer, context)
-    case .notValidNow: detail = "not valid today (valid \(Self.dateText(rules.validFrom)) to \(Self.dateText(rules.validUntil - 1)))"
+    case .notValidNow:
+      detail = "not valid today (valid \(Self.dateText(rules.validFrom)) to \(Self.dateText(rules.validUntil - 1)))"
     }
     return Ineligibility(code: code, detail: detail)
   }
 
   /// "eligibility rule `…` is false (unknown: income missing)".
-  static func ruleDetail(_ kind: String, _ rule: RuleExpression?, _ customer: UnsafeBufferPointer<Float>, _ context: UnsafeBufferPointer<Float>) -> String {
+  static func ruleDetail(
+    _ kind: String, _ rule: RuleExpression?, _ customer: UnsafeBufferPointer<Float>,
+    _ context: UnsafeBufferPointer<Float>
+  ) -> String {
     guard let rule else { return "\(kind) rule failed" }
     let value = rule.evaluate(customer: customer, context: context)
     return "\(kind) rule `\(rule.source)` is \(value.isNaN ? "unknown (a value it needs is missing)" : "false")"

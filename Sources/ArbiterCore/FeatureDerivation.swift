@@ -111,7 +111,9 @@ public struct CustomerEvent: Sendable, Hashable {
   public var channel: TransactionChannel
 
   /// Creates an event; the amount defaults to 0 and the channel to none.
-  public init(customerId: UInt64, kind: Kind, timestampMillis: Int64, amount: Double = 0, channel: TransactionChannel = .none) {
+  public init(
+    customerId: UInt64, kind: Kind, timestampMillis: Int64, amount: Double = 0, channel: TransactionChannel = .none
+  ) {
     self.customerId = customerId
     self.kind = kind
     self.timestampMillis = timestampMillis

@@ -181,7 +181,9 @@ public struct FeatureSchema: Sendable, Hashable, Codable {
   public func validate() throws(ArbiterError) {
     var seen = Set<String>()
     for feature in customerFeatures + contextFeatures {
-      guard !feature.name.isEmpty else { throw ArbiterError(.invalidArgument, "schema has a feature with an empty name") }
+      guard !feature.name.isEmpty else {
+        throw ArbiterError(.invalidArgument, "schema has a feature with an empty name")
+      }
       guard seen.insert(feature.name).inserted else {
         throw ArbiterError(.invalidArgument, "schema declares feature '\(feature.name)' twice")
       }
@@ -191,7 +193,8 @@ public struct FeatureSchema: Sendable, Hashable, Codable {
       try validateRange(of: feature)
     }
     for feature in contextFeatures where feature.profile != nil {
-      throw ArbiterError(.invalidArgument, "context feature '\(feature.name)': profile applies to customer features only")
+      throw ArbiterError(
+        .invalidArgument, "context feature '\(feature.name)': profile applies to customer features only")
     }
     for feature in customerFeatures { try validateProfile(of: feature) }
   }
@@ -205,7 +208,8 @@ public struct FeatureSchema: Sendable, Hashable, Codable {
     if let product = profile.product {
       guard feature.kind == .boolean, !product.isEmpty else {
         throw ArbiterError(
-          .invalidArgument, "feature '\(feature.name)': profile.product names a product held, on a boolean feature only")
+          .invalidArgument, "feature '\(feature.name)': profile.product names a product held, on a boolean feature only"
+        )
       }
     }
   }

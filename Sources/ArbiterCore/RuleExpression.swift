@@ -160,7 +160,9 @@ public struct RuleExpression: Sendable, Hashable {
   }
 
   /// Whether two rules have the same text and the same compiled program.
-  public static func == (lhs: RuleExpression, rhs: RuleExpression) -> Bool { lhs.source == rhs.source && lhs.program == rhs.program }
+  public static func == (lhs: RuleExpression, rhs: RuleExpression) -> Bool {
+    lhs.source == rhs.source && lhs.program == rhs.program
+  }
   /// Hashes the rule's text.
   public func hash(into hasher: inout Hasher) { hasher.combine(source) }
 }
@@ -214,16 +216,22 @@ struct Parser {
     self.schema = schema
   }
 
-  func error(_ message: String, at position: Int? = nil) -> RuleError { RuleError(position: (position ?? tokenStart) + 1, message: message) }
+  func error(_ message: String, at position: Int? = nil) -> RuleError {
+    RuleError(position: (position ?? tokenStart) + 1, message: message)
+  }
 
   mutating func advance() throws(RuleError) {
     while index < text.count, text[index].properties.isWhitespace { index += 1 }
     tokenStart = index
     guard index < text.count else { token = .end; return }
     let c = text[index]
-    if c.properties.numericType != nil || (c == "." && index + 1 < text.count && text[index + 1].properties.numericType != nil) {
+    if c.properties.numericType != nil
+      || (c == "." && index + 1 < text.count && text[index + 1].properties.numericType != nil)
+    {
       var end = index
-      while end < text.count, text[end].properties.numericType != nil || text[end] == "." || text[end] == "_" { end += 1 }
+      while end < text.count, text[end].properties.numericType != nil || text[end] == "." || text[end] == "_" {
+        end += 1
+      }
       if end < text.count, text[end] == "e" || text[end] == "E" {
         end += 1
         if end < text.count, text[end] == "+" || text[end] == "-" { end += 1 }
@@ -241,7 +249,10 @@ struct Parser {
       index = end + 1
     } else if c.properties.isAlphabetic || c == "_" {
       var end = index
-      while end < text.count, text[end].properties.isAlphabetic || text[end].properties.numericType != nil || text[end] == "_" || text[end] == "." {
+      while end < text.count,
+        text[end].properties.isAlphabetic || text[end].properties.numericType != nil || text[end] == "_"
+          || text[end] == "."
+      {
         end += 1
       }
       token = .word(String(String.UnicodeScalarView(text[index..<end])))
@@ -318,7 +329,9 @@ struct Parser {
       let at = tokenStart
       try advance()
       let operand = try parseNot()
-      if operand.levels != nil { throw error("categorical feature used as a condition; compare it with a level", at: operand.position) }
+      if operand.levels != nil {
+        throw error("categorical feature used as a condition; compare it with a level", at: operand.position)
+      }
       return Node(kind: .unary(.not, operand), position: at)
     }
     return try parseComparison()
@@ -333,7 +346,8 @@ struct Parser {
       let at = tokenStart
       try advance()
       let right = try parseSum()
-      return Node(kind: .binary(op, try resolved(left, against: right), try resolved(right, against: left)), position: at)
+      return Node(
+        kind: .binary(op, try resolved(left, against: right), try resolved(right, against: left)), position: at)
     }
     var negated = false
     if isWord("not") {
@@ -353,7 +367,9 @@ struct Parser {
         switch token {
         case .number(let value): values.append(value)
         case .string(let text):
-          guard let levels = left.levels else { throw error("string \"\(text)\" compared with something that is not a categorical feature") }
+          guard let levels = left.levels else {
+            throw error("string \"\(text)\" compared with something that is not a categorical feature")
+          }
           guard let code = levels.firstIndex(of: text) else { throw error(unknownLevel(text, levels), at: position) }
           values.append(Double(code))
         case .word(let word) where word == "true" || word == "false": values.append(word == "true" ? 1 : 0)
@@ -375,7 +391,9 @@ struct Parser {
   /// A string operand becomes the code of the categorical feature on the other side.
   func resolved(_ node: Node, against other: Node) throws(RuleError) -> Node {
     guard case .string(let text) = node.kind else { return node }
-    guard let levels = other.levels else { throw error("string \"\(text)\" compared with something that is not a categorical feature", at: node.position) }
+    guard let levels = other.levels else {
+      throw error("string \"\(text)\" compared with something that is not a categorical feature", at: node.position)
+    }
     guard let code = levels.firstIndex(of: text) else { throw error(unknownLevel(text, levels), at: node.position) }
     return Node(kind: .number(Double(code)), position: node.position)
   }
@@ -442,7 +460,8 @@ struct Parser {
       try advance()
       if word == "true" || word == "false" { return Node(kind: .number(word == "true" ? 1 : 0), position: at) }
       let functions: [String: (RuleExpression.Instruction, Int)] = [
-        "missing": (.isMissing, 1), "present": (.isPresent, 1), "min": (.minimum, 2), "max": (.maximum, 2), "abs": (.absolute, 1),
+        "missing": (.isMissing, 1), "present": (.isPresent, 1), "min": (.minimum, 2), "max": (.maximum, 2),
+        "abs": (.absolute, 1),
       ]
       if token == .symbol("("), let (op, arity) = functions[word] {
         var arguments: [Node] = []
@@ -454,8 +473,12 @@ struct Parser {
           }
           arguments.append(argument)
         } while token == .symbol(",")
-        guard token == .symbol(")") else { throw error("expected ')' after the arguments of \(word), found \(describe(token))") }
-        guard arguments.count == arity else { throw error("\(word) takes \(arity) argument\(arity == 1 ? "" : "s"), given \(arguments.count)", at: at) }
+        guard token == .symbol(")") else {
+          throw error("expected ')' after the arguments of \(word), found \(describe(token))")
+        }
+        guard arguments.count == arity else {
+          throw error("\(word) takes \(arity) argument\(arity == 1 ? "" : "s"), given \(arguments.count)", at: at)
+        }
         try advance()
         return Node(kind: .call(op, arguments), position: at)
       }

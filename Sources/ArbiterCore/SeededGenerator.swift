@@ -49,4 +49,3 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     return generator.next()
   }
 }
-

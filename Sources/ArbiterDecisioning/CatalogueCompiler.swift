@@ -130,7 +130,8 @@ struct CatalogueCompiler {
       let model = try self.model(of: offer, at: position, logistic: modelsByOffer.removeValue(forKey: offer.id))
       for (key, weight) in offer.contextWeights {
         guard weight.isFinite, weight >= 0 else {
-          throw ArbiterError(.invalidArgument, "\(what(position, offer)).contextWeights.\(key): must be finite and >= 0")
+          throw ArbiterError(
+            .invalidArgument, "\(what(position, offer)).contextWeights.\(key): must be finite and >= 0")
         }
         weights[position * keys.count + keys[key]!] = weight
       }
@@ -152,7 +153,9 @@ struct CatalogueCompiler {
   }
 
   /// "catalogue.json line N, offers[i] ('id')".
-  private func what(_ position: Int, _ offer: OfferDefinition) -> String { at("offers[\(position)]") + " ('\(offer.id)')" }
+  private func what(_ position: Int, _ offer: OfferDefinition) -> String {
+    at("offers[\(position)]") + " ('\(offer.id)')"
+  }
 
   /// The offer's propensity model: its logistic model or its tree ensemble (one of the two),
   /// with its calibration; checks its value, lever and channels on the way.
@@ -164,7 +167,9 @@ struct CatalogueCompiler {
       throw ArbiterError(.invalidArgument, "\(what): value must be a finite number >= 0")
     }
     guard !offer.channels.isEmpty else { throw ArbiterError(.invalidArgument, "\(what): channels is empty") }
-    guard offer.lever.isFinite, offer.lever >= 0 else { throw invalid("offers[\(position)].lever", "must be finite and >= 0") }
+    guard offer.lever.isFinite, offer.lever >= 0 else {
+      throw invalid("offers[\(position)].lever", "must be finite and >= 0")
+    }
     let calibration = bundle.models.calibrations[offer.id]
     try calibration?.validate("models.json: calibrations.\(offer.id)")
     switch (logistic, bundle.trees[offer.id]) {
@@ -210,7 +215,9 @@ struct CatalogueCompiler {
   ) throws(ArbiterError) -> [Double] {
     var units = unitsPerOffer
     if let own = offer.capacityUnits {
-      guard own.isFinite, own >= 0 else { throw invalid("offers[\(position)].capacityUnits", "must be finite and >= 0") }
+      guard own.isFinite, own >= 0 else {
+        throw invalid("offers[\(position)].capacityUnits", "must be finite and >= 0")
+      }
       for c in units.indices where budgets[c] != nil { units[c] = own }
     }
     return units
@@ -219,6 +226,7 @@ struct CatalogueCompiler {
   private func quota(of offer: OfferDefinition, at position: Int) throws(ArbiterError) -> PacingState.Budget? {
     guard let q = offer.quota else { return nil }
     guard q.limit >= 1 else { throw invalid("offers[\(position)].quota.limit", "must be at least 1") }
-    return pacing.budget("quota:\(offer.id)", limit: Double(q.limit), periodDays: q.period.days, priceScale: offer.value * offer.lever)
+    return pacing.budget(
+      "quota:\(offer.id)", limit: Double(q.limit), periodDays: q.period.days, priceScale: offer.value * offer.lever)
   }
 }

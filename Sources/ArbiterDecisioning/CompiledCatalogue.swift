@@ -30,8 +30,10 @@ public final class CompiledOffer: Sendable {
   public let lever: Double
 
   init(
-    index: Int, definition: OfferDefinition, treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?],
-    model: PropensityModel, costs: [Double], capacityUnits: [Double], quota: PacingState.Budget?, group: String, salt: String
+    index: Int, definition: OfferDefinition,
+    treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?],
+    model: PropensityModel, costs: [Double], capacityUnits: [Double], quota: PacingState.Budget?, group: String,
+    salt: String
   ) {
     var hash = FNV1a()
     hash.combine(group)
@@ -106,7 +108,8 @@ public final class CompiledCatalogue: Sendable {
     maxPerCategoryPerPage = try compiler.maxPerCategoryPerPage()
     let keys = CatalogueCompiler.contextKeys(of: catalogue)
     contextKeys = keys
-    let compiled = try compiler.offers(contextKeys: keys, unitsPerOffer: capacity.unitsPerOffer, budgets: capacity.budgets)
+    let compiled = try compiler.offers(
+      contextKeys: keys, unitsPerOffer: capacity.unitsPerOffer, budgets: capacity.budgets)
     offers = compiled.offers
     offerIndex = compiled.index
     contextWeights = compiled.contextWeights
@@ -126,7 +129,8 @@ public final class CompiledCatalogue: Sendable {
   /// across groups.
   public func isControl(customer: UInt64, offer: Int, nowDays: Double) -> Bool {
     guard let control = controlPeriod(nowDays: nowDays) else { return false }
-    return Self.isControl(customer: customer, groupHash: hot[offer].groupHash, period: control.period, share: control.share)
+    return Self.isControl(
+      customer: customer, groupHash: hot[offer].groupHash, period: control.period, share: control.share)
   }
 
   /// The control group's period number at `nowDays` and its share; nil when there is none.

@@ -49,11 +49,13 @@ struct ContactPolicyCheck {
     func within(_ entry: ContactRecord, days: Double) -> Bool { Double(nowMillis - entry.timestampMillis) < days * day }
     for cap in policy.frequencyCaps where cap.channel == channel {
       var decisions: [UInt64] = []
-      for entry in history where entry.outcome == nil && entry.channel == channel && within(entry, days: cap.windowDays) {
+      for entry in history where entry.outcome == nil && entry.channel == channel && within(entry, days: cap.windowDays)
+      {
         if !decisions.contains(entry.decision) { decisions.append(entry.decision) }
       }
       if decisions.count >= cap.max {
-        channelBlocked = "frequency cap: \(decisions.count) contacts through \(channel.name) in \(cap.windowDays.formatted()) days (cap \(cap.max))"
+        channelBlocked =
+          "frequency cap: \(decisions.count) contacts through \(channel.name) in \(cap.windowDays.formatted()) days (cap \(cap.max))"
       }
     }
     if policy.maxOffersPerWeek > 0 {
@@ -63,8 +65,11 @@ struct ContactPolicyCheck {
     var declinedCategories: [String: String] = [:]
     for entry in history {
       guard let outcome = entry.outcome, let index = catalogue.offerIndex[entry.offerId] else { continue }
-      if policy.noRepeatDays > 0, outcome == .accept || outcome == .decline, within(entry, days: policy.noRepeatDays), offerBlocked[index] == nil {
-        offerBlocked[index] = "\(outcome == .accept ? "accepted" : "declined") within the last \(policy.noRepeatDays.formatted()) days"
+      if policy.noRepeatDays > 0, outcome == .accept || outcome == .decline, within(entry, days: policy.noRepeatDays),
+        offerBlocked[index] == nil
+      {
+        offerBlocked[index] =
+          "\(outcome == .accept ? "accepted" : "declined") within the last \(policy.noRepeatDays.formatted()) days"
       }
       if policy.declineCooldownDays > 0, outcome == .decline, within(entry, days: policy.declineCooldownDays) {
         let category = catalogue.offers[index].definition.category
@@ -74,7 +79,8 @@ struct ContactPolicyCheck {
     if !declinedCategories.isEmpty {
       for offer in catalogue.offers where offerBlocked[offer.index] == nil {
         if let declined = declinedCategories[offer.definition.category] {
-          offerBlocked[offer.index] = "cool-down: '\(declined)' of category \(offer.definition.category) declined within \(policy.declineCooldownDays.formatted()) days"
+          offerBlocked[offer.index] =
+            "cool-down: '\(declined)' of category \(offer.definition.category) declined within \(policy.declineCooldownDays.formatted()) days"
         }
       }
     }

@@ -6,7 +6,8 @@ extension DecisionEngine {
   /// catalogue's high or low phrase for numeric features, the level for categorical ones (see
   /// ``ReasonPhrases``). When nothing pushes the score up, the strongest negative one.
   func topReasons(
-    _ phrases: ReasonPhrases, _ contributions: [Double], customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>
+    _ phrases: ReasonPhrases, _ contributions: [Double], customer: UnsafeBufferPointer<Float>,
+    context: UnsafeBufferPointer<Float>
   ) -> [ReasonCode] {
     let names = phrases.names
     func phrase(_ i: Int) -> String { phrases.phrase(i, customer: customer, context: context) }
@@ -38,13 +39,17 @@ extension DecisionEngine {
     reasons.reserveCapacity(count + 1)
     for k in 0..<count {
       let i = k == 0 ? top.0 : k == 1 ? top.1 : top.2
-      reasons.append(ReasonCode(code: "FEATURE_POSITIVE", feature: names[i], contribution: contributions[i], phrase: phrase(i)))
+      reasons.append(
+        ReasonCode(code: "FEATURE_POSITIVE", feature: names[i], contribution: contributions[i], phrase: phrase(i)))
     }
     if reasons.isEmpty, !contributions.isEmpty {
       // None positive: the weakest (ties to the higher index).
       var weakest = 0
       for i in contributions.indices where contributions[i] <= contributions[weakest] { weakest = i }
-      reasons.append(ReasonCode(code: "FEATURE_NEGATIVE", feature: names[weakest], contribution: contributions[weakest], phrase: phrase(weakest)))
+      reasons.append(
+        ReasonCode(
+          code: "FEATURE_NEGATIVE", feature: names[weakest], contribution: contributions[weakest],
+          phrase: phrase(weakest)))
     }
     return reasons
   }

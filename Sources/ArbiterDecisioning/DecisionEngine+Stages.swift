@@ -28,7 +28,8 @@ extension DecisionEngine {
     guard request.contextFeatures.count <= extraContext else {
       throw ArbiterError(
         .invalidArgument,
-        "the context has \(request.contextFeatures.count) feature values, the schema has \(extraContext) context features besides the channel")
+        "the context has \(request.contextFeatures.count) feature values, the schema has \(extraContext) context features besides the channel"
+      )
     }
     for (i, value) in request.contextFeatures.enumerated() where !value.isFinite && !value.isNaN {
       throw ArbiterError(.invalidArgument, "context feature value \(i) is infinite")
@@ -61,7 +62,8 @@ extension DecisionEngine {
   /// The decision's state at its start: the moment, the contact policy over the customer's
   /// history, the context keys, the channel's capacity and the control period.
   func beginDecision(
-    _ request: DecisionRequest, decisionId: String, contacts history: [ContactRecord], slots: [SlotRequest]?, started: UInt64
+    _ request: DecisionRequest, decisionId: String, contacts history: [ContactRecord], slots: [SlotRequest]?,
+    started: UInt64
   ) -> DecisionState {
     let now = clock()
     let nowMillis = Int64((now * 86_400_000).rounded())
@@ -91,7 +93,9 @@ extension DecisionEngine {
   func collectCandidates(_ state: inout DecisionState, _ inputs: DecisionInputs) {
     let consentGiven = state.request.anonymous || catalogue.rules.consents(inputs.customer, on: state.channel)
     for index in 0..<catalogue.hot.count {
-      guard isEligible(index, &state, inputs, consentGiven: consentGiven), isWithinLimits(index, &state) else { continue }
+      guard isEligible(index, &state, inputs, consentGiven: consentGiven), isWithinLimits(index, &state) else {
+        continue
+      }
       let candidate = score(index, state, inputs)
       if isHeldOut(candidate, &state) { continue }
       guard candidate.priority > 0 else {
@@ -114,25 +118,31 @@ extension DecisionEngine {
       if let code = rules.checkAnonymous(offer: index, channel: channel, nowDays: now) {
         if state.explain {
           let why = rules.explainAnonymous(code, offer: index, channel: channel)
-          state.suppressed.append(Suppression(offerId: offerId(index), code: Suppression.Code(why.code), detail: why.detail))
+          state.suppressed.append(
+            Suppression(offerId: offerId(index), code: Suppression.Code(why.code), detail: why.detail))
         }
         return false
       }
     } else if rules.check(
-      offer: index, customer: inputs.customer, context: inputs.context, channel: channel, consentGiven: consentGiven, nowDays: now)
+      offer: index, customer: inputs.customer, context: inputs.context, channel: channel, consentGiven: consentGiven,
+      nowDays: now)
       != nil
     {
       if state.explain,
         let why = rules.explain(
-          offer: index, customer: inputs.customer, context: inputs.context, channel: channel, consentGiven: consentGiven,
+          offer: index, customer: inputs.customer, context: inputs.context, channel: channel,
+          consentGiven: consentGiven,
           nowDays: now)
       {
-        state.suppressed.append(Suppression(offerId: offerId(index), code: Suppression.Code(why.code), detail: why.detail))
+        state.suppressed.append(
+          Suppression(offerId: offerId(index), code: Suppression.Code(why.code), detail: why.detail))
       }
       return false
     }
     if let why = state.policy.blocked(offer: index) {
-      if state.explain { state.suppressed.append(Suppression(offerId: offerId(index), code: .contactPolicy, detail: why)) }
+      if state.explain {
+        state.suppressed.append(Suppression(offerId: offerId(index), code: .contactPolicy, detail: why))
+      }
       return false
     }
     return true
@@ -141,21 +151,24 @@ extension DecisionEngine {
   /// The offer's quota and the channel's capacity, as they stand when the decision starts.
   private func isWithinLimits(_ index: Int, _ state: inout DecisionState) -> Bool {
     let now = state.now
-    if catalogue.hot[index].hasQuota, let quota = catalogue.offers[index].quota, quota.used(at: now) >= quota.limitUnits {
+    if catalogue.hot[index].hasQuota, let quota = catalogue.offers[index].quota, quota.used(at: now) >= quota.limitUnits
+    {
       if state.explain {
         let definition = catalogue.offers[index].definition
-        state.suppressed.append(Suppression(
-          offerId: definition.id, code: .budget,
-          detail: "quota of \(Int(quota.limitUnits)) per \(definition.quota!.period.rawValue) used up"))
+        state.suppressed.append(
+          Suppression(
+            offerId: definition.id, code: .budget,
+            detail: "quota of \(Int(quota.limitUnits)) per \(definition.quota!.period.rawValue) used up"))
       }
       return false
     }
     let units = catalogue.hotUnits[index * Channel.allCases.count + state.channel.ordinal]
     if let budget = state.channelBudget, state.channelUsed + units > budget.limitUnits {
       if state.explain {
-        state.suppressed.append(Suppression(
-          offerId: offerId(index), code: .capacity,
-          detail: "\(state.channel.name) capacity of \(budget.limitUnits) units this hour used up"))
+        state.suppressed.append(
+          Suppression(
+            offerId: offerId(index), code: .capacity,
+            detail: "\(state.channel.name) capacity of \(budget.limitUnits) units this hour used up"))
       }
       return false
     }
@@ -171,7 +184,9 @@ extension DecisionEngine {
       offer.logistic?.propensity(inputs.row)
       ?? catalogue.offers[index].model.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context)
     let weights = catalogue.contextWeights, keyCount = catalogue.contextKeys.count
-    let weight = (state.reasonKey.map { weights[index * keyCount + $0] } ?? 1) * (state.pageKey.map { weights[index * keyCount + $0] } ?? 1)
+    let weight =
+      (state.reasonKey.map { weights[index * keyCount + $0] } ?? 1)
+      * (state.pageKey.map { weights[index * keyCount + $0] } ?? 1)
     let cost = state.costShare == 0 ? 0 : catalogue.hotCosts[index * channels + state.channel.ordinal] * state.costShare
     let pacing = catalogue.arbitration.pacing
     let quotaPrice = pacing && offer.hasQuota ? catalogue.offers[index].quota?.price(at: state.now) ?? 0 : 0
@@ -193,10 +208,12 @@ extension DecisionEngine {
     state.controls.append(
       ControlHoldout(offerId: compiled.definition.id, propensity: candidate.propensity, priority: candidate.priority))
     if state.explain {
-      state.suppressed.append(Suppression(
-        offerId: compiled.definition.id, code: .controlGroup,
-        detail: "customer is in the control group of '\(compiled.group)' this period", propensity: candidate.propensity,
-        score: candidate.priority))
+      state.suppressed.append(
+        Suppression(
+          offerId: compiled.definition.id, code: .controlGroup,
+          detail: "customer is in the control group of '\(compiled.group)' this period",
+          propensity: candidate.propensity,
+          score: candidate.priority))
     }
     return true
   }
@@ -205,10 +222,13 @@ extension DecisionEngine {
     let definition = catalogue.offers[candidate.offer].definition
     let p = candidate.propensity
     let detail = String(
-      format: "expected value %.2f (p %.4f × value %.0f × context %.2f × lever %.2f) does not cover cost %.2f + shadow price %.2f",
-      p * definition.value * candidate.weight * definition.lever, p, definition.value, candidate.weight, definition.lever,
+      format:
+        "expected value %.2f (p %.4f × value %.0f × context %.2f × lever %.2f) does not cover cost %.2f + shadow price %.2f",
+      p * definition.value * candidate.weight * definition.lever, p, definition.value, candidate.weight,
+      definition.lever,
       candidate.cost, candidate.price)
-    return Suppression(offerId: definition.id, code: .belowCost, detail: detail, propensity: p, score: candidate.priority)
+    return Suppression(
+      offerId: definition.id, code: .belowCost, detail: detail, propensity: p, score: candidate.priority)
   }
 
   private func offerId(_ index: Int) -> String { catalogue.offers[index].definition.id }
@@ -237,7 +257,8 @@ extension DecisionEngine {
       state.candidates[picked].shown = true
       var drawn = DecisionState.Draw(candidate: picked, probability: probability)
       if state.slots != nil {
-        (drawn.slot, drawn.slotPosition) = page.place(category: catalogue.offers[state.candidates[picked].offer].definition.category)
+        (drawn.slot, drawn.slotPosition) = page.place(
+          category: catalogue.offers[state.candidates[picked].offer].definition.category)
       }
       state.drawn.append(drawn)
     }
@@ -245,7 +266,9 @@ extension DecisionEngine {
 
   /// The candidates that can fill the open position, best first: not shown, fitting the slot,
   /// with quota and channel capacity left now (a candidate found without is marked refused).
-  private func collectAvailable(_ state: inout DecisionState, page: SlotFilling, firstOnly: Bool, into available: inout [Int]) {
+  private func collectAvailable(
+    _ state: inout DecisionState, page: SlotFilling, firstOnly: Bool, into available: inout [Int]
+  ) {
     available.removeAll(keepingCapacity: true)
     let now = state.now
     let used = state.channelBudget?.used(at: now)
@@ -303,7 +326,8 @@ extension DecisionEngine {
         detail = "ranked \(k + 1) of \(state.candidates.count) eligible; \(shown) shown"
       }
       state.suppressed.append(
-        Suppression(offerId: id, code: code, detail: detail, propensity: candidate.propensity, score: candidate.priority))
+        Suppression(
+          offerId: id, code: code, detail: detail, propensity: candidate.propensity, score: candidate.priority))
     }
   }
 
@@ -332,16 +356,18 @@ extension DecisionEngine {
       var reasons = topReasons(phrases, contributions, customer: inputs.customer, context: inputs.context)
       if candidate.weight != 1 { reasons.append(contextReason(state, weight: candidate.weight)) }
       let name = offer.definition.name
-      ranked.append(RankedOffer(
-        rank: position + 1, offerIndex: offer.index, offerId: offer.definition.id, name: name,
-        product: offer.definition.product, propensity: candidate.propensity, value: offer.definition.value,
-        contextWeight: candidate.weight, score: candidate.priority,
-        treatment: RenderedTreatment(
-          title: treatment.title.render(names, offerName: name, customer: inputs.customer),
-          message: treatment.message.render(names, offerName: name, customer: inputs.customer),
-          agentScript: treatment.script?.render(names, offerName: name, customer: inputs.customer) ?? ""),
-        reasons: reasons, lever: offer.definition.lever, channelCost: candidate.cost, shadowPrice: candidate.price,
-        probability: draw.probability, category: offer.definition.category, slot: draw.slot, slotPosition: draw.slotPosition))
+      ranked.append(
+        RankedOffer(
+          rank: position + 1, offerIndex: offer.index, offerId: offer.definition.id, name: name,
+          product: offer.definition.product, propensity: candidate.propensity, value: offer.definition.value,
+          contextWeight: candidate.weight, score: candidate.priority,
+          treatment: RenderedTreatment(
+            title: treatment.title.render(names, offerName: name, customer: inputs.customer),
+            message: treatment.message.render(names, offerName: name, customer: inputs.customer),
+            agentScript: treatment.script?.render(names, offerName: name, customer: inputs.customer) ?? ""),
+          reasons: reasons, lever: offer.definition.lever, channelCost: candidate.cost, shadowPrice: candidate.price,
+          probability: draw.probability, category: offer.definition.category, slot: draw.slot,
+          slotPosition: draw.slotPosition))
     }
     let request = state.request
     return Decision(
@@ -354,9 +380,12 @@ extension DecisionEngine {
   /// The reason an interaction's context weighed an offer.
   private func contextReason(_ state: DecisionState, weight: Double) -> ReasonCode {
     let request = state.request
-    let key = [state.reasonKey.map { _ in "reason:\(request.callReason)" }, state.pageKey.map { _ in "page:\(request.page)" }]
-      .compactMap { $0 }.joined(separator: ", ")
+    let key = [
+      state.reasonKey.map { _ in "reason:\(request.callReason)" }, state.pageKey.map { _ in "page:\(request.page)" },
+    ]
+    .compactMap { $0 }.joined(separator: ", ")
     return ReasonCode(
-      code: "CONTEXT_WEIGHT", feature: key, contribution: weight, phrase: "relevant to this interaction (\(key)) ×\(weight)")
+      code: "CONTEXT_WEIGHT", feature: key, contribution: weight,
+      phrase: "relevant to this interaction (\(key)) ×\(weight)")
   }
 }

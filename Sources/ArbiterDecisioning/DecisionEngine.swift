@@ -41,7 +41,10 @@ public final class DecisionEngine: Sendable {
   ) throws(ArbiterError) {
     self.clock = clock
     guard bundle.schema.layout == customers.schema.layout else {
-      throw ArbiterError(.failedPrecondition, "bundle \(bundle.manifest.name)/\(bundle.manifest.version) was built for a different feature schema than the loaded customers")
+      throw ArbiterError(
+        .failedPrecondition,
+        "bundle \(bundle.manifest.name)/\(bundle.manifest.version) was built for a different feature schema than the loaded customers"
+      )
     }
     self.catalogue = try CompiledCatalogue(bundle: bundle, pacing: pacing)
     self.pacing = pacing
@@ -57,10 +60,11 @@ public final class DecisionEngine: Sendable {
     }
     let catalogue = self.catalogue, schema = self.schema, typicalValues = self.typicalValues
     self.reasonPhrases = catalogue.offers.map { offer in
-      ReasonPhrases(model: offer.model, schema: schema, phrases: catalogue.phrases, typicalValues: typicalValues) { labels[$0] ?? $0 }
+      ReasonPhrases(model: offer.model, schema: schema, phrases: catalogue.phrases, typicalValues: typicalValues) {
+        labels[$0] ?? $0
+      }
     }
   }
-
 
   /// Feature medians over up to 1,001 stored customers spread across the store.
   static func medians(of customers: FeatureStore, width: Int, at now: Double) -> [Float] {
@@ -144,7 +148,10 @@ public final class DecisionEngine: Sendable {
             }
           }
           if let bad {
-            return ArbiterError(.failedPrecondition, "probe: the model of offer '\(bad.definition.id)' does not score customer \(ids[index]) on \(channel.name) as a probability")
+            return ArbiterError(
+              .failedPrecondition,
+              "probe: the model of offer '\(bad.definition.id)' does not score customer \(ids[index]) on \(channel.name) as a probability"
+            )
           }
         }
         return nil

@@ -26,7 +26,8 @@ public struct DecisionRequest: Sendable {
   /// Creates a request; by default three offers, no context, no explanation, a known customer.
   public init(
     customerId: UInt64, channel: Channel, callReason: String = "", page: String = "", contextFeatures: [Double] = [],
-    maxOffers: Int = DecisionEngine.defaultMaxOffers, explain: Bool = false, requestId: String = "", anonymous: Bool = false
+    maxOffers: Int = DecisionEngine.defaultMaxOffers, explain: Bool = false, requestId: String = "",
+    anonymous: Bool = false
   ) {
     self.anonymous = anonymous
     self.customerId = customerId
@@ -62,7 +63,8 @@ public final class VersionStamp: Sendable, Hashable {
 
   /// Whether two stamps name the same bundle, catalogue and schema.
   public static func == (a: VersionStamp, b: VersionStamp) -> Bool {
-    a.bundleName == b.bundleName && a.bundleVersion == b.bundleVersion && a.catalogueVersion == b.catalogueVersion && a.schemaHash == b.schemaHash
+    a.bundleName == b.bundleName && a.bundleVersion == b.bundleVersion && a.catalogueVersion == b.catalogueVersion
+      && a.schemaHash == b.schemaHash
   }
 
   /// Hashes all four names.

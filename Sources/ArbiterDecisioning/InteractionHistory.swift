@@ -137,7 +137,9 @@ struct InteractionHistory {
     foreignOrder.append(seq)
     if foreignOrder.count > decisions.count {
       let evicted = foreignOrder.removeFirst()
-      if let id = foreignIds.removeValue(forKey: evicted), foreignSequences[id] == evicted { foreignSequences[id] = nil }
+      if let id = foreignIds.removeValue(forKey: evicted), foreignSequences[id] == evicted {
+        foreignSequences[id] = nil
+      }
     }
     return seq
   }
@@ -228,7 +230,8 @@ struct InteractionHistory {
       case .decision(let id, let customerId, let channel, let timestampMillis, let offerIds):
         let parsed = DecisionID(parsing: id)
         remember(
-          id: id, sequence: parsed?.instance == instance ? parsed?.sequence : nil, customerId: customerId, channel: channel,
+          id: id, sequence: parsed?.instance == instance ? parsed?.sequence : nil, customerId: customerId,
+          channel: channel,
           timestampMillis: timestampMillis, offerCount: offerIds.count
         ) { state, i in state.code(of: offerIds[i]) }
         report.decisions += 1

@@ -26,7 +26,10 @@ public struct OutcomeReport: Sendable {
   public var timestampMillis: Int64
 
   /// Creates a report; by default with no value or decline reason, timed now.
-  public init(decisionId: String, offerId: String, outcome: OutcomeKind, value: Double? = nil, declineReason: String = "", timestampMillis: Int64 = 0) {
+  public init(
+    decisionId: String, offerId: String, outcome: OutcomeKind, value: Double? = nil, declineReason: String = "",
+    timestampMillis: Int64 = 0
+  ) {
     self.decisionId = decisionId
     self.offerId = offerId
     self.outcome = outcome
@@ -52,7 +55,10 @@ public struct InteractionEntry: Sendable, Hashable {
   public var declineReason: String
 
   /// Creates an entry; `outcome` is nil for an offer made with no outcome yet.
-  public init(decisionId: String, offerId: String, channel: Channel, outcome: OutcomeKind?, timestampMillis: Int64, declineReason: String = "") {
+  public init(
+    decisionId: String, offerId: String, channel: Channel, outcome: OutcomeKind?, timestampMillis: Int64,
+    declineReason: String = ""
+  ) {
     self.decisionId = decisionId
     self.offerId = offerId
     self.channel = channel
@@ -300,14 +306,16 @@ public final class InteractionLog: Sendable {
     _ outcomes: [OutcomeReport], now: Int64, _ history: borrowing InteractionHistory
   ) throws(ArbiterError) -> [ResolvedOutcome] {
     guard outcomes.count <= Self.maxOutcomesPerCall else {
-      throw ArbiterError(.invalidArgument, "at most \(Self.maxOutcomesPerCall) outcomes per call, got \(outcomes.count)")
+      throw ArbiterError(
+        .invalidArgument, "at most \(Self.maxOutcomesPerCall) outcomes per call, got \(outcomes.count)")
     }
     var resolved: [ResolvedOutcome] = []
     resolved.reserveCapacity(outcomes.count)
     var seen = Set<OutcomeIdentity>()
     for (i, outcome) in outcomes.enumerated() {
       guard let decision = history.slot(of: outcome.decisionId, instance: instanceId) else {
-        throw ArbiterError(.notFound, "outcome \(i): decision '\(outcome.decisionId)' not found (or no longer remembered)")
+        throw ArbiterError(
+          .notFound, "outcome \(i): decision '\(outcome.decisionId)' not found (or no longer remembered)")
       }
       guard let code = history.offerCodes[outcome.offerId], history.made(decision, offer: code) else {
         throw ArbiterError(
@@ -318,7 +326,8 @@ public final class InteractionLog: Sendable {
       guard seen.insert(OutcomeIdentity(sequence: decision.sequence, offer: code, outcome: outcome.outcome)).inserted,
         !history.hasOutcome(outcome.outcome, of: decision, offer: code)
       else { continue }
-      resolved.append(ResolvedOutcome(index: i, decision: decision, offer: code, timestampMillis: timestamp, check: true))
+      resolved.append(
+        ResolvedOutcome(index: i, decision: decision, offer: code, timestampMillis: timestamp, check: true))
     }
     return resolved
   }
@@ -340,12 +349,14 @@ public final class InteractionLog: Sendable {
     guard outcome.timestampMillis <= now &+ skew else {
       throw ArbiterError(
         .invalidArgument,
-        "outcome \(i): its time \(outcome.timestampMillis) ms is ahead of the server clock (\(now) ms) by more than \(skew) ms")
+        "outcome \(i): its time \(outcome.timestampMillis) ms is ahead of the server clock (\(now) ms) by more than \(skew) ms"
+      )
     }
     guard outcome.timestampMillis >= decision.timestampMillis &- skew else {
       throw ArbiterError(
         .invalidArgument,
-        "outcome \(i): its time \(outcome.timestampMillis) ms is before its decision's (\(decision.timestampMillis) ms)")
+        "outcome \(i): its time \(outcome.timestampMillis) ms is before its decision's (\(decision.timestampMillis) ms)"
+      )
     }
     return outcome.timestampMillis
   }

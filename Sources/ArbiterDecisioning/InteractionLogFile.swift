@@ -44,7 +44,8 @@ final class InteractionLogFile: Sendable {
   private static func write(_ bytes: [UInt8], to handle: FileHandle) {
     guard !bytes.isEmpty else { return }
     bytes.withUnsafeBytes { raw in
-      handle.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count, deallocator: .none))
+      handle.write(
+        Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: raw.baseAddress!), count: raw.count, deallocator: .none))
     }
   }
 }

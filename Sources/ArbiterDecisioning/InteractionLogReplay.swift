@@ -17,7 +17,8 @@ struct InteractionLogReplay {
   /// A replayed line.
   enum Line {
     case decision(id: String, customerId: UInt64, channel: Channel, timestampMillis: Int64, offerIds: [String])
-    case outcome(decisionId: String, offerId: String, outcome: OutcomeKind, timestampMillis: Int64, declineReason: String)
+    case outcome(
+      decisionId: String, offerId: String, outcome: OutcomeKind, timestampMillis: Int64, declineReason: String)
     /// A shadow decision or a type this version does not replay.
     case other
   }
@@ -34,15 +35,19 @@ struct InteractionLogReplay {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else {
       if errno == ENOENT { return }
-      throw ArbiterError(.failedPrecondition, "cannot read interaction log '\(path)': \(String(cString: strerror(errno)))")
+      throw ArbiterError(
+        .failedPrecondition, "cannot read interaction log '\(path)': \(String(cString: strerror(errno)))")
     }
     defer { close(fd) }
     var info = stat()
-    guard fstat(fd, &info) == 0 else { throw ArbiterError(.failedPrecondition, "cannot stat interaction log '\(path)'") }
+    guard fstat(fd, &info) == 0 else {
+      throw ArbiterError(.failedPrecondition, "cannot stat interaction log '\(path)'")
+    }
     let length = Int(info.st_size)
     guard length > 0 else { return }
     guard let region = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), region != MAP_FAILED else {
-      throw ArbiterError(.failedPrecondition, "cannot map interaction log '\(path)': \(String(cString: strerror(errno)))")
+      throw ArbiterError(
+        .failedPrecondition, "cannot map interaction log '\(path)': \(String(cString: strerror(errno)))")
     }
     defer { munmap(region, length) }
     let bytes = UnsafeBufferPointer(start: region.assumingMemoryBound(to: UInt8.self), count: length)
@@ -96,7 +101,8 @@ struct LogLineParser {
 
   private struct Malformed: Error {}
 
-  private static let channels: [String: Channel] = Dictionary(uniqueKeysWithValues: Channel.allCases.map { ($0.name, $0) })
+  private static let channels: [String: Channel] = Dictionary(
+    uniqueKeysWithValues: Channel.allCases.map { ($0.name, $0) })
 
   private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -109,32 +115,46 @@ struct LogLineParser {
     var type: String?, decisionId: String?, customerId: UInt64?, channel: String?, ts: Int64?
     var offerIds: [String]?, offerId: String?, outcome: String?, declineReason = ""
     try forEachMember { key, parser throws(Malformed) in
-      if parser.matches(key, "type") { type = try parser.string() }
-      else if parser.matches(key, "decision_id") { decisionId = try parser.string() }
-      else if parser.matches(key, "customer_id") {
+      if parser.matches(key, "type") {
+        type = try parser.string()
+      } else if parser.matches(key, "decision_id") {
+        decisionId = try parser.string()
+      } else if parser.matches(key, "customer_id") {
         let (negative, magnitude) = try parser.integer()
         guard !negative else { throw Malformed() }
         customerId = magnitude
-      } else if parser.matches(key, "channel") { channel = try parser.string() }
-      else if parser.matches(key, "ts") {
+      } else if parser.matches(key, "channel") {
+        channel = try parser.string()
+      } else if parser.matches(key, "ts") {
         let (negative, magnitude) = try parser.integer()
         guard magnitude <= UInt64(Int64.max) else { throw Malformed() }
         ts = negative ? -Int64(magnitude) : Int64(magnitude)
-      } else if parser.matches(key, "offer_id") { offerId = try parser.string() }
-      else if parser.matches(key, "outcome") { outcome = try parser.string() }
-      else if parser.matches(key, "decline_reason") { declineReason = try parser.string() }
-      else if parser.matches(key, "offers") { offerIds = try parser.offerIdsOfArray() }
-      else { try parser.skipValue(depth: 1) }
+      } else if parser.matches(key, "offer_id") {
+        offerId = try parser.string()
+      } else if parser.matches(key, "outcome") {
+        outcome = try parser.string()
+      } else if parser.matches(key, "decline_reason") {
+        declineReason = try parser.string()
+      } else if parser.matches(key, "offers") {
+        offerIds = try parser.offerIdsOfArray()
+      } else {
+        try parser.skipValue(depth: 1)
+      }
     }
     skipSpace()
     guard at == bytes.count else { throw Malformed() }
     switch type {
     case "decision":
-      guard let decisionId, let customerId, let name = channel, let channel = Self.channels[name], let ts, let offerIds else { throw Malformed() }
-      return .decision(id: decisionId, customerId: customerId, channel: channel, timestampMillis: ts, offerIds: offerIds)
+      guard let decisionId, let customerId, let name = channel, let channel = Self.channels[name], let ts, let offerIds
+      else { throw Malformed() }
+      return .decision(
+        id: decisionId, customerId: customerId, channel: channel, timestampMillis: ts, offerIds: offerIds)
     case "outcome":
-      guard let decisionId, let offerId, let name = outcome, let kind = OutcomeKind(rawValue: name), let ts else { throw Malformed() }
-      return .outcome(decisionId: decisionId, offerId: offerId, outcome: kind, timestampMillis: ts, declineReason: declineReason)
+      guard let decisionId, let offerId, let name = outcome, let kind = OutcomeKind(rawValue: name), let ts else {
+        throw Malformed()
+      }
+      return .outcome(
+        decisionId: decisionId, offerId: offerId, outcome: kind, timestampMillis: ts, declineReason: declineReason)
     case .some:
       return .other
     case nil:
@@ -157,7 +177,9 @@ struct LogLineParser {
   }
 
   /// Reads an object, handing each member's key (raw bytes) to `member`, which reads its value.
-  private mutating func forEachMember(_ member: (Range<Int>, inout LogLineParser) throws(Malformed) -> Void) throws(Malformed) {
+  private mutating func forEachMember(
+    _ member: (Range<Int>, inout LogLineParser) throws(Malformed) -> Void
+  ) throws(Malformed) {
     try expect(0x7B)
     skipSpace()
     if peek() == 0x7D { at += 1; return }
@@ -226,7 +248,9 @@ struct LogLineParser {
     guard at < bytes.count else { throw Malformed() }
     if bytes[at] == 0x22 {
       defer { at += 1 }
-      guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self) else { throw Malformed() }
+      guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self) else {
+        throw Malformed()
+      }
       return text
     }
     var text = Array(bytes[start..<at])
@@ -302,7 +326,9 @@ struct LogLineParser {
       at += 1
     }
     guard at > start else { throw Malformed() }
-    if let byte = peek(), byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") { throw Malformed() }
+    if let byte = peek(), byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
+      throw Malformed()
+    }
     return (negative, value)
   }
 

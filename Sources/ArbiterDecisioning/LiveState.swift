@@ -66,7 +66,9 @@ public final class LiveState: Sendable {
 
   /// The customer's recent interactions, when the contact policy of the champion (or of the
   /// challenger scoring this decision) needs them.
-  func history(for request: DecisionRequest, _ engine: DecisionEngine, _ challenger: DecisionEngine? = nil) -> [ContactRecord] {
+  func history(
+    for request: DecisionRequest, _ engine: DecisionEngine, _ challenger: DecisionEngine? = nil
+  ) -> [ContactRecord] {
     guard !request.anonymous,
       engine.catalogue.contactPolicy.isActive || challenger?.catalogue.contactPolicy.isActive == true
     else { return [] }
@@ -82,7 +84,9 @@ public final class LiveState: Sendable {
   /// Loads a challenger bundle (validated like a reload) to score `share` of decisions; nil or a
   /// share of 0 stops shadow scoring.
   public func setChallenger(path: String?, share: Double) throws(ArbiterError) {
-    guard share.isFinite, share >= 0, share <= 1 else { throw ArbiterError(.invalidArgument, "share must be between 0 and 1, got \(share)") }
+    guard share.isFinite, share >= 0, share <= 1 else {
+      throw ArbiterError(.invalidArgument, "share must be between 0 and 1, got \(share)")
+    }
     guard let path, share > 0 else {
       challenger.store(nil, ordering: .releasing)
       challengerShare.store(0, ordering: .relaxed)
@@ -91,7 +95,8 @@ public final class LiveState: Sendable {
     let live = snapshot
     let bundle = try ModelBundle.load(from: path)
     // Its own pacing: a challenger's draws must never use the champion's quotas.
-    let engine = try DecisionEngine(bundle: bundle, customers: live.engine.customers, clock: live.engine.clock, pacing: PacingState())
+    let engine = try DecisionEngine(
+      bundle: bundle, customers: live.engine.customers, clock: live.engine.clock, pacing: PacingState())
     try engine.probe()
     challengerShare.store(Int((share * 10_000).rounded()), ordering: .relaxed)
     challenger.store(DecisionSnapshot(engine: engine, bundle: bundle), ordering: .releasing)
@@ -107,7 +112,9 @@ public final class LiveState: Sendable {
 
   /// Logs what the challenger would have decided, on the same inputs as the champion: the same
   /// request and the same contact history.
-  private func shadow(_ request: DecisionRequest, _ decision: Decision, contacts: [ContactRecord], challenger: DecisionEngine) {
+  private func shadow(
+    _ request: DecisionRequest, _ decision: Decision, contacts: [ContactRecord], challenger: DecisionEngine
+  ) {
     if let shadowDecision = try? challenger.decide(request, decisionId: decision.decisionId, contacts: contacts) {
       log.recordShadow(shadowDecision)
     }
@@ -115,10 +122,14 @@ public final class LiveState: Sendable {
 
   /// Loads the bundle at `path` (or the configured one), validates it against the live customers
   /// and publishes it. On any error the live snapshot stays. Returns (previous, current).
-  public func reload(from path: String? = nil) throws(ArbiterError) -> (previous: DecisionSnapshot, current: DecisionSnapshot) {
+  public func reload(
+    from path: String? = nil
+  ) throws(ArbiterError) -> (previous: DecisionSnapshot, current: DecisionSnapshot) {
     let previous = snapshot
     let bundle = try ModelBundle.load(from: path ?? bundlePath)
-    let engine = try DecisionEngine(bundle: bundle, customers: previous.engine.customers, clock: previous.engine.clock, pacing: previous.engine.pacing)
+    let engine = try DecisionEngine(
+      bundle: bundle, customers: previous.engine.customers, clock: previous.engine.clock, pacing: previous.engine.pacing
+    )
     try engine.probe()
     let next = DecisionSnapshot(engine: engine, bundle: bundle)
     current.store(next, ordering: .releasing)
@@ -170,8 +181,12 @@ extension LiveState {
     var total = 0
     for slot in slots {
       guard !slot.name.isEmpty else { throw ArbiterError(.invalidArgument, "a slot needs a name") }
-      guard names.insert(slot.name).inserted else { throw ArbiterError(.invalidArgument, "slot '\(slot.name)' appears twice") }
-      guard slot.count >= 1 else { throw ArbiterError(.invalidArgument, "slot '\(slot.name)' must hold at least 1 item") }
+      guard names.insert(slot.name).inserted else {
+        throw ArbiterError(.invalidArgument, "slot '\(slot.name)' appears twice")
+      }
+      guard slot.count >= 1 else {
+        throw ArbiterError(.invalidArgument, "slot '\(slot.name)' must hold at least 1 item")
+      }
       total += slot.count
     }
     guard total <= Self.maxSlotItems else {
@@ -181,7 +196,8 @@ extension LiveState {
     var all = request
     all.maxOffers = min(DecisionEngine.maxOffersLimit, max(1, snapshot.engine.catalogue.offers.count))
     let (sequence, id) = log.makeDecisionId(kind: .page)
-    let decision = try snapshot.engine.decide(all, decisionId: id, contacts: history(for: request, snapshot.engine), slots: slots)
+    let decision = try snapshot.engine.decide(
+      all, decisionId: id, contacts: history(for: request, snapshot.engine), slots: slots)
     guard stillWanted() else {
       snapshot.engine.releaseReservations(of: decision)
       throw ArbiterError(.deadlineExceeded, "the deadline passed while deciding; the page was not decided")
@@ -200,7 +216,9 @@ extension LiveState {
   /// the holdout and no offer; it uses quota, capacity and the customers' contact history. A dry
   /// run (`commit` false) changes nothing and logs nothing. Returns the plan and, for a committed
   /// run, the decision id of each assignment.
-  public func selectOutbound(_ request: OutboundRequest, commit: Bool = true) throws(ArbiterError) -> (OutboundPlan, [String]) {
+  public func selectOutbound(
+    _ request: OutboundRequest, commit: Bool = true
+  ) throws(ArbiterError) -> (OutboundPlan, [String]) {
     let snapshot = self.snapshot
     let engine = snapshot.engine
     let needsHistory = engine.catalogue.contactPolicy.isActive
@@ -211,24 +229,30 @@ extension LiveState {
     let nowMillis = Int64((engine.clock() * 86_400_000).rounded())
     var controls: [UInt64: [ControlHoldout]] = [:]
     for held in plan.controls {
-      controls[held.customerId, default: []].append(ControlHoldout(offerId: held.offerId, propensity: held.propensity, priority: held.net))
+      controls[held.customerId, default: []].append(
+        ControlHoldout(offerId: held.offerId, propensity: held.propensity, priority: held.net))
     }
     var ids: [String] = []
     ids.reserveCapacity(plan.assignments.count)
     for assignment in plan.assignments {
       let offer = engine.catalogue.offers[assignment.offerIndex].definition
       let made = RankedOffer(
-        rank: 1, offerIndex: assignment.offerIndex, offerId: assignment.offerId, name: offer.name, product: offer.product,
-        propensity: assignment.propensity, value: offer.value, contextWeight: 1, score: assignment.expectedValue - assignment.cost,
+        rank: 1, offerIndex: assignment.offerIndex, offerId: assignment.offerId, name: offer.name,
+        product: offer.product,
+        propensity: assignment.propensity, value: offer.value, contextWeight: 1,
+        score: assignment.expectedValue - assignment.cost,
         treatment: assignment.treatment, reasons: [], lever: offer.lever, channelCost: assignment.cost, probability: 1,
         category: offer.category)
-      ids.append(logOutbound(
-        customer: assignment.customerId, offers: [made], controls: controls.removeValue(forKey: assignment.customerId) ?? [],
-        request, engine, nowMillis: nowMillis))
+      ids.append(
+        logOutbound(
+          customer: assignment.customerId, offers: [made],
+          controls: controls.removeValue(forKey: assignment.customerId) ?? [],
+          request, engine, nowMillis: nowMillis))
     }
     for held in plan.controls where controls[held.customerId] != nil {
       _ = logOutbound(
-        customer: held.customerId, offers: [], controls: controls.removeValue(forKey: held.customerId)!, request, engine,
+        customer: held.customerId, offers: [], controls: controls.removeValue(forKey: held.customerId)!, request,
+        engine,
         nowMillis: nowMillis)
     }
     return (plan, ids)
@@ -236,14 +260,16 @@ extension LiveState {
 
   /// Logs one customer's part of a campaign as a decision; returns its id.
   private func logOutbound(
-    customer: UInt64, offers: [RankedOffer], controls: [ControlHoldout], _ request: OutboundRequest, _ engine: DecisionEngine,
+    customer: UInt64, offers: [RankedOffer], controls: [ControlHoldout], _ request: OutboundRequest,
+    _ engine: DecisionEngine,
     nowMillis: Int64
   ) -> String {
     let (sequence, id) = log.makeDecisionId(kind: .outbound)
     log.record(
       Decision(
         decisionId: id, requestId: "", customerId: customer, channel: request.channel, versions: engine.versions,
-        offers: offers, suppressed: [], nanos: 0, timestampMillis: nowMillis, controls: controls, exploration: "outbound"),
+        offers: offers, suppressed: [], nanos: 0, timestampMillis: nowMillis, controls: controls,
+        exploration: "outbound"),
       sequence: sequence)
     return id
   }
@@ -280,7 +306,9 @@ extension LiveState {
   /// Reloads when a version directory newer than any seen before appears in the configured
   /// bundle root.
   public func checkForNewBundle(_ watch: inout BundleWatchState) -> BundleWatchResult {
-    guard let newest = try? ModelBundle.resolveVersionDirectory(bundlePath), newest != watch.seen else { return .unchanged }
+    guard let newest = try? ModelBundle.resolveVersionDirectory(bundlePath), newest != watch.seen else {
+      return .unchanged
+    }
     watch.seen = newest
     if newest == snapshot.bundle.directory { return .unchanged }
     do {

@@ -17,7 +17,10 @@ public struct OutboundRequest: Sendable {
   public var offerIds: Set<String>
 
   /// Creates a campaign request; by default every customer and offer, with no budget or contact limit.
-  public init(channel: Channel, customerIds: [UInt64] = [], budget: Double? = nil, capacity: Int? = nil, offerIds: Set<String> = []) {
+  public init(
+    channel: Channel, customerIds: [UInt64] = [], budget: Double? = nil, capacity: Int? = nil,
+    offerIds: Set<String> = []
+  ) {
     self.channel = channel
     self.customerIds = customerIds
     self.budget = budget
@@ -108,14 +111,17 @@ extension DecisionEngine {
     if let budget = request.budget, !(budget.isFinite && budget >= 0) {
       throw ArbiterError(.invalidArgument, "the budget must be a finite number >= 0")
     }
-    if let capacity = request.capacity, capacity < 0 { throw ArbiterError(.invalidArgument, "the capacity must be >= 0") }
+    if let capacity = request.capacity, capacity < 0 {
+      throw ArbiterError(.invalidArgument, "the capacity must be >= 0")
+    }
     for id in request.offerIds where catalogue.offerIndex[id] == nil {
       throw ArbiterError(.invalidArgument, "offer '\(id)' is not in the catalogue")
     }
     let ids = request.customerIds.isEmpty ? customers.customerIds() : request.customerIds
     let (options, owners) = try outboundOptions(request, ids: ids, history: history)
     var plan = OutboundPlan(
-      assignments: [], candidates: options.count, considered: ids.count, expectedResponses: 0, expectedValue: 0, totalCost: 0,
+      assignments: [], candidates: options.count, considered: ids.count, expectedResponses: 0, expectedValue: 0,
+      totalCost: 0,
       stoppedBy: "candidates")
     var selection = OutboundSelection(
       engine: self, request: request, options: options, owners: owners, commit: commit, now: clock())
@@ -165,7 +171,9 @@ extension DecisionEngine {
     ScoringRow.prepare(catalogue.scoringLayout, customer: x, context: c) { scoringRow in
       for offer in catalogue.offers {
         if !request.offerIds.isEmpty && !request.offerIds.contains(offer.definition.id) { continue }
-        if rules.check(offer: offer.index, customer: x, context: c, channel: channel, consentGiven: true, nowDays: now) != nil {
+        if rules.check(offer: offer.index, customer: x, context: c, channel: channel, consentGiven: true, nowDays: now)
+          != nil
+        {
           continue
         }
         if policy.blocked(offer: offer.index) != nil { continue }
@@ -198,14 +206,19 @@ struct OutboundSelection {
   private var counted: [Int: Int] = [:]
   private var countedUnits = 0.0
 
-  init(engine: DecisionEngine, request: OutboundRequest, options: [[OutboundOption]], owners: [UInt64], commit: Bool, now: Double) {
+  init(
+    engine: DecisionEngine, request: OutboundRequest, options: [[OutboundOption]], owners: [UInt64], commit: Bool,
+    now: Double
+  ) {
     self.engine = engine
     self.request = request
     self.options = options
     self.owners = owners
     self.commit = commit
     self.now = now
-    heap = MaxHeap { a, b in a.score < b.score || (a.score == b.score && (a.customer, a.choice) > (b.customer, b.choice)) }
+    heap = MaxHeap { a, b in
+      a.score < b.score || (a.score == b.score && (a.customer, a.choice) > (b.customer, b.choice))
+    }
   }
 
   /// Net value per unit of the limiting resources.
@@ -232,8 +245,10 @@ struct OutboundSelection {
       let option = options[top.customer][top.choice]
       let offer = engine.catalogue.offers[option.offer]
       if option.control {
-        plan.controls.append(OutboundControl(
-          customerId: owners[top.customer], offerId: offer.definition.id, propensity: option.propensity, net: option.net))
+        plan.controls.append(
+          OutboundControl(
+            customerId: owners[top.customer], offerId: offer.definition.id, propensity: option.propensity,
+            net: option.net))
         pushNext(after: top)
         continue
       }

@@ -27,7 +27,9 @@ public final class PacingState: Sendable {
     /// The use and its period as one word (see ``PacingCheckpoint``).
     var word: UInt64 { state.load(ordering: .relaxed) }
 
-    private func period(_ nowDays: Double) -> UInt64 { UInt64(max(0, (nowDays / periodDays).rounded(.down))) & 0xFF_FFFF }
+    private func period(_ nowDays: Double) -> UInt64 {
+      UInt64(max(0, (nowDays / periodDays).rounded(.down))) & 0xFF_FFFF
+    }
 
     /// Units used in the current period.
     public func used(at nowDays: Double) -> Double {
@@ -60,7 +62,8 @@ public final class PacingState: Sendable {
       var word = state.load(ordering: .relaxed)
       while word >> 40 == current {
         let used = word & 0xFF_FFFF_FFFF
-        let (exchanged, original) = state.compareExchange(expected: word, desired: current << 40 | (used - min(used, amount)), ordering: .relaxed)
+        let (exchanged, original) = state.compareExchange(
+          expected: word, desired: current << 40 | (used - min(used, amount)), ordering: .relaxed)
         if exchanged { return }
         word = original
       }
@@ -91,10 +94,11 @@ public final class PacingState: Sendable {
   /// Every budget's use now, to be written where a restart finds it.
   public func checkpoint() -> PacingCheckpoint {
     budgets.withLock { all in
-      PacingCheckpoint(budgets: all.keys.sorted().map { key in
-        let budget = all[key]!
-        return PacingCheckpoint.Entry(key: key, limit: budget.limit, periodDays: budget.periodDays, word: budget.word)
-      })
+      PacingCheckpoint(
+        budgets: all.keys.sorted().map { key in
+          let budget = all[key]!
+          return PacingCheckpoint.Entry(key: key, limit: budget.limit, periodDays: budget.periodDays, word: budget.word)
+        })
     }
   }
 

@@ -27,7 +27,10 @@ final class ReasonPhrases: Sendable {
   let names: [String]
   let slots: [Slot]
 
-  init(model: PropensityModel, schema: FeatureSchema, phrases: [String: FeaturePhrase], typicalValues: [Float], label: (String) -> String) {
+  init(
+    model: PropensityModel, schema: FeatureSchema, phrases: [String: FeaturePhrase], typicalValues: [Float],
+    label: (String) -> String
+  ) {
     names = model.featureNames
     var slots: [Slot] = []
     switch model.scorer {
@@ -37,24 +40,31 @@ final class ReasonPhrases: Sendable {
         let source = logistic.sourceOfTerm(term)
         let categorical = logistic.isIndicatorTerm(term)
         var levels: [String] = []
-        if categorical, let definition = schema.source(of: name).map({ schema.definition(of: $0) }), case .categorical(let known) = definition.kind {
+        if categorical, let definition = schema.source(of: name).map({ schema.definition(of: $0) }),
+          case .categorical(let known) = definition.kind
+        {
           levels = known.map { name == "channel" ? "responds well through \($0)" : "\(label(name)): \($0)" }
         }
         let phrase = phrases[name]
-        slots.append(Slot(
-          source: source, reference: categorical ? .nan : logistic.meanOfTerm(term),
-          high: phrase?.high ?? label(name) + " high", low: phrase?.low ?? label(name) + " low", neutral: label(name),
-          levels: levels, printsValue: false, label: label(name)))
+        slots.append(
+          Slot(
+            source: source, reference: categorical ? .nan : logistic.meanOfTerm(term),
+            high: phrase?.high ?? label(name) + " high", low: phrase?.low ?? label(name) + " low", neutral: label(name),
+            levels: levels, printsValue: false, label: label(name)))
       }
     case .trees:
       for (i, name) in names.enumerated() {
         var levels: [String] = []
-        if case .categorical(let known) = schema.customerFeatures[i].kind { levels = known.map { "\(label(name)): \($0)" } }
+        if case .categorical(let known) = schema.customerFeatures[i].kind {
+          levels = known.map { "\(label(name)): \($0)" }
+        }
         let phrase = phrases[name]
         let reference = phrase == nil ? Double.nan : Double(typicalValues[i])
-        slots.append(Slot(
-          source: Int32(i), reference: reference, high: phrase?.high ?? "", low: phrase?.low ?? "", neutral: "\(label(name)) unknown",
-          levels: levels, printsValue: reference.isNaN, label: label(name)))
+        slots.append(
+          Slot(
+            source: Int32(i), reference: reference, high: phrase?.high ?? "", low: phrase?.low ?? "",
+            neutral: "\(label(name)) unknown",
+            levels: levels, printsValue: reference.isNaN, label: label(name)))
       }
     }
     self.slots = slots
@@ -67,7 +77,9 @@ final class ReasonPhrases: Sendable {
     let value = source >= 0 ? customer[Int(source)] : context[Int(-1 - source)]
     let levelCount = slots[i].levels.count
     if levelCount > 0, !value.isNaN, Int(value) >= 0, Int(value) < levelCount { return slots[i].levels[Int(value)] }
-    if slots[i].printsValue { return "\(slots[i].label) \(value.isNaN ? "unknown" : String(format: "%g", Double(value)))" }
+    if slots[i].printsValue {
+      return "\(slots[i].label) \(value.isNaN ? "unknown" : String(format: "%g", Double(value)))"
+    }
     let reference = slots[i].reference
     if value.isNaN || reference.isNaN { return slots[i].neutral }
     return Double(value) > reference ? slots[i].high : slots[i].low

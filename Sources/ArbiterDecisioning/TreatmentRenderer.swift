@@ -36,7 +36,8 @@ public final class CompiledTemplate: Sendable {
         }
         let feature = String(name.dropFirst("feature:".count))
         guard let index = schema.customerIndex(of: feature) else {
-          throw ArbiterError(.invalidArgument, "\(what): placeholder '{\(name)}' names feature '\(feature)', which the schema lacks")
+          throw ArbiterError(
+            .invalidArgument, "\(what): placeholder '{\(name)}' names feature '\(feature)', which the schema lacks")
         }
         segments.append(.feature(index))
       }
@@ -44,7 +45,9 @@ public final class CompiledTemplate: Sendable {
     }
     if !rest.isEmpty { segments.append(.literal(String(rest))) }
     self.segments = segments
-    usesNames = segments.contains { if case .firstName = $0 { true } else if case .fullName = $0 { true } else { false } }
+    usesNames = segments.contains {
+      if case .firstName = $0 { true } else if case .fullName = $0 { true } else { false }
+    }
     switch segments.count {
     case 0: constant = ""
     case 1: if case .literal(let text) = segments[0] { constant = text } else { constant = nil }

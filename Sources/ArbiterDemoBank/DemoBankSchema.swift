@@ -6,7 +6,9 @@ public enum DemoBankSchema {
   /// The levels of the categorical `risk_appetite` feature, lowest first.
   public static let riskLevels = ["low", "medium", "high"]
   /// The levels of the categorical `life_stage` feature, youngest first.
-  public static let lifeStages = ["student", "young-professional", "family", "established", "pre-retirement", "retired"]
+  public static let lifeStages = [
+    "student", "young-professional", "family", "established", "pre-retirement", "retired",
+  ]
   /// The levels of the categorical `income_band` feature, lowest first.
   public static let incomeBands = ["low", "middle", "upper-middle", "high"]
   /// Products a customer can hold, each a `holds_<product>` boolean feature.
@@ -17,7 +19,8 @@ public enum DemoBankSchema {
   ]
   /// What an agent reads for each product held.
   static let productNames: [String: String] = [
-    "credit_card": "Credit card", "premium_card": "Premium card", "mortgage": "Mortgage", "personal_loan": "Personal loan",
+    "credit_card": "Credit card", "premium_card": "Premium card", "mortgage": "Mortgage",
+    "personal_loan": "Personal loan",
     "student_loan": "Student loan", "car_lease": "Car lease", "life_insurance": "Life insurance",
     "home_insurance": "Home insurance", "travel_insurance": "Travel insurance", "growth_fund": "Growth fund",
     "savings_bundle": "Savings bundle", "premium_account": "Premium account", "bill_pay": "Bill pay",
@@ -44,38 +47,62 @@ public enum DemoBankSchema {
   /// Features kept current by real-time events (transactions, page views, calls, transfers).
   public static let eventFeatures: [FeatureDefinition] = {
     // Counts, sums and days since are never negative.
-    func derived(_ name: String, _ description: String, _ derive: FeatureDerivation, kind: FeatureKind = .numeric) -> FeatureDefinition {
+    func derived(
+      _ name: String, _ description: String, _ derive: FeatureDerivation, kind: FeatureKind = .numeric
+    ) -> FeatureDefinition {
       let neverNegative: Set<FeatureDerivation.Kind> = [.count, .sum, .recency]
       return FeatureDefinition(
         name: name, kind: kind, description: description, derive: derive,
         minimum: neverNegative.contains(derive.kind) ? 0 : nil)
     }
-    func count(_ name: String, _ event: String, channel: String? = nil, direction: String? = nil, halfLife: Double = 30) -> FeatureDefinition {
-      derived(name, "\(event)s\(channel.map { " via \($0)" } ?? "")\(direction.map { " (\($0))" } ?? ""), decayed with a \(Int(halfLife))-day half-life",
-              FeatureDerivation(kind: .count, event: event, channel: channel, direction: direction, halfLifeDays: halfLife))
+    func count(
+      _ name: String, _ event: String, channel: String? = nil, direction: String? = nil, halfLife: Double = 30
+    ) -> FeatureDefinition {
+      derived(
+        name,
+        "\(event)s\(channel.map { " via \($0)" } ?? "")\(direction.map { " (\($0))" } ?? ""), decayed with a \(Int(halfLife))-day half-life",
+        FeatureDerivation(kind: .count, event: event, channel: channel, direction: direction, halfLifeDays: halfLife))
     }
     return [
       derived(
         "clock", "days since the newest event applied (stored as its time; internal)", FeatureDerivation(kind: .clock)),
       count("txn_count_30d", "transaction"),
-      derived("txn_out_amount_30d", "money spent, 30-day half-life", FeatureDerivation(kind: .sum, event: "transaction", direction: "out", halfLifeDays: 30)),
-      derived("txn_in_amount_30d", "money received by transaction, 30-day half-life", FeatureDerivation(kind: .sum, event: "transaction", direction: "in", halfLifeDays: 30)),
+      derived(
+        "txn_out_amount_30d", "money spent, 30-day half-life",
+        FeatureDerivation(kind: .sum, event: "transaction", direction: "out", halfLifeDays: 30)),
+      derived(
+        "txn_in_amount_30d", "money received by transaction, 30-day half-life",
+        FeatureDerivation(kind: .sum, event: "transaction", direction: "in", halfLifeDays: 30)),
       count("atm_txn_30d", "transaction", channel: "atm"),
       count("branch_txn_30d", "transaction", channel: "branch"),
       count("card_txn_30d", "transaction", channel: "card"),
       count("online_txn_30d", "transaction", channel: "online"),
       count("phone_txn_30d", "transaction", channel: "phone"),
-      derived("days_since_txn", "days since the last transaction", FeatureDerivation(kind: .recency, event: "transaction")),
+      derived(
+        "days_since_txn", "days since the last transaction", FeatureDerivation(kind: .recency, event: "transaction")),
       count("page_views_7d", "page_view", halfLife: 7),
-      derived("days_since_page_view", "days since the last page view", FeatureDerivation(kind: .recency, event: "page_view")),
+      derived(
+        "days_since_page_view", "days since the last page view", FeatureDerivation(kind: .recency, event: "page_view")),
       count("calls_30d", "call"),
-      derived("days_since_call", "days since the last call to the contact centre", FeatureDerivation(kind: .recency, event: "call")),
+      derived(
+        "days_since_call", "days since the last call to the contact centre",
+        FeatureDerivation(kind: .recency, event: "call")),
       count("transfers_out_30d", "transfer", direction: "out"),
-      derived("transfer_out_amount_30d", "money transferred out, 30-day half-life", FeatureDerivation(kind: .sum, event: "transfer", direction: "out", halfLifeDays: 30)),
-      derived("transfer_in_amount_30d", "money transferred in (salary and more), 30-day half-life", FeatureDerivation(kind: .sum, event: "transfer", direction: "in", halfLifeDays: 30)),
-      derived("days_since_transfer", "days since the last transfer", FeatureDerivation(kind: .recency, event: "transfer")),
-      derived("churn_risk", "a large outgoing transfer (5,000 or more) in the last 30 days", FeatureDerivation(kind: .trigger, event: "transfer", direction: "out", threshold: 5_000, expiresAfterDays: 30), kind: .boolean),
-      derived("checking_balance_ewma", "30-day moving average of the current account balance (internal)", FeatureDerivation(kind: .state)),
+      derived(
+        "transfer_out_amount_30d", "money transferred out, 30-day half-life",
+        FeatureDerivation(kind: .sum, event: "transfer", direction: "out", halfLifeDays: 30)),
+      derived(
+        "transfer_in_amount_30d", "money transferred in (salary and more), 30-day half-life",
+        FeatureDerivation(kind: .sum, event: "transfer", direction: "in", halfLifeDays: 30)),
+      derived(
+        "days_since_transfer", "days since the last transfer", FeatureDerivation(kind: .recency, event: "transfer")),
+      derived(
+        "churn_risk", "a large outgoing transfer (5,000 or more) in the last 30 days",
+        FeatureDerivation(kind: .trigger, event: "transfer", direction: "out", threshold: 5_000, expiresAfterDays: 30),
+        kind: .boolean),
+      derived(
+        "checking_balance_ewma", "30-day moving average of the current account balance (internal)",
+        FeatureDerivation(kind: .state)),
     ]
   }()
 
@@ -109,20 +136,27 @@ public enum DemoBankSchema {
       numeric("branch_visits_month", "branch visits per month"),
       numeric("calls_month", "calls to the contact centre per month"),
       FeatureDefinition(
-        name: "balance_trend", kind: .numeric, description: "relative change of the current account balance against its 30-day moving average",
+        name: "balance_trend", kind: .numeric,
+        description: "relative change of the current account balance against its 30-day moving average",
         derive: .init(kind: .trend, halfLifeDays: 30, source: "checking_balance", state: "checking_balance_ewma")),
       numeric("salary_change", "relative change of the last salary payment", -1),
-      FeatureDefinition(name: "risk_appetite", kind: .categorical(levels: riskLevels), description: "investment risk appetite"),
+      FeatureDefinition(
+        name: "risk_appetite", kind: .categorical(levels: riskLevels), description: "investment risk appetite"),
       FeatureDefinition(name: "life_stage", kind: .categorical(levels: lifeStages), description: "life stage"),
       FeatureDefinition(name: "income_band", kind: .categorical(levels: incomeBands), description: "income band"),
     ]
     for (feature, channels) in consentChannels {
-      features.append(FeatureDefinition(name: feature, kind: .boolean, description: "marketing consent for \(channels.map(\.name).joined(separator: ", "))"))
+      features.append(
+        FeatureDefinition(
+          name: feature, kind: .boolean,
+          description: "marketing consent for \(channels.map(\.name).joined(separator: ", "))"))
     }
     for product in products {
-      features.append(FeatureDefinition(
-        name: "holds_\(product)", kind: .boolean, description: "holds \(product.replacingOccurrences(of: "_", with: " "))",
-        profile: FeatureProfile(label: productNames[product]!, product: product)))
+      features.append(
+        FeatureDefinition(
+          name: "holds_\(product)", kind: .boolean,
+          description: "holds \(product.replacingOccurrences(of: "_", with: " "))",
+          profile: FeatureProfile(label: productNames[product]!, product: product)))
     }
     features.append(contentsOf: eventFeatures)
     for (i, feature) in features.enumerated() {
@@ -131,7 +165,9 @@ public enum DemoBankSchema {
     return FeatureSchema(
       customerFeatures: features,
       contextFeatures: [
-        FeatureDefinition(name: "channel", kind: .categorical(levels: Channel.allCases.map(\.name)), description: "channel of the interaction")
+        FeatureDefinition(
+          name: "channel", kind: .categorical(levels: Channel.allCases.map(\.name)),
+          description: "channel of the interaction")
       ])
   }()
 }

@@ -24,7 +24,8 @@ public struct DemoDataset: Sendable {
     let customers = population.customers(count: count)
     let catalogue = DemoBankCatalogue.document
     let truth = DemoBankCatalogue.groundTruth
-    let history = try DemoHistory(seed: seed).generate(customers: customers, catalogue: catalogue, truth: truth, schema: population.schema)
+    let history = try DemoHistory(seed: seed).generate(
+      customers: customers, catalogue: catalogue, truth: truth, schema: population.schema)
     return DemoDataset(
       population: PopulationSpec(generator: DemoPopulation.generatorName, seed: seed, customers: count),
       schema: population.schema, catalogue: catalogue, truth: truth, customers: customers, history: history)
@@ -74,7 +75,8 @@ public struct DemoDataset: Sendable {
     try Data(text.utf8).write(to: path("customers.csv"))
     var history = "customer_id,offer_id,channel,probability,accepted\n"
     for record in self.history {
-      history += "\(record.customerId),\(record.offerId),\(record.channel.name),\(record.probability),\(record.accepted ? 1 : 0)\n"
+      history +=
+        "\(record.customerId),\(record.offerId),\(record.channel.name),\(record.probability),\(record.accepted ? 1 : 0)\n"
     }
     try Data(history.utf8).write(to: path("history.csv"))
   }
@@ -89,11 +91,14 @@ public struct DemoDataset: Sendable {
       }
       return data
     }
-    let population = try CanonicalJSON.decode(PopulationSpec.self, from: try data("population.json"), file: path("population.json"))
+    let population = try CanonicalJSON.decode(
+      PopulationSpec.self, from: try data("population.json"), file: path("population.json"))
     let schema = try CanonicalJSON.decode(FeatureSchema.self, from: try data("schema.json"), file: path("schema.json"))
     try schema.validate()
-    let catalogue = try CanonicalJSON.decode(CatalogueDocument.self, from: try data("catalogue.json"), file: path("catalogue.json"))
-    let truth = try CanonicalJSON.decode(GroundTruth.self, from: try data("ground-truth.json"), file: path("ground-truth.json"))
+    let catalogue = try CanonicalJSON.decode(
+      CatalogueDocument.self, from: try data("catalogue.json"), file: path("catalogue.json"))
+    let truth = try CanonicalJSON.decode(
+      GroundTruth.self, from: try data("ground-truth.json"), file: path("ground-truth.json"))
 
     let customerFile = path("customers.csv")
     let table = try CSVTable(text: String(decoding: try data("customers.csv"), as: UTF8.self), file: customerFile)
@@ -106,12 +111,15 @@ public struct DemoDataset: Sendable {
     for (r, row) in table.rows.enumerated() {
       let line = table.lineNumbers[r]
       guard let id = UInt64(row[idColumn]), id != 0 else {
-        throw ArbiterError(.invalidArgument, "\(customerFile):\(line): column customer_id: '\(row[idColumn])' is not a customer id")
+        throw ArbiterError(
+          .invalidArgument, "\(customerFile):\(line): column customer_id: '\(row[idColumn])' is not a customer id")
       }
       var values = [Float](repeating: .nan, count: schema.width)
       for (f, column) in featureColumns.enumerated() where !row[column].isEmpty {
         guard let value = Float(row[column]), value.isFinite else {
-          throw ArbiterError(.invalidArgument, "\(customerFile):\(line): column \(schema.customerFeatures[f].name): '\(row[column])' is not a number")
+          throw ArbiterError(
+            .invalidArgument,
+            "\(customerFile):\(line): column \(schema.customerFeatures[f].name): '\(row[column])' is not a number")
         }
         values[f] = value
       }
@@ -120,32 +128,49 @@ public struct DemoDataset: Sendable {
 
     let historyFile = path("history.csv")
     let historyTable = try CSVTable(text: String(decoding: try data("history.csv"), as: UTF8.self), file: historyFile)
-    let columns = try ["customer_id", "offer_id", "channel", "probability", "accepted"].map { name throws(ArbiterError) in
+    let columns = try ["customer_id", "offer_id", "channel", "probability", "accepted"].map {
+      name throws(ArbiterError) in
       try historyTable.column(name, file: historyFile)
     }
     var history: [HistoryRecord] = []
     history.reserveCapacity(historyTable.rows.count)
     for (r, row) in historyTable.rows.enumerated() {
       let line = historyTable.lineNumbers[r]
-      guard let id = UInt64(row[columns[0]]) else { throw ArbiterError(.invalidArgument, "\(historyFile):\(line): column customer_id: '\(row[columns[0]])' is not a customer id") }
-      guard let channel = Channel(name: row[columns[2]]) else { throw ArbiterError(.invalidArgument, "\(historyFile):\(line): column channel: unknown channel '\(row[columns[2]])'") }
+      guard let id = UInt64(row[columns[0]]) else {
+        throw ArbiterError(
+          .invalidArgument, "\(historyFile):\(line): column customer_id: '\(row[columns[0]])' is not a customer id")
+      }
+      guard let channel = Channel(name: row[columns[2]]) else {
+        throw ArbiterError(
+          .invalidArgument, "\(historyFile):\(line): column channel: unknown channel '\(row[columns[2]])'")
+      }
       guard let probability = Double(row[columns[3]]), probability > 0, probability <= 1 else {
-        throw ArbiterError(.invalidArgument, "\(historyFile):\(line): column probability: '\(row[columns[3]])' is not in (0, 1]")
+        throw ArbiterError(
+          .invalidArgument, "\(historyFile):\(line): column probability: '\(row[columns[3]])' is not in (0, 1]")
       }
       guard let accepted = ["0": false, "1": true][row[columns[4]]] else {
-        throw ArbiterError(.invalidArgument, "\(historyFile):\(line): column accepted: '\(row[columns[4]])' is not 0 or 1")
+        throw ArbiterError(
+          .invalidArgument, "\(historyFile):\(line): column accepted: '\(row[columns[4]])' is not 0 or 1")
       }
-      history.append(HistoryRecord(customerId: id, offerId: row[columns[1]], channel: channel, probability: probability, accepted: accepted))
+      history.append(
+        HistoryRecord(
+          customerId: id, offerId: row[columns[1]], channel: channel, probability: probability, accepted: accepted))
     }
-    return DemoDataset(population: population, schema: schema, catalogue: catalogue, truth: truth, customers: customers, history: history)
+    return DemoDataset(
+      population: population, schema: schema, catalogue: catalogue, truth: truth, customers: customers, history: history
+    )
   }
 
   /// Trains the bundle `models/<name>/<version>` from this dataset.
-  public func trainBundle(name: String, version: String, progress: (BundleTrainer.Report) -> Void = { _ in }) throws -> ModelBundle {
+  public func trainBundle(
+    name: String, version: String, progress: (BundleTrainer.Report) -> Void = { _ in }
+  ) throws -> ModelBundle {
     let store = try CustomerStore(schema: schema, records: customers)
-    let models = try BundleTrainer().train(schema: schema, catalogue: catalogue, customers: store, history: history, progress: progress)
+    let models = try BundleTrainer().train(
+      schema: schema, catalogue: catalogue, customers: store, history: history, progress: progress)
     return try ModelBundle(
-      name: name, version: version, createdBy: "arbiter-tools train", schema: schema, catalogue: catalogue, models: models,
+      name: name, version: version, createdBy: "arbiter-tools train", schema: schema, catalogue: catalogue,
+      models: models,
       population: population)
   }
 

@@ -20,12 +20,16 @@ public struct DemoHistory: Sendable {
   /// response.
   /// Throws when the catalogue's rules do not compile against `schema`, an offer has no ground truth, or a ground-truth
   /// term names a feature the schema lacks.
-  public func generate(customers: [CustomerRecord], catalogue: CatalogueDocument, truth: GroundTruth, schema: FeatureSchema) throws(ArbiterError) -> [HistoryRecord] {
+  public func generate(
+    customers: [CustomerRecord], catalogue: CatalogueDocument, truth: GroundTruth, schema: FeatureSchema
+  ) throws(ArbiterError) -> [HistoryRecord] {
     let rules = try EligibilityRules(catalogue: catalogue, schema: schema)
     let evaluator = try GroundTruth.Evaluator(truth: truth, schema: schema)
     let truthIndex = Dictionary(uniqueKeysWithValues: truth.offers.enumerated().map { ($1.offerId, $0) })
     let offerToTruth = try catalogue.offers.map { offer throws(ArbiterError) -> Int in
-      guard let index = truthIndex[offer.id] else { throw ArbiterError(.internalError, "no ground truth for offer '\(offer.id)'") }
+      guard let index = truthIndex[offer.id] else {
+        throw ArbiterError(.internalError, "no ground truth for offer '\(offer.id)'")
+      }
       return index
     }
     var rng = SeededGenerator(seed: SeededGenerator.mix(seed, salt: 0x4157))
@@ -42,16 +46,19 @@ public struct DemoHistory: Sendable {
           let context = schema.contextFeatures.map { $0.name == "channel" ? Float(channel.ordinal) : Float.nan }
           context.withUnsafeBufferPointer { context in
             for offer in catalogue.offers.indices
-            where rules.check(offer: offer, customer: vector, context: context, channel: channel, consentGiven: true, nowDays: 0) == nil {
+            where rules.check(
+              offer: offer, customer: vector, context: context, channel: channel, consentGiven: true, nowDays: 0) == nil
+            {
               eligible.append(offer)
             }
           }
           guard !eligible.isEmpty else { continue }
           let offer = eligible[rng.below(eligible.count)]
           let p = evaluator.probability(offer: offerToTruth[offer], customer: vector, channel: channel)
-          records.append(HistoryRecord(
-            customerId: customer.id, offerId: catalogue.offers[offer].id, channel: channel,
-            probability: 1 / Double(Channel.allCases.count) / Double(eligible.count), accepted: rng.chance(p)))
+          records.append(
+            HistoryRecord(
+              customerId: customer.id, offerId: catalogue.offers[offer].id, channel: channel,
+              probability: 1 / Double(Channel.allCases.count) / Double(eligible.count), accepted: rng.chance(p)))
         }
       }
     }

@@ -35,11 +35,12 @@ extension DemoPopulation {
     var start = 0
     while start < count {
       let end = min(count, start + 50_000)
-      _ = try store.upsert((start..<end).map { number in
-        var record = generator.customer(number: number)
-        record.values = store.derivations.materialized(record.values, nowDays: now)
-        return record
-      })
+      _ = try store.upsert(
+        (start..<end).map { number in
+          var record = generator.customer(number: number)
+          record.values = store.derivations.materialized(record.values, nowDays: now)
+          return record
+        })
       start = end
     }
   }

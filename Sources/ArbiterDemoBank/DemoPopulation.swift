@@ -20,10 +20,12 @@ public struct DemoPopulation: Sendable {
   static let firstNames = [
     "Ana", "Bruno", "Carla", "David", "Elena", "Filipe", "Grace", "Hugo", "Ines", "Joao", "Katarina", "Luis", "Marta",
     "Nuno", "Olivia", "Pedro", "Rita", "Samuel", "Teresa", "Vasco", "Wendy", "Xavier", "Yara", "Zeca", "Amira", "Ben",
-    "Chloe", "Diego", "Emma", "Farid", "Gustavo", "Helena", "Ivan", "Julia", "Kofi", "Lea", "Miguel", "Nadia", "Omar", "Paula",
+    "Chloe", "Diego", "Emma", "Farid", "Gustavo", "Helena", "Ivan", "Julia", "Kofi", "Lea", "Miguel", "Nadia", "Omar",
+    "Paula",
   ]
   static let lastNames = [
-    "Silva", "Santos", "Ferreira", "Pereira", "Oliveira", "Costa", "Rodrigues", "Martins", "Jesus", "Sousa", "Fernandes",
+    "Silva", "Santos", "Ferreira", "Pereira", "Oliveira", "Costa", "Rodrigues", "Martins", "Jesus", "Sousa",
+    "Fernandes",
     "Goncalves", "Gomes", "Lopes", "Marques", "Alves", "Almeida", "Ribeiro", "Pinto", "Carvalho", "Teixeira", "Moreira",
     "Correia", "Mendes", "Nunes", "Soares", "Vieira", "Monteiro", "Cardoso", "Rocha",
   ]
@@ -45,7 +47,8 @@ public struct DemoPopulation: Sendable {
     draw.drawConsentsAndHoldings()
     draw.drawTransactions()
     draw.drawTransfers()
-    let name = Self.firstNames[draw.rng.below(Self.firstNames.count)] + " "
+    let name =
+      Self.firstNames[draw.rng.below(Self.firstNames.count)] + " "
       + Self.lastNames[draw.rng.below(Self.lastNames.count)]
     return CustomerRecord(id: Self.firstCustomerId + UInt64(i), displayName: name, values: draw.v)
   }

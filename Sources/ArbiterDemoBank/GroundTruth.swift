@@ -74,7 +74,9 @@ public struct GroundTruth: Codable, Sendable, Hashable {
       for offer in truth.offers {
         intercepts.append(offer.intercept)
         var indices: [Int] = []
-        for term in offer.terms { indices.append(try schema.requireCustomerIndex(term.feature, for: "ground truth of '\(offer.offerId)'")) }
+        for term in offer.terms {
+          indices.append(try schema.requireCustomerIndex(term.feature, for: "ground truth of '\(offer.offerId)'"))
+        }
         features.append(indices)
         terms.append(offer.terms)
         channel.append(Channel.allCases.map { offer.channelEffects[$0.name] ?? 0 })

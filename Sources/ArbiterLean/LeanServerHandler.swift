@@ -67,15 +67,21 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
     let stillWanted = { DispatchTime.now().uptimeNanoseconds <= deadline }
     switch method {
     case .inline(let handle):
-      answerInline(context, stream, requestId: header.requestId, { () throws(ArbiterError) in
-        try handle(bytes, stillWanted)
-      }) { body in
+      answerInline(
+        context, stream, requestId: header.requestId,
+        { () throws(ArbiterError) in
+          try handle(bytes, stillWanted)
+        }
+      ) { body in
         respond(context, stream, .ok, "", header.requestId, body)
       }
     case .decide(let handle):
-      answerInline(context, stream, requestId: header.requestId, { () throws(ArbiterError) in
-        try handle(bytes, stillWanted)
-      }) { decision in
+      answerInline(
+        context, stream, requestId: header.requestId,
+        { () throws(ArbiterError) in
+          try handle(bytes, stillWanted)
+        }
+      ) { decision in
         respond(context, stream, header.requestId, decision)
       }
     case .offloaded(let handle):

@@ -24,21 +24,28 @@ public struct BundleTrainer: Sendable {
     schema: FeatureSchema, catalogue: CatalogueDocument, customers: CustomerStore, history: [HistoryRecord],
     progress: (Report) -> Void = { _ in }
   ) throws(ArbiterError) -> ModelsDocument {
-    guard schema.layout == customers.schema.layout else { throw ArbiterError(.failedPrecondition, "customers were loaded with a different schema") }
+    guard schema.layout == customers.schema.layout else {
+      throw ArbiterError(.failedPrecondition, "customers were loaded with a different schema")
+    }
     let channelFeature = schema.contextFeatures.firstIndex { $0.name == "channel" }
     var sets: [String: TrainingSet] = [:]
-    for offer in catalogue.offers { sets[offer.id] = TrainingSet(customerWidth: schema.width, contextWidth: schema.contextFeatures.count) }
+    for offer in catalogue.offers {
+      sets[offer.id] = TrainingSet(customerWidth: schema.width, contextWidth: schema.contextFeatures.count)
+    }
     var context = [Float](repeating: .nan, count: schema.contextFeatures.count)
     for (line, record) in history.enumerated() {
       guard let row = customers.row(of: record.customerId) else {
-        throw ArbiterError(.invalidArgument, "history row \(line + 1): customer \(record.customerId) is not in the customer file")
+        throw ArbiterError(
+          .invalidArgument, "history row \(line + 1): customer \(record.customerId) is not in the customer file")
       }
       guard sets[record.offerId] != nil else {
-        throw ArbiterError(.invalidArgument, "history row \(line + 1): offer '\(record.offerId)' is not in the catalogue")
+        throw ArbiterError(
+          .invalidArgument, "history row \(line + 1): offer '\(record.offerId)' is not in the catalogue")
       }
       if let channelFeature { context[channelFeature] = Float(record.channel.ordinal) }
       customers.withRow(row) { vector in
-        sets[record.offerId]!.append(customer: vector, context: context, label: record.accepted, group: record.customerId)
+        sets[record.offerId]!.append(
+          customer: vector, context: context, label: record.accepted, group: record.customerId)
       }
     }
     var models: [LogisticModelDocument] = []

@@ -29,12 +29,22 @@ public enum Calibration: Codable, Sendable, Hashable {
   public func validate(_ what: String) throws(ArbiterError) {
     switch self {
     case .platt(let a, let b):
-      guard a.isFinite, b.isFinite else { throw ArbiterError(.dataCorrupted, "\(what): Platt parameters must be finite") }
+      guard a.isFinite, b.isFinite else {
+        throw ArbiterError(.dataCorrupted, "\(what): Platt parameters must be finite")
+      }
     case .isotonic(let upper, let values):
-      guard !upper.isEmpty, upper.count == values.count else { throw ArbiterError(.dataCorrupted, "\(what): isotonic blocks are empty or uneven") }
+      guard !upper.isEmpty, upper.count == values.count else {
+        throw ArbiterError(.dataCorrupted, "\(what): isotonic blocks are empty or uneven")
+      }
       for i in upper.indices {
-        guard upper[i].isFinite, values[i] >= 0, values[i] <= 1 else { throw ArbiterError(.dataCorrupted, "\(what): isotonic block \(i) is not a finite score with a probability") }
-        if i > 0 { guard upper[i] > upper[i - 1], values[i] >= values[i - 1] else { throw ArbiterError(.dataCorrupted, "\(what): isotonic blocks are not increasing") } }
+        guard upper[i].isFinite, values[i] >= 0, values[i] <= 1 else {
+          throw ArbiterError(.dataCorrupted, "\(what): isotonic block \(i) is not a finite score with a probability")
+        }
+        if i > 0 {
+          guard upper[i] > upper[i - 1], values[i] >= values[i - 1] else {
+            throw ArbiterError(.dataCorrupted, "\(what): isotonic blocks are not increasing")
+          }
+        }
       }
     }
   }
@@ -42,7 +52,9 @@ public enum Calibration: Codable, Sendable, Hashable {
   /// Fits Platt scaling by Newton's method on (a, b), with the usual smoothed targets.
   public static func fitPlatt(logits: [Double], labels: [Bool]) throws(ArbiterError) -> Calibration {
     let positives = Double(labels.filter { $0 }.count), negatives = Double(labels.count) - positives
-    guard positives > 0, negatives > 0 else { throw ArbiterError(.failedPrecondition, "Platt scaling needs both outcomes") }
+    guard positives > 0, negatives > 0 else {
+      throw ArbiterError(.failedPrecondition, "Platt scaling needs both outcomes")
+    }
     let high = (positives + 1) / (positives + 2), low = 1 / (negatives + 2)
     var a = 1.0, b = 0.0
     for _ in 0..<100 {
@@ -64,7 +76,9 @@ public enum Calibration: Codable, Sendable, Hashable {
 
   /// Fits isotonic calibration by pool-adjacent-violators over the sorted scores.
   public static func fitIsotonic(logits: [Double], labels: [Bool]) throws(ArbiterError) -> Calibration {
-    guard !logits.isEmpty, logits.count == labels.count else { throw ArbiterError(.failedPrecondition, "isotonic calibration needs scored outcomes") }
+    guard !logits.isEmpty, logits.count == labels.count else {
+      throw ArbiterError(.failedPrecondition, "isotonic calibration needs scored outcomes")
+    }
     let order = logits.indices.sorted { logits[$0] < logits[$1] }
     var upper: [Double] = [], sums: [Double] = [], counts: [Double] = []
     for i in order {
@@ -74,7 +88,9 @@ public enum Calibration: Codable, Sendable, Hashable {
       } else {
         upper.append(z); sums.append(y); counts.append(1)
       }
-      while sums.count > 1 && sums[sums.count - 2] / counts[counts.count - 2] > sums[sums.count - 1] / counts[counts.count - 1] {
+      while sums.count > 1
+        && sums[sums.count - 2] / counts[counts.count - 2] > sums[sums.count - 1] / counts[counts.count - 1]
+      {
         let s = sums.removeLast(), c = counts.removeLast(), u = upper.removeLast()
         sums[sums.count - 1] += s; counts[counts.count - 1] += c; upper[upper.count - 1] = u
       }

@@ -54,14 +54,17 @@ public final class CompiledLogisticModel: Sendable {
       case .context(let index): sources.append(Int32(-1 - index))
       }
       if let level = term.level {
-        guard case .categorical(let known) = schema.definition(of: source).kind, let code = known.firstIndex(of: level) else {
+        guard case .categorical(let known) = schema.definition(of: source).kind, let code = known.firstIndex(of: level)
+        else {
           throw ArbiterError(.failedPrecondition, "\(what): '\(term.feature)' has no level '\(level)' in the schema")
         }
         levels.append(Float(code))
       } else {
         levels.append(.nan)
       }
-      if let existing = names.firstIndex(of: term.feature) { termFeature.append(existing) } else {
+      if let existing = names.firstIndex(of: term.feature) {
+        termFeature.append(existing)
+      } else {
         names.append(term.feature)
         termFeature.append(names.count - 1)
       }
@@ -88,7 +91,8 @@ public final class CompiledLogisticModel: Sendable {
       } else {
         indicatorFeatures.append(Int32(termFeature[t]))
         // x == level contributes weight × (1 − mean) / scale, otherwise weight × (0 − mean) / scale.
-        indicators.add(source: sources[t], a: coefficient * (1 - term.mean), b: coefficient * (0 - term.mean), code: levels[t])
+        indicators.add(
+          source: sources[t], a: coefficient * (1 - term.mean), b: coefficient * (0 - term.mean), code: levels[t])
       }
     }
     numeric.customerCount = zip(numeric.sources, numeric.sources.indices).filter { $0.0 >= 0 }.count
@@ -128,7 +132,8 @@ public final class CompiledLogisticModel: Sendable {
     var t = 0
     let customerTerms = n.customerCount
     while t + 4 <= customerTerms {
-      let r0 = x[Int(n.sources[t])], r1 = x[Int(n.sources[t + 1])], r2 = x[Int(n.sources[t + 2])], r3 = x[Int(n.sources[t + 3])]
+      let r0 = x[Int(n.sources[t])], r1 = x[Int(n.sources[t + 1])], r2 = x[Int(n.sources[t + 2])],
+        r3 = x[Int(n.sources[t + 3])]
       z0 += ((r0.isNaN ? n.a[t] : Double(r0)) - n.a[t]) * n.b[t]
       z1 += ((r1.isNaN ? n.a[t + 1] : Double(r1)) - n.a[t + 1]) * n.b[t + 1]
       z2 += ((r2.isNaN ? n.a[t + 2] : Double(r2)) - n.a[t + 2]) * n.b[t + 2]
@@ -175,7 +180,8 @@ public final class CompiledLogisticModel: Sendable {
   public func contributions(
     customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, into: inout [Double]
   ) {
-    precondition(into.count == featureNames.count, "contributions: \(into.count) slots for \(featureNames.count) features")
+    precondition(
+      into.count == featureNames.count, "contributions: \(into.count) slots for \(featureNames.count) features")
     let x = customer.baseAddress!
     let c = context.baseAddress
     let n = numeric, k = indicators

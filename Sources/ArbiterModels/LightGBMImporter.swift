@@ -241,8 +241,10 @@ struct LightGBMTreeSection {
     let catThreshold: [UInt32] = setCount > 0 ? try numbers("cat_threshold") { UInt32($0) } : []
     // Set k is words catBoundaries[k]..<catBoundaries[k + 1] of catThreshold.
     let ordered = zip(catBoundaries, catBoundaries.dropFirst()).allSatisfy { $0 <= $1 }
-    guard setCount == 0 || (catBoundaries.count - 1 == setCount && catBoundaries.first == 0 && ordered
-      && catBoundaries.last == catThreshold.count)
+    guard
+      setCount == 0
+        || (catBoundaries.count - 1 == setCount && catBoundaries.first == 0 && ordered
+          && catBoundaries.last == catThreshold.count)
     else {
       throw ArbiterError(
         .dataCorrupted,

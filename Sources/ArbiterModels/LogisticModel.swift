@@ -114,7 +114,9 @@ public struct ModelsDocument: Codable, Sendable, Hashable {
   public var calibrations: [String: Calibration]
 
   /// Creates a models document; by default with no tree models or calibrations.
-  public init(models: [LogisticModelDocument], treeModels: [TreeModelReference] = [], calibrations: [String: Calibration] = [:]) {
+  public init(
+    models: [LogisticModelDocument], treeModels: [TreeModelReference] = [], calibrations: [String: Calibration] = [:]
+  ) {
     self.models = models
     self.treeModels = treeModels
     self.calibrations = calibrations

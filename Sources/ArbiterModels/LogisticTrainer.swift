@@ -215,7 +215,8 @@ public struct LogisticTrainer: Sendable {
       }
       for j in 0..<d { for k in 0..<j { hessian[j * d + k] = hessian[k * d + j] } }
       guard let step = Self.choleskySolve(hessian, gradient, d: d) else {
-        throw ArbiterError(.internalError, "offer '\(offerId)': Hessian not positive definite at iteration \(iteration)")
+        throw ArbiterError(
+          .internalError, "offer '\(offerId)': Hessian not positive definite at iteration \(iteration)")
       }
       var factor = 1.0
       var candidate = beta

@@ -103,7 +103,9 @@ public struct ModelBundle: Sendable {
     self.directory = nil
   }
 
-  private static func encodeFiles(schema: FeatureSchema, catalogue: CatalogueDocument, models: ModelsDocument) throws -> [String: Data] {
+  private static func encodeFiles(
+    schema: FeatureSchema, catalogue: CatalogueDocument, models: ModelsDocument
+  ) throws -> [String: Data] {
     [
       schemaFile: try CanonicalJSON.encode(schema),
       catalogueFile: try CanonicalJSON.encode(catalogue),
@@ -137,7 +139,8 @@ public struct ModelBundle: Sendable {
     if fm.fileExists(atPath: (path as NSString).appendingPathComponent(manifestFile)) { return path }
     let entries = (try? fm.contentsOfDirectory(atPath: path)) ?? []
     let versions = entries.filter {
-      fm.fileExists(atPath: ((path as NSString).appendingPathComponent($0) as NSString).appendingPathComponent(manifestFile))
+      fm.fileExists(
+        atPath: ((path as NSString).appendingPathComponent($0) as NSString).appendingPathComponent(manifestFile))
     }
     guard let newest = versions.max(by: versionLess) else {
       throw ArbiterError(.notFound, "'\(path)' holds no bundle version (no '<version>/\(manifestFile)')")
@@ -167,7 +170,8 @@ public struct ModelBundle: Sendable {
     let manifestPath = (directory as NSString).appendingPathComponent(manifestFile)
     let manifest = try CanonicalJSON.decode(BundleManifest.self, from: try read(manifestFile), file: manifestPath)
     guard manifest.format == 1 else {
-      throw ArbiterError(.failedPrecondition, "\(manifestPath): bundle format \(manifest.format) is not supported (this server reads 1)")
+      throw ArbiterError(
+        .failedPrecondition, "\(manifestPath): bundle format \(manifest.format) is not supported (this server reads 1)")
     }
     for required in [schemaFile, catalogueFile, modelsFile] where manifest.files[required] == nil {
       throw ArbiterError(.dataCorrupted, "\(manifestPath): no checksum for '\(required)'")
@@ -179,7 +183,8 @@ public struct ModelBundle: Sendable {
       guard actual == expected else {
         throw ArbiterError(
           .dataCorrupted,
-          "\((directory as NSString).appendingPathComponent(name)): checksum mismatch (manifest says \(expected.prefix(12))…, file is \(actual.prefix(12))…)")
+          "\((directory as NSString).appendingPathComponent(name)): checksum mismatch (manifest says \(expected.prefix(12))…, file is \(actual.prefix(12))…)"
+        )
       }
       contents[name] = data
     }
@@ -189,26 +194,37 @@ public struct ModelBundle: Sendable {
     let path = { (name: String) in (directory as NSString).appendingPathComponent(name) }
     let schema = try CanonicalJSON.decode(FeatureSchema.self, from: contents[schemaFile]!, file: path(schemaFile))
     try schema.validate()
-    let catalogue = try CanonicalJSON.decode(CatalogueDocument.self, from: contents[catalogueFile]!, file: path(catalogueFile))
+    let catalogue = try CanonicalJSON.decode(
+      CatalogueDocument.self, from: contents[catalogueFile]!, file: path(catalogueFile))
     let models = try CanonicalJSON.decode(ModelsDocument.self, from: contents[modelsFile]!, file: path(modelsFile))
-    var bundle = ModelBundle(manifest: manifest, schema: schema, catalogue: catalogue, models: models, directory: directory)
+    var bundle = ModelBundle(
+      manifest: manifest, schema: schema, catalogue: catalogue, models: models, directory: directory)
     for reference in models.treeModels {
       guard let data = contents[reference.file] else {
-        throw ArbiterError(.dataCorrupted, "\(path(modelsFile)): tree model file '\(reference.file)' of offer '\(reference.offerId)' is not checksummed by the manifest")
+        throw ArbiterError(
+          .dataCorrupted,
+          "\(path(modelsFile)): tree model file '\(reference.file)' of offer '\(reference.offerId)' is not checksummed by the manifest"
+        )
       }
       guard bundle.trees[reference.offerId] == nil else {
         throw ArbiterError(.invalidArgument, "\(path(modelsFile)): two tree models for offer '\(reference.offerId)'")
       }
       switch reference.kind {
-      case .lightgbm: bundle.trees[reference.offerId] = try LightGBMImporter.load(String(decoding: data, as: UTF8.self), schema: schema, file: path(reference.file))
-      case .xgboost: bundle.trees[reference.offerId] = try XGBoostImporter.load(data, schema: schema, file: path(reference.file))
+      case .lightgbm:
+        bundle.trees[reference.offerId] = try LightGBMImporter.load(
+          String(decoding: data, as: UTF8.self), schema: schema, file: path(reference.file))
+      case .xgboost:
+        bundle.trees[reference.offerId] = try XGBoostImporter.load(data, schema: schema, file: path(reference.file))
       }
       bundle.extraFiles[reference.file] = data
     }
     return bundle
   }
 
-  private init(manifest: BundleManifest, schema: FeatureSchema, catalogue: CatalogueDocument, models: ModelsDocument, directory: String) {
+  private init(
+    manifest: BundleManifest, schema: FeatureSchema, catalogue: CatalogueDocument, models: ModelsDocument,
+    directory: String
+  ) {
     self.manifest = manifest
     self.schema = schema
     self.catalogue = catalogue

@@ -34,7 +34,9 @@ public final class PropensityModel: Sendable {
 
   /// The raw log-odds, logistic models reading the request's prepared row.
   @inlinable
-  public func logit(row: ScoringRow, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
+  public func logit(
+    row: ScoringRow, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>
+  ) -> Double {
     switch scorer {
     case .logistic(let model): model.logit(row: row)
     case .trees(let model, _): model.rawScore(customer)
@@ -43,7 +45,9 @@ public final class PropensityModel: Sendable {
 
   /// The probability of acceptance from the request's prepared row.
   @inlinable
-  public func propensity(row: ScoringRow, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> Double {
+  public func propensity(
+    row: ScoringRow, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>
+  ) -> Double {
     let z = logit(row: row, customer: customer, context: context)
     return calibration?.probability(logit: z) ?? uncalibratedProbability(logit: z)
   }
@@ -74,7 +78,9 @@ public final class PropensityModel: Sendable {
   }
 
   /// Exact contributions to the log-odds, one per ``featureNames`` slot.
-  public func contributions(customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, into: inout [Double]) {
+  public func contributions(
+    customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, into: inout [Double]
+  ) {
     switch scorer {
     case .logistic(let model): model.contributions(customer: customer, context: context, into: &into)
     case .trees(let model, _):

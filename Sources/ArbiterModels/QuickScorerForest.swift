@@ -51,8 +51,10 @@ final class QuickScorerForest: @unchecked Sendable {
   /// per split test (`entries`), sorted into runs per kind and feature (``SplitRuns``). Load time
   /// only: the kernel (`accumulate`) reads the arrays, laid out as before.
   init(
-    convention: TreeEnsemble.Convention, roots: [Int32], features: [Int32], thresholds splitThresholds: [Double], left: [Int32],
-    right: [Int32], flags: [UInt8], bitsetStart: [Int32], bitsetLength: [Int32], bitsets: [UInt32], leaves leafValues: [Double]
+    convention: TreeEnsemble.Convention, roots: [Int32], features: [Int32], thresholds splitThresholds: [Double],
+    left: [Int32],
+    right: [Int32], flags: [UInt8], bitsetStart: [Int32], bitsetLength: [Int32], bitsets: [UInt32],
+    leaves leafValues: [Double]
   ) {
     leaves = leafValues
     treeCount = roots.count
@@ -197,7 +199,9 @@ final class QuickScorerForest: @unchecked Sendable {
   }
 
   /// Adds each row's leaf outputs, in tree order, to `sums` (Double for LightGBM, Float for XGBoost).
-  func accumulate<Sum: BinaryFloatingPoint>(rows: UnsafePointer<Float>, count: Int, width: Int, into sums: UnsafeMutablePointer<Sum>) {
+  func accumulate<Sum: BinaryFloatingPoint>(
+    rows: UnsafePointer<Float>, count: Int, width: Int, into sums: UnsafeMutablePointer<Sum>
+  ) {
     if narrow {
       accumulate(NarrowLanes.self, rows: rows, count: count, width: width, into: sums)
     } else {
@@ -219,9 +223,12 @@ final class QuickScorerForest: @unchecked Sendable {
                 // Lanes past the last row repeat it; their results are dropped.
                 let last = count - 1
                 let lanes = (
-                  rows + min(group, last) * width, rows + min(group + 1, last) * width, rows + min(group + 2, last) * width,
-                  rows + min(group + 3, last) * width, rows + min(group + 4, last) * width, rows + min(group + 5, last) * width,
-                  rows + min(group + 6, last) * width, rows + min(group + 7, last) * width)
+                  rows + min(group, last) * width, rows + min(group + 1, last) * width,
+                  rows + min(group + 2, last) * width,
+                  rows + min(group + 3, last) * width, rows + min(group + 4, last) * width,
+                  rows + min(group + 5, last) * width,
+                  rows + min(group + 6, last) * width, rows + min(group + 7, last) * width
+                )
                 for tree in 0..<treeCount { bitvectors[tree] = Lanes.allOnes }
                 for run in numericRuns {
                   let x = Lanes.present(Lanes.values(lanes, run.feature))
@@ -264,7 +271,8 @@ final class QuickScorerForest: @unchecked Sendable {
 
 /// Eight row pointers.
 typealias RowLanes = (
-  UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+  UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+  UnsafePointer<Float>,
   UnsafePointer<Float>, UnsafePointer<Float>
 )
 
@@ -300,7 +308,9 @@ extension QuickScorerLanes {
 enum NarrowLanes: QuickScorerLanes {
   static let allOnes = SIMD8<Int32>(repeating: -1)
   @inline(__always)
-  static func values(_ r: RowLanes, _ f: Int) -> SIMD8<Float> { SIMD8(r.0[f], r.1[f], r.2[f], r.3[f], r.4[f], r.5[f], r.6[f], r.7[f]) }
+  static func values(_ r: RowLanes, _ f: Int) -> SIMD8<Float> {
+    SIMD8(r.0[f], r.1[f], r.2[f], r.3[f], r.4[f], r.5[f], r.6[f], r.7[f])
+  }
   @inline(__always)
   static func present(_ x: SIMD8<Float>) -> SIMD8<Float> {
     var y = x
@@ -329,7 +339,8 @@ enum NarrowLanes: QuickScorerLanes {
   }
   @inline(__always)
   static func inSet(_ oneHot: SIMD8<Int32>, _ set: UInt32) -> SIMD8<Int32> {
-    let m: SIMDMask<SIMD8<Int32>> = (oneHot & SIMD8<Int32>(repeating: Int32(bitPattern: set))) .!= SIMD8<Int32>(repeating: 0)
+    let m: SIMDMask<SIMD8<Int32>> =
+      (oneHot & SIMD8<Int32>(repeating: Int32(bitPattern: set))) .!= SIMD8<Int32>(repeating: 0)
     return m._storage
   }
   @inline(__always)
@@ -340,7 +351,8 @@ enum NarrowLanes: QuickScorerLanes {
   static func oneHot(_ r: RowLanes, _ f: Int) -> SIMD8<Int32> {
     var bits = SIMD8<Int32>(repeating: 0)
     let c = SIMD8<Int32>(
-      Int32(category(r.0[f])), Int32(category(r.1[f])), Int32(category(r.2[f])), Int32(category(r.3[f])), Int32(category(r.4[f])),
+      Int32(category(r.0[f])), Int32(category(r.1[f])), Int32(category(r.2[f])), Int32(category(r.3[f])),
+      Int32(category(r.4[f])),
       Int32(category(r.5[f])), Int32(category(r.6[f])), Int32(category(r.7[f])))
     for lane in 0..<8 where c[lane] >= 0 { bits[lane] = Int32(bitPattern: UInt32(1) << UInt32(c[lane])) }
     return bits
@@ -383,7 +395,9 @@ enum WideLanes: QuickScorerLanes {
     v.high &= SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: mask >> 32)) | ~lanes.low
   }
   @inline(__always)
-  static func oneHot(_ r: RowLanes, _ f: Int) -> Halves { let h = NarrowLanes.oneHot(r, f); return Halves(low: h, high: h) }
+  static func oneHot(_ r: RowLanes, _ f: Int) -> Halves {
+    let h = NarrowLanes.oneHot(r, f); return Halves(low: h, high: h)
+  }
   @inline(__always)
   static func clear(_ v: inout Halves, _ mask: UInt64, unlessAny oneHot: Halves, in set: UInt32) {
     let keep = NarrowLanes.inSet(oneHot.low, set)

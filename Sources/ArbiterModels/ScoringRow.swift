@@ -39,7 +39,8 @@ public struct ScoringRow {
 
   /// Prepares the row in stack memory and runs `body` with it.
   public static func prepare<R>(
-    _ layout: ScoringLayout, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, _ body: (ScoringRow) throws -> R
+    _ layout: ScoringLayout, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>,
+    _ body: (ScoringRow) throws -> R
   ) rethrows -> R {
     let n = max(1, layout.count)
     return try withUnsafeTemporaryAllocation(of: Double.self, capacity: n) { values in
@@ -48,7 +49,9 @@ public struct ScoringRow {
           for w in 0..<missing.count { missing[w] = 0 }
           layout.levelCounts.withUnsafeBufferPointer { levels in
             for i in 0..<layout.count {
-              let raw = i < layout.customerCount ? customer[i] : (i - layout.customerCount < context.count ? context[i - layout.customerCount] : .nan)
+              let raw =
+                i < layout.customerCount
+                ? customer[i] : (i - layout.customerCount < context.count ? context[i - layout.customerCount] : .nan)
               let levelCount = levels[i]
               if raw.isNaN {
                 values[i] = 0
@@ -56,11 +59,13 @@ public struct ScoringRow {
                 slots[i] = levelCount + 1
               } else {
                 values[i] = Double(raw)
-                slots[i] = raw >= 0 && raw < Float(levelCount) && raw == raw.rounded(.towardZero) ? Int32(raw) : levelCount
+                slots[i] =
+                  raw >= 0 && raw < Float(levelCount) && raw == raw.rounded(.towardZero) ? Int32(raw) : levelCount
               }
             }
           }
-          return try body(ScoringRow(values: values.baseAddress!, slots: slots.baseAddress!, missing: missing.baseAddress!))
+          return try body(
+            ScoringRow(values: values.baseAddress!, slots: slots.baseAddress!, missing: missing.baseAddress!))
         }
       }
     }

@@ -26,7 +26,9 @@ public struct TrainingSet: Sendable {
   public var count: Int { labels.count }
 
   /// Adds an example; the vectors must have the set's widths (a precondition).
-  public mutating func append(customer: some Collection<Float>, context: some Collection<Float>, label: Bool, group: UInt64) {
+  public mutating func append(
+    customer: some Collection<Float>, context: some Collection<Float>, label: Bool, group: UInt64
+  ) {
     precondition(customer.count == customerWidth && context.count == contextWidth)
     customerValues.append(contentsOf: customer)
     contextValues.append(contentsOf: context)

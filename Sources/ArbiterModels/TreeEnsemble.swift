@@ -81,7 +81,8 @@ public struct TreeEnsemble: Sendable {
     self.leaves = leaves
     self.featureNames = featureNames
     self.packed = QuickScorerForest(
-      convention: convention, roots: roots, features: features, thresholds: thresholds, left: left, right: right, flags: flags,
+      convention: convention, roots: roots, features: features, thresholds: thresholds, left: left, right: right,
+      flags: flags,
       bitsetStart: bitsetStart, bitsetLength: bitsetLength, bitsets: bitsets, leaves: leaves)
   }
 
@@ -140,14 +141,18 @@ public struct TreeEnsemble: Sendable {
           } else {
             let category = Int(value)
             let word = category >> 5
-            goLeft = word < Int(bitsetLength[node]) && (bitsets[Int(bitsetStart[node]) + word] >> UInt32(category & 31)) & 1 == 1
+            goLeft =
+              word < Int(bitsetLength[node])
+              && (bitsets[Int(bitsetStart[node]) + word] >> UInt32(category & 31)) & 1 == 1
           }
           node = Int(goLeft ? left[node] : right[node])
           continue
         }
         let missing = flag & (3 << 2)
         if value.isNaN && missing != Self.missingNaN { value = 0 }
-        if (missing == Self.missingZero && value >= -1e-35 && value <= 1e-35) || (missing == Self.missingNaN && value.isNaN) {
+        if (missing == Self.missingZero && value >= -1e-35 && value <= 1e-35)
+          || (missing == Self.missingNaN && value.isNaN)
+        {
           node = Int(flag & Self.defaultLeft != 0 ? left[node] : right[node])
         } else {
           node = Int(value <= thresholds[node] ? left[node] : right[node])
@@ -201,10 +206,14 @@ struct TreeEnsembleBuilder {
   /// Adds one tree given in its own local numbering (children `>= 0` nodes, `< 0` as `~leaf`).
   mutating func addTree(
     what: String, features f: [Int], thresholds t: [Double], left l: [Int], right r: [Int], flags fl: [UInt8],
-    bitsets b: [(start: Int, length: Int)?], leaves leafValues: [Double], nodeCovers nc: [Double], leafCovers lc: [Double]
+    bitsets b: [(start: Int, length: Int)?], leaves leafValues: [Double], nodeCovers nc: [Double],
+    leafCovers lc: [Double]
   ) throws(ArbiterError) {
     guard nc.count == f.count, lc.count == leafValues.count else {
-      throw ArbiterError(.dataCorrupted, "\(what): \(nc.count) node counts for \(f.count) splits, \(lc.count) leaf counts for \(leafValues.count) leaves")
+      throw ArbiterError(
+        .dataCorrupted,
+        "\(what): \(nc.count) node counts for \(f.count) splits, \(lc.count) leaf counts for \(leafValues.count) leaves"
+      )
     }
     // Covers weigh TreeSHAP's paths: a negative or non-finite one would give NaN contributions.
     for (i, cover) in nc.enumerated() where !(cover >= 0 && cover.isFinite) {
@@ -229,7 +238,9 @@ struct TreeEnsembleBuilder {
         guard c < n else { throw ArbiterError(.dataCorrupted, "\(what): child node \(c) does not exist") }
         return Int32(nodeBase + c)
       }
-      guard ~c < leafValues.count else { throw ArbiterError(.dataCorrupted, "\(what): child leaf \(~c) does not exist") }
+      guard ~c < leafValues.count else {
+        throw ArbiterError(.dataCorrupted, "\(what): child leaf \(~c) does not exist")
+      }
       return Int32(~(leafBase + ~c))
     }
     for i in 0..<n {

@@ -40,7 +40,11 @@ extension TreeEnsemble {
     var total = 0.0
     var stack = [root]
     while let node = stack.popLast() {
-      if node < 0 { total += leaves[~node] * leafCovers[~node] } else { stack.append(Int(left[node])); stack.append(Int(right[node])) }
+      if node < 0 {
+        total += leaves[~node] * leafCovers[~node]
+      } else {
+        stack.append(Int(left[node])); stack.append(Int(right[node]))
+      }
     }
     return total / nodeCovers[root]
   }
@@ -96,11 +100,17 @@ extension TreeEnsemble {
       unwind(path, uniqueDepth, index)
       uniqueDepth -= 1
     }
-    recurse(x, &phi, node: hot, uniqueDepth: uniqueDepth + 1, parent: path, zero: cover(hot) / w * incomingZero, one: incomingOne, feature: split)
-    recurse(x, &phi, node: cold, uniqueDepth: uniqueDepth + 1, parent: path, zero: cover(cold) / w * incomingZero, one: 0, feature: split)
+    recurse(
+      x, &phi, node: hot, uniqueDepth: uniqueDepth + 1, parent: path, zero: cover(hot) / w * incomingZero,
+      one: incomingOne, feature: split)
+    recurse(
+      x, &phi, node: cold, uniqueDepth: uniqueDepth + 1, parent: path, zero: cover(cold) / w * incomingZero, one: 0,
+      feature: split)
   }
 
-  private func extend(_ path: UnsafeMutablePointer<PathElement>, _ depth: Int, _ zero: Double, _ one: Double, _ feature: Int) {
+  private func extend(
+    _ path: UnsafeMutablePointer<PathElement>, _ depth: Int, _ zero: Double, _ one: Double, _ feature: Int
+  ) {
     path[depth] = PathElement(feature: feature, zeroFraction: zero, oneFraction: one, weight: depth == 0 ? 1 : 0)
     var i = depth - 1
     while i >= 0 {

@@ -33,14 +33,18 @@ public enum XGBoostImporter {
   }
 
   /// Reads an XGBoost JSON model (binary:logistic) against `schema`; a bad file is refused naming `file`.
-  public static func load(_ data: Data, schema: FeatureSchema, file: String = "model.json") throws(ArbiterError) -> TreeEnsemble {
+  public static func load(
+    _ data: Data, schema: FeatureSchema, file: String = "model.json"
+  ) throws(ArbiterError) -> TreeEnsemble {
     let model = try CanonicalJSON.decode(Model.self, from: data, file: file)
     let learner = model.learner
     guard learner.objective.name == "binary:logistic" else {
-      throw ArbiterError(.failedPrecondition, "\(file): objective '\(learner.objective.name)'; only binary:logistic is supported")
+      throw ArbiterError(
+        .failedPrecondition, "\(file): objective '\(learner.objective.name)'; only binary:logistic is supported")
     }
     guard learner.gradient_booster.name == "gbtree" else {
-      throw ArbiterError(.failedPrecondition, "\(file): booster '\(learner.gradient_booster.name)'; only gbtree is supported")
+      throw ArbiterError(
+        .failedPrecondition, "\(file): booster '\(learner.gradient_booster.name)'; only gbtree is supported")
     }
     guard let names = learner.feature_names, !names.isEmpty else {
       throw ArbiterError(.failedPrecondition, "\(file): the model has no feature names; train it with named features")
@@ -54,7 +58,8 @@ public enum XGBoostImporter {
     }
     let scoreText = learner.learner_model_param.base_score.trimmingCharacters(in: CharacterSet(charactersIn: "[] "))
     guard let baseScore = Double(scoreText), baseScore > 0, baseScore < 1 else {
-      throw ArbiterError(.dataCorrupted, "\(file): base_score '\(learner.learner_model_param.base_score)' is not a probability")
+      throw ArbiterError(
+        .dataCorrupted, "\(file): base_score '\(learner.learner_model_param.base_score)' is not a probability")
     }
     let baseMargin = Double(-log(Float(1) / Float(baseScore) - 1))
     // A probability in double may be 0 or 1 in float32, whose logit is infinite.

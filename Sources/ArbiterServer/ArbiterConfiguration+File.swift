@@ -28,7 +28,9 @@ extension ArbiterConfiguration {
   ///   max-outcome-skew: 5m
   /// pacing: {checkpoint-interval: 200ms}
   /// ```
-  public static func load(file path: String, over base: ArbiterConfiguration = ArbiterConfiguration()) throws(ArbiterError)
+  public static func load(
+    file path: String, over base: ArbiterConfiguration = ArbiterConfiguration()
+  ) throws(ArbiterError)
     -> ArbiterConfiguration
   {
     let text: String
@@ -39,7 +41,9 @@ extension ArbiterConfiguration {
   }
 
   /// Reads configuration text (see ``load(file:over:)``); `file` names it in errors.
-  public static func parse(_ text: String, file: String, over base: ArbiterConfiguration = ArbiterConfiguration())
+  public static func parse(
+    _ text: String, file: String, over base: ArbiterConfiguration = ArbiterConfiguration()
+  )
     throws(ArbiterError) -> ArbiterConfiguration
   {
     let root: Node?
@@ -129,7 +133,8 @@ struct ConfigurationFileReader {
       case "directory": store.directory = try optionalPath(value, key)
       case "fsync":
         guard let policy = FsyncPolicy(value.string?.replacingOccurrences(of: "ms", with: "") ?? "") else {
-          throw invalid(value, key, "must be 'always' or a number of milliseconds like 10ms, got '\(value.string ?? "")'")
+          throw invalid(
+            value, key, "must be 'always' or a number of milliseconds like 10ms, got '\(value.string ?? "")'")
         }
         store.fsync = policy
       case "snapshot-interval": store.snapshotInterval = try interval(value, key)
@@ -178,7 +183,8 @@ struct ConfigurationFileReader {
   }
 
   private func integer(_ node: Node, _ key: String, atLeast minimum: Int) throws(ArbiterError) -> Int {
-    guard let value = node.scalar.flatMap({ Int($0.string.replacingOccurrences(of: "_", with: "")) }), value >= minimum else {
+    guard let value = node.scalar.flatMap({ Int($0.string.replacingOccurrences(of: "_", with: "")) }), value >= minimum
+    else {
       throw invalid(node, key, "must be a whole number of at least \(minimum), got '\(node.string ?? "")'")
     }
     return value

@@ -77,11 +77,13 @@ public final class ArbiterServer: Service, Sendable {
     let log = try Self.openInteractionLog(configuration: configuration, customers: customers.count, logger: logger)
     try self.init(
       configuration: configuration, bundle: bundle, store: customers, log: log, pacing: pacing, logger: logger)
-    logger.info("loaded", metadata: [
-      "bundle": "\(bundle.manifest.name)/\(bundle.manifest.version)", "path": "\(bundle.directory ?? "")",
-      "offers": "\(live.snapshot.engine.catalogue.offers.count)", "customers": "\(customers.count)",
-      "ms": "\((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)",
-    ])
+    logger.info(
+      "loaded",
+      metadata: [
+        "bundle": "\(bundle.manifest.name)/\(bundle.manifest.version)", "path": "\(bundle.directory ?? "")",
+        "offers": "\(live.snapshot.engine.catalogue.offers.count)", "customers": "\(customers.count)",
+        "ms": "\((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)",
+      ])
   }
 
   /// The customer store: opened from its directory (snapshot + log), and filled by `seed` when it
@@ -94,10 +96,12 @@ public final class ArbiterServer: Service, Sendable {
       store = try FeatureStore.open(
         directory: directory, schema: bundle.schema, policy: configuration.store.fsync,
         maxEventSkew: configuration.store.maxEventSkew)
-      logger.info("opened feature store", metadata: [
-        "directory": "\(directory)", "customers": "\(store.count)", "replay": "\(store.replayReport)",
-        "fsync": "\(configuration.store.fsync)",
-      ])
+      logger.info(
+        "opened feature store",
+        metadata: [
+          "directory": "\(directory)", "customers": "\(store.count)", "replay": "\(store.replayReport)",
+          "fsync": "\(configuration.store.fsync)",
+        ])
       if let torn = store.replayReport.truncated {
         logger.warning(
           "cut off a torn log tail",
@@ -105,7 +109,8 @@ public final class ArbiterServer: Service, Sendable {
       }
     } else {
       let expected = configuration.store.customers ?? bundle.manifest.population?.customers ?? 0
-      store = try FeatureStore(schema: bundle.schema, expectedCustomers: expected, maxEventSkew: configuration.store.maxEventSkew)
+      store = try FeatureStore(
+        schema: bundle.schema, expectedCustomers: expected, maxEventSkew: configuration.store.maxEventSkew)
     }
     guard store.count == 0 else { return store }
     guard let seed else {
@@ -215,9 +220,12 @@ public final class ArbiterServer: Service, Sendable {
       services.append(.init(service: SnapshotService(store: store, interval: interval, logger: logger)))
     }
     if let directory = configuration.store.directory, let interval = configuration.pacing.checkpointInterval {
-      services.append(.init(service: PacingCheckpointService(
-        pacing: live.snapshot.engine.pacing, file: PacingCheckpointFile(storeDirectory: directory), interval: interval,
-        logger: logger)))
+      services.append(
+        .init(
+          service: PacingCheckpointService(
+            pacing: live.snapshot.engine.pacing, file: PacingCheckpointFile(storeDirectory: directory),
+            interval: interval,
+            logger: logger)))
     }
     let group = ServiceGroup(
       configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

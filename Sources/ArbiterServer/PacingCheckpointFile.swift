@@ -24,7 +24,8 @@ struct PacingCheckpointFile: Sendable {
       let data = try Data(contentsOf: URL(fileURLWithPath: path))
       return try JSONDecoder().decode(PacingCheckpoint.self, from: data)
     } catch {
-      throw ArbiterError(.dataCorrupted, "\(path): not a pacing checkpoint (\(error)); remove it to start quotas from zero")
+      throw ArbiterError(
+        .dataCorrupted, "\(path): not a pacing checkpoint (\(error)); remove it to start quotas from zero")
     }
   }
 
@@ -39,7 +40,9 @@ struct PacingCheckpointFile: Sendable {
         throw ArbiterError(.failedPrecondition, "cannot write \(temporary)")
       }
       try Self.sync(temporary)
-      guard rename(temporary, path) == 0 else { throw ArbiterError(.failedPrecondition, "cannot rename \(temporary) to \(path)") }
+      guard rename(temporary, path) == 0 else {
+        throw ArbiterError(.failedPrecondition, "cannot rename \(temporary) to \(path)")
+      }
       try Self.sync((path as NSString).deletingLastPathComponent)
     } catch let error as ArbiterError {
       throw error

@@ -20,10 +20,12 @@ struct SnapshotService: Service {
       }.value
       switch result {
       case .success(let report):
-        logger.info("snapshot written", metadata: [
-          "rows": "\(report.rows)", "bytes": "\(report.bytes)", "seconds": "\(report.seconds)",
-          "removedLogSegments": "\(report.removedSegments)",
-        ])
+        logger.info(
+          "snapshot written",
+          metadata: [
+            "rows": "\(report.rows)", "bytes": "\(report.bytes)", "seconds": "\(report.seconds)",
+            "removedLogSegments": "\(report.removedSegments)",
+          ])
       case .failure(let error):
         logger.error("snapshot failed; the log keeps every update", metadata: ["error": "\(error.message)"])
       }

@@ -31,7 +31,8 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Bundle directory: a version directory or a root whose newest version is loaded (default models/demo).")
   var bundle: String?
   @Option(help: "Number of demo customers to build (default: as the bundle says).") var customers: Int?
-  @Option(help: "Interaction log file (JSON lines); 'none' keeps it in memory (default arbiter-data/interactions.jsonl).")
+  @Option(
+    help: "Interaction log file (JSON lines); 'none' keeps it in memory (default arbiter-data/interactions.jsonl).")
   var interactionLog: String?
   @Option(help: "Feature store directory; 'none' keeps customers in memory only (default arbiter-data/store).")
   var store: String?
@@ -49,7 +50,10 @@ struct Serve: AsyncParsableCommand {
   var historyMemory: Int?
   @Option(help: "Recent decisions outcomes may refer to, about 40 bytes each (default 1M).") var decisionMemory: Int?
   @Option(help: "Offers of those decisions held, 4 bytes each (default: eight per decision).") var offerMemory: Int?
-  @Option(help: "Between writes of buffered decision lines to the interaction log: seconds or a duration (0: only when 64 KiB are buffered; default 0.2).")
+  @Option(
+    help:
+      "Between writes of buffered decision lines to the interaction log: seconds or a duration (0: only when 64 KiB are buffered; default 0.2)."
+  )
   var logFlush: String?
 
   func run() async throws {
@@ -72,7 +76,8 @@ struct Serve: AsyncParsableCommand {
       server = try ArbiterServer(
         configuration: configuration, logger: logger,
         seedingEmptyStore: { [configuration] store, bundle throws(ArbiterError) in
-          try DemoPopulation.seed(store, bundle: bundle, customers: configuration.store.customers, nowDays: configuration.clock())
+          try DemoPopulation.seed(
+            store, bundle: bundle, customers: configuration.store.customers, nowDays: configuration.clock())
         })
     } catch {
       FileHandle.standardError.write(Data("arbiter: \(error.message)\n".utf8))
@@ -110,11 +115,17 @@ struct Serve: AsyncParsableCommand {
       config.store.fsync = policy
     }
     if let maxEventSkew { config.store.maxEventSkew = try Self.duration(maxEventSkew, "--max-event-skew") }
-    if let maxOutcomeSkew { config.interactionLog.maxOutcomeSkew = try Self.duration(maxOutcomeSkew, "--max-outcome-skew") }
-    if let snapshotInterval { config.store.snapshotInterval = try Self.interval(snapshotInterval, "--snapshot-interval") }
+    if let maxOutcomeSkew {
+      config.interactionLog.maxOutcomeSkew = try Self.duration(maxOutcomeSkew, "--max-outcome-skew")
+    }
+    if let snapshotInterval {
+      config.store.snapshotInterval = try Self.interval(snapshotInterval, "--snapshot-interval")
+    }
     if let bundleWatch { config.bundle.watchInterval = try Self.interval(bundleWatch, "--bundle-watch") }
     if let logFlush { config.interactionLog.flushInterval = try Self.interval(logFlush, "--log-flush") }
-    for (value, flag) in [(historyMemory, "--history-memory"), (decisionMemory, "--decision-memory"), (offerMemory, "--offer-memory")] {
+    for (value, flag) in [
+      (historyMemory, "--history-memory"), (decisionMemory, "--decision-memory"), (offerMemory, "--offer-memory"),
+    ] {
       if let value, value < 1 { throw ValidationError("\(flag) must be at least 1") }
     }
     if let historyMemory { config.interactionLog.historyMemory = historyMemory }

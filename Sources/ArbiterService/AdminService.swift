@@ -16,7 +16,9 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   }
 
   /// `GetStatus`: the live bundle, catalogue, models, customers and counters.
-  public func getStatus(request: Arbiter_V1_GetStatusRequest, context: ServerContext) async throws -> Arbiter_V1_ServerStatus {
+  public func getStatus(
+    request: Arbiter_V1_GetStatusRequest, context: ServerContext
+  ) async throws -> Arbiter_V1_ServerStatus {
     status()
   }
 
@@ -55,7 +57,9 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   }
 
   /// `SetChallenger`: loads a challenger bundle for shadow scoring (or stops it with share 0).
-  public func setChallenger(request: Arbiter_V1_SetChallengerRequest, context: ServerContext) async throws -> Arbiter_V1_ChallengerStatus {
+  public func setChallenger(
+    request: Arbiter_V1_SetChallengerRequest, context: ServerContext
+  ) async throws -> Arbiter_V1_ChallengerStatus {
     try mappingErrors { () throws(ArbiterError) in try setChallenger(request) }
   }
 
@@ -69,7 +73,9 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   }
 
   /// `Reload`: validates and publishes a bundle; on failure the live one keeps serving.
-  public func reload(request: Arbiter_V1_ReloadRequest, context: ServerContext) async throws -> Arbiter_V1_ReloadResponse {
+  public func reload(
+    request: Arbiter_V1_ReloadRequest, context: ServerContext
+  ) async throws -> Arbiter_V1_ReloadResponse {
     try mappingErrors { () throws(ArbiterError) in try reload(request) }
   }
 
@@ -77,11 +83,13 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   package func reload(_ request: Arbiter_V1_ReloadRequest) throws(ArbiterError) -> Arbiter_V1_ReloadResponse {
     do {
       let (previous, current) = try live.reload(from: request.bundlePath.isEmpty ? nil : request.bundlePath)
-      logger.info("reloaded bundle", metadata: [
-        "from": "\(previous.engine.versions.bundleName)/\(previous.engine.versions.bundleVersion)",
-        "to": "\(current.engine.versions.bundleName)/\(current.engine.versions.bundleVersion)",
-        "path": "\(current.bundle.directory ?? "")",
-      ])
+      logger.info(
+        "reloaded bundle",
+        metadata: [
+          "from": "\(previous.engine.versions.bundleName)/\(previous.engine.versions.bundleVersion)",
+          "to": "\(current.engine.versions.bundleName)/\(current.engine.versions.bundleVersion)",
+          "path": "\(current.bundle.directory ?? "")",
+        ])
       return .with {
         $0.previous = previous.engine.versions.proto
         $0.current = current.engine.versions.proto

@@ -22,7 +22,9 @@ package enum DecideResponseWriter {
   ) -> R {
     withUnsafeTemporaryAllocation(of: OfferSizes.self, capacity: max(1, decision.offers.count)) { buffer in
       var n = ProtoWire.string(1, decision.decisionId) + ProtoWire.string(2, decision.requestId)
-      n += ProtoWire.varint(3, decision.customerId) + ProtoWire.varint(4, UInt64(bitPattern: Int64(decision.channel.proto.rawValue)))
+      n +=
+        ProtoWire.varint(3, decision.customerId)
+        + ProtoWire.varint(4, UInt64(bitPattern: Int64(decision.channel.proto.rawValue)))
       n += ProtoWire.message(5, versionsSize(decision.versions))
       for i in decision.offers.indices {
         let treatment = treatmentSize(decision.offers[i].treatment)
@@ -111,7 +113,8 @@ package enum DecideResponseWriter {
   }
 
   private static func versionsSize(_ v: VersionStamp) -> Int {
-    ProtoWire.string(1, v.bundleName) + ProtoWire.string(2, v.bundleVersion) + ProtoWire.string(3, v.catalogueVersion) + ProtoWire.string(4, v.schemaHash)
+    ProtoWire.string(1, v.bundleName) + ProtoWire.string(2, v.bundleVersion) + ProtoWire.string(3, v.catalogueVersion)
+      + ProtoWire.string(4, v.schemaHash)
   }
 
   private static func treatmentSize(_ t: RenderedTreatment) -> Int {
@@ -119,11 +122,14 @@ package enum DecideResponseWriter {
   }
 
   private static func reasonSize(_ r: ReasonCode) -> Int {
-    ProtoWire.string(1, r.code) + ProtoWire.string(2, r.feature) + ProtoWire.double(3, r.contribution) + ProtoWire.string(4, r.phrase)
+    ProtoWire.string(1, r.code) + ProtoWire.string(2, r.feature) + ProtoWire.double(3, r.contribution)
+      + ProtoWire.string(4, r.phrase)
   }
 
   private static func offerSize(_ o: RankedOffer, treatmentSize treatment: Int) -> Int {
-    var n = ProtoWire.string(1, o.offerId) + ProtoWire.string(2, o.name) + ProtoWire.varint(3, UInt64(UInt32(truncatingIfNeeded: o.offerIndex)))
+    var n =
+      ProtoWire.string(1, o.offerId) + ProtoWire.string(2, o.name)
+      + ProtoWire.varint(3, UInt64(UInt32(truncatingIfNeeded: o.offerIndex)))
     n += ProtoWire.double(4, o.propensity) + ProtoWire.double(5, o.value) + ProtoWire.double(6, o.score)
     n += ProtoWire.message(7, treatment)
     for k in o.reasons.indices { n += ProtoWire.message(8, reasonSize(o.reasons[k])) }
@@ -146,7 +152,9 @@ package enum DecideResponseWriter {
 /// Protobuf wire primitives with proto3's rule that a field holding its default (empty, zero;
 /// a double only when +0.0, as SwiftProtobuf does) is not written. Sizes and writers come in pairs.
 enum ProtoWire {
-  @inline(__always) static func varintSize(_ value: UInt64) -> Int { value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7 }
+  @inline(__always) static func varintSize(_ value: UInt64) -> Int {
+    value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
+  }
   @inline(__always) static func tagSize(_ field: Int) -> Int { varintSize(UInt64(field << 3)) }
 
   static func string(_ field: Int, _ text: String) -> Int {
@@ -209,12 +217,15 @@ struct RawProtoWriter {
     guard value.bitPattern != 0 else { return }
     precondition(position + ProtoWire.double(field, value) <= capacity, "protobuf writer overrun")
     writeRawVarint(UInt64(field << 3 | 1))
-    withUnsafeBytes(of: value.bitPattern.littleEndian) { (base + position).update(from: $0.baseAddress!.assumingMemoryBound(to: UInt8.self), count: 8) }
+    withUnsafeBytes(of: value.bitPattern.littleEndian) {
+      (base + position).update(from: $0.baseAddress!.assumingMemoryBound(to: UInt8.self), count: 8)
+    }
     position += 8
   }
 
   mutating func writeMessageHeader(_ field: Int, _ size: Int) {
-    precondition(position + ProtoWire.tagSize(field) + ProtoWire.varintSize(UInt64(size)) <= capacity, "protobuf writer overrun")
+    precondition(
+      position + ProtoWire.tagSize(field) + ProtoWire.varintSize(UInt64(size)) <= capacity, "protobuf writer overrun")
     writeRawVarint(UInt64(field << 3 | 2))
     writeRawVarint(UInt64(size))
   }
@@ -259,7 +270,8 @@ package struct DecisionServiceRegistration: RegistrableRPCService {
       handler: { request, context in
         let single = try await ServerRequest(stream: request)
         let decision = try mappingErrors { () throws(ArbiterError) in try service.decision(for: single.message) }
-        return StreamingServerResponse(single: ServerResponse(message: EncodedDecision(decision: decision), metadata: [:]))
+        return StreamingServerResponse(
+          single: ServerResponse(message: EncodedDecision(decision: decision), metadata: [:]))
       })
   }
 }

@@ -13,7 +13,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   public init(live: LiveState) { self.live = live }
 
   /// `Decide`: one customer, one channel; a call cancelled while deciding leaves no decision.
-  public func decide(request: Arbiter_V1_DecideRequest, context: ServerContext) async throws -> Arbiter_V1_DecideResponse {
+  public func decide(
+    request: Arbiter_V1_DecideRequest, context: ServerContext
+  ) async throws -> Arbiter_V1_DecideResponse {
     // A call cancelled (its deadline passed, the client gone) while deciding leaves no decision.
     try mappingErrors { () throws(ArbiterError) in
       try decision(for: request) { !context.cancellation.isCancelled }.proto
@@ -34,7 +36,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   }
 
   /// `Personalize`: the slots of a page, for a known customer or an anonymous visitor.
-  public func personalize(request: Arbiter_V1_PersonalizeRequest, context: ServerContext) async throws -> Arbiter_V1_PersonalizeResponse {
+  public func personalize(
+    request: Arbiter_V1_PersonalizeRequest, context: ServerContext
+  ) async throws -> Arbiter_V1_PersonalizeResponse {
     try mappingErrors { () throws(ArbiterError) in try personalize(request) { !context.cancellation.isCancelled } }
   }
 
@@ -44,7 +48,8 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   ) throws(ArbiterError) -> Arbiter_V1_PersonalizeResponse {
     do {
       let (decision, placements) = try live.personalize(
-        try DecisionRequest(proto: request), slots: try SlotRequest.slots(proto: request.slots), stillWanted: stillWanted)
+        try DecisionRequest(proto: request), slots: try SlotRequest.slots(proto: request.slots),
+        stillWanted: stillWanted)
       return .with {
         $0.decisionID = decision.decisionId
         $0.requestID = decision.requestId
@@ -61,7 +66,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   }
 
   /// `RecordOutcomes`: validates the batch (all or none) and answers once it is written.
-  public func recordOutcomes(request: Arbiter_V1_RecordOutcomesRequest, context: ServerContext) async throws -> Arbiter_V1_RecordOutcomesResponse {
+  public func recordOutcomes(
+    request: Arbiter_V1_RecordOutcomesRequest, context: ServerContext
+  ) async throws -> Arbiter_V1_RecordOutcomesResponse {
     try mappingErrors { () throws(ArbiterError) in try recordOutcomes(request) }
   }
 
@@ -69,7 +76,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     _ request: Arbiter_V1_RecordOutcomesRequest
   ) throws(ArbiterError) -> Arbiter_V1_RecordOutcomesResponse {
     do {
-      guard !request.outcomes.isEmpty else { throw ArbiterError(.invalidArgument, "outcomes: at least one outcome is required") }
+      guard !request.outcomes.isEmpty else {
+        throw ArbiterError(.invalidArgument, "outcomes: at least one outcome is required")
+      }
       let limit = InteractionLog.maxOutcomesPerCall
       guard request.outcomes.count <= limit else {
         throw ArbiterError(.invalidArgument, "outcomes: at most \(limit) per request, got \(request.outcomes.count)")
@@ -78,7 +87,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
       var reports: [OutcomeReport] = []
       reports.reserveCapacity(request.outcomes.count)
       for (i, outcome) in request.outcomes.enumerated() {
-        reports.append(try OutcomeReport(proto: outcome, field: "outcomes[\(i)]", now: now, maxSkewMillis: live.log.maxClockSkewMillis))
+        reports.append(
+          try OutcomeReport(
+            proto: outcome, field: "outcomes[\(i)]", now: now, maxSkewMillis: live.log.maxClockSkewMillis))
       }
       let recorded = try live.log.record(reports)
       return .with { $0.recorded = UInt32(recorded) }
@@ -86,7 +97,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   }
 
   /// `SelectOutbound`: a campaign; committed when assignments are asked for, else a dry run.
-  public func selectOutbound(request: Arbiter_V1_SelectOutboundRequest, context: ServerContext) async throws -> Arbiter_V1_SelectOutboundResponse {
+  public func selectOutbound(
+    request: Arbiter_V1_SelectOutboundRequest, context: ServerContext
+  ) async throws -> Arbiter_V1_SelectOutboundResponse {
     try mappingErrors { () throws(ArbiterError) in try selectOutbound(request) }
   }
 
@@ -95,9 +108,13 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     _ request: Arbiter_V1_SelectOutboundRequest
   ) throws(ArbiterError) -> Arbiter_V1_SelectOutboundResponse {
     do {
-      guard request.requestID.utf8.count <= 128 else { throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes") }
+      guard request.requestID.utf8.count <= 128 else {
+        throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes")
+      }
       let channel = try Channel(proto: request.channel)
-      if request.hasBudget, !(request.budget.isFinite && request.budget >= 0) { throw ArbiterError(.invalidArgument, "budget must be a finite number >= 0") }
+      if request.hasBudget, !(request.budget.isFinite && request.budget >= 0) {
+        throw ArbiterError(.invalidArgument, "budget must be a finite number >= 0")
+      }
       let outbound = OutboundRequest(
         channel: channel, customerIds: request.customerIds, budget: request.hasBudget ? request.budget : nil,
         capacity: request.hasCapacity ? Int(request.capacity) : nil, offerIds: Set(request.offerIds))
@@ -118,7 +135,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
         $0.expectedValue = plan.expectedValue
         $0.totalCost = plan.totalCost
         $0.stoppedBy = plan.stoppedBy
-        $0.perOffer = perOffer.sorted { $0.value.count > $1.value.count || ($0.value.count == $1.value.count && $0.key < $1.key) }.map { entry in
+        $0.perOffer = perOffer.sorted {
+          $0.value.count > $1.value.count || ($0.value.count == $1.value.count && $0.key < $1.key)
+        }.map { entry in
           .with {
             $0.offerID = entry.key
             $0.count = entry.value.count

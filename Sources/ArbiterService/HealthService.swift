@@ -7,7 +7,9 @@ import Synchronization
 /// streams end.
 public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, Sendable {
   /// The services health is reported for ("" is the server as a whole).
-  public static let services = ["", "arbiter.v1.DecisionService", "arbiter.v1.ProfileService", "arbiter.v1.AdminService"]
+  public static let services = [
+    "", "arbiter.v1.DecisionService", "arbiter.v1.ProfileService", "arbiter.v1.AdminService",
+  ]
 
   private struct State {
     var serving = true
@@ -37,7 +39,9 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, S
   }
 
   /// `Check`: the named service's status; NOT_FOUND for a service this server does not have.
-  public func check(request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthCheckResponse {
+  public func check(
+    request: Grpc_Health_V1_HealthCheckRequest, context: ServerContext
+  ) async throws -> Grpc_Health_V1_HealthCheckResponse {
     guard Self.services.contains(request.service) else {
       throw RPCError(code: .notFound, message: "unknown service '\(request.service)'")
     }
@@ -45,7 +49,9 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, S
   }
 
   /// `List`: every service and its status.
-  public func list(request: Grpc_Health_V1_HealthListRequest, context: ServerContext) async throws -> Grpc_Health_V1_HealthListResponse {
+  public func list(
+    request: Grpc_Health_V1_HealthListRequest, context: ServerContext
+  ) async throws -> Grpc_Health_V1_HealthListResponse {
     let serving = state.withLock { $0.serving }
     return .with { response in
       for service in Self.services { response.statuses[service] = status(serving: serving) }
@@ -54,7 +60,8 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, S
 
   /// `Watch`: the service's status now and each time it changes, until the call ends.
   public func watch(
-    request: Grpc_Health_V1_HealthCheckRequest, response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>, context: ServerContext
+    request: Grpc_Health_V1_HealthCheckRequest, response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>,
+    context: ServerContext
   ) async throws {
     guard Self.services.contains(request.service) else {
       try await response.write(.with { $0.status = .serviceUnknown })

@@ -13,7 +13,9 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
   public init(live: LiveState) { self.live = live }
 
   /// `GetProfile`: the agent's view of a customer (see ``profile(_:)``).
-  public func getProfile(request: Arbiter_V1_GetProfileRequest, context: ServerContext) async throws -> Arbiter_V1_CustomerProfile {
+  public func getProfile(
+    request: Arbiter_V1_GetProfileRequest, context: ServerContext
+  ) async throws -> Arbiter_V1_CustomerProfile {
     try mappingErrors { () throws(ArbiterError) in try profile(request) }
   }
 
@@ -21,7 +23,9 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
   /// `profile` entries), the consents, every feature value, and the recent interactions.
   package func profile(_ request: Arbiter_V1_GetProfileRequest) throws(ArbiterError) -> Arbiter_V1_CustomerProfile {
     guard request.customerID != 0 else { throw ArbiterError(.invalidArgument, "customer_id is required") }
-    guard request.maxInteractions <= 50 else { throw ArbiterError(.invalidArgument, "max_interactions must be at most 50") }
+    guard request.maxInteractions <= 50 else {
+      throw ArbiterError(.invalidArgument, "max_interactions must be at most 50")
+    }
     let snapshot = live.snapshot
     let engine = snapshot.engine
     let store = engine.customers
@@ -39,7 +43,12 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
       for (index, feature) in schema.customerFeatures.enumerated() {
         guard let profile = feature.profile else { continue }
         if let product = profile.product {
-          if values[index] == 1 { $0.products.append(.with { $0.product = product; $0.name = profile.label }) }
+          if values[index] == 1 {
+            $0.products.append(
+              .with {
+                $0.product = product; $0.name = profile.label
+              })
+          }
         } else {
           $0.attributes.append(Self.attribute(feature, label: profile.label, value: values[index]))
         }
@@ -71,24 +80,35 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
         $0.value = levels.indices.contains(code) ? levels[code] : ""
       case .boolean: $0.value = value == 1 ? "yes" : "no"
       case .numeric:
-        $0.value = value == value.rounded() && abs(value) < 1e9 ? String(Int64(value)) : String(format: "%.2f", Double(value))
+        $0.value =
+          value == value.rounded() && abs(value) < 1e9 ? String(Int64(value)) : String(format: "%.2f", Double(value))
       }
     }
   }
 
   /// Stores whole vectors given as GetProfile returns them and CSV import reads them: as read at
   /// the server's clock (days since, flags, trends; the clock as days since the newest event).
-  public func upsertProfiles(request: Arbiter_V1_UpsertProfilesRequest, context: ServerContext) async throws -> Arbiter_V1_UpsertProfilesResponse {
+  public func upsertProfiles(
+    request: Arbiter_V1_UpsertProfilesRequest, context: ServerContext
+  ) async throws -> Arbiter_V1_UpsertProfilesResponse {
     let snapshot = live.snapshot
     let store = snapshot.engine.customers
     let result = try mappingErrors { () throws(ArbiterError) -> UpsertResult in
-      guard !request.profiles.isEmpty else { throw ArbiterError(.invalidArgument, "profiles: at least one profile is required") }
-      guard request.profiles.count <= 100_000 else { throw ArbiterError(.invalidArgument, "profiles: at most 100000 per request, got \(request.profiles.count)") }
+      guard !request.profiles.isEmpty else {
+        throw ArbiterError(.invalidArgument, "profiles: at least one profile is required")
+      }
+      guard request.profiles.count <= 100_000 else {
+        throw ArbiterError(.invalidArgument, "profiles: at most 100000 per request, got \(request.profiles.count)")
+      }
       if !request.schemaHash.isEmpty && request.schemaHash != snapshot.bundle.manifest.schemaHash {
-        throw ArbiterError(.failedPrecondition, "schema_hash \(request.schemaHash.prefix(12))… does not match the live schema \(snapshot.bundle.manifest.schemaHash.prefix(12))…")
+        throw ArbiterError(
+          .failedPrecondition,
+          "schema_hash \(request.schemaHash.prefix(12))… does not match the live schema \(snapshot.bundle.manifest.schemaHash.prefix(12))…"
+        )
       }
       let records = request.profiles.map { profile in
-        CustomerRecord(id: profile.customerID, displayName: profile.displayName, values: profile.featureValues.map { Float($0) })
+        CustomerRecord(
+          id: profile.customerID, displayName: profile.displayName, values: profile.featureValues.map { Float($0) })
       }
       return try store.upsert(records, asOfDays: snapshot.engine.clock())
     }
@@ -103,7 +123,8 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
 
   /// `IngestEvents`: applies each batch of events and acknowledges it once it is durable.
   public func ingestEvents(
-    request: RPCAsyncSequence<Arbiter_V1_EventBatch, any Error>, response: RPCWriter<Arbiter_V1_IngestAck>, context: ServerContext
+    request: RPCAsyncSequence<Arbiter_V1_EventBatch, any Error>, response: RPCWriter<Arbiter_V1_IngestAck>,
+    context: ServerContext
   ) async throws {
     let store = live.snapshot.engine.customers
     var totalAccepted: UInt64 = 0
@@ -112,7 +133,8 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
     for try await batch in request {
       let latest = store.latestEventMillis()
       guard batch.events.count <= 100_000 else {
-        throw RPCError(code: .invalidArgument, message: "a batch holds at most 100000 events, got \(batch.events.count)")
+        throw RPCError(
+          code: .invalidArgument, message: "a batch holds at most 100000 events, got \(batch.events.count)")
       }
       events.removeAll(keepingCapacity: true)
       var errors: [String] = []
@@ -128,9 +150,12 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
           if errors.count < 10 { errors.append("events[\(i)].timestamp_millis \(event.timestampMillis) \(problem)") }
           continue
         }
-        events.append(CustomerEvent(
-          customerId: event.customerID, kind: Self.kind(event.kind)!, timestampMillis: event.timestampMillis == 0 ? Int64(Date().timeIntervalSince1970 * 1000) : event.timestampMillis,
-          amount: event.amount, channel: Self.channel(event.transactionChannel)!))
+        events.append(
+          CustomerEvent(
+            customerId: event.customerID, kind: Self.kind(event.kind)!,
+            timestampMillis: event.timestampMillis == 0
+              ? Int64(Date().timeIntervalSince1970 * 1000) : event.timestampMillis,
+            amount: event.amount, channel: Self.channel(event.transactionChannel)!))
       }
       let result = store.apply(events)
       try await store.waitDurable(result.lsn)
@@ -138,13 +163,14 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
       errors.append(contentsOf: result.errors.prefix(max(0, 10 - errors.count)))
       totalAccepted += UInt64(result.accepted)
       totalRejected += UInt64(rejected)
-      try await response.write(.with {
-        $0.accepted = UInt32(result.accepted)
-        $0.rejected = UInt32(rejected)
-        $0.errors = errors
-        $0.totalAccepted = totalAccepted
-        $0.totalRejected = totalRejected
-      })
+      try await response.write(
+        .with {
+          $0.accepted = UInt32(result.accepted)
+          $0.rejected = UInt32(rejected)
+          $0.errors = errors
+          $0.totalAccepted = totalAccepted
+          $0.totalRejected = totalRejected
+        })
     }
   }
 
@@ -172,14 +198,17 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
 
   static func problem(with event: Arbiter_V1_CustomerEvent) -> String? {
     if event.customerID == 0 { return "customer_id is required" }
-    if kind(event.kind) == nil { return event.kind == .unspecified ? "kind is required" : "unknown kind \(event.kind.rawValue)" }
-    if channel(event.transactionChannel) == nil { return "unknown transaction_channel \(event.transactionChannel.rawValue)" }
+    if kind(event.kind) == nil {
+      return event.kind == .unspecified ? "kind is required" : "unknown kind \(event.kind.rawValue)"
+    }
+    if channel(event.transactionChannel) == nil {
+      return "unknown transaction_channel \(event.transactionChannel.rawValue)"
+    }
     if !event.amount.isFinite { return "amount is not finite" }
     if event.timestampMillis < 0 { return "timestamp_millis is negative" }
     return nil
   }
 }
-
 
 extension InteractionEntry {
   /// The wire record of a history entry.

@@ -130,7 +130,8 @@ extension RenderedTreatment {
 extension Arbiter_V1_InteractionContext {
   /// Checks the free-text context fields are of sane size.
   func validated() throws(ArbiterError) -> Arbiter_V1_InteractionContext {
-    for (name, value) in [("context.call_reason", callReason), ("context.page", page), ("context.device", device)] where value.utf8.count > 256 {
+    for (name, value) in [("context.call_reason", callReason), ("context.page", page), ("context.device", device)]
+    where value.utf8.count > 256 {
       throw ArbiterError(.invalidArgument, "\(name) is longer than 256 bytes")
     }
     for (i, value) in features.enumerated() where value.isInfinite {
@@ -152,13 +153,17 @@ extension OutcomeReport {
     let reasonBytes = proto.declineReason.utf8.count
     guard reasonBytes <= InteractionLog.maxDeclineReasonBytes else {
       throw ArbiterError(
-        .invalidArgument, "\(field).decline_reason is \(reasonBytes) bytes, at most \(InteractionLog.maxDeclineReasonBytes)")
+        .invalidArgument,
+        "\(field).decline_reason is \(reasonBytes) bytes, at most \(InteractionLog.maxDeclineReasonBytes)")
     }
-    guard proto.timestampMillis >= 0 else { throw ArbiterError(.invalidArgument, "\(field).timestamp_millis is negative") }
+    guard proto.timestampMillis >= 0 else {
+      throw ArbiterError(.invalidArgument, "\(field).timestamp_millis is negative")
+    }
     guard proto.timestampMillis <= now &+ maxSkewMillis else {
       throw ArbiterError(
         .invalidArgument,
-        "\(field).timestamp_millis \(proto.timestampMillis) is ahead of the server clock (\(now)) by more than \(maxSkewMillis) ms")
+        "\(field).timestamp_millis \(proto.timestampMillis) is ahead of the server clock (\(now)) by more than \(maxSkewMillis) ms"
+      )
     }
     self.init(
       decisionId: proto.decisionID, offerId: proto.offerID, outcome: outcome, value: proto.hasValue ? proto.value : nil,
@@ -181,7 +186,8 @@ extension DecisionRequest {
   /// id 0); the slots are mapped apart (``SlotRequest/slots(proto:)``).
   init(proto: Arbiter_V1_PersonalizeRequest) throws(ArbiterError) {
     try self.init(
-      customerId: proto.customerID, channel: proto.channel, context: proto.context, maxOffers: 0, explain: proto.explain,
+      customerId: proto.customerID, channel: proto.channel, context: proto.context, maxOffers: 0,
+      explain: proto.explain,
       requestId: proto.requestID)
   }
 
@@ -189,7 +195,9 @@ extension DecisionRequest {
     customerId: UInt64, channel: Arbiter_V1_Channel, context: Arbiter_V1_InteractionContext, maxOffers: UInt32,
     explain: Bool, requestId: String
   ) throws(ArbiterError) {
-    guard requestId.utf8.count <= 128 else { throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes") }
+    guard requestId.utf8.count <= 128 else {
+      throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes")
+    }
     guard maxOffers <= DecisionEngine.maxOffersLimit else {
       throw ArbiterError(
         .invalidArgument, "max_offers must be between 1 and \(DecisionEngine.maxOffersLimit), got \(maxOffers)")
@@ -208,7 +216,8 @@ extension SlotRequest {
   init(proto: Arbiter_V1_Slot, index: Int) throws(ArbiterError) {
     guard !proto.name.isEmpty else { throw ArbiterError(.invalidArgument, "slots[\(index)].name is required") }
     guard proto.count <= UInt32(LiveState.maxSlotItems) else {
-      throw ArbiterError(.invalidArgument, "slots[\(index)].count must be at most \(LiveState.maxSlotItems), got \(proto.count)")
+      throw ArbiterError(
+        .invalidArgument, "slots[\(index)].count must be at most \(LiveState.maxSlotItems), got \(proto.count)")
     }
     self.init(name: proto.name, contentType: proto.contentType, count: proto.count == 0 ? 1 : Int(proto.count))
   }

@@ -17,7 +17,9 @@ import Synchronization
 /// cannot hide its queueing), customers drawn across the whole store, HDR latency histograms,
 /// and the server's CPU from /proc.
 struct Bench: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Load a running server over the lean protocol or gRPC and report throughput, latency percentiles and server CPU.")
+  static let configuration = CommandConfiguration(
+    abstract:
+      "Load a running server over the lean protocol or gRPC and report throughput, latency percentiles and server CPU.")
 
   @Option(help: "lean or grpc.") var transport = "lean"
   @Option(help: "decide, or noop (the transport's baseline: same sizes, no decision work).") var method = "decide"
@@ -49,16 +51,20 @@ struct Bench: AsyncParsableCommand {
     let wireChannel = try parseChannel(channel)
     // Every request draws its customer uniformly from the whole store (so that no customer is
     // decided often enough for the contact policy to make decisions cheaper).
-    let draw = CustomerDraw(first: firstCustomer, count: customers, channel: UInt64(wireChannel.rawValue), offers: UInt64(offers))
+    let draw = CustomerDraw(
+      first: firstCustomer, count: customers, channel: UInt64(wireChannel.rawValue), offers: UInt64(offers))
     let cpuBefore = serverPid.flatMap(Self.cpuTicks)
     let result: BenchResult
     let plan = BenchPlan(
-      mode: mode == "open" ? .open(rate: rate) : .closed(concurrency: concurrency), connections: connections, warmup: warmup, duration: duration)
+      mode: mode == "open" ? .open(rate: rate) : .closed(concurrency: concurrency), connections: connections,
+      warmup: warmup, duration: duration)
     // The encoding is checked against swift-protobuf's once.
     var check = SeededGenerator(seed: 1)
     let sample = draw.request(&check)
     var again = SeededGenerator(seed: 1)
-    guard try Arbiter_V1_DecideRequest(serializedBytes: draw.encoded(&again)) == sample else { throw ValidationError("request encoding mismatch") }
+    guard try Arbiter_V1_DecideRequest(serializedBytes: draw.encoded(&again)) == sample else {
+      throw ValidationError("request encoding mismatch")
+    }
     if transport == "lean" {
       let path = method == "noop" ? "/arbiter.v1.BenchmarkService/Echo" : "/arbiter.v1.DecisionService/Decide"
       result = try await LeanLoad.run(host: host, port: port ?? 50052, method: path, draw: draw, plan: plan)
@@ -71,11 +77,14 @@ struct Bench: AsyncParsableCommand {
     var line = "\(label.isEmpty ? "" : label + ": ")\(transport) \(method) \(mode)"
     line += mode == "open" ? " rate \(Int(rate))/s" : " concurrency \(concurrency)"
     line += " over \(connections) connections: \(String(format: "%.0f", Double(result.completed) / duration)) req/s"
-    line += ", p50 \(ms(50)) ms, p90 \(ms(90)) ms, p99 \(ms(99)) ms, p99.9 \(ms(99.9)) ms, max \(String(format: "%.3f", Double(h.max) / 1_000_000)) ms"
+    line +=
+      ", p50 \(ms(50)) ms, p90 \(ms(90)) ms, p99 \(ms(99)) ms, p99.9 \(ms(99.9)) ms, max \(String(format: "%.3f", Double(h.max) / 1_000_000)) ms"
     line += ", errors \(result.errors)"
     if let before = cpuBefore, let after = cpuAfter {
       let seconds = Double(after - before) / Double(sysconf(Int32(_SC_CLK_TCK)))
-      line += String(format: ", server CPU %.0f%% (%.1f µs per request)", 100 * seconds / result.elapsed, 1e6 * seconds / Double(max(1, result.completedTotal)))
+      line += String(
+        format: ", server CPU %.0f%% (%.1f µs per request)", 100 * seconds / result.elapsed,
+        1e6 * seconds / Double(max(1, result.completedTotal)))
     }
     print(line)
     if let error = result.firstError { print("  first error: \(error)") }
@@ -83,7 +92,9 @@ struct Bench: AsyncParsableCommand {
 
   /// utime + stime of a process, in clock ticks.
   static func cpuTicks(_ pid: Int32) -> UInt64? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return nil }
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      let close = text.lastIndex(of: ")")
+    else { return nil }
     let fields = text[text.index(after: close)...].split(separator: " ")
     guard fields.count > 13, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return nil }
     return user + system
@@ -131,7 +142,9 @@ struct BenchResult: Sendable {
 /// response sends the next request, in the open loop a timer at each request's intended time
 /// sends it (and any others that are due).
 enum LeanLoad {
-  static func run(host: String, port: Int, method: String, draw: CustomerDraw, plan: BenchPlan) async throws -> BenchResult {
+  static func run(
+    host: String, port: Int, method: String, draw: CustomerDraw, plan: BenchPlan
+  ) async throws -> BenchResult {
     let group = MultiThreadedEventLoopGroup.singleton
     let start = DispatchTime.now().uptimeNanoseconds + 200_000_000
     let measureFrom = start + UInt64(plan.warmup * 1e9)
@@ -140,12 +153,14 @@ enum LeanLoad {
     var channels: [any NIOCore.Channel] = []
     for c in 0..<plan.connections {
       let handler = LeanLoadHandler(
-        method: method, draw: draw, seed: UInt64(c + 1) &* 0x9E37_79B9, plan: plan, connection: c, start: start, measureFrom: measureFrom, end: end)
+        method: method, draw: draw, seed: UInt64(c + 1) &* 0x9E37_79B9, plan: plan, connection: c, start: start,
+        measureFrom: measureFrom, end: end)
       let channel = try await ClientBootstrap(group: group)
         .channelOption(.socketOption(.tcp_nodelay), value: 1)
         .channelInitializer { channel in
           channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LeanFrameDecoder(maxFrameSize: 64 * 1024 * 1024, expectsPreamble: false)))
+            try channel.pipeline.syncOperations.addHandler(
+              ByteToMessageHandler(LeanFrameDecoder(maxFrameSize: 64 * 1024 * 1024, expectsPreamble: false)))
             try channel.pipeline.syncOperations.addHandler(handler)
           }
         }
@@ -186,7 +201,10 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
   var channel: (any NIOCore.Channel)?
   var scheduled = 0
 
-  init(method: String, draw: CustomerDraw, seed: UInt64, plan: BenchPlan, connection: Int, start: UInt64, measureFrom: UInt64, end: UInt64) {
+  init(
+    method: String, draw: CustomerDraw, seed: UInt64, plan: BenchPlan, connection: Int, start: UInt64,
+    measureFrom: UInt64, end: UInt64
+  ) {
     self.method = Array(method.utf8)
     self.draw = draw
     self.random = SeededGenerator(seed: seed)
@@ -204,7 +222,9 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
     channel.write(preamble, promise: nil)
     switch plan.mode {
     case .closed:
-      for _ in 0..<plan.inFlight(connection: connection) { send(at: DispatchTime.now().uptimeNanoseconds, flush: false) }
+      for _ in 0..<plan.inFlight(connection: connection) {
+        send(at: DispatchTime.now().uptimeNanoseconds, flush: false)
+      }
       channel.flush()
     case .open(let rate):
       let interval = 1e9 * Double(plan.connections) / rate
@@ -272,7 +292,8 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
 
 /// gRPC load through grpc-swift-2 clients, one per connection.
 enum GRPCLoad {
-  static func run(host: String, port: Int, draw: CustomerDraw, noop: Bool, plan: BenchPlan) async throws -> BenchResult {
+  static func run(host: String, port: Int, draw: CustomerDraw, noop: Bool, plan: BenchPlan) async throws -> BenchResult
+  {
     let start = DispatchTime.now().uptimeNanoseconds + 200_000_000
     let measureFrom = start + UInt64(plan.warmup * 1e9)
     let end = measureFrom + UInt64(plan.duration * 1e9)
@@ -280,11 +301,13 @@ enum GRPCLoad {
     try await withThrowingTaskGroup(of: Void.self) { group in
       var clients: [GRPCClient<HTTP2ClientTransport.Posix>] = []
       for _ in 0..<plan.connections {
-        let client = GRPCClient(transport: try .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: .plaintext))
+        let client = GRPCClient(
+          transport: try .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: .plaintext))
         clients.append(client)
         group.addTask { try await client.runConnections() }
       }
-      let call: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>, Arbiter_V1_DecideRequest) async throws -> Void = { client, request in
+      let call: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>, Arbiter_V1_DecideRequest) async throws -> Void = {
+        client, request in
         if noop {
           _ = try await Arbiter_V1_BenchmarkService.Client(wrapping: client).echo(request)
         } else {
@@ -314,7 +337,9 @@ enum GRPCLoad {
               var random = SeededGenerator(seed: UInt64(w + 1) &* 0x9E37_79B9)
               while DispatchTime.now().uptimeNanoseconds < end {
                 let intended = DispatchTime.now().uptimeNanoseconds
-                do { try await call(client, draw.request(&random)); record(intended, nil) } catch { record(intended, error) }
+                do { try await call(client, draw.request(&random)); record(intended, nil) } catch {
+                  record(intended, error)
+                }
               }
             }
           }

@@ -13,7 +13,9 @@ struct ServerOptions: ParsableArguments {
   @Option(help: "Deadline per call, in milliseconds.") var timeoutMs = 5_000
 
   /// Runs `body` with a connected client; a gRPC error becomes a one-line message and exit 2.
-  func withClient<T: Sendable>(_ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
+  func withClient<T: Sendable>(
+    _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T
+  ) async throws -> T {
     do {
       return try await withGRPCClient(
         transport: .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: .plaintext)
@@ -66,7 +68,8 @@ struct Decide: AsyncParsableCommand {
     let options = server.callOptions
     let (response, profile) = try await server.withClient { client in
       let response = try await Arbiter_V1_DecisionService.Client(wrapping: client).decide(request, options: options)
-      let profile = try await Arbiter_V1_ProfileService.Client(wrapping: client).getProfile(.with { $0.customerID = customerId }, options: options)
+      let profile = try await Arbiter_V1_ProfileService.Client(wrapping: client).getProfile(
+        .with { $0.customerID = customerId }, options: options)
       return (response, profile)
     }
     print(DecisionPrinter.render(response, profile: profile))
@@ -84,7 +87,8 @@ struct Profile: AsyncParsableCommand {
     let options = server.callOptions
     let customerId = customer
     let profile = try await server.withClient { client in
-      try await Arbiter_V1_ProfileService.Client(wrapping: client).getProfile(.with { $0.customerID = customerId }, options: options)
+      try await Arbiter_V1_ProfileService.Client(wrapping: client).getProfile(
+        .with { $0.customerID = customerId }, options: options)
     }
     print(DecisionPrinter.render(profile, features: features))
   }
@@ -100,15 +104,21 @@ struct Outcome: AsyncParsableCommand {
   @Option(help: "Why the customer declined.") var declineReason = ""
 
   func run() async throws {
-    let kinds: [String: Arbiter_V1_Outcome] = ["impression": .impression, "click": .click, "accept": .accept, "decline": .decline, "convert": .convert]
-    guard let kind = kinds[outcome] else { throw ValidationError("unknown outcome '\(outcome)'; one of: impression, click, accept, decline, convert") }
+    let kinds: [String: Arbiter_V1_Outcome] = [
+      "impression": .impression, "click": .click, "accept": .accept, "decline": .decline, "convert": .convert,
+    ]
+    guard let kind = kinds[outcome] else {
+      throw ValidationError("unknown outcome '\(outcome)'; one of: impression, click, accept, decline, convert")
+    }
     let request = Arbiter_V1_RecordOutcomesRequest.with {
-      $0.outcomes = [.with {
-        $0.decisionID = decision
-        $0.offerID = offer
-        $0.outcome = kind
-        $0.declineReason = declineReason
-      }]
+      $0.outcomes = [
+        .with {
+          $0.decisionID = decision
+          $0.offerID = offer
+          $0.outcome = kind
+          $0.declineReason = declineReason
+        }
+      ]
     }
     let options = server.callOptions
     let response = try await server.withClient { client in
@@ -130,10 +140,14 @@ struct Status: AsyncParsableCommand {
     }
     let v = status.versions
     print("bundle \(v.bundleName)/\(v.bundleVersion) from \(status.bundlePath)")
-    print("catalogue \(v.catalogueVersion), schema \(v.schemaHash.prefix(12)), \(status.offers) offers, \(status.customers) customers")
+    print(
+      "catalogue \(v.catalogueVersion), schema \(v.schemaHash.prefix(12)), \(status.offers) offers, \(status.customers) customers"
+    )
     print("decisions served \(status.decisionsServed), outcomes recorded \(status.outcomesRecorded)")
     for model in status.models {
-      print("  \(model.offerID.padding(toLength: 28, withPad: " ", startingAt: 0)) \(model.kind) \(model.terms) terms, hold-out AUC \(String(format: "%.3f", model.holdoutAuc))")
+      print(
+        "  \(model.offerID.padding(toLength: 28, withPad: " ", startingAt: 0)) \(model.kind) \(model.terms) terms, hold-out AUC \(String(format: "%.3f", model.holdoutAuc))"
+      )
     }
   }
 }
@@ -148,22 +162,29 @@ struct Reload: AsyncParsableCommand {
     let options = server.callOptions
     let path = bundle
     let response = try await server.withClient { client in
-      try await Arbiter_V1_AdminService.Client(wrapping: client).reload(.with { $0.bundlePath = path }, options: options)
+      try await Arbiter_V1_AdminService.Client(wrapping: client).reload(
+        .with { $0.bundlePath = path }, options: options)
     }
-    print("\(response.previous.bundleName)/\(response.previous.bundleVersion) → \(response.current.bundleName)/\(response.current.bundleVersion)\(response.changed ? "" : " (unchanged)")")
+    print(
+      "\(response.previous.bundleName)/\(response.previous.bundleVersion) → \(response.current.bundleName)/\(response.current.bundleVersion)\(response.changed ? "" : " (unchanged)")"
+    )
   }
 }
 
 struct Outbound: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Select an outbound campaign on a running server: who gets which offer through a channel under a budget and capacity.")
+    abstract:
+      "Select an outbound campaign on a running server: who gets which offer through a channel under a budget and capacity."
+  )
 
   @OptionGroup var server: ServerOptions
   @Option(help: "Channel: email, sms, contact-centre (outbound calls), ...") var channel = "email"
   @Option(help: "Total contact cost allowed.") var budget: Double?
   @Option(help: "Contacts allowed.") var capacity: UInt32?
   @Option(help: "Offers the campaign may make (comma-separated ids; default any).") var offers = ""
-  @Option(help: "Write every assignment (customer, offer, propensity, expected value, cost, decision id) to this CSV file.") var csv: String?
+  @Option(
+    help: "Write every assignment (customer, offer, propensity, expected value, cost, decision id) to this CSV file.")
+  var csv: String?
 
   func run() async throws {
     let wireChannel = try parseChannel(channel)
@@ -180,14 +201,23 @@ struct Outbound: AsyncParsableCommand {
     let response = try await server.withClient { client in
       try await Arbiter_V1_DecisionService.Client(wrapping: client).selectOutbound(request, options: options)
     }
-    print("\(response.selected) of \(response.considered) customers selected (\(response.candidates) had an offer worth the contact); stopped by \(response.stoppedBy)")
-    print(String(format: "expected responses %.1f, expected value %.0f, cost %.0f, net %.0f", response.expectedResponses, response.expectedValue, response.totalCost, response.expectedValue - response.totalCost))
+    print(
+      "\(response.selected) of \(response.considered) customers selected (\(response.candidates) had an offer worth the contact); stopped by \(response.stoppedBy)"
+    )
+    print(
+      String(
+        format: "expected responses %.1f, expected value %.0f, cost %.0f, net %.0f", response.expectedResponses,
+        response.expectedValue, response.totalCost, response.expectedValue - response.totalCost))
     for entry in response.perOffer {
-      print("  \(entry.offerID.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7d contacts, expected value %10.0f", entry.count, entry.expectedValue))")
+      print(
+        "  \(entry.offerID.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7d contacts, expected value %10.0f", entry.count, entry.expectedValue))"
+      )
     }
     if let csv {
       var text = "customer_id,offer_id,propensity,expected_value,cost,decision_id\n"
-      for a in response.assignments { text += "\(a.customerID),\(a.offerID),\(a.propensity),\(a.expectedValue),\(a.cost),\(a.decisionID)\n" }
+      for a in response.assignments {
+        text += "\(a.customerID),\(a.offerID),\(a.propensity),\(a.expectedValue),\(a.cost),\(a.decisionID)\n"
+      }
       try text.write(toFile: csv, atomically: true, encoding: .utf8)
       print("assignments written to \(csv)")
     }

@@ -12,7 +12,8 @@ import Synchronization
 /// and its stages timed apart (see BENCHMARKS.md).
 struct DecideBench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "decide-bench", abstract: "Time the decision work of Decide (no transport), whole and by stage, on one thread.")
+    commandName: "decide-bench",
+    abstract: "Time the decision work of Decide (no transport), whole and by stage, on one thread.")
 
   @Option(help: "Bundle directory.") var bundle = "models/demo"
   @Option(help: "Feature store directory (as the server's --store).") var store: String
@@ -21,8 +22,10 @@ struct DecideBench: ParsableCommand {
   @Option(help: "How many customers to draw from.") var customers: UInt64 = 1_000_000
   @Option(help: "Offers per decision.") var offers = 5
   @Option(help: "Timed decisions per stage.") var requests = 200_000
-  @Option(help: "Threads deciding at once in a last run of the whole Decide (as the server's event loops do).") var threads = 2
-  @Option(help: "Outcomes per RecordOutcomes batch in the outcome stage, timed with Decide on another thread (0: skip).")
+  @Option(help: "Threads deciding at once in a last run of the whole Decide (as the server's event loops do).")
+  var threads = 2
+  @Option(
+    help: "Outcomes per RecordOutcomes batch in the outcome stage, timed with Decide on another thread (0: skip).")
   var outcomeBatch = 10_000
 
   func run() throws {
@@ -84,15 +87,20 @@ struct DecideBench: ParsableCommand {
         var random = SeededGenerator(seed: 1_000 + UInt64(t))
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<perThread {
-          _ = try? live.decide(DecisionRequest(customerId: firstCustomer + half + random.next() % (customers - half), channel: .web, maxOffers: offers))
+          _ = try? live.decide(
+            DecisionRequest(
+              customerId: firstCustomer + half + random.next() % (customers - half), channel: .web, maxOffers: offers))
         }
         (base + t).initialize(to: Double(DispatchTime.now().uptimeNanoseconds - start) / Double(perThread) / 1000)
       }
       count = threads
     }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-    print(String(format: "Decide on %d threads at once: %.0f decisions/s, %@ µs per decision per thread", threads, Double(perThread * threads) / seconds,
-                 means.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+    print(
+      String(
+        format: "Decide on %d threads at once: %.0f decisions/s, %@ µs per decision per thread", threads,
+        Double(perThread * threads) / seconds,
+        means.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
   }
 
   /// Three batches of `outcomeBatch` declines, each with a 200-byte reason, recorded one batch a
@@ -108,7 +116,9 @@ struct DecideBench: ParsableCommand {
         guard let decision = try? live.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: offers)),
           let offer = decision.offers.first
         else { continue }
-        reports.append(OutcomeReport(decisionId: decision.decisionId, offerId: offer.offerId, outcome: .decline, declineReason: String(reason)))
+        reports.append(
+          OutcomeReport(
+            decisionId: decision.decisionId, offerId: offer.offerId, outcome: .decline, declineReason: String(reason)))
       }
       let done = Atomic<Bool>(false)
       let samples = Mutex<[UInt64]>([])
@@ -117,7 +127,9 @@ struct DecideBench: ParsableCommand {
         var random = SeededGenerator(seed: 99)
         while !done.load(ordering: .relaxed) {
           let start = DispatchTime.now().uptimeNanoseconds
-          _ = try? live.decide(DecisionRequest(customerId: firstCustomer + random.next() % max(1, customers / 2), channel: .web, maxOffers: offers))
+          _ = try? live.decide(
+            DecisionRequest(
+              customerId: firstCustomer + random.next() % max(1, customers / 2), channel: .web, maxOffers: offers))
           mine.append(DispatchTime.now().uptimeNanoseconds - start)
         }
         samples.withLock { $0 = mine }
@@ -132,10 +144,13 @@ struct DecideBench: ParsableCommand {
       while samples.withLock({ $0.isEmpty }) { Thread.sleep(forTimeInterval: 0.01) }
       let meanwhile = samples.withLock { $0 }
       let held = live.log.declineReasonsHeld
-      print(String(
-        format: "RecordOutcomes batch %d of %d declines with reasons: %.1f ms; Decide on another thread meanwhile: %@, worst %.0f µs (%d decisions); reasons held %d (%d bytes)",
-        batch, reports.count, took, LatencySamples.summary(meanwhile), Double(meanwhile.max() ?? 0) / 1000, meanwhile.count, held.count,
-        held.bytes))
+      print(
+        String(
+          format:
+            "RecordOutcomes batch %d of %d declines with reasons: %.1f ms; Decide on another thread meanwhile: %@, worst %.0f µs (%d decisions); reasons held %d (%d bytes)",
+          batch, reports.count, took, LatencySamples.summary(meanwhile), Double(meanwhile.max() ?? 0) / 1000,
+          meanwhile.count, held.count,
+          held.bytes))
     }
   }
 }

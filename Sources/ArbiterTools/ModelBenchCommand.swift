@@ -8,9 +8,11 @@ import Foundation
 /// Scoring speed of one request: one customer × N offers, single thread (see BENCHMARKS.md).
 struct ModelBench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "model-bench", abstract: "Time scoring one customer × N offers with tree ensembles and logistic models.")
+    commandName: "model-bench",
+    abstract: "Time scoring one customer × N offers with tree ensembles and logistic models.")
 
-  @Option(help: "Directory with schema.json, lightgbm.txt, xgboost.json and parity.csv.") var fixtures = "Tests/ArbiterTests/Fixtures/models"
+  @Option(help: "Directory with schema.json, lightgbm.txt, xgboost.json and parity.csv.") var fixtures =
+    "Tests/ArbiterTests/Fixtures/models"
   @Option(help: "Bundle with logistic models.") var bundle = "models/demo"
   @Option(help: "Offers per request.") var offers = 50
   @Option(help: "Timed requests.") var requests = 20_000
@@ -18,18 +20,30 @@ struct ModelBench: ParsableCommand {
   func run() throws {
     func load(_ directory: String) throws -> (FeatureSchema, [[Float]]) {
       let schema = try failing {
-        try CanonicalJSON.decode(FeatureSchema.self, from: try Data(contentsOf: URL(fileURLWithPath: directory + "/schema.json")), file: "schema.json")
+        try CanonicalJSON.decode(
+          FeatureSchema.self, from: try Data(contentsOf: URL(fileURLWithPath: directory + "/schema.json")),
+          file: "schema.json")
       }
-      let table = try failing { try CSVTable(text: try String(contentsOfFile: directory + "/parity.csv", encoding: .utf8), file: "parity.csv") }
+      let table = try failing {
+        try CSVTable(text: try String(contentsOfFile: directory + "/parity.csv", encoding: .utf8), file: "parity.csv")
+      }
       // N offers = N rows through the model (each offer changes the row, as offer features would).
-      return (schema, table.rows.prefix(offers).map { row in (0..<schema.width).map { row[$0].isEmpty ? .nan : Float(row[$0])! } })
+      return (
+        schema,
+        table.rows.prefix(offers).map { row in (0..<schema.width).map { row[$0].isEmpty ? .nan : Float(row[$0])! } }
+      )
     }
     let (schema, rows) = try load(fixtures)
     let (wideSchema, wideRows) = try load(fixtures + "/wide")
-    let lightGBM = try failing { try LightGBMImporter.load(try String(contentsOfFile: fixtures + "/lightgbm.txt", encoding: .utf8), schema: schema) }
-    let xgboost = try failing { try XGBoostImporter.load(try Data(contentsOf: URL(fileURLWithPath: fixtures + "/xgboost.json")), schema: schema) }
+    let lightGBM = try failing {
+      try LightGBMImporter.load(try String(contentsOfFile: fixtures + "/lightgbm.txt", encoding: .utf8), schema: schema)
+    }
+    let xgboost = try failing {
+      try XGBoostImporter.load(try Data(contentsOf: URL(fileURLWithPath: fixtures + "/xgboost.json")), schema: schema)
+    }
     let wide = try failing {
-      try LightGBMImporter.load(try String(contentsOfFile: fixtures + "/wide/lightgbm.txt", encoding: .utf8), schema: wideSchema)
+      try LightGBMImporter.load(
+        try String(contentsOfFile: fixtures + "/wide/lightgbm.txt", encoding: .utf8), schema: wideSchema)
     }
     let cases = [
       ("LightGBM, \(schema.width) features (native categorical splits)", lightGBM, rows, schema.width),
@@ -51,15 +65,25 @@ struct ModelBench: ParsableCommand {
       }
       let mean = Double(samples.reduce(0, +)) / Double(samples.count)
       let path = model.quickScorerWidth.map { "QuickScorer, \($0)-bit leaf sets" } ?? "reference walk"
-      print("\(name): \(model.treeCount) trees, \(model.nodeCount) split nodes (\(path)); 1 customer × \(rows.count) offers:")
-      print("  \(LatencySamples.summary(samples)); \(visits / rows.count) node visits per offer, \(String(format: "%.2f", mean / Double(visits))) ns per node a tree walk would visit (sink \(sink))")
+      print(
+        "\(name): \(model.treeCount) trees, \(model.nodeCount) split nodes (\(path)); 1 customer × \(rows.count) offers:"
+      )
+      print(
+        "  \(LatencySamples.summary(samples)); \(visits / rows.count) node visits per offer, \(String(format: "%.2f", mean / Double(visits))) ns per node a tree walk would visit (sink \(sink))"
+      )
     }
     let loaded = try failing { try ModelBundle.load(from: bundle) }
-    let models = try failing { try loaded.models.models.map { document throws(ArbiterError) in try CompiledLogisticModel(document, schema: loaded.schema) } }
+    let models = try failing {
+      try loaded.models.models.map { document throws(ArbiterError) in
+        try CompiledLogisticModel(document, schema: loaded.schema)
+      }
+    }
     // 1,000 demo-bank customers as the server stores them (derived features materialized at the
     // demo clock), one per request in turn, each in a context.
     let derivations = try failing { try CompiledDerivations(schema: loaded.schema) }
-    let population = DemoPopulation(seed: 42).customers(count: 1_000).map { derivations.materialized($0.values, nowDays: 20_412) }
+    let population = DemoPopulation(seed: 42).customers(count: 1_000).map {
+      derivations.materialized($0.values, nowDays: 20_412)
+    }
     let flat = population.flatMap { $0 }
     let width = loaded.schema.width
     let context = [Float](repeating: 1, count: loaded.schema.contextFeatures.count)
@@ -71,7 +95,8 @@ struct ModelBench: ParsableCommand {
         context.withUnsafeBufferPointer { c in
           models.withUnsafeBufferPointer { models in
             LatencySamples.time(requests, warmUp: 100) {
-              let x = UnsafeBufferPointer(rebasing: all[(request % population.count) * width..<(request % population.count + 1) * width])
+              let x = UnsafeBufferPointer(
+                rebasing: all[(request % population.count) * width..<(request % population.count + 1) * width])
               request += 1
               if prepared {
                 ScoringRow.prepare(layout, customer: x, context: c) { row in
@@ -84,7 +109,9 @@ struct ModelBench: ParsableCommand {
           }
         }
       }
-      print("logistic regression (\(models.first!.termCount) terms), 1 customer × \(offers) offers, \(label): \(LatencySamples.summary(samples)) (sink \(sink))")
+      print(
+        "logistic regression (\(models.first!.termCount) terms), 1 customer × \(offers) offers, \(label): \(LatencySamples.summary(samples)) (sink \(sink))"
+      )
     }
   }
 }

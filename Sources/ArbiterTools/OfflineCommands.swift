@@ -35,7 +35,9 @@ struct Generate: ParsableCommand {
     print("demo bank (seed \(seed)) written to \(out)/")
     print("  customers.csv      \(dataset.customers.count) customers × \(dataset.schema.width) features")
     print("  catalogue.json     \(dataset.catalogue.offers.count) offers")
-    print("  history.csv        \(dataset.history.count) offers made, \(accepted) accepted (\(String(format: "%.1f", 100 * Double(accepted) / Double(max(1, dataset.history.count))))%)")
+    print(
+      "  history.csv        \(dataset.history.count) offers made, \(accepted) accepted (\(String(format: "%.1f", 100 * Double(accepted) / Double(max(1, dataset.history.count))))%)"
+    )
     print("  ground-truth.json  the hidden response model")
   }
 }
@@ -57,7 +59,9 @@ struct Train: ParsableCommand {
       try dataset.trainBundle(name: name, version: version) { report in
         let m = report.metrics
         let id = report.offerId.padding(toLength: 28, withPad: " ", startingAt: 0)
-        print("\(id) \(String(format: "%6d  %8d  %5d  %9.3f  %12.3f", m.trainRows + m.holdoutRows, m.trainPositives + m.holdoutPositives, report.terms, m.trainAUC, m.holdoutAUC))")
+        print(
+          "\(id) \(String(format: "%6d  %8d  %5d  %9.3f  %12.3f", m.trainRows + m.holdoutRows, m.trainPositives + m.holdoutPositives, report.terms, m.trainAUC, m.holdoutAUC))"
+        )
       }
     }
     let directory = try bundle.write(toRoot: out)
@@ -85,8 +89,12 @@ struct Import: ParsableCommand {
   func run() throws {
     let loaded = try failing { try ModelBundle.load(from: bundle) }
     let asOfDays: Double
-    if asOf == "now" { asOfDays = FeatureStore.nowDays } else {
-      guard let days = Double(asOf) else { throw ValidationError("--as-of must be 'now' or a number of days since 1970") }
+    if asOf == "now" {
+      asOfDays = FeatureStore.nowDays
+    } else {
+      guard let days = Double(asOf) else {
+        throw ValidationError("--as-of must be 'now' or a number of days since 1970")
+      }
       asOfDays = days
     }
     let target = try failing { try FeatureStore.open(directory: store, schema: loaded.schema, policy: .always) }
@@ -94,9 +102,13 @@ struct Import: ParsableCommand {
     let report = try failing { try CSVImporter.importFile(path: csv, into: target, asOfDays: asOfDays, logged: false) }
     print("imported \(report)")
     for error in report.errors { print("  rejected: \(error)") }
-    if report.rejected > report.errors.count { print("  … and \(report.rejected - report.errors.count) more rejected rows") }
+    if report.rejected > report.errors.count {
+      print("  … and \(report.rejected - report.errors.count) more rejected rows")
+    }
     let snapshot = try failing { try target.writeSnapshot() }
-    print("snapshot \(snapshot.path): \(snapshot.rows) customers, \(snapshot.bytes / 1_048_576) MiB in \(String(format: "%.1f", snapshot.seconds)) s")
+    print(
+      "snapshot \(snapshot.path): \(snapshot.rows) customers, \(snapshot.bytes / 1_048_576) MiB in \(String(format: "%.1f", snapshot.seconds)) s"
+    )
     if report.rejected > 0 { throw ExitCode(3) }
   }
 }

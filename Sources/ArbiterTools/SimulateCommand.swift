@@ -10,11 +10,14 @@ import Foundation
 /// models never saw and reports, per policy, the expected accepted value per 1,000 decisions.
 struct Simulate: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Play N interactions on the demo bank and compare Arbiter's policy with a random one and the oracle that knows the true propensities.")
+    abstract:
+      "Play N interactions on the demo bank and compare Arbiter's policy with a random one and the oracle that knows the true propensities."
+  )
 
   @Option(help: "Bundle to decide with.") var bundle = "models/demo"
   @Option(help: "Interactions to play.") var interactions = 50_000
-  @Option(help: "Customers to draw from (demo customers after the first 100,000, which trained the models).") var customers = 20_000
+  @Option(help: "Customers to draw from (demo customers after the first 100,000, which trained the models).")
+  var customers = 20_000
   @Option(help: "Random seed of the interactions.") var seed: UInt64 = 7
   @Option(help: "Clock, days since 1970 (the demo's).") var clock = 20_412.0
 
@@ -60,11 +63,12 @@ struct Simulate: ParsableCommand {
     let generator = DemoPopulation(seed: population.seed)
     let firstUnseen = max(population.customers, 100_000)
     _ = try failing {
-      try store.upsert((0..<customers).map { k in
-        var record = generator.customer(number: firstUnseen + k)
-        record.values = store.derivations.materialized(record.values, nowDays: clock)
-        return record
-      }, logged: false)
+      try store.upsert(
+        (0..<customers).map { k in
+          var record = generator.customer(number: firstUnseen + k)
+          record.values = store.derivations.materialized(record.values, nowDays: clock)
+          return record
+        }, logged: false)
     }
     return store
   }
@@ -123,7 +127,9 @@ struct Simulation {
     loaded: ModelBundle, population: PopulationSpec, catalogue: CatalogueDocument,
     store: FeatureStore, clock: Double
   ) throws {
-    let greedyCatalogue = { var c = catalogue; c.exploration = ExplorationPolicy(method: .greedy); return c }()
+    let greedyCatalogue = {
+      var c = catalogue; c.exploration = ExplorationPolicy(method: .greedy); return c
+    }()
     func bundleWith(_ catalogue: CatalogueDocument) throws -> ModelBundle {
       try failing {
         try ModelBundle(
@@ -188,7 +194,8 @@ struct Simulation {
         let consent = rules.consents(x, on: channel)
         for offer in offers
         where rules.check(
-          offer: offer.index, customer: x, context: c, channel: channel, consentGiven: consent, nowDays: clock) == nil {
+          offer: offer.index, customer: x, context: c, channel: channel, consentGiven: consent, nowDays: clock) == nil
+        {
           found.append(offer.index)
         }
       }

@@ -36,7 +36,9 @@ struct StoreBench: AsyncParsableCommand {
       let target = try failing { try FeatureStore.open(directory: store, schema: loaded.schema, policy: .always) }
       let openSeconds = Double(DispatchTime.now().uptimeNanoseconds - opened) / 1e9
       defer { target.close() }
-      print("opened \(target.count) customers × \(target.width) features in \(String(format: "%.2f", openSeconds)) s (\(target.replayReport))")
+      print(
+        "opened \(target.count) customers × \(target.width) features in \(String(format: "%.2f", openSeconds)) s (\(target.replayReport))"
+      )
       let ids = target.customerIds()
       var rng = SeededGenerator(seed: 1)
       var picks = (0..<lookups).map { _ in ids[rng.below(ids.count)] }
@@ -59,9 +61,13 @@ struct StoreBench: AsyncParsableCommand {
       // Each pass runs over a different random order, so no pass warms the caches for the next.
       let indexOnly = timed { id, _ in rowSum &+= target.row(of: id) ?? 0 }
       picks.shuffle(using: &rng)
-      let copy = timed { id, buffer in if let row = target.row(of: id) { target.readStored(row: row, into: buffer.baseAddress!) } }
+      let copy = timed { id, buffer in
+        if let row = target.row(of: id) { target.readStored(row: row, into: buffer.baseAddress!) }
+      }
       picks.shuffle(using: &rng)
-      let decisionRead = timed { id, buffer in if let row = target.row(of: id) { target.read(row: row, into: buffer, nowDays: now) } }
+      let decisionRead = timed { id, buffer in
+        if let row = target.row(of: id) { target.read(row: row, into: buffer, nowDays: now) }
+      }
       // The cost of reading the clock twice, measured the same way, for reference.
       var empty = [UInt64](repeating: 0, count: 100_000)
       for i in empty.indices {
@@ -72,7 +78,9 @@ struct StoreBench: AsyncParsableCommand {
       print("  id → row (index probe):                          \(StoreBench.percentiles(indexOnly))")
       print("  point lookup: id → row + consistent vector copy:  \(StoreBench.percentiles(copy))")
       print("  ... + read transforms (decay, recency, triggers): \(StoreBench.percentiles(decisionRead))")
-      print("  the timer alone:                                  \(StoreBench.percentiles(empty.sorted()))  (checksums \(checksum) \(rowSum))")
+      print(
+        "  the timer alone:                                  \(StoreBench.percentiles(empty.sorted()))  (checksums \(checksum) \(rowSum))"
+      )
       print("resident memory: \(residentMegabytes()) MB")
     }
   }
@@ -80,7 +88,9 @@ struct StoreBench: AsyncParsableCommand {
   struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Stream events to a running server over gRPC (IngestEvents) and report acknowledged events per second.",
-      discussion: "Every event is a 1.00 card payment by one of --watch customers; their balances are saved to --state so that `verify` can count, after a crash, how many events the store holds.")
+      discussion:
+        "Every event is a 1.00 card payment by one of --watch customers; their balances are saved to --state so that `verify` can count, after a crash, how many events the store holds."
+    )
 
     @OptionGroup var server: ServerOptions
     @Option(help: "Events to send.") var events = 2_000_000
@@ -90,34 +100,41 @@ struct StoreBench: AsyncParsableCommand {
     @Option(help: "File to save the watched customers' balances in.") var state = "ingest-state.json"
 
     func run() async throws {
-      let status = try await server.withClient { client in try await Arbiter_V1_AdminService.Client(wrapping: client).getStatus(.init()) }
+      let status = try await server.withClient { client in
+        try await Arbiter_V1_AdminService.Client(wrapping: client).getStatus(.init())
+      }
       _ = status
       let watched = (0..<watch).map { 100_000 + UInt64($0) * 7 }
       let before = try await StoreBench.balances(server, watched)
-      try JSONEncoder().encode(Saved(watched: watched, balances: watched.map { before[$0]! }, acknowledged: 0)).write(to: URL(fileURLWithPath: state))
+      try JSONEncoder().encode(Saved(watched: watched, balances: watched.map { before[$0]! }, acknowledged: 0)).write(
+        to: URL(fileURLWithPath: state))
       let perStream = events / streams
       let batchSize = batch
       let started = DispatchTime.now().uptimeNanoseconds
       let acknowledged = try await withThrowingTaskGroup(of: UInt64.self) { group in
         for s in 0..<streams {
           group.addTask {
-            try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: server.host, port: server.port), transportSecurity: .plaintext)) { client in
+            try await withGRPCClient(
+              transport: .http2NIOPosix(
+                target: .ipv4(address: server.host, port: server.port), transportSecurity: .plaintext)
+            ) { client in
               try await Arbiter_V1_ProfileService.Client(wrapping: client).ingestEvents(
                 requestProducer: { writer in
                   var sent = 0
                   var b = s
                   while sent < perStream {
                     let n = min(batchSize, perStream - sent)
-                    try await writer.write(.with {
-                      $0.events = (0..<n).map { i in
-                        .with {
-                          $0.customerID = watched[(b * batchSize + i) % watched.count]
-                          $0.kind = .transaction
-                          $0.transactionChannel = .card
-                          $0.amount = -1
+                    try await writer.write(
+                      .with {
+                        $0.events = (0..<n).map { i in
+                          .with {
+                            $0.customerID = watched[(b * batchSize + i) % watched.count]
+                            $0.kind = .transaction
+                            $0.transactionChannel = .card
+                            $0.amount = -1
+                          }
                         }
-                      }
-                    })
+                      })
                     sent += n
                     b += streams
                   }
@@ -133,13 +150,18 @@ struct StoreBench: AsyncParsableCommand {
         return try await group.reduce(0, +)
       }
       let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-      try JSONEncoder().encode(Saved(watched: watched, balances: watched.map { before[$0]! }, acknowledged: acknowledged)).write(to: URL(fileURLWithPath: state))
-      print("\(acknowledged) events acknowledged in \(String(format: "%.2f", seconds)) s: \(Int(Double(acknowledged) / seconds)) events/s (\(streams) streams, batches of \(batch))")
+      try JSONEncoder().encode(
+        Saved(watched: watched, balances: watched.map { before[$0]! }, acknowledged: acknowledged)
+      ).write(to: URL(fileURLWithPath: state))
+      print(
+        "\(acknowledged) events acknowledged in \(String(format: "%.2f", seconds)) s: \(Int(Double(acknowledged) / seconds)) events/s (\(streams) streams, batches of \(batch))"
+      )
     }
   }
 
   struct Verify: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Count the events the store holds against what `ingest` had acknowledged.")
+    static let configuration = CommandConfiguration(
+      abstract: "Count the events the store holds against what `ingest` had acknowledged.")
 
     @OptionGroup var server: ServerOptions
     @Option(help: "File written by `ingest`.") var state = "ingest-state.json"

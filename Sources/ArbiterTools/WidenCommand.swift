@@ -7,7 +7,9 @@ import Foundation
 /// repeated under new ids until the catalogue has N offers.
 struct Widen: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Write a copy of a logistic bundle whose catalogue has N offers (the originals repeated under new ids, each with its model).")
+    abstract:
+      "Write a copy of a logistic bundle whose catalogue has N offers (the originals repeated under new ids, each with its model)."
+  )
 
   @Option(help: "Bundle to widen.") var from = "models/demo"
   @Option(help: "Offers in the new catalogue.") var offers = 50
@@ -16,8 +18,12 @@ struct Widen: ParsableCommand {
 
   func run() throws {
     let source = try failing { try ModelBundle.load(from: from) }
-    guard source.trees.isEmpty, !source.catalogue.offers.isEmpty else { throw ValidationError("\(from) must be a logistic bundle with offers") }
-    guard offers >= source.catalogue.offers.count else { throw ValidationError("--offers must be at least \(source.catalogue.offers.count)") }
+    guard source.trees.isEmpty, !source.catalogue.offers.isEmpty else {
+      throw ValidationError("\(from) must be a logistic bundle with offers")
+    }
+    guard offers >= source.catalogue.offers.count else {
+      throw ValidationError("--offers must be at least \(source.catalogue.offers.count)")
+    }
     var catalogue = source.catalogue
     var models = source.models
     let originals = source.catalogue.offers
@@ -37,7 +43,8 @@ struct Widen: ParsableCommand {
     catalogue.version += "-x\(offers)"
     let bundle = try failing {
       try ModelBundle(
-        name: source.manifest.name + "-\(offers)", version: version, createdBy: "arbiter-tools widen from \(from)", schema: source.schema,
+        name: source.manifest.name + "-\(offers)", version: version, createdBy: "arbiter-tools widen from \(from)",
+        schema: source.schema,
         catalogue: catalogue, models: models, population: source.manifest.population)
     }
     let directory = try bundle.write(toRoot: out)

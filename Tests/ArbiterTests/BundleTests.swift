@@ -57,7 +57,11 @@ import Testing
   @Test func modelWithUnknownFeatureIsRefused() throws {
     var bundle = try ModelBundle.load(from: TestSupport.demoBundlePath)
     bundle.models.models[0].terms[0].feature = "shoe_size"
-    #expect(throws: ArbiterError(.failedPrecondition, "model for 'premium-card-upgrade', term 0 uses feature 'shoe_size', which the schema lacks")) {
+    #expect(
+      throws: ArbiterError(
+        .failedPrecondition, "model for 'premium-card-upgrade', term 0 uses feature 'shoe_size', which the schema lacks"
+      )
+    ) {
       try CompiledLogisticModel(bundle.models.models[0], schema: bundle.schema)
     }
   }
@@ -76,7 +80,8 @@ import Testing
     let population = try #require(committed.manifest.population)
     let data = try TestSupport.temporaryDirectory()
     try DemoDataset.generate(seed: population.seed, customers: population.customers).write(to: data)
-    let bundle = try DemoDataset.read(from: data).trainBundle(name: committed.manifest.name, version: committed.manifest.version)
+    let bundle = try DemoDataset.read(from: data).trainBundle(
+      name: committed.manifest.name, version: committed.manifest.version)
     let out = try TestSupport.temporaryDirectory()
     let written = try bundle.write(toRoot: out)
     for file in [ModelBundle.manifestFile, ModelBundle.schemaFile, ModelBundle.catalogueFile, ModelBundle.modelsFile] {
@@ -95,7 +100,8 @@ import Testing
     #expect(server.live.checkForNewBundle(&watch) == .unchanged)
     // Version 2 appears: published.
     try FileManager.default.copyItem(atPath: version, toPath: root + "/2")
-    let manifest = try String(contentsOfFile: root + "/2/manifest.json", encoding: .utf8).replacingOccurrences(of: "\"version\" : \"1\"", with: "\"version\" : \"2\"")
+    let manifest = try String(contentsOfFile: root + "/2/manifest.json", encoding: .utf8).replacingOccurrences(
+      of: "\"version\" : \"1\"", with: "\"version\" : \"2\"")
     try manifest.write(toFile: root + "/2/manifest.json", atomically: true, encoding: .utf8)
     #expect(server.live.checkForNewBundle(&watch) == .published(version: "2"))
     #expect(server.live.snapshot.engine.versions.bundleVersion == "2")

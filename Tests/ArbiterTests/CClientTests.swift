@@ -10,7 +10,8 @@ import Testing
 /// The C client (tools/c-client, on libprotobuf-c) built by its script and run against a live
 /// lean-protocol server: decide, record the outcome, a precise status, and a client-side deadline.
 @Suite struct CClientTests {
-  static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+  static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String)
+  {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -34,7 +35,9 @@ import Testing
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await server.runLeanServer(port: 0) }
       let lean = String(try await TestSupport.leanPort(of: server))
-      let decided = try Self.run(tool, ["--port", lean, "--timeout-ms", "5000", "decide", "--customer", "100042", "--channel", "web", "--max", "3"])
+      let decided = try Self.run(
+        tool,
+        ["--port", lean, "--timeout-ms", "5000", "decide", "--customer", "100042", "--channel", "web", "--max", "3"])
       #expect(decided.status == 0, "\(decided.error)")
       let lines = decided.output.split(separator: "\n")
       let header = try #require(lines.first)
@@ -42,9 +45,13 @@ import Testing
       let decisionId = String(header.split(separator: " ")[1])
       let first = try #require(lines.first { $0.hasPrefix("1. ") })
       let offerId = String(first.split(separator: " ")[1])
-      #expect(server.live.log.recent(customerId: 100_042, limit: 5).contains { $0.decisionId == decisionId && $0.offerId == offerId })
+      #expect(
+        server.live.log.recent(customerId: 100_042, limit: 5).contains {
+          $0.decisionId == decisionId && $0.offerId == offerId
+        })
 
-      let recorded = try Self.run(tool, ["--port", lean, "outcome", "--decision", decisionId, "--offer", offerId, "--outcome", "accept"])
+      let recorded = try Self.run(
+        tool, ["--port", lean, "outcome", "--decision", decisionId, "--offer", offerId, "--outcome", "accept"])
       #expect(recorded.status == 0 && recorded.output == "recorded 1\n", "\(recorded.error)")
       #expect(server.live.log.recent(customerId: 100_042, limit: 1).first?.outcome == .accept)
 
@@ -61,9 +68,13 @@ import Testing
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+    _ = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) }
+    }
     listen(listener, 4)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+    }
     defer { close(listener) }
     let silentPort = String(UInt16(bigEndian: address.sin_port))
     let started = Date()

@@ -6,9 +6,13 @@ import Testing
 
 @Suite struct CSVImportTests {
   @Test func importsValidRowsAndReportsEachBadOneByLineAndColumn() throws {
-    let header = "customer_id,display_name," + eventSchema.customerFeatures.filter { !CompiledDerivations.isInternalState($0) }.map(\.name).joined(separator: ",") + ",shoe_size\n"
+    let header =
+      "customer_id,display_name,"
+      + eventSchema.customerFeatures.filter { !CompiledDerivations.isInternalState($0) }.map(\.name).joined(
+        separator: ",") + ",shoe_size\n"
     // Columns after the name: age, balance, txn_count_30d, card_spend_30d, atm_count, days_since_txn, churn_risk, balance_trend, calls, shoe_size
-    let text = header
+    let text =
+      header
       + "1,\"Silva, Ana\",40,1000,3,50,1,2.5,0,0.1,2,44\n"
       + "2,Bruno,41,,,,,,,,,\n"
       + "3,Carla,abc,1,1,1,1,1,1,1,1,1\n"
@@ -23,11 +27,12 @@ import Testing
     #expect(report.inserted == 3)
     #expect(report.rejected == 3)
     #expect(report.ignoredColumns == ["shoe_size"])
-    #expect(report.errors == [
-      "\(path):4: column age: 'abc' is not a number",
-      "\(path):5: column customer_id: '0' is not a customer id",
-      "\(path):6: 4 columns, the header has 12",
-    ])
+    #expect(
+      report.errors == [
+        "\(path):4: column age: 'abc' is not a number",
+        "\(path):5: column customer_id: '0' is not a customer id",
+        "\(path):6: 4 columns, the header has 12",
+      ])
     #expect(store.displayName(row: store.row(of: 1)!) == "Silva, Ana")
     #expect(store.displayName(row: store.row(of: 5)!) == "Eva \"E\"")
     let ana = readAt(store, 1, days: 20_000)
@@ -48,7 +53,8 @@ import Testing
     let generated = DemoPopulation(seed: 42).customer(number: 1_234)
     var read = [Float](repeating: 0, count: store.width)
     read.withUnsafeMutableBufferPointer { store.read(row: store.row(of: generated.id)!, into: $0, nowDays: 20_412) }
-    for (i, feature) in DemoBankSchema.schema.customerFeatures.enumerated() where !CompiledDerivations.isInternalState(feature) {
+    for (i, feature) in DemoBankSchema.schema.customerFeatures.enumerated()
+    where !CompiledDerivations.isInternalState(feature) {
       if feature.derive?.kind == .recency {
         #expect(abs(read[i] - generated.values[i]) < 0.01, "\(feature.name)")
       } else if feature.derive?.kind == .trend {

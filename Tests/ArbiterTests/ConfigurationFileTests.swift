@@ -36,7 +36,8 @@ import Testing
     #expect(config.host == "0.0.0.0" && config.grpc.port == 6000)
     #expect(config.lean.port == nil && config.lean.maxFrameSize == 65_536)
     #expect(config.bundle.path == "/srv/bundles/bank" && config.bundle.watchInterval == .seconds(30))
-    #expect(config.store.directory == nil && config.store.fsync == .always && config.store.snapshotInterval == .seconds(900))
+    #expect(
+      config.store.directory == nil && config.store.fsync == .always && config.store.snapshotInterval == .seconds(900))
     #expect(config.store.customers == 2_000 && config.store.maxEventSkew == .seconds(90))
     let log = config.interactionLog
     #expect(log.path == "/var/log/arbiter.jsonl" && log.flushInterval == .milliseconds(50))
@@ -45,17 +46,30 @@ import Testing
     #expect(config.pacing.checkpointInterval == nil)
     // What the file leaves out keeps its default; an empty file changes nothing.
     let partial = try ArbiterConfiguration.parse("store: {customers: 10}", file: "a.yaml")
-    #expect(partial.store.customers == 10 && partial.store.directory == "arbiter-data/store" && partial.grpc.port == 50051)
+    #expect(
+      partial.store.customers == 10 && partial.store.directory == "arbiter-data/store" && partial.grpc.port == 50051)
     #expect(try ArbiterConfiguration.parse("", file: "a.yaml").lean.port == 50052)
   }
 
   @Test(arguments: [
-    ("store:\n  fsyncc: 10ms\n", "arbiter.yaml line 2, store.fsyncc: unknown key (known here: customers, directory, fsync"),
+    (
+      "store:\n  fsyncc: 10ms\n",
+      "arbiter.yaml line 2, store.fsyncc: unknown key (known here: customers, directory, fsync"
+    ),
     ("grpc: {port: 70000}\n", "arbiter.yaml line 1, grpc.port: must be a port number (0 picks a free one), got 70000"),
     ("lean:\n  port: fifty\n", "arbiter.yaml line 2, lean.port: must be a whole number of at least 0, got 'fifty'"),
-    ("bundle: {watch-interval: soon}\n", "bundle.watch-interval: must be a duration like 250ms, 30s, 5m or 2h, got 'soon'"),
-    ("store: {fsync: sometimes}\n", "store.fsync: must be 'always' or a number of milliseconds like 10ms, got 'sometimes'"),
-    ("interaction-log: {decision-memory: 0}\n", "interaction-log.decision-memory: must be a whole number of at least 1, got '0'"),
+    (
+      "bundle: {watch-interval: soon}\n",
+      "bundle.watch-interval: must be a duration like 250ms, 30s, 5m or 2h, got 'soon'"
+    ),
+    (
+      "store: {fsync: sometimes}\n",
+      "store.fsync: must be 'always' or a number of milliseconds like 10ms, got 'sometimes'"
+    ),
+    (
+      "interaction-log: {decision-memory: 0}\n",
+      "interaction-log.decision-memory: must be a whole number of at least 1, got '0'"
+    ),
     ("pacing: 5\n", "arbiter.yaml line 1, pacing: must be a mapping of keys to values"),
     ("metrics: {port: 9090}\n", "arbiter.yaml line 1, metrics: unknown key (known here: bundle, grpc, host"),
     ("store: [a, b\n", "arbiter.yaml: not YAML"),
@@ -75,9 +89,11 @@ import Testing
 
   /// The real executable: the file sets the ports and the store, a flag overrides one of them.
   @Test(.timeLimit(.minutes(3))) func flagsOverrideTheFile() async throws {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("arbiter")
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+      "arbiter")
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-      throw TestFailure("the arbiter executable is not built next to the tests (\(binary.path)); run `swift build` first")
+      throw TestFailure(
+        "the arbiter executable is not built next to the tests (\(binary.path)); run `swift build` first")
     }
     let directory = try TestSupport.temporaryDirectory()
     let filePort = ServerProcess.freePort(), flagPort = ServerProcess.freePort()
@@ -91,7 +107,9 @@ import Testing
     try yaml.write(toFile: directory + "/arbiter.yaml", atomically: true, encoding: .utf8)
     let process = Process()
     process.executableURL = binary
-    process.arguments = ["serve", "--config", directory + "/arbiter.yaml", "--port", "\(flagPort)", "--log-level", "warning"]
+    process.arguments = [
+      "serve", "--config", directory + "/arbiter.yaml", "--port", "\(flagPort)", "--log-level", "warning",
+    ]
     process.standardOutput = FileHandle.nullDevice
     try process.run()
     defer {
@@ -114,6 +132,7 @@ import Testing
     bad.waitUntilExit()
     let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     #expect(bad.terminationStatus == 2)
-    #expect(text.contains("bad.yaml line 1, store.customers: must be a whole number of at least 1, got '-5'"), "\(text)")
+    #expect(
+      text.contains("bad.yaml line 1, store.customers: must be a whole number of at least 1, got '-5'"), "\(text)")
   }
 }

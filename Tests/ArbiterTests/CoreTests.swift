@@ -7,7 +7,9 @@ import Testing
     #expect(Checksum.sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
     #expect(Checksum.sha256Hex(long) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-    #expect(Checksum.sha256Hex([UInt8](repeating: 0x61, count: 1_000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+    #expect(
+      Checksum.sha256Hex([UInt8](repeating: 0x61, count: 1_000))
+        == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
   }
 }
 
@@ -42,15 +44,20 @@ import Testing
 
 @Suite struct CustomerStoreTests {
   let schema = FeatureSchema(
-    customerFeatures: [FeatureDefinition(name: "a", kind: .numeric, description: ""), FeatureDefinition(name: "b", kind: .boolean, description: "")],
+    customerFeatures: [
+      FeatureDefinition(name: "a", kind: .numeric, description: ""),
+      FeatureDefinition(name: "b", kind: .boolean, description: ""),
+    ],
     contextFeatures: [])
 
   @Test func looksUpByIdInAnyInsertionOrder() throws {
-    let store = try CustomerStore(schema: schema, records: [
-      CustomerRecord(id: 30, displayName: "C", values: [3, 0]),
-      CustomerRecord(id: 10, displayName: "A", values: [1, 1]),
-      CustomerRecord(id: 20, displayName: "B", values: [2, 0]),
-    ])
+    let store = try CustomerStore(
+      schema: schema,
+      records: [
+        CustomerRecord(id: 30, displayName: "C", values: [3, 0]),
+        CustomerRecord(id: 10, displayName: "A", values: [1, 1]),
+        CustomerRecord(id: 20, displayName: "B", values: [2, 0]),
+      ])
     #expect(store.row(of: 10) == 0)
     #expect(store.row(of: 30) == 2)
     #expect(store.row(of: 25) == nil)
@@ -61,7 +68,12 @@ import Testing
 
   @Test func rejectsDuplicatesAndBadWidths() {
     #expect(throws: ArbiterError(.alreadyExists, "customer 7 appears twice")) {
-      try CustomerStore(schema: schema, records: [CustomerRecord(id: 7, displayName: "", values: [1, 1]), CustomerRecord(id: 7, displayName: "", values: [1, 1])])
+      try CustomerStore(
+        schema: schema,
+        records: [
+          CustomerRecord(id: 7, displayName: "", values: [1, 1]),
+          CustomerRecord(id: 7, displayName: "", values: [1, 1]),
+        ])
     }
     #expect(throws: ArbiterError(.invalidArgument, "customer 8 has 1 feature values, the schema has 2")) {
       try CustomerStore(schema: schema, records: [CustomerRecord(id: 8, displayName: "", values: [1])])

@@ -112,8 +112,10 @@ import Testing
   /// more than `num_cat`.
   @Test func categoryBoundariesOutOfRange() {
     for bad in ["-1 1", "1 0", "0 2", "0 9223372036854775807", "0", "0 1 1"] {
-      expectCorrupt("m.txt: tree 0: cat_boundaries '\(bad)' do not divide the 1 words of cat_threshold "
-        + "into 1 sets") {
+      expectCorrupt(
+        "m.txt: tree 0: cat_boundaries '\(bad)' do not divide the 1 words of cat_threshold "
+          + "into 1 sets"
+      ) {
         try lightGBM(["cat_boundaries=0 1": "cat_boundaries=\(bad)"])
       }
     }
@@ -149,14 +151,16 @@ import Testing
     }
     var text = Self.lightGBM
     let tree = text.range(of: "Tree=0\n")!.upperBound..<text.range(of: "\n\n\nend of trees")!.lowerBound
-    text.replaceSubrange(tree, with: [
-      "num_leaves=\(splits + 1)", "num_cat=0", line("split_feature") { _ in "0" }, line("threshold") { "\($0)" },
-      line("decision_type") { _ in "2" }, line("left_child") { "\(~$0)" },
-      line("right_child") { $0 == splits - 1 ? "\(~splits)" : "\($0 + 1)" },
-      "leaf_value=" + (0...splits).map { _ in "0.25" }.joined(separator: " "),
-      "leaf_count=" + (0...splits).map { _ in "1" }.joined(separator: " "),
-      line("internal_count") { "\(splits + 1 - $0)" }, "shrinkage=1",
-    ].joined(separator: "\n"))
+    text.replaceSubrange(
+      tree,
+      with: [
+        "num_leaves=\(splits + 1)", "num_cat=0", line("split_feature") { _ in "0" }, line("threshold") { "\($0)" },
+        line("decision_type") { _ in "2" }, line("left_child") { "\(~$0)" },
+        line("right_child") { $0 == splits - 1 ? "\(~splits)" : "\($0 + 1)" },
+        "leaf_value=" + (0...splits).map { _ in "0.25" }.joined(separator: " "),
+        "leaf_count=" + (0...splits).map { _ in "1" }.joined(separator: " "),
+        line("internal_count") { "\(splits + 1 - $0)" }, "shrinkage=1",
+      ].joined(separator: "\n"))
     expectCorrupt("m.txt: tree 0: deeper than 512 splits") {
       try LightGBMImporter.load(text, schema: schema, file: "m.txt")
     }

@@ -14,14 +14,17 @@ final class ServerProcess: @unchecked Sendable {
   let port: Int
 
   init(storeDirectory: String, port: Int, interactionLog: String = "none") throws {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("arbiter")
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+      "arbiter")
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-      throw TestFailure("the arbiter executable is not built next to the tests (\(binary.path)); run `swift build` first")
+      throw TestFailure(
+        "the arbiter executable is not built next to the tests (\(binary.path)); run `swift build` first")
     }
     self.port = port
     process.executableURL = binary
     process.arguments = [
-      "serve", "--port", "\(port)", "--lean-port", "0", "--bundle", TestSupport.demoBundlePath, "--customers", "2000", "--store", storeDirectory,
+      "serve", "--port", "\(port)", "--lean-port", "0", "--bundle", TestSupport.demoBundlePath, "--customers", "2000",
+      "--store", storeDirectory,
       "--interaction-log", interactionLog, "--fsync", "10", "--snapshot-interval", "0", "--log-level", "warning",
     ]
     process.standardOutput = FileHandle.nullDevice
@@ -45,8 +48,12 @@ final class ServerProcess: @unchecked Sendable {
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
     return Int(UInt16(bigEndian: address.sin_port))
   }
 }
@@ -57,8 +64,12 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 /// Runs `body` with a client of the server on `port`, once it answers.
-func withServerClient<T: Sendable>(port: Int, _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
-  try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)) { client in
+func withServerClient<T: Sendable>(
+  port: Int, _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T
+) async throws -> T {
+  try await withGRPCClient(
+    transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+  ) { client in
     let health = Grpc_Health_V1_Health.Client(wrapping: client)
     var options = CallOptions.defaults
     options.waitForReady = true
@@ -175,13 +186,16 @@ func eventBatch(_ b: Int, size: Int) -> Arbiter_V1_EventBatch {
     server = try ServerProcess(storeDirectory: directory + "/store", port: port, interactionLog: log)
     let (recorded, after) = try await withServerClient(port: port) { client in
       let decisions = Arbiter_V1_DecisionService.Client(wrapping: client)
-      let recorded = try await decisions.recordOutcomes(.with {
-        $0.outcomes = [.with {
-          $0.decisionID = made.decisionID
-          $0.offerID = declined
-          $0.outcome = .decline
-        }]
-      })
+      let recorded = try await decisions.recordOutcomes(
+        .with {
+          $0.outcomes = [
+            .with {
+              $0.decisionID = made.decisionID
+              $0.offerID = declined
+              $0.outcome = .decline
+            }
+          ]
+        })
       return (recorded.recorded, try await decisions.decide(request))
     }
     #expect(recorded == 1)

@@ -47,7 +47,8 @@ import Testing
         for offer in drawn {
           counts[offer.offerId, default: 0] += 1
           if let earlier = logged[offer.offerId] {
-            #expect(abs(earlier - offer.probability) < 1e-12, "position \(position + 1) after \(before): \(offer.offerId)")
+            #expect(
+              abs(earlier - offer.probability) < 1e-12, "position \(position + 1) after \(before): \(offer.offerId)")
           }
           logged[offer.offerId] = offer.probability
         }
@@ -86,14 +87,18 @@ import Testing
     #expect(engine.catalogue.capacityBudgets[Channel.contactCentre.ordinal]!.used(at: TestSupport.fixedClockDays) == 0)
   }
 
-  @Test(arguments: [ExplorationPolicy(method: .epsilonGreedy, epsilon: 0.3), ExplorationPolicy(method: .softmax, temperature: 0.5)])
+  @Test(arguments: [
+    ExplorationPolicy(method: .epsilonGreedy, epsilon: 0.3), ExplorationPolicy(method: .softmax, temperature: 0.5),
+  ])
   func loggedProbabilitiesHoldPerSlot(policy: ExplorationPolicy) throws {
     let engine = try engine { catalogue in
       catalogue.exploration = policy
       catalogue.maxPerCategoryPerPage = 1
     }
     // A typed slot first, then one that takes any category but the one already on the page.
-    let slots = [SlotRequest(name: "loans", contentType: "loans", count: 1), SlotRequest(name: "any", contentType: "", count: 2)]
+    let slots = [
+      SlotRequest(name: "loans", contentType: "loans", count: 1), SlotRequest(name: "any", contentType: "", count: 2),
+    ]
     let request = DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 50)
     let drawn = try draws(engine, request, slots: slots, n: 6_000)
     for offers in drawn {
@@ -130,11 +135,15 @@ import Testing
       catalogue.exploration = ExplorationPolicy(method: .greedy)
       catalogue.contactPolicy = ContactPolicy(maxOffersPerWeek: 3)
     }
-    let slots = [SlotRequest(name: "hero", contentType: "", count: 2), SlotRequest(name: "side", contentType: "", count: 3)]
+    let slots = [
+      SlotRequest(name: "hero", contentType: "", count: 2), SlotRequest(name: "side", contentType: "", count: 3),
+    ]
     let request = DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 50, explain: true)
     #expect(try engine.decide(request, decisionId: "w", contacts: [], slots: slots).offers.count == 3)
     // Two offers made this week already: one more allowed, on a page as in a decision.
-    let made = (0..<2).map { _ in ContactRecord(decision: 7, offerId: "x", channel: .mobileApp, outcome: nil, timestampMillis: now - 86_400_000) }
+    let made = (0..<2).map { _ in
+      ContactRecord(decision: 7, offerId: "x", channel: .mobileApp, outcome: nil, timestampMillis: now - 86_400_000)
+    }
     let page = try engine.decide(request, decisionId: "w", contacts: made, slots: slots)
     #expect(page.offers.count == 1)
     #expect(page.suppressed.contains { $0.code == .contactPolicy && $0.detail.hasPrefix("weekly limit: 1 more") })

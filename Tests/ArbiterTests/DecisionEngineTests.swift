@@ -1,7 +1,7 @@
 import ArbiterCore
 import ArbiterDecisioning
-import ArbiterFeatureStore
 import ArbiterDemoBank
+import ArbiterFeatureStore
 import Testing
 
 @Suite struct DecisionEngineTests {
@@ -10,7 +10,8 @@ import Testing
   init() throws { engine = try TestSupport.makeEngine() }
 
   func feature(_ name: String, of customer: UInt64) -> Float {
-    engine.customers.storedValue(row: engine.customers.row(of: customer)!, feature: engine.schema.customerIndex(of: name)!)
+    engine.customers.storedValue(
+      row: engine.customers.row(of: customer)!, feature: engine.schema.customerIndex(of: name)!)
   }
 
   @Test func ranksByPriorityAndIsDeterministic() throws {
@@ -23,11 +24,17 @@ import Testing
       #expect(offer.rank == i + 1)
       // priority = p × value × context weight × lever − cost − shadow price; an inbound call costs a tenth of a contact.
       #expect(offer.channelCost == 6)
-      #expect(abs(offer.score - (offer.propensity * offer.value * offer.contextWeight * offer.lever - offer.channelCost - offer.shadowPrice)) < 1e-9)
+      #expect(
+        abs(
+          offer.score
+            - (offer.propensity * offer.value * offer.contextWeight * offer.lever - offer.channelCost
+              - offer.shadowPrice)) < 1e-9)
       #expect(offer.score > 0)
       #expect(offer.propensity > 0 && offer.propensity < 1)
       // A greedy draw (the likelier branch of epsilon-greedy) takes the best remaining offer.
-      if i > 0, offer.probability > 0.5 { #expect(a.offers[i - 1].score >= offer.score || a.offers[i - 1].probability < 0.5) }
+      if i > 0, offer.probability > 0.5 {
+        #expect(a.offers[i - 1].score >= offer.score || a.offers[i - 1].probability < 0.5)
+      }
       #expect(!offer.treatment.agentScript.isEmpty, "contact centre offers carry an agent script")
       #expect(!offer.reasons.isEmpty)
     }
@@ -52,7 +59,8 @@ import Testing
     #expect(rankings.count >= 10, "40 customers should not share a handful of rankings")
     // The channel is a model input: the same offer scores differently by phone and on the web.
     func propensities(_ channel: Channel) throws -> [String: Double] {
-      let decision = try engine.decide(DecisionRequest(customerId: 100_042, channel: channel, maxOffers: 50, explain: true), decisionId: "x")
+      let decision = try engine.decide(
+        DecisionRequest(customerId: 100_042, channel: channel, maxOffers: 50, explain: true), decisionId: "x")
       var all: [String: Double] = [:]
       for offer in decision.offers { all[offer.offerId] = offer.propensity }
       for suppression in decision.suppressed { if let p = suppression.propensity { all[suppression.offerId] = p } }
@@ -67,10 +75,15 @@ import Testing
   @Test func neverOffersAHeldProductAndExplainsWhy() throws {
     var checked = 0
     for id in UInt64(100_000)..<100_300 {
-      guard let decision = try? engine.decide(DecisionRequest(customerId: id, channel: .web, maxOffers: 50, explain: true), decisionId: "x") else { continue }
+      guard
+        let decision = try? engine.decide(
+          DecisionRequest(customerId: id, channel: .web, maxOffers: 50, explain: true), decisionId: "x")
+      else { continue }
       for offer in decision.offers {
         let catalogueOffer = engine.catalogue.offers[offer.offerIndex].definition
-        if let held = catalogueOffer.heldFeature { #expect(feature(held, of: id) != 1, "customer \(id) already holds \(catalogueOffer.product)") }
+        if let held = catalogueOffer.heldFeature {
+          #expect(feature(held, of: id) != 1, "customer \(id) already holds \(catalogueOffer.product)")
+        }
         if let minAge = catalogueOffer.minAge { #expect(feature("age", of: id) >= Float(minAge)) }
         if let maxAge = catalogueOffer.maxAge { #expect(feature("age", of: id) <= Float(maxAge)) }
         checked += 1
@@ -87,7 +100,8 @@ import Testing
 
   @Test func noConsentNoOffers() throws {
     let without = (UInt64(100_000)..<103_000).first { feature("consent_phone", of: $0) == 0 }!
-    let decision = try engine.decide(DecisionRequest(customerId: without, channel: .contactCentre, explain: true), decisionId: "x")
+    let decision = try engine.decide(
+      DecisionRequest(customerId: without, channel: .contactCentre, explain: true), decisionId: "x")
     #expect(decision.offers.isEmpty)
     #expect(decision.suppressed.contains { $0.code == .noConsent })
     #expect(!decision.suppressed.contains { $0.code == .rankedBelow })
@@ -96,10 +110,14 @@ import Testing
   @Test func callReasonWeighsOffers() throws {
     // A customer offered travel insurance on the web both without and with the travel context.
     var found: (RankedOffer, RankedOffer)?
-    for id in UInt64(100_000)..<103_000 where feature("holds_travel_insurance", of: id) == 0 && feature("age", of: id) >= 18 {
+    for id in UInt64(100_000)..<103_000
+    where feature("holds_travel_insurance", of: id) == 0 && feature("age", of: id) >= 18 {
       let plain = try engine.decide(DecisionRequest(customerId: id, channel: .web, maxOffers: 50), decisionId: "x")
-      let travel = try engine.decide(DecisionRequest(customerId: id, channel: .web, page: "travel", maxOffers: 50), decisionId: "x")
-      if let before = plain.offers.first(where: { $0.offerId == "travel-insurance" }), let after = travel.offers.first(where: { $0.offerId == "travel-insurance" }) {
+      let travel = try engine.decide(
+        DecisionRequest(customerId: id, channel: .web, page: "travel", maxOffers: 50), decisionId: "x")
+      if let before = plain.offers.first(where: { $0.offerId == "travel-insurance" }),
+        let after = travel.offers.first(where: { $0.offerId == "travel-insurance" })
+      {
         found = (before, after)
         break
       }
@@ -107,7 +125,10 @@ import Testing
     let (before, after) = try #require(found)
     // score = p × value × context weight × lever − cost − shadow price; the travel page weighs it × 2.
     #expect(after.contextWeight == 2 && before.contextWeight == 1)
-    #expect(abs((after.score + after.channelCost + after.shadowPrice) - (before.score + before.channelCost + before.shadowPrice) * 2) < 1e-9)
+    #expect(
+      abs(
+        (after.score + after.channelCost + after.shadowPrice) - (before.score + before.channelCost + before.shadowPrice)
+          * 2) < 1e-9)
     #expect(after.rank <= before.rank)
     #expect(after.reasons.contains { $0.code == "CONTEXT_WEIGHT" })
   }
@@ -128,8 +149,12 @@ import Testing
   @Test func reasonPhrasesDescribeTheCustomer() throws {
     // Childless customers must never hear that they have older children.
     for id in UInt64(100_000)..<100_200 where feature("num_children", of: id) == 0 {
-      guard let decision = try? engine.decide(DecisionRequest(customerId: id, channel: .web, maxOffers: 50), decisionId: "x") else { continue }
-      for reason in decision.offers.flatMap(\.reasons) where reason.feature == "oldest_child_age" || reason.feature == "num_children" {
+      guard
+        let decision = try? engine.decide(
+          DecisionRequest(customerId: id, channel: .web, maxOffers: 50), decisionId: "x")
+      else { continue }
+      for reason in decision.offers.flatMap(\.reasons)
+      where reason.feature == "oldest_child_age" || reason.feature == "num_children" {
         #expect(reason.phrase == "young children, or none" || reason.phrase == "no children")
       }
     }
@@ -147,10 +172,14 @@ import Testing
     let schema = DemoBankSchema.schema
     let age = schema.customerIndex(of: "age")!
     #expect(a.allSatisfy { $0.values[age] >= 18 && $0.values[age] <= 90 })
-    let internalState = Set(schema.customerFeatures.enumerated().filter { CompiledDerivations.isInternalState($0.element) }.map(\.offset))
+    let internalState = Set(
+      schema.customerFeatures.enumerated().filter { CompiledDerivations.isInternalState($0.element) }.map(\.offset))
     #expect(internalState.count == 2)
     #expect(schema.width == 64)
-    #expect(a.allSatisfy { record in record.values.enumerated().allSatisfy { internalState.contains($0.offset) || !$0.element.isNaN } })
+    #expect(
+      a.allSatisfy { record in
+        record.values.enumerated().allSatisfy { internalState.contains($0.offset) || !$0.element.isNaN }
+      })
     #expect(DemoBankCatalogue.document.offers.count >= 20)
   }
 

@@ -14,7 +14,9 @@ import Testing
   var now: Int64 { Int64(TestSupport.fixedClockDays * 86_400_000) }
 
   /// An engine over the demo customers with the demo bundle's catalogue changed by `change`.
-  func engine(at day: Double = TestSupport.fixedClockDays, _ change: (inout CatalogueDocument) -> Void) throws -> DecisionEngine {
+  func engine(
+    at day: Double = TestSupport.fixedClockDays, _ change: (inout CatalogueDocument) -> Void
+  ) throws -> DecisionEngine {
     try TestSupport.engine(over: Self.server.get(), at: day, change)
   }
 
@@ -27,7 +29,8 @@ import Testing
     let engine = try engine { catalogue in
       greedy(&catalogue)
       catalogue.contactPolicy = ContactPolicy(
-        frequencyCaps: [.init(channel: .web, max: 2, windowDays: 7)], declineCooldownDays: 14, maxOffersPerWeek: 5, noRepeatDays: 30)
+        frequencyCaps: [.init(channel: .web, max: 2, windowDays: 7)], declineCooldownDays: 14, maxOffersPerWeek: 5,
+        noRepeatDays: 30)
     }
     let request = DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 3, explain: true)
     let fresh = try engine.decide(request, decisionId: "c")
@@ -37,29 +40,44 @@ import Testing
 
     // Declined yesterday: not offered again, and its category cools down.
     let declined = [
-      InteractionEntry(decisionId: "old", offerId: first.offerId, channel: .web, outcome: .decline, timestampMillis: now - day),
-      InteractionEntry(decisionId: "old", offerId: first.offerId, channel: .web, outcome: nil, timestampMillis: now - day),
+      InteractionEntry(
+        decisionId: "old", offerId: first.offerId, channel: .web, outcome: .decline, timestampMillis: now - day),
+      InteractionEntry(
+        decisionId: "old", offerId: first.offerId, channel: .web, outcome: nil, timestampMillis: now - day),
     ]
     let after = try engine.decide(request, decisionId: "c", history: declined)
     #expect(!after.offers.contains { $0.offerId == first.offerId || $0.category == category })
     let why = try #require(after.suppressed.first { $0.offerId == first.offerId })
     #expect(why.code == .contactPolicy && why.detail.hasPrefix("declined within the last 30 days"))
     // Declined 20 days ago: the cool-down (14 days) is over, the no-repeat (30) is not.
-    let older = declined.map { entry in var e = entry; e.timestampMillis = now - 20 * day; return e }
+    let older = declined.map { entry in
+      var e = entry; e.timestampMillis = now - 20 * day; return e
+    }
     let later = try engine.decide(request, decisionId: "c", history: older)
     #expect(!later.offers.contains { $0.offerId == first.offerId })
     if category == second.category { #expect(later.offers.contains { $0.offerId == second.offerId }) }
 
     // Two web contacts this week: the cap (2 in 7 days) blocks the channel.
-    let contacts = (0..<2).map { InteractionEntry(decisionId: "w\($0)", offerId: second.offerId, channel: .web, outcome: nil, timestampMillis: now - day) }
+    let contacts = (0..<2).map {
+      InteractionEntry(
+        decisionId: "w\($0)", offerId: second.offerId, channel: .web, outcome: nil, timestampMillis: now - day)
+    }
     let capped = try engine.decide(request, decisionId: "c", history: contacts)
     #expect(capped.offers.isEmpty)
-    #expect(capped.suppressed.contains { $0.code == .contactPolicy && $0.detail.hasPrefix("frequency cap: 2 contacts through web") })
+    #expect(
+      capped.suppressed.contains {
+        $0.code == .contactPolicy && $0.detail.hasPrefix("frequency cap: 2 contacts through web")
+      })
     // ...but not the phone.
-    #expect(try !engine.decide(DecisionRequest(customerId: 100_042, channel: .mobileApp), decisionId: "c", history: contacts).offers.isEmpty)
+    #expect(
+      try !engine.decide(DecisionRequest(customerId: 100_042, channel: .mobileApp), decisionId: "c", history: contacts)
+        .offers.isEmpty)
 
     // Four offers made this week (through the app): one more allowed.
-    let made = (0..<4).map { InteractionEntry(decisionId: "a\($0 / 2)", offerId: "x", channel: .mobileApp, outcome: nil, timestampMillis: now - 2 * day) }
+    let made = (0..<4).map {
+      InteractionEntry(
+        decisionId: "a\($0 / 2)", offerId: "x", channel: .mobileApp, outcome: nil, timestampMillis: now - 2 * day)
+    }
     let limited = try engine.decide(request, decisionId: "c", history: made)
     #expect(limited.offers.count == 1)
     #expect(limited.suppressed.contains { $0.code == .contactPolicy && $0.detail.hasPrefix("weekly limit: 1 more") })
@@ -87,7 +105,8 @@ import Testing
     // A held-out customer gets none of the group, and the decision logs what was held out.
     var checked = 0
     for id in held.prefix(200) {
-      let decision = try engine.decide(DecisionRequest(customerId: id, channel: .web, maxOffers: 50, explain: true), decisionId: "g")
+      let decision = try engine.decide(
+        DecisionRequest(customerId: id, channel: .web, maxOffers: 50, explain: true), decisionId: "g")
       #expect(!decision.offers.contains { $0.category == "cards" })
       for control in decision.controls where control.offerId == "premium-card-upgrade" {
         checked += 1
@@ -97,7 +116,9 @@ import Testing
     #expect(checked > 0)
   }
 
-  @Test(arguments: [ExplorationPolicy(method: .epsilonGreedy, epsilon: 0.2), ExplorationPolicy(method: .softmax, temperature: 0.3)])
+  @Test(arguments: [
+    ExplorationPolicy(method: .epsilonGreedy, epsilon: 0.2), ExplorationPolicy(method: .softmax, temperature: 0.3),
+  ])
   func loggedProbabilitiesMatchHowOftenOffersAreDrawn(policy: ExplorationPolicy) throws {
     let engine = try engine { catalogue in
       greedy(&catalogue)
@@ -111,7 +132,9 @@ import Testing
       let decision = try engine.decide(request, decisionId: "e-\(k)")
       let offer = try #require(decision.offers.first)
       counts[offer.offerId, default: 0] += 1
-      if let earlier = logged[offer.offerId] { #expect(abs(earlier - offer.probability) < 1e-12, "same offer, same probability") }
+      if let earlier = logged[offer.offerId] {
+        #expect(abs(earlier - offer.probability) < 1e-12, "same offer, same probability")
+      }
       logged[offer.offerId] = offer.probability
       #expect(decision.exploration == policy.method.rawValue)
     }
@@ -120,7 +143,8 @@ import Testing
     for (offer, count) in counts where count > 100 {
       let p = logged[offer]!
       let sd = (p * (1 - p) / Double(n)).squareRoot()
-      #expect(abs(Double(count) / Double(n) - p) < 5 * sd + 1e-9, "\(offer): drawn \(count) of \(n), logged probability \(p)")
+      #expect(
+        abs(Double(count) / Double(n) - p) < 5 * sd + 1e-9, "\(offer): drawn \(count) of \(n), logged probability \(p)")
     }
   }
 
@@ -140,7 +164,8 @@ import Testing
         group.addTask {
           var count = 0
           for id in ids[(part * 500)..<((part + 1) * 500)] {
-            if let decision = try? engine.decide(DecisionRequest(customerId: id, channel: .web, maxOffers: 3), decisionId: "q"),
+            if let decision = try? engine.decide(
+              DecisionRequest(customerId: id, channel: .web, maxOffers: 3), decisionId: "q"),
               decision.offers.contains(where: { $0.offerId == "bill-pay-switch" })
             {
               count += 1
@@ -159,7 +184,8 @@ import Testing
     #expect(offered == 40)
     let quota = try #require(engine.catalogue.offers[engine.catalogue.offerIndex["bill-pay-switch"]!].quota)
     #expect(quota.used(at: TestSupport.fixedClockDays) == 40)
-    let after = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 50, explain: true), decisionId: "q")
+    let after = try engine.decide(
+      DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 50, explain: true), decisionId: "q")
     #expect(after.suppressed.contains { $0.offerId == "bill-pay-switch" && $0.code == .budget })
   }
 
@@ -172,8 +198,12 @@ import Testing
     #expect(quota.price(at: TestSupport.fixedClockDays + 0.25) > 0)
     // The price falls back to zero as the day catches up.
     #expect(quota.price(at: TestSupport.fixedClockDays + 0.5) == 0)
-    let explained = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 50, explain: true), decisionId: "q")
-    #expect(explained.suppressed.contains { $0.offerId == "bill-pay-switch" && $0.code == .belowCost && $0.detail.contains("shadow price") })
+    let explained = try engine.decide(
+      DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 50, explain: true), decisionId: "q")
+    #expect(
+      explained.suppressed.contains {
+        $0.offerId == "bill-pay-switch" && $0.code == .belowCost && $0.detail.contains("shadow price")
+      })
   }
 
   @Test func channelCapacityIsNeverExceeded() throws {
@@ -185,12 +215,15 @@ import Testing
     }
     var made = 0
     for id in engine.customers.customerIds().prefix(300) {
-      made += try engine.decide(DecisionRequest(customerId: id, channel: .contactCentre, maxOffers: 3), decisionId: "cap").offers.count
+      made += try engine.decide(
+        DecisionRequest(customerId: id, channel: .contactCentre, maxOffers: 3), decisionId: "cap"
+      ).offers.count
     }
     #expect(made == 6)
     let budget = try #require(engine.catalogue.capacityBudgets[Channel.contactCentre.ordinal])
     #expect(budget.used(at: TestSupport.fixedClockDays) == 18)
-    let explained = try engine.decide(DecisionRequest(customerId: 100_042, channel: .contactCentre, maxOffers: 3, explain: true), decisionId: "cap")
+    let explained = try engine.decide(
+      DecisionRequest(customerId: 100_042, channel: .contactCentre, maxOffers: 3, explain: true), decisionId: "cap")
     #expect(explained.offers.isEmpty && explained.suppressed.contains { $0.code == .capacity })
     // The web has no capacity limit.
     #expect(try !engine.decide(DecisionRequest(customerId: 100_042, channel: .web), decisionId: "cap").offers.isEmpty)
@@ -204,8 +237,10 @@ import Testing
     }
     let everyone = try quoted.selectOutbound(OutboundRequest(channel: .email))
     #expect(everyone.considered == quoted.customers.count)
-    #expect(Set(everyone.assignments.map { $0.customerId }).count == everyone.assignments.count, "one offer per customer")
-    #expect(everyone.assignments.allSatisfy { $0.expectedValue > $0.cost && $0.cost == 1 && !$0.treatment.message.isEmpty })
+    #expect(
+      Set(everyone.assignments.map { $0.customerId }).count == everyone.assignments.count, "one offer per customer")
+    #expect(
+      everyone.assignments.allSatisfy { $0.expectedValue > $0.cost && $0.cost == 1 && !$0.treatment.message.isEmpty })
     #expect(everyone.assignments.filter { $0.offerId == "travel-insurance" }.count == 25)
 
     // Without limits every candidate gets their best offer; with the quota, the customers left
@@ -225,7 +260,9 @@ import Testing
     // A budget of 50 e-mails at 1 each.
     let budgeted = try fresh.selectOutbound(OutboundRequest(channel: .email, budget: 50))
     #expect(budgeted.assignments.count == 50 && budgeted.totalCost <= 50 && budgeted.stoppedBy == "budget")
-    #expect(budgeted.expectedValue > Double(50) / Double(all.assignments.count) * all.expectedValue, "better than an average pick")
+    #expect(
+      budgeted.expectedValue > Double(50) / Double(all.assignments.count) * all.expectedValue,
+      "better than an average pick")
     // Outbound calls cost a whole contact (60): fewer customers are worth one.
     let calls = try fresh.selectOutbound(OutboundRequest(channel: .contactCentre))
     #expect(calls.candidates < all.candidates && calls.assignments.allSatisfy { $0.cost == 60 })
@@ -241,11 +278,13 @@ import Testing
     let (root, version) = try TestSupport.copyOfDemoBundle()
     _ = root
     let path = version + "/catalogue.json"
-    var catalogue = try CanonicalJSON.decode(CatalogueDocument.self, from: Data(contentsOf: URL(fileURLWithPath: path)), file: path)
+    var catalogue = try CanonicalJSON.decode(
+      CatalogueDocument.self, from: Data(contentsOf: URL(fileURLWithPath: path)), file: path)
     catalogue.offers[3].eligibility = "income >= 25 and segmnt == 'x'"
     let live = try Self.server.get().live.snapshot
     let bundle = try ModelBundle(
-      name: "demo", version: "1", createdBy: "test", schema: live.bundle.schema, catalogue: catalogue, models: live.bundle.models,
+      name: "demo", version: "1", createdBy: "test", schema: live.bundle.schema, catalogue: catalogue,
+      models: live.bundle.models,
       population: live.bundle.manifest.population)
     let written = try TestSupport.temporaryDirectory()
     try bundle.write(toRoot: written)

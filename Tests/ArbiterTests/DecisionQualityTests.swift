@@ -5,7 +5,8 @@ import Testing
 /// least 90% of the oracle's expected accepted value and far more than random ones.
 @Suite struct DecisionQualityTests {
   @Test func arbiterReachesNinetyPercentOfTheOracle() throws {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("arbiter-tools")
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+      "arbiter-tools")
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
       throw TestFailure("arbiter-tools is not built next to the tests (\(binary.path)); run `swift build` first")
     }
@@ -19,7 +20,9 @@ import Testing
     process.waitUntilExit()
     #expect(process.terminationStatus == 0, "\(output)")
     func share(_ policy: String) -> Double? {
-      guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix(policy) }), let last = line.split(separator: " ").last else { return nil }
+      guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix(policy) }),
+        let last = line.split(separator: " ").last
+      else { return nil }
       return Double(last.dropLast())
     }
     let greedy = try #require(share("Arbiter, greedy"), "\(output)")

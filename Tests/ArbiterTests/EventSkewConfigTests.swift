@@ -14,9 +14,10 @@ import Testing
     _ = try strict.upsert([record(1, age: 40)])
     let refused = strict.apply([halfAnHourAhead])
     #expect(refused.rejected == 1)
-    #expect(refused.errors == [
-      "events[0] (customer 1): event time \(now + 1_800_000) ms is more than 5m ahead of the server clock"
-    ])
+    #expect(
+      refused.errors == [
+        "events[0] (customer 1): event time \(now + 1_800_000) ms is more than 5m ahead of the server clock"
+      ])
     let lenient = try FeatureStore(schema: eventSchema, maxEventSkew: .seconds(3_600))
     _ = try lenient.upsert([record(1, age: 40)])
     #expect(lenient.apply([halfAnHourAhead]).accepted == 1)
@@ -29,10 +30,11 @@ import Testing
       CustomerEvent(customerId: 1, kind: .call, timestampMillis: -1),
     ])
     #expect(result.accepted == 1)
-    #expect(result.errors == [
-      "events[1] (customer 1): event time \(day(20_000) + 501) ms is more than 500ms ahead of the server clock",
-      "events[2] (customer 1): event time -1 ms is before 1970",
-    ])
+    #expect(
+      result.errors == [
+        "events[1] (customer 1): event time \(day(20_000) + 501) ms is more than 500ms ahead of the server clock",
+        "events[2] (customer 1): event time -1 ms is before 1970",
+      ])
     #expect(ArbiterConfiguration().store.maxEventSkew == .seconds(300))
   }
 
@@ -42,10 +44,11 @@ import Testing
     ahead.values[1] = -1  // the newest event a day from now
     let result = try store.upsert([ahead, record(2, age: 41)], asOfDays: 20_000)
     #expect(result.inserted == 1)
-    #expect(result.errors == [
-      "profiles[0] (customer 1): clock = -1.0 days since the newest event puts that event more than 5m ahead of the "
-        + "server clock"
-    ])
+    #expect(
+      result.errors == [
+        "profiles[0] (customer 1): clock = -1.0 days since the newest event puts that event more than 5m ahead of the "
+          + "server clock"
+      ])
   }
 
   @Test func durationsAsWritten() {

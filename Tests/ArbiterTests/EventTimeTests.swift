@@ -54,9 +54,10 @@ import Testing
       }
       let acks = try await profiles.ingestEvents(
         requestProducer: { writer in
-          try await writer.write(.with {
-            $0.events = [event(Self.year3000Millis), event(now - 1_000), event(.max), event(now)]
-          })
+          try await writer.write(
+            .with {
+              $0.events = [event(Self.year3000Millis), event(now - 1_000), event(.max), event(now)]
+            })
           try await writer.write(.with { $0.events = [event(now + 1_000), event(now + 2_000)] })
         },
         onResponse: { response in
@@ -66,10 +67,11 @@ import Testing
         })
       #expect(acks.count == 2)
       #expect(acks[0].accepted == 2 && acks[0].rejected == 2)
-      #expect(acks[0].errors == [
-        "events[0].timestamp_millis 32503680000000 is more than 5m ahead of the server clock",
-        "events[2].timestamp_millis 9223372036854775807 is more than 5m ahead of the server clock",
-      ])
+      #expect(
+        acks[0].errors == [
+          "events[0].timestamp_millis 32503680000000 is more than 5m ahead of the server clock",
+          "events[2].timestamp_millis 9223372036854775807 is more than 5m ahead of the server clock",
+        ])
       #expect(acks[1].accepted == 2 && acks[1].rejected == 0)
       #expect(acks[1].totalAccepted == 4 && acks[1].totalRejected == 2)
       let end = try await profiles.getProfile(.with { $0.customerID = id }).featureValues[countIndex]

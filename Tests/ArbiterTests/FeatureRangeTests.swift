@@ -20,20 +20,25 @@ import Testing
       func changed(_ id: UInt64, _ name: String, _ value: Double) -> Arbiter_V1_ProfileRecord {
         var values = original.featureValues
         values[schema.customerIndex(of: name)!] = value
-        return .with { $0.customerID = id; $0.displayName = original.displayName; $0.featureValues = values }
+        return .with {
+          $0.customerID = id; $0.displayName = original.displayName; $0.featureValues = values
+        }
       }
-      let response = try await profiles.upsertProfiles(.with {
-        $0.profiles = [
-          changed(100_042, "age", -3), changed(9_200_001, "income", -1e9), changed(9_200_002, "savings_balance", -1e9),
-          changed(9_200_003, "age", 41),
-        ]
-      })
+      let response = try await profiles.upsertProfiles(
+        .with {
+          $0.profiles = [
+            changed(100_042, "age", -3), changed(9_200_001, "income", -1e9),
+            changed(9_200_002, "savings_balance", -1e9),
+            changed(9_200_003, "age", 41),
+          ]
+        })
       #expect(response.inserted == 1 && response.updated == 0 && response.rejected == 3)
-      #expect(response.errors == [
-        "profiles[0] (customer 100042): age = -3 is below its minimum 18",
-        "profiles[1] (customer 9200001): income = -1000000000 is below its minimum 0",
-        "profiles[2] (customer 9200002): savings_balance = -1000000000 is below its minimum 0",
-      ])
+      #expect(
+        response.errors == [
+          "profiles[0] (customer 100042): age = -3 is below its minimum 18",
+          "profiles[1] (customer 9200001): income = -1000000000 is below its minimum 0",
+          "profiles[2] (customer 9200002): savings_balance = -1000000000 is below its minimum 0",
+        ])
       let after = try await profiles.getProfile(.with { $0.customerID = 100_042 })
       #expect(after.featureValues == original.featureValues, "the refused update left the customer as it was")
     }
@@ -54,10 +59,11 @@ import Testing
     let store = try FeatureStore(schema: schema)
     let report = try CSVImporter.importFile(path: path, into: store, asOfDays: TestSupport.fixedClockDays)
     #expect(report.inserted == 2 && report.rejected == 2)
-    #expect(report.errors == [
-      "\(path):3: customer 100001: age = -3 is below its minimum 18",
-      "\(path):4: customer 100002: income = -1000000000 is below its minimum 0",
-    ])
+    #expect(
+      report.errors == [
+        "\(path):3: customer 100001: age = -3 is below its minimum 18",
+        "\(path):4: customer 100002: income = -1000000000 is below its minimum 0",
+      ])
     #expect(store.row(of: 100_001) == nil && store.row(of: 100_000) != nil)
   }
 }

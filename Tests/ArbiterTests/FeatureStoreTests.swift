@@ -8,14 +8,26 @@ let eventSchema = FeatureSchema(
   customerFeatures: [
     FeatureDefinition(name: "age", kind: .numeric, description: ""),
     FeatureDefinition(name: "clock", kind: .numeric, description: "", derive: .init(kind: .clock)),
-    FeatureDefinition(name: "balance", kind: .numeric, description: "", derive: .init(kind: .balance, event: "transaction")),
-    FeatureDefinition(name: "txn_count_30d", kind: .numeric, description: "", derive: .init(kind: .count, event: "transaction", halfLifeDays: 30)),
-    FeatureDefinition(name: "card_spend_30d", kind: .numeric, description: "", derive: .init(kind: .sum, event: "transaction", channel: "card", direction: "out", halfLifeDays: 30)),
-    FeatureDefinition(name: "atm_count", kind: .numeric, description: "", derive: .init(kind: .count, event: "transaction", channel: "atm")),
-    FeatureDefinition(name: "days_since_txn", kind: .numeric, description: "", derive: .init(kind: .recency, event: "transaction")),
-    FeatureDefinition(name: "churn_risk", kind: .boolean, description: "", derive: .init(kind: .trigger, event: "transfer", direction: "out", threshold: 5_000, expiresAfterDays: 14)),
+    FeatureDefinition(
+      name: "balance", kind: .numeric, description: "", derive: .init(kind: .balance, event: "transaction")),
+    FeatureDefinition(
+      name: "txn_count_30d", kind: .numeric, description: "",
+      derive: .init(kind: .count, event: "transaction", halfLifeDays: 30)),
+    FeatureDefinition(
+      name: "card_spend_30d", kind: .numeric, description: "",
+      derive: .init(kind: .sum, event: "transaction", channel: "card", direction: "out", halfLifeDays: 30)),
+    FeatureDefinition(
+      name: "atm_count", kind: .numeric, description: "",
+      derive: .init(kind: .count, event: "transaction", channel: "atm")),
+    FeatureDefinition(
+      name: "days_since_txn", kind: .numeric, description: "", derive: .init(kind: .recency, event: "transaction")),
+    FeatureDefinition(
+      name: "churn_risk", kind: .boolean, description: "",
+      derive: .init(kind: .trigger, event: "transfer", direction: "out", threshold: 5_000, expiresAfterDays: 14)),
     FeatureDefinition(name: "balance_ewma", kind: .numeric, description: "", derive: .init(kind: .state)),
-    FeatureDefinition(name: "balance_trend", kind: .numeric, description: "", derive: .init(kind: .trend, halfLifeDays: 30, source: "balance", state: "balance_ewma")),
+    FeatureDefinition(
+      name: "balance_trend", kind: .numeric, description: "",
+      derive: .init(kind: .trend, halfLifeDays: 30, source: "balance", state: "balance_ewma")),
     FeatureDefinition(name: "calls", kind: .numeric, description: "", derive: .init(kind: .count, event: "call")),
   ],
   contextFeatures: [])
@@ -49,9 +61,15 @@ func readAt(_ store: FeatureStore, _ id: UInt64, days: Double) -> [Float] {
     let store = try FeatureStore(schema: eventSchema)
     var bad = record(3, age: 1)
     bad.values[0] = .infinity
-    let result = try store.upsert([record(1, age: 30), record(2, age: 40), bad, CustomerRecord(id: 4, displayName: "", values: [1])])
+    let result = try store.upsert([
+      record(1, age: 30), record(2, age: 40), bad, CustomerRecord(id: 4, displayName: "", values: [1]),
+    ])
     #expect(result.inserted == 2 && result.rejected == 2)
-    #expect(result.errors == ["profiles[2] (customer 3): feature 'age' is infinite", "profiles[3] (customer 4): 1 feature values, the schema has 11"])
+    #expect(
+      result.errors == [
+        "profiles[2] (customer 3): feature 'age' is infinite",
+        "profiles[3] (customer 4): 1 feature values, the schema has 11",
+      ])
     #expect(try store.upsert([record(1, age: 31)]).updated == 1)
     #expect(stored(store, 1)[0] == 31)
     #expect(store.displayName(row: store.row(of: 2)!) == "Customer 2")
@@ -91,21 +109,34 @@ func readAt(_ store: FeatureStore, _ id: UInt64, days: Double) -> [Float] {
 
   @Test func derivationErrorsNameTheFeature() {
     let bad = FeatureSchema(
-      customerFeatures: [FeatureDefinition(name: "x", kind: .numeric, description: "", derive: .init(kind: .count, event: "teleport"))],
+      customerFeatures: [
+        FeatureDefinition(name: "x", kind: .numeric, description: "", derive: .init(kind: .count, event: "teleport"))
+      ],
       contextFeatures: [])
-    #expect(throws: ArbiterError(.invalidArgument, "schema: feature 'x' (derive).event: unknown event kind 'teleport' (transaction, page_view, call, transfer)")) {
+    #expect(
+      throws: ArbiterError(
+        .invalidArgument,
+        "schema: feature 'x' (derive).event: unknown event kind 'teleport' (transaction, page_view, call, transfer)")
+    ) {
       try FeatureStore(schema: bad)
     }
     let noClock = FeatureSchema(
-      customerFeatures: [FeatureDefinition(name: "x", kind: .numeric, description: "", derive: .init(kind: .count, halfLifeDays: 3))],
+      customerFeatures: [
+        FeatureDefinition(name: "x", kind: .numeric, description: "", derive: .init(kind: .count, halfLifeDays: 3))
+      ],
       contextFeatures: [])
-    #expect(throws: ArbiterError(.invalidArgument, "schema: decayed features and trends need a feature with derive kind 'clock'")) {
+    #expect(
+      throws: ArbiterError(
+        .invalidArgument, "schema: decayed features and trends need a feature with derive kind 'clock'")
+    ) {
       try FeatureStore(schema: noClock)
     }
   }
 
   @Test func readersNeverSeeATornRow() async throws {
-    let schema = FeatureSchema(customerFeatures: (0..<64).map { FeatureDefinition(name: "f\($0)", kind: .numeric, description: "") }, contextFeatures: [])
+    let schema = FeatureSchema(
+      customerFeatures: (0..<64).map { FeatureDefinition(name: "f\($0)", kind: .numeric, description: "") },
+      contextFeatures: [])
     let store = try FeatureStore(schema: schema)
     _ = try store.upsert([CustomerRecord(id: 1, displayName: "", values: [Float](repeating: 0, count: 64))])
     let done = ManagedFlag()
@@ -119,7 +150,9 @@ func readAt(_ store: FeatureStore, _ id: UInt64, days: Double) -> [Float] {
       }
       return (torn, reads)
     }
-    for k in 1...20_000 { _ = try store.upsert([CustomerRecord(id: 1, displayName: "", values: [Float](repeating: Float(k), count: 64))]) }
+    for k in 1...20_000 {
+      _ = try store.upsert([CustomerRecord(id: 1, displayName: "", values: [Float](repeating: Float(k), count: 64))])
+    }
     done.set()
     let (torn, reads) = await reader.value
     #expect(torn == 0, "\(torn) torn reads of \(reads)")
@@ -144,7 +177,8 @@ final class ManagedFlag: @unchecked Sendable {
       let store = try FeatureStore.open(directory: path, schema: eventSchema, policy: .interval(milliseconds: 5))
       let upserted = try store.upsert((1...100).map { record($0, age: Float($0)) })
       try await store.waitDurable(upserted.lsn)
-      let events = store.apply((1...100).map { CustomerEvent(customerId: $0, kind: .call, timestampMillis: day(20_000)) })
+      let events = store.apply(
+        (1...100).map { CustomerEvent(customerId: $0, kind: .call, timestampMillis: day(20_000)) })
       try await store.waitDurable(events.lsn)
       store.close()
     }
@@ -167,7 +201,8 @@ final class ManagedFlag: @unchecked Sendable {
       #expect(report.rows == 70_000)
       #expect(report.removedSegments >= 1)
       // After the snapshot: more events, a new customer, a renamed one.
-      let after = store.apply((1...1_000).map { CustomerEvent(customerId: $0, kind: .call, timestampMillis: day(20_001)) })
+      let after = store.apply(
+        (1...1_000).map { CustomerEvent(customerId: $0, kind: .call, timestampMillis: day(20_001)) })
       var renamed = record(5, age: 5)
       renamed.displayName = "Ana Silva"
       let upserted = try store.upsert([record(80_000, age: 33), renamed])
@@ -244,7 +279,8 @@ final class ManagedFlag: @unchecked Sendable {
     let original = data
     data[data.count / 2] ^= 0xFF  // inside the values section, the largest
     try data.write(to: URL(fileURLWithPath: file))
-    #expect(openingError() == ArbiterError(.dataCorrupted, "\(file): rows section checksum mismatch; refusing the snapshot"))
+    #expect(
+      openingError() == ArbiterError(.dataCorrupted, "\(file): rows section checksum mismatch; refusing the snapshot"))
     try original.prefix(original.count / 2).write(to: URL(fileURLWithPath: file))
     let truncated = openingError()
     #expect(truncated?.code == .dataCorrupted)
@@ -291,7 +327,10 @@ final class ManagedFlag: @unchecked Sendable {
     let reopened = try FeatureStore.open(directory: path, schema: eventSchema, policy: .always)
     var calls: Float = 0
     for id in 1...n { calls += stored(reopened, id)[10] }
-    #expect(calls == Float(applied), "snapshot + replay hold each of the \(applied) events once (replayed \(reopened.replayReport.applied), skipped \(reopened.replayReport.skipped))")
+    #expect(
+      calls == Float(applied),
+      "snapshot + replay hold each of the \(applied) events once (replayed \(reopened.replayReport.applied), skipped \(reopened.replayReport.skipped))"
+    )
     #expect(reads == applied / 10)
     reopened.close()
   }

@@ -20,7 +20,10 @@ func withInProcessClient<T: Sendable>(
 }
 
 /// Expects `body` to fail with gRPC status `code` and a message containing `text`.
-func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) async {
+func expectStatus(
+  _ code: RPCError.Code, containing text: String, _ body: () async throws -> Void,
+  sourceLocation: SourceLocation = #_sourceLocation
+) async {
   do {
     try await body()
     Issue.record("expected \(code), the call succeeded", sourceLocation: sourceLocation)
@@ -41,13 +44,14 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
     try await withInProcessClient(server) { client in
       let decisions = Arbiter_V1_DecisionService.Client(wrapping: client)
       let profiles = Arbiter_V1_ProfileService.Client(wrapping: client)
-      let response = try await decisions.decide(.with {
-        $0.customerID = 100_042
-        $0.channel = .contactCentre
-        $0.context.callReason = "travel"
-        $0.maxOffers = 4
-        $0.requestID = "req-1"
-      })
+      let response = try await decisions.decide(
+        .with {
+          $0.customerID = 100_042
+          $0.channel = .contactCentre
+          $0.context.callReason = "travel"
+          $0.maxOffers = 4
+          $0.requestID = "req-1"
+        })
       #expect((1...4).contains(response.offers.count))
       #expect(response.requestID == "req-1")
       #expect(response.versions.bundleName == "demo")
@@ -57,14 +61,17 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
       #expect(response.offers.map(\.rank) == Array(1...response.offers.count).map(UInt32.init))
 
       let offer = response.offers[0].offerID
-      let recorded = try await decisions.recordOutcomes(.with {
-        $0.outcomes = [.with {
-          $0.decisionID = response.decisionID
-          $0.offerID = offer
-          $0.outcome = .decline
-          $0.declineReason = "too-expensive"
-        }]
-      })
+      let recorded = try await decisions.recordOutcomes(
+        .with {
+          $0.outcomes = [
+            .with {
+              $0.decisionID = response.decisionID
+              $0.offerID = offer
+              $0.outcome = .decline
+              $0.declineReason = "too-expensive"
+            }
+          ]
+        })
       #expect(recorded.recorded == 1)
 
       let profile = try await profiles.getProfile(.with { $0.customerID = 100_042 })
@@ -81,7 +88,10 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
     try await withInProcessClient(server) { client in
       let decisions = Arbiter_V1_DecisionService.Client(wrapping: client)
       await expectStatus(.notFound, containing: "customer 999 not found") {
-        _ = try await decisions.decide(.with { $0.customerID = 999; $0.channel = .web })
+        _ = try await decisions.decide(
+          .with {
+            $0.customerID = 999; $0.channel = .web
+          })
       }
       await expectStatus(.invalidArgument, containing: "customer_id is required") {
         _ = try await decisions.decide(.with { $0.channel = .web })
@@ -90,24 +100,59 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
         _ = try await decisions.decide(.with { $0.customerID = 100_001 })
       }
       await expectStatus(.invalidArgument, containing: "channel: unknown channel 42") {
-        _ = try await decisions.decide(.with { $0.customerID = 100_001; $0.channel = .UNRECOGNIZED(42) })
+        _ = try await decisions.decide(
+          .with {
+            $0.customerID = 100_001; $0.channel = .UNRECOGNIZED(42)
+          })
       }
       await expectStatus(.invalidArgument, containing: "max_offers") {
-        _ = try await decisions.decide(.with { $0.customerID = 100_001; $0.channel = .web; $0.maxOffers = 500 })
+        _ = try await decisions.decide(
+          .with {
+            $0.customerID = 100_001; $0.channel = .web; $0.maxOffers = 500
+          })
       }
       await expectStatus(.invalidArgument, containing: "context.features[0] is infinite") {
-        _ = try await decisions.decide(.with { $0.customerID = 100_001; $0.channel = .web; $0.context.features = [.infinity] })
+        _ = try await decisions.decide(
+          .with {
+            $0.customerID = 100_001; $0.channel = .web; $0.context.features = [.infinity]
+          })
       }
       await expectStatus(.notFound, containing: "decision 'nope' not found") {
-        _ = try await decisions.recordOutcomes(.with { $0.outcomes = [.with { $0.decisionID = "nope"; $0.offerID = "x"; $0.outcome = .accept }] })
+        _ = try await decisions.recordOutcomes(
+          .with {
+            $0.outcomes = [
+              .with {
+                $0.decisionID = "nope"; $0.offerID = "x"; $0.outcome = .accept
+              }
+            ]
+          })
       }
       await expectStatus(.invalidArgument, containing: "outcomes[0].outcome is required") {
-        _ = try await decisions.recordOutcomes(.with { $0.outcomes = [.with { $0.decisionID = "d"; $0.offerID = "x" }] })
+        _ = try await decisions.recordOutcomes(
+          .with {
+            $0.outcomes = [
+              .with {
+                $0.decisionID = "d"; $0.offerID = "x"
+              }
+            ]
+          })
       }
-      let made = try await decisions.decide(.with { $0.customerID = 100_042; $0.channel = .web; $0.maxOffers = 1 })
-      let notMade = server.live.snapshot.engine.catalogue.offers.map(\.definition.id).first { $0 != made.offers[0].offerID }!
+      let made = try await decisions.decide(
+        .with {
+          $0.customerID = 100_042; $0.channel = .web; $0.maxOffers = 1
+        })
+      let notMade = server.live.snapshot.engine.catalogue.offers.map(\.definition.id).first {
+        $0 != made.offers[0].offerID
+      }!
       await expectStatus(.invalidArgument, containing: "did not make offer '\(notMade)'") {
-        _ = try await decisions.recordOutcomes(.with { $0.outcomes = [.with { $0.decisionID = made.decisionID; $0.offerID = notMade; $0.outcome = .accept }] })
+        _ = try await decisions.recordOutcomes(
+          .with {
+            $0.outcomes = [
+              .with {
+                $0.decisionID = made.decisionID; $0.offerID = notMade; $0.outcome = .accept
+              }
+            ]
+          })
       }
       let profiles = Arbiter_V1_ProfileService.Client(wrapping: client)
       await expectStatus(.notFound, containing: "customer 5 not found") {
@@ -117,7 +162,10 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
         _ = try await profiles.upsertProfiles(.init())
       }
       await expectStatus(.failedPrecondition, containing: "does not match the live schema") {
-        _ = try await profiles.upsertProfiles(.with { $0.schemaHash = "abc"; $0.profiles = [.with { $0.customerID = 1 }] })
+        _ = try await profiles.upsertProfiles(
+          .with {
+            $0.schemaHash = "abc"; $0.profiles = [.with { $0.customerID = 1 }]
+          })
       }
     }
   }
@@ -138,7 +186,10 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
           serializer: RawBytes(), deserializer: RawBytes(), options: .defaults
         ) { try $0.message }
       }
-      let ok = try await Arbiter_V1_DecisionService.Client(wrapping: client).decide(.with { $0.customerID = 100_001; $0.channel = .web })
+      let ok = try await Arbiter_V1_DecisionService.Client(wrapping: client).decide(
+        .with {
+          $0.customerID = 100_001; $0.channel = .web
+        })
       #expect(!ok.decisionID.isEmpty)
     }
   }
@@ -147,12 +198,23 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
     try await withInProcessClient(server) { client in
       let decisions = Arbiter_V1_DecisionService.Client(wrapping: client)
       for customer: UInt64 in [100_010, 0] {
-        let page = try await decisions.personalize(.with {
-          $0.customerID = customer
-          $0.channel = .web
-          $0.context.page = "cards"
-          $0.slots = [.with { $0.name = "hero"; $0.count = 1 }, .with { $0.name = "carousel"; $0.count = 4 }, .with { $0.name = "cards"; $0.contentType = "cards"; $0.count = 2 }]
-        })
+        let page = try await decisions.personalize(
+          .with {
+            $0.customerID = customer
+            $0.channel = .web
+            $0.context.page = "cards"
+            $0.slots = [
+              .with {
+                $0.name = "hero"; $0.count = 1
+              },
+              .with {
+                $0.name = "carousel"; $0.count = 4
+              },
+              .with {
+                $0.name = "cards"; $0.contentType = "cards"; $0.count = 2
+              },
+            ]
+          })
         let ids = page.items.map(\.offer.offerID)
         #expect(Set(ids).count == ids.count, "no offer twice on a page")
         #expect(page.items.filter { $0.slot == "hero" }.count == 1)
@@ -174,12 +236,13 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
     let server = try TestSupport.makeServer()
     try await withInProcessClient(server) { client in
       let decisions = Arbiter_V1_DecisionService.Client(wrapping: client)
-      let response = try await decisions.selectOutbound(.with {
-        $0.channel = .email
-        $0.budget = 30
-        $0.includeAssignments = true
-        $0.requestID = "campaign-1"
-      })
+      let response = try await decisions.selectOutbound(
+        .with {
+          $0.channel = .email
+          $0.budget = 30
+          $0.includeAssignments = true
+          $0.requestID = "campaign-1"
+        })
       #expect(response.requestID == "campaign-1")
       #expect(response.selected == 30 && response.assignments.count == 30 && response.totalCost == 30)
       #expect(response.stoppedBy == "budget")
@@ -187,12 +250,20 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
       #expect(abs(response.expectedValue - response.assignments.reduce(0) { $0 + $1.expectedValue }) < 1e-6)
       let first = try #require(response.assignments.first)
       #expect(first.treatment.title.contains(",") || !first.treatment.title.isEmpty)
-      let recorded = try await decisions.recordOutcomes(.with {
-        $0.outcomes = [.with { $0.decisionID = first.decisionID; $0.offerID = first.offerID; $0.outcome = .accept }]
-      })
+      let recorded = try await decisions.recordOutcomes(
+        .with {
+          $0.outcomes = [
+            .with {
+              $0.decisionID = first.decisionID; $0.offerID = first.offerID; $0.outcome = .accept
+            }
+          ]
+        })
       #expect(recorded.recorded == 1)
       await expectStatus(.invalidArgument, containing: "budget must be a finite number") {
-        _ = try await decisions.selectOutbound(.with { $0.channel = .email; $0.budget = -1 })
+        _ = try await decisions.selectOutbound(
+          .with {
+            $0.channel = .email; $0.budget = -1
+          })
       }
       await expectStatus(.invalidArgument, containing: "channel") {
         _ = try await decisions.selectOutbound(.with { $0.channel = .unspecified })
@@ -205,7 +276,9 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
       let health = Grpc_Health_V1_Health.Client(wrapping: client)
       #expect(try await health.check(.init()).status == .serving)
       #expect(try await health.check(.with { $0.service = "arbiter.v1.DecisionService" }).status == .serving)
-      await expectStatus(.notFound, containing: "unknown service 'nope'") { _ = try await health.check(.with { $0.service = "nope" }) }
+      await expectStatus(.notFound, containing: "unknown service 'nope'") {
+        _ = try await health.check(.with { $0.service = "nope" })
+      }
 
       let admin = Arbiter_V1_AdminService.Client(wrapping: client)
       let status = try await admin.getStatus(.init())
@@ -216,22 +289,32 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
       // A corrupt bundle is refused and the live one keeps serving.
       let (root, version) = try TestSupport.copyOfDemoBundle()
       try Data("{".utf8).write(to: URL(fileURLWithPath: version + "/catalogue.json"))
-      await expectStatus(.dataLoss, containing: "catalogue.json: checksum mismatch") { _ = try await admin.reload(.with { $0.bundlePath = root }) }
-      let decided = try await Arbiter_V1_DecisionService.Client(wrapping: client).decide(.with { $0.customerID = 100_001; $0.channel = .web })
+      await expectStatus(.dataLoss, containing: "catalogue.json: checksum mismatch") {
+        _ = try await admin.reload(.with { $0.bundlePath = root })
+      }
+      let decided = try await Arbiter_V1_DecisionService.Client(wrapping: client).decide(
+        .with {
+          $0.customerID = 100_001; $0.channel = .web
+        })
       #expect(decided.versions.bundleVersion == "1")
 
       // A bundle whose model scores NaN (two overflowing terms of opposite sign, on features every
       // customer has) is refused by the probe.
       let (nanRoot, nanVersion) = try TestSupport.copyOfDemoBundle()
       var poisoned = try ModelBundle.load(from: nanVersion)
-      poisoned.models.models[0].terms.append(LogisticTerm(feature: "age", level: nil, mean: 0, scale: 1e-307, weight: 1))
-      poisoned.models.models[0].terms.append(LogisticTerm(feature: "tenure_years", level: nil, mean: 0, scale: 1e-307, weight: -1))
+      poisoned.models.models[0].terms.append(
+        LogisticTerm(feature: "age", level: nil, mean: 0, scale: 1e-307, weight: 1))
+      poisoned.models.models[0].terms.append(
+        LogisticTerm(feature: "tenure_years", level: nil, mean: 0, scale: 1e-307, weight: -1))
       let rebuilt = try ModelBundle(
-        name: "demo", version: "3", createdBy: "test", schema: poisoned.schema, catalogue: poisoned.catalogue, models: poisoned.models,
+        name: "demo", version: "3", createdBy: "test", schema: poisoned.schema, catalogue: poisoned.catalogue,
+        models: poisoned.models,
         population: poisoned.manifest.population)
       try FileManager.default.removeItem(atPath: nanVersion)
       try rebuilt.write(toRoot: nanRoot)
-      await expectStatus(.failedPrecondition, containing: "probe: the model of offer 'premium-card-upgrade' does not score customer") {
+      await expectStatus(
+        .failedPrecondition, containing: "probe: the model of offer 'premium-card-upgrade' does not score customer"
+      ) {
         _ = try await admin.reload(.with { $0.bundlePath = nanRoot })
       }
       #expect(try await admin.getStatus(.init()).versions.bundleVersion == "1")
@@ -239,12 +322,16 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
       // A good bundle under a new version is published.
       let (goodRoot, goodVersion) = try TestSupport.copyOfDemoBundle()
       let manifestPath = goodVersion + "/manifest.json"
-      let manifest = try String(contentsOfFile: manifestPath, encoding: .utf8).replacingOccurrences(of: "\"version\" : \"1\"", with: "\"version\" : \"2\"")
+      let manifest = try String(contentsOfFile: manifestPath, encoding: .utf8).replacingOccurrences(
+        of: "\"version\" : \"1\"", with: "\"version\" : \"2\"")
       try manifest.write(toFile: manifestPath, atomically: true, encoding: .utf8)
       let reloaded = try await admin.reload(.with { $0.bundlePath = goodRoot })
       #expect(reloaded.previous.bundleVersion == "1")
       #expect(reloaded.current.bundleVersion == "2")
-      let after = try await Arbiter_V1_DecisionService.Client(wrapping: client).decide(.with { $0.customerID = 100_001; $0.channel = .web })
+      let after = try await Arbiter_V1_DecisionService.Client(wrapping: client).decide(
+        .with {
+          $0.customerID = 100_001; $0.channel = .web
+        })
       #expect(after.versions.bundleVersion == "2")
     }
   }
@@ -256,17 +343,26 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
     let server = try TestSupport.makeServer(logPath: logPath)
     let (root, version) = try TestSupport.copyOfDemoBundle()
     let manifestPath = version + "/manifest.json"
-    let manifest = try String(contentsOfFile: manifestPath, encoding: .utf8).replacingOccurrences(of: "\"version\" : \"1\"", with: "\"version\" : \"2\"")
+    let manifest = try String(contentsOfFile: manifestPath, encoding: .utf8).replacingOccurrences(
+      of: "\"version\" : \"1\"", with: "\"version\" : \"2\"")
     try manifest.write(toFile: manifestPath, atomically: true, encoding: .utf8)
     try await withInProcessClient(server) { client in
       let admin = Arbiter_V1_AdminService.Client(wrapping: client)
       let decisions = Arbiter_V1_DecisionService.Client(wrapping: client)
-      let request = Arbiter_V1_DecideRequest.with { $0.customerID = 100_042; $0.channel = .web; $0.maxOffers = 5 }
+      let request = Arbiter_V1_DecideRequest.with {
+        $0.customerID = 100_042; $0.channel = .web; $0.maxOffers = 5
+      }
       let before = try await decisions.decide(request)
       await expectStatus(.invalidArgument, containing: "share must be between 0 and 1") {
-        _ = try await admin.setChallenger(.with { $0.bundlePath = root; $0.share = 2 })
+        _ = try await admin.setChallenger(
+          .with {
+            $0.bundlePath = root; $0.share = 2
+          })
       }
-      let status = try await admin.setChallenger(.with { $0.bundlePath = root; $0.share = 1 })
+      let status = try await admin.setChallenger(
+        .with {
+          $0.bundlePath = root; $0.share = 1
+        })
       #expect(status.active && status.challenger.bundleVersion == "2")
       var ids: [String] = []
       _ = before
@@ -274,9 +370,12 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
         let response = try await decisions.decide(request)
         #expect(response.versions.bundleVersion == "1")
         // What the champion alone decides for this decision id and the history before it.
-        let history = server.live.log.recent(customerId: 100_042, limit: 50).filter { $0.decisionId != response.decisionID }
+        let history = server.live.log.recent(customerId: 100_042, limit: 50).filter {
+          $0.decisionId != response.decisionID
+        }
         let alone = try server.live.snapshot.engine.decide(
-          DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 5), decisionId: response.decisionID, history: history)
+          DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 5), decisionId: response.decisionID,
+          history: history)
         #expect(response.offers.map(\.offerID) == alone.offers.map(\.offerId))
         ids.append(response.decisionID)
       }
@@ -286,7 +385,9 @@ func expectStatus(_ code: RPCError.Code, containing text: String, _ body: () asy
       _ = try await decisions.decide(request)
       #expect(server.live.log.shadowCount == 20)
       server.live.log.flush()
-      let lines = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n").filter { $0.contains("\"type\":\"shadow\"") }
+      let lines = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n").filter {
+        $0.contains("\"type\":\"shadow\"")
+      }
       #expect(lines.count == 20)
       #expect(lines.allSatisfy { $0.contains("\"bundle\":\"demo/2\"") })
       #expect(Set(ids).allSatisfy { id in lines.contains { $0.contains("\"decision_id\":\"\(id)\"") } })

@@ -92,8 +92,10 @@ import Testing
     let channel = try Self.decoderChannel(expectsPreamble: true)
     try channel.writeInbound(Self.allocator.buffer(string: "GE"))
     #expect(try channel.readInbound(as: LeanFrame.self) == nil)
-    #expect(throws: LeanProtocolError(
-      message: "the connection does not start with the lean protocol's preamble \"ARB1\"")) {
+    #expect(
+      throws: LeanProtocolError(
+        message: "the connection does not start with the lean protocol's preamble \"ARB1\"")
+    ) {
       try channel.writeInbound(Self.allocator.buffer(string: "T / HTTP/1.1\r\n"))
     }
     _ = try? channel.finish()
@@ -279,23 +281,24 @@ import Testing
     burst += Self.request(stream: 3, unknown, message: [])
     burst += Self.request(stream: 4, echo, timeoutMicros: 5_000_000, message: [9])
     try channel.writeInbound(Self.allocator.buffer(bytes: burst))
-    #expect(try Self.answers(channel) == [
-      Answer(
-        kind: .response, stream: 1, head: LeanResponseHead(status: 0, message: "", requestId: "r1"), body: [3, 2, 1]),
-      Answer(
-        kind: .response, stream: 2,
-        head: LeanResponseHead(
-          status: RPCError.Code.notFound.rawValue, message: "customer 5 not found", requestId: "r2"),
-        body: []),
-      Answer(
-        kind: .response, stream: 3,
-        head: LeanResponseHead(
-          status: RPCError.Code.unimplemented.rawValue,
-          message: "method /arbiter.v1.DecisionService/SelectOutbound is not served over the lean protocol",
-          requestId: ""),
-        body: []),
-      Answer(kind: .response, stream: 4, head: LeanResponseHead(status: 0, message: "", requestId: ""), body: [9]),
-    ])
+    #expect(
+      try Self.answers(channel) == [
+        Answer(
+          kind: .response, stream: 1, head: LeanResponseHead(status: 0, message: "", requestId: "r1"), body: [3, 2, 1]),
+        Answer(
+          kind: .response, stream: 2,
+          head: LeanResponseHead(
+            status: RPCError.Code.notFound.rawValue, message: "customer 5 not found", requestId: "r2"),
+          body: []),
+        Answer(
+          kind: .response, stream: 3,
+          head: LeanResponseHead(
+            status: RPCError.Code.unimplemented.rawValue,
+            message: "method /arbiter.v1.DecisionService/SelectOutbound is not served over the lean protocol",
+            requestId: ""),
+          body: []),
+        Answer(kind: .response, stream: 4, head: LeanResponseHead(status: 0, message: "", requestId: ""), body: [9]),
+      ])
     #expect(calls.value == 3 && channel.isActive)
     #expect(try channel.finish().isClean)
   }
@@ -323,10 +326,14 @@ import Testing
     LeanFrameEncoder.writeHeader(.request, stream: 5, payloadLength: 3, into: &truncated)
     truncated.writeBytes([0, 9, 0x2f])
     let violations: [([UInt8], String)] = [
-      (Self.request(stream: 0, echo, message: []),
-       "expected a request frame with a nonzero stream id, got type 1 on stream 0"),
-      (Array(try Self.bytes(of: Self.frame(.response, stream: 1, payload: [])).readableBytesView),
-       "expected a request frame with a nonzero stream id, got type 2 on stream 1"),
+      (
+        Self.request(stream: 0, echo, message: []),
+        "expected a request frame with a nonzero stream id, got type 1 on stream 0"
+      ),
+      (
+        Array(try Self.bytes(of: Self.frame(.response, stream: 1, payload: [])).readableBytesView),
+        "expected a request frame with a nonzero stream id, got type 2 on stream 1"
+      ),
       (Array(truncated.readableBytesView), "request header is truncated"),
       ([0, 0, 0, 8, 9, 0, 0, 0, 0, 0, 0, 1], "unknown frame type 9"),
       ([0, 0, 0x10, 0, 1, 0, 0, 0], "frame of 4096 bytes exceeds the maximum frame size of 1024 bytes"),

@@ -22,7 +22,11 @@ final class LeanTestClient {
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port).bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
     guard connected == 0 else { throw TestFailure("connect to the lean port \(port) failed") }
     var timeout = timeval(tv_sec: 10, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -33,10 +37,14 @@ final class LeanTestClient {
 
   func send(_ bytes: [UInt8]) { bytes.withUnsafeBytes { _ = write(fd, $0.baseAddress, $0.count) } }
 
-  static func frame(type: UInt8 = 1, stream: UInt32, method: String, timeoutMicros: UInt32 = 0, requestId: String = "", message: [UInt8]) -> [UInt8] {
+  static func frame(
+    type: UInt8 = 1, stream: UInt32, method: String, timeoutMicros: UInt32 = 0, requestId: String = "", message: [UInt8]
+  ) -> [UInt8] {
     var payload: [UInt8] = []
     func be<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.bigEndian) { Array($0) } }
-    payload += be(UInt16(method.utf8.count)) + Array(method.utf8) + be(timeoutMicros) + [UInt8(requestId.utf8.count)] + Array(requestId.utf8) + message
+    payload +=
+      be(UInt16(method.utf8.count)) + Array(method.utf8) + be(timeoutMicros) + [UInt8(requestId.utf8.count)]
+      + Array(requestId.utf8) + message
     return be(UInt32(8 + payload.count)) + [type, 0, 0, 0] + be(stream) + payload
   }
 
@@ -66,7 +74,9 @@ final class LeanTestClient {
     let message = String(decoding: f[16..<(16 + messageLength)], as: UTF8.self)
     let idLength = Int(f[16 + messageLength])
     let id = String(decoding: f[(17 + messageLength)..<(17 + messageLength + idLength)], as: UTF8.self)
-    return Response(type: f[4], stream: stream, status: status, message: message, requestId: id, body: Array(f[(17 + messageLength + idLength)...]))
+    return Response(
+      type: f[4], stream: stream, status: status, message: message, requestId: id,
+      body: Array(f[(17 + messageLength + idLength)...]))
   }
 }
 
@@ -80,13 +90,18 @@ final class LeanTestClient {
       let lean = try await TestSupport.leanPort(of: server)
       let decide = "/arbiter.v1.DecisionService/Decide"
       func request(_ customer: UInt64, _ channel: Arbiter_V1_Channel = .web) throws -> [UInt8] {
-        try Arbiter_V1_DecideRequest.with { $0.customerID = customer; $0.channel = channel; $0.maxOffers = 3 }.serializedBytes()
+        try Arbiter_V1_DecideRequest.with {
+          $0.customerID = customer; $0.channel = channel; $0.maxOffers = 3
+        }.serializedBytes()
       }
 
       let client = try LeanTestClient(port: lean)
       // 40 calls in flight at once, each answered once with its stream and request id.
       var frames: [UInt8] = []
-      for k in 1...40 { frames += LeanTestClient.frame(stream: UInt32(k), method: decide, requestId: "req-\(k)", message: try request(100_000 + UInt64(k))) }
+      for k in 1...40 {
+        frames += LeanTestClient.frame(
+          stream: UInt32(k), method: decide, requestId: "req-\(k)", message: try request(100_000 + UInt64(k)))
+      }
       client.send(frames)
       var seen = Set<UInt32>()
       for _ in 1...40 {
@@ -115,20 +130,26 @@ final class LeanTestClient {
       let status = try #require(try client.read())
       let serverStatus = try Arbiter_V1_ServerStatus(serializedBytes: status.body)
       #expect(status.status == 0 && serverStatus.offers == 21)
-      client.send(LeanTestClient.frame(stream: 46, method: "/arbiter.v1.BenchmarkService/Echo", message: try request(100_042)))
+      client.send(
+        LeanTestClient.frame(stream: 46, method: "/arbiter.v1.BenchmarkService/Echo", message: try request(100_042)))
       #expect(try Arbiter_V1_DecideResponse(serializedBytes: try #require(try client.read()).body).offers.count == 5)
 
       // Violations close that connection with an error frame; the first client keeps working.
       for (preamble, bytes, expected) in [
         (Array("ARB1".utf8), [0x7f, 0xff, 0xff, 0xff] as [UInt8], "exceeds the maximum frame size"),
         (Array("GET ".utf8), [], "preamble"),
-        (Array("ARB1".utf8), LeanTestClient.frame(type: 9, stream: 1, method: decide, message: []), "unknown frame type 9"),
+        (
+          Array("ARB1".utf8), LeanTestClient.frame(type: 9, stream: 1, method: decide, message: []),
+          "unknown frame type 9"
+        ),
         (Array("ARB1".utf8), LeanTestClient.frame(stream: 0, method: decide, message: []), "nonzero stream id"),
       ] {
         let bad = try LeanTestClient(port: lean, preamble: preamble)
         bad.send(bytes)
         let error = try #require(try bad.read())
-        #expect(error.type == 4 && error.stream == 0 && error.status == 3 && error.message.contains(expected), "\(error.message)")
+        #expect(
+          error.type == 4 && error.stream == 0 && error.status == 3 && error.message.contains(expected),
+          "\(error.message)")
         #expect(try bad.read() == nil, "the server closed the connection")
       }
       client.send(LeanTestClient.frame(stream: 47, method: decide, message: try request(100_042)))
@@ -153,7 +174,8 @@ final class LeanTestClient {
     #expect(live.log.recent(customerId: 100_042, limit: 10).isEmpty)
     #expect(throws: ArbiterError.self) {
       try live.personalize(
-        DecisionRequest(customerId: 100_042, channel: .contactCentre), slots: [SlotRequest(name: "s", contentType: "", count: 2)],
+        DecisionRequest(customerId: 100_042, channel: .contactCentre),
+        slots: [SlotRequest(name: "s", contentType: "", count: 2)],
         stillWanted: { false })
     }
     #expect(budget.used(at: day) == 0 && live.log.counts.decisions == 0)
@@ -169,7 +191,9 @@ final class LeanTestClient {
       }.serializedBytes()
       // A burst: the first call is slow work for the ones behind it, whose 1 µs has passed.
       var frames: [UInt8] = []
-      for k in 1...20 { frames += LeanTestClient.frame(stream: UInt32(k), method: decide, timeoutMicros: 1, message: message) }
+      for k in 1...20 {
+        frames += LeanTestClient.frame(stream: UInt32(k), method: decide, timeoutMicros: 1, message: message)
+      }
       client.send(frames)
       for _ in 1...20 {
         let response = try #require(try client.read())

@@ -15,7 +15,8 @@ struct LightGBMFixture {
     let schemaData = try Data(contentsOf: URL(fileURLWithPath: directory + "/schema.json"))
     schema = try CanonicalJSON.decode(FeatureSchema.self, from: schemaData, file: "schema.json")
     text = try String(contentsOfFile: directory + "/lightgbm.txt", encoding: .utf8)
-    let table = try CSVTable(text: String(contentsOfFile: directory + "/parity.csv", encoding: .utf8), file: "parity.csv")
+    let table = try CSVTable(
+      text: String(contentsOfFile: directory + "/parity.csv", encoding: .utf8), file: "parity.csv")
     let width = schema.width
     rows = table.rows.map { row in (0..<width).map { row[$0].isEmpty ? Float.nan : Float(row[$0])! } }
     expected = table.rows.map { row in (Double(row[width])!, Double(row[width + 1])!) }

@@ -60,8 +60,12 @@ import Testing
     #expect(try sigmoid("1.77483") == 1 + 77483 / 100_000.0)
     #expect(try sigmoid("1.77483") != 1.77483)
     for bad in ["0", "-1", "abc", "nan", "inf", "0.5x", ""] {
-      #expect(throws: ArbiterError(.dataCorrupted, "m.txt: objective 'binary sigmoid:\(bad)': the sigmoid parameter "
-        + "'\(bad)' is not a positive number")) { try sigmoid(bad) }
+      #expect(
+        throws: ArbiterError(
+          .dataCorrupted,
+          "m.txt: objective 'binary sigmoid:\(bad)': the sigmoid parameter "
+            + "'\(bad)' is not a positive number")
+      ) { try sigmoid(bad) }
     }
     let missing = text.replacingOccurrences(of: "objective=binary sigmoid:0.5\n", with: "objective=binary\n")
     #expect(throws: ArbiterError(.dataCorrupted, "m.txt: objective 'binary' has no sigmoid parameter")) {
@@ -79,21 +83,33 @@ import Testing
     for (objective, classes) in cases {
       let edited = text.replacingOccurrences(of: "objective=binary sigmoid:0.5\n", with: "objective=\(objective)\n")
         .replacingOccurrences(of: "\nnum_class=1\n", with: "\nnum_class=\(classes)\n")
-      #expect(throws: ArbiterError(.failedPrecondition, "m.txt: objective '\(objective)' with \(classes) classes; "
-        + "only LightGBM's binary objective gives a propensity")) {
+      #expect(
+        throws: ArbiterError(
+          .failedPrecondition,
+          "m.txt: objective '\(objective)' with \(classes) classes; "
+            + "only LightGBM's binary objective gives a propensity")
+      ) {
         try LightGBMImporter.load(edited, schema: schema, file: "m.txt")
       }
     }
     let none = text.replacingOccurrences(of: "objective=binary sigmoid:0.5\n", with: "")
-    #expect(throws: ArbiterError(.failedPrecondition, "m.txt: objective '?' with 1 classes; "
-      + "only LightGBM's binary objective gives a propensity")) {
+    #expect(
+      throws: ArbiterError(
+        .failedPrecondition,
+        "m.txt: objective '?' with 1 classes; "
+          + "only LightGBM's binary objective gives a propensity")
+    ) {
       try LightGBMImporter.load(none, schema: schema, file: "m.txt")
     }
     // A random forest (boosting=rf) averages its trees instead of adding them.
     let averaged = text.replacingOccurrences(
       of: "objective=binary sigmoid:0.5\n", with: "objective=binary sigmoid:0.5\naverage_output\n")
-    #expect(throws: ArbiterError(.failedPrecondition, "m.txt: the model averages its trees (average_output, "
-      + "a random forest); only boosted models, which add them, are supported")) {
+    #expect(
+      throws: ArbiterError(
+        .failedPrecondition,
+        "m.txt: the model averages its trees (average_output, "
+          + "a random forest); only boosted models, which add them, are supported")
+    ) {
       try LightGBMImporter.load(averaged, schema: schema, file: "m.txt")
     }
   }

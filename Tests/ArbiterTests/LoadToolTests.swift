@@ -9,7 +9,9 @@ import Testing
 @Suite struct LoadToolTests {
   /// Runs the tool on a thread of its own: waiting for it on a cooperative thread could starve
   /// the in-process gRPC server, whose handlers need the Swift concurrency pool.
-  static func runOffThePool(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String, error: String) {
+  static func runOffThePool(
+    _ executable: String, _ arguments: [String]
+  ) async throws -> (status: Int32, output: String, error: String) {
     try await withCheckedThrowingContinuation { continuation in
       Thread { continuation.resume(with: Result { try CClientTests.run(executable, arguments) }) }.start()
     }

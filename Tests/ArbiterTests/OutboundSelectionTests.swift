@@ -46,7 +46,8 @@ import Testing
       catalogue.offers[i].lever = 50
       catalogue.offers[i].costs = ["email": 40]
     }
-    let unlimited = try engine.selectOutbound(OutboundRequest(channel: .email, customerIds: Array(engine.customers.customerIds().prefix(300))))
+    let unlimited = try engine.selectOutbound(
+      OutboundRequest(channel: .email, customerIds: Array(engine.customers.customerIds().prefix(300))))
     let customer = try #require(unlimited.assignments.first { $0.offerId == "bill-pay-switch" }).customerId
     let plan = try engine.selectOutbound(OutboundRequest(channel: .email, customerIds: [customer], budget: 30))
     let assignment = try #require(plan.assignments.first, "the customer gets their next offer, which fits the budget")
@@ -65,7 +66,9 @@ import Testing
       #expect(held.net > 0)
     }
     for assignment in plan.assignments {
-      #expect(!engine.catalogue.isControl(customer: assignment.customerId, offer: assignment.offerIndex, nowDays: TestSupport.fixedClockDays))
+      #expect(
+        !engine.catalogue.isControl(
+          customer: assignment.customerId, offer: assignment.offerIndex, nowDays: TestSupport.fixedClockDays))
     }
     // About the control share of the customers the selection reached are held out.
     #expect(Double(plan.controls.count) / Double(plan.assignments.count) > 0.1)
@@ -94,7 +97,9 @@ import Testing
     let quota = try #require(server.live.snapshot.engine.catalogue.offers[retention].quota)
     try await withInProcessClient(server) { client in
       let decisions = Arbiter_V1_DecisionService.Client(wrapping: client)
-      let request = Arbiter_V1_SelectOutboundRequest.with { $0.channel = .email; $0.capacity = 400 }
+      let request = Arbiter_V1_SelectOutboundRequest.with {
+        $0.channel = .email; $0.capacity = 400
+      }
       let first = try await decisions.selectOutbound(request)
       let second = try await decisions.selectOutbound(request)
       #expect(first.selected == 400 && first.assignments.isEmpty)
@@ -102,7 +107,10 @@ import Testing
       #expect(server.live.log.counts.decisions == 0)
       #expect(quota.used(at: TestSupport.fixedClockDays) == 0)
       // Committed: the same campaign logs its contacts and uses their frequency caps and quota.
-      let committed = try await decisions.selectOutbound(.with { $0.channel = .email; $0.capacity = 400; $0.includeAssignments = true })
+      let committed = try await decisions.selectOutbound(
+        .with {
+          $0.channel = .email; $0.capacity = 400; $0.includeAssignments = true
+        })
       #expect(committed.selected == first.selected && committed.assignments.count == 400)
       #expect(committed.assignments.allSatisfy { !$0.decisionID.isEmpty })
       #expect(server.live.log.counts.decisions >= 400)

@@ -30,7 +30,9 @@ import Testing
     let second = try TestSupport.makeServer(storeDirectory: store)
     let restarted = second.live.snapshot.engine
     #expect(restarted.catalogue.capacityBudgets[Channel.contactCentre.ordinal]!.used(at: day) == used.capacity)
-    #expect(restarted.catalogue.offers[restarted.catalogue.offerIndex["retention-rate-offer"]!].quota!.used(at: day) == used.quota)
+    #expect(
+      restarted.catalogue.offers[restarted.catalogue.offerIndex["retention-rate-offer"]!].quota!.used(at: day)
+        == used.quota)
     // The next hour's capacity starts from zero, as it would have without the restart.
     #expect(restarted.catalogue.capacityBudgets[Channel.contactCentre.ordinal]!.used(at: day + 1.0 / 24) == 0)
     _ = try second.live.decide(request)

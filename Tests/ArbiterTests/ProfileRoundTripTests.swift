@@ -34,9 +34,10 @@ import Testing
   static func same(_ a: Double, _ b: Double, feature: FeatureDefinition) -> Bool {
     if a.isNaN || b.isNaN { return a.isNaN && b.isNaN }
     if a == b { return true }
-    let rebased = feature.derive.map {
-      $0.kind == .trend || (($0.kind == .count || $0.kind == .sum) && $0.halfLifeDays != nil)
-    } ?? false
+    let rebased =
+      feature.derive.map {
+        $0.kind == .trend || (($0.kind == .count || $0.kind == .sum) && $0.halfLifeDays != nil)
+      } ?? false
     return rebased && abs(a - b) <= 1e-5 * max(1, abs(a))
   }
 
@@ -55,20 +56,22 @@ import Testing
       for id in ids { before.append(try await profiles.getProfile(.with { $0.customerID = id })) }
       // The events left something to compare: decayed counts, recency, the trigger and the trend.
       let index = { (name: String) in schema.customerIndex(of: name)! }
-      #expect(before.allSatisfy {
-        $0.featureValues[index("calls_30d")] > 1 && $0.featureValues[index("days_since_call")] <= 5
-      })
+      #expect(
+        before.allSatisfy {
+          $0.featureValues[index("calls_30d")] > 1 && $0.featureValues[index("days_since_call")] <= 5
+        })
       #expect(before.contains { $0.featureValues[index("churn_risk")] == 1 })
       #expect(before.allSatisfy { $0.featureValues[index("balance_trend")] != 0 })
-      let response = try await profiles.upsertProfiles(.with {
-        $0.profiles = before.map { profile in
-          .with {
-            $0.customerID = profile.customerID
-            $0.displayName = profile.displayName
-            $0.featureValues = profile.featureValues
+      let response = try await profiles.upsertProfiles(
+        .with {
+          $0.profiles = before.map { profile in
+            .with {
+              $0.customerID = profile.customerID
+              $0.displayName = profile.displayName
+              $0.featureValues = profile.featureValues
+            }
           }
-        }
-      })
+        })
       #expect(response.updated == UInt32(ids.count) && response.rejected == 0, "\(response.errors)")
       for profile in before {
         let after = try await profiles.getProfile(.with { $0.customerID = profile.customerID })
@@ -107,12 +110,18 @@ import Testing
         let base = features.indices.map { features[$0].derive == nil ? model.featureValues[$0] : derived }
         let upserted: UInt64 = derived.isNaN ? 9_100_011 : 9_100_001
         let imported = upserted + 1
-        let response = try await profiles.upsertProfiles(.with {
-          $0.profiles = [.with { $0.customerID = upserted; $0.displayName = "Nova"; $0.featureValues = base }]
-        })
+        let response = try await profiles.upsertProfiles(
+          .with {
+            $0.profiles = [
+              .with {
+                $0.customerID = upserted; $0.displayName = "Nova"; $0.featureValues = base
+              }
+            ]
+          })
         #expect(response.inserted == 1, "\(response.errors)")
         let columns = features.indices.filter { !CompiledDerivations.isInternalState(features[$0]) }
-        let csv = "customer_id,display_name," + columns.map { features[$0].name }.joined(separator: ",") + "\n"
+        let csv =
+          "customer_id,display_name," + columns.map { features[$0].name }.joined(separator: ",") + "\n"
           + "\(imported),Nova,"
           + columns.map { base[$0].isNaN ? "" : "\(Float(base[$0]))" }.joined(separator: ",") + "\n"
         let path = try TestSupport.temporaryDirectory() + "/new.csv"
@@ -120,12 +129,14 @@ import Testing
         let report = try CSVImporter.importFile(path: path, into: server.store, asOfDays: TestSupport.fixedClockDays)
         #expect(report.inserted == 1, "\(report.errors)")
         func decide(_ id: UInt64) async throws -> [String: Double] {
-          Self.propensities(try await decisions.decide(.with {
-            $0.customerID = id
-            $0.channel = .web
-            $0.maxOffers = 50
-            $0.explain = true
-          }))
+          Self.propensities(
+            try await decisions.decide(
+              .with {
+                $0.customerID = id
+                $0.channel = .web
+                $0.maxOffers = 50
+                $0.explain = true
+              }))
         }
         let viaUpsert = try await decide(upserted)
         let viaCSV = try await decide(imported)

@@ -23,7 +23,9 @@ import Testing
       #expect(profile.attributes.map(\.label) == shown.map { $0.profile!.label })
       let values = Dictionary(uniqueKeysWithValues: zip(profile.featureNames, profile.featureValues))
       for attribute in profile.attributes {
-        #expect(attribute.number.bitPattern == values[attribute.feature]!.bitPattern || (attribute.number.isNaN && values[attribute.feature]!.isNaN))
+        #expect(
+          attribute.number.bitPattern == values[attribute.feature]!.bitPattern
+            || (attribute.number.isNaN && values[attribute.feature]!.isNaN))
       }
       let age = try #require(profile.attributes.first { $0.feature == "age" })
       #expect(age.label == "Age" && age.value == String(Int(values["age"]!)))
@@ -43,7 +45,8 @@ import Testing
       case "age": relabelled.customerFeatures[i].profile = FeatureProfile(label: "Years of age")
       case "income_band": relabelled.customerFeatures[i].profile = nil
       case "salary_change": relabelled.customerFeatures[i].profile = FeatureProfile(label: "Salary change")
-      case "holds_mortgage": relabelled.customerFeatures[i].profile = FeatureProfile(label: "Home loan", product: "home_loan")
+      case "holds_mortgage":
+        relabelled.customerFeatures[i].profile = FeatureProfile(label: "Home loan", product: "home_loan")
       default: break
       }
     }
@@ -55,10 +58,14 @@ import Testing
     try bundle.write(toRoot: root)
     _ = try server.live.reload(from: root)
     try await withInProcessClient(server) { client in
-      let profile = try await Arbiter_V1_ProfileService.Client(wrapping: client).getProfile(.with { $0.customerID = 100_042 })
+      let profile = try await Arbiter_V1_ProfileService.Client(wrapping: client).getProfile(
+        .with { $0.customerID = 100_042 })
       #expect(profile.attributes.first { $0.feature == "age" }?.label == "Years of age")
       #expect(!profile.attributes.contains { $0.feature == "income_band" })
-      #expect(profile.attributes.contains { $0.feature == "salary_change" && $0.label == "Salary change" && !$0.value.isEmpty })
+      #expect(
+        profile.attributes.contains {
+          $0.feature == "salary_change" && $0.label == "Salary change" && !$0.value.isEmpty
+        })
       let mortgage = profile.featureValues[profile.featureNames.firstIndex(of: "holds_mortgage")!] == 1
       #expect(profile.products.contains { $0.product == "home_loan" && $0.name == "Home loan" } == mortgage)
     }
@@ -68,7 +75,10 @@ import Testing
     var schema = DemoBankSchema.schema
     let flag = schema.customerFeatures.firstIndex { $0.name == "age" }!
     schema.customerFeatures[flag].profile = FeatureProfile(label: "Age", product: "age")
-    #expect(throws: ArbiterError(.invalidArgument, "feature 'age': profile.product names a product held, on a boolean feature only")) {
+    #expect(
+      throws: ArbiterError(
+        .invalidArgument, "feature 'age': profile.product names a product held, on a boolean feature only")
+    ) {
       try schema.validate()
     }
     schema.customerFeatures[flag].profile = FeatureProfile(label: "")

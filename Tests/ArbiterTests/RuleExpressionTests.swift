@@ -1,5 +1,5 @@
-import Foundation
 import ArbiterCore
+import Foundation
 import Testing
 
 /// The rule language: values, three-valued logic over missing values, levels resolved at
@@ -12,11 +12,15 @@ import Testing
       FeatureDefinition(name: "holds_card", kind: .boolean, description: ""),
       FeatureDefinition(name: "segment", kind: .categorical(levels: ["mass", "affluent", "private"]), description: ""),
     ],
-    contextFeatures: [FeatureDefinition(name: "channel", kind: .categorical(levels: ["web", "app", "contact_centre"]), description: "")])
+    contextFeatures: [
+      FeatureDefinition(name: "channel", kind: .categorical(levels: ["web", "app", "contact_centre"]), description: "")
+    ])
 
   func value(_ rule: String, _ customer: [Float], context: [Float] = [2]) throws -> Double {
     let compiled = try RuleExpression(rule, schema: schema)
-    return customer.withUnsafeBufferPointer { c in context.withUnsafeBufferPointer { compiled.evaluate(customer: c, context: $0) } }
+    return customer.withUnsafeBufferPointer { c in
+      context.withUnsafeBufferPointer { compiled.evaluate(customer: c, context: $0) }
+    }
   }
 
   @Test func evaluatesArithmeticComparisonsSetsAndLogic() throws {
@@ -44,7 +48,9 @@ import Testing
     #expect(try value("missing(income) and present(age)", noIncome) == 1)
     #expect(try value("income / 0 > 1", [30, 5, 0, 0]).isNaN)
     let rule = try RuleExpression("income > 50", schema: schema)
-    let holds = noIncome.withUnsafeBufferPointer { c in [Float]().withUnsafeBufferPointer { rule.holds(customer: c, context: $0) } }
+    let holds = noIncome.withUnsafeBufferPointer { c in
+      [Float]().withUnsafeBufferPointer { rule.holds(customer: c, context: $0) }
+    }
     #expect(!holds, "unknown does not pass")
   }
 

@@ -26,7 +26,9 @@ enum TestSupport {
   static let fixedClockDays = 20_412.0
 
   /// A server over the committed bundle with a small demo population.
-  static func makeServer(customers: Int = 3_000, logPath: String? = nil, storeDirectory: String? = nil, bundlePath: String? = nil) throws -> ArbiterServer {
+  static func makeServer(
+    customers: Int = 3_000, logPath: String? = nil, storeDirectory: String? = nil, bundlePath: String? = nil
+  ) throws -> ArbiterServer {
     var config = ArbiterConfiguration()
     config.bundle.watchInterval = nil
     config.store.directory = storeDirectory

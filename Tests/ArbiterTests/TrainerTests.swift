@@ -25,7 +25,9 @@ import Testing
     for i in 0..<40_000 {
       let x = rng.normal() * 2 + 1, noise = rng.normal(), colour = rng.below(3)
       let z = -1.0 + 0.8 * x + (colour == 2 ? 1.5 : 0)
-      data.append(customer: [Float(x), Float(noise), Float(colour)], context: [], label: rng.chance(1 / (1 + exp(-z))), group: UInt64(i))
+      data.append(
+        customer: [Float(x), Float(noise), Float(colour)], context: [], label: rng.chance(1 / (1 + exp(-z))),
+        group: UInt64(i))
     }
     var trainer = LogisticTrainer()
     trainer.l2 = 0.01
@@ -43,7 +45,8 @@ import Testing
   }
 
   @Test func refusesOneClassData() {
-    let schema = FeatureSchema(customerFeatures: [FeatureDefinition(name: "x", kind: .numeric, description: "")], contextFeatures: [])
+    let schema = FeatureSchema(
+      customerFeatures: [FeatureDefinition(name: "x", kind: .numeric, description: "")], contextFeatures: [])
     var data = TrainingSet(customerWidth: 1, contextWidth: 0)
     for i in 0..<100 { data.append(customer: [Float(i)], context: [], label: false, group: UInt64(i)) }
     #expect(throws: ArbiterError.self) { try LogisticTrainer().train(offerId: "o", schema: schema, data: data) }

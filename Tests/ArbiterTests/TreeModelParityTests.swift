@@ -16,19 +16,26 @@ import Testing
   let expected: [(lightGBM: Double, xgboost: Double, lightGBMProbability: Double, xgboostProbability: Double)]
 
   init() throws {
-    schema = try CanonicalJSON.decode(FeatureSchema.self, from: Data(contentsOf: URL(fileURLWithPath: Self.directory + "/schema.json")), file: "schema.json")
-    let table = try CSVTable(text: String(contentsOfFile: Self.directory + "/parity.csv", encoding: .utf8), file: "parity.csv")
+    schema = try CanonicalJSON.decode(
+      FeatureSchema.self, from: Data(contentsOf: URL(fileURLWithPath: Self.directory + "/schema.json")),
+      file: "schema.json")
+    let table = try CSVTable(
+      text: String(contentsOfFile: Self.directory + "/parity.csv", encoding: .utf8), file: "parity.csv")
     let width = schema.width
     rows = table.rows.map { row in (0..<width).map { row[$0].isEmpty ? Float.nan : Float(row[$0])! } }
-    expected = table.rows.map { row in (Double(row[width])!, Double(row[width + 2])!, Double(row[width + 1])!, Double(row[width + 3])!) }
+    expected = table.rows.map { row in
+      (Double(row[width])!, Double(row[width + 2])!, Double(row[width + 1])!, Double(row[width + 3])!)
+    }
   }
 
   func lightGBM() throws -> TreeEnsemble {
-    try LightGBMImporter.load(String(contentsOfFile: Self.directory + "/lightgbm.txt", encoding: .utf8), schema: schema, file: "lightgbm.txt")
+    try LightGBMImporter.load(
+      String(contentsOfFile: Self.directory + "/lightgbm.txt", encoding: .utf8), schema: schema, file: "lightgbm.txt")
   }
 
   func xgboost() throws -> TreeEnsemble {
-    try XGBoostImporter.load(Data(contentsOf: URL(fileURLWithPath: Self.directory + "/xgboost.json")), schema: schema, file: "xgboost.json")
+    try XGBoostImporter.load(
+      Data(contentsOf: URL(fileURLWithPath: Self.directory + "/xgboost.json")), schema: schema, file: "xgboost.json")
   }
 
   @Test func lightGBMScoresAreBitIdentical() throws {
@@ -82,7 +89,8 @@ import Testing
         let propensity = row.withUnsafeBufferPointer { x in
           [Float]().withUnsafeBufferPointer { served.propensity(customer: x, context: $0) }
         }
-        agrees = agrees && row.withUnsafeBufferPointer { model.probability($0) } == truth.xgboostProbability
+        agrees =
+          agrees && row.withUnsafeBufferPointer { model.probability($0) } == truth.xgboostProbability
           && propensity == truth.xgboostProbability
       }
       if !agrees {
@@ -124,11 +132,14 @@ import Testing
   @Test func batchScoringEqualsRowScoring() throws {
     for model in [try lightGBM(), try xgboost()] {
       // Both fixtures must take the fast path, or this test would only compare the walk with itself.
-      #expect(model.quickScorerWidth == (model.convention == .lightGBM ? 32 : 64), "LightGBM: 31 leaves; XGBoost: up to 64")
+      #expect(
+        model.quickScorerWidth == (model.convention == .lightGBM ? 32 : 64), "LightGBM: 31 leaves; XGBoost: up to 64")
       let flat = rows.flatMap { $0 }
       var batch = [Double](repeating: 0, count: rows.count)
       flat.withUnsafeBufferPointer { x in
-        batch.withUnsafeMutableBufferPointer { model.rawScores(rows: x.baseAddress!, count: rows.count, width: schema.width, into: $0.baseAddress!) }
+        batch.withUnsafeMutableBufferPointer {
+          model.rawScores(rows: x.baseAddress!, count: rows.count, width: schema.width, into: $0.baseAddress!)
+        }
       }
       for (i, row) in rows.enumerated() {
         let single = row.withUnsafeBufferPointer { model.rawScore($0) }
@@ -143,9 +154,13 @@ import Testing
         let part = rows[start..<(start + count)].flatMap { $0 }
         var scores = [Double](repeating: .nan, count: count)
         part.withUnsafeBufferPointer { x in
-          scores.withUnsafeMutableBufferPointer { model.rawScores(rows: x.baseAddress!, count: count, width: schema.width, into: $0.baseAddress!) }
+          scores.withUnsafeMutableBufferPointer {
+            model.rawScores(rows: x.baseAddress!, count: count, width: schema.width, into: $0.baseAddress!)
+          }
         }
-        for k in 0..<count { #expect(scores[k].bitPattern == batch[start + k].bitPattern, "rows \(start)+\(k) of \(count)") }
+        for k in 0..<count {
+          #expect(scores[k].bitPattern == batch[start + k].bitPattern, "rows \(start)+\(k) of \(count)")
+        }
       }
     }
   }
@@ -154,17 +169,23 @@ import Testing
   /// scores bit-identical to LightGBM's own.
   @Test func wideLightGBMScoresAreBitIdentical() throws {
     let directory = Self.directory + "/wide"
-    let wideSchema = try CanonicalJSON.decode(FeatureSchema.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/schema.json")), file: "schema.json")
+    let wideSchema = try CanonicalJSON.decode(
+      FeatureSchema.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/schema.json")), file: "schema.json")
     #expect(wideSchema.width == 46)
-    let model = try LightGBMImporter.load(String(contentsOfFile: directory + "/lightgbm.txt", encoding: .utf8), schema: wideSchema)
+    let model = try LightGBMImporter.load(
+      String(contentsOfFile: directory + "/lightgbm.txt", encoding: .utf8), schema: wideSchema)
     #expect(model.quickScorerWidth == 32)
-    let table = try CSVTable(text: String(contentsOfFile: directory + "/parity.csv", encoding: .utf8), file: "parity.csv")
-    let wideRows = table.rows.map { row in (0..<wideSchema.width).map { row[$0].isEmpty ? Float.nan : Float(row[$0])! } }
+    let table = try CSVTable(
+      text: String(contentsOfFile: directory + "/parity.csv", encoding: .utf8), file: "parity.csv")
+    let wideRows = table.rows.map { row in (0..<wideSchema.width).map { row[$0].isEmpty ? Float.nan : Float(row[$0])! }
+    }
     let truth = table.rows.map { Double($0[wideSchema.width])! }
     let flat = wideRows.flatMap { $0 }
     var batch = [Double](repeating: .nan, count: wideRows.count)
     flat.withUnsafeBufferPointer { x in
-      batch.withUnsafeMutableBufferPointer { model.rawScores(rows: x.baseAddress!, count: wideRows.count, width: wideSchema.width, into: $0.baseAddress!) }
+      batch.withUnsafeMutableBufferPointer {
+        model.rawScores(rows: x.baseAddress!, count: wideRows.count, width: wideSchema.width, into: $0.baseAddress!)
+      }
     }
     var mismatches = 0
     for (i, row) in wideRows.enumerated() {
@@ -178,7 +199,8 @@ import Testing
   /// Exact contributions match each library's own `pred_contrib` (TreeSHAP), and with the bias
   /// they add up to the raw score.
   @Test func contributionsMatchTheLibraries() throws {
-    let table = try CSVTable(text: String(contentsOfFile: Self.directory + "/contributions.csv", encoding: .utf8), file: "contributions.csv")
+    let table = try CSVTable(
+      text: String(contentsOfFile: Self.directory + "/contributions.csv", encoding: .utf8), file: "contributions.csv")
     let width = schema.width
     for (k, model) in [try lightGBM(), try xgboost()].enumerated() {
       var worst = 0.0
@@ -205,11 +227,16 @@ import Testing
     }
     var renamed = schema
     renamed.customerFeatures[3].name = "previous_contacts"
-    #expect(throws: ArbiterError(.failedPrecondition, "m.txt: the model uses feature 'previous', which the schema lacks")) {
+    #expect(
+      throws: ArbiterError(.failedPrecondition, "m.txt: the model uses feature 'previous', which the schema lacks")
+    ) {
       try LightGBMImporter.load(text, schema: renamed, file: "m.txt")
     }
-    #expect(throws: ArbiterError(.failedPrecondition, "m.json: the model uses feature 'previous', which the schema lacks")) {
-      try XGBoostImporter.load(Data(contentsOf: URL(fileURLWithPath: Self.directory + "/xgboost.json")), schema: renamed, file: "m.json")
+    #expect(
+      throws: ArbiterError(.failedPrecondition, "m.json: the model uses feature 'previous', which the schema lacks")
+    ) {
+      try XGBoostImporter.load(
+        Data(contentsOf: URL(fileURLWithPath: Self.directory + "/xgboost.json")), schema: renamed, file: "m.json")
     }
     let broken = text.replacingOccurrences(of: "left_child=1 13 3", with: "left_child=1 99 3")
     #expect(throws: ArbiterError(.dataCorrupted, "m.txt: tree 0: child node 99 does not exist")) {

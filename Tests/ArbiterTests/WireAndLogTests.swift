@@ -1,5 +1,4 @@
 import ArbiterCore
-@testable import ArbiterDecisioning
 import ArbiterServer
 import Foundation
 import GRPCCore
@@ -7,6 +6,7 @@ import NIOCore
 import SwiftProtobuf
 import Testing
 
+@testable import ArbiterDecisioning
 @testable import ArbiterService
 
 /// The lean protocol's direct DecideResponse writer and the interaction log's rings.
@@ -21,9 +21,12 @@ import Testing
     for customer in UInt64(100_000)..<100_060 {
       for channel in [Channel.web, .contactCentre, .email] {
         for explain in [false, true] {
-          guard let decision = try? engine.decide(
-            DecisionRequest(customerId: customer, channel: channel, maxOffers: 5, explain: explain, requestId: explain ? "req-é\"1" : ""),
-            decisionId: "d-test-\(customer)")
+          guard
+            let decision = try? engine.decide(
+              DecisionRequest(
+                customerId: customer, channel: channel, maxOffers: 5, explain: explain,
+                requestId: explain ? "req-é\"1" : ""),
+              decisionId: "d-test-\(customer)")
           else { continue }
           let expected: [UInt8] = try decision.proto.serializedBytes()
           let (size, bytes) = leanEncoding(decision)
@@ -44,8 +47,10 @@ import Testing
 
   @Test func signedZeroNaNSuppressionsAndControlsAreWrittenLikeSwiftProtobuf() throws {
     let offer = RankedOffer(
-      rank: 1, offerIndex: 0, offerId: "o", name: "", product: "", propensity: -0.0, value: .nan, contextWeight: 0, score: .infinity,
-      treatment: RenderedTreatment(title: "", message: "", agentScript: ""), reasons: [ReasonCode(code: "", feature: "", contribution: -0.0, phrase: "")])
+      rank: 1, offerIndex: 0, offerId: "o", name: "", product: "", propensity: -0.0, value: .nan, contextWeight: 0,
+      score: .infinity,
+      treatment: RenderedTreatment(title: "", message: "", agentScript: ""),
+      reasons: [ReasonCode(code: "", feature: "", contribution: -0.0, phrase: "")])
     let decision = Decision(
       decisionId: "", requestId: "", customerId: 0, channel: .web,
       versions: VersionStamp(bundleName: "", bundleVersion: "", catalogueVersion: "", schemaHash: ""), offers: [offer],
@@ -61,7 +66,8 @@ import Testing
     let log = try InteractionLog(path: nil, decisionCapacity: 4, historyCapacity: 64)
     // Six customers who get an offer, decided one after another (consecutive sequences).
     let customers = (UInt64(100_000)..<100_100).filter { customer in
-      (try? engine.decide(DecisionRequest(customerId: customer, channel: .web), decisionId: "probe"))?.offers.isEmpty == false
+      (try? engine.decide(DecisionRequest(customerId: customer, channel: .web), decisionId: "probe"))?.offers.isEmpty
+        == false
     }.prefix(6)
     #expect(customers.count == 6)
     var made: [(String, String)] = []
@@ -73,7 +79,9 @@ import Testing
     }
     // The two oldest are gone; the four newest are known.
     for (id, offer) in made.prefix(2) {
-      #expect(throws: ArbiterError.self) { try log.record([OutcomeReport(decisionId: id, offerId: offer, outcome: .accept)]) }
+      #expect(throws: ArbiterError.self) {
+        try log.record([OutcomeReport(decisionId: id, offerId: offer, outcome: .accept)])
+      }
     }
     for (id, offer) in made.suffix(4) {
       #expect(try log.record([OutcomeReport(decisionId: id, offerId: offer, outcome: .accept)]) == 1)
@@ -82,9 +90,13 @@ import Testing
     let (id, offer) = made[5]
     let parts = id.split(separator: "-")
     for forged in ["p-\(parts[1])-\(parts[2])", "d-0-\(parts[2])", "d-\(parts[1])-zz", "d-\(parts[1])-"] {
-      #expect(throws: ArbiterError.self) { try log.record([OutcomeReport(decisionId: forged, offerId: offer, outcome: .accept)]) }
+      #expect(throws: ArbiterError.self) {
+        try log.record([OutcomeReport(decisionId: forged, offerId: offer, outcome: .accept)])
+      }
     }
-    #expect(throws: ArbiterError.self) { try log.record([OutcomeReport(decisionId: id, offerId: "not-made", outcome: .accept)]) }
+    #expect(throws: ArbiterError.self) {
+      try log.record([OutcomeReport(decisionId: id, offerId: "not-made", outcome: .accept)])
+    }
   }
 
   /// The log codes a decision's offers by catalogue index for speed; an index that names
@@ -112,7 +124,9 @@ import Testing
     log.record(decision, sequence: third)
     #expect(log.contacts(customerId: 100_042, limit: 10).map(\.offerId) == first.reversed())
     #expect(log.contacts(customerId: 100_043, limit: 10).map(\.offerId) == ids.reversed())
-    #expect(log.contacts(customerId: 100_044, limit: 10).map(\.offerId) == (["an-offer-of-another-catalogue"] + ids.dropFirst()).reversed())
+    #expect(
+      log.contacts(customerId: 100_044, limit: 10).map(\.offerId)
+        == (["an-offer-of-another-catalogue"] + ids.dropFirst()).reversed())
     #expect(try log.record([OutcomeReport(decisionId: secondId, offerId: ids[0], outcome: .accept)]) == 1)
   }
 
@@ -123,20 +137,27 @@ import Testing
     var ids: [String] = []
     for _ in 0..<3 {
       let (sequence, id) = log.makeDecisionId(kind: .decide)
-      let decision = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 3), decisionId: id)
+      let decision = try engine.decide(
+        DecisionRequest(customerId: 100_042, channel: .web, maxOffers: 3), decisionId: id)
       #expect(decision.offers.count == 3)
       log.record(decision, sequence: sequence)
       ids.append(id)
     }
     // Nine offers made; a decline fills the tenth place.
-    _ = try log.record([OutcomeReport(decisionId: ids[2], offerId: log.recent(customerId: 100_042, limit: 1)[0].offerId, outcome: .decline, declineReason: "later")])
+    _ = try log.record([
+      OutcomeReport(
+        decisionId: ids[2], offerId: log.recent(customerId: 100_042, limit: 1)[0].offerId, outcome: .decline,
+        declineReason: "later")
+    ])
     let all = log.recent(customerId: 100_042, limit: 50)
     #expect(all.count == 10)
     #expect(all[0].outcome == .decline && all[0].declineReason == "later" && all[0].decisionId == ids[2])
     #expect(all.suffix(3).allSatisfy { $0.decisionId == ids[0] })
     // Another customer's two offers push the oldest two out of the ring.
     let (sequence, id) = log.makeDecisionId(kind: .decide)
-    log.record(try engine.decide(DecisionRequest(customerId: 100_007, channel: .web, maxOffers: 2), decisionId: id), sequence: sequence)
+    log.record(
+      try engine.decide(DecisionRequest(customerId: 100_007, channel: .web, maxOffers: 2), decisionId: id),
+      sequence: sequence)
     let left = log.recent(customerId: 100_042, limit: 50)
     #expect(left.count == 8)
     #expect(Array(left) == Array(all.prefix(8)))
@@ -150,7 +171,9 @@ import Testing
     let path = try TestSupport.temporaryDirectory() + "/log.jsonl"
     let server = try TestSupport.makeServer(logPath: path)
     var decisions: [Decision] = []
-    for customer in UInt64(100_000)..<100_050 { decisions.append(try server.live.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: 4))) }
+    for customer in UInt64(100_000)..<100_050 {
+      decisions.append(try server.live.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: 4)))
+    }
     server.live.log.flush()
     let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
     #expect(lines.count == decisions.count)
@@ -168,7 +191,9 @@ import Testing
         ("probability", decision.offers.map(\.probability)), ("value", decision.offers.map(\.value)),
       ] {
         // The offers come first in the line (held-out control offers follow).
-        let written = line.components(separatedBy: "\"\(key)\":").dropFirst().prefix(values.count).map { Double($0.prefix { !",}]".contains($0) })! }
+        let written = line.components(separatedBy: "\"\(key)\":").dropFirst().prefix(values.count).map {
+          Double($0.prefix { !",}]".contains($0) })!
+        }
         #expect(written == values, "\(key) in \(line)")
       }
     }
@@ -180,7 +205,10 @@ import Testing
   /// Swift prints for it, across magnitudes, including the ones the fast path gives up on.
   @Test func numbersReadBackExactlyAsSwiftPrintsThem() {
     var random = SeededGenerator(seed: 7)
-    var values: [Double] = [0.5, 0.1, 0.7321331383462399, 65.3919824511616, 0.9517857142857142, 1e-4, 9.99e-5, 123456.789, 1e15 - 0.5, -0.25, -3.75e-3]
+    var values: [Double] = [
+      0.5, 0.1, 0.7321331383462399, 65.3919824511616, 0.9517857142857142, 1e-4, 9.99e-5, 123456.789, 1e15 - 0.5, -0.25,
+      -3.75e-3,
+    ]
     for _ in 0..<300_000 {
       let unit = Double(random.next() >> 11) / 9_007_199_254_740_992
       values.append(unit)
