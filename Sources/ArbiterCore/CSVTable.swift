@@ -1,5 +1,10 @@
 /// A small RFC 4180 CSV reader (header row, quoted fields with `""` escapes, CRLF or LF).
 /// Errors name the line and column.
+///
+/// Hand-written on purpose: the mirrored CSV packages (SwiftCSV 0.10, CSV.swift 2.5) report a
+/// malformed field with no line or column (`CSVParseError.quotation(message:)`,
+/// `CSVError.cannotReadHeaderRow`), and every import error here must say where it is. The feature
+/// store's 10M-row import has its own zero-copy parser (`CSVImporter`).
 public struct CSVTable: Sendable {
   /// The column names from the first row of the file.
   public let header: [String]

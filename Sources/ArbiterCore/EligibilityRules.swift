@@ -265,7 +265,7 @@ public struct EligibilityRules: Sendable {
   }
 
   /// The explanation of ``checkAnonymous(offer:channel:nowDays:)``'s answer (allocates).
-  public func explainAnonymous(_ code: Ineligibility.Code, offer index: Int, channel: Channel) -> Ineligibility {
+  public func explainAnonymous(code: Ineligibility.Code, offer index: Int, channel: Channel) -> Ineligibility {
     let rules = offers[index]
     switch code {
     case .notValidNow:

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Finds the line of a field in a JSON text by its path (`offers[3].eligibility`), so that
-/// validation errors can say where in the file the problem is.
+/// validation errors can say where in the file the problem is. (Foundation's JSON decoder
+/// reports a coding path but no line.)
 public enum JSONLocator {
   /// The 1-based line where the value at `path` starts, or nil.
   public static func line(of path: String, in data: Data) -> Int? {

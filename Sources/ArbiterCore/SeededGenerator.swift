@@ -1,7 +1,8 @@
 import Foundation
 
 /// A deterministic random generator (SplitMix64): the same seed gives the same stream on every
-/// machine, so generated data, splits and samples are reproducible.
+/// machine, so generated data, splits and samples are reproducible. (The standard library's
+/// generator cannot be seeded, and no mirrored package offers a seeded one.)
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
   private var state: UInt64
 

@@ -51,7 +51,7 @@ struct CatalogueCompiler {
       }
       unitsPerOffer[capacity.channel.ordinal] = capacity.unitsPerOffer
       budgets[capacity.channel.ordinal] = pacing.budget(
-        "capacity:\(capacity.channel.name)", limit: capacity.unitsPerHour, periodDays: 1.0 / 24,
+        key: "capacity:\(capacity.channel.name)", limit: capacity.unitsPerHour, periodDays: 1.0 / 24,
         priceScale: largestValue / capacity.unitsPerOffer)
     }
     return (unitsPerOffer, budgets)
@@ -227,6 +227,6 @@ struct CatalogueCompiler {
     guard let q = offer.quota else { return nil }
     guard q.limit >= 1 else { throw invalid("offers[\(position)].quota.limit", "must be at least 1") }
     return pacing.budget(
-      "quota:\(offer.id)", limit: Double(q.limit), periodDays: q.period.days, priceScale: offer.value * offer.lever)
+      key: "quota:\(offer.id)", limit: Double(q.limit), periodDays: q.period.days, priceScale: offer.value * offer.lever)
   }
 }

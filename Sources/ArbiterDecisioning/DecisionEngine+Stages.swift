@@ -117,7 +117,7 @@ extension DecisionEngine {
     if state.request.anonymous {
       if let code = rules.checkAnonymous(offer: index, channel: channel, nowDays: now) {
         if state.explain {
-          let why = rules.explainAnonymous(code, offer: index, channel: channel)
+          let why = rules.explainAnonymous(code: code, offer: index, channel: channel)
           state.suppressed.append(
             Suppression(offerId: offerId(index), code: Suppression.Code(why.code), detail: why.detail))
         }
@@ -362,9 +362,9 @@ extension DecisionEngine {
           product: offer.definition.product, propensity: candidate.propensity, value: offer.definition.value,
           contextWeight: candidate.weight, score: candidate.priority,
           treatment: RenderedTreatment(
-            title: treatment.title.render(names, offerName: name, customer: inputs.customer),
-            message: treatment.message.render(names, offerName: name, customer: inputs.customer),
-            agentScript: treatment.script?.render(names, offerName: name, customer: inputs.customer) ?? ""),
+            title: treatment.title.render(names: names, offerName: name, customer: inputs.customer),
+            message: treatment.message.render(names: names, offerName: name, customer: inputs.customer),
+            agentScript: treatment.script?.render(names: names, offerName: name, customer: inputs.customer) ?? ""),
           reasons: reasons, lever: offer.definition.lever, channelCost: candidate.cost, shadowPrice: candidate.price,
           probability: draw.probability, category: offer.definition.category, slot: draw.slot,
           slotPosition: draw.slotPosition))

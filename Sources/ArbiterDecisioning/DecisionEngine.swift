@@ -103,7 +103,7 @@ public final class DecisionEngine: Sendable {
     var state = beginDecision(request, decisionId: decisionId, contacts: history, slots: slots, started: started)
     return withCustomer(row) { (customer: UnsafeBufferPointer<Float>) -> Decision in
       context.withUnsafeBufferPointer { (contextValues: UnsafeBufferPointer<Float>) -> Decision in
-        ScoringRow.prepare(catalogue.scoringLayout, customer: customer, context: contextValues) { scoringRow in
+        ScoringRow.prepare(layout: catalogue.scoringLayout, customer: customer, context: contextValues) { scoringRow in
           let inputs = DecisionInputs(customer: customer, context: contextValues, row: scoringRow)
           collectCandidates(&state, inputs)
           draw(&state)
@@ -140,7 +140,7 @@ public final class DecisionEngine: Sendable {
         for channel in Channel.allCases {
           if let feature = catalogue.channelContextFeature { context[feature] = Float(channel.ordinal) }
           let bad: CompiledOffer? = context.withUnsafeBufferPointer { c in
-            ScoringRow.prepare(catalogue.scoringLayout, customer: customer, context: c) { scoringRow in
+            ScoringRow.prepare(layout: catalogue.scoringLayout, customer: customer, context: c) { scoringRow in
               catalogue.offers.first { offer in
                 let p = offer.model.propensity(row: scoringRow, customer: customer, context: c)
                 return !(p.isFinite && p >= 0 && p <= 1)

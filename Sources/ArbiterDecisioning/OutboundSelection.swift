@@ -168,7 +168,7 @@ extension DecisionEngine {
     let rules = catalogue.rules, channel = request.channel
     guard rules.consents(x, on: channel) else { return [] }
     var mine: [OutboundOption] = []
-    ScoringRow.prepare(catalogue.scoringLayout, customer: x, context: c) { scoringRow in
+    ScoringRow.prepare(layout: catalogue.scoringLayout, customer: x, context: c) { scoringRow in
       for offer in catalogue.offers {
         if !request.offerIds.isEmpty && !request.offerIds.contains(offer.definition.id) { continue }
         if rules.check(offer: offer.index, customer: x, context: c, channel: channel, consentGiven: true, nowDays: now)

@@ -104,7 +104,7 @@ public final class PacingState: Sendable {
 
   /// The budget named `key` with this limit and period, created on first use; a changed limit
   /// or period (a new catalogue) starts a new budget.
-  public func budget(_ key: String, limit: Double, periodDays: Double, priceScale: Double) -> Budget {
+  public func budget(key: String, limit: Double, periodDays: Double, priceScale: Double) -> Budget {
     budgets.withLock { all in
       if let existing = all[key], existing.limit == UInt64((limit * 1000).rounded()), existing.periodDays == periodDays,
         existing.priceScale == priceScale

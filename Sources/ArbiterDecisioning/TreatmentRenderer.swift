@@ -57,11 +57,11 @@ public final class CompiledTemplate: Sendable {
 
   /// Fills the template for one customer.
   public func render(displayName: String, offerName: String, customer: UnsafeBufferPointer<Float>?) -> String {
-    render(TemplateNames(displayName: displayName), offerName: offerName, customer: customer)
+    render(names: TemplateNames(displayName: displayName), offerName: offerName, customer: customer)
   }
 
   /// Fills the template for one customer whose names are worked out once per decision.
-  public func render(_ names: TemplateNames, offerName: String, customer: UnsafeBufferPointer<Float>?) -> String {
+  public func render(names: TemplateNames, offerName: String, customer: UnsafeBufferPointer<Float>?) -> String {
     if let constant { return constant }
     var text = ""
     for segment in segments {

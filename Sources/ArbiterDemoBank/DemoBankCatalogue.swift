@@ -63,9 +63,9 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, upgrade to our Premium card: lounges and no foreign fees. Reply YES.",
       intercept: -3.1,
       truth: [
-        .linear("card_spend_monthly", 0.9, center: 600, width: 500),
-        .linear("card_spend_abroad_share", 0.8, center: 0.08, width: 0.1),
-        .linear("income", 0.4, center: 50, width: 30),
+        .linear(feature: "card_spend_monthly", weight: 0.9, center: 600, width: 500),
+        .linear(feature: "card_spend_abroad_share", weight: 0.8, center: 0.08, width: 0.1),
+        .linear(feature: "income", weight: 0.4, center: 50, width: 30),
       ]),
     entry(
       "cashback-credit-card", "Cashback credit card", product: "credit_card", category: "cards", value: 120,
@@ -80,8 +80,8 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, get 1% cashback on every purchase, no fee. Reply CARD.",
       intercept: -3.0,
       truth: [
-        .bump("age", 0.8, center: 33, width: 14), .linear("digital_logins_month", 0.35, center: 10, width: 8),
-        .linear("income", 0.3, center: 45, width: 30),
+        .bump(feature: "age", weight: 0.8, center: 33, width: 14), .linear(feature: "digital_logins_month", weight: 0.35, center: 10, width: 8),
+        .linear(feature: "income", weight: 0.3, center: 45, width: 30),
       ]),
     entry(
       "mortgage-refinance", "Mortgage refinance at a lower rate", product: "mortgage_refinance", category: "mortgages",
@@ -100,8 +100,8 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, you could pay less on your mortgage. Reply RATE for a call back.",
       intercept: -3.4,
       truth: [
-        .linear("mortgage_rate", 1.2, center: 4, width: 0.8),
-        .linear("mortgage_balance", 0.4, center: 200_000, width: 100_000),
+        .linear(feature: "mortgage_rate", weight: 1.2, center: 4, width: 0.8),
+        .linear(feature: "mortgage_balance", weight: 0.4, center: 200_000, width: 100_000),
       ]),
     entry(
       "first-home-mortgage", "First-home mortgage", product: "mortgage", category: "mortgages", value: 1500,
@@ -114,8 +114,8 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, ready for your own home? Reply HOME for a free mortgage consultation.",
       intercept: -4.4,
       truth: [
-        .bump("age", 1.4, center: 32, width: 7), .linear("savings_balance", 0.6, center: 20_000, width: 20_000),
-        .level("life_stage", 0.6, code: 2),
+        .bump(feature: "age", weight: 1.4, center: 32, width: 7), .linear(feature: "savings_balance", weight: 0.6, center: 20_000, width: 20_000),
+        .level(feature: "life_stage", weight: 0.6, code: 2),
       ]),
     entry(
       "student-loan-child", "Student loan for your child", product: "student_loan", category: "loans", value: 350,
@@ -125,7 +125,7 @@ public enum DemoBankCatalogue {
         "{first_name}, with a child heading towards university, our student loan has a low fixed rate and repayments only after graduation. Shall I send the details?",
       sms: "{first_name}, university coming up? Our student loan has a low fixed rate. Reply STUDY.",
       intercept: -2.6, eligibility: "num_children >= 1 and oldest_child_age >= 15 and oldest_child_age <= 25",
-      truth: [.bump("oldest_child_age", 2.0, center: 18.5, width: 2.5)]),
+      truth: [.bump(feature: "oldest_child_age", weight: 2.0, center: 18.5, width: 2.5)]),
     entry(
       "car-lease", "Car lease", product: "car_lease", category: "loans", value: 600, minAge: 21, maxAge: 75,
       conditions: [OfferCondition(feature: "income", op: .greaterOrEqual, value: 25, description: "income below 25k")],
@@ -136,8 +136,8 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, a new car, one monthly price, all included. Reply CAR.",
       intercept: -3.8,
       truth: [
-        .bump("age", 0.8, center: 36, width: 12), .linear("income", 0.5, center: 50, width: 30),
-        .level("life_stage", 0.5, code: 2),
+        .bump(feature: "age", weight: 0.8, center: 36, width: 12), .linear(feature: "income", weight: 0.5, center: 50, width: 30),
+        .level(feature: "life_stage", weight: 0.5, code: 2),
       ]),
     entry(
       "life-insurance", "Life insurance", product: "life_insurance", category: "insurance", value: 400, maxAge: 65,
@@ -148,8 +148,8 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, protect your family with life cover from 9/month. Reply LIFE.",
       intercept: -3.6,
       truth: [
-        .linear("num_children", 0.7, center: 1, width: 1), .bump("age", 0.8, center: 38, width: 10),
-        .linear("mortgage_balance", 0.3, center: 100_000, width: 100_000),
+        .linear(feature: "num_children", weight: 0.7, center: 1, width: 1), .bump(feature: "age", weight: 0.8, center: 38, width: 10),
+        .linear(feature: "mortgage_balance", weight: 0.3, center: 100_000, width: 100_000),
       ]),
     entry(
       "home-insurance", "Home insurance", product: "home_insurance", category: "insurance", value: 250,
@@ -163,7 +163,7 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, 15% off home insurance for mortgage customers. Reply HOME.",
       intercept: -2.9,
       truth: [
-        .linear("mortgage_balance", 0.5, center: 150_000, width: 100_000), .step("tenure_years", -0.6, atLeast: 5),
+        .linear(feature: "mortgage_balance", weight: 0.5, center: 150_000, width: 100_000), .step(feature: "tenure_years", weight: -0.6, atLeast: 5),
       ]),
     entry(
       "travel-insurance", "Annual travel insurance", product: "travel_insurance", category: "insurance", value: 90,
@@ -174,8 +174,8 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, one price covers all your trips this year. Reply TRAVEL.",
       intercept: -3.3,
       truth: [
-        .linear("card_spend_abroad_share", 1.4, center: 0.08, width: 0.1),
-        .linear("income", 0.2, center: 45, width: 30),
+        .linear(feature: "card_spend_abroad_share", weight: 1.4, center: 0.08, width: 0.1),
+        .linear(feature: "income", weight: 0.2, center: 45, width: 30),
       ]),
     entry(
       "growth-fund", "Stock-linked growth fund", product: "growth_fund", category: "investments", value: 500,
@@ -187,9 +187,9 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, put your savings to work in our growth fund. Capital at risk. Reply GROW.",
       intercept: -4.0, suitability: "risk_appetite in (\"medium\", \"high\") and age < 80",
       truth: [
-        .level("risk_appetite", 1.6, code: 2), .level("risk_appetite", 0.6, code: 1),
-        .linear("savings_balance", 0.7, center: 30_000, width: 30_000),
-        .linear("investment_balance", 0.3, center: 10_000, width: 20_000),
+        .level(feature: "risk_appetite", weight: 1.6, code: 2), .level(feature: "risk_appetite", weight: 0.6, code: 1),
+        .linear(feature: "savings_balance", weight: 0.7, center: 30_000, width: 30_000),
+        .linear(feature: "investment_balance", weight: 0.3, center: 10_000, width: 20_000),
       ]),
     entry(
       "savings-bundle", "Savings bundle", product: "savings_bundle", category: "savings", value: 150,
@@ -200,8 +200,8 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, earn more on your balance with our savings bundle. Reply SAVE.",
       intercept: -3.0,
       truth: [
-        .linear("checking_balance", 0.6, center: 5_000, width: 5_000),
-        .linear("salary_change", 0.8, center: 0.02, width: 0.08),
+        .linear(feature: "checking_balance", weight: 0.6, center: 5_000, width: 5_000),
+        .linear(feature: "salary_change", weight: 0.8, center: 0.02, width: 0.08),
       ]),
     entry(
       "retention-rate-offer", "Loyalty rate offer", product: "retention", category: "retention", value: 300,
@@ -218,8 +218,8 @@ public enum DemoBankCatalogue {
       sms: "",
       intercept: -2.2, quota: OfferQuota(limit: 500, period: .day),
       truth: [
-        .linear("balance_trend", -1.0, center: -0.2, width: 0.1), .linear("tenure_years", 0.2, center: 8, width: 6),
-        .linear("transfer_out_amount_30d", 0.5, center: 10_000, width: 10_000),
+        .linear(feature: "balance_trend", weight: -1.0, center: -0.2, width: 0.1), .linear(feature: "tenure_years", weight: 0.2, center: 8, width: 6),
+        .linear(feature: "transfer_out_amount_30d", weight: 0.5, center: 10_000, width: 10_000),
       ]),
     entry(
       "bill-pay-switch", "Switch your bills to us", product: "bill_pay", category: "everyday", value: 60,
@@ -230,8 +230,8 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, we'll switch your bills for you in 5 minutes. Reply BILLS.",
       intercept: -3.0,
       truth: [
-        .linear("digital_logins_month", 0.4, center: 10, width: 8), .bump("age", 0.5, center: 30, width: 12),
-        .linear("page_views_7d", 0.4, center: 3, width: 3),
+        .linear(feature: "digital_logins_month", weight: 0.4, center: 10, width: 8), .bump(feature: "age", weight: 0.5, center: 30, width: 12),
+        .linear(feature: "page_views_7d", weight: 0.4, center: 3, width: 3),
       ]),
     entry(
       "premium-account", "Premium current account", product: "premium_account", category: "everyday", value: 350,
@@ -246,7 +246,7 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, you qualify for Premium banking. Reply PREMIUM.",
       intercept: -3.8,
       truth: [
-        .linear("income", 0.9, center: 80, width: 30), .linear("checking_balance", 0.4, center: 8_000, width: 8_000),
+        .linear(feature: "income", weight: 0.9, center: 80, width: 30), .linear(feature: "checking_balance", weight: 0.4, center: 8_000, width: 8_000),
       ]),
     entry(
       "personal-loan", "Personal loan", product: "personal_loan", category: "loans", value: 400, maxAge: 75,
@@ -257,8 +257,8 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, you're pre-qualified for a personal loan. Reply LOAN.",
       intercept: -3.6,
       truth: [
-        .linear("balance_trend", -0.5, center: 0, width: 0.1), .linear("salary_change", 0.5, center: 0, width: 0.1),
-        .bump("age", 0.6, center: 32, width: 12),
+        .linear(feature: "balance_trend", weight: -0.5, center: 0, width: 0.1), .linear(feature: "salary_change", weight: 0.5, center: 0, width: 0.1),
+        .bump(feature: "age", weight: 0.6, center: 32, width: 12),
       ]),
     entry(
       "pension-top-up", "Pension top-up", product: "pension_plan", category: "investments", value: 450,
@@ -270,7 +270,7 @@ public enum DemoBankCatalogue {
         "{first_name}, every contribution to a pension earns tax relief; topping up now could make a real difference at retirement. Would a projection help?",
       sms: "{first_name}, get tax relief on pension top-ups. Reply PENSION.",
       intercept: -3.7,
-      truth: [.bump("age", 1.0, center: 52, width: 8), .linear("income", 0.5, center: 50, width: 30)]),
+      truth: [.bump(feature: "age", weight: 1.0, center: 52, width: 8), .linear(feature: "income", weight: 0.5, center: 50, width: 30)]),
     entry(
       "kids-savings-account", "Children's savings account", product: "kids_savings", category: "savings", value: 80,
       conditions: [OfferCondition(feature: "num_children", op: .greaterOrEqual, value: 1, description: "no children")],
@@ -281,7 +281,7 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, start your kids' savings with a bonus rate. Reply KIDS.",
       intercept: -2.8,
       truth: [
-        .linear("num_children", 0.5, center: 1, width: 1), .linear("oldest_child_age", -0.6, center: 8, width: 5),
+        .linear(feature: "num_children", weight: 0.5, center: 1, width: 1), .linear(feature: "oldest_child_age", weight: -0.6, center: 8, width: 5),
       ]),
     entry(
       "digital-banking-onboarding", "Get started with mobile banking", product: "digital_banking", category: "service",
@@ -298,9 +298,9 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, bank from your phone: download our app. Reply APP for a link.",
       intercept: -2.4,
       truth: [
-        .bump("age", 0.6, center: 40, width: 15), .linear("branch_visits_month", 0.4, center: 2, width: 2),
-        .linear("calls_month", 0.3, center: 1, width: 1),
-        .linear("atm_txn_30d", 0.3, center: 3, width: 2),
+        .bump(feature: "age", weight: 0.6, center: 40, width: 15), .linear(feature: "branch_visits_month", weight: 0.4, center: 2, width: 2),
+        .linear(feature: "calls_month", weight: 0.3, center: 1, width: 1),
+        .linear(feature: "atm_txn_30d", weight: 0.3, center: 3, width: 2),
       ]),
     entry(
       "overdraft-protection", "Overdraft protection", product: "overdraft", category: "everyday", value: 70,
@@ -311,8 +311,8 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, never have a payment bounce: arranged overdraft. Reply OD.",
       intercept: -3.4,
       truth: [
-        .linear("balance_trend", -0.6, center: 0, width: 0.1),
-        .linear("checking_balance", -0.6, center: 3_000, width: 3_000),
+        .linear(feature: "balance_trend", weight: -0.6, center: 0, width: 0.1),
+        .linear(feature: "checking_balance", weight: -0.6, center: 3_000, width: 3_000),
       ]),
     entry(
       "fx-travel-wallet", "Multi-currency travel wallet", product: "fx_wallet", category: "cards", value: 110,
@@ -327,8 +327,8 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, spend abroad at the real exchange rate with our travel wallet. Reply FX.",
       intercept: -3.0,
       truth: [
-        .linear("card_spend_abroad_share", 1.0, center: 0.1, width: 0.1),
-        .linear("digital_logins_month", 0.4, center: 10, width: 8),
+        .linear(feature: "card_spend_abroad_share", weight: 1.0, center: 0.1, width: 0.1),
+        .linear(feature: "digital_logins_month", weight: 0.4, center: 10, width: 8),
       ]),
     entry(
       "green-home-loan", "Green home improvement loan", product: "green_loan", category: "loans", value: 300,
@@ -341,7 +341,7 @@ public enum DemoBankCatalogue {
         "{first_name}, our green loan has a reduced rate for solar panels, heat pumps and insulation, and could lower your energy bills. Interested?",
       sms: "{first_name}, low-rate green loans for solar and insulation. Reply GREEN.",
       intercept: -3.8,
-      truth: [.linear("income", 0.5, center: 50, width: 30), .bump("age", 0.6, center: 42, width: 12)]),
+      truth: [.linear(feature: "income", weight: 0.5, center: 50, width: 30), .bump(feature: "age", weight: 0.6, center: 42, width: 12)]),
   ]
 
   /// How features read to an agent.

@@ -26,19 +26,19 @@ public struct TruthTerm: Codable, Sendable, Hashable {
   public var width: Double
 
   /// A term `weight × (x − center) / width` on `feature`.
-  public static func linear(_ feature: String, _ weight: Double, center: Double, width: Double) -> TruthTerm {
+  public static func linear(feature: String, weight: Double, center: Double, width: Double) -> TruthTerm {
     TruthTerm(feature: feature, shape: .linear, weight: weight, center: center, width: width)
   }
   /// A term `weight × exp(−((x − center) / width)²)` on `feature`: a preference for values near `center`.
-  public static func bump(_ feature: String, _ weight: Double, center: Double, width: Double) -> TruthTerm {
+  public static func bump(feature: String, weight: Double, center: Double, width: Double) -> TruthTerm {
     TruthTerm(feature: feature, shape: .bump, weight: weight, center: center, width: width)
   }
   /// A term adding `weight` when `feature` is at least `atLeast`.
-  public static func step(_ feature: String, _ weight: Double, atLeast: Double) -> TruthTerm {
+  public static func step(feature: String, weight: Double, atLeast: Double) -> TruthTerm {
     TruthTerm(feature: feature, shape: .step, weight: weight, center: atLeast, width: 1)
   }
   /// A term adding `weight` when the categorical `feature` has the level with this code.
-  public static func level(_ feature: String, _ weight: Double, code: Int) -> TruthTerm {
+  public static func level(feature: String, weight: Double, code: Int) -> TruthTerm {
     TruthTerm(feature: feature, shape: .level, weight: weight, center: Double(code), width: 1)
   }
 }

@@ -39,7 +39,7 @@ public struct ScoringRow {
 
   /// Prepares the row in stack memory and runs `body` with it.
   public static func prepare<R>(
-    _ layout: ScoringLayout, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>,
+    layout: ScoringLayout, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>,
     _ body: (ScoringRow) throws -> R
   ) rethrows -> R {
     let n = max(1, layout.count)

@@ -22,11 +22,6 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     }
   }
 
-  /// Decide without a transport (gRPC and the lean protocol both call this).
-  func decide(_ request: Arbiter_V1_DecideRequest) throws(ArbiterError) -> Arbiter_V1_DecideResponse {
-    try decision(for: request).proto
-  }
-
   /// The decision itself, for a transport that encodes it (see ``DecideResponseWriter``).
   /// `stillWanted` is asked once it is made (see ``LiveState/decide(_:stillWanted:)``).
   package func decision(

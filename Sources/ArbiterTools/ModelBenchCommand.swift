@@ -99,7 +99,7 @@ struct ModelBench: ParsableCommand {
                 rebasing: all[(request % population.count) * width..<(request % population.count + 1) * width])
               request += 1
               if prepared {
-                ScoringRow.prepare(layout, customer: x, context: c) { row in
+                ScoringRow.prepare(layout: layout, customer: x, context: c) { row in
                   for i in 0..<offers { sink += models[i % models.count].propensity(row: row) }
                 }
               } else {

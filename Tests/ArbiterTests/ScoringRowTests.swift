@@ -28,7 +28,7 @@ import Testing
       let context = (0..<schema.contextFeatures.count).map { _ in n % 3 == 0 ? Float.nan : Float(rng.next() % 5) }
       x.withUnsafeBufferPointer { customer in
         context.withUnsafeBufferPointer { c in
-          ScoringRow.prepare(layout, customer: customer, context: c) { row in
+          ScoringRow.prepare(layout: layout, customer: customer, context: c) { row in
             for model in models {
               let reference = model.logit(customer: customer, context: c)
               let dense = model.logit(row: row)
