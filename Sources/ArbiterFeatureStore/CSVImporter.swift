@@ -36,6 +36,8 @@ public struct CSVImportReport: Sendable, CustomStringConvertible {
 public enum CSVImporter {
   public static let maxReportedErrors = 20
 
+  /// Maps the file, reads its header (``readColumns(_:path:schema:ignored:)``), splits the rows
+  /// into chunks and parses and applies them (``ImportRun``).
   public static func importFile(
     path: String, into store: FeatureStore, asOfDays: Double, logged: Bool = true, threads: Int = 2
   ) throws(ArbiterError) -> CSVImportReport {
@@ -53,39 +55,18 @@ public enum CSVImporter {
     defer { munmap(mapped, length) }
     nonisolated(unsafe) let bytes = UnsafeRawBufferPointer(start: mapped, count: length)
 
-    // Header.
-    guard let headerEnd = bytes.firstIndex(of: 0x0a) ?? (length > 0 ? length : nil) else {
-      throw ArbiterError(.invalidArgument, "\(path): no header row")
-    }
-    var header: [String] = []
-    var cursor = 0
-    while cursor < headerEnd {
-      let (field, next) = try readField(bytes, from: cursor, end: headerEnd, line: 1, path: path)
-      header.append(field.trimmingCharacters(in: .whitespaces))
-      cursor = next
-    }
-    if header.last?.hasSuffix("\r") == true { header[header.count - 1].removeLast() }
-    guard let idColumn = header.firstIndex(of: "customer_id") else {
-      throw ArbiterError(.invalidArgument, "\(path):1: no 'customer_id' column in the header")
-    }
-    let nameColumn = header.firstIndex(of: "display_name")
-    var featureOfColumn = [Int](repeating: -1, count: header.count)
-    var seen = Set<String>()
-    var report = CSVImportReport()
-    for (column, name) in header.enumerated() {
-      guard seen.insert(name).inserted else { throw ArbiterError(.invalidArgument, "\(path):1: column '\(name)' appears twice") }
-      if column == idColumn || column == nameColumn { continue }
-      if let feature = store.schema.customerIndex(of: name) { featureOfColumn[column] = feature } else { report.ignoredColumns.append(name) }
-    }
-    let missing = store.schema.customerFeatures.enumerated().filter { feature in
-      !featureOfColumn.contains(feature.offset) && !CompiledDerivationsInternal.isInternal(feature.element)
-    }
-    guard missing.isEmpty else {
-      throw ArbiterError(.invalidArgument, "\(path):1: no column for feature(s) \(missing.prefix(5).map { "'\($0.element.name)'" }.joined(separator: ", "))\(missing.count > 5 ? " and \(missing.count - 5) more" : "")")
-    }
+    var run = ImportRun(path: path, store: store, asOfDays: asOfDays, logged: logged)
+    let columns = try readColumns(bytes, path: path, schema: store.schema, ignored: &run.report.ignoredColumns)
+    let parser = ChunkParser(bytes: bytes, columns: columns, width: store.width, path: path)
+    let chunks = chunkBounds(bytes, from: columns.bodyStart, threads: threads)
+    try run.importChunks(chunks, parser: parser, threads: threads)
+    run.report.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    return run.report
+  }
 
-    // Chunks at line boundaries.
-    let bodyStart = min(length, headerEnd + 1)
+  /// The rows split at line boundaries into chunks of at least 1 MiB, about eight per thread.
+  static func chunkBounds(_ bytes: UnsafeRawBufferPointer, from bodyStart: Int, threads: Int) -> [(Int, Int)] {
+    let length = bytes.count
     let chunkSize = max(1 << 20, (length - bodyStart) / max(1, threads * 8))
     var bounds: [Int] = [bodyStart]
     while let last = bounds.last, last < length {
@@ -93,122 +74,7 @@ public enum CSVImporter {
       while end < length && bytes[end - 1] != 0x0a { end += 1 }
       bounds.append(end)
     }
-    let chunks = Array(zip(bounds, bounds.dropFirst()))
-    let width = store.width
-    let header_ = header
-    let columns = featureOfColumn
-
-    struct Parsed: Sendable {
-      var records: [CustomerRecord] = []
-      /// Each record's line within the chunk.
-      var recordLines: [Int] = []
-      var lines = 0
-      var rejected = 0
-      /// (line within the chunk, message without the line)
-      var errors: [(Int, String)] = []
-    }
-    // Parse `threads` chunks at a time in parallel, apply them in file order.
-    var lineBase = 1
-    var group = 0
-    while group < chunks.count {
-      let slice = Array(chunks[group..<min(chunks.count, group + threads)])
-      nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Parsed>.allocate(capacity: slice.count)
-      results.initialize(repeating: Parsed())
-      defer { results.deallocate() }
-      DispatchQueue.concurrentPerform(iterations: slice.count) { k in
-        var parsed = Parsed()
-        var position = slice[k].0
-        let end = slice[k].1
-        var values = [Float](repeating: .nan, count: width)
-        while position < end {
-          parsed.lines += 1
-          var lineEnd = position
-          while lineEnd < end && bytes[lineEnd] != 0x0a { lineEnd += 1 }
-          var contentEnd = lineEnd
-          if contentEnd > position && bytes[contentEnd - 1] == 0x0d { contentEnd -= 1 }
-          defer { position = lineEnd + 1 }
-          if contentEnd == position { parsed.lines -= 0; continue }
-          for f in 0..<width { values[f] = .nan }
-          var id: UInt64 = 0
-          var name = ""
-          var column = 0
-          var cursor = position
-          var problem: String?
-          while cursor <= contentEnd && problem == nil {
-            guard column < header_.count else { problem = "more than the header's \(header_.count) columns"; break }
-            var fieldEnd = cursor
-            if cursor < contentEnd && bytes[cursor] == UInt8(ascii: "\"") {
-              do {
-                let (text, next) = try readField(bytes, from: cursor, end: contentEnd, line: 0, path: path)
-                if column == nameColumn { name = text } else if column == idColumn { id = UInt64(text) ?? 0 } else if columns[column] >= 0 {
-                  guard let value = Float(text), value.isFinite else { problem = "column \(header_[column]): '\(text)' is not a number"; break }
-                  values[columns[column]] = value
-                }
-                cursor = next
-                column += 1
-                if next > contentEnd { break }
-                continue
-              } catch let error as ArbiterError {
-                problem = "column \(header_[column]): \(error.message)"
-                break
-              } catch {
-                problem = "column \(header_[column]): \(error)"
-                break
-              }
-            }
-            while fieldEnd < contentEnd && bytes[fieldEnd] != UInt8(ascii: ",") { fieldEnd += 1 }
-            let field = UnsafeRawBufferPointer(rebasing: bytes[cursor..<fieldEnd])
-            if column == idColumn {
-              guard let parsedId = parseUInt64(field), parsedId != 0 else {
-                problem = "column customer_id: '\(String(decoding: field, as: UTF8.self))' is not a customer id"
-                break
-              }
-              id = parsedId
-            } else if column == nameColumn {
-              name = String(decoding: field, as: UTF8.self)
-            } else if columns[column] >= 0 && !field.isEmpty {
-              guard let value = parseFloat(field), value.isFinite else {
-                problem = "column \(header_[column]): '\(String(decoding: field, as: UTF8.self))' is not a number"
-                break
-              }
-              values[columns[column]] = value
-            }
-            column += 1
-            cursor = fieldEnd + 1
-          }
-          if problem == nil && column != header_.count { problem = "\(column) columns, the header has \(header_.count)" }
-          if problem == nil && id == 0 { problem = "column customer_id: missing" }
-          if let problem {
-            parsed.rejected += 1
-            if parsed.errors.count < maxReportedErrors { parsed.errors.append((parsed.lines, problem)) }
-            continue
-          }
-          parsed.records.append(CustomerRecord(id: id, displayName: name, values: values))
-          parsed.recordLines.append(parsed.lines)
-        }
-        results[k] = parsed
-      }
-      for parsed in results {
-        for (line, message) in parsed.errors where report.errors.count < maxReportedErrors {
-          report.errors.append("\(path):\(lineBase + line): \(message)")
-        }
-        report.rejected += parsed.rejected
-        report.rows += parsed.lines
-        if !parsed.records.isEmpty {
-          let result = try store.upsert(parsed.records, asOfDays: asOfDays, logged: logged)
-          report.inserted += result.inserted
-          report.updated += result.updated
-          report.rejected += result.rejected
-          for (position, id, problem) in result.problems where report.errors.count < maxReportedErrors {
-            report.errors.append("\(path):\(lineBase + parsed.recordLines[position]): customer \(id): \(problem)")
-          }
-        }
-        lineBase += parsed.lines
-      }
-      group += threads
-    }
-    report.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-    return report
+    return Array(zip(bounds, bounds.dropFirst()))
   }
 
   /// A quoted or plain field starting at `start`; returns its text and the index after its comma.

@@ -39,94 +39,20 @@ public struct CompiledDerivations: Sendable {
     clock == nil && accumulators.isEmpty && recencies.isEmpty && triggers.isEmpty && trends.isEmpty
   }
 
-  /// Compiles and validates; errors name the feature and the field.
+  /// Compiles and validates; errors name the feature and the field (the stages are
+  /// ``DerivationCompiler``'s).
   public init(schema: FeatureSchema) throws(ArbiterError) {
-    var clock: Int?
-    var accumulators: [Accumulator] = [], recencies: [Stamp] = [], triggers: [Stamp] = [], trends: [Trend] = []
-    for (index, feature) in schema.customerFeatures.enumerated() {
-      guard let derive = feature.derive else { continue }
-      let what = "schema: feature '\(feature.name)' (derive)"
-      func filter() throws(ArbiterError) -> Filter {
-        var kind: UInt8 = 0
-        if let name = derive.event {
-          guard let parsed = CustomerEvent.Kind(rawValue: name) else {
-            throw ArbiterError(.invalidArgument, "\(what).event: unknown event kind '\(name)' (transaction, page_view, call, transfer)")
-          }
-          kind = parsed.code
-        }
-        var channel: CustomerEvent.TransactionChannel?
-        if let name = derive.channel {
-          guard let parsed = CustomerEvent.TransactionChannel(rawValue: name), parsed != .none else {
-            throw ArbiterError(.invalidArgument, "\(what).channel: unknown channel '\(name)' (atm, branch, card, online, phone)")
-          }
-          channel = parsed
-        }
-        var direction: Int8 = 0
-        switch derive.direction {
-        case nil: break
-        case "in": direction = 1
-        case "out": direction = -1
-        case let other?: throw ArbiterError(.invalidArgument, "\(what).direction: '\(other)' is not 'in' or 'out'")
-        }
-        return Filter(kind: kind, channel: channel, direction: direction)
-      }
-      func halfLife(required: Bool) throws(ArbiterError) -> Double? {
-        guard let h = derive.halfLifeDays else {
-          if required { throw ArbiterError(.invalidArgument, "\(what).halfLifeDays is required") }
-          return nil
-        }
-        guard h.isFinite, h > 0 else { throw ArbiterError(.invalidArgument, "\(what).halfLifeDays must be positive") }
-        return h
-      }
-      func featureIndex(_ name: String?, _ field: String) throws(ArbiterError) -> Int {
-        guard let name else { throw ArbiterError(.invalidArgument, "\(what).\(field) is required") }
-        guard let found = schema.customerIndex(of: name) else {
-          throw ArbiterError(.invalidArgument, "\(what).\(field): no feature '\(name)' in the schema")
-        }
-        return found
-      }
-      switch derive.kind {
-      case .clock:
-        guard clock == nil else { throw ArbiterError(.invalidArgument, "\(what): a schema has at most one clock") }
-        clock = index
-      case .state: break
-      case .count, .sum, .balance:
-        let f = try filter()
-        let kind: AccumulatorKind = derive.kind == .count ? .count : (derive.kind == .sum ? .sum : .balance)
-        let h = kind == .balance ? nil : try halfLife(required: false)
-        accumulators.append(Accumulator(index: index, kind: kind, filter: f, halfLife: h, direction: f.direction))
-      case .recency:
-        recencies.append(Stamp(index: index, filter: try filter(), threshold: 0, expires: .infinity))
-      case .trigger:
-        guard let threshold = derive.threshold, threshold.isFinite, threshold >= 0 else {
-          throw ArbiterError(.invalidArgument, "\(what).threshold must be a number >= 0")
-        }
-        guard let expires = derive.expiresAfterDays, expires > 0 else {
-          throw ArbiterError(.invalidArgument, "\(what).expiresAfterDays must be positive")
-        }
-        triggers.append(Stamp(index: index, filter: try filter(), threshold: threshold, expires: expires))
-      case .trend:
-        trends.append(Trend(index: index, source: try featureIndex(derive.source, "source"), state: try featureIndex(derive.state, "state"), halfLife: try halfLife(required: true)!))
-      }
-    }
-    let decays = accumulators.contains { $0.halfLife != nil } || !trends.isEmpty
-    if decays && clock == nil {
-      throw ArbiterError(.invalidArgument, "schema: decayed features and trends need a feature with derive kind 'clock'")
-    }
-    self.clock = clock
-    self.accumulators = accumulators
-    var halfLives: [Double] = []
-    var decayed: [(Int, Int)] = []
-    for a in accumulators {
-      guard let h = a.halfLife else { continue }
-      if !halfLives.contains(h) { halfLives.append(h) }
-      decayed.append((a.index, halfLives.firstIndex(of: h)!))
-    }
-    self.halfLives = halfLives
-    self.decayed = decayed
-    self.recencies = recencies
-    self.triggers = triggers
-    self.trends = trends
+    var compiler = DerivationCompiler(schema: schema)
+    try compiler.compileFeatures()
+    try compiler.checkDecaysHaveClock()
+    let table = compiler.decayTable()
+    self.clock = compiler.clock
+    self.accumulators = compiler.accumulators
+    self.halfLives = table.halfLives
+    self.decayed = table.decayed
+    self.recencies = compiler.recencies
+    self.triggers = compiler.triggers
+    self.trends = compiler.trends
   }
 
   /// Applies one event to a stored row in place. Events may arrive out of order: a late event's
