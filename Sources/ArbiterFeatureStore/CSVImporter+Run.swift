@@ -20,7 +20,10 @@ extension CSVImporter {
         let slice = Array(chunks[group..<min(chunks.count, group + threads)])
         nonisolated(unsafe) let results = UnsafeMutableBufferPointer<ParsedChunk>.allocate(capacity: slice.count)
         results.initialize(repeating: ParsedChunk())
-        defer { results.deallocate() }
+        defer {
+          results.deinitialize()
+          results.deallocate()
+        }
         DispatchQueue.concurrentPerform(iterations: slice.count) { k in
           results[k] = shared.parse(from: slice[k].0, to: slice[k].1)
         }

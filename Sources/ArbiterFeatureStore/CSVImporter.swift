@@ -7,18 +7,25 @@ import Foundation
 
 /// What a CSV import did.
 public struct CSVImportReport: Sendable, CustomStringConvertible {
+  /// Data rows read (the header not counted).
   public var rows = 0
+  /// Customers new to the store.
   public var inserted = 0
+  /// Customers already in the store, replaced.
   public var updated = 0
+  /// Rows refused (see ``errors``).
   public var rejected = 0
   /// The first rejections, each naming the line and the column.
   public var errors: [String] = []
   /// Header columns that are not features of the schema (ignored).
   public var ignoredColumns: [String] = []
+  /// Wall time of the import, snapshot included.
   public var seconds = 0.0
 
+  /// A one-line summary of the counts and time.
   public var description: String {
-    var text = "\(rows) rows: \(inserted) inserted, \(updated) updated, \(rejected) rejected in \(String(format: "%.1f", seconds)) s"
+    var text =
+      "\(rows) rows: \(inserted) inserted, \(updated) updated, \(rejected) rejected in \(String(format: "%.1f", seconds)) s"
     if !ignoredColumns.isEmpty { text += "; ignored columns: \(ignoredColumns.joined(separator: ", "))" }
     return text
   }
@@ -34,6 +41,7 @@ public struct CSVImportReport: Sendable, CustomStringConvertible {
 /// duplicate ids wins). A bad row is rejected, counted and reported with its line and column;
 /// the rest are imported.
 public enum CSVImporter {
+  /// How many rejections the report spells out (all are counted).
   public static let maxReportedErrors = 20
 
   /// Maps the file, reads its header (``readColumns(_:path:schema:ignored:)``), splits the rows
@@ -78,7 +86,9 @@ public enum CSVImporter {
   }
 
   /// A quoted or plain field starting at `start`; returns its text and the index after its comma.
-  static func readField(_ bytes: UnsafeRawBufferPointer, from start: Int, end: Int, line: Int, path: String) throws(ArbiterError) -> (String, Int) {
+  static func readField(
+    _ bytes: UnsafeRawBufferPointer, from start: Int, end: Int, line: Int, path: String
+  ) throws(ArbiterError) -> (String, Int) {
     guard start < end, bytes[start] == UInt8(ascii: "\"") else {
       var i = start
       while i < end && bytes[i] != UInt8(ascii: ",") { i += 1 }
@@ -96,7 +106,9 @@ public enum CSVImporter {
       text.append(bytes[i])
       i += 1
     }
-    guard i >= end || bytes[i] == UInt8(ascii: ",") else { throw ArbiterError(.invalidArgument, "text after a closing quote") }
+    guard i >= end || bytes[i] == UInt8(ascii: ",") else {
+      throw ArbiterError(.invalidArgument, "text after a closing quote")
+    }
     return (String(decoding: text, as: UTF8.self), i + 1)
   }
 

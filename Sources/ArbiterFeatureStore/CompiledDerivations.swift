@@ -21,7 +21,9 @@ public struct CompiledDerivations: Sendable {
     }
   }
   enum AccumulatorKind: Sendable { case count, sum, balance }
-  struct Accumulator: Sendable { var index: Int; var kind: AccumulatorKind; var filter: Filter; var halfLife: Double?; var direction: Int8 }
+  struct Accumulator: Sendable {
+    var index: Int; var kind: AccumulatorKind; var filter: Filter; var halfLife: Double?; var direction: Int8
+  }
   struct Stamp: Sendable { var index: Int; var filter: Filter; var threshold: Double; var expires: Double }
   struct Trend: Sendable { var index: Int; var source: Int; var state: Int; var halfLife: Double }
 
@@ -64,7 +66,11 @@ public struct CompiledDerivations: Sendable {
       let c = Double(row[clock])
       if c.isNaN { row[clock] = Float(t) } else if t >= c { elapsed = t - c } else { late = c - t }
       if elapsed > 0 {
-        for a in accumulators { if let h = a.halfLife { row[a.index] = Float(Double(row[a.index].isNaN ? 0 : row[a.index]) * exp2(-elapsed / h)) } }
+        for a in accumulators {
+          if let h = a.halfLife {
+            row[a.index] = Float(Double(row[a.index].isNaN ? 0 : row[a.index]) * exp2(-elapsed / h))
+          }
+        }
         for trend in trends {
           let s = Double(row[trend.source]), e = Double(row[trend.state])
           if s.isNaN { continue }

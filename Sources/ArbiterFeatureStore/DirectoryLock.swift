@@ -12,7 +12,9 @@ final class DirectoryLock: @unchecked Sendable {
   init(directory: String) throws(ArbiterError) {
     let path = directory + "/LOCK"
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw ArbiterError(.failedPrecondition, "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else {
+      throw ArbiterError(.failedPrecondition, "cannot open '\(path)': \(String(cString: strerror(errno)))")
+    }
     guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
       close(fd)
       throw ArbiterError(.failedPrecondition, "the feature store '\(directory)' is in use by another process")

@@ -24,7 +24,8 @@ public enum FastHash {
       v4 = round(v4, pointer.loadUnaligned(fromByteOffset: offset + 24, as: UInt64.self))
       offset += 32
     }
-    var h = ((v1 << 1) | (v1 >> 63)) &+ ((v2 << 7) | (v2 >> 57)) &+ ((v3 << 12) | (v3 >> 52)) &+ ((v4 << 18) | (v4 >> 46))
+    var h =
+      ((v1 << 1) | (v1 >> 63)) &+ ((v2 << 7) | (v2 >> 57)) &+ ((v3 << 12) | (v3 >> 52)) &+ ((v4 << 18) | (v4 >> 46))
     h ^= UInt64(truncatingIfNeeded: count) &* prime3
     while offset + 8 <= count {
       h = round(h, pointer.loadUnaligned(fromByteOffset: offset, as: UInt64.self))

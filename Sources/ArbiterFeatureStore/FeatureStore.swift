@@ -85,7 +85,6 @@ public final class FeatureStore: @unchecked Sendable {
     var scratch: [UInt8] = []
   }
 
-
   /// How far ahead of the server clock events may be unless configured otherwise.
   public static let defaultMaxEventSkew: Duration = .seconds(300)
 
@@ -230,7 +229,9 @@ public final class FeatureStore: @unchecked Sendable {
         if found == nil, let asOfDays { found = storedForm(of: &record, asOfDays: asOfDays, latestEventMillis: latest) }
         if let problem = found {
           result.rejected += 1
-          if result.errors.count < 10 { result.errors.append("profiles[\(position)] (customer \(record.id)): \(problem)") }
+          if result.errors.count < 10 {
+            result.errors.append("profiles[\(position)] (customer \(record.id)): \(problem)")
+          }
           if result.problems.count < UpsertResult.maxProblems { result.problems.append((position, record.id, problem)) }
           continue
         }
@@ -269,7 +270,9 @@ public final class FeatureStore: @unchecked Sendable {
 
   /// Completes a record of `entries` entries, hands out their positions and queues it for the log
   /// (unless `logged` is false); returns the last position to wait for (0 when not logged).
-  private func finishRecord(_ log: inout LogRecords.Writer, entries: UInt32, logged: Bool, _ state: inout WriterState) -> UInt64 {
+  private func finishRecord(
+    _ log: inout LogRecords.Writer, entries: UInt32, logged: Bool, _ state: inout WriterState
+  ) -> UInt64 {
     withUnsafeBytes(of: entries.littleEndian) { count in
       log.bytes.withUnsafeMutableBytes { $0[9..<13].copyBytes(from: count) }
     }
@@ -283,7 +286,9 @@ public final class FeatureStore: @unchecked Sendable {
   private func problem(with record: CustomerRecord) -> String? {
     if record.id == 0 { return "customer id 0 is reserved" }
     if record.values.count != width { return "\(record.values.count) feature values, the schema has \(width)" }
-    if record.displayName.utf8.count > NameArena.maxLength { return "display_name longer than \(NameArena.maxLength) bytes" }
+    if record.displayName.utf8.count > NameArena.maxLength {
+      return "display_name longer than \(NameArena.maxLength) bytes"
+    }
     for (i, value) in record.values.enumerated() where value.isInfinite {
       return "feature '\(schema.customerFeatures[i].name)' is infinite"
     }
@@ -320,13 +325,17 @@ public final class FeatureStore: @unchecked Sendable {
   func applyUpsert(_ record: CustomerRecord, lsn: UInt64) throws(ArbiterStoreError) -> Bool {
     let name = try names.append(record.displayName)
     if let row = row(of: record.id) {
-      segments.write(row, lsn: lsn) { values in record.values.withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: width) } }
+      segments.write(row, lsn: lsn) { values in
+        record.values.withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: width) }
+      }
       segments.nameRef(row).store(name, ordering: .releasing)
       return false
     }
     let row = count
     try segments.ensureCapacity(forRow: row)
-    segments.write(row, lsn: lsn) { values in record.values.withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: width) } }
+    segments.write(row, lsn: lsn) { values in
+      record.values.withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: width) }
+    }
     segments.nameRef(row).store(name, ordering: .releasing)
     var table = liveIndex
     if Double(row + 1) > Double(table.capacity) * 0.75 {
@@ -356,7 +365,9 @@ public final class FeatureStore: @unchecked Sendable {
       for (position, event) in events.enumerated() {
         guard let row = row(of: event.customerId) else {
           result.rejected += 1
-          if result.errors.count < 10 { result.errors.append("events[\(position)]: customer \(event.customerId) not found") }
+          if result.errors.count < 10 {
+            result.errors.append("events[\(position)]: customer \(event.customerId) not found")
+          }
           continue
         }
         guard event.amount.isFinite else {
@@ -414,8 +425,12 @@ public final class FeatureStore: @unchecked Sendable {
         guard let kind = CustomerEvent.Kind(code: try reader.get(UInt8.self)),
           let channel = CustomerEvent.TransactionChannel(code: try reader.get(UInt8.self))
         else { throw ArbiterStoreError("event with an unknown kind or channel") }
-        let event = CustomerEvent(customerId: id, kind: kind, timestampMillis: try reader.get(Int64.self), amount: try reader.getDouble(), channel: channel)
-        guard let row = row(of: id) else { throw ArbiterStoreError("event for customer \(id), who is not in the store") }
+        let event = CustomerEvent(
+          customerId: id, kind: kind, timestampMillis: try reader.get(Int64.self), amount: try reader.getDouble(),
+          channel: channel)
+        guard let row = row(of: id) else {
+          throw ArbiterStoreError("event for customer \(id), who is not in the store")
+        }
         if segments.lsn(row) >= lsn { report.skipped += 1; continue }
         segments.write(row, lsn: lsn) { values in derivations.apply(event, to: values) }
       default:

@@ -13,7 +13,9 @@ enum LogRecords {
 
   struct Writer {
     var bytes: [UInt8] = []
-    mutating func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func put<T: FixedWidthInteger>(_ value: T) {
+      withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
     mutating func put(_ value: Float) { put(value.bitPattern) }
     mutating func put(_ value: Double) { put(value.bitPattern) }
   }
@@ -53,8 +55,12 @@ public struct ReplayReport: Sendable, CustomStringConvertible {
 
   /// A one-line account of the replay, e.g. "2 log segment(s), 10 record(s), …".
   public var description: String {
-    var text = "\(segments) log segment(s), \(records) record(s), \(applied) change(s) applied, \(skipped) already in the snapshot"
-    if let truncated { text += "; torn tail in \(truncated.path) at byte \(truncated.offset): \(truncated.discardedBytes) byte(s) cut off" }
+    var text =
+      "\(segments) log segment(s), \(records) record(s), \(applied) change(s) applied, \(skipped) already in the snapshot"
+    if let truncated {
+      text +=
+        "; torn tail in \(truncated.path) at byte \(truncated.offset): \(truncated.discardedBytes) byte(s) cut off"
+    }
     return text
   }
 }

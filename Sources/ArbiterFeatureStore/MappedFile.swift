@@ -25,8 +25,11 @@ final class MappedFile: @unchecked Sendable {
     length = Int(info.st_size)
     guard length > 0 else { throw ArbiterError(.dataCorrupted, "\(path): empty file") }
     mappedLength = HugePages.roundUp(length)
-    guard let region = mmap(nil, mappedLength, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), region != MAP_FAILED else {
-      throw ArbiterError(.resourceExhausted, "cannot allocate \(mappedLength) bytes for '\(path)': \(String(cString: strerror(errno)))")
+    guard let region = mmap(nil, mappedLength, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+      region != MAP_FAILED
+    else {
+      throw ArbiterError(
+        .resourceExhausted, "cannot allocate \(mappedLength) bytes for '\(path)': \(String(cString: strerror(errno)))")
     }
     HugePages.advise(region, mappedLength)
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
@@ -60,7 +63,9 @@ enum HugePages {
   /// Anonymous, huge-page-advised, zeroed memory (release with `free(_:length:)`).
   static func allocate(_ length: Int) -> UnsafeMutableRawPointer {
     let rounded = roundUp(length)
-    guard let region = mmap(nil, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), region != MAP_FAILED else {
+    guard let region = mmap(nil, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+      region != MAP_FAILED
+    else {
       fatalError("out of memory allocating \(rounded) bytes")
     }
     advise(region, rounded)

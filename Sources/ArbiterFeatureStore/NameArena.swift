@@ -35,9 +35,13 @@ final class NameArena: @unchecked Sendable {
   /// Stores a name (≤ 255 UTF-8 bytes); returns its reference. Writer only.
   func append(_ name: String) throws(ArbiterStoreError) -> UInt32 {
     let bytes = Array(name.utf8)
-    guard bytes.count <= Self.maxLength else { throw ArbiterStoreError("display name longer than \(Self.maxLength) bytes") }
+    guard bytes.count <= Self.maxLength else {
+      throw ArbiterStoreError("display name longer than \(Self.maxLength) bytes")
+    }
     if offset + 1 + bytes.count > Self.chunkSize {
-      guard chunkCount < Self.maxChunks else { throw ArbiterStoreError("name arena is full; take a snapshot to compact it") }
+      guard chunkCount < Self.maxChunks else {
+        throw ArbiterStoreError("name arena is full; take a snapshot to compact it")
+      }
       chunks[chunkCount] = UnsafeMutableRawPointer.allocate(byteCount: Self.chunkSize, alignment: 8)
       chunkCount += 1
       offset = 0

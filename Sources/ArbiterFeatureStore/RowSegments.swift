@@ -60,7 +60,9 @@ final class RowSegments: @unchecked Sendable {
   /// Makes room for `row`, allocating a fresh segment if needed. Writer only.
   func ensureCapacity(forRow row: Int) throws(ArbiterStoreError) {
     while row >= segmentCount * Self.rowsPerSegment {
-      guard segmentCount < Self.maxSegments else { throw ArbiterStoreError("the store is full (\(Self.maxSegments * Self.rowsPerSegment) customers)") }
+      guard segmentCount < Self.maxSegments else {
+        throw ArbiterStoreError("the store is full (\(Self.maxSegments * Self.rowsPerSegment) customers)")
+      }
       let n = Self.rowsPerSegment
       let rows = HugePages.allocate(n * stride)  // zeroed
       for r in 0..<n { (rows + r * stride + 8).initializeMemory(as: Float.self, repeating: .nan, count: width) }

@@ -74,16 +74,24 @@ enum SnapshotFormat {
   }
 
   static func decode(_ pointer: UnsafeRawPointer, length: Int, path: String) throws(ArbiterError) -> Header {
-    guard length >= headerSize else { throw ArbiterError(.dataCorrupted, "\(path): \(length) bytes, shorter than a snapshot header; refusing it") }
+    guard length >= headerSize else {
+      throw ArbiterError(.dataCorrupted, "\(path): \(length) bytes, shorter than a snapshot header; refusing it")
+    }
     let buffer = UnsafeRawBufferPointer(start: pointer, count: headerSize)
     var r = LogRecords.Reader(buffer)
-    func fail(_ what: String) -> ArbiterError { ArbiterError(.dataCorrupted, "\(path): \(what); refusing the snapshot") }
+    func fail(_ what: String) -> ArbiterError {
+      ArbiterError(.dataCorrupted, "\(path): \(what); refusing the snapshot")
+    }
     do {
       guard try r.get(UInt64.self) == magic else { throw fail("not an Arbiter snapshot (bad magic)") }
       let stored = buffer.loadUnaligned(fromByteOffset: headerSize - 8, as: UInt64.self)
-      guard FastHash.hash(pointer, count: headerSize - 8) == UInt64(littleEndian: stored) else { throw fail("header checksum mismatch") }
+      guard FastHash.hash(pointer, count: headerSize - 8) == UInt64(littleEndian: stored) else {
+        throw fail("header checksum mismatch")
+      }
       let format = try r.get(UInt32.self)
-      guard format == version else { throw ArbiterError(.failedPrecondition, "\(path): snapshot format \(format), this server reads \(version)") }
+      guard format == version else {
+        throw ArbiterError(.failedPrecondition, "\(path): snapshot format \(format), this server reads \(version)")
+      }
       let width = Int(try r.get(UInt32.self))
       let rows = Int(try r.get(UInt64.self))
       let padded = Int(try r.get(UInt64.self))
@@ -93,11 +101,17 @@ enum SnapshotFormat {
       let hash = (0..<32).map { buffer[r.offset + $0] }
       r.offset += 32
       var sections: [(Int, Int, UInt64)] = []
-      for _ in 0..<sectionCount { sections.append((Int(try r.get(UInt64.self)), Int(try r.get(UInt64.self)), try r.get(UInt64.self))) }
-      for (i, section) in sections.enumerated() where section.0 < headerSize || section.0 + section.1 > length {
-        throw fail("section \(i) (bytes \(section.0)..<\(section.0 + section.1)) lies outside the \(length)-byte file: truncated")
+      for _ in 0..<sectionCount {
+        sections.append((Int(try r.get(UInt64.self)), Int(try r.get(UInt64.self)), try r.get(UInt64.self)))
       }
-      return Header(width: width, rows: rows, paddedRows: padded, capacity: capacity, startLSN: start, createdMillis: created, schemaHash: hash, sections: sections)
+      for (i, section) in sections.enumerated() where section.0 < headerSize || section.0 + section.1 > length {
+        throw fail(
+          "section \(i) (bytes \(section.0)..<\(section.0 + section.1)) lies outside the \(length)-byte file: truncated"
+        )
+      }
+      return Header(
+        width: width, rows: rows, paddedRows: padded, capacity: capacity, startLSN: start, createdMillis: created,
+        schemaHash: hash, sections: sections)
     } catch let error as ArbiterError {
       throw error
     } catch {
@@ -108,10 +122,16 @@ enum SnapshotFormat {
 
 /// What a snapshot wrote.
 public struct SnapshotReport: Sendable {
+  /// The snapshot file written.
   public var path: String
+  /// Customers in it.
   public var rows: Int
+  /// Its size in bytes.
   public var bytes: Int
+  /// The first log record not in it (replayed on top at the next open).
   public var startLSN: UInt64
+  /// How long writing it took.
   public var seconds: Double
+  /// Log segments it made obsolete and that were deleted.
   public var removedSegments: Int
 }

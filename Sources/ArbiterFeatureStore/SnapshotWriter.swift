@@ -148,7 +148,9 @@ struct SnapshotWriter {
         target.storeBytes(of: (lsn << 1).littleEndian, as: UInt64.self)
         scratch.withUnsafeBytes { (target + 8).copyMemory(from: $0.baseAddress!, byteCount: width * 4) }
         let name = Array(store.displayName(row: r).utf8)
-        if name.isEmpty { refs[i] = NameArena.none } else {
+        if name.isEmpty {
+          refs[i] = NameArena.none
+        } else {
           refs[i] = UInt32(namesLength + nameBytes.count)
           nameBytes.append(UInt8(name.count))
           nameBytes.append(contentsOf: name)

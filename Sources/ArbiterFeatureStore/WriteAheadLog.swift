@@ -61,7 +61,10 @@ final class WriteAheadLog: @unchecked Sendable {
     self.policy = policy
     self.segmentPath = segmentPath
     fd = open(segmentPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw ArbiterError(.failedPrecondition, "cannot open log segment '\(segmentPath)': \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else {
+      throw ArbiterError(
+        .failedPrecondition, "cannot open log segment '\(segmentPath)': \(String(cString: strerror(errno)))")
+    }
     durableLSN.store(durable, ordering: .relaxed)
     pendingLSN = durable
     let thread = Thread { [unowned self] in self.flushLoop() }
@@ -108,7 +111,8 @@ final class WriteAheadLog: @unchecked Sendable {
       }
       if ready {
         if failed.load(ordering: .acquiring) {
-          continuation.resume(throwing: ArbiterError(.failedPrecondition, "the update log failed to write; updates are refused"))
+          continuation.resume(
+            throwing: ArbiterError(.failedPrecondition, "the update log failed to write; updates are refused"))
         } else {
           continuation.resume()
         }
@@ -188,7 +192,8 @@ final class WriteAheadLog: @unchecked Sendable {
     }
     for waiter in ready {
       if failure {
-        waiter.continuation.resume(throwing: ArbiterError(.failedPrecondition, "the update log failed to write; updates are refused"))
+        waiter.continuation.resume(
+          throwing: ArbiterError(.failedPrecondition, "the update log failed to write; updates are refused"))
       } else {
         waiter.continuation.resume()
       }
@@ -207,13 +212,16 @@ final class WriteAheadLog: @unchecked Sendable {
     defer { fileLock.unlock() }
     guard writeAll(data), fsync(fd) == 0 else {
       failed.store(true, ordering: .releasing)
-      throw ArbiterError(.failedPrecondition, "cannot write log segment '\(segmentPath)': \(String(cString: strerror(errno)))")
+      throw ArbiterError(
+        .failedPrecondition, "cannot write log segment '\(segmentPath)': \(String(cString: strerror(errno)))")
     }
     unsyncedSince = nil
     if !data.isEmpty { durableLSN.store(queued, ordering: .releasing) }
     let path = directory + "/" + Self.segmentName(startingAt: lsn)
     let next = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-    guard next >= 0 else { throw ArbiterError(.failedPrecondition, "cannot open log segment '\(path)': \(String(cString: strerror(errno)))") }
+    guard next >= 0 else {
+      throw ArbiterError(.failedPrecondition, "cannot open log segment '\(path)': \(String(cString: strerror(errno)))")
+    }
     close(fd)
     fd = next
     segmentPath = path

@@ -18,21 +18,30 @@ struct ModelBench: ParsableCommand {
   @Option(help: "Timed requests.") var requests = 20_000
 
   func run() throws {
-    func load(_ directory: String) throws -> (FeatureSchema, [[Float]]) {
-      let schema = try failing {
-        try CanonicalJSON.decode(
-          FeatureSchema.self, from: try Data(contentsOf: URL(fileURLWithPath: directory + "/schema.json")),
-          file: "schema.json")
-      }
-      let table = try failing {
-        try CSVTable(text: try String(contentsOfFile: directory + "/parity.csv", encoding: .utf8), file: "parity.csv")
-      }
-      // N offers = N rows through the model (each offer changes the row, as offer features would).
-      return (
-        schema,
-        table.rows.prefix(offers).map { row in (0..<schema.width).map { row[$0].isEmpty ? .nan : Float(row[$0])! } }
-      )
+    try benchTrees()
+    try benchLogistic()
+  }
+
+  /// The fixture's schema and its first `offers` rows (empty cells missing).
+  private func load(_ directory: String) throws -> (FeatureSchema, [[Float]]) {
+    let schema = try failing {
+      try CanonicalJSON.decode(
+        FeatureSchema.self, from: try Data(contentsOf: URL(fileURLWithPath: directory + "/schema.json")),
+        file: "schema.json")
     }
+    let table = try failing {
+      try CSVTable(text: try String(contentsOfFile: directory + "/parity.csv", encoding: .utf8), file: "parity.csv")
+    }
+    // N offers = N rows through the model (each offer changes the row, as offer features would).
+    return (
+      schema,
+      table.rows.prefix(offers).map { row in (0..<schema.width).map { row[$0].isEmpty ? .nan : Float(row[$0])! } }
+    )
+  }
+
+  /// The tree models of the fixtures (LightGBM with native categorical splits and one-hot,
+  /// XGBoost), one customer × `offers` rows a request.
+  private func benchTrees() throws {
     let (schema, rows) = try load(fixtures)
     let (wideSchema, wideRows) = try load(fixtures + "/wide")
     let lightGBM = try failing {
@@ -72,6 +81,10 @@ struct ModelBench: ParsableCommand {
         "  \(LatencySamples.summary(samples)); \(visits / rows.count) node visits per offer, \(String(format: "%.2f", mean / Double(visits))) ns per node a tree walk would visit (sink \(sink))"
       )
     }
+  }
+
+  /// The bundle's logistic models over 1,000 demo customers, term by term and as Decide scores.
+  private func benchLogistic() throws {
     let loaded = try failing { try ModelBundle.load(from: bundle) }
     let models = try failing {
       try loaded.models.models.map { document throws(ArbiterError) in
