@@ -3,6 +3,16 @@ import ArbiterFeatureStore
 import ArbiterModels
 import Foundation
 
+/// What scoring reads of a decision, as plain values (no reference to retain per offer).
+struct ScoringTerms {
+  let reasonKey: Int?
+  let pageKey: Int?
+  let channel: Channel
+  let costShare: Double
+  let channelPrice: Double
+  let now: Double
+}
+
 /// What the candidates and presentation stages read of one decision's inputs: the customer's
 /// vector, the context values, and the row prepared for the logistic models (all on the stack).
 struct DecisionInputs {
@@ -92,11 +102,14 @@ extension DecisionEngine {
   /// candidates, best first (ties by catalogue order).
   func collectCandidates(_ state: inout DecisionState, _ inputs: DecisionInputs) {
     let consentGiven = state.request.anonymous || catalogue.rules.consents(inputs.customer, on: state.channel)
+    let terms = ScoringTerms(
+      reasonKey: state.reasonKey, pageKey: state.pageKey, channel: state.channel, costShare: state.costShare,
+      channelPrice: state.channelPrice, now: state.now)
     for index in 0..<catalogue.hot.count {
       guard isEligible(index, &state, inputs, consentGiven: consentGiven), isWithinLimits(index, &state) else {
         continue
       }
-      let candidate = score(index, state, inputs)
+      let candidate = score(index, terms, inputs)
       if isHeldOut(candidate, &state) { continue }
       guard candidate.priority > 0 else {
         if state.explain { state.suppressed.append(belowCost(candidate)) }
@@ -109,6 +122,7 @@ extension DecisionEngine {
 
   /// Eligibility, consent and suitability, then the contact policy. An anonymous visitor has no
   /// customer rules to meet, but an offer's validity dates and channels hold for everyone.
+  @inline(__always)
   private func isEligible(
     _ index: Int, _ state: inout DecisionState, _ inputs: DecisionInputs, consentGiven: Bool
   ) -> Bool {
@@ -149,6 +163,7 @@ extension DecisionEngine {
   }
 
   /// The offer's quota and the channel's capacity, as they stand when the decision starts.
+  @inline(__always)
   private func isWithinLimits(_ index: Int, _ state: inout DecisionState) -> Bool {
     let now = state.now
     if catalogue.hot[index].hasQuota, let quota = catalogue.offers[index].quota, quota.used(at: now) >= quota.limitUnits
@@ -177,7 +192,8 @@ extension DecisionEngine {
 
   /// Scoring and arbitration: priority = propensity × value × context weight × lever − channel
   /// cost − shadow prices.
-  private func score(_ index: Int, _ state: DecisionState, _ inputs: DecisionInputs) -> DecisionState.Candidate {
+  @inline(__always)
+  private func score(_ index: Int, _ state: ScoringTerms, _ inputs: DecisionInputs) -> DecisionState.Candidate {
     let offer = catalogue.hot[index]
     let channels = Channel.allCases.count
     let propensity =
@@ -198,6 +214,7 @@ extension DecisionEngine {
 
   /// The control group: a customer held out of the offer's group for the period is logged with
   /// what the offer would have scored, so that lift can be measured.
+  @inline(__always)
   private func isHeldOut(_ candidate: DecisionState.Candidate, _ state: inout DecisionState) -> Bool {
     guard let control = state.control,
       CompiledCatalogue.isControl(
@@ -266,6 +283,7 @@ extension DecisionEngine {
 
   /// The candidates that can fill the open position, best first: not shown, fitting the slot,
   /// with quota and channel capacity left now (a candidate found without is marked refused).
+  @inline(__always)
   private func collectAvailable(
     _ state: inout DecisionState, page: SlotFilling, firstOnly: Bool, into available: inout [Int]
   ) {
@@ -290,6 +308,7 @@ extension DecisionEngine {
 
   /// Reserves the candidate's quota and channel capacity; false (nothing reserved, the candidate
   /// marked refused) when a concurrent decision took the last of either.
+  @inline(__always)
   private func reserve(_ k: Int, _ state: inout DecisionState) -> Bool {
     let offer = catalogue.offers[state.candidates[k].offer]
     if let quota = offer.quota, !quota.reserve(1, at: state.now) {
