@@ -290,14 +290,18 @@ extension DecisionEngine {
     available.removeAll(keepingCapacity: true)
     let now = state.now
     let used = state.channelBudget?.used(at: now)
+    // Plain values first: an offer object is touched (and its count retained, which two event
+    // loops would bounce between their caches) only for a page's category or a quota.
+    let hot = catalogue.hot, units = catalogue.hotUnits
+    let unitColumn = state.channel.ordinal, channels = Channel.allCases.count
     for k in state.candidates.indices where !state.candidates[k].shown && state.candidates[k].refusal == nil {
-      let offer = catalogue.offers[state.candidates[k].offer]
-      if state.slots != nil && !page.fits(category: offer.definition.category) { continue }
-      if let quota = offer.quota, quota.used(at: now) + 1 > quota.limitUnits {
+      let index = state.candidates[k].offer
+      if state.slots != nil && !page.fits(category: catalogue.offers[index].definition.category) { continue }
+      if hot[index].hasQuota, let quota = catalogue.offers[index].quota, quota.used(at: now) + 1 > quota.limitUnits {
         state.candidates[k].refusal = .budget
         continue
       }
-      if let budget = state.channelBudget, used! + offer.capacityUnits[state.channel.ordinal] > budget.limitUnits {
+      if let budget = state.channelBudget, used! + units[index * channels + unitColumn] > budget.limitUnits {
         state.candidates[k].refusal = .capacity
         continue
       }
