@@ -1,0 +1,119 @@
+"""Shared pieces of Arbiter's browser tests: a live server and a headless Chromium.
+
+The server is the one at ARBITER_HTTP_URL when that is set (the Swift test suite starts one and
+sets it); otherwise this starts `arbiter serve` from ARBITER_BIN (default .build/debug/arbiter)
+on the demo bank with a fresh store and free ports, for running these tests alone:
+`.build/venv/bin/python -m pytest Tests/Web`.
+"""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCREENSHOTS = os.path.join(REPO, ".build", "screenshots")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A running Arbiter: its HTTP base URL and the interaction log's path."""
+
+    def __init__(self, url, interaction_log, process=None, workdir=None):
+        self.url = url.rstrip("/")
+        self.interaction_log = interaction_log
+        self.process = process
+        self.workdir = workdir
+
+    @staticmethod
+    def start(extra_args=()):
+        url = os.environ.get("ARBITER_HTTP_URL")
+        if url:
+            return Server(url, os.environ.get("ARBITER_INTERACTION_LOG", ""))
+        binary = os.environ.get("ARBITER_BIN", os.path.join(REPO, ".build", "debug", "arbiter"))
+        workdir = tempfile.mkdtemp(prefix="arbiter-web-")
+        http_port = free_port()
+        log = os.path.join(workdir, "interactions.jsonl")
+        args = [binary, "serve", "--bundle", os.path.join(REPO, "models", "demo"), "--store", "none",
+                "--customers", "20000", "--interaction-log", log, "--port", "0", "--lean-port", "off",
+                "--http-port", str(http_port), "--log-level", "warning", *extra_args]
+        process = subprocess.Popen(args, stdout=open(os.path.join(workdir, "server.log"), "wb"),
+                                   stderr=subprocess.STDOUT)
+        server = Server(f"http://127.0.0.1:{http_port}", log, process, workdir)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("arbiter exited: " + open(os.path.join(workdir, "server.log")).read())
+            try:
+                if server.get("/health")["status"] == "SERVING":
+                    return server
+            except (OSError, urllib.error.URLError, ValueError, KeyError):
+                time.sleep(0.2)
+        raise RuntimeError("arbiter did not answer /health within 120 s")
+
+    def stop(self):
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def request(self, method, path, body=None, headers=None):
+        """The decoded JSON answer; raises urllib.error.HTTPError on an error status."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json", **(headers or {})})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"{}")
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def post(self, path, body):
+        return self.request("POST", path, body)
+
+    def log_lines(self):
+        """The interaction log's JSON lines written so far (the server flushes every 0.2 s)."""
+        if not self.interaction_log or not os.path.exists(self.interaction_log):
+            return []
+        with open(self.interaction_log) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+
+def browser(width=1366, height=768):
+    """Headless Chromium (Debian's chromium and chromium-driver) through Selenium."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     f"--window-size={width},{height}", "--force-device-scale-factor=1"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_window_size(width, height)
+    return driver
+
+
+def screenshot(driver, name):
+    """Writes .build/screenshots/<name>.png at the window's size."""
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    path = os.path.join(SCREENSHOTS, name + ".png")
+    driver.save_screenshot(path)
+    return path
+
+
+def wait_until(condition, timeout=5.0, interval=0.05, message="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
