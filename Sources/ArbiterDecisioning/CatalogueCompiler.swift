@@ -227,6 +227,7 @@ struct CatalogueCompiler {
     guard let q = offer.quota else { return nil }
     guard q.limit >= 1 else { throw invalid("offers[\(position)].quota.limit", "must be at least 1") }
     return pacing.budget(
-      key: "quota:\(offer.id)", limit: Double(q.limit), periodDays: q.period.days, priceScale: offer.value * offer.lever)
+      key: "quota:\(offer.id)", limit: Double(q.limit), periodDays: q.period.days,
+      priceScale: offer.value * offer.lever)
   }
 }

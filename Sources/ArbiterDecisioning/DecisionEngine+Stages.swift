@@ -38,7 +38,8 @@ extension DecisionEngine {
     guard request.contextFeatures.count <= extraContext else {
       throw ArbiterError(
         .invalidArgument,
-        "the context has \(request.contextFeatures.count) feature values, the schema has \(extraContext) context features besides the channel"
+        "the context has \(request.contextFeatures.count) feature values, "
+          + "the schema has \(extraContext) context features besides the channel"
       )
     }
     for (i, value) in request.contextFeatures.enumerated() where !value.isFinite && !value.isNaN {
@@ -240,7 +241,8 @@ extension DecisionEngine {
     let p = candidate.propensity
     let detail = String(
       format:
-        "expected value %.2f (p %.4f × value %.0f × context %.2f × lever %.2f) does not cover cost %.2f + shadow price %.2f",
+        "expected value %.2f (p %.4f × value %.0f × context %.2f × lever %.2f) "
+        + "does not cover cost %.2f + shadow price %.2f",
       p * definition.value * candidate.weight * definition.lever, p, definition.value, candidate.weight,
       definition.lever,
       candidate.cost, candidate.price)

@@ -43,7 +43,8 @@ public final class DecisionEngine: Sendable {
     guard bundle.schema.layout == customers.schema.layout else {
       throw ArbiterError(
         .failedPrecondition,
-        "bundle \(bundle.manifest.name)/\(bundle.manifest.version) was built for a different feature schema than the loaded customers"
+        "bundle \(bundle.manifest.name)/\(bundle.manifest.version) was built for a different feature schema "
+          + "than the loaded customers"
       )
     }
     self.catalogue = try CompiledCatalogue(bundle: bundle, pacing: pacing)
@@ -150,7 +151,8 @@ public final class DecisionEngine: Sendable {
           if let bad {
             return ArbiterError(
               .failedPrecondition,
-              "probe: the model of offer '\(bad.definition.id)' does not score customer \(ids[index]) on \(channel.name) as a probability"
+              "probe: the model of offer '\(bad.definition.id)' does not score customer \(ids[index]) "
+                + "on \(channel.name) as a probability"
             )
           }
         }

@@ -349,7 +349,8 @@ public final class InteractionLog: Sendable {
     guard outcome.timestampMillis <= now &+ skew else {
       throw ArbiterError(
         .invalidArgument,
-        "outcome \(i): its time \(outcome.timestampMillis) ms is ahead of the server clock (\(now) ms) by more than \(skew) ms"
+        "outcome \(i): its time \(outcome.timestampMillis) ms is ahead of the server clock (\(now) ms) "
+          + "by more than \(skew) ms"
       )
     }
     guard outcome.timestampMillis >= decision.timestampMillis &- skew else {

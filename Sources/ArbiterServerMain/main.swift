@@ -51,8 +51,10 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Recent decisions outcomes may refer to, about 40 bytes each (default 1M).") var decisionMemory: Int?
   @Option(help: "Offers of those decisions held, 4 bytes each (default: eight per decision).") var offerMemory: Int?
   @Option(
-    help:
-      "Between writes of buffered decision lines to the interaction log: seconds or a duration (0: only when 64 KiB are buffered; default 0.2)."
+    help: """
+      Between writes of buffered decision lines to the interaction log: seconds or a duration (0: only when 64 KiB \
+      are buffered; default 0.2).
+      """
   )
   var logFlush: String?
 

@@ -162,7 +162,8 @@ extension OutcomeReport {
     guard proto.timestampMillis <= now &+ maxSkewMillis else {
       throw ArbiterError(
         .invalidArgument,
-        "\(field).timestamp_millis \(proto.timestampMillis) is ahead of the server clock (\(now)) by more than \(maxSkewMillis) ms"
+        "\(field).timestamp_millis \(proto.timestampMillis) is ahead of the server clock (\(now)) "
+          + "by more than \(maxSkewMillis) ms"
       )
     }
     self.init(
