@@ -108,7 +108,7 @@ public final class DecisionEngine: Sendable {
           let inputs = DecisionInputs(customer: customer, context: contextValues, row: scoringRow)
           collectCandidates(&state, inputs)
           draw(&state)
-          if state.explain { explainUnshown(&state) }
+          explainUnshown(&state)
           return present(state, inputs, row: row)
         }
       }
@@ -122,7 +122,7 @@ public final class DecisionEngine: Sendable {
     let budget = catalogue.capacityBudgets[decision.channel.ordinal]
     for offer in decision.offers {
       let compiled = catalogue.offers[offer.offerIndex]
-      compiled.quota?.release(1, at: now)
+      compiled.quota?.release(compiled.quotaUnits, at: now)
       budget?.release(compiled.capacityUnits[decision.channel.ordinal], at: now)
     }
   }

@@ -26,7 +26,7 @@ public enum DemoBankCatalogue {
     held: Bool = true, minAge: Int? = 18, maxAge: Int? = nil, conditions: [OfferCondition] = [],
     context: [String: Double] = [:], pitch: String, script: String, sms: String,
     intercept: Double, eligibility: String? = nil, suitability: String? = nil, quota: OfferQuota? = nil,
-    truth: [TruthTerm],
+    fulfilledBy: Channel? = nil, capacityUnits: Double? = nil, truth: [TruthTerm],
     channelEffects extra: [String: Double] = [:]
   ) -> Entry {
     var treatments: [String: TreatmentTemplate] = [
@@ -46,7 +46,7 @@ public enum DemoBankCatalogue {
         id: id, name: name, product: product, category: category, value: value, channels: channels,
         heldFeature: held ? "holds_\(product)" : nil, minAge: minAge, maxAge: maxAge, conditions: conditions,
         contextWeights: context, treatments: treatments, eligibility: eligibility, suitability: suitability,
-        quota: quota),
+        quota: quota, capacityUnits: capacityUnits, fulfilledBy: fulfilledBy),
       truth: OfferTruth(offerId: id, intercept: intercept, terms: truth, channelEffects: effects))
   }
 
@@ -379,6 +379,20 @@ public enum DemoBankCatalogue {
         .linear(feature: "income", weight: 0.5, center: 50, width: 30),
         .bump(feature: "age", weight: 0.6, center: 42, width: 12),
       ]),
+    // "Call me": offered on the website and in the app, carried out by the contact centre, so
+    // made only while it is open and has agent minutes left (ten per call-back).
+    entry(
+      "callback-contact-centre", "Talk to an adviser", product: "callback", category: "callback", value: 45,
+      channels: [.web, .mobileApp], held: false,
+      context: ["page:mortgages": 1.8, "page:savings": 1.3, "page:investments": 1.4, "page:loans": 1.3],
+      pitch: "Questions? An adviser calls you back in minutes, at no cost.",
+      script: "", sms: "",
+      intercept: -3.0, fulfilledBy: .contactCentre, capacityUnits: 10,
+      truth: [
+        .bump(feature: "age", weight: 0.5, center: 45, width: 15),
+        .linear(feature: "calls_month", weight: 0.4, center: 1, width: 1),
+        .linear(feature: "digital_logins_month", weight: 0.4, center: 10, width: 8),
+      ]),
   ]
 
   /// How features read to an agent.
@@ -450,7 +464,15 @@ public enum DemoBankCatalogue {
       capacity: [ChannelCapacity(channel: .contactCentre, unitsPerHour: 6_000, unitsPerOffer: 2)],
       // An offer in a call or visit the customer started costs about a tenth of a contact (agent minutes).
       arbitration: ArbitrationPolicy(inboundCostShare: 0.1),
-      maxPerCategoryPerPage: 2)
+      maxPerCategoryPerPage: 2,
+      openingHours: [
+        OpeningHours(
+          channel: .contactCentre, timeZone: "Europe/London",
+          periods: [
+            OpeningPeriod(days: "mon-fri", open: "08:00", close: "20:00"),
+            OpeningPeriod(days: "sat", open: "09:00", close: "17:00"),
+          ])
+      ])
   }
 
   /// The hidden response model.
