@@ -5,8 +5,10 @@ sets it); otherwise this starts `arbiter serve` from ARBITER_BIN (default .build
 on the demo bank with a fresh store and free ports, for running these tests alone:
 `.build/venv/bin/python -m pytest Tests/Web`.
 """
+import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -16,6 +18,30 @@ import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCREENSHOTS = os.path.join(REPO, ".build", "screenshots")
+
+
+def always_open_bundle(workdir):
+    """A copy of the demo bundle whose contact centre never closes, so that tests of "Call me"
+    do not depend on the hour they run at (the catalogue's own hours are tested in Swift)."""
+    source = os.path.join(REPO, "models", "demo", "1")
+    root = os.path.join(workdir, "bundle")
+    target = os.path.join(root, "1")
+    shutil.copytree(source, target)
+    path = os.path.join(target, "catalogue.json")
+    with open(path) as f:
+        catalogue = json.load(f)
+    catalogue["openingHours"] = [{"channel": "contact-centre", "timeZone": "UTC",
+                                  "periods": [{"days": "daily", "open": "00:00", "close": "24:00"}]}]
+    data = json.dumps(catalogue, indent=2, sort_keys=True).encode()
+    with open(path, "wb") as f:
+        f.write(data)
+    manifest_path = os.path.join(target, "manifest.json")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    manifest["files"]["catalogue.json"] = hashlib.sha256(data).hexdigest()
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+    return root
 
 
 def free_port():
@@ -42,9 +68,11 @@ class Server:
         workdir = tempfile.mkdtemp(prefix="arbiter-web-")
         http_port = free_port()
         log = os.path.join(workdir, "interactions.jsonl")
-        args = [binary, "serve", "--bundle", os.path.join(REPO, "models", "demo"), "--store", "none",
+        args = [binary, "serve", "--bundle", always_open_bundle(workdir), "--store", "none",
                 "--customers", "20000", "--interaction-log", log, "--port", "0", "--lean-port", "off",
-                "--http-port", str(http_port), "--log-level", "warning", *extra_args]
+                "--http-port", str(http_port), "--log-level", "warning", "--bundle-watch", "0", *extra_args]
+        if os.environ.get("ARBITER_WEB_ROOT"):
+            args += ["--web-root", os.environ["ARBITER_WEB_ROOT"]]
         process = subprocess.Popen(args, stdout=open(os.path.join(workdir, "server.log"), "wb"),
                                    stderr=subprocess.STDOUT)
         server = Server(f"http://127.0.0.1:{http_port}", log, process, workdir)
