@@ -69,6 +69,9 @@ public final class CallDistributor: Sendable {
     var nextStream = 0
     var nextCall: UInt64 = 0
     var tick: UInt64 = 0
+    /// Decisions whose call-backs were queued lately (→ their call), to take each once.
+    var callbacks: [String: String] = [:]
+    var callbackOrder: [String] = []
   }
 
   private let state = Mutex(State())
@@ -93,27 +96,40 @@ public final class CallDistributor: Sendable {
   }
 
   /// Queues a call: it goes to the agent free the longest, whose consoles are told at once, or
-  /// waits. Refused (RESOURCE_EXHAUSTED) when the queue is full.
+  /// waits. A call-back asked for again (the same decision) is not queued twice: its ticket as it
+  /// stands now is the answer. Refused (RESOURCE_EXHAUSTED) when the queue is full.
   public func enqueue(_ call: QueuedCall) throws(ArbiterError) -> Ticket {
-    let (ticket, delivery) = try state.withLock { state throws(ArbiterError) in
+    typealias Delivery = [(AsyncStream<AgentEvent>.Continuation, AgentEvent)]
+    let (answer, delivery) = try state.withLock { state throws(ArbiterError) -> (Ticket, Delivery) in
+      if !call.decisionId.isEmpty, let callId = state.callbacks[call.decisionId] {
+        return (self.ticket(of: callId, in: state), [])
+      }
+      let result: (Ticket, Delivery)
       if let agentId = Self.freeAgent(in: state) {
         let delivery = Self.assign(call, to: agentId, in: &state)
-        return (Ticket(callId: call.id, agentId: agentId, queuePosition: 0, expectedWaitSeconds: 0), delivery)
+        result = (Ticket(callId: call.id, agentId: agentId, queuePosition: 0, expectedWaitSeconds: 0), delivery)
+      } else {
+        guard state.queue.count < maxWaiting else {
+          throw ArbiterError(.resourceExhausted, "\(maxWaiting) calls are waiting already; try again later")
+        }
+        state.queue.append(call)
+        let position = state.queue.count
+        let ticket = Ticket(
+          callId: call.id, agentId: nil, queuePosition: position, expectedWaitSeconds: wait(position: position, in: state))
+        result = (ticket, [])
       }
-      guard state.queue.count < maxWaiting else {
-        throw ArbiterError(.resourceExhausted, "\(maxWaiting) calls are waiting already; try again later")
+      if !call.decisionId.isEmpty {
+        state.callbacks[call.decisionId] = call.id
+        state.callbackOrder.append(call.decisionId)
+        if state.callbackOrder.count > 4_096 {
+          for old in state.callbackOrder.prefix(1_024) { state.callbacks[old] = nil }
+          state.callbackOrder.removeFirst(1_024)
+        }
       }
-      state.queue.append(call)
-      let position = state.queue.count
-      return (
-        Ticket(
-          callId: call.id, agentId: nil, queuePosition: position,
-          expectedWaitSeconds: wait(position: position, in: state)),
-        [(AsyncStream<AgentEvent>.Continuation, AgentEvent)]()
-      )
+      return result
     }
     for (stream, event) in delivery { stream.yield(event) }
-    return ticket
+    return answer
   }
 
   /// Connects a console of `agentId`: the returned stream gets the agent's calls (first the one
@@ -189,6 +205,16 @@ public final class CallDistributor: Sendable {
   private func wait(position: Int, in state: State) -> Int {
     let agents = max(1, state.agents.values.filter { !$0.streams.isEmpty && $0.availability == .free }.count)
     return (position + agents - 1) / agents * averageHandleSeconds
+  }
+
+  /// A queued call's ticket as it stands now: waiting, with an agent, or over (no agent, 0).
+  private func ticket(of callId: String, in state: State) -> Ticket {
+    if let k = state.queue.firstIndex(where: { $0.id == callId }) {
+      return Ticket(
+        callId: callId, agentId: nil, queuePosition: k + 1, expectedWaitSeconds: wait(position: k + 1, in: state))
+    }
+    let agentId = state.agents.first { $0.value.call?.id == callId }?.key
+    return Ticket(callId: callId, agentId: agentId, queuePosition: 0, expectedWaitSeconds: 0)
   }
 
   private static func nextTick(_ state: inout State) -> UInt64 {

@@ -256,6 +256,12 @@ public final class InteractionLog: Sendable {
     return state.pending
   }
 
+  /// The customer a remembered decision was made for (0 for an anonymous visitor), or nil when
+  /// the decision is not remembered.
+  public func customer(ofDecision id: String) -> UInt64? {
+    state.withLock { state in state.history.slot(of: id, instance: instanceId)?.customerId }
+  }
+
   /// What happened to one offer since the log began (decisions read back at start included).
   public struct OfferTally: Sendable, Hashable {
     /// The offer.

@@ -42,7 +42,9 @@ extension HTTPAPI {
     live.snapshot.engine.catalogue.openingHours[Channel.contactCentre.ordinal]
   }
 
-  private static var nowMillis: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+  /// Now by the decisions' clock (the wall clock, unless the server runs on a fixed one), so that
+  /// a call-back is taken exactly when its offer is made.
+  private var nowMillis: Int64 { Int64((live.snapshot.engine.clock() * 86_400_000).rounded()) }
 
   /// "Call me": the call-back offer's acceptance is recorded against its decision, and the call
   /// queued with what the customer was doing.
@@ -61,7 +63,14 @@ extension HTTPAPI {
     else {
       throw HTTPAPIError(.invalidArgument, "offer_id: '\(message.offerID)' is not a call-back offer")
     }
-    let now = Self.nowMillis
+    guard let customer = live.log.customer(ofDecision: message.decisionID) else {
+      throw HTTPAPIError(.notFound, "decision_id: decision '\(message.decisionID)' not found (or no longer remembered)")
+    }
+    guard message.customerID == 0 || message.customerID == customer else {
+      throw HTTPAPIError(
+        .invalidArgument, "customer_id: \(message.customerID) is not the customer decision \(message.decisionID) was for")
+    }
+    let now = nowMillis
     if let hours, !hours.isOpen(atMillis: now) {
       throw HTTPAPIError(
         .failedPrecondition,
@@ -78,7 +87,7 @@ extension HTTPAPI {
     }
     _ = try await offloaded { () throws(ArbiterError) in try decisions.recordOutcomes(accept) }
     let call = QueuedCall(
-      id: contactCentre.makeCallId(), customerId: message.customerID, origin: .callback, page: message.page,
+      id: contactCentre.makeCallId(), customerId: customer, origin: .callback, page: message.page,
       viewing: message.viewing, decisionId: message.decisionID, visitorId: message.visitorID,
       phoneNumber: message.phoneNumber, queuedAtMillis: now)
     let ticket = try mapping { () throws(ArbiterError) in try contactCentre.enqueue(call) }
@@ -101,7 +110,7 @@ extension HTTPAPI {
     }
     let call = QueuedCall(
       id: contactCentre.makeCallId(), customerId: message.customerID, origin: .inbound,
-      callReason: message.callReason, phoneNumber: message.phoneNumber, queuedAtMillis: Self.nowMillis)
+      callReason: message.callReason, phoneNumber: message.phoneNumber, queuedAtMillis: nowMillis)
     let ticket = try mapping { () throws(ArbiterError) in try contactCentre.enqueue(call) }
     return .with {
       $0.callID = ticket.callId
@@ -113,7 +122,7 @@ extension HTTPAPI {
 
   func contactCentreStatus() -> Arbiter_V1_ContactCentreStatus {
     let status = contactCentre.status()
-    let now = Self.nowMillis
+    let now = nowMillis
     return .with {
       $0.open = hours?.isOpen(atMillis: now) ?? true
       $0.agentsConnected = UInt32(status.agentsConnected)

@@ -16,7 +16,8 @@ extension HTTPAPI {
   func dashboard(now: Date = Date()) -> Arbiter_V1_DashboardSnapshot {
     let engine = live.snapshot.engine
     let catalogue = engine.catalogue
-    let nowDays = now.timeIntervalSince1970 / 86_400
+    // Quotas and capacity are used by the decisions' clock.
+    let nowDays = engine.clock()
     let tallies = live.log.offerTallies()
     return .with { snapshot in
       snapshot.atMillis = Int64(now.timeIntervalSince1970 * 1000)

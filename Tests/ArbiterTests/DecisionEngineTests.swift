@@ -47,7 +47,7 @@ import Testing
     let first = try engine.decide(DecisionRequest(customerId: 100_042, channel: .web), decisionId: "g")
     #expect(first.offers.map(\.offerId) == ["bill-pay-switch", "personal-loan", "pension-top-up"])
     let second = try engine.decide(DecisionRequest(customerId: 100_007, channel: .web, maxOffers: 2), decisionId: "g")
-    #expect(second.offers.map(\.offerId) == ["personal-loan", "savings-bundle"])
+    #expect(second.offers.map(\.offerId) == ["savings-bundle", "personal-loan"])
   }
 
   @Test func differentCustomersAndChannelsRankDifferently() throws {

@@ -44,10 +44,19 @@ import Testing
           ("lean", lean, "noop", ["--mode", "closed", "--concurrency", "8"]),
         ]
         for (transport, port, method, mode) in runs {
-          let before = server.live.log.counts.decisions
-          let run = try await Self.runOffThePool(
+          var before = server.live.log.counts.decisions
+          var run = try await Self.runOffThePool(
             tool,
             common + ["--transport", transport, "--port", String(port), "--method", method] + mode)
+          // Other suites run beside this one in the same process and can hold both of the Swift
+          // pool's threads (which the in-process gRPC server's handlers need) for seconds: a run in
+          // which no call completed and none failed is run again, up to twice.
+          for _ in 0..<2 where run.output.contains(": 0 req/s") && run.output.contains("errors 0,") {
+            before = server.live.log.counts.decisions
+            run = try await Self.runOffThePool(
+              tool,
+              common + ["--transport", transport, "--port", String(port), "--method", method] + mode)
+          }
           #expect(run.status == 0, "\(run.error)")
           let line = run.output
           #expect(line.hasPrefix("\(transport) \(method) "), "\(line)")

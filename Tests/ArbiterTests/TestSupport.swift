@@ -22,12 +22,13 @@ enum TestSupport {
     return path
   }
 
-  /// The moment tests read derived features at (2026-11-20).
+  /// The moment tests read derived features at (2025-11-20, a Thursday, 00:00 UTC).
   static let fixedClockDays = 20_412.0
 
   /// A server over the committed bundle with a small demo population.
   static func makeServer(
-    customers: Int = 3_000, logPath: String? = nil, storeDirectory: String? = nil, bundlePath: String? = nil
+    customers: Int = 3_000, logPath: String? = nil, storeDirectory: String? = nil, bundlePath: String? = nil,
+    configure: (inout ArbiterConfiguration) -> Void = { _ in }
   ) throws -> ArbiterServer {
     var config = ArbiterConfiguration()
     config.bundle.watchInterval = nil
@@ -38,6 +39,7 @@ enum TestSupport {
     config.store.customers = customers
     config.interactionLog.path = logPath
     config.grpc.port = 0
+    configure(&config)
     var logger = Logger(label: "arbiter-tests")
     logger.logLevel = .warning
     return try ArbiterServer(
