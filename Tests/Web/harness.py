@@ -3,7 +3,9 @@
 The server is the one at ARBITER_HTTP_URL when that is set (the Swift test suite starts one and
 sets it); otherwise this starts `arbiter serve` from ARBITER_BIN (default .build/debug/arbiter)
 on the demo bank with a fresh store and free ports, for running these tests alone:
-`.build/venv/bin/python -m pytest Tests/Web`.
+`.build/venv/bin/python -m pytest Tests/Web`. With ARBITER_WEB_ROOT set, that server serves the
+pages from that directory (`--web-root`, e.g. Sources/ArbiterHTTP/Web) instead of its built-in
+copy, so pages can be changed and tested without a build.
 """
 import json
 import os
@@ -34,17 +36,21 @@ class Server:
         self.workdir = workdir
 
     @staticmethod
-    def start(extra_args=()):
+    def start(extra_args=(), bundle=None, own=False):
+        """The shared server (ARBITER_HTTP_URL) or a new one; `own` always starts a new one, e.g.
+        on another `bundle` directory (default models/demo)."""
         url = os.environ.get("ARBITER_HTTP_URL")
-        if url:
+        if url and not own:
             return Server(url, os.environ.get("ARBITER_INTERACTION_LOG", ""))
         binary = os.environ.get("ARBITER_BIN", os.path.join(REPO, ".build", "debug", "arbiter"))
         workdir = tempfile.mkdtemp(prefix="arbiter-web-")
         http_port = free_port()
         log = os.path.join(workdir, "interactions.jsonl")
-        args = [binary, "serve", "--bundle", os.path.join(REPO, "models", "demo"), "--store", "none",
+        web_root = os.environ.get("ARBITER_WEB_ROOT")
+        args = [binary, "serve", "--bundle", bundle or os.path.join(REPO, "models", "demo"), "--store", "none",
                 "--customers", "20000", "--interaction-log", log, "--port", "0", "--lean-port", "off",
-                "--http-port", str(http_port), "--log-level", "warning", *extra_args]
+                "--http-port", str(http_port), "--log-level", "warning",
+                *(["--web-root", os.path.abspath(web_root)] if web_root else []), *extra_args]
         process = subprocess.Popen(args, stdout=open(os.path.join(workdir, "server.log"), "wb"),
                                    stderr=subprocess.STDOUT)
         server = Server(f"http://127.0.0.1:{http_port}", log, process, workdir)

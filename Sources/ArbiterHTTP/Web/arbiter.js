@@ -13,14 +13,16 @@
  * elements, or 1). Items go into the slot's [data-arbiter-item] elements in order (or into the slot
  * itself): the item's [data-arbiter-title] and [data-arbiter-message] get the treatment's text, its
  * [data-arbiter-cta] link or button the click (text from its data-arbiter-label, href from its
- * data-arbiter-href with {offer}, {product}, {category} filled in); an item without
+ * data-arbiter-href with the offer's fields filled in: {offerId}, {product}, {category}); an item without
  * [data-arbiter-title] gets plain markup instead. Slots keep their default content until the
  * decision arrives, and for good if it misses the timeout (the late answer is ignored); the page
- * is never hidden. A filled item carries data-arbiter-offer, -decision and -category; <html>
- * carries data-arbiter-state: pending, then filled, timeout or error.
+ * is never hidden. A filled item carries data-arbiter-offer, -decision and -category (and -seen
+ * once its impression is reported); <html>
+ * carries data-arbiter-state: pending, then filled, timeout or error (each also an event).
  * "Call me": the button of an offer of category "callback" posts /v1/callbacks with the customer
- * or visitor, the page and what the visitor is looking at (the [data-arbiter-product] most in
- * view, else the h1), then shows the expected wait in the item's [data-arbiter-status].
+ * or visitor, the page and what the visitor is looking at (the data-arbiter-product name of the
+ * product last pointed at or most in view, else the h1), then shows the expected wait in the
+ * item's [data-arbiter-status].
  * API: arbiter.refresh(); arbiter.login(id, or 0 to log out), which decides again;
  * arbiter.on(event, fn) for "filled" (the PersonalizeResponse), "timeout", "error", "callback"
  * (the CallbackTicket), also DOM events "arbiter:<event>" on document; arbiter.visitorId;
@@ -43,17 +45,16 @@
     page = () => at(script, 'page') || 'home',
     ref = n => ({ decisionId: at(n, 'decision'), offerId: at(n, 'offer') }),
     defaults = new Map(), // item element -> its default HTML
-    seen = new Set(),     // decision and offer whose impression was reported
     queue = [],           // outcomes not sent yet
     VID = 'arbiter_vid';
-  let vid, view = 0, timer; // view: the number of the decision whose answer is still wanted
+  let vid, view = 0, timer, pointed; // view: the number of the decision whose answer is still wanted
 
   // The first-party visitor id: localStorage's, else the cookie's, else a new random one; kept in both.
-  try { vid = localStorage[VID]; } catch (e) {}
+  try { vid = localStorage[VID]; } catch {}
   vid = vid || (d.cookie.match(/(^|; )arbiter_vid=([\w-]+)/) || [])[2] ||
     'v-' + crypto.getRandomValues(new Uint32Array(4)).join('');
-  try { localStorage[VID] = vid; } catch (e) {}
-  d.cookie = VID + '=' + vid + '; path=/; max-age=63072000; SameSite=Lax';
+  try { localStorage[VID] = vid; } catch {}
+  d.cookie = VID + '=' + vid + ';path=/;max-age=63072000;samesite=lax';
 
   // POSTs JSON; resolves to the answer's JSON, rejects with the error's JSON ({code, message}).
   const post = (path, body, options) => fetch(base + path, {
@@ -74,9 +75,9 @@
 
   // An impression once an item is at least half in view (browsers do not look while the page is hidden).
   const impressions = new IntersectionObserver(entries => entries.map(e => {
-    const n = e.target, key = at(n, 'decision') + at(n, 'offer');
-    if (at(n, 'offer') && e.intersectionRatio >= .5 && !seen.has(key)) {
-      seen.add(key);
+    const n = e.target;
+    if (at(n, 'offer') && e.intersectionRatio >= .5 && !at(n, 'seen')) {
+      set(n, 'seen', 1);
       outcome(n, 'IMPRESSION');
     }
   }), { threshold: .5 });
@@ -89,17 +90,18 @@
     set(n, 'decision', o && id);
     set(n, 'offer', o && o.offerId);
     set(n, 'category', o && o.category);
+    set(n, 'seen'); // the impression of this decision's offer is still to be reported
     if (!o) return;
     const t = o.treatment || {};
     field(n, 'title') || (n.innerHTML =
-      `<h3 ${A}title></h3><p ${A}message></p><button type="button" ${A}cta>Find out more</button>`);
+      `<h3 ${A}title></h3><p ${A}message></p><button ${A}cta>Find out more</button>`);
     const [title, message, cta] = ['title', 'message', 'cta'].map(k => field(n, k));
     title.textContent = t.title || o.name;
     if (message) message.textContent = t.message;
     if (cta) {
       const label = at(cta, 'label') || o.category == 'callback' && 'Call me', href = at(cta, 'href');
       if (label) cta.textContent = label;
-      if (href) cta.href = href.replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(o[k == 'offer' ? 'offerId' : k] || ''));
+      if (href) cta.href = href.replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(o[k] || ''));
     }
     watch(n);
   };
@@ -109,7 +111,7 @@
     const mine = ++view, ctl = new AbortController(), slots = all(`[${A}slot]`),
       over = () => (clearTimeout(late), mine == view && ++view),
       late = setTimeout(() => over() && (ctl.abort(), state('timeout')), +at(script, 'timeout') || 300);
-    set(d.documentElement, 'state', 'pending');
+    state('pending');
     return post('/v1/personalize', {
       customerId: customer(), visitorId: vid, channel: 'CHANNEL_WEB', context: { page: page() },
       slots: slots.map(s => {
@@ -120,7 +122,7 @@
     }, { signal: ctl.signal }).then(r => {
       if (!over()) return;
       slots.map(s => {
-        const got = (r.items || []).filter(it => it.slot == at(s, 'slot') && it.offer).sort((a, b) => (a.position || 0) - (b.position || 0));
+        const got = (r.items || []).filter(it => it.slot == at(s, 'slot') && it.offer).sort((a, b) => ~~a.position - ~~b.position);
         items(s).map((n, i) => (got[i] || at(n, 'offer')) && show(n, got[i] && got[i].offer, r.decisionId));
       });
       api.decision = r;
@@ -128,22 +130,19 @@
     }, e => over() && state('error', e));
   };
 
-  // What the visitor is looking at: the [data-arbiter-product] with most of its height in the
-  // window, else the page's heading.
+  // What the visitor is looking at: the [data-arbiter-product] last pointed at, if still in view,
+  // else the one with most of its height in the window, else the page's heading.
+  const inView = p => (r => Math.min(r.bottom, innerHeight) - Math.max(r.top, 0))(p.getBoundingClientRect());
   const viewing = () => {
-    let best = '', most = 0, h = d.querySelector('h1');
-    all(`[${A}product]`).map(p => {
-      const r = p.getBoundingClientRect(), v = Math.min(r.bottom, innerHeight) - Math.max(r.top, 0);
-      if (v > most) { most = v; best = at(p, 'product'); }
-    });
-    return best || (h ? h.textContent.trim() : d.title);
+    let best = pointed && inView(pointed) > 0 && pointed, most = 0, h = d.querySelector('h1');
+    best || all(`[${A}product]`).map(p => inView(p) > most && (most = inView(p), best = p));
+    return (best ? at(best, 'product') : h ? h.textContent.trim() : d.title).slice(0, 200);
   };
 
   // "Call me": queues a call-back with who, where and what, and shows the expected wait.
   const callMe = (n, cta) => {
-    const status = field(n, 'status') || n.appendChild(d.createElement('p'));
-    set(status, 'status', '');
-    status.setAttribute('role', 'status');
+    field(n, 'status') || n.insertAdjacentHTML('beforeend', `<p ${A}status role="status"></p>`);
+    const status = field(n, 'status');
     status.textContent = 'Booking your call…';
     cta.disabled = true;
     post('/v1/callbacks', { ...ref(n), customerId: customer(), visitorId: vid, page: page(), viewing: viewing() }).then(t => {
@@ -167,6 +166,7 @@
       callMe(n, cta);
     }
   });
+  on(d, 'pointerover', e => pointed = e.target.closest(`[${A}product]`) || pointed);
   on(d, 'visibilitychange', () => d.hidden && flush());
   on(w, 'pagehide', flush);
 
@@ -175,7 +175,7 @@
     refresh,
     flush,
     // A visitor who logs in (or out, with 0) is decided again as that customer.
-    login: id => (set(script, 'customer', /^[1-9]\d*$/.test(id) ? id : null), refresh()),
+    login: id => (set(script, 'customer', +id ? id : null), refresh()),
     on: (type, f) => on(d, 'arbiter:' + type, e => f(e.detail))
   };
   d.readyState == 'loading' ? on(d, 'DOMContentLoaded', refresh) : refresh();
