@@ -241,6 +241,7 @@ def test_logged_in_customer_is_decided_as_that_customer(server, driver):
     decision = driver.execute_script("return window.arbiter.decision")
     assert wait_log(server, type="decision", decision_id=decision["decisionId"])["customer_id"] == 100042
     assert "100042" in driver.find_element("css selector", ".demo-bar .who").text
+    assert not driver.find_element("css selector", ".demo-bar form").is_displayed()
     # The next page view is decided as the customer from the start (the log-in is kept first-party).
     decision = open_page(driver, server.url, "savings")
     assert wait_log(server, type="decision", decision_id=decision["decisionId"])["customer_id"] == 100042
@@ -256,6 +257,28 @@ def test_logged_in_customer_is_decided_as_that_customer(server, driver):
                and state(driver) == "filled", timeout=10, message="a decision after logging out")
     decision = driver.execute_script("return window.arbiter.decision")
     assert wait_log(server, type="decision", decision_id=decision["decisionId"])["customer_id"] == 0
+
+
+def test_logging_in_as_an_unknown_customer_says_so(server, driver):
+    decision = open_page(driver, server.url, "cards")
+    driver.find_element("css selector", "#customer-id").send_keys("999999")
+    driver.find_element("css selector", ".login button[type=submit]").click()
+    error = driver.find_element("css selector", ".login .error")
+    wait_until(lambda: error.text, timeout=5, message="the log-in's error")
+    assert error.text == "There is no customer 999999."
+    assert driver.execute_script("return localStorage.getItem('northbank_customer')") is None
+    assert driver.execute_script("return window.arbiter.decision.decisionId") == decision["decisionId"]
+
+
+def test_outcomes_still_arrive_when_the_page_is_left(server, driver):
+    # An impression is sent half a second after it is seen; leaving the page sooner sends it at
+    # once, with keepalive.
+    decision = open_page(driver, server.url, "cards")
+    seen = wait_until(lambda: driver.execute_script(
+        "const n = document.querySelector('[data-arbiter-seen]'); return n && n.getAttribute('data-arbiter-offer')"),
+        timeout=2, interval=0.01, message="an impression to be queued")
+    driver.get(server.url + "/site/savings.html")
+    wait_log(server, type="outcome", outcome="impression", decision_id=decision["decisionId"], offer_id=seen)
 
 
 def test_snippet_keeps_the_defaults_when_the_server_is_slow(server, driver, proxy):

@@ -33,8 +33,9 @@
   };
 
   const profileName = id => fetch(`/v1/customers/${encodeURIComponent(id)}/profile?maxInteractions=0`)
-    .then(r => r.json().then(j => {
-      if (!r.ok) throw new Error(j.message || 'HTTP ' + r.status);
+    .then(r => r.json().catch(() => ({})).then(j => {
+      if (r.status == 404) throw new Error(`There is no customer ${id}.`);
+      if (!r.ok) throw new Error(`Could not log in: ${j.message || 'HTTP ' + r.status}.`);
       return j.displayName || '';
     }));
 
@@ -50,7 +51,7 @@
       showWho(id, name);
       say(`Deciding for customer <b>${text(id)}</b>…`);
       decideAgain(id);
-    }, e => { error.textContent = `No customer ${id} (${e.message})`; });
+    }, e => { error.textContent = e.message; });
   };
 
   form.addEventListener('submit', e => {
