@@ -47,6 +47,7 @@ let package = Package(
     .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
     .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
   ],
   targets: [
     // Pure domain: feature schema, customer vectors, offers catalogue, errors, checksums.
@@ -112,13 +113,34 @@ let package = Package(
       ],
       swiftSettings: strict + hotPath
     ),
+    // The contact centre: call distribution to agents' consoles (pure domain, no wire).
+    .target(
+      name: "ArbiterContactCentre", dependencies: ["ArbiterCore"], swiftSettings: strict),
+    // The HTTP/JSON door (docs/http-api.md) on Hummingbird: canonical-JSON mapping of the gRPC
+    // services' messages, errors as JSON, CORS and request ids, the contact centre's and the
+    // dashboard's routes, and the pages (demo site, snippet, console, dashboard) as resources.
+    .target(
+      name: "ArbiterHTTP",
+      dependencies: [
+        "ArbiterCore", "ArbiterDecisioning", "ArbiterAPI", "ArbiterService", "ArbiterContactCentre",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Atomics", package: "swift-atomics"),
+        .product(name: "NIOCore", package: "swift-nio"),
+      ],
+      resources: [.copy("Web")],
+      swiftSettings: strict
+    ),
     // Server assembly: configuration, the opened parts put together, gRPC and lean listeners and
     // the background services (snapshots, log flushes, bundle watch, pacing checkpoints).
     .target(
       name: "ArbiterServer",
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterFeatureStore", "ArbiterAPI", "ArbiterService",
-        "ArbiterLean",
+        "ArbiterLean", "ArbiterHTTP", "ArbiterContactCentre",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
@@ -156,7 +178,8 @@ let package = Package(
       name: "ArbiterTests",
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterDemoBank", "ArbiterAPI",
-        "ArbiterService", "ArbiterFeatureStore", "ArbiterLean", "ArbiterServer",
+        "ArbiterService", "ArbiterFeatureStore", "ArbiterLean", "ArbiterServer", "ArbiterHTTP", "ArbiterContactCentre",
+        .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

@@ -30,6 +30,9 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
   public var arbitration: ArbitrationPolicy
   /// Page diversity: at most this many offers of one category on a page (0: no limit).
   public var maxPerCategoryPerPage: Int
+  /// When channels staffed by people are open (the contact centre for call-backs); a channel
+  /// without hours is always open.
+  public var openingHours: [OpeningHours]
 
   /// Creates a catalogue; the optional policies default to none or neutral.
   public init(
@@ -37,7 +40,8 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
     featurePhrases: [String: FeaturePhrase], offers: [OfferDefinition], channelCosts: [String: Double] = [:],
     contactPolicy: ContactPolicy = ContactPolicy(), controlGroup: ControlGroupPolicy? = nil,
     exploration: ExplorationPolicy = ExplorationPolicy(), capacity: [ChannelCapacity] = [],
-    arbitration: ArbitrationPolicy = ArbitrationPolicy(), maxPerCategoryPerPage: Int = 0
+    arbitration: ArbitrationPolicy = ArbitrationPolicy(), maxPerCategoryPerPage: Int = 0,
+    openingHours: [OpeningHours] = []
   ) {
     self.version = version
     self.currency = currency
@@ -52,12 +56,13 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
     self.capacity = capacity
     self.arbitration = arbitration
     self.maxPerCategoryPerPage = maxPerCategoryPerPage
+    self.openingHours = openingHours
   }
 
   private enum CodingKeys: String, CodingKey {
     case version, currency, ageFeature, consentFeatures, featurePhrases, offers, channelCosts, contactPolicy,
       controlGroup
-    case exploration, capacity, arbitration, maxPerCategoryPerPage
+    case exploration, capacity, arbitration, maxPerCategoryPerPage, openingHours
   }
 
   /// Decodes a catalogue, defaulting absent optional fields (policies, costs, phrases, page diversity) to none.
@@ -77,6 +82,7 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
     capacity = try c.decodeIfPresent([ChannelCapacity].self, forKey: .capacity) ?? []
     arbitration = try c.decodeIfPresent(ArbitrationPolicy.self, forKey: .arbitration) ?? ArbitrationPolicy()
     maxPerCategoryPerPage = try c.decodeIfPresent(Int.self, forKey: .maxPerCategoryPerPage) ?? 0
+    openingHours = try c.decodeIfPresent([OpeningHours].self, forKey: .openingHours) ?? []
   }
 
   /// Days since 1970 of a `YYYY-MM-DD` date (UTC), or nil when it is not one.
@@ -219,6 +225,10 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
   public var capacityUnits: Double?
   /// Control group the offer belongs to (default: its category).
   public var group: String?
+  /// The channel that carries the offer out when it is not the one it is made on: a call-back
+  /// offered on the website is fulfilled by the contact centre. The offer is then made only while
+  /// that channel is open (``CatalogueDocument/openingHours``) and uses that channel's capacity.
+  public var fulfilledBy: Channel?
 
   /// Creates an offer definition; the optional rules and limits default to none and the lever to 1.
   public init(
@@ -226,8 +236,10 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
     heldFeature: String?, minAge: Int?, maxAge: Int?, conditions: [OfferCondition],
     contextWeights: [String: Double], treatments: [String: TreatmentTemplate], eligibility: String? = nil,
     suitability: String? = nil, costs: [String: Double] = [:], validFrom: String? = nil, validUntil: String? = nil,
-    lever: Double = 1, quota: OfferQuota? = nil, capacityUnits: Double? = nil, group: String? = nil
+    lever: Double = 1, quota: OfferQuota? = nil, capacityUnits: Double? = nil, group: String? = nil,
+    fulfilledBy: Channel? = nil
   ) {
+    self.fulfilledBy = fulfilledBy
     self.eligibility = eligibility
     self.suitability = suitability
     self.costs = costs
@@ -254,7 +266,7 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
   private enum CodingKeys: String, CodingKey {
     case id, name, product, category, value, channels, heldFeature, minAge, maxAge, conditions
     case contextWeights, treatments, eligibility, suitability, costs, validFrom, validUntil, lever, quota,
-      capacityUnits, group
+      capacityUnits, group, fulfilledBy
   }
 
   /// Decodes an offer, defaulting absent optional fields (category "", conditions, costs, lever 1) to none.
@@ -282,6 +294,7 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
     quota = try c.decodeIfPresent(OfferQuota.self, forKey: .quota)
     capacityUnits = try c.decodeIfPresent(Double.self, forKey: .capacityUnits)
     group = try c.decodeIfPresent(String.self, forKey: .group)
+    fulfilledBy = try c.decodeIfPresent(Channel.self, forKey: .fulfilledBy)
   }
 
   /// The treatment for a channel, falling back to "default".

@@ -110,7 +110,8 @@ struct CatalogueCompiler {
   /// Every offer compiled, its index by id, and the context weights table; every model in the
   /// bundle must belong to an offer.
   func offers(
-    contextKeys keys: [String: Int], unitsPerOffer: [Double], budgets: [PacingState.Budget?]
+    contextKeys keys: [String: Int], unitsPerOffer: [Double], budgets: [PacingState.Budget?],
+    hours: [CompiledOpeningHours?]
   ) throws(ArbiterError) -> (offers: [CompiledOffer], index: [String: Int], contextWeights: [Double]) {
     var modelsByOffer: [String: LogisticModelDocument] = [:]
     for model in bundle.models.models {
@@ -140,7 +141,8 @@ struct CatalogueCompiler {
           index: position, definition: offer, treatments: try treatments(of: offer, at: position), model: model,
           costs: try channelTable(offer.costs, "offers[\(position)].costs", fallback: defaultCosts),
           capacityUnits: try units(of: offer, at: position, unitsPerOffer: unitsPerOffer, budgets: budgets),
-          quota: try quota(of: offer, at: position), group: offer.group ?? offer.category,
+          quota: try quota(of: offer, at: position, unitsPerOffer: unitsPerOffer, budgets: budgets),
+          opening: offer.fulfilledBy.flatMap { hours[$0.ordinal] }, group: offer.group ?? offer.category,
           salt: catalogue.controlGroup?.salt ?? ""))
     }
     let orphans =
@@ -223,10 +225,48 @@ struct CatalogueCompiler {
     return units
   }
 
-  private func quota(of offer: OfferDefinition, at position: Int) throws(ArbiterError) -> PacingState.Budget? {
+  /// The offer's quota and the units one offer uses of it: its own quota (1 unit), or the
+  /// capacity of the channel that fulfils it (that channel's units per offer, or the offer's own).
+  private func quota(
+    of offer: OfferDefinition, at position: Int, unitsPerOffer: [Double], budgets: [PacingState.Budget?]
+  ) throws(ArbiterError) -> (budget: PacingState.Budget, units: Double)? {
+    if let fulfilment = offer.fulfilledBy {
+      guard offer.quota == nil else {
+        throw invalid(
+          "offers[\(position)].quota", "an offer fulfilled by \(fulfilment.name) uses its capacity; drop the quota")
+      }
+      guard !offer.channels.contains(fulfilment) else {
+        throw invalid(
+          "offers[\(position)].fulfilledBy", "\(fulfilment.name) is one of the offer's own channels")
+      }
+      guard let budget = budgets[fulfilment.ordinal] else { return nil }
+      let units = offer.capacityUnits ?? unitsPerOffer[fulfilment.ordinal]
+      guard units.isFinite, units > 0 else {
+        throw invalid("offers[\(position)].capacityUnits", "must be finite and > 0")
+      }
+      return (budget, units)
+    }
     guard let q = offer.quota else { return nil }
     guard q.limit >= 1 else { throw invalid("offers[\(position)].quota.limit", "must be at least 1") }
-    return pacing.budget(
-      key: "quota:\(offer.id)", limit: Double(q.limit), periodDays: q.period.days, priceScale: offer.value * offer.lever)
+    let budget = pacing.budget(
+      key: "quota:\(offer.id)", limit: Double(q.limit), periodDays: q.period.days,
+      priceScale: offer.value * offer.lever)
+    return (budget, 1)
+  }
+
+  /// Per channel ordinal: its opening hours, compiled; a channel given twice is refused.
+  func openingHours() throws(ArbiterError) -> [CompiledOpeningHours?] {
+    var hours = [CompiledOpeningHours?](repeating: nil, count: Channel.allCases.count)
+    for (k, entry) in catalogue.openingHours.enumerated() {
+      guard hours[entry.channel.ordinal] == nil else {
+        throw invalid("openingHours[\(k)]", "channel \(entry.channel.name) twice")
+      }
+      do {
+        hours[entry.channel.ordinal] = try CompiledOpeningHours(entry, field: "openingHours[\(k)]")
+      } catch {
+        throw ArbiterError(.invalidArgument, "\(file): \(error.message)")
+      }
+    }
+    return hours
   }
 }

@@ -19,8 +19,14 @@ public final class CompiledOffer: Sendable {
   public let costs: [Double]
   /// Per channel ordinal: the capacity units one offer uses (0 on a channel without capacity).
   public let capacityUnits: [Double]
-  /// The pacing budget of the offer's quota; nil when the offer has no quota.
+  /// The pacing budget of the offer's quota; nil when the offer has no quota. For an offer
+  /// fulfilled by another channel (``OfferDefinition/fulfilledBy``), that channel's capacity.
   public let quota: PacingState.Budget?
+  /// The units one offer uses of ``quota``: 1, or the fulfilling channel's capacity units.
+  public let quotaUnits: Double
+  /// When the fulfilling channel is open; nil when the offer is not fulfilled elsewhere or the
+  /// channel has no hours (always open).
+  public let opening: CompiledOpeningHours?
   /// The control group the offer belongs to, and its hash with the control salt.
   public let group: String
   let groupHash: UInt64
@@ -32,8 +38,8 @@ public final class CompiledOffer: Sendable {
   init(
     index: Int, definition: OfferDefinition,
     treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?],
-    model: PropensityModel, costs: [Double], capacityUnits: [Double], quota: PacingState.Budget?, group: String,
-    salt: String
+    model: PropensityModel, costs: [Double], capacityUnits: [Double],
+    quota: (budget: PacingState.Budget, units: Double)?, opening: CompiledOpeningHours?, group: String, salt: String
   ) {
     var hash = FNV1a()
     hash.combine(group)
@@ -46,7 +52,9 @@ public final class CompiledOffer: Sendable {
     self.model = model
     self.costs = costs
     self.capacityUnits = capacityUnits
-    self.quota = quota
+    self.quota = quota?.budget
+    self.quotaUnits = quota?.units ?? 1
+    self.opening = opening
     self.group = group
     self.value = definition.value
     self.lever = definition.lever
@@ -85,6 +93,8 @@ public final class CompiledCatalogue: Sendable {
   public let maxPerCategoryPerPage: Int
   /// Per channel ordinal: the channel's capacity budget, if it has one.
   public let capacityBudgets: [PacingState.Budget?]
+  /// Per channel ordinal: when it is open; nil for a channel without hours (always open).
+  public let openingHours: [CompiledOpeningHours?]
   /// What a decision reads of every offer, as plain values (see ``HotOffer``), and per
   /// `offer * Channel.allCases.count + channel`: the contact cost and the capacity units.
   let hot: [HotOffer]
@@ -101,6 +111,7 @@ public final class CompiledCatalogue: Sendable {
     rules = try EligibilityRules(catalogue: catalogue, schema: bundle.schema, file: compiler.file)
     let capacity = try compiler.capacity()
     capacityBudgets = capacity.budgets
+    openingHours = try compiler.openingHours()
     contactPolicy = try compiler.contactPolicy()
     controlGroup = try compiler.controlGroup()
     exploration = try compiler.exploration()
@@ -109,14 +120,14 @@ public final class CompiledCatalogue: Sendable {
     let keys = CatalogueCompiler.contextKeys(of: catalogue)
     contextKeys = keys
     let compiled = try compiler.offers(
-      contextKeys: keys, unitsPerOffer: capacity.unitsPerOffer, budgets: capacity.budgets)
+      contextKeys: keys, unitsPerOffer: capacity.unitsPerOffer, budgets: capacity.budgets, hours: openingHours)
     offers = compiled.offers
     offerIndex = compiled.index
     contextWeights = compiled.contextWeights
     hot = compiled.offers.map { offer in
       HotOffer(
         value: offer.value, lever: offer.lever, groupHash: offer.groupHash, hasQuota: offer.quota != nil,
-        logistic: offer.model.unretainedLogistic)
+        hasHours: offer.opening != nil, logistic: offer.model.unretainedLogistic)
     }
     hotCosts = compiled.offers.flatMap(\.costs)
     hotUnits = compiled.offers.flatMap(\.capacityUnits)
@@ -158,6 +169,8 @@ struct HotOffer: Sendable {
   var lever: Double
   var groupHash: UInt64
   var hasQuota: Bool
+  /// Whether the offer is made only while its fulfilling channel is open.
+  var hasHours: Bool
   /// Set for an uncalibrated logistic model; others score through the offer's model.
   var logistic: UnretainedLogistic?
 }

@@ -55,7 +55,8 @@ struct ContactPolicyCheck {
       }
       if decisions.count >= cap.max {
         channelBlocked =
-          "frequency cap: \(decisions.count) contacts through \(channel.name) in \(cap.windowDays.formatted()) days (cap \(cap.max))"
+          "frequency cap: \(decisions.count) contacts through \(channel.name) in \(cap.windowDays.formatted()) days "
+          + "(cap \(cap.max))"
       }
     }
     if policy.maxOffersPerWeek > 0 {
@@ -79,8 +80,9 @@ struct ContactPolicyCheck {
     if !declinedCategories.isEmpty {
       for offer in catalogue.offers where offerBlocked[offer.index] == nil {
         if let declined = declinedCategories[offer.definition.category] {
+          let days = policy.declineCooldownDays.formatted()
           offerBlocked[offer.index] =
-            "cool-down: '\(declined)' of category \(offer.definition.category) declined within \(policy.declineCooldownDays.formatted()) days"
+            "cool-down: '\(declined)' of category \(offer.definition.category) declined within \(days) days"
         }
       }
     }

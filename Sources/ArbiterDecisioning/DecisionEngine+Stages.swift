@@ -38,7 +38,8 @@ extension DecisionEngine {
     guard request.contextFeatures.count <= extraContext else {
       throw ArbiterError(
         .invalidArgument,
-        "the context has \(request.contextFeatures.count) feature values, the schema has \(extraContext) context features besides the channel"
+        "the context has \(request.contextFeatures.count) feature values, "
+          + "the schema has \(extraContext) context features besides the channel"
       )
     }
     for (i, value) in request.contextFeatures.enumerated() where !value.isFinite && !value.isNaN {
@@ -112,6 +113,7 @@ extension DecisionEngine {
       let candidate = score(index, terms, inputs)
       if isHeldOut(candidate, &state) { continue }
       guard candidate.priority > 0 else {
+        state.tally.add(.belowCost)
         if state.explain { state.suppressed.append(belowCost(candidate)) }
         continue
       }
@@ -130,6 +132,7 @@ extension DecisionEngine {
     let channel = state.channel, now = state.now
     if state.request.anonymous {
       if let code = rules.checkAnonymous(offer: index, channel: channel, nowDays: now) {
+        state.tally.add(Suppression.Code(code))
         if state.explain {
           let why = rules.explainAnonymous(code: code, offer: index, channel: channel)
           state.suppressed.append(
@@ -137,11 +140,11 @@ extension DecisionEngine {
         }
         return false
       }
-    } else if rules.check(
+    } else if let code = rules.check(
       offer: index, customer: inputs.customer, context: inputs.context, channel: channel, consentGiven: consentGiven,
       nowDays: now)
-      != nil
     {
+      state.tally.add(Suppression.Code(code))
       if state.explain,
         let why = rules.explain(
           offer: index, customer: inputs.customer, context: inputs.context, channel: channel,
@@ -154,6 +157,7 @@ extension DecisionEngine {
       return false
     }
     if let why = state.policy.blocked(offer: index) {
+      state.tally.add(.contactPolicy)
       if state.explain {
         state.suppressed.append(Suppression(offerId: offerId(index), code: .contactPolicy, detail: why))
       }
@@ -166,19 +170,29 @@ extension DecisionEngine {
   @inline(__always)
   private func isWithinLimits(_ index: Int, _ state: inout DecisionState) -> Bool {
     let now = state.now
-    if catalogue.hot[index].hasQuota, let quota = catalogue.offers[index].quota, quota.used(at: now) >= quota.limitUnits
+    if catalogue.hot[index].hasHours, let hours = catalogue.offers[index].opening,
+      !hours.isOpen(atMillis: state.nowMillis)
     {
+      state.tally.add(.closed)
       if state.explain {
-        let definition = catalogue.offers[index].definition
         state.suppressed.append(
           Suppression(
-            offerId: definition.id, code: .budget,
-            detail: "quota of \(Int(quota.limitUnits)) per \(definition.quota!.period.rawValue) used up"))
+            offerId: offerId(index), code: .closed,
+            detail: "the \(hours.channel.name) is closed (today \(hours.hoursText(atMillis: state.nowMillis)), "
+              + "\(hours.timeZone.identifier))"))
       }
+      return false
+    }
+    if catalogue.hot[index].hasQuota, let quota = catalogue.offers[index].quota,
+      quota.used(at: now) + catalogue.offers[index].quotaUnits > quota.limitUnits
+    {
+      state.tally.add(catalogue.offers[index].definition.fulfilledBy == nil ? .budget : .capacity)
+      if state.explain { state.suppressed.append(quotaUsedUp(index, quota)) }
       return false
     }
     let units = catalogue.hotUnits[index * Channel.allCases.count + state.channel.ordinal]
     if let budget = state.channelBudget, state.channelUsed + units > budget.limitUnits {
+      state.tally.add(.capacity)
       if state.explain {
         state.suppressed.append(
           Suppression(
@@ -224,6 +238,7 @@ extension DecisionEngine {
     let compiled = catalogue.offers[candidate.offer]
     state.controls.append(
       ControlHoldout(offerId: compiled.definition.id, propensity: candidate.propensity, priority: candidate.priority))
+    state.tally.add(.controlGroup)
     if state.explain {
       state.suppressed.append(
         Suppression(
@@ -240,7 +255,8 @@ extension DecisionEngine {
     let p = candidate.propensity
     let detail = String(
       format:
-        "expected value %.2f (p %.4f × value %.0f × context %.2f × lever %.2f) does not cover cost %.2f + shadow price %.2f",
+        "expected value %.2f (p %.4f × value %.0f × context %.2f × lever %.2f) "
+        + "does not cover cost %.2f + shadow price %.2f",
       p * definition.value * candidate.weight * definition.lever, p, definition.value, candidate.weight,
       definition.lever,
       candidate.cost, candidate.price)
@@ -249,6 +265,19 @@ extension DecisionEngine {
   }
 
   private func offerId(_ index: Int) -> String { catalogue.offers[index].definition.id }
+
+  /// Why an offer's quota stops it: its own quota, or the capacity of the channel fulfilling it.
+  private func quotaUsedUp(_ index: Int, _ quota: PacingState.Budget) -> Suppression {
+    let definition = catalogue.offers[index].definition
+    if let fulfilment = definition.fulfilledBy {
+      return Suppression(
+        offerId: definition.id, code: .capacity,
+        detail: "\(fulfilment.name) capacity of \(quota.limitUnits) units this hour used up")
+    }
+    return Suppression(
+      offerId: definition.id, code: .budget,
+      detail: "quota of \(Int(quota.limitUnits)) per \(definition.quota?.period.rawValue ?? "period") used up")
+  }
 
   // MARK: draw
 
@@ -297,7 +326,9 @@ extension DecisionEngine {
     for k in state.candidates.indices where !state.candidates[k].shown && state.candidates[k].refusal == nil {
       let index = state.candidates[k].offer
       if state.slots != nil && !page.fits(category: catalogue.offers[index].definition.category) { continue }
-      if hot[index].hasQuota, let quota = catalogue.offers[index].quota, quota.used(at: now) + 1 > quota.limitUnits {
+      if hot[index].hasQuota, let quota = catalogue.offers[index].quota,
+        quota.used(at: now) + catalogue.offers[index].quotaUnits > quota.limitUnits
+      {
         state.candidates[k].refusal = .budget
         continue
       }
@@ -315,12 +346,12 @@ extension DecisionEngine {
   @inline(__always)
   private func reserve(_ k: Int, _ state: inout DecisionState) -> Bool {
     let offer = catalogue.offers[state.candidates[k].offer]
-    if let quota = offer.quota, !quota.reserve(1, at: state.now) {
+    if let quota = offer.quota, !quota.reserve(offer.quotaUnits, at: state.now) {
       state.candidates[k].refusal = .budget
       return false
     }
     if let budget = state.channelBudget, !budget.reserve(offer.capacityUnits[state.channel.ordinal], at: state.now) {
-      offer.quota?.release(1, at: state.now)
+      offer.quota?.release(offer.quotaUnits, at: state.now)
       state.candidates[k].refusal = .capacity
       return false
     }
@@ -332,6 +363,7 @@ extension DecisionEngine {
   /// Why each candidate not shown was not: its quota or the channel's capacity ran out, the
   /// weekly limit, or it ranked below those shown.
   func explainUnshown(_ state: inout DecisionState) {
+    guard state.explain else { return tallyUnshown(&state) }
     let shown = state.drawn.count
     let wanted = state.slots.map { $0.reduce(0) { $0 + $1.count } } ?? state.request.maxOffers
     let cutByWeek = state.policy.offersLeftThisWeek < wanted && shown == state.policy.offersLeftThisWeek
@@ -348,9 +380,23 @@ extension DecisionEngine {
         code = .rankedBelow
         detail = "ranked \(k + 1) of \(state.candidates.count) eligible; \(shown) shown"
       }
+      state.tally.add(code)
       state.suppressed.append(
         Suppression(
           offerId: id, code: code, detail: detail, propensity: candidate.propensity, score: candidate.priority))
+    }
+  }
+
+  /// The candidates not shown, counted by reason as ``explainUnshown(_:)`` gives it, without
+  /// the words.
+  @inline(__always)
+  private func tallyUnshown(_ state: inout DecisionState) {
+    guard state.drawn.count < state.candidates.count else { return }
+    let shown = state.drawn.count
+    let wanted = state.slots.map { $0.reduce(0) { $0 + $1.count } } ?? state.request.maxOffers
+    let cutByWeek = state.policy.offersLeftThisWeek < wanted && shown == state.policy.offersLeftThisWeek
+    for candidate in state.candidates where !candidate.shown {
+      state.tally.add(candidate.refusal ?? (cutByWeek ? .contactPolicy : .rankedBelow))
     }
   }
 
@@ -393,11 +439,14 @@ extension DecisionEngine {
           slotPosition: draw.slotPosition))
     }
     let request = state.request
-    return Decision(
+    var decision = Decision(
       decisionId: state.decisionId, requestId: request.requestId, customerId: request.customerId, channel: channel,
       versions: versions, offers: ranked, suppressed: state.suppressed,
       nanos: DispatchTime.now().uptimeNanoseconds - state.started,
       timestampMillis: state.nowMillis, controls: state.controls, exploration: catalogue.exploration.method.rawValue)
+    decision.suppressionTally = state.tally
+    decision.visitorId = request.visitorId
+    return decision
   }
 
   /// The reason an interaction's context weighed an offer.

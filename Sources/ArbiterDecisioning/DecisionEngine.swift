@@ -43,7 +43,8 @@ public final class DecisionEngine: Sendable {
     guard bundle.schema.layout == customers.schema.layout else {
       throw ArbiterError(
         .failedPrecondition,
-        "bundle \(bundle.manifest.name)/\(bundle.manifest.version) was built for a different feature schema than the loaded customers"
+        "bundle \(bundle.manifest.name)/\(bundle.manifest.version) was built for a different feature schema "
+          + "than the loaded customers"
       )
     }
     self.catalogue = try CompiledCatalogue(bundle: bundle, pacing: pacing)
@@ -107,7 +108,7 @@ public final class DecisionEngine: Sendable {
           let inputs = DecisionInputs(customer: customer, context: contextValues, row: scoringRow)
           collectCandidates(&state, inputs)
           draw(&state)
-          if state.explain { explainUnshown(&state) }
+          explainUnshown(&state)
           return present(state, inputs, row: row)
         }
       }
@@ -121,7 +122,7 @@ public final class DecisionEngine: Sendable {
     let budget = catalogue.capacityBudgets[decision.channel.ordinal]
     for offer in decision.offers {
       let compiled = catalogue.offers[offer.offerIndex]
-      compiled.quota?.release(1, at: now)
+      compiled.quota?.release(compiled.quotaUnits, at: now)
       budget?.release(compiled.capacityUnits[decision.channel.ordinal], at: now)
     }
   }
@@ -150,7 +151,8 @@ public final class DecisionEngine: Sendable {
           if let bad {
             return ArbiterError(
               .failedPrecondition,
-              "probe: the model of offer '\(bad.definition.id)' does not score customer \(ids[index]) on \(channel.name) as a probability"
+              "probe: the model of offer '\(bad.definition.id)' does not score customer \(ids[index]) "
+                + "on \(channel.name) as a probability"
             )
           }
         }

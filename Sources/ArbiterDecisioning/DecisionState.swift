@@ -50,6 +50,8 @@ struct DecisionState {
   var candidates: [Candidate] = []
   var suppressed: [Suppression] = []
   var controls: [ControlHoldout] = []
+  /// Offers not made, by reason, for the dashboard.
+  var tally = SuppressionTally()
   var drawn: [Draw] = []
 
   var channel: Channel { request.channel }

@@ -22,6 +22,8 @@ public struct DecisionRequest: Sendable {
   /// An unknown visitor (customer id 0): decided from channel and context alone, with no
   /// customer-specific rules and the model's average customer.
   public var anonymous: Bool
+  /// An anonymous visitor's first-party id, logged with the decision; empty for none.
+  public var visitorId = ""
 
   /// Creates a request; by default three offers, no context, no explanation, a known customer.
   public init(
@@ -179,6 +181,8 @@ public struct Suppression: Sendable, Hashable {
     case budget = "BUDGET"
     /// The channel's capacity is used up.
     case capacity = "CAPACITY"
+    /// The channel that fulfils the offer (the contact centre, for a call-back) is closed now.
+    case closed = "CLOSED"
     /// Its expected value does not cover the contact cost and shadow price (priority not above 0).
     case belowCost = "BELOW_COST"
 
@@ -230,4 +234,8 @@ public struct Decision: Sendable {
   public var controls: [ControlHoldout] = []
   /// The exploration method that drew the offers.
   public var exploration: String = "greedy"
+  /// How many offers were not made, by reason (counted whether or not the decision explains).
+  public var suppressionTally = SuppressionTally()
+  /// The anonymous visitor's first-party id the request gave; empty for none.
+  public var visitorId = ""
 }

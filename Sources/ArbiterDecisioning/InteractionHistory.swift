@@ -20,6 +20,9 @@ struct InteractionHistory {
     /// Absolute position of the decision's first offer code in the offer ring, and how many.
     var offerStart: UInt64 = 0
     var offerCount: UInt16 = 0
+    /// Offers held out for their control group, after the made ones in the ring: a conversion
+    /// may be reported for them, to measure lift.
+    var heldOutCount: UInt16 = 0
     var channel: Channel = .web
     /// The decision's kind (its id's letter, ``DecisionID/Kind``'s raw value); 0 for a foreign id.
     var kind: UInt8 = 0
@@ -61,6 +64,25 @@ struct InteractionHistory {
   /// checked against the id, so that a decision's offers are coded without hashing their ids.
   var codesByIndex: [UInt32] = []
   var codesOf: ObjectIdentifier?
+  /// By offer code: how often the offer was made and held out, and its outcomes by kind (see
+  /// ``code(of:)-swift.type.method``), since the log began.
+  var tallies: [Tally] = []
+
+  /// What happened to one offer.
+  struct Tally {
+    var made: UInt64 = 0
+    var heldOut: UInt64 = 0
+    /// By outcome code (1 impression … 5 convert); 0 unused.
+    var outcomes = SIMD8<UInt64>(repeating: 0)
+    /// Conversions reported for the offer while held out.
+    var heldOutConverted: UInt64 = 0
+  }
+
+  /// Counts one more of the offer with `code` made (or, `heldOut`, held out for its control group).
+  mutating func tally(code: UInt32, heldOut: Bool) {
+    if Int(code) >= tallies.count { tallies.append(contentsOf: repeatElement(Tally(), count: Int(code) + 1 - tallies.count)) }
+    if heldOut { tallies[Int(code)].heldOut += 1 } else { tallies[Int(code)].made += 1 }
+  }
 
   init(decisions: Int, offers: Int, history: Int, expectedCustomers: Int, declineReasonBytes: Int) {
     self.decisions = [DecisionSlot](repeating: DecisionSlot(), count: decisions)
@@ -100,7 +122,7 @@ struct InteractionHistory {
   /// history; `sequence` is nil for an id the log did not make. `code` gives offer `i`'s code.
   mutating func remember(
     id: String, sequence: UInt64?, customerId: UInt64, channel: Channel, timestampMillis: Int64, offerCount: Int,
-    code: (inout InteractionHistory, Int) -> UInt32
+    heldOutCount: Int = 0, code: (inout InteractionHistory, Int) -> UInt32
   ) {
     let seq = sequence ?? foreignSequence(for: id)
     let offerCapacity = UInt64(offers.count)
@@ -112,6 +134,7 @@ struct InteractionHistory {
       var previous = heads[customerId] ?? 0
       for i in 0..<offerCount {
         let code = code(&self, i)
+        tally(code: code, heldOut: false)
         offers[Int(offersWritten % offerCapacity)] = code
         offersWritten += 1
         slot.offerCount += 1
@@ -123,6 +146,13 @@ struct InteractionHistory {
               channel: channel, outcome: 0, kind: kind))
       }
       heads[customerId] = previous
+    }
+    for i in offerCount..<(offerCount + heldOutCount) {
+      let code = code(&self, i)
+      tally(code: code, heldOut: true)
+      offers[Int(offersWritten % offerCapacity)] = code
+      offersWritten += 1
+      slot.heldOutCount += 1
     }
     decisions[Int(seq % UInt64(decisions.count))] = slot
   }
@@ -157,6 +187,13 @@ struct InteractionHistory {
     return slot.offerStart + UInt64(offers.count) >= offersWritten ? slot : nil
   }
 
+  /// Whether the remembered decision held out the offer with this code for its control group.
+  func heldOut(_ decision: DecisionSlot, offer code: UInt32) -> Bool {
+    let capacity = UInt64(offers.count)
+    let start = decision.offerStart + UInt64(decision.offerCount)
+    return (0..<UInt64(decision.heldOutCount)).contains { offers[Int((start + $0) % capacity)] == code }
+  }
+
   /// Whether the remembered decision made the offer with this code.
   func made(_ decision: DecisionSlot, offer code: UInt32) -> Bool {
     let capacity = UInt64(offers.count)
@@ -182,7 +219,8 @@ struct InteractionHistory {
 
   /// Adds an outcome of a remembered decision to the customer's history.
   mutating func appendOutcome(
-    of decision: DecisionSlot, offer: UInt32, outcome: OutcomeKind, timestampMillis: Int64, declineReason: String
+    of decision: DecisionSlot, offer: UInt32, outcome: OutcomeKind, timestampMillis: Int64, declineReason: String,
+    control: Bool = false
   ) {
     let position = appendHistory(
       HistorySlot(
@@ -190,6 +228,13 @@ struct InteractionHistory {
         timestampMillis: timestampMillis, offer: offer, channel: decision.channel, outcome: Self.code(of: outcome),
         kind: decision.kind))
     heads[decision.customerId] = position + 1
+    if Int(offer) < tallies.count {
+      if control {
+        tallies[Int(offer)].heldOutConverted += 1
+      } else {
+        tallies[Int(offer)].outcomes[Int(Self.code(of: outcome))] += 1
+      }
+    }
     if !declineReason.isEmpty {
       let oldest = historyWritten > UInt64(history.count) ? historyWritten - UInt64(history.count) : 0
       declineReasons.add(declineReason, at: position, oldestHeld: oldest)

@@ -221,11 +221,15 @@ public final class InteractionLog: Sendable {
   private func remember(_ decision: Decision, sequence: UInt64?, line: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
     state.withLock { state in
       // By index: a copy of each offer would retain all its strings.
+      let made = min(decision.offers.count, Int(UInt16.max))
       state.history.remember(
         id: decision.decisionId, sequence: sequence, customerId: decision.customerId, channel: decision.channel,
-        timestampMillis: decision.timestampMillis, offerCount: min(decision.offers.count, Int(UInt16.max))
+        timestampMillis: decision.timestampMillis, offerCount: made,
+        heldOutCount: min(decision.controls.count, Int(UInt16.max))
       ) { history, i in
-        history.code(of: decision.offers[i].offerId, index: decision.offers[i].offerIndex, versions: decision.versions)
+        guard i < made else { return history.code(of: decision.controls[i - made].offerId) }
+        return history.code(
+          of: decision.offers[i].offerId, index: decision.offers[i].offerIndex, versions: decision.versions)
       }
       state.decisionsLogged += 1
       return Self.buffer(line, in: &state)
@@ -252,6 +256,34 @@ public final class InteractionLog: Sendable {
     return state.pending
   }
 
+  /// What happened to one offer since the log began (decisions read back at start included).
+  public struct OfferTally: Sendable, Hashable {
+    /// The offer.
+    public var offerId: String
+    /// Times made (shown).
+    public var made: UInt64
+    /// Times held out for its control group.
+    public var heldOut: UInt64
+    /// Outcomes recorded, by kind.
+    public var impressions: UInt64, clicks: UInt64, accepted: UInt64, declined: UInt64, converted: UInt64
+    /// Conversions reported while held out (the control group's side of the lift).
+    public var controlConverted: UInt64
+  }
+
+  /// Every offer's tally, in the order the log first saw them.
+  public func offerTallies() -> [OfferTally] {
+    state.withLock { state in
+      state.history.tallies.enumerated().map { code, tally in
+        let o = tally.outcomes
+        func count(_ kind: OutcomeKind) -> UInt64 { o[Int(InteractionHistory.code(of: kind))] }
+        return OfferTally(
+          offerId: state.history.offerIds[code], made: tally.made, heldOut: tally.heldOut,
+          impressions: count(.impression), clicks: count(.click), accepted: count(.accept),
+          declined: count(.decline), converted: count(.convert), controlConverted: tally.heldOutConverted)
+      }
+    }
+  }
+
   /// How many shadow decisions were logged.
   public var shadowCount: UInt64 { state.withLock { $0.shadowsLogged } }
 
@@ -275,10 +307,10 @@ public final class InteractionLog: Sendable {
         for item in resolved[start..<end] {
           let report = outcomes[item.index]
           // A retry racing its original: the second to get here finds it recorded.
-          if item.check, state.history.hasOutcome(report.outcome, of: item.decision, offer: item.offer) { continue }
+          if state.history.hasOutcome(report.outcome, of: item.decision, offer: item.offer) { continue }
           state.history.appendOutcome(
             of: item.decision, offer: item.offer, outcome: report.outcome, timestampMillis: item.timestampMillis,
-            declineReason: report.declineReason)
+            declineReason: report.declineReason, control: item.control)
           InteractionLogLines.outcome(
             report, customerId: item.decision.customerId, timestampMillis: item.timestampMillis, into: &lines)
           state.outcomesLogged += 1
@@ -290,14 +322,16 @@ public final class InteractionLog: Sendable {
     return outcomes.count
   }
 
-  /// One outcome found valid: its report's index, its decision, the offer's code and its time;
-  /// `check` when it must be looked for again as a duplicate when applied.
+  /// One outcome found valid and not yet recorded: its report's index, its decision, the offer's
+  /// code and its time. It is looked for again when applied, under the lock taken then, since a
+  /// retry may have been recorded in between.
   private struct ResolvedOutcome {
     var index: Int
     var decision: InteractionHistory.DecisionSlot
     var offer: UInt32
     var timestampMillis: Int64
-    var check: Bool
+    /// A conversion of an offer held out for its control group.
+    var control = false
   }
 
   /// Checks every outcome against the rings; throws naming the first bad one. Leaves out those
@@ -317,9 +351,25 @@ public final class InteractionLog: Sendable {
         throw ArbiterError(
           .notFound, "outcome \(i): decision '\(outcome.decisionId)' not found (or no longer remembered)")
       }
-      guard let code = history.offerCodes[outcome.offerId], history.made(decision, offer: code) else {
+      guard let code = history.offerCodes[outcome.offerId] else {
         throw ArbiterError(
           .invalidArgument, "outcome \(i): decision '\(outcome.decisionId)' did not make offer '\(outcome.offerId)'")
+      }
+      let control = !history.made(decision, offer: code)
+      if control {
+        // A held-out offer was not shown: only a conversion (the customer took the product
+        // anyway) can be reported for it, which measures the lift.
+        guard history.heldOut(decision, offer: code) else {
+          throw ArbiterError(
+            .invalidArgument,
+            "outcome \(i): decision '\(outcome.decisionId)' did not make offer '\(outcome.offerId)'")
+        }
+        guard outcome.outcome == .convert else {
+          throw ArbiterError(
+            .invalidArgument,
+            "outcome \(i): offer '\(outcome.offerId)' was held out for its control group, not shown; "
+              + "only OUTCOME_CONVERT can be reported for it")
+        }
       }
       let timestamp = try checkedTime(of: outcome, index: i, decision: decision, now: now)
       try checkFields(of: outcome, index: i)
@@ -327,7 +377,7 @@ public final class InteractionLog: Sendable {
         !history.hasOutcome(outcome.outcome, of: decision, offer: code)
       else { continue }
       resolved.append(
-        ResolvedOutcome(index: i, decision: decision, offer: code, timestampMillis: timestamp, check: true))
+        ResolvedOutcome(index: i, decision: decision, offer: code, timestampMillis: timestamp, control: control))
     }
     return resolved
   }
@@ -349,7 +399,8 @@ public final class InteractionLog: Sendable {
     guard outcome.timestampMillis <= now &+ skew else {
       throw ArbiterError(
         .invalidArgument,
-        "outcome \(i): its time \(outcome.timestampMillis) ms is ahead of the server clock (\(now) ms) by more than \(skew) ms"
+        "outcome \(i): its time \(outcome.timestampMillis) ms is ahead of the server clock (\(now) ms) "
+          + "by more than \(skew) ms"
       )
     }
     guard outcome.timestampMillis >= decision.timestampMillis &- skew else {

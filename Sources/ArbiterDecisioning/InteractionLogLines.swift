@@ -8,7 +8,7 @@ enum InteractionLogLines {
   static func bound(of decision: Decision) -> Int {
     var text = decision.decisionId.utf8.count + decision.versions.bundleName.utf8.count
     text += decision.versions.bundleVersion.utf8.count
-    text += decision.exploration.utf8.count + decision.channel.name.utf8.count
+    text += decision.exploration.utf8.count + decision.channel.name.utf8.count + decision.visitorId.utf8.count
     for i in decision.offers.indices { text += decision.offers[i].offerId.utf8.count }
     for i in decision.controls.indices { text += decision.controls[i].offerId.utf8.count }
     return JSONLineWriter.bound(
@@ -27,6 +27,10 @@ enum InteractionLogLines {
     line.string(decision.decisionId)
     line.raw(",\"customer_id\":")
     line.integer(decision.customerId)
+    if !decision.visitorId.isEmpty {
+      line.raw(",\"visitor_id\":")
+      line.string(decision.visitorId)
+    }
     if channel {
       line.raw(",\"channel\":\"")
       line.raw(decision.channel.name)

@@ -33,6 +33,10 @@ public final class LiveState: Sendable {
   private let challengerShare = ManagedAtomic<Int>(0)
   /// The bundle location reloads read from when none is given.
   public let bundlePath: String
+  /// Decisions per door, for the dashboard.
+  public let traffic = DecisionTraffic()
+  /// Offers not made, by reason, over every decision (explained or not), for the dashboard.
+  public let suppressions = SuppressionCounts()
 
   /// Starts serving `snapshot`, logging to `log`; reloads without a path read `bundlePath`.
   public init(snapshot: DecisionSnapshot, log: InteractionLog, bundlePath: String) {
@@ -60,6 +64,7 @@ public final class LiveState: Sendable {
       throw ArbiterError(.deadlineExceeded, "the deadline passed while deciding; the decision was not made")
     }
     log.record(decision, sequence: sequence)
+    suppressions.add(decision.suppressionTally)
     if let challenger { shadow(request, decision, contacts: contacts, challenger: challenger.engine) }
     return decision
   }
@@ -205,6 +210,7 @@ extension LiveState {
     // Filled slot by slot, so already in slot order, then position.
     let placements = decision.offers.map { SlotPlacement(slot: $0.slot, position: $0.slotPosition, offer: $0) }
     log.record(decision, sequence: sequence)
+    suppressions.add(decision.suppressionTally)
     return (decision, placements)
   }
 }

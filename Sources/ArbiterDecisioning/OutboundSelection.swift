@@ -276,16 +276,16 @@ struct OutboundSelection {
 
   private mutating func reserveQuota(_ offer: CompiledOffer) -> Bool {
     guard let quota = offer.quota else { return true }
-    if commit { return quota.reserve(1, at: now) }
+    if commit { return quota.reserve(offer.quotaUnits, at: now) }
     let used = counted[offer.index, default: 0]
-    guard quota.used(at: now) + Double(used + 1) <= quota.limitUnits else { return false }
+    guard quota.used(at: now) + Double(used + 1) * offer.quotaUnits <= quota.limitUnits else { return false }
     counted[offer.index] = used + 1
     return true
   }
 
   private mutating func releaseQuota(_ offer: CompiledOffer) {
     guard let quota = offer.quota else { return }
-    if commit { quota.release(1, at: now) } else { counted[offer.index, default: 1] -= 1 }
+    if commit { quota.release(offer.quotaUnits, at: now) } else { counted[offer.index, default: 1] -= 1 }
   }
 
   /// The channel's capacity budget (e.g. agent minutes for outbound calls).

@@ -102,6 +102,33 @@ public final class PacingState: Sendable {
     }
   }
 
+  /// One budget's use in its current period, for the dashboard.
+  public struct Use: Sendable, Hashable {
+    /// "quota:<offer>" or "capacity:<channel>".
+    public var key: String
+    /// Units used in the current period.
+    public var used: Double
+    /// The period's limit in units.
+    public var limit: Double
+    /// The period's length in days.
+    public var periodDays: Double
+    /// When the current period began, in days since the epoch.
+    public var periodStartDays: Double
+  }
+
+  /// Every budget's use at `nowDays`, by key.
+  public func uses(at nowDays: Double) -> [Use] {
+    budgets.withLock { all in
+      all.keys.sorted().map { key in
+        let budget = all[key]!
+        let start = (nowDays / budget.periodDays).rounded(.down) * budget.periodDays
+        return Use(
+          key: key, used: budget.used(at: nowDays), limit: budget.limitUnits, periodDays: budget.periodDays,
+          periodStartDays: start)
+      }
+    }
+  }
+
   /// The budget named `key` with this limit and period, created on first use; a changed limit
   /// or period (a new catalogue) starts a new budget.
   public func budget(key: String, limit: Double, periodDays: Double, priceScale: Double) -> Budget {

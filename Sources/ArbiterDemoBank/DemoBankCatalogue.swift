@@ -26,7 +26,7 @@ public enum DemoBankCatalogue {
     held: Bool = true, minAge: Int? = 18, maxAge: Int? = nil, conditions: [OfferCondition] = [],
     context: [String: Double] = [:], pitch: String, script: String, sms: String,
     intercept: Double, eligibility: String? = nil, suitability: String? = nil, quota: OfferQuota? = nil,
-    truth: [TruthTerm],
+    fulfilledBy: Channel? = nil, capacityUnits: Double? = nil, truth: [TruthTerm],
     channelEffects extra: [String: Double] = [:]
   ) -> Entry {
     var treatments: [String: TreatmentTemplate] = [
@@ -46,7 +46,7 @@ public enum DemoBankCatalogue {
         id: id, name: name, product: product, category: category, value: value, channels: channels,
         heldFeature: held ? "holds_\(product)" : nil, minAge: minAge, maxAge: maxAge, conditions: conditions,
         contextWeights: context, treatments: treatments, eligibility: eligibility, suitability: suitability,
-        quota: quota),
+        quota: quota, capacityUnits: capacityUnits, fulfilledBy: fulfilledBy),
       truth: OfferTruth(offerId: id, intercept: intercept, terms: truth, channelEffects: effects))
   }
 
@@ -59,7 +59,8 @@ public enum DemoBankCatalogue {
       context: ["reason:travel": 1.4, "page:cards": 1.5, "reason:complaint": 0.3],
       pitch: "Upgrade to Premium: airport lounges, travel cover and no foreign fees.",
       script:
-        "{first_name}, as you use your card a lot, Premium would give you lounge access and no foreign transaction fees. Shall I upgrade it today?",
+        "{first_name}, as you use your card a lot, Premium would give you lounge access and no foreign transaction "
+        + "fees. Shall I upgrade it today?",
       sms: "{first_name}, upgrade to our Premium card: lounges and no foreign fees. Reply YES.",
       intercept: -3.1,
       truth: [
@@ -76,11 +77,13 @@ public enum DemoBankCatalogue {
       context: ["page:cards": 1.5, "reason:complaint": 0.3],
       pitch: "1% back on everything you buy, no annual fee.",
       script:
-        "{first_name}, you could get 1% back on your everyday spending with our cashback card, with no annual fee. Would you like to apply?",
+        "{first_name}, you could get 1% back on your everyday spending with our cashback card, with no annual fee. "
+        + "Would you like to apply?",
       sms: "{first_name}, get 1% cashback on every purchase, no fee. Reply CARD.",
       intercept: -3.0,
       truth: [
-        .bump(feature: "age", weight: 0.8, center: 33, width: 14), .linear(feature: "digital_logins_month", weight: 0.35, center: 10, width: 8),
+        .bump(feature: "age", weight: 0.8, center: 33, width: 14),
+        .linear(feature: "digital_logins_month", weight: 0.35, center: 10, width: 8),
         .linear(feature: "income", weight: 0.3, center: 45, width: 30),
       ]),
     entry(
@@ -96,7 +99,8 @@ public enum DemoBankCatalogue {
       context: ["reason:mortgage-enquiry": 2.5, "page:mortgages": 1.8, "reason:complaint": 0.5],
       pitch: "Switch your mortgage to our current fixed rate and lower your monthly payment.",
       script:
-        "{first_name}, your mortgage is at {feature:mortgage_rate}%. Our current fixed rate is lower, which could cut your monthly payment. May I run the numbers with you?",
+        "{first_name}, your mortgage is at {feature:mortgage_rate}%. "
+        + "Our current fixed rate is lower, which could cut your monthly payment. May I run the numbers with you?",
       sms: "{first_name}, you could pay less on your mortgage. Reply RATE for a call back.",
       intercept: -3.4,
       truth: [
@@ -110,11 +114,13 @@ public enum DemoBankCatalogue {
       context: ["reason:mortgage-enquiry": 2.5, "page:mortgages": 1.8, "reason:complaint": 0.3],
       pitch: "Buy your first home with a 90% mortgage and a free valuation.",
       script:
-        "{first_name}, have you thought about buying a home? With your savings you may already have a deposit; I can book you a free mortgage consultation.",
+        "{first_name}, have you thought about buying a home? With your savings you may already have a deposit; "
+        + "I can book you a free mortgage consultation.",
       sms: "{first_name}, ready for your own home? Reply HOME for a free mortgage consultation.",
       intercept: -4.4,
       truth: [
-        .bump(feature: "age", weight: 1.4, center: 32, width: 7), .linear(feature: "savings_balance", weight: 0.6, center: 20_000, width: 20_000),
+        .bump(feature: "age", weight: 1.4, center: 32, width: 7),
+        .linear(feature: "savings_balance", weight: 0.6, center: 20_000, width: 20_000),
         .level(feature: "life_stage", weight: 0.6, code: 2),
       ]),
     entry(
@@ -122,7 +128,8 @@ public enum DemoBankCatalogue {
       context: ["page:loans": 1.5, "reason:complaint": 0.3],
       pitch: "Help your child through university with a low-rate student loan.",
       script:
-        "{first_name}, with a child heading towards university, our student loan has a low fixed rate and repayments only after graduation. Shall I send the details?",
+        "{first_name}, with a child heading towards university, our student loan has a low fixed rate and repayments "
+        + "only after graduation. Shall I send the details?",
       sms: "{first_name}, university coming up? Our student loan has a low fixed rate. Reply STUDY.",
       intercept: -2.6, eligibility: "num_children >= 1 and oldest_child_age >= 15 and oldest_child_age <= 25",
       truth: [.bump(feature: "oldest_child_age", weight: 2.0, center: 18.5, width: 2.5)]),
@@ -132,11 +139,13 @@ public enum DemoBankCatalogue {
       context: ["page:loans": 1.3, "reason:complaint": 0.3],
       pitch: "A new car for a fixed monthly price, insurance and servicing included.",
       script:
-        "{first_name}, we can put you in a new car for one fixed monthly price, with insurance and servicing included. Would a quote help?",
+        "{first_name}, we can put you in a new car for one fixed monthly price, with insurance and servicing included. "
+        + "Would a quote help?",
       sms: "{first_name}, a new car, one monthly price, all included. Reply CAR.",
       intercept: -3.8,
       truth: [
-        .bump(feature: "age", weight: 0.8, center: 36, width: 12), .linear(feature: "income", weight: 0.5, center: 50, width: 30),
+        .bump(feature: "age", weight: 0.8, center: 36, width: 12),
+        .linear(feature: "income", weight: 0.5, center: 50, width: 30),
         .level(feature: "life_stage", weight: 0.5, code: 2),
       ]),
     entry(
@@ -144,11 +153,13 @@ public enum DemoBankCatalogue {
       context: ["reason:bereavement": 0, "reason:complaint": 0.3],
       pitch: "Protect your family with life cover from 9 a month.",
       script:
-        "{first_name}, with {feature:num_children} children, life cover from 9 a month would protect them if the worst happened. May I give you a quote?",
+        "{first_name}, with {feature:num_children} children, life cover from 9 a month would protect them if the worst "
+        + "happened. May I give you a quote?",
       sms: "{first_name}, protect your family with life cover from 9/month. Reply LIFE.",
       intercept: -3.6,
       truth: [
-        .linear(feature: "num_children", weight: 0.7, center: 1, width: 1), .bump(feature: "age", weight: 0.8, center: 38, width: 10),
+        .linear(feature: "num_children", weight: 0.7, center: 1, width: 1),
+        .bump(feature: "age", weight: 0.8, center: 38, width: 10),
         .linear(feature: "mortgage_balance", weight: 0.3, center: 100_000, width: 100_000),
       ]),
     entry(
@@ -163,14 +174,16 @@ public enum DemoBankCatalogue {
       sms: "{first_name}, 15% off home insurance for mortgage customers. Reply HOME.",
       intercept: -2.9,
       truth: [
-        .linear(feature: "mortgage_balance", weight: 0.5, center: 150_000, width: 100_000), .step(feature: "tenure_years", weight: -0.6, atLeast: 5),
+        .linear(feature: "mortgage_balance", weight: 0.5, center: 150_000, width: 100_000),
+        .step(feature: "tenure_years", weight: -0.6, atLeast: 5),
       ]),
     entry(
       "travel-insurance", "Annual travel insurance", product: "travel_insurance", category: "insurance", value: 90,
       context: ["reason:travel": 2.2, "page:travel": 2.0, "reason:complaint": 0.3],
       pitch: "Annual multi-trip travel cover for the whole family.",
       script:
-        "{first_name}, I see you travel; our annual multi-trip cover protects every trip this year for one price. Interested?",
+        "{first_name}, I see you travel; our annual multi-trip cover protects every trip this year for one price. "
+        + "Interested?",
       sms: "{first_name}, one price covers all your trips this year. Reply TRAVEL.",
       intercept: -3.3,
       truth: [
@@ -183,7 +196,8 @@ public enum DemoBankCatalogue {
       context: ["page:savings": 1.6, "page:investments": 2.0, "reason:complaint": 0.3],
       pitch: "Grow your savings in a diversified global equity fund.",
       script:
-        "{first_name}, you have money sitting in savings; our global equity fund has grown with the market over the long run. Capital is at risk. Would you like our adviser to call?",
+        "{first_name}, you have money sitting in savings; our global equity fund has grown with the market over the "
+        + "long run. Capital is at risk. Would you like our adviser to call?",
       sms: "{first_name}, put your savings to work in our growth fund. Capital at risk. Reply GROW.",
       intercept: -4.0, suitability: "risk_appetite in (\"medium\", \"high\") and age < 80",
       truth: [
@@ -196,7 +210,8 @@ public enum DemoBankCatalogue {
       context: ["page:savings": 1.6, "reason:complaint": 0.5],
       pitch: "An easy-access saver plus a 1-year fixed bond at a bonus rate.",
       script:
-        "{first_name}, your current account balance could be earning more; our savings bundle pairs easy access with a bonus fixed rate. Shall I open it?",
+        "{first_name}, your current account balance could be earning more; "
+        + "our savings bundle pairs easy access with a bonus fixed rate. Shall I open it?",
       sms: "{first_name}, earn more on your balance with our savings bundle. Reply SAVE.",
       intercept: -3.0,
       truth: [
@@ -214,11 +229,13 @@ public enum DemoBankCatalogue {
       context: ["reason:complaint": 2.5, "reason:close-account": 3.0],
       pitch: "A thank-you loyalty rate on your savings for the next 12 months.",
       script:
-        "{first_name}, thank you for being with us {feature:tenure_years} years. I can offer you a loyalty rate on your savings for the next 12 months.",
+        "{first_name}, thank you for being with us {feature:tenure_years} years. "
+        + "I can offer you a loyalty rate on your savings for the next 12 months.",
       sms: "",
       intercept: -2.2, quota: OfferQuota(limit: 500, period: .day),
       truth: [
-        .linear(feature: "balance_trend", weight: -1.0, center: -0.2, width: 0.1), .linear(feature: "tenure_years", weight: 0.2, center: 8, width: 6),
+        .linear(feature: "balance_trend", weight: -1.0, center: -0.2, width: 0.1),
+        .linear(feature: "tenure_years", weight: 0.2, center: 8, width: 6),
         .linear(feature: "transfer_out_amount_30d", weight: 0.5, center: 10_000, width: 10_000),
       ]),
     entry(
@@ -226,11 +243,13 @@ public enum DemoBankCatalogue {
       context: ["page:home": 1.2, "reason:complaint": 0.3],
       pitch: "Move your direct debits to us in 5 minutes; we do the switching.",
       script:
-        "{first_name}, we can move all your bills and direct debits over for you; it takes five minutes. Shall we start?",
+        "{first_name}, we can move all your bills and direct debits over for you; it takes five minutes. "
+        + "Shall we start?",
       sms: "{first_name}, we'll switch your bills for you in 5 minutes. Reply BILLS.",
       intercept: -3.0,
       truth: [
-        .linear(feature: "digital_logins_month", weight: 0.4, center: 10, width: 8), .bump(feature: "age", weight: 0.5, center: 30, width: 12),
+        .linear(feature: "digital_logins_month", weight: 0.4, center: 10, width: 8),
+        .bump(feature: "age", weight: 0.5, center: 30, width: 12),
         .linear(feature: "page_views_7d", weight: 0.4, center: 3, width: 3),
       ]),
     entry(
@@ -242,22 +261,26 @@ public enum DemoBankCatalogue {
       context: ["reason:complaint": 0.3],
       pitch: "A personal banker, worldwide travel cover and preferential rates.",
       script:
-        "{first_name}, with your income you qualify for Premium banking: your own personal banker and worldwide travel cover. May I tell you more?",
+        "{first_name}, with your income you qualify for Premium banking: your own personal banker and worldwide travel "
+        + "cover. May I tell you more?",
       sms: "{first_name}, you qualify for Premium banking. Reply PREMIUM.",
       intercept: -3.8,
       truth: [
-        .linear(feature: "income", weight: 0.9, center: 80, width: 30), .linear(feature: "checking_balance", weight: 0.4, center: 8_000, width: 8_000),
+        .linear(feature: "income", weight: 0.9, center: 80, width: 30),
+        .linear(feature: "checking_balance", weight: 0.4, center: 8_000, width: 8_000),
       ]),
     entry(
       "personal-loan", "Personal loan", product: "personal_loan", category: "loans", value: 400, maxAge: 75,
       context: ["page:loans": 1.6, "reason:complaint": 0.3],
       pitch: "Borrow up to 25,000 at a fixed rate, decision in minutes.",
       script:
-        "{first_name}, if you have plans coming up, you are pre-qualified for a personal loan at a fixed rate, with a decision in minutes. Shall I check your rate?",
+        "{first_name}, if you have plans coming up, you are pre-qualified for a personal loan at a fixed rate, "
+        + "with a decision in minutes. Shall I check your rate?",
       sms: "{first_name}, you're pre-qualified for a personal loan. Reply LOAN.",
       intercept: -3.6,
       truth: [
-        .linear(feature: "balance_trend", weight: -0.5, center: 0, width: 0.1), .linear(feature: "salary_change", weight: 0.5, center: 0, width: 0.1),
+        .linear(feature: "balance_trend", weight: -0.5, center: 0, width: 0.1),
+        .linear(feature: "salary_change", weight: 0.5, center: 0, width: 0.1),
         .bump(feature: "age", weight: 0.6, center: 32, width: 12),
       ]),
     entry(
@@ -267,21 +290,27 @@ public enum DemoBankCatalogue {
       context: ["page:savings": 1.3, "reason:complaint": 0.3],
       pitch: "Boost your retirement with tax relief on every contribution.",
       script:
-        "{first_name}, every contribution to a pension earns tax relief; topping up now could make a real difference at retirement. Would a projection help?",
+        "{first_name}, every contribution to a pension earns tax relief; "
+        + "topping up now could make a real difference at retirement. Would a projection help?",
       sms: "{first_name}, get tax relief on pension top-ups. Reply PENSION.",
       intercept: -3.7,
-      truth: [.bump(feature: "age", weight: 1.0, center: 52, width: 8), .linear(feature: "income", weight: 0.5, center: 50, width: 30)]),
+      truth: [
+        .bump(feature: "age", weight: 1.0, center: 52, width: 8),
+        .linear(feature: "income", weight: 0.5, center: 50, width: 30),
+      ]),
     entry(
       "kids-savings-account", "Children's savings account", product: "kids_savings", category: "savings", value: 80,
       conditions: [OfferCondition(feature: "num_children", op: .greaterOrEqual, value: 1, description: "no children")],
       context: ["page:savings": 1.3, "reason:complaint": 0.3],
       pitch: "A savings account for your children with a bonus rate until 18.",
       script:
-        "{first_name}, our children's savings account pays a bonus rate until they turn 18. Would you like to open one for your little ones?",
+        "{first_name}, our children's savings account pays a bonus rate until they turn 18. "
+        + "Would you like to open one for your little ones?",
       sms: "{first_name}, start your kids' savings with a bonus rate. Reply KIDS.",
       intercept: -2.8,
       truth: [
-        .linear(feature: "num_children", weight: 0.5, center: 1, width: 1), .linear(feature: "oldest_child_age", weight: -0.6, center: 8, width: 5),
+        .linear(feature: "num_children", weight: 0.5, center: 1, width: 1),
+        .linear(feature: "oldest_child_age", weight: -0.6, center: 8, width: 5),
       ]),
     entry(
       "digital-banking-onboarding", "Get started with mobile banking", product: "digital_banking", category: "service",
@@ -294,11 +323,13 @@ public enum DemoBankCatalogue {
       context: ["reason:card-lost": 1.5],
       pitch: "Check balances, freeze your card and pay anyone from your phone.",
       script:
-        "{first_name}, did you know you can do this in our app in seconds, any time? I can text you a link and walk you through it now.",
+        "{first_name}, did you know you can do this in our app in seconds, any time? "
+        + "I can text you a link and walk you through it now.",
       sms: "{first_name}, bank from your phone: download our app. Reply APP for a link.",
       intercept: -2.4,
       truth: [
-        .bump(feature: "age", weight: 0.6, center: 40, width: 15), .linear(feature: "branch_visits_month", weight: 0.4, center: 2, width: 2),
+        .bump(feature: "age", weight: 0.6, center: 40, width: 15),
+        .linear(feature: "branch_visits_month", weight: 0.4, center: 2, width: 2),
         .linear(feature: "calls_month", weight: 0.3, center: 1, width: 1),
         .linear(feature: "atm_txn_30d", weight: 0.3, center: 3, width: 2),
       ]),
@@ -307,7 +338,8 @@ public enum DemoBankCatalogue {
       context: ["reason:card-lost": 1.0, "reason:complaint": 0.3],
       pitch: "An arranged overdraft so a payment never bounces.",
       script:
-        "{first_name}, an arranged overdraft means a payment will never bounce; there is no charge unless you use it. Shall I set one up?",
+        "{first_name}, an arranged overdraft means a payment will never bounce; there is no charge unless you use it. "
+        + "Shall I set one up?",
       sms: "{first_name}, never have a payment bounce: arranged overdraft. Reply OD.",
       intercept: -3.4,
       truth: [
@@ -323,7 +355,8 @@ public enum DemoBankCatalogue {
       context: ["reason:travel": 2.0, "page:travel": 2.0, "reason:complaint": 0.3],
       pitch: "Hold 20 currencies at the real exchange rate in your app.",
       script:
-        "{first_name}, as you spend abroad, our travel wallet lets you hold 20 currencies at the real exchange rate. Shall I activate it?",
+        "{first_name}, as you spend abroad, our travel wallet lets you hold 20 currencies at the real exchange rate. "
+        + "Shall I activate it?",
       sms: "{first_name}, spend abroad at the real exchange rate with our travel wallet. Reply FX.",
       intercept: -3.0,
       truth: [
@@ -338,10 +371,28 @@ public enum DemoBankCatalogue {
       context: ["reason:mortgage-enquiry": 1.5, "page:mortgages": 1.3, "reason:complaint": 0.3],
       pitch: "A low-rate loan for solar panels, heat pumps and insulation.",
       script:
-        "{first_name}, our green loan has a reduced rate for solar panels, heat pumps and insulation, and could lower your energy bills. Interested?",
+        "{first_name}, our green loan has a reduced rate for solar panels, heat pumps and insulation, "
+        + "and could lower your energy bills. Interested?",
       sms: "{first_name}, low-rate green loans for solar and insulation. Reply GREEN.",
       intercept: -3.8,
-      truth: [.linear(feature: "income", weight: 0.5, center: 50, width: 30), .bump(feature: "age", weight: 0.6, center: 42, width: 12)]),
+      truth: [
+        .linear(feature: "income", weight: 0.5, center: 50, width: 30),
+        .bump(feature: "age", weight: 0.6, center: 42, width: 12),
+      ]),
+    // "Call me": offered on the website and in the app, carried out by the contact centre, so
+    // made only while it is open and has agent minutes left (ten per call-back).
+    entry(
+      "callback-contact-centre", "Talk to an adviser", product: "callback", category: "callback", value: 45,
+      channels: [.web, .mobileApp], held: false,
+      context: ["page:mortgages": 1.8, "page:savings": 1.3, "page:investments": 1.4, "page:loans": 1.3],
+      pitch: "Questions? An adviser calls you back in minutes, at no cost.",
+      script: "", sms: "",
+      intercept: -3.0, fulfilledBy: .contactCentre, capacityUnits: 10,
+      truth: [
+        .bump(feature: "age", weight: 0.5, center: 45, width: 15),
+        .linear(feature: "calls_month", weight: 0.4, center: 1, width: 1),
+        .linear(feature: "digital_logins_month", weight: 0.4, center: 10, width: 8),
+      ]),
   ]
 
   /// How features read to an agent.
@@ -413,7 +464,15 @@ public enum DemoBankCatalogue {
       capacity: [ChannelCapacity(channel: .contactCentre, unitsPerHour: 6_000, unitsPerOffer: 2)],
       // An offer in a call or visit the customer started costs about a tenth of a contact (agent minutes).
       arbitration: ArbitrationPolicy(inboundCostShare: 0.1),
-      maxPerCategoryPerPage: 2)
+      maxPerCategoryPerPage: 2,
+      openingHours: [
+        OpeningHours(
+          channel: .contactCentre, timeZone: "Europe/London",
+          periods: [
+            OpeningPeriod(days: "mon-fri", open: "08:00", close: "20:00"),
+            OpeningPeriod(days: "sat", open: "09:00", close: "17:00"),
+          ])
+      ])
   }
 
   /// The hidden response model.

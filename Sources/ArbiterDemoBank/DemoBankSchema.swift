@@ -58,9 +58,10 @@ public enum DemoBankSchema {
     func count(
       _ name: String, _ event: String, channel: String? = nil, direction: String? = nil, halfLife: Double = 30
     ) -> FeatureDefinition {
-      derived(
+      let via = channel.map { " via \($0)" } ?? "", facing = direction.map { " (\($0))" } ?? ""
+      return derived(
         name,
-        "\(event)s\(channel.map { " via \($0)" } ?? "")\(direction.map { " (\($0))" } ?? ""), decayed with a \(Int(halfLife))-day half-life",
+        "\(event)s\(via)\(facing), decayed with a \(Int(halfLife))-day half-life",
         FeatureDerivation(kind: .count, event: event, channel: channel, direction: direction, halfLifeDays: halfLife))
     }
     return [

@@ -76,7 +76,8 @@ public struct DemoDataset: Sendable {
     var history = "customer_id,offer_id,channel,probability,accepted\n"
     for record in self.history {
       history +=
-        "\(record.customerId),\(record.offerId),\(record.channel.name),\(record.probability),\(record.accepted ? 1 : 0)\n"
+        "\(record.customerId),\(record.offerId),\(record.channel.name),\(record.probability),"
+        + "\(record.accepted ? 1 : 0)\n"
     }
     try Data(history.utf8).write(to: path("history.csv"))
   }

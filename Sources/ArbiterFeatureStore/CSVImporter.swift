@@ -25,7 +25,8 @@ public struct CSVImportReport: Sendable, CustomStringConvertible {
   /// A one-line summary of the counts and time.
   public var description: String {
     var text =
-      "\(rows) rows: \(inserted) inserted, \(updated) updated, \(rejected) rejected in \(String(format: "%.1f", seconds)) s"
+      "\(rows) rows: \(inserted) inserted, \(updated) updated, \(rejected) rejected "
+      + "in \(String(format: "%.1f", seconds)) s"
     if !ignoredColumns.isEmpty { text += "; ignored columns: \(ignoredColumns.joined(separator: ", "))" }
     return text
   }

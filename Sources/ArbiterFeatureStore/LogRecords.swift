@@ -56,7 +56,8 @@ public struct ReplayReport: Sendable, CustomStringConvertible {
   /// A one-line account of the replay, e.g. "2 log segment(s), 10 record(s), …".
   public var description: String {
     var text =
-      "\(segments) log segment(s), \(records) record(s), \(applied) change(s) applied, \(skipped) already in the snapshot"
+      "\(segments) log segment(s), \(records) record(s), \(applied) change(s) applied, "
+      + "\(skipped) already in the snapshot"
     if let truncated {
       text +=
         "; torn tail in \(truncated.path) at byte \(truncated.offset): \(truncated.discardedBytes) byte(s) cut off"

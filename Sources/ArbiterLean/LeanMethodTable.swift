@@ -2,6 +2,7 @@ import ArbiterAPI
 import ArbiterCore
 import ArbiterDecisioning
 import ArbiterService
+import Dispatch
 import GRPCCore
 import Logging
 import SwiftProtobuf
@@ -55,11 +56,18 @@ package struct LeanMethodTable: Sendable {
     typealias Admin = Arbiter_V1_AdminService.Method
     let methods: [MethodDescriptor: Method] = [
       Decisions.Decide.descriptor: .decide { bytes, stillWanted throws(ArbiterError) in
-        try decisions.decision(for: try Self.decode(Arbiter_V1_DecideRequest.self, bytes), stillWanted: stillWanted)
+        let started = DispatchTime.now().uptimeNanoseconds
+        let decision = try decisions.decision(
+          for: try Self.decode(Arbiter_V1_DecideRequest.self, bytes), stillWanted: stillWanted)
+        live.traffic.record(.lean, nanos: DispatchTime.now().uptimeNanoseconds - started)
+        return decision
       },
       Decisions.Personalize.descriptor: .inline { bytes, stillWanted throws(ArbiterError) in
+        let started = DispatchTime.now().uptimeNanoseconds
         let request = try Self.decode(Arbiter_V1_PersonalizeRequest.self, bytes)
-        return try Self.encode(try decisions.personalize(request, stillWanted: stillWanted))
+        let response = try Self.encode(try decisions.personalize(request, stillWanted: stillWanted))
+        live.traffic.record(.lean, nanos: DispatchTime.now().uptimeNanoseconds - started)
+        return response
       },
       // Offloaded: it waits for its lines to be written, which no event-loop thread may do.
       Decisions.RecordOutcomes.descriptor: .offloaded { bytes throws(ArbiterError) in

@@ -181,9 +181,10 @@ public struct ModelBundle: Sendable {
       let data = try read(name)
       let actual = Checksum.sha256Hex(data)
       guard actual == expected else {
+        let file = (directory as NSString).appendingPathComponent(name)
         throw ArbiterError(
           .dataCorrupted,
-          "\((directory as NSString).appendingPathComponent(name)): checksum mismatch (manifest says \(expected.prefix(12))…, file is \(actual.prefix(12))…)"
+          "\(file): checksum mismatch (manifest says \(expected.prefix(12))…, file is \(actual.prefix(12))…)"
         )
       }
       contents[name] = data
@@ -203,7 +204,8 @@ public struct ModelBundle: Sendable {
       guard let data = contents[reference.file] else {
         throw ArbiterError(
           .dataCorrupted,
-          "\(path(modelsFile)): tree model file '\(reference.file)' of offer '\(reference.offerId)' is not checksummed by the manifest"
+          "\(path(modelsFile)): tree model file '\(reference.file)' of offer '\(reference.offerId)' "
+            + "is not checksummed by the manifest"
         )
       }
       guard bundle.trees[reference.offerId] == nil else {

@@ -1,5 +1,6 @@
 import ArbiterCore
 import ArbiterFeatureStore
+import ArbiterHTTP
 import Foundation
 import Yams
 
@@ -87,12 +88,13 @@ struct ConfigurationFileReader {
   }
 
   mutating func read(_ root: Node, into configuration: inout ArbiterConfiguration) throws(ArbiterError) {
-    let sections: Set<String> = ["host", "grpc", "lean", "bundle", "store", "interaction-log", "pacing"]
+    let sections: Set<String> = ["host", "grpc", "lean", "http", "bundle", "store", "interaction-log", "pacing"]
     for (name, node) in try entries(root, "", known: sections) {
       switch name {
       case "host": configuration.host = try text(node, "host")
       case "grpc": try readGRPC(node, into: &configuration.grpc)
       case "lean": try readLean(node, into: &configuration.lean)
+      case "http": try readHTTP(node, into: &configuration.http)
       case "bundle": try readBundle(node, into: &configuration.bundle)
       case "store": try readStore(node, into: &configuration.store)
       case "interaction-log": try readLog(node, into: &configuration.interactionLog)
@@ -111,6 +113,21 @@ struct ConfigurationFileReader {
         lean.port = value.string == "off" ? nil : try port(value, "lean.port")
       } else {
         lean.maxFrameSize = try integer(value, "lean.max-frame-size", atLeast: 1_024)
+      }
+    }
+  }
+
+  private func readHTTP(_ node: Node, into http: inout HTTPDoorConfiguration) throws(ArbiterError) {
+    let known: Set<String> = ["port", "max-body-bytes", "cors-origins", "web-root"]
+    for (name, value) in try entries(node, "http", known: known) {
+      let key = "http.\(name)"
+      switch name {
+      case "port": http.port = value.string == "off" ? nil : try port(value, key)
+      case "max-body-bytes": http.maxBodyBytes = try integer(value, key, atLeast: 1_024)
+      case "cors-origins":
+        guard let list = value.sequence else { throw invalid(value, key, "must be a list of origins") }
+        http.corsOrigins = try list.map { (item: Node) throws(ArbiterError) in try text(item, key) }
+      default: http.webRoot = try text(value, key)
       }
     }
   }

@@ -1,4 +1,5 @@
 import ArbiterFeatureStore
+import ArbiterHTTP
 
 /// How an Arbiter server is set up: nested values, one per part, each with a default that
 /// serves the bundled demo. A configuration file (``load(file:over:)``) sets any of them; the
@@ -94,6 +95,8 @@ public struct ArbiterConfiguration: Sendable {
   public var grpc = GRPC()
   /// The lean protocol's door.
   public var lean = Lean()
+  /// The HTTP/JSON door (websites, the console, the dashboard).
+  public var http = HTTPDoorConfiguration()
   /// The model bundle and how it is watched.
   public var bundle = Bundle()
   /// The customer feature store.

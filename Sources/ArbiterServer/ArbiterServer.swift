@@ -1,7 +1,9 @@
 import ArbiterAPI
+import ArbiterContactCentre
 import ArbiterCore
 import ArbiterDecisioning
 import ArbiterFeatureStore
+import ArbiterHTTP
 import ArbiterLean
 import ArbiterModels
 import ArbiterService
@@ -26,6 +28,9 @@ public final class ArbiterServer: Service, Sendable {
   let echo: Arbiter_V1_DecideResponse
   let echoResponse: [UInt8]
   private let leanPortBox = BoundPort()
+  private let httpPortBox = BoundPort()
+  /// The contact centre's call distribution (call-backs and calls to agents' consoles).
+  public let contactCentre = CallDistributor()
 
   /// Fills an empty feature store (the demo population's `DemoPopulation.seed`, for one), for
   /// ``init(configuration:logger:seedingEmptyStore:)``.
@@ -33,6 +38,9 @@ public final class ArbiterServer: Service, Sendable {
 
   /// The lean protocol's port once it listens (useful with port 0).
   public var leanBoundPort: Int? { leanPortBox.value.withLock { $0 } }
+
+  /// The HTTP door's port once it listens (useful with port 0).
+  public var httpBoundPort: Int? { httpPortBox.value.withLock { $0 } }
 
   /// A server over parts already opened: `bundle` decided with over `store`'s customers, `log`
   /// for decisions and outcomes, `pacing` for quota and capacity use. The bundle is probed (its
@@ -170,6 +178,21 @@ public final class ArbiterServer: Service, Sendable {
       onBound: { bound in box.value.withLock { $0 = bound } })
   }
 
+  /// The HTTP/JSON door's API over the live state.
+  public var httpAPI: HTTPAPI {
+    HTTPAPI(
+      live: live, health: health, echo: echo, contactCentre: contactCentre, configuration: configuration.http,
+      logger: logger)
+  }
+
+  /// The HTTP/JSON door on `port`, telling its bound port to ``httpBoundPort``.
+  public func httpService(port: Int) -> HTTPServerService {
+    let box = httpPortBox
+    return HTTPServerService(
+      api: httpAPI, host: configuration.host, port: port, webRoot: configuration.http.webRoot, logger: logger,
+      onBound: { bound in box.value.withLock { $0 = bound } })
+  }
+
   /// Serves only the lean protocol on `port` (0 picks one; see ``leanBoundPort``) until the
   /// task is cancelled. ``run()`` serves it with everything else.
   public func runLeanServer(port: Int) async throws {
@@ -209,6 +232,9 @@ public final class ArbiterServer: Service, Sendable {
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
     if let port = configuration.lean.port {
       services.append(.init(service: leanService(port: port)))
+    }
+    if let port = configuration.http.port {
+      services.append(.init(service: httpService(port: port)))
     }
     if let interval = configuration.bundle.watchInterval {
       services.append(.init(service: BundleWatchService(live: live, interval: interval, logger: logger)))

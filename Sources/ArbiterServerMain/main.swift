@@ -22,12 +22,18 @@ struct Serve: AsyncParsableCommand {
       them, and the flags below override the file.
       """)
 
-  @Option(help: "Configuration file (YAML: host, grpc, lean, bundle, store, interaction-log, pacing; see the README).")
+  @Option(help: "Configuration file (YAML: host, grpc, lean, http, bundle, store, interaction-log, pacing; see README).")
   var config: String?
   @Option(help: "Host to bind (default 127.0.0.1).") var host: String?
   @Option(help: "gRPC port (0 picks a free one; default 50051).") var port: Int?
   @Option(help: "Lean-protocol port (0 picks a free one; 'off' serves gRPC only; default 50052).") var leanPort: String?
   @Option(help: "Largest lean-protocol frame accepted, in bytes (default 4 MiB).") var maxFrameSize: Int?
+  @Option(help: "HTTP/JSON port for websites, the console and the dashboard (0 picks one; 'off'; default 8080).")
+  var httpPort: String?
+  @Option(help: "Largest HTTP request body accepted, in bytes (default 1 MiB).") var maxBodyBytes: Int?
+  @Option(help: "An origin whose pages may call the HTTP API (e.g. https://www.example.com); repeatable.")
+  var corsOrigin: [String] = []
+  @Option(help: "Serve the pages from this directory instead of the built-in copy.") var webRoot: String?
   @Option(help: "Bundle directory: a version directory or a root whose newest version is loaded (default models/demo).")
   var bundle: String?
   @Option(help: "Number of demo customers to build (default: as the bundle says).") var customers: Int?
@@ -51,8 +57,10 @@ struct Serve: AsyncParsableCommand {
   @Option(help: "Recent decisions outcomes may refer to, about 40 bytes each (default 1M).") var decisionMemory: Int?
   @Option(help: "Offers of those decisions held, 4 bytes each (default: eight per decision).") var offerMemory: Int?
   @Option(
-    help:
-      "Between writes of buffered decision lines to the interaction log: seconds or a duration (0: only when 64 KiB are buffered; default 0.2)."
+    help: """
+      Between writes of buffered decision lines to the interaction log: seconds or a duration (0: only when 64 KiB \
+      are buffered; default 0.2).
+      """
   )
   var logFlush: String?
 
@@ -104,6 +112,18 @@ struct Serve: AsyncParsableCommand {
       guard maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024 bytes") }
       config.lean.maxFrameSize = maxFrameSize
     }
+    if let httpPort {
+      guard httpPort == "off" || Int(httpPort).map({ (0...65_535).contains($0) }) == true else {
+        throw ValidationError("--http-port must be a port number or 'off', got '\(httpPort)'")
+      }
+      config.http.port = Int(httpPort)
+    }
+    if let maxBodyBytes {
+      guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024 bytes") }
+      config.http.maxBodyBytes = maxBodyBytes
+    }
+    if !corsOrigin.isEmpty { config.http.corsOrigins = corsOrigin }
+    if let webRoot { config.http.webRoot = webRoot }
     if let bundle { config.bundle.path = bundle }
     if let customers { config.store.customers = customers }
     if let interactionLog { config.interactionLog.path = interactionLog == "none" ? nil : interactionLog }

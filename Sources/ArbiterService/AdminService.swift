@@ -47,7 +47,7 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
     }
   }
 
-  func challengerStatus() -> Arbiter_V1_ChallengerStatus {
+  package func challengerStatus() -> Arbiter_V1_ChallengerStatus {
     guard let (snapshot, share) = live.shadowStatus else { return .init() }
     return .with {
       $0.challenger = snapshot.engine.versions.proto

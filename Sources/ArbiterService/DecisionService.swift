@@ -17,9 +17,12 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     request: Arbiter_V1_DecideRequest, context: ServerContext
   ) async throws -> Arbiter_V1_DecideResponse {
     // A call cancelled (its deadline passed, the client gone) while deciding leaves no decision.
-    try mappingErrors { () throws(ArbiterError) in
+    let started = DispatchTime.now().uptimeNanoseconds
+    let response = try mappingErrors { () throws(ArbiterError) in
       try decision(for: request) { !context.cancellation.isCancelled }.proto
     }
+    live.traffic.record(.grpc, nanos: DispatchTime.now().uptimeNanoseconds - started)
+    return response
   }
 
   /// The decision itself, for a transport that encodes it (see ``DecideResponseWriter``).
@@ -34,7 +37,12 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   public func personalize(
     request: Arbiter_V1_PersonalizeRequest, context: ServerContext
   ) async throws -> Arbiter_V1_PersonalizeResponse {
-    try mappingErrors { () throws(ArbiterError) in try personalize(request) { !context.cancellation.isCancelled } }
+    let started = DispatchTime.now().uptimeNanoseconds
+    let response = try mappingErrors { () throws(ArbiterError) in
+      try personalize(request) { !context.cancellation.isCancelled }
+    }
+    live.traffic.record(.grpc, nanos: DispatchTime.now().uptimeNanoseconds - started)
+    return response
   }
 
   /// Personalize without a transport; `stillWanted` as for ``decision(for:stillWanted:)``.

@@ -103,7 +103,8 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
       if !request.schemaHash.isEmpty && request.schemaHash != snapshot.bundle.manifest.schemaHash {
         throw ArbiterError(
           .failedPrecondition,
-          "schema_hash \(request.schemaHash.prefix(12))… does not match the live schema \(snapshot.bundle.manifest.schemaHash.prefix(12))…"
+          "schema_hash \(request.schemaHash.prefix(12))… does not match the live schema "
+            + "\(snapshot.bundle.manifest.schemaHash.prefix(12))…"
         )
       }
       let records = request.profiles.map { profile in

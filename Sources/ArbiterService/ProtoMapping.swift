@@ -45,7 +45,7 @@ extension OutcomeKind {
 }
 
 extension VersionStamp {
-  var proto: Arbiter_V1_VersionInfo {
+  package var proto: Arbiter_V1_VersionInfo {
     .with {
       $0.bundleName = bundleName
       $0.bundleVersion = bundleVersion
@@ -162,7 +162,8 @@ extension OutcomeReport {
     guard proto.timestampMillis <= now &+ maxSkewMillis else {
       throw ArbiterError(
         .invalidArgument,
-        "\(field).timestamp_millis \(proto.timestampMillis) is ahead of the server clock (\(now)) by more than \(maxSkewMillis) ms"
+        "\(field).timestamp_millis \(proto.timestampMillis) is ahead of the server clock (\(now)) "
+          + "by more than \(maxSkewMillis) ms"
       )
     }
     self.init(
@@ -189,6 +190,13 @@ extension DecisionRequest {
       customerId: proto.customerID, channel: proto.channel, context: proto.context, maxOffers: 0,
       explain: proto.explain,
       requestId: proto.requestID)
+    guard proto.visitorID.utf8.count <= 64 else {
+      throw ArbiterError(.invalidArgument, "visitor_id is longer than 64 bytes")
+    }
+    guard proto.visitorID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+      throw ArbiterError(.invalidArgument, "visitor_id must be printable ASCII without spaces")
+    }
+    visitorId = proto.visitorID
   }
 
   private init(

@@ -141,13 +141,13 @@ struct Status: AsyncParsableCommand {
     let v = status.versions
     print("bundle \(v.bundleName)/\(v.bundleVersion) from \(status.bundlePath)")
     print(
-      "catalogue \(v.catalogueVersion), schema \(v.schemaHash.prefix(12)), \(status.offers) offers, \(status.customers) customers"
+      "catalogue \(v.catalogueVersion), schema \(v.schemaHash.prefix(12)), "
+        + "\(status.offers) offers, \(status.customers) customers"
     )
     print("decisions served \(status.decisionsServed), outcomes recorded \(status.outcomesRecorded)")
     for model in status.models {
-      print(
-        "  \(model.offerID.padding(toLength: 28, withPad: " ", startingAt: 0)) \(model.kind) \(model.terms) terms, hold-out AUC \(String(format: "%.3f", model.holdoutAuc))"
-      )
+      let offer = model.offerID.padding(toLength: 28, withPad: " ", startingAt: 0)
+      print("  \(offer) \(model.kind) \(model.terms) terms, hold-out AUC \(String(format: "%.3f", model.holdoutAuc))")
     }
   }
 }
@@ -165,8 +165,10 @@ struct Reload: AsyncParsableCommand {
       try await Arbiter_V1_AdminService.Client(wrapping: client).reload(
         .with { $0.bundlePath = path }, options: options)
     }
+    let (previous, current) = (response.previous, response.current)
+    let unchanged = response.changed ? "" : " (unchanged)"
     print(
-      "\(response.previous.bundleName)/\(response.previous.bundleVersion) → \(response.current.bundleName)/\(response.current.bundleVersion)\(response.changed ? "" : " (unchanged)")"
+      "\(previous.bundleName)/\(previous.bundleVersion) → \(current.bundleName)/\(current.bundleVersion)\(unchanged)"
     )
   }
 }
@@ -174,7 +176,8 @@ struct Reload: AsyncParsableCommand {
 struct Outbound: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract:
-      "Select an outbound campaign on a running server: who gets which offer through a channel under a budget and capacity."
+      "Select an outbound campaign on a running server: who gets which offer through a channel under a budget and "
+      + "capacity."
   )
 
   @OptionGroup var server: ServerOptions
@@ -202,16 +205,16 @@ struct Outbound: AsyncParsableCommand {
       try await Arbiter_V1_DecisionService.Client(wrapping: client).selectOutbound(request, options: options)
     }
     print(
-      "\(response.selected) of \(response.considered) customers selected (\(response.candidates) had an offer worth the contact); stopped by \(response.stoppedBy)"
+      "\(response.selected) of \(response.considered) customers selected "
+        + "(\(response.candidates) had an offer worth the contact); stopped by \(response.stoppedBy)"
     )
     print(
       String(
         format: "expected responses %.1f, expected value %.0f, cost %.0f, net %.0f", response.expectedResponses,
         response.expectedValue, response.totalCost, response.expectedValue - response.totalCost))
     for entry in response.perOffer {
-      print(
-        "  \(entry.offerID.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(format: "%7d contacts, expected value %10.0f", entry.count, entry.expectedValue))"
-      )
+      let offer = entry.offerID.padding(toLength: 28, withPad: " ", startingAt: 0)
+      print("  \(offer) \(String(format: "%7d contacts, expected value %10.0f", entry.count, entry.expectedValue))")
     }
     if let csv {
       var text = "customer_id,offer_id,propensity,expected_value,cost,decision_id\n"

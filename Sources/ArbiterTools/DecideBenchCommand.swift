@@ -147,7 +147,8 @@ struct DecideBench: ParsableCommand {
       print(
         String(
           format:
-            "RecordOutcomes batch %d of %d declines with reasons: %.1f ms; Decide on another thread meanwhile: %@, worst %.0f µs (%d decisions); reasons held %d (%d bytes)",
+            "RecordOutcomes batch %d of %d declines with reasons: %.1f ms; "
+            + "Decide on another thread meanwhile: %@, worst %.0f µs (%d decisions); reasons held %d (%d bytes)",
           batch, reports.count, took, LatencySamples.summary(meanwhile), Double(meanwhile.max() ?? 0) / 1000,
           meanwhile.count, held.count,
           held.bytes))

@@ -16,14 +16,16 @@ enum DecisionPrinter {
     let v = response.versions
     let about = ([profile.displayName] + profile.attributes.prefix(2).map(\.value)).filter { !$0.isEmpty }
     out +=
-      "Decision \(response.decisionID) for customer \(response.customerID) (\(about.joined(separator: ", "))) on \(channelName(response.channel))\n"
+      "Decision \(response.decisionID) for customer \(response.customerID) (\(about.joined(separator: ", "))) "
+      + "on \(channelName(response.channel))\n"
     out +=
-      "bundle \(v.bundleName)/\(v.bundleVersion), catalogue \(v.catalogueVersion), decided in \(response.decisionNanos / 1000) µs\n"
+      "bundle \(v.bundleName)/\(v.bundleVersion), catalogue \(v.catalogueVersion), "
+      + "decided in \(response.decisionNanos / 1000) µs\n"
     if response.offers.isEmpty { out += "\nNo eligible offer for this customer on this channel.\n" }
     for offer in response.offers {
       out += "\n\(offer.rank). \(offer.name)  [\(offer.offerID)]\n"
-      out +=
-        "   score \(String(format: "%.2f", offer.score)) = propensity \(percent(offer.propensity)) × value \(String(format: "%.0f", offer.value))"
+      let score = String(format: "%.2f", offer.score), value = String(format: "%.0f", offer.value)
+      out += "   score \(score) = propensity \(percent(offer.propensity)) × value \(value)"
       if offer.contextWeight != 1 { out += " × context \(String(format: "%.2f", offer.contextWeight))" }
       if offer.lever != 1 { out += " × lever \(String(format: "%.2f", offer.lever))" }
       if offer.channelCost != 0 { out += " − cost \(String(format: "%.2f", offer.channelCost))" }
@@ -58,14 +60,14 @@ enum DecisionPrinter {
     var out = "Customer \(profile.customerID): \(profile.displayName)\n"
     out += profile.attributes.map { "\($0.label): \($0.value.isEmpty ? "—" : $0.value)" }.joined(separator: ", ") + "\n"
     out += "products: \(profile.products.map(\.name).joined(separator: ", "))\n"
-    out +=
-      "consent: \(profile.consents.map { "\(channelName($0.channel)) \($0.granted ? "yes" : "no")" }.joined(separator: ", "))\n"
+    let consents = profile.consents.map { "\(channelName($0.channel)) \($0.granted ? "yes" : "no")" }
+    out += "consent: \(consents.joined(separator: ", "))\n"
     if !profile.recentInteractions.isEmpty {
       out += "recent interactions:\n"
       for entry in profile.recentInteractions {
         let outcome = entry.outcome == .unspecified ? "offered" : "\(entry.outcome)"
-        out +=
-          "   \(entry.decisionID) \(entry.offerID) on \(channelName(entry.channel)): \(outcome)\(entry.declineReason.isEmpty ? "" : " (\(entry.declineReason))")\n"
+        let reason = entry.declineReason.isEmpty ? "" : " (\(entry.declineReason))"
+        out += "   \(entry.decisionID) \(entry.offerID) on \(channelName(entry.channel)): \(outcome)\(reason)\n"
       }
     }
     if features {

@@ -20,7 +20,7 @@ enum LatencySamples {
     func us(_ q: Double) -> String {
       String(format: "%.2f µs", Double(sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]) / 1000)
     }
-    return
-      "mean \(String(format: "%.2f µs", Double(samples.reduce(0, +)) / Double(samples.count) / 1000)), p50 \(us(0.5)), p99 \(us(0.99))"
+    let mean = String(format: "%.2f µs", Double(samples.reduce(0, +)) / Double(samples.count) / 1000)
+    return "mean \(mean), p50 \(us(0.5)), p99 \(us(0.99))"
   }
 }

@@ -75,10 +75,13 @@ struct ModelBench: ParsableCommand {
       let mean = Double(samples.reduce(0, +)) / Double(samples.count)
       let path = model.quickScorerWidth.map { "QuickScorer, \($0)-bit leaf sets" } ?? "reference walk"
       print(
-        "\(name): \(model.treeCount) trees, \(model.nodeCount) split nodes (\(path)); 1 customer × \(rows.count) offers:"
+        "\(name): \(model.treeCount) trees, \(model.nodeCount) split nodes (\(path)); "
+          + "1 customer × \(rows.count) offers:"
       )
+      let perNode = String(format: "%.2f", mean / Double(visits))
       print(
-        "  \(LatencySamples.summary(samples)); \(visits / rows.count) node visits per offer, \(String(format: "%.2f", mean / Double(visits))) ns per node a tree walk would visit (sink \(sink))"
+        "  \(LatencySamples.summary(samples)); \(visits / rows.count) node visits per offer, "
+          + "\(perNode) ns per node a tree walk would visit (sink \(sink))"
       )
     }
   }
@@ -123,7 +126,8 @@ struct ModelBench: ParsableCommand {
         }
       }
       print(
-        "logistic regression (\(models.first!.termCount) terms), 1 customer × \(offers) offers, \(label): \(LatencySamples.summary(samples)) (sink \(sink))"
+        "logistic regression (\(models.first!.termCount) terms), 1 customer × \(offers) offers, \(label): "
+          + "\(LatencySamples.summary(samples)) (sink \(sink))"
       )
     }
   }

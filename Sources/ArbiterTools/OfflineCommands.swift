@@ -35,9 +35,8 @@ struct Generate: ParsableCommand {
     print("demo bank (seed \(seed)) written to \(out)/")
     print("  customers.csv      \(dataset.customers.count) customers × \(dataset.schema.width) features")
     print("  catalogue.json     \(dataset.catalogue.offers.count) offers")
-    print(
-      "  history.csv        \(dataset.history.count) offers made, \(accepted) accepted (\(String(format: "%.1f", 100 * Double(accepted) / Double(max(1, dataset.history.count))))%)"
-    )
+    let share = String(format: "%.1f", 100 * Double(accepted) / Double(max(1, dataset.history.count)))
+    print("  history.csv        \(dataset.history.count) offers made, \(accepted) accepted (\(share)%)")
     print("  ground-truth.json  the hidden response model")
   }
 }
@@ -59,9 +58,10 @@ struct Train: ParsableCommand {
       try dataset.trainBundle(name: name, version: version) { report in
         let m = report.metrics
         let id = report.offerId.padding(toLength: 28, withPad: " ", startingAt: 0)
-        print(
-          "\(id) \(String(format: "%6d  %8d  %5d  %9.3f  %12.3f", m.trainRows + m.holdoutRows, m.trainPositives + m.holdoutPositives, report.terms, m.trainAUC, m.holdoutAUC))"
-        )
+        let columns = String(
+          format: "%6d  %8d  %5d  %9.3f  %12.3f", m.trainRows + m.holdoutRows, m.trainPositives + m.holdoutPositives,
+          report.terms, m.trainAUC, m.holdoutAUC)
+        print("\(id) \(columns)")
       }
     }
     let directory = try bundle.write(toRoot: out)
@@ -107,7 +107,8 @@ struct Import: ParsableCommand {
     }
     let snapshot = try failing { try target.writeSnapshot() }
     print(
-      "snapshot \(snapshot.path): \(snapshot.rows) customers, \(snapshot.bytes / 1_048_576) MiB in \(String(format: "%.1f", snapshot.seconds)) s"
+      "snapshot \(snapshot.path): \(snapshot.rows) customers, \(snapshot.bytes / 1_048_576) MiB "
+        + "in \(String(format: "%.1f", snapshot.seconds)) s"
     )
     if report.rejected > 0 { throw ExitCode(3) }
   }

@@ -11,7 +11,8 @@ import Foundation
 struct Simulate: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract:
-      "Play N interactions on the demo bank and compare Arbiter's policy with a random one and the oracle that knows the true propensities."
+      "Play N interactions on the demo bank and compare Arbiter's policy with a random one and the oracle that knows "
+      + "the true propensities."
   )
 
   @Option(help: "Bundle to decide with.") var bundle = "models/demo"

@@ -37,7 +37,8 @@ struct StoreBench: AsyncParsableCommand {
       let openSeconds = Double(DispatchTime.now().uptimeNanoseconds - opened) / 1e9
       defer { target.close() }
       print(
-        "opened \(target.count) customers × \(target.width) features in \(String(format: "%.2f", openSeconds)) s (\(target.replayReport))"
+        "opened \(target.count) customers × \(target.width) features in \(String(format: "%.2f", openSeconds)) s "
+          + "(\(target.replayReport))"
       )
       let ids = target.customerIds()
       var rng = SeededGenerator(seed: 1)
@@ -79,7 +80,8 @@ struct StoreBench: AsyncParsableCommand {
       print("  point lookup: id → row + consistent vector copy:  \(StoreBench.percentiles(copy))")
       print("  ... + read transforms (decay, recency, triggers): \(StoreBench.percentiles(decisionRead))")
       print(
-        "  the timer alone:                                  \(StoreBench.percentiles(empty.sorted()))  (checksums \(checksum) \(rowSum))"
+        "  the timer alone:                                  \(StoreBench.percentiles(empty.sorted()))"
+          + "  (checksums \(checksum) \(rowSum))"
       )
       print("resident memory: \(residentMegabytes()) MB")
     }
@@ -89,7 +91,8 @@ struct StoreBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
       abstract: "Stream events to a running server over gRPC (IngestEvents) and report acknowledged events per second.",
       discussion:
-        "Every event is a 1.00 card payment by one of --watch customers; their balances are saved to --state so that `verify` can count, after a crash, how many events the store holds."
+        "Every event is a 1.00 card payment by one of --watch customers; their balances are saved to --state so that "
+        + "`verify` can count, after a crash, how many events the store holds."
     )
 
     @OptionGroup var server: ServerOptions
@@ -154,7 +157,8 @@ struct StoreBench: AsyncParsableCommand {
         Saved(watched: watched, balances: watched.map { before[$0]! }, acknowledged: acknowledged)
       ).write(to: URL(fileURLWithPath: state))
       print(
-        "\(acknowledged) events acknowledged in \(String(format: "%.2f", seconds)) s: \(Int(Double(acknowledged) / seconds)) events/s (\(streams) streams, batches of \(batch))"
+        "\(acknowledged) events acknowledged in \(String(format: "%.2f", seconds)) s: "
+          + "\(Int(Double(acknowledged) / seconds)) events/s (\(streams) streams, batches of \(batch))"
       )
     }
   }

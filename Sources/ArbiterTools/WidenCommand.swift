@@ -8,7 +8,8 @@ import Foundation
 struct Widen: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract:
-      "Write a copy of a logistic bundle whose catalogue has N offers (the originals repeated under new ids, each with its model)."
+      "Write a copy of a logistic bundle whose catalogue has N offers (the originals repeated under new ids, "
+      + "each with its model)."
   )
 
   @Option(help: "Bundle to widen.") var from = "models/demo"

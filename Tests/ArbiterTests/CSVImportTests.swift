@@ -10,7 +10,8 @@ import Testing
       "customer_id,display_name,"
       + eventSchema.customerFeatures.filter { !CompiledDerivations.isInternalState($0) }.map(\.name).joined(
         separator: ",") + ",shoe_size\n"
-    // Columns after the name: age, balance, txn_count_30d, card_spend_30d, atm_count, days_since_txn, churn_risk, balance_trend, calls, shoe_size
+    // Columns after the name: age, balance, txn_count_30d, card_spend_30d, atm_count, days_since_txn, churn_risk,
+    // balance_trend, calls, shoe_size
     let text =
       header
       + "1,\"Silva, Ana\",40,1000,3,50,1,2.5,0,0.1,2,44\n"

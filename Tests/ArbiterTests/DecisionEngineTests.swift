@@ -22,7 +22,8 @@ import Testing
     #expect((1...5).contains(a.offers.count))
     for (i, offer) in a.offers.enumerated() {
       #expect(offer.rank == i + 1)
-      // priority = p × value × context weight × lever − cost − shadow price; an inbound call costs a tenth of a contact.
+      // priority = p × value × context weight × lever − cost − shadow price;
+      // an inbound call costs a tenth of a contact.
       #expect(offer.channelCost == 6)
       #expect(
         abs(

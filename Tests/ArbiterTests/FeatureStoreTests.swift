@@ -329,7 +329,10 @@ final class ManagedFlag: @unchecked Sendable {
     for id in 1...n { calls += stored(reopened, id)[10] }
     #expect(
       calls == Float(applied),
-      "snapshot + replay hold each of the \(applied) events once (replayed \(reopened.replayReport.applied), skipped \(reopened.replayReport.skipped))"
+      """
+      snapshot + replay hold each of the \(applied) events once (replayed \(reopened.replayReport.applied), \
+      skipped \(reopened.replayReport.skipped))
+      """
     )
     #expect(reads == applied / 10)
     reopened.close()

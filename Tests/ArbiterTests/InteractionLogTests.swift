@@ -180,16 +180,19 @@ import Testing
 
   @Test func handWrittenLinesAreReadInAnyOrderAndBadOnesSkipped() throws {
     let path = try TestSupport.temporaryDirectory() + "/log.jsonl"
-    let lines = [
-      #"{"offers":[{"rank":1,"offer_id":"a\u0062c","x":{"y":[1,2.5e-3,-0.5E+2,true,null,"s\"t"]}}],"ts":1000,"channel":"web","customer_id":7,"decision_id":"ext-1","type":"decision","extra":{}}"#,
+    let lines: [String] = [
+      #"{"offers":[{"rank":1,"offer_id":"a\u0062c","x":{"y":[1,2.5e-3,-0.5E+2,true,null,"s\"t"]}}],"ts":1000,"#
+        + #""channel":"web","customer_id":7,"decision_id":"ext-1","type":"decision","extra":{}}"#,
       #"{"type":"outcome","decision_id":"ext-1","customer_id":7,"offer_id":"abc","outcome":"accept","ts":2000}"#,
       #"{"type":"shadow","decision_id":"s","offers":[]}"#,
       "",
       #"{"type":"decision","decision_id":"ext-2","customer_id":-1,"channel":"web","ts":1,"offers":[]}"#,
       #"{"type":"decision","decision_id":"ext-3","customer_id":1,"channel":"web","ts":1,"offers":[]} x"#,
       #"{"type":"outcome","decision_id":"ext-1","offer_id":"abc","outcome":"maybe","ts":1}"#,
-      #"{"type":"decision","decision_id":"ext-4","customer_id":1,"channel":"web","ts":1,"offers":[{"offer_id":"q\x"}]}"#,
-      #"{"type":"decision","decision_id":"ext-5","customer_id":99999999999999999999,"channel":"web","ts":1,"offers":[]}"#,
+      #"{"type":"decision","decision_id":"ext-4","customer_id":1,"channel":"web","ts":1,"#
+        + #""offers":[{"offer_id":"q\x"}]}"#,
+      #"{"type":"decision","decision_id":"ext-5","customer_id":99999999999999999999,"channel":"web","#
+        + #""ts":1,"offers":[]}"#,
       #"{"type":"decision","decision_id":"ext-6","customer_id":1,"channel":"fax","ts":1,"offers":[]}"#,
       #"{"type":"outcome","decision_id":"gone","offer_id":"abc","outcome":"click","ts":5}"#,
     ]

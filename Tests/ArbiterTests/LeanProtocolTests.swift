@@ -129,7 +129,7 @@ final class LeanTestClient {
       client.send(LeanTestClient.frame(stream: 45, method: "/arbiter.v1.AdminService/GetStatus", message: []))
       let status = try #require(try client.read())
       let serverStatus = try Arbiter_V1_ServerStatus(serializedBytes: status.body)
-      #expect(status.status == 0 && serverStatus.offers == 21)
+      #expect(status.status == 0 && serverStatus.offers == 22)
       client.send(
         LeanTestClient.frame(stream: 46, method: "/arbiter.v1.BenchmarkService/Echo", message: try request(100_042)))
       #expect(try Arbiter_V1_DecideResponse(serializedBytes: try #require(try client.read()).body).offers.count == 5)

@@ -8,27 +8,23 @@ import Testing
 /// and objectives Arbiter cannot score as a propensity.
 @Suite struct LightGBMObjectiveTests {
   static let directory = TestSupport.repoRoot + "/Tests/ArbiterTests/Fixtures/models/sigmoid"
-  let schema: FeatureSchema
-  let text: String
-  let rows: [[Float]]
-  let expected: [(raw: Double, probability: Double)]
+  let fixture: LightGBMFixture
 
   init() throws {
-    let fixture = try LightGBMFixture(directory: Self.directory)
-    (schema, text, rows, expected) = (fixture.schema, fixture.text, fixture.rows, fixture.expected)
+    fixture = try LightGBMFixture(directory: Self.directory)
   }
 
   /// The probability is LightGBM's `1 / (1 + exp(-0.5 * z))` bit for bit, row by row and through
   /// the serving path; the raw scores are LightGBM's too.
   @Test func sigmoidParameterGivesLightGBMsProbabilities() throws {
-    #expect(text.contains("\nobjective=binary sigmoid:0.5\n"))
-    let model = try LightGBMImporter.load(text, schema: schema, file: "lightgbm.txt")
+    #expect(fixture.text.contains("\nobjective=binary sigmoid:0.5\n"))
+    let model = try LightGBMImporter.load(fixture.text, schema: fixture.schema, file: "lightgbm.txt")
     let served = PropensityModel(.trees(model, featureNames: model.featureNames))
-    #expect(rows.count == 650)
-    let differs = expected.filter { $0.probability != TreeEnsemble.lightGBMSigmoid($0.raw) }.count
+    #expect(fixture.rows.count == 650)
+    let differs = fixture.expected.filter { $0.probability != TreeEnsemble.lightGBMSigmoid($0.raw) }.count
     #expect(differs > 600, "the fixture tells sigmoid 0.5 from 1")
     var mismatches = 0
-    for (row, truth) in zip(rows, expected) {
+    for (row, truth) in zip(fixture.rows, fixture.expected) {
       let raw = row.withUnsafeBufferPointer { model.rawScore($0) }
       let probability = row.withUnsafeBufferPointer { model.probability($0) }
       let propensity = row.withUnsafeBufferPointer { x in
@@ -49,8 +45,8 @@ import Testing
   /// every text), and must be a positive number.
   @Test func sigmoidParameterIsReadAsLightGBMReadsIt() throws {
     func sigmoid(_ parameter: String) throws(ArbiterError) -> Double {
-      let edited = text.replacingOccurrences(of: "sigmoid:0.5\n", with: "sigmoid:\(parameter)\n")
-      return try LightGBMImporter.load(edited, schema: schema, file: "m.txt").sigmoid
+      let edited = fixture.text.replacingOccurrences(of: "sigmoid:0.5\n", with: "sigmoid:\(parameter)\n")
+      return try LightGBMImporter.load(edited, schema: fixture.schema, file: "m.txt").sigmoid
     }
     #expect(try sigmoid("1") == 1)
     #expect(try sigmoid("0.25") == 0.25)
@@ -67,9 +63,9 @@ import Testing
             + "'\(bad)' is not a positive number")
       ) { try sigmoid(bad) }
     }
-    let missing = text.replacingOccurrences(of: "objective=binary sigmoid:0.5\n", with: "objective=binary\n")
+    let missing = fixture.text.replacingOccurrences(of: "objective=binary sigmoid:0.5\n", with: "objective=binary\n")
     #expect(throws: ArbiterError(.dataCorrupted, "m.txt: objective 'binary' has no sigmoid parameter")) {
-      try LightGBMImporter.load(missing, schema: schema, file: "m.txt")
+      try LightGBMImporter.load(missing, schema: fixture.schema, file: "m.txt")
     }
   }
 
@@ -81,7 +77,8 @@ import Testing
       "binaryx sigmoid:1": "1",
     ]
     for (objective, classes) in cases {
-      let edited = text.replacingOccurrences(of: "objective=binary sigmoid:0.5\n", with: "objective=\(objective)\n")
+      let edited = fixture.text
+        .replacingOccurrences(of: "objective=binary sigmoid:0.5\n", with: "objective=\(objective)\n")
         .replacingOccurrences(of: "\nnum_class=1\n", with: "\nnum_class=\(classes)\n")
       #expect(
         throws: ArbiterError(
@@ -89,20 +86,20 @@ import Testing
           "m.txt: objective '\(objective)' with \(classes) classes; "
             + "only LightGBM's binary objective gives a propensity")
       ) {
-        try LightGBMImporter.load(edited, schema: schema, file: "m.txt")
+        try LightGBMImporter.load(edited, schema: fixture.schema, file: "m.txt")
       }
     }
-    let none = text.replacingOccurrences(of: "objective=binary sigmoid:0.5\n", with: "")
+    let none = fixture.text.replacingOccurrences(of: "objective=binary sigmoid:0.5\n", with: "")
     #expect(
       throws: ArbiterError(
         .failedPrecondition,
         "m.txt: objective '?' with 1 classes; "
           + "only LightGBM's binary objective gives a propensity")
     ) {
-      try LightGBMImporter.load(none, schema: schema, file: "m.txt")
+      try LightGBMImporter.load(none, schema: fixture.schema, file: "m.txt")
     }
     // A random forest (boosting=rf) averages its trees instead of adding them.
-    let averaged = text.replacingOccurrences(
+    let averaged = fixture.text.replacingOccurrences(
       of: "objective=binary sigmoid:0.5\n", with: "objective=binary sigmoid:0.5\naverage_output\n")
     #expect(
       throws: ArbiterError(
@@ -110,7 +107,7 @@ import Testing
         "m.txt: the model averages its trees (average_output, "
           + "a random forest); only boosted models, which add them, are supported")
     ) {
-      try LightGBMImporter.load(averaged, schema: schema, file: "m.txt")
+      try LightGBMImporter.load(averaged, schema: fixture.schema, file: "m.txt")
     }
   }
 }

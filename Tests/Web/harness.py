@@ -3,12 +3,12 @@
 The server is the one at ARBITER_HTTP_URL when that is set (the Swift test suite starts one and
 sets it); otherwise this starts `arbiter serve` from ARBITER_BIN (default .build/debug/arbiter)
 on the demo bank with a fresh store and free ports, for running these tests alone:
-`.build/venv/bin/python -m pytest Tests/Web`. With ARBITER_WEB_ROOT set, that server serves the
-pages from that directory (`--web-root`, e.g. Sources/ArbiterHTTP/Web) instead of its built-in
-copy, so pages can be changed and tested without a build.
+`.build/venv/bin/python -m pytest Tests/Web`.
 """
+import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -18,6 +18,30 @@ import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCREENSHOTS = os.path.join(REPO, ".build", "screenshots")
+
+
+def always_open_bundle(workdir):
+    """A copy of the demo bundle whose contact centre never closes, so that tests of "Call me"
+    do not depend on the hour they run at (the catalogue's own hours are tested in Swift)."""
+    source = os.path.join(REPO, "models", "demo", "1")
+    root = os.path.join(workdir, "bundle")
+    target = os.path.join(root, "1")
+    shutil.copytree(source, target)
+    path = os.path.join(target, "catalogue.json")
+    with open(path) as f:
+        catalogue = json.load(f)
+    catalogue["openingHours"] = [{"channel": "contact-centre", "timeZone": "UTC",
+                                  "periods": [{"days": "daily", "open": "00:00", "close": "24:00"}]}]
+    data = json.dumps(catalogue, indent=2, sort_keys=True).encode()
+    with open(path, "wb") as f:
+        f.write(data)
+    manifest_path = os.path.join(target, "manifest.json")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    manifest["files"]["catalogue.json"] = hashlib.sha256(data).hexdigest()
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f, indent=2, sort_keys=True)
+    return root
 
 
 def free_port():
@@ -36,21 +60,19 @@ class Server:
         self.workdir = workdir
 
     @staticmethod
-    def start(extra_args=(), bundle=None, own=False):
-        """The shared server (ARBITER_HTTP_URL) or a new one; `own` always starts a new one, e.g.
-        on another `bundle` directory (default models/demo)."""
+    def start(extra_args=()):
         url = os.environ.get("ARBITER_HTTP_URL")
-        if url and not own:
+        if url:
             return Server(url, os.environ.get("ARBITER_INTERACTION_LOG", ""))
         binary = os.environ.get("ARBITER_BIN", os.path.join(REPO, ".build", "debug", "arbiter"))
         workdir = tempfile.mkdtemp(prefix="arbiter-web-")
         http_port = free_port()
         log = os.path.join(workdir, "interactions.jsonl")
-        web_root = os.environ.get("ARBITER_WEB_ROOT")
-        args = [binary, "serve", "--bundle", bundle or os.path.join(REPO, "models", "demo"), "--store", "none",
+        args = [binary, "serve", "--bundle", always_open_bundle(workdir), "--store", "none",
                 "--customers", "20000", "--interaction-log", log, "--port", "0", "--lean-port", "off",
-                "--http-port", str(http_port), "--log-level", "warning",
-                *(["--web-root", os.path.abspath(web_root)] if web_root else []), *extra_args]
+                "--http-port", str(http_port), "--log-level", "warning", "--bundle-watch", "0", *extra_args]
+        if os.environ.get("ARBITER_WEB_ROOT"):
+            args += ["--web-root", os.environ["ARBITER_WEB_ROOT"]]
         process = subprocess.Popen(args, stdout=open(os.path.join(workdir, "server.log"), "wb"),
                                    stderr=subprocess.STDOUT)
         server = Server(f"http://127.0.0.1:{http_port}", log, process, workdir)

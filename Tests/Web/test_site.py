@@ -6,7 +6,6 @@ the server; ARBITER_WEB_ROOT=../../Sources/ArbiterHTTP/Web serves the pages from
 import http.client
 import http.server
 import json
-import os
 import re
 import threading
 import time
@@ -15,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from harness import REPO, Server, screenshot, wait_until
+from harness import screenshot, wait_until
 
 PAGES = ("home", "cards", "savings", "mortgages")
 TIMEOUT_MS = 300  # the snippet's default
@@ -340,44 +339,10 @@ def test_screenshots_of_every_page(server, driver):
 
 # --- "Call me" -----------------------------------------------------------------------------------
 
-def always_open_bundle(workdir):
-    """A copy of the demo bundle whose contact centre is open around the clock (its manifest's
-    checksum of the catalogue made anew), for a server to offer call-backs at any hour."""
-    import hashlib
-    import shutil
-    root = os.path.join(REPO, "models", "demo")
-    version = max((d for d in os.listdir(root) if d.isdigit()), key=int)
-    target = os.path.join(workdir, "demo-open", version)
-    shutil.copytree(os.path.join(root, version), target)
-    path = os.path.join(target, "catalogue.json")
-    catalogue = json.load(open(path))
-    hours = [h for h in catalogue.get("openingHours", []) if h["channel"] != "contact-centre"]
-    catalogue["openingHours"] = hours + [{"channel": "contact-centre", "timeZone": "UTC",
-                                          "periods": [{"days": "daily", "open": "00:00", "close": "24:00"}]}]
-    data = json.dumps(catalogue, indent=2).encode()
-    open(path, "wb").write(data)
-    manifest_path = os.path.join(target, "manifest.json")
-    manifest = json.load(open(manifest_path))
-    manifest["files"]["catalogue.json"] = hashlib.sha256(data).hexdigest()
-    open(manifest_path, "w").write(json.dumps(manifest, indent=2, sort_keys=True))
-    return os.path.dirname(target)
-
-
-@pytest.fixture(scope="module")
-def open_server(server, tmp_path_factory):
-    """The live server while its contact centre is open; outside the demo catalogue's opening
-    hours, a server of its own on a copy of the demo bundle that is always open."""
-    if server.get("/v1/contact-centre").get("open"):
-        yield server
-        return
-    own = Server.start(bundle=always_open_bundle(str(tmp_path_factory.mktemp("bundle"))), own=True)
-    assert own.get("/v1/contact-centre").get("open"), "the always-open copy of the demo bundle is closed"
-    yield own
-    own.stop()
-
-
-def page_with_callback(driver, base, page):
-    """Opens `page` as a few visitors in turn until one is offered the call-back."""
+def page_with_callback(driver, server, base, page):
+    """Opens `page` as a few visitors in turn until one is offered the call-back (made only while
+    the contact centre is open: the harness's copy of the demo bundle never closes)."""
+    assert server.get("/v1/contact-centre")["open"], "the contact centre is closed: no call-back can be offered"
     for customer in (None, 100042, 100007, 100123, 101000):
         driver.delete_all_cookies()
         driver.get(f"{base}/site/home.html")
@@ -389,11 +354,11 @@ def page_with_callback(driver, base, page):
     pytest.fail(f"no visitor was offered callback-contact-centre on {page}: the last decision was {decision}")
 
 
-def test_call_me_queues_a_call_back_and_shows_the_wait(open_server, driver):
+def test_call_me_queues_a_call_back_and_shows_the_wait(server, driver):
     from selenium.webdriver.common.action_chains import ActionChains
-    through = Proxy(open_server.url)
+    through = Proxy(server.url)
     try:
-        decision, customer = page_with_callback(driver, through.url, "mortgages")
+        decision, customer = page_with_callback(driver, server, through.url, "mortgages")
         box = driver.find_element("css selector", "[data-arbiter-slot=call-me]")
         button = box.find_element("css selector", "[data-arbiter-cta]")
         assert button.is_displayed() and button.text == "Call me"
@@ -422,21 +387,21 @@ def test_call_me_queues_a_call_back_and_shows_the_wait(open_server, driver):
             assert int(ticket.get("queuePosition", 0)) >= 1
         assert not button.is_enabled(), "the button can queue the same call twice"
         # The call-back records the offer's acceptance, after the click on it.
-        wait_log(open_server, type="outcome", outcome="click", decision_id=decision["decisionId"],
+        wait_log(server, type="outcome", outcome="click", decision_id=decision["decisionId"],
                  offer_id="callback-contact-centre")
-        wait_log(open_server, type="outcome", outcome="accept", decision_id=decision["decisionId"],
+        wait_log(server, type="outcome", outcome="accept", decision_id=decision["decisionId"],
                  offer_id="callback-contact-centre")
         screenshot(driver, "site-call-me")
     finally:
         through.close()
 
 
-def test_call_me_says_clearly_when_it_fails(open_server, driver):
+def test_call_me_says_clearly_when_it_fails(server, driver):
     # The server answers as it does outside opening hours (docs/http-api.md), through a proxy.
-    closed = Proxy(open_server.url, replies={"/v1/callbacks": (400, {
+    closed = Proxy(server.url, replies={"/v1/callbacks": (400, {
         "code": "FAILED_PRECONDITION", "message": "the contact centre is closed", "httpStatus": 400})})
     try:
-        page_with_callback(driver, closed.url, "cards")
+        page_with_callback(driver, server, closed.url, "savings")
         box = driver.find_element("css selector", "[data-arbiter-slot=call-me]")
         button = box.find_element("css selector", "[data-arbiter-cta]")
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)

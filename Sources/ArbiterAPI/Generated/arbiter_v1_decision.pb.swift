@@ -250,7 +250,8 @@ public nonisolated struct Arbiter_V1_SuppressedOffer: Sendable {
   /// Machine code: "NOT_VALID_NOW" (outside its validity dates), "CHANNEL_NOT_ALLOWED", "NO_CONSENT",
   /// "ALREADY_HELD", "AGE_RULE", "RULE" (a condition or the eligibility rule), "SUITABILITY", "CONTACT_POLICY"
   /// (frequency cap, weekly limit, no repeat, cool-down), "BUDGET" (the offer's quota used up), "CAPACITY"
-  /// (the channel's capacity used up), "CONTROL_GROUP" (held out to measure lift), "BELOW_COST" (expected
+  /// (the channel's capacity used up, or for an offer fulfilled by another channel, as a call-back is by the
+  /// contact centre, that channel's), "CLOSED" (the fulfilling channel is outside its opening hours), "CONTROL_GROUP" (held out to measure lift), "BELOW_COST" (expected
   /// value does not cover cost and shadow price), "RANKED_BELOW" (eligible, not among those shown).
   public var code: String = String()
 
@@ -354,6 +355,10 @@ public nonisolated struct Arbiter_V1_PersonalizeRequest: Sendable {
   public var explain: Bool = false
 
   public var requestID: String = String()
+
+  /// A first-party id of an anonymous visitor (customer_id 0), logged with the decision so that a
+  /// visitor's decisions can be told apart; at most 64 bytes.
+  public var visitorID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1197,7 +1202,7 @@ nonisolated extension Arbiter_V1_Slot: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Arbiter_V1_PersonalizeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PersonalizeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}customer_id\0\u{1}channel\0\u{1}context\0\u{1}slots\0\u{1}explain\0\u{3}request_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}customer_id\0\u{1}channel\0\u{1}context\0\u{1}slots\0\u{1}explain\0\u{3}request_id\0\u{3}visitor_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1211,6 +1216,7 @@ nonisolated extension Arbiter_V1_PersonalizeRequest: SwiftProtobuf.Message, Swif
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.slots) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.explain) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.visitorID) }()
       default: break
       }
     }
@@ -1239,6 +1245,9 @@ nonisolated extension Arbiter_V1_PersonalizeRequest: SwiftProtobuf.Message, Swif
     if !self.requestID.isEmpty {
       try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 6)
     }
+    if !self.visitorID.isEmpty {
+      try visitor.visitSingularStringField(value: self.visitorID, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1249,6 +1258,7 @@ nonisolated extension Arbiter_V1_PersonalizeRequest: SwiftProtobuf.Message, Swif
     if lhs.slots != rhs.slots {return false}
     if lhs.explain != rhs.explain {return false}
     if lhs.requestID != rhs.requestID {return false}
+    if lhs.visitorID != rhs.visitorID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

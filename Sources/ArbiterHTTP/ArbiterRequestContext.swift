@@ -1,0 +1,17 @@
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The request context of the HTTP door: Hummingbird's own, and the request's id, set by
+/// ``RequestIDMiddleware`` before any route runs.
+public struct ArbiterRequestContext: RequestContext {
+  /// Hummingbird's per-request storage.
+  public var coreContext: CoreRequestContextStorage
+  /// The request's id: the caller's `X-Request-Id`, or one the server made.
+  public var requestId = ""
+
+  /// A context for a request arriving on a channel.
+  public init(source: ApplicationRequestContextSource) {
+    coreContext = .init(source: source)
+  }
+}

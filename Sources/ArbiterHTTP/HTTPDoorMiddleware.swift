@@ -1,0 +1,105 @@
+import Atomics
+import Foundation
+import GRPCCore
+import HTTPTypes
+import Hummingbird
+
+/// Gives every request an id — the caller's `X-Request-Id` when it is a sane one, else one made
+/// here — and echoes it on the response, errors included.
+struct RequestIDMiddleware: RouterMiddleware {
+  typealias Context = ArbiterRequestContext
+  private static let counter = ManagedAtomic<UInt64>(0)
+  private static let prefix = String(UInt32.random(in: .min ... .max), radix: 36)
+  static let header = HTTPField.Name("X-Request-Id")!
+
+  func handle(
+    _ request: Request, context: ArbiterRequestContext,
+    next: (Request, ArbiterRequestContext) async throws -> Response
+  ) async throws -> Response {
+    var context = context
+    if let given = request.headers[Self.header], (1...128).contains(given.utf8.count),
+      given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+    {
+      context.requestId = given
+    } else {
+      context.requestId = "h-\(Self.prefix)-\(Self.counter.wrappingIncrementThenLoad(ordering: .relaxed))"
+    }
+    do {
+      var response = try await next(request, context)
+      response.headers[Self.header] = context.requestId
+      return response
+    } catch let error as any HTTPResponseError {
+      var response = try error.response(from: request, context: context)
+      response.headers[Self.header] = context.requestId
+      return response
+    }
+  }
+}
+
+/// Cross-origin calls from the configured origins: their preflight requests are answered here,
+/// and their responses carry `Access-Control-Allow-Origin`. Other origins get no CORS headers
+/// (the browser then refuses the response); the server's own pages are same-origin.
+struct CORSPolicyMiddleware: RouterMiddleware {
+  typealias Context = ArbiterRequestContext
+  let origins: Set<String>
+
+  func handle(
+    _ request: Request, context: ArbiterRequestContext,
+    next: (Request, ArbiterRequestContext) async throws -> Response
+  ) async throws -> Response {
+    guard let origin = request.headers[.origin], origins.contains(origin) else {
+      return try await next(request, context)
+    }
+    if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
+      var headers = HTTPFields()
+      headers[.accessControlAllowOrigin] = origin
+      headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
+      headers[.accessControlAllowHeaders] = "Content-Type, X-Request-Id"
+      headers[.accessControlMaxAge] = "600"
+      headers[.vary] = "Origin"
+      return Response(status: .noContent, headers: headers)
+    }
+    var response: Response
+    do { response = try await next(request, context) } catch let error as any HTTPResponseError {
+      response = try error.response(from: request, context: context)
+    }
+    response.headers[.accessControlAllowOrigin] = origin
+    response.headers[.accessControlExposeHeaders] = "X-Request-Id"
+    response.headers[.vary] = "Origin"
+    return response
+  }
+}
+
+/// Every error as JSON (``HTTPAPIError``): Hummingbird's own (no route, a body over the limit)
+/// and anything unexpected, which is logged and answered INTERNAL without crashing.
+struct JSONErrorMiddleware: RouterMiddleware {
+  typealias Context = ArbiterRequestContext
+  /// Whether a path is one the API serves (with some method), to tell 405 from 404.
+  let isKnownPath: @Sendable (String) -> Bool
+
+  func handle(
+    _ request: Request, context: ArbiterRequestContext,
+    next: (Request, ArbiterRequestContext) async throws -> Response
+  ) async throws -> Response {
+    do {
+      return try await next(request, context)
+    } catch let error as HTTPAPIError {
+      throw error
+    } catch let error as any HTTPResponseError {
+      switch error.status {
+      case .notFound where isKnownPath(request.uri.path):
+        throw HTTPAPIError(
+          .unimplemented, "\(request.method.rawValue) is not served at \(request.uri.path)", status: .methodNotAllowed)
+      case .notFound:
+        throw HTTPAPIError(.notFound, "no such path: \(request.uri.path)")
+      case .contentTooLarge:
+        throw HTTPAPIError(.resourceExhausted, "the request body is over the limit", status: .contentTooLarge)
+      default:
+        throw HTTPAPIError(.invalidArgument, "\(error.status.reasonPhrase) (\(error.status.code))", status: error.status)
+      }
+    } catch {
+      context.logger.error("HTTP request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+      throw HTTPAPIError(.internalError, "the server could not answer: \(error)")
+    }
+  }
+}
