@@ -20,7 +20,7 @@ public struct OutcomeReport: Sendable {
   /// The value realised (e.g. the amount of a converted loan), in the catalogue's currency; nil when unknown.
   public var value: Double?
   /// Why the customer declined, e.g. "too-expensive"; empty when not given (at most
-  /// ``InteractionLog/maxDeclineReasonBytes``).
+  /// ``InteractionLog/maxDeclineReasonCharacters``).
   public var declineReason: String
   /// 0 means now.
   public var timestampMillis: Int64
@@ -99,8 +99,8 @@ public final class InteractionLog: Sendable {
   /// How far ahead of the server clock an outcome's time may be (a client's clock runs ahead),
   /// and how far before its decision.
   public let maxClockSkewMillis: Int64
-  /// The longest decline reason accepted, in UTF-8 bytes.
-  public static let maxDeclineReasonBytes = 1_000
+  /// The longest decline reason accepted, in characters (Unicode scalars, as JSON Schema counts).
+  public static let maxDeclineReasonCharacters = 1_000
   /// How many outcomes one call may record.
   public static let maxOutcomesPerCall = 10_000
   /// This log's instance: a random number chosen when the log file is created (or when the log
@@ -423,11 +423,11 @@ public final class InteractionLog: Sendable {
     if let value = outcome.value, !value.isFinite {
       throw ArbiterError(.invalidArgument, "outcome \(i): its value must be finite")
     }
-    let reasonBytes = outcome.declineReason.utf8.count
-    guard reasonBytes <= Self.maxDeclineReasonBytes else {
+    let reasonLength = outcome.declineReason.unicodeScalars.count
+    guard reasonLength <= Self.maxDeclineReasonCharacters else {
       throw ArbiterError(
         .invalidArgument,
-        "outcome \(i): its decline reason is \(reasonBytes) bytes, at most \(Self.maxDeclineReasonBytes)")
+        "outcome \(i): its decline reason is \(reasonLength) characters, at most \(Self.maxDeclineReasonCharacters)")
     }
   }
 

@@ -54,8 +54,8 @@ extension HTTPAPI {
     for (field, text, limit) in [
       ("visitor_id", message.visitorID, 64), ("page", message.page, 64), ("viewing", message.viewing, 200),
       ("phone_number", message.phoneNumber, 32),
-    ] where text.utf8.count > limit {
-      throw HTTPAPIError(.invalidArgument, "\(field): longer than \(limit) bytes")
+    ] where text.unicodeScalars.count > limit {
+      throw HTTPAPIError(.invalidArgument, "\(field): longer than \(limit) characters")
     }
     let catalogue = live.snapshot.engine.catalogue
     guard let index = catalogue.offerIndex[message.offerID],
@@ -105,8 +105,8 @@ extension HTTPAPI {
     guard live.snapshot.engine.customers.row(of: message.customerID) != nil else {
       throw HTTPAPIError(.notFound, "customer_id: customer \(message.customerID) not found")
     }
-    guard message.callReason.utf8.count <= 64, message.phoneNumber.utf8.count <= 32 else {
-      throw HTTPAPIError(.invalidArgument, "call_reason (64 bytes) or phone_number (32 bytes) is too long")
+    guard message.callReason.unicodeScalars.count <= 64, message.phoneNumber.unicodeScalars.count <= 32 else {
+      throw HTTPAPIError(.invalidArgument, "call_reason (64 characters) or phone_number (32) is too long")
     }
     let call = QueuedCall(
       id: contactCentre.makeCallId(), customerId: message.customerID, origin: .inbound,

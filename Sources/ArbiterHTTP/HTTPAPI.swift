@@ -42,20 +42,21 @@ public struct HTTPAPI: Sendable {
     self.logger = logger
   }
 
-  /// The paths the API serves (with some method), as route patterns.
-  static let routes = [
-    "/v1/decide", "/v1/personalize", "/v1/outcomes", "/v1/customers/*/profile", "/v1/status", "/health",
-    "/v1/benchmark/echo", "/v1/callbacks", "/v1/calls", "/v1/contact-centre", "/v1/agents/*/events",
-    "/v1/agents/*/state", "/v1/dashboard", "/openapi.json",
+  /// The paths the API serves, as route patterns, with their methods.
+  static let routes: [(pattern: String, methods: String)] = [
+    ("/v1/decide", "POST"), ("/v1/personalize", "POST"), ("/v1/outcomes", "POST"),
+    ("/v1/customers/*/profile", "GET"), ("/v1/status", "GET"), ("/health", "GET"), ("/v1/benchmark/echo", "POST"),
+    ("/v1/callbacks", "POST"), ("/v1/calls", "POST"), ("/v1/contact-centre", "GET"), ("/v1/agents/*/events", "GET"),
+    ("/v1/agents/*/state", "POST"), ("/v1/dashboard", "GET"), ("/openapi.json", "GET"),
   ]
 
-  /// Whether `path` is one of ``routes``.
-  static func isKnownPath(_ path: String) -> Bool {
+  /// The methods `path` is served with (for a 405's `Allow`), or nil for a path not served.
+  static func allowedMethods(_ path: String) -> String? {
     let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-    return routes.contains { route in
-      let pattern = route.split(separator: "/", omittingEmptySubsequences: false)
+    return routes.first { route in
+      let pattern = route.pattern.split(separator: "/", omittingEmptySubsequences: false)
       return pattern.count == parts.count && zip(pattern, parts).allSatisfy { $0 == "*" || $0 == $1 }
-    }
+    }?.methods
   }
 
   /// The router: the API's routes, the pages from `webRoot`, and the door's middleware.
@@ -63,7 +64,7 @@ public struct HTTPAPI: Sendable {
     let router = Router(context: ArbiterRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: CORSPolicyMiddleware(origins: Set(configuration.corsOrigins)))
-    router.add(middleware: JSONErrorMiddleware(isKnownPath: Self.isKnownPath))
+    router.add(middleware: JSONErrorMiddleware(allowedMethods: Self.allowedMethods))
     if let webRoot {
       // Revalidated on every load (ETag), so a new server's pages are never stale.
       let cache = CacheControl([(MediaType(type: .any), [CacheControl.Value.noCache])])
@@ -102,8 +103,14 @@ public struct HTTPAPI: Sendable {
       // Off the event loops and the concurrency pool: it waits for its lines to be written.
       return try json(try await offloaded { () throws(ArbiterError) in try decisions.recordOutcomes(message) })
     }
+    // The no-op baseline: the request decoded and checked as Decide checks it, no decision.
     router.post("/v1/benchmark/echo") { request, _ in
-      _ = try await body(Arbiter_V1_DecideRequest.self, of: request)
+      let message = try await body(Arbiter_V1_DecideRequest.self, of: request)
+      _ = try mapping { () throws(ArbiterError) in try DecisionRequest(proto: message) }
+      guard message.context.features.count <= contextFeatureLimit else {
+        throw HTTPAPIError(
+          .invalidArgument, "context.features: at most \(contextFeatureLimit) values, got \(message.context.features.count)")
+      }
       return try json(echo)
     }
   }
@@ -119,8 +126,8 @@ public struct HTTPAPI: Sendable {
       var message = Arbiter_V1_GetProfileRequest()
       message.customerID = id
       if let limit = request.uri.queryParameters["maxInteractions"] {
-        guard let n = UInt32(limit), n <= 1_000 else {
-          throw HTTPAPIError(.invalidArgument, "maxInteractions: '\(limit)' is not a whole number from 0 to 1000")
+        guard let n = UInt32(limit), n <= 50 else {
+          throw HTTPAPIError(.invalidArgument, "maxInteractions: '\(limit)' is not a whole number from 0 to 50")
         }
         message.maxInteractions = n
       }
@@ -139,11 +146,39 @@ public struct HTTPAPI: Sendable {
     let openAPI = webRoot.flatMap { FileManager.default.contents(atPath: $0 + "/openapi.json") }
     router.get("/openapi.json") { _, _ in
       guard let openAPI else { throw HTTPAPIError(.unavailable, "the OpenAPI document is not installed") }
-      return Self.response(bytes: [UInt8](openAPI))
+      return Self.response(bytes: servedOpenAPI(openAPI))
     }
     router.get("/") { _, _ in Response.redirect(to: "/site/home.html") }
     router.get("/console") { _, _ in Response.redirect(to: "/console/") }
     router.get("/dashboard") { _, _ in Response.redirect(to: "/dashboard/") }
+  }
+
+  /// The OpenAPI document with what depends on the live bundle filled in: how many context
+  /// feature values a request may give.
+  func servedOpenAPI(_ document: Data) -> [UInt8] {
+    let extra = contextFeatureLimit
+    guard var root = try? JSONSerialization.jsonObject(with: document) as? [String: Any],
+      var components = root["components"] as? [String: Any], var schemas = components["schemas"] as? [String: Any],
+      var context = schemas["arbiter.v1.InteractionContext"] as? [String: Any],
+      var properties = context["properties"] as? [String: Any],
+      var features = properties["features"] as? [String: Any], var choices = features["anyOf"] as? [[String: Any]]
+    else { return [UInt8](document) }
+    choices[0]["maxItems"] = extra
+    features["anyOf"] = choices
+    properties["features"] = features
+    context["properties"] = properties
+    schemas["arbiter.v1.InteractionContext"] = context
+    components["schemas"] = schemas
+    root["components"] = components
+    let data = try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes])
+    return data.map { [UInt8]($0) } ?? [UInt8](document)
+  }
+
+  /// How many context feature values a request may give: the live schema's context features
+  /// besides the channel.
+  var contextFeatureLimit: Int {
+    let engine = live.snapshot.engine
+    return engine.schema.contextFeatures.count - (engine.catalogue.channelContextFeature == nil ? 0 : 1)
   }
 
   // MARK: helpers

@@ -14,6 +14,8 @@ public struct HTTPAPIError: HTTPResponseError, Sendable {
   public var message: String
   /// A status other than the code's own mapping (413 for a body over the limit, 405).
   public var statusOverride: HTTPResponse.Status?
+  /// For a 405: the methods the path is served with.
+  public var allow: String?
 
   /// An error with `code` and `message`.
   public init(_ code: RPCError.Code, _ message: String, status: HTTPResponse.Status? = nil) {
@@ -84,6 +86,7 @@ public struct HTTPAPIError: HTTPResponseError, Sendable {
   public func response(from request: Request, context: some RequestContext) throws -> Response {
     var headers = HTTPFields()
     headers[.contentType] = "application/json"
+    if let allow { headers[.allow] = allow }
     return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
   }
 }

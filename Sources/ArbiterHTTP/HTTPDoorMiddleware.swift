@@ -74,8 +74,8 @@ struct CORSPolicyMiddleware: RouterMiddleware {
 /// and anything unexpected, which is logged and answered INTERNAL without crashing.
 struct JSONErrorMiddleware: RouterMiddleware {
   typealias Context = ArbiterRequestContext
-  /// Whether a path is one the API serves (with some method), to tell 405 from 404.
-  let isKnownPath: @Sendable (String) -> Bool
+  /// The methods a path is served with, nil for a path not served: 405 (with `Allow`) or 404.
+  let allowedMethods: @Sendable (String) -> String?
 
   func handle(
     _ request: Request, context: ArbiterRequestContext,
@@ -87,9 +87,11 @@ struct JSONErrorMiddleware: RouterMiddleware {
       throw error
     } catch let error as any HTTPResponseError {
       switch error.status {
-      case .notFound where isKnownPath(request.uri.path):
-        throw HTTPAPIError(
+      case .notFound where allowedMethods(request.uri.path) != nil:
+        var refusal = HTTPAPIError(
           .unimplemented, "\(request.method.rawValue) is not served at \(request.uri.path)", status: .methodNotAllowed)
+        refusal.allow = allowedMethods(request.uri.path)
+        throw refusal
       case .notFound:
         throw HTTPAPIError(.notFound, "no such path: \(request.uri.path)")
       case .contentTooLarge:

@@ -111,8 +111,8 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     _ request: Arbiter_V1_SelectOutboundRequest
   ) throws(ArbiterError) -> Arbiter_V1_SelectOutboundResponse {
     do {
-      guard request.requestID.utf8.count <= 128 else {
-        throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes")
+      guard request.requestID.unicodeScalars.count <= 128 else {
+        throw ArbiterError(.invalidArgument, "request_id is longer than 128 characters")
       }
       let channel = try Channel(proto: request.channel)
       if request.hasBudget, !(request.budget.isFinite && request.budget >= 0) {

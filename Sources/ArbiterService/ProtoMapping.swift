@@ -131,8 +131,8 @@ extension Arbiter_V1_InteractionContext {
   /// Checks the free-text context fields are of sane size.
   func validated() throws(ArbiterError) -> Arbiter_V1_InteractionContext {
     for (name, value) in [("context.call_reason", callReason), ("context.page", page), ("context.device", device)]
-    where value.utf8.count > 256 {
-      throw ArbiterError(.invalidArgument, "\(name) is longer than 256 bytes")
+    where value.unicodeScalars.count > 256 {
+      throw ArbiterError(.invalidArgument, "\(name) is longer than 256 characters")
     }
     for (i, value) in features.enumerated() where value.isInfinite {
       throw ArbiterError(.invalidArgument, "context.features[\(i)] is infinite")
@@ -150,11 +150,11 @@ extension OutcomeReport {
     guard !proto.offerID.isEmpty else { throw ArbiterError(.invalidArgument, "\(field).offer_id is required") }
     let outcome = try OutcomeKind(proto: proto.outcome, field: "\(field).outcome")
     if proto.hasValue, !proto.value.isFinite { throw ArbiterError(.invalidArgument, "\(field).value must be finite") }
-    let reasonBytes = proto.declineReason.utf8.count
-    guard reasonBytes <= InteractionLog.maxDeclineReasonBytes else {
+    let reasonLength = proto.declineReason.unicodeScalars.count
+    guard reasonLength <= InteractionLog.maxDeclineReasonCharacters else {
       throw ArbiterError(
         .invalidArgument,
-        "\(field).decline_reason is \(reasonBytes) bytes, at most \(InteractionLog.maxDeclineReasonBytes)")
+        "\(field).decline_reason is \(reasonLength) characters, at most \(InteractionLog.maxDeclineReasonCharacters)")
     }
     guard proto.timestampMillis >= 0 else {
       throw ArbiterError(.invalidArgument, "\(field).timestamp_millis is negative")
@@ -176,7 +176,7 @@ extension DecisionRequest {
   /// The domain request of a Decide: a customer (required), a channel, the context, how many
   /// offers (0: the default, at most ``DecisionEngine/maxOffersLimit``). Throws INVALID_ARGUMENT
   /// naming the wire field.
-  init(proto: Arbiter_V1_DecideRequest) throws(ArbiterError) {
+  package init(proto: Arbiter_V1_DecideRequest) throws(ArbiterError) {
     guard proto.customerID != 0 else { throw ArbiterError(.invalidArgument, "customer_id is required") }
     try self.init(
       customerId: proto.customerID, channel: proto.channel, context: proto.context, maxOffers: proto.maxOffers,
@@ -191,7 +191,7 @@ extension DecisionRequest {
       explain: proto.explain,
       requestId: proto.requestID)
     guard proto.visitorID.utf8.count <= 64 else {
-      throw ArbiterError(.invalidArgument, "visitor_id is longer than 64 bytes")
+      throw ArbiterError(.invalidArgument, "visitor_id is longer than 64 characters")
     }
     guard proto.visitorID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
       throw ArbiterError(.invalidArgument, "visitor_id must be printable ASCII without spaces")
@@ -203,8 +203,8 @@ extension DecisionRequest {
     customerId: UInt64, channel: Arbiter_V1_Channel, context: Arbiter_V1_InteractionContext, maxOffers: UInt32,
     explain: Bool, requestId: String
   ) throws(ArbiterError) {
-    guard requestId.utf8.count <= 128 else {
-      throw ArbiterError(.invalidArgument, "request_id is longer than 128 bytes")
+    guard requestId.unicodeScalars.count <= 128 else {
+      throw ArbiterError(.invalidArgument, "request_id is longer than 128 characters")
     }
     guard maxOffers <= DecisionEngine.maxOffersLimit else {
       throw ArbiterError(
@@ -223,6 +223,9 @@ extension SlotRequest {
   /// takes any) and how many items (0 means 1). Throws INVALID_ARGUMENT naming the field.
   init(proto: Arbiter_V1_Slot, index: Int) throws(ArbiterError) {
     guard !proto.name.isEmpty else { throw ArbiterError(.invalidArgument, "slots[\(index)].name is required") }
+    for (field, text) in [("name", proto.name), ("content_type", proto.contentType)] where text.unicodeScalars.count > 128 {
+      throw ArbiterError(.invalidArgument, "slots[\(index)].\(field) is longer than 128 characters")
+    }
     guard proto.count <= UInt32(LiveState.maxSlotItems) else {
       throw ArbiterError(
         .invalidArgument, "slots[\(index)].count must be at most \(LiveState.maxSlotItems), got \(proto.count)")

@@ -328,7 +328,7 @@ import Testing
       ])
       Issue.record("a 1001-byte decline reason was accepted")
     } catch {
-      #expect(error.message.contains("decline reason is 1001 bytes, at most 1000"), "\(error.message)")
+      #expect(error.message.contains("decline reason is 1001 characters, at most 1000"), "\(error.message)")
     }
   }
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The browser and API tests (Tests/Web, pytest): the demo site and its snippet, the agent
+# console and the dashboard in headless Chromium, and schemathesis against the OpenAPI
+# document, each against a live server (ARBITER_BIN, default .build/debug/arbiter, started by
+# Tests/Web/harness.py). Installs what they need when it is missing: Debian's chromium,
+# chromium-driver and protobuf-compiler, and the pinned PyPI packages in .build/venv.
+# Run by the Swift test suite (WebSuiteTests); alone: tools/web-tests.sh [pytest arguments].
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
+if ((${#missing[@]})); then
+  echo "installing ${missing[*]}" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null
+fi
+venv=.build/venv
+[[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+if ! cmp -s Tests/Web/requirements.txt "$venv/requirements.installed"; then
+  "$venv/bin/pip" install -q -r Tests/Web/requirements.txt
+  cp Tests/Web/requirements.txt "$venv/requirements.installed"
+fi
+cd Tests/Web
+exec "../../$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
