@@ -60,9 +60,10 @@ class Server:
         self.workdir = workdir
 
     @staticmethod
-    def start(extra_args=()):
+    def start(extra_args=(), fresh=False):
+        """The server at ARBITER_HTTP_URL, or (`fresh`, or without it) a new one."""
         url = os.environ.get("ARBITER_HTTP_URL")
-        if url:
+        if url and not fresh:
             return Server(url, os.environ.get("ARBITER_INTERACTION_LOG", ""))
         binary = os.environ.get("ARBITER_BIN", os.path.join(REPO, ".build", "debug", "arbiter"))
         workdir = tempfile.mkdtemp(prefix="arbiter-web-")
