@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Transport benchmark (issue #6): starts a release server with 1,000,000 demo customers and a
 # 50-offer catalogue (the demo bundle's 21 logistic offers widened to 50 by `arbiter-tools widen`), and
-# drives it over the lean protocol and gRPC with `arbiter-load` (a C load generator, on nghttp2 for
-# gRPC, so that the generator's CPU does not set the ceiling), each with its no-op baseline (same
-# message sizes, no decision work), closed and open loop, reporting the server's CPU. Server and load
-# generator share this machine's cores. Usage: tools/bench-transports.sh [seconds]
+# drives it over the lean protocol, gRPC and the HTTP/JSON door (docs/http-api.md) with
+# `arbiter-load` (a C load generator, on nghttp2 for gRPC, so that the generator's CPU does not set
+# the ceiling), each with its no-op baseline (same message sizes, no decision work: for HTTP
+# POST /v1/benchmark/echo), closed and open loop, reporting the server's CPU. HTTP/1.1 is not
+# pipelined, so its runs use 64 connections with one request in flight on each (the others multiplex
+# 64 calls over 4). Server and load generator share this machine's cores.
+# Usage: tools/bench-transports.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
@@ -16,7 +19,7 @@ rm -rf "$work" && mkdir -p "$work"
 "$bin/arbiter-tools" widen --from models/demo --offers 50 --out "$work/demo50" >/dev/null
 serve() {
   "$bin/arbiter" serve --bundle "$work/demo50" --bundle-watch 0 --store "$work/store" --customers 1000000 --interaction-log "$work/interactions.jsonl" \
-    --port 50071 --lean-port 50072 --log-level warning >>"$work/server.log" 2>&1 &
+    --port 50071 --lean-port 50072 --http-port 50073 --log-level warning >>"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 1 240); do
     if (exec 3<>/dev/tcp/127.0.0.1/50072) 2>/dev/null; then return; fi
@@ -51,3 +54,5 @@ pair --transport lean --port 50072 --mode closed --concurrency 64 --connections 
 pair --transport lean --port 50072 --mode open --rate 20000 --connections 4
 pair --transport grpc --port 50071 --mode closed --concurrency 64 --connections 4
 pair --transport grpc --port 50071 --mode open --rate 5000 --connections 4
+pair --transport http --port 50073 --mode closed --concurrency 64 --connections 64
+pair --transport http --port 50073 --mode open --rate 5000 --connections 64

@@ -1,7 +1,8 @@
 // arbiter-load: a load generator for Arbiter's DecisionService/Decide and its no-op baseline
-// BenchmarkService/Echo over gRPC (HTTP/2 on nghttp2) or the lean protocol
-// (docs/lean-protocol.md), light enough that the server, not the generator, is what a 2-core
-// machine measures. One thread, non-blocking sockets and epoll; N connections.
+// BenchmarkService/Echo over gRPC (HTTP/2 on nghttp2), the lean protocol
+// (docs/lean-protocol.md) or the HTTP/JSON door (docs/http-api.md: HTTP/1.1 with keep-alive,
+// POST /v1/decide and /v1/benchmark/echo), light enough that the server, not the generator, is
+// what a 2-core machine measures. One thread, non-blocking sockets and epoll; N connections.
 //
 //   closed loop: `--concurrency N` requests in flight in total, a new one when one completes;
 //   open loop:   `--rate R` requests per second on a fixed schedule; each latency is measured
@@ -9,15 +10,25 @@
 //                (no coordinated omission). The generator wakes for the next intended time
 //                (nanosecond timeout) and sends every request then due.
 //
+// HTTP/1.1 is not pipelined here: a connection carries at most one request at a time, so in
+// closed loop `--concurrency` must not exceed `--connections` (use e.g. --connections 64
+// --concurrency 64). In open loop a request that falls due while every connection is busy waits
+// in a queue for the next free connection; its latency still counts from its intended time.
+// A connection the server closes is reopened; a request in flight on it counts as an error.
+//
 // Every request draws its customer uniformly from [first, first + customers) and is encoded
-// by hand (customer_id, channel, max_offers). A call succeeds when its trailers say
-// grpc-status 0 and a length-prefixed message arrived (gRPC), or its response frame says status
-// 0 (lean). Latencies go to a log-linear histogram
+// by hand (customer_id, channel, max_offers; for HTTP the canonical JSON
+// {"customerId":"100042","channel":"CHANNEL_WEB","maxOffers":3}). A call succeeds when its
+// trailers say grpc-status 0 and a length-prefixed message arrived (gRPC), its response frame
+// says status 0 (lean), or its response is status 200 with a body holding "decisionId" (HTTP,
+// Content-Length or chunked; the first failed response's status line and body go to stderr).
+// Latencies go to a log-linear histogram
 // (1 µs to ~70 s, under 0.8% relative error): p50, p90, p99, p99.9, max. With --server-pid the
 // server's CPU time over the measured window is read from /proc.
 //
 // Output: one line, in the form `arbiter-tools bench` prints.
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -85,9 +96,12 @@ static uint64_t hist_quantile(const histogram *h, double q) {
 }
 
 // ---------------------------------------------------------------- options and state
+enum transport { GRPC, LEAN, HTTP };
+static const char *const transport_names[] = {"grpc", "lean", "http"};
+
 typedef struct {
   const char *host, *method;
-  bool lean;
+  enum transport transport;
   int port, connections, concurrency;
   double rate, duration, warmup;
   bool open;
@@ -119,6 +133,17 @@ struct connection {
   uint32_t next_stream;
   uint8_t *out, *in;
   size_t out_len, out_cap, in_len, in_cap;
+  // HTTP/1.1: the one call in flight and the state of parsing its response (the head, then a
+  // Content-Length body, chunks, or a body that ends when the server closes), its decoded body.
+  call *current;
+  int h_state, h_status;
+  bool h_close, h_chunked;
+  int64_t h_length;
+  uint64_t h_remaining;
+  size_t h_scan;
+  char h_status_line[256];
+  uint8_t *body;
+  size_t body_len, body_cap;
 };
 
 static options opt;
@@ -128,6 +153,13 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 static int total_in_flight;
 static int epoll_fd;
 static const char *failure;
+// HTTP, open loop: free connections in the order they became free, and the intended times of
+// due requests waiting for one (both rings).
+static connection **idle;
+static size_t idle_head, idle_count;
+static uint64_t *pending;
+static size_t pending_head, pending_count, pending_cap;
+static uint64_t reconnects, lost_in_flight;
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -232,6 +264,18 @@ static void finish_call(connection *c, call *k, bool ok) {
   c->in_flight--;
   total_in_flight--;
   free(k);
+  // HTTP, open loop: the connection takes the oldest waiting request, or becomes free.
+  if (opt.transport == HTTP && opt.open) {
+    if (pending_count > 0) {
+      uint64_t intended = pending[pending_head];
+      pending_head = (pending_head + 1) % pending_cap;
+      pending_count--;
+      submit_call(c, intended);
+    } else {
+      idle[(idle_head + idle_count++) % (size_t)opt.connections] = c;
+    }
+    return;
+  }
   // Closed loop: replace it at once (on the same connection).
   if (!opt.open && done < stop_at) submit_call(c, done);
 }
@@ -277,16 +321,41 @@ static void submit_lean(connection *c, call *k, const uint8_t *message, size_t n
   c->want_write = true;
 }
 
+// HTTP: the request line and headers up to Content-Length's value (made once), and the channel
+// as JSON (its enum name, or the number for one without a name).
+static char *http_prefix;
+static size_t http_prefix_len;
+static char channel_json[32];
+
+static void submit_http(connection *c, call *k, uint64_t customer) {
+  if (c->current) die("internal error: a second HTTP request on one connection");
+  char body[160], head[32];
+  int n = snprintf(body, sizeof body, "{\"customerId\":\"%" PRIu64 "\",\"channel\":%s,\"maxOffers\":%" PRIu64 "}", customer, channel_json, opt.offers);
+  int h = snprintf(head, sizeof head, "%d\r\n\r\n", n);
+  append_out(c, (const uint8_t *)http_prefix, http_prefix_len);
+  append_out(c, (const uint8_t *)head, (size_t)h);
+  append_out(c, (const uint8_t *)body, (size_t)n);
+  c->current = k;
+  c->in_flight++;
+  total_in_flight++;
+  c->want_write = true;
+}
+
 static void submit_call(connection *c, uint64_t intended) {
   call *k = calloc(1, sizeof(call));
   if (!k) die("out of memory");
   k->intended = intended;
   k->grpc_status = -1;
   k->conn = c;
+  uint64_t customer = opt.first + next_random() % opt.customers;
+  if (opt.transport == HTTP) {
+    submit_http(c, k, customer);
+    return;
+  }
   uint8_t message[24];
   size_t n = 0;
   message[n++] = 0x08;
-  n += put_varint(message + n, opt.first + next_random() % opt.customers);
+  n += put_varint(message + n, customer);
   message[n++] = 0x10;
   n += put_varint(message + n, opt.channel);
   message[n++] = 0x20;
@@ -295,7 +364,7 @@ static void submit_call(connection *c, uint64_t intended) {
   k->body[1] = (uint8_t)(n >> 24), k->body[2] = (uint8_t)(n >> 16), k->body[3] = (uint8_t)(n >> 8), k->body[4] = (uint8_t)n;
   memcpy(k->body + 5, message, n);
   k->body_len = 5 + n;
-  if (opt.lean) {
+  if (opt.transport == LEAN) {
     submit_lean(c, k, message, n);
     return;
   }
@@ -315,20 +384,27 @@ static void submit_call(connection *c, uint64_t intended) {
   c->want_write = true;
 }
 
+static void http_lost(connection *c, const char *why, bool orderly);
+
 static void flush(connection *c) {
   bool more;
-  if (opt.lean) {
+  if (opt.transport != GRPC) {
     size_t sent = 0;
     while (sent < c->out_len) {
       ssize_t n = send(c->fd, c->out + sent, c->out_len - sent, MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EINTR) continue;
+        if (opt.transport == HTTP) {  // reopened; the call in flight counts as an error
+          http_lost(c, strerror(errno), false);
+          return;
+        }
         failure = strerror(errno);
         return;
       }
       sent += (size_t)n;
     }
-    memmove(c->out, c->out + sent, c->out_len - sent);
+    if (sent > 0) memmove(c->out, c->out + sent, c->out_len - sent);  // (out is NULL until first used)
     c->out_len -= sent;
     more = c->out_len > 0;
   } else {
@@ -345,18 +421,25 @@ static void flush(connection *c) {
 }
 
 static void connect_to(connection *c) {
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *found;
-  char port[16];
-  snprintf(port, sizeof port, "%d", opt.port);
-  int rv = getaddrinfo(opt.host, port, &hints, &found);
-  if (rv != 0) die("cannot resolve %s: %s", opt.host, gai_strerror(rv));
+  static struct addrinfo *found;  // resolved once: HTTP reconnects during the run
+  if (!found) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    char port[16];
+    snprintf(port, sizeof port, "%d", opt.port);
+    int rv = getaddrinfo(opt.host, port, &hints, &found);
+    if (rv != 0) die("cannot resolve %s: %s", opt.host, gai_strerror(rv));
+  }
   c->fd = socket(found->ai_family, SOCK_STREAM, 0);
   if (c->fd < 0 || connect(c->fd, found->ai_addr, found->ai_addrlen) != 0) die("cannot connect to %s:%d: %s", opt.host, opt.port, strerror(errno));
-  freeaddrinfo(found);
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
-  if (opt.lean) {
+  if (opt.transport == HTTP) {
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, c->fd, &ev);
+    return;
+  }
+  if (opt.transport == LEAN) {
     c->streams = calloc(LEAN_STREAMS, sizeof(call *));
     c->next_stream = 1;
     if (!c->streams) die("out of memory");
@@ -415,10 +498,292 @@ static void lean_received(connection *c, const uint8_t *bytes, size_t n) {
   c->in_len -= at;
 }
 
+// ---------------------------------------------------------------- HTTP/1.1 responses
+// Parsed incrementally from the connection's unparsed bytes: the head (status line and headers,
+// up to the blank line), then the body by Content-Length, by chunks (Transfer-Encoding: chunked,
+// trailers skipped), or, with neither, until the server closes. 1xx responses are skipped.
+enum { H_HEAD, H_LENGTH, H_CHUNK_SIZE, H_CHUNK_DATA, H_CHUNK_END, H_TRAILER, H_UNTIL_CLOSE };
+#define HTTP_MAX_HEAD 65536
+#define HTTP_MAX_BODY (64u << 20)
+
+static void http_reset(connection *c) {
+  c->h_state = H_HEAD;
+  c->h_status = 0;
+  c->h_close = c->h_chunked = false;
+  c->h_length = -1;
+  c->h_remaining = 0;
+  c->h_scan = 0;
+  c->h_status_line[0] = 0;
+  c->body_len = 0;
+}
+
+// The first failed call, once: the response's status line and body, or what went wrong.
+static void report_error(const char *what, const uint8_t *body, size_t body_len) {
+  static bool reported;
+  if (reported) return;
+  reported = true;
+  fprintf(stderr, "arbiter-load: first error: %s\n", what);
+  if (body_len > 0) {
+    size_t shown = body_len < 2000 ? body_len : 2000;
+    fprintf(stderr, "%.*s%s\n", (int)shown, (const char *)body, shown < body_len ? " [...]" : "");
+  }
+}
+
+// Closes the connection and opens a new one, with no bytes pending either way.
+static void http_reconnect(connection *c) {
+  epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+  close(c->fd);
+  c->in_len = c->out_len = 0;
+  c->want_write = false;
+  http_reset(c);
+  reconnects++;
+  connect_to(c);
+}
+
+static bool http_ok(const connection *c) { return c->h_status == 200 && c->body_len > 0 && memmem(c->body, c->body_len, "\"decisionId\"", 12) != NULL; }
+
+// The connection ended (closed by the server, a reset, a failed send or an unparseable
+// response): reopened, and the call in flight counts as an error unless its body was to run until
+// an orderly close.
+static void http_lost(connection *c, const char *why, bool orderly) {
+  call *k = c->current;
+  bool ok = false;
+  if (k && orderly && c->h_state == H_UNTIL_CLOSE) {
+    ok = http_ok(c);
+    if (!ok) report_error(c->h_status_line, c->body, c->body_len);
+  } else if (k) {
+    lost_in_flight++;
+    char what[320];
+    snprintf(what, sizeof what, "%s, with a request in flight (reconnected)", why);
+    report_error(what, NULL, 0);
+  }
+  c->current = NULL;
+  http_reconnect(c);
+  if (k) finish_call(c, k, ok);
+}
+
+static bool token_in(const char *value, size_t len, const char *token) {
+  char text[256];
+  size_t n = len < sizeof text - 1 ? len : sizeof text - 1;
+  memcpy(text, value, n);
+  text[n] = 0;
+  return strcasestr(text, token) != NULL;
+}
+
+// The head without its blank line. False when it is not an HTTP/1.x response.
+static bool http_parse_head(connection *c, const char *head, size_t len) {
+  const char *eol = memmem(head, len, "\r\n", 2);
+  size_t line = eol ? (size_t)(eol - head) : len;
+  size_t shown = line < sizeof c->h_status_line - 1 ? line : sizeof c->h_status_line - 1;
+  memcpy(c->h_status_line, head, shown);
+  c->h_status_line[shown] = 0;
+  if (line < 12 || memcmp(head, "HTTP/1.", 7) != 0 || head[8] != ' ' || !isdigit((unsigned char)head[9]) || !isdigit((unsigned char)head[10]) ||
+      !isdigit((unsigned char)head[11]) || (line > 12 && head[12] != ' '))
+    return false;
+  c->h_status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+  bool http10 = head[7] == '0', keep_alive = false;
+  c->h_close = false;
+  c->h_chunked = false;
+  c->h_length = -1;
+  bool encoded = false;
+  size_t at = line + 2;
+  while (at < len) {
+    const char *start = head + at;
+    const char *end = memmem(start, len - at, "\r\n", 2);
+    size_t n = end ? (size_t)(end - start) : len - at;
+    at += n + 2;
+    const char *colon = memchr(start, ':', n);
+    if (!colon || colon == start) return false;
+    size_t name = (size_t)(colon - start);
+    const char *value = colon + 1;
+    size_t vlen = n - name - 1;
+    while (vlen > 0 && (*value == ' ' || *value == '\t')) value++, vlen--;
+    while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t')) vlen--;
+    if (name == 14 && strncasecmp(start, "content-length", 14) == 0) {
+      if (vlen == 0 || vlen > 15) return false;
+      int64_t length = 0;
+      for (size_t i = 0; i < vlen; i++) {
+        if (!isdigit((unsigned char)value[i])) return false;
+        length = length * 10 + (value[i] - '0');
+      }
+      if (c->h_length >= 0 && c->h_length != length) return false;
+      c->h_length = length;
+    } else if (name == 17 && strncasecmp(start, "transfer-encoding", 17) == 0) {
+      encoded = true;
+      c->h_chunked = token_in(value, vlen, "chunked");
+    } else if (name == 10 && strncasecmp(start, "connection", 10) == 0) {
+      if (token_in(value, vlen, "close")) c->h_close = true;
+      if (token_in(value, vlen, "keep-alive")) keep_alive = true;
+    }
+  }
+  if (http10 && !keep_alive) c->h_close = true;
+  // A transfer coding other than chunked runs until the close; chunked overrides a length.
+  if (encoded) c->h_length = -1;
+  return true;
+}
+
+static void append_body(connection *c, const uint8_t *bytes, size_t n) {
+  append_bytes(&c->body, &c->body_len, &c->body_cap, bytes, n);
+}
+
+// Returns false when the connection was reopened (its buffers are then new).
+static bool http_received(connection *c, const uint8_t *bytes, size_t n) {
+  append_bytes(&c->in, &c->in_len, &c->in_cap, bytes, n);
+  size_t at = 0;
+  for (;;) {
+    size_t left = c->in_len - at;
+    const uint8_t *p = c->in + at;
+    if (!c->current) {
+      if (left == 0) break;
+      http_lost(c, "bytes from the server with no request in flight", false);
+      return false;
+    }
+    bool complete = false;
+    switch (c->h_state) {
+    case H_HEAD: {
+      size_t from = c->h_scan;
+      const uint8_t *end = left >= 4 ? memmem(p + from, left - from, "\r\n\r\n", 4) : NULL;
+      if (!end) {
+        if (left > HTTP_MAX_HEAD) {
+          http_lost(c, "a response head over 64 KiB", false);
+          return false;
+        }
+        c->h_scan = left >= 3 ? left - 3 : 0;
+        goto more;
+      }
+      size_t head = (size_t)(end - p);
+      if (!http_parse_head(c, (const char *)p, head)) {
+        char what[320];
+        snprintf(what, sizeof what, "not an HTTP/1.x response: \"%s\"", c->h_status_line);
+        http_lost(c, what, false);
+        return false;
+      }
+      at += head + 4;
+      c->h_scan = 0;
+      c->body_len = 0;
+      if (c->h_status >= 100 && c->h_status < 200) break;  // informational: the real one follows
+      if (c->h_status == 204 || c->h_status == 304) complete = true;
+      else if (c->h_chunked) c->h_state = H_CHUNK_SIZE;
+      else if (c->h_length >= 0) {
+        if ((uint64_t)c->h_length > HTTP_MAX_BODY) {
+          http_lost(c, "a response body over 64 MiB", false);
+          return false;
+        }
+        c->h_remaining = (uint64_t)c->h_length;
+        c->h_state = H_LENGTH;
+        complete = c->h_remaining == 0;
+      } else c->h_state = H_UNTIL_CLOSE;
+      break;
+    }
+    case H_LENGTH:
+    case H_CHUNK_DATA: {
+      if (left == 0) goto more;
+      size_t take = left < c->h_remaining ? left : (size_t)c->h_remaining;
+      append_body(c, p, take);
+      at += take;
+      c->h_remaining -= take;
+      if (c->h_remaining == 0) {
+        if (c->h_state == H_LENGTH) complete = true;
+        else c->h_state = H_CHUNK_END;
+      }
+      break;
+    }
+    case H_CHUNK_SIZE: {
+      const uint8_t *end = memmem(p, left, "\r\n", 2);
+      if (!end) {
+        if (left > 1024) {
+          http_lost(c, "a chunk-size line over 1 KiB", false);
+          return false;
+        }
+        goto more;
+      }
+      uint64_t size = 0;
+      size_t digits = 0;
+      while (p + digits < end && isxdigit(p[digits]) && digits < 15) {
+        uint8_t d = p[digits];
+        size = size * 16 + (uint64_t)(d <= '9' ? d - '0' : (d | 0x20) - 'a' + 10);
+        digits++;
+      }
+      // After the digits, only spaces or tabs and chunk extensions (";name=value").
+      const uint8_t *rest = p + digits;
+      while (rest < end && (*rest == ' ' || *rest == '\t')) rest++;
+      if (digits == 0 || (rest < end && *rest != ';') || c->body_len + size > HTTP_MAX_BODY) {
+        http_lost(c, "a bad chunk-size line", false);
+        return false;
+      }
+      at += (size_t)(end - p) + 2;
+      if (size == 0) c->h_state = H_TRAILER;
+      else c->h_remaining = size, c->h_state = H_CHUNK_DATA;
+      break;
+    }
+    case H_CHUNK_END:
+      if (left < 2) goto more;
+      if (p[0] != '\r' || p[1] != '\n') {
+        http_lost(c, "a chunk not followed by CRLF", false);
+        return false;
+      }
+      at += 2;
+      c->h_state = H_CHUNK_SIZE;
+      break;
+    case H_TRAILER: {  // trailer fields, up to the blank line
+      const uint8_t *end = memmem(p, left, "\r\n", 2);
+      if (!end) {
+        if (left > HTTP_MAX_HEAD) {
+          http_lost(c, "trailers over 64 KiB", false);
+          return false;
+        }
+        goto more;
+      }
+      at += (size_t)(end - p) + 2;
+      if (end == p) complete = true;
+      break;
+    }
+    case H_UNTIL_CLOSE:
+      if (left == 0) goto more;
+      if (c->body_len + left > HTTP_MAX_BODY) {
+        http_lost(c, "a response body over 64 MiB", false);
+        return false;
+      }
+      append_body(c, p, left);
+      at += left;
+      goto more;
+    }
+    if (!complete) continue;
+    bool ok = http_ok(c);
+    if (!ok) report_error(c->h_status_line, c->body, c->body_len);
+    call *k = c->current;
+    c->current = NULL;
+    // Without pipelining nothing may follow the response; after "Connection: close" (or HTTP/1.0
+    // without keep-alive) the server closes: the connection is reopened before the next request.
+    bool stray = at < c->in_len, reopen = c->h_close || stray;
+    http_reset(c);
+    if (reopen) {
+      http_reconnect(c);
+      finish_call(c, k, ok);
+      return false;
+    }
+    finish_call(c, k, ok);  // may put the next request on this connection
+  }
+more:
+  memmove(c->in, c->in + at, c->in_len - at);
+  c->in_len -= at;
+  return true;
+}
+
 static void readable(connection *c) {
   uint8_t buffer[65536];
   for (;;) {
     ssize_t n = recv(c->fd, buffer, sizeof buffer, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (opt.transport == HTTP) {
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n <= 0) {  // reopened: a keep-alive connection the server may close when it likes
+        http_lost(c, n == 0 ? "the server closed the connection" : strerror(errno), n == 0);
+        return;
+      }
+      if (!http_received(c, buffer, (size_t)n)) return;
+      continue;
+    }
     if (n == 0) {
       failure = "server closed the connection";
       return;
@@ -428,7 +793,7 @@ static void readable(connection *c) {
       failure = strerror(errno);
       return;
     }
-    if (opt.lean) {
+    if (opt.transport == LEAN) {
       lean_received(c, buffer, (size_t)n);
       if (failure) return;
       continue;
@@ -468,9 +833,10 @@ static uint64_t cpu_ticks(int pid) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: arbiter-load [--transport grpc|lean] [--host H] [--port P] [--method decide|noop] [--mode closed|open] [--concurrency N] [--rate R]\n"
+          "usage: arbiter-load [--transport grpc|lean|http] [--host H] [--port P] [--method decide|noop] [--mode closed|open] [--concurrency N] [--rate R]\n"
           "                 [--connections C] [--duration S] [--warmup S] [--first-customer ID] [--customers N]\n"
-          "                 [--channel N] [--offers N] [--server-pid PID] [--label TEXT]\n");
+          "                 [--channel N] [--offers N] [--server-pid PID] [--label TEXT]\n"
+          "  http: one request at a time per connection; closed loop needs --concurrency <= --connections\n");
   exit(2);
 }
 
@@ -498,23 +864,47 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--server-pid")) opt.server_pid = atoi(v);
     else if (!strcmp(a, "--label")) opt.label = v;
     else if (!strcmp(a, "--transport")) {
-      if (strcmp(v, "grpc") && strcmp(v, "lean")) usage();
-      opt.lean = !strcmp(v, "lean");
+      if (!strcmp(v, "grpc")) opt.transport = GRPC;
+      else if (!strcmp(v, "lean")) opt.transport = LEAN;
+      else if (!strcmp(v, "http")) opt.transport = HTTP;
+      else usage();
     }
     else usage();
   }
   const char *name = opt.method;
-  if (!strcmp(opt.method, "decide")) opt.method = "/arbiter.v1.DecisionService/Decide";
-  else if (!strcmp(opt.method, "noop")) opt.method = "/arbiter.v1.BenchmarkService/Echo";
+  bool http = opt.transport == HTTP;
+  if (!strcmp(opt.method, "decide")) opt.method = http ? "/v1/decide" : "/arbiter.v1.DecisionService/Decide";
+  else if (!strcmp(opt.method, "noop")) opt.method = http ? "/v1/benchmark/echo" : "/arbiter.v1.BenchmarkService/Echo";
   else usage();
   if (strcmp(mode, "closed") && strcmp(mode, "open")) usage();
-  if (opt.port == 0) opt.port = opt.lean ? 50052 : 50051;
+  if (opt.port == 0) opt.port = opt.transport == LEAN ? 50052 : http ? 8080 : 50051;
   opt.open = !strcmp(mode, "open");
-  if (opt.connections < 1 || opt.concurrency < opt.connections || opt.rate <= 0 || opt.duration <= 0 || opt.customers < 1) usage();
+  if (opt.connections < 1 || opt.rate <= 0 || opt.duration <= 0 || opt.customers < 1) usage();
+  // Closed loop: gRPC and lean put at least one call on every connection; HTTP/1.1 (not
+  // pipelined) at most one.
+  if (!opt.open && !http && opt.concurrency < opt.connections) usage();
+  if (!opt.open && http && (opt.concurrency < 1 || opt.concurrency > opt.connections))
+    die("--transport http carries one request at a time per connection: closed loop needs --concurrency (%d) <= --connections (%d)", opt.concurrency,
+        opt.connections);
+  if (http) {
+    static const char *const channels[] = {NULL, "CHANNEL_WEB", "CHANNEL_MOBILE_APP", "CHANNEL_CONTACT_CENTRE", "CHANNEL_BRANCH", "CHANNEL_ATM", "CHANNEL_EMAIL", "CHANNEL_SMS"};
+    if (opt.channel >= 1 && opt.channel <= 7) snprintf(channel_json, sizeof channel_json, "\"%s\"", channels[opt.channel]);
+    else snprintf(channel_json, sizeof channel_json, "%" PRIu64, opt.channel);
+    bool v6 = strchr(opt.host, ':') != NULL;  // an IPv6 literal goes in brackets
+    int n = asprintf(&http_prefix, "POST %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nContent-Type: application/json\r\nContent-Length: ", opt.method, v6 ? "[" : "",
+                     opt.host, v6 ? "]" : "", opt.port);
+    if (n < 0) die("out of memory");
+    http_prefix_len = (size_t)n;
+    idle = calloc((size_t)opt.connections, sizeof(connection *));
+    if (!idle) die("out of memory");
+  }
 
   epoll_fd = epoll_create1(0);
   connection *conns = calloc((size_t)opt.connections, sizeof(connection));
-  for (int i = 0; i < opt.connections; i++) connect_to(&conns[i]);
+  for (int i = 0; i < opt.connections; i++) {
+    connect_to(&conns[i]);
+    if (http && opt.open) idle[idle_count++] = &conns[i];
+  }
   uint64_t start = now_ns();
   measure_from = start + (uint64_t)(opt.warmup * 1e9);
   stop_at = measure_from + (uint64_t)(opt.duration * 1e9);
@@ -531,13 +921,30 @@ int main(int argc, char **argv) {
       cpu_before = cpu_ticks(opt.server_pid);
       cpu_taken = true;
     }
-    if (t >= stop_at && total_in_flight == 0 && (!opt.open || next_send >= stop_at)) break;
+    if (t >= stop_at && total_in_flight == 0 && pending_count == 0 && (!opt.open || next_send >= stop_at)) break;
     if (t >= stop_at + 30000000000ULL) break;  // calls still open 30 s after the end: counted as errors
     // Every request scheduled before the end is sent, even when the generator wakes late (its
     // latency then counts from its intended time).
     if (opt.open) {
       while (next_send <= t && next_send < stop_at) {
-        submit_call(&conns[sent % (uint64_t)opt.connections], next_send);
+        if (!http) {
+          submit_call(&conns[sent % (uint64_t)opt.connections], next_send);
+        } else if (idle_count > 0) {  // HTTP: the connection free the longest
+          connection *c = idle[idle_head];
+          idle_head = (idle_head + 1) % (size_t)opt.connections;
+          idle_count--;
+          submit_call(c, next_send);
+        } else {  // every connection busy: it waits, its latency counted from now (intended)
+          if (pending_count == pending_cap) {
+            size_t cap = pending_cap ? pending_cap * 2 : 1024;
+            uint64_t *grown = malloc(cap * sizeof *grown);
+            if (!grown) die("out of memory");
+            for (size_t j = 0; j < pending_count; j++) grown[j] = pending[(pending_head + j) % pending_cap];
+            free(pending);
+            pending = grown, pending_cap = cap, pending_head = 0;
+          }
+          pending[(pending_head + pending_count++) % pending_cap] = next_send;
+        }
         sent++;
         next_send = start + (uint64_t)((double)sent * 1e9 / opt.rate);
       }
@@ -559,15 +966,19 @@ int main(int argc, char **argv) {
   uint64_t cpu_after = cpu_ticks(opt.server_pid);
   uint64_t cpu_end = now_ns();
   if (failure) die("%s", failure);
-  // Calls still unanswered 30 s after the end count as errors.
-  errors += (uint64_t)total_in_flight;
+  // Calls still unanswered (or, HTTP, still waiting for a connection) 30 s after the end count as
+  // errors.
+  errors += (uint64_t)total_in_flight + pending_count;
+  if (reconnects > 0)
+    fprintf(stderr, "arbiter-load: http: %" PRIu64 " reconnections, %" PRIu64 " with a request in flight (counted as errors when measured)\n", reconnects,
+            lost_in_flight);
   double seconds = opt.duration;
   double rate = (double)completed / seconds;
   char loop[64];
   if (opt.open) snprintf(loop, sizeof loop, "open %.0f/s", opt.rate);
   else snprintf(loop, sizeof loop, "closed concurrency %d", opt.concurrency);
   printf("%s%s %s %s over %d connections (arbiter-load, C): %.0f req/s, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms, errors %" PRIu64,
-         opt.label[0] ? opt.label : "", opt.lean ? "lean" : "grpc", name, loop, opt.connections, rate, hist_quantile(&hist, 0.5) / 1e6, hist_quantile(&hist, 0.9) / 1e6,
+         opt.label[0] ? opt.label : "", transport_names[opt.transport], name, loop, opt.connections, rate, hist_quantile(&hist, 0.5) / 1e6, hist_quantile(&hist, 0.9) / 1e6,
          hist_quantile(&hist, 0.99) / 1e6, hist_quantile(&hist, 0.999) / 1e6, hist.max / 1e6, errors);
   if (opt.server_pid > 0 && cpu_taken) {
     // The CPU window runs from the start of measuring until the last call of the window ended.

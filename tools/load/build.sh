@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds arbiter-load (the C load generator for gRPC, on nghttp2, and the lean protocol) into
+# Builds arbiter-load (the C load generator for gRPC, on nghttp2, the lean protocol and HTTP/1.1) into
 # .build-c/, installing Debian's libnghttp2-dev first if it is missing.
 # Usage: tools/load/build.sh   (prints the path)
 set -euo pipefail
