@@ -98,6 +98,11 @@ def browser(width=1366, height=768):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_window_size(width, height)
+    # The window's size includes the browser's own bars (headless too): grow it so that the page
+    # itself, and so each screenshot, is width × height.
+    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    if inner != [width, height]:
+        driver.set_window_size(2 * width - inner[0], 2 * height - inner[1])
     return driver
 
 
