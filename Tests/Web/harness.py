@@ -38,13 +38,21 @@ class Server:
         url = os.environ.get("ARBITER_HTTP_URL")
         if url:
             return Server(url, os.environ.get("ARBITER_INTERACTION_LOG", ""))
+        return Server.launch(extra_args=extra_args)
+
+    @staticmethod
+    def launch(http_port=None, customers=20000, extra_args=()):
+        """Starts an `arbiter serve` of this test's own (whatever ARBITER_HTTP_URL says), on
+        `http_port` or a free one; with ARBITER_WEB_ROOT set, its pages come from that folder."""
         binary = os.environ.get("ARBITER_BIN", os.path.join(REPO, ".build", "debug", "arbiter"))
         workdir = tempfile.mkdtemp(prefix="arbiter-web-")
-        http_port = free_port()
+        http_port = http_port or free_port()
         log = os.path.join(workdir, "interactions.jsonl")
+        web_root = os.environ.get("ARBITER_WEB_ROOT")
         args = [binary, "serve", "--bundle", os.path.join(REPO, "models", "demo"), "--store", "none",
-                "--customers", "20000", "--interaction-log", log, "--port", "0", "--lean-port", "off",
-                "--http-port", str(http_port), "--log-level", "warning", *extra_args]
+                "--customers", str(customers), "--interaction-log", log, "--port", "0", "--lean-port", "off",
+                "--http-port", str(http_port), "--log-level", "warning",
+                *(["--web-root", web_root] if web_root else []), *extra_args]
         process = subprocess.Popen(args, stdout=open(os.path.join(workdir, "server.log"), "wb"),
                                    stderr=subprocess.STDOUT)
         server = Server(f"http://127.0.0.1:{http_port}", log, process, workdir)
@@ -63,6 +71,10 @@ class Server:
         if self.process:
             self.process.terminate()
             self.process.wait(timeout=30)
+
+    @property
+    def port(self):
+        return int(self.url.rsplit(":", 1)[1].split("/")[0])
 
     def request(self, method, path, body=None, headers=None):
         """The decoded JSON answer; raises urllib.error.HTTPError on an error status."""
