@@ -50,7 +50,6 @@
     eventsOpen: false,
     streamDelay: 1000,
     streamTimer: null,
-    freeOnOpen: false,
     down: false,
     probeDelay: 1000,
     probeTimer: null,
@@ -194,10 +193,6 @@
       state.streamDelay = 1000;
       setConn("live");
       serverUp();
-      if (state.freeOnOpen) {
-        state.freeOnOpen = false;
-        setAgentState("AGENT_FREE").catch(() => {});
-      }
     };
     source.addEventListener("call", (event) => {
       if (state.events !== source) return;
@@ -244,8 +239,15 @@
     $("agent-box").hidden = false;
     $("lookup").hidden = false;
     $("keys").hidden = false;
-    state.freeOnOpen = explicit;
-    connectEvents();
+    if (explicit) {
+      // Signing in starts taking calls, whatever state an earlier session left the agent in
+      // (before the stream opens: a call the stream pops must not be followed by a "free").
+      setAgentState("AGENT_FREE")
+        .catch(() => {})
+        .then(() => state.agentId === agentId && connectEvents());
+    } else {
+      connectEvents();
+    }
     loadOfferNames();
     const saved = sessionStorage.getItem(STORE_CALL);
     if (saved && !explicit) {
@@ -264,7 +266,6 @@
     state.events = null;
     state.eventsOpen = false;
     clearTimeout(state.streamTimer);
-    if (state.agentId) setAgentState("AGENT_BUSY").catch(() => {});
     state.agentId = null;
     state.call = null;
     sessionStorage.removeItem(STORE_AGENT);
