@@ -299,11 +299,17 @@
 
   // ---- screen pop and look-up ----------------------------------------------------------------
 
+  // "callback" / "inbound" (docs/http-api.md), or the CallOrigin enum's names.
+  function originOf(value) {
+    const origin = String(value || "inbound").toLowerCase().replace(/^call_origin_/, "");
+    return origin === "callback" || origin === "inbound" ? origin : "inbound";
+  }
+
   function screenPop(event) {
     const call = {
       callId: event.callId || "",
       customerId: event.customerId && event.customerId !== "0" ? String(event.customerId) : "",
-      origin: event.origin || "inbound",
+      origin: originOf(event.origin),
       page: event.page || "",
       viewing: event.viewing || "",
       callReason: event.callReason || "",
@@ -566,7 +572,7 @@
         ? number.toLocaleString("en-GB", { maximumFractionDigits: 0 })
         : number.toLocaleString("en-GB", { maximumFractionDigits: 1 });
     }
-    return text.replace(/-/g, " ");
+    return text;
   }
 
   function timeAgo(millis) {
@@ -874,8 +880,7 @@
     switch (s.code) {
       case "ALREADY_HELD": {
         const product = (detail.match(/^already holds (.+)$/) || [])[1];
-        const held = product && ((state.profile && state.profile.products) || []).find((p) => p.product === product);
-        return held ? `already has a ${held.name.toLowerCase()}` : /card|wallet/.test(product || "") ? "already has this card" : "already has this";
+        return /card|wallet/.test(product || "") ? "already has this card" : "already has this product";
       }
       case "NO_CONSENT":
         m = detail.match(/for (\S+)$/);
@@ -913,6 +918,9 @@
         return `all of ${m ? (m[1] === "day" ? "today" : `this ${m[1]}`) : "the period"}'s allocation has gone`;
       case "CAPACITY":
         return "the team's capacity for this hour is used up";
+      case "CLOSED":
+        m = detail.match(/^the (\S+) is closed/);
+        return m && m[1] !== "contact-centre" ? `${CHANNEL_WORDS[m[1]] || m[1]} is closed now` : "outside the contact centre's opening hours";
       case "CONTROL_GROUP":
         return "held back on purpose, to measure what offers achieve (control group)";
       case "BELOW_COST":
@@ -924,23 +932,39 @@
     }
   }
 
-  const WHY_ORDER = ["RANKED_BELOW", "CAPACITY", "BUDGET", "BELOW_COST", "CONTROL_GROUP", "CONTACT_POLICY", "ALREADY_HELD", "NO_CONSENT", "RULE", "SUITABILITY", "AGE_RULE", "CHANNEL_NOT_ALLOWED", "NOT_VALID_NOW"];
+  const WHY_DETAIL = new Set(["RULE", "SUITABILITY", "CONTACT_POLICY", "BUDGET", "CAPACITY", "CLOSED", "NOT_VALID_NOW"]);
+  const WHY_ORDER = ["RANKED_BELOW", "CAPACITY", "CLOSED", "BUDGET", "BELOW_COST", "CONTROL_GROUP", "CONTACT_POLICY", "ALREADY_HELD", "NO_CONSENT", "RULE", "SUITABILITY", "AGE_RULE", "CHANNEL_NOT_ALLOWED", "NOT_VALID_NOW"];
 
+  // Grouped by what the agent would say, most relevant first; the server's detail stays at hand
+  // (shown when it says more than the phrase, and as each name's tooltip).
   function renderWhyNot() {
     const decision = state.decision;
     const list = (decision && decision.suppressed) || [];
     const sorted = list.slice().sort((a, b) => rank(a.code) - rank(b.code));
+    const groups = new Map();
+    for (const s of sorted) {
+      const phrase = whyNotPhrase(s);
+      if (!groups.has(phrase)) groups.set(phrase, []);
+      groups.get(phrase).push(s);
+    }
     $("why-not-count").textContent = decision ? `(${list.length})` : "";
     $("why-not-list").replaceChildren(
-      ...sorted.map((s) =>
-        el(
+      ...[...groups].map(([phrase, items]) => {
+        // the server's words where they say more than the phrase (a rule, a policy, a limit)
+        const details =
+          items.length === 1 && WHY_DETAIL.has(items[0].code) && items[0].detail && !phrase.includes(items[0].detail) ? [items[0].detail] : [];
+        return el(
           "li",
-          { dataset: { offerId: s.offerId, code: s.code } },
-          el("span", { class: "name" }, offerName(s.offerId)),
-          el("span", { class: "phrase" }, whyNotPhrase(s)),
-          s.detail ? el("span", { class: "detail muted small" }, s.detail) : null
-        )
-      )
+          { dataset: { code: items[0].code } },
+          el("span", { class: "phrase" }, phrase[0].toUpperCase() + phrase.slice(1)),
+          el(
+            "span",
+            { class: "names" },
+            items.flatMap((s, i) => [i ? ", " : "", el("span", { class: "name", dataset: { offerId: s.offerId, code: s.code }, title: s.detail || "" }, offerName(s.offerId))])
+          ),
+          details.length ? el("span", { class: "detail muted small" }, details.join("; ")) : null
+        );
+      })
     );
     function rank(code) {
       const i = WHY_ORDER.indexOf(code);
