@@ -21,6 +21,7 @@
     CONTACT_POLICY: "Contact policy (caps, no repeat, cool-down)",
     BUDGET: "Offer's quota used up",
     CAPACITY: "Channel capacity used up",
+    CLOSED: "Outside opening hours",
     CONTROL_GROUP: "Held out: control group",
     BELOW_COST: "Not worth its cost",
     RANKED_BELOW: "Ranked below those shown",
@@ -175,8 +176,9 @@
     $("kpi-decisions").textContent = integer(total);
     $("kpi-decisions").dataset.value = String(total);
     $("kpi-decisions-sub").textContent = doors.map((d) => `${DOOR_NAMES[d.door] || d.door} ${compact(d.decisions)}`).join(" · ");
-    const rate = doors.reduce((sum, d) => sum + num((d.perSecond || []).slice(-1)[0]), 0);
-    $("kpi-rate").textContent = integer(rate);
+    // the last 5 s: the newest second is still being counted
+    const rate = doors.reduce((sum, d) => sum + (d.perSecond || []).slice(-5).reduce((a, v) => a + num(v), 0), 0) / 5;
+    $("kpi-rate").textContent = rate >= 10 || rate === 0 ? integer(rate) : rate.toFixed(1);
     const offers = snap.offers || [];
     const made = offers.reduce((sum, o) => sum + num(o.made), 0);
     const accepted = offers.reduce((sum, o) => sum + num(o.accepted), 0);
@@ -252,6 +254,12 @@
       const colour = doorColour(door.door, i);
       const x0 = left + groupW * i + (groupW - barW * 3 - 8) / 2;
       const group = s("g", { "data-door": door.door });
+      if (!num(door.decisions)) {
+        group.append(s("text", { x: left + groupW * i + groupW / 2, y: top + plotH - 8, class: "no-data", "text-anchor": "middle" }, "no decisions"));
+        group.append(s("text", { x: left + groupW * i + groupW / 2, y: height - 4, class: "group-label", "text-anchor": "middle" }, DOOR_NAMES[door.door] || door.door));
+        svg.append(group);
+        return;
+      }
       keys.forEach(([key, label, opacity], k) => {
         const v = num(door[key]);
         const bx = x0 + k * (barW + 4);
@@ -367,7 +375,7 @@
     const groups = (snap.groups || []).slice().sort((a, b) => String(a.group).localeCompare(String(b.group)));
     if (!groups.length) return empty(container, "No offer groups yet.");
     const rows = groups.map((g) => ({ g, l: lift(g) }));
-    const rowH = 33, top = 18, bottom = 18;
+    const rowH = 30, top = 16, bottom = 16;
     const { svg, width } = svgIn(container, top + rows.length * rowH + bottom, "Lift per offer group with 95% confidence intervals");
     const labelW = 82;
     const plotX = labelW + 10, plotW = width - plotX - 14;
@@ -383,28 +391,30 @@
     svg.append(s("text", { x: x(span), y: 10, class: "col-head", "text-anchor": "end" }, "treatment better ▶"));
     rows.forEach(({ g, l }, i) => {
       const y0 = top + i * rowH;
-      const cy = y0 + 11;
+      const cy = y0 + 10;
       const group = s("g", { class: "lift-row", "data-group": g.group, "data-enough": String(l.enough) });
       group.append(s("text", { x: labelW, y: cy + 4, class: "row-label", "text-anchor": "end" }, String(g.group).replace(/-/g, " ")));
-      const counts = `T ${percent(l.pT)} of ${compact(l.nT)} · C ${percent(l.pC)} of ${compact(l.nC)}`;
+      const short = (p) => percent(p, p >= 0.1 || p === 0 ? 0 : 1);
+      const counts = `T ${short(l.pT)} vs C ${short(l.pC)} · n ${compact(l.nT)}/${compact(l.nC)}`;
       if (l.enough) {
         const cls = l.low > 0 ? "good" : l.high < 0 ? "bad" : "neutral";
         group.append(s("line", { x1: x(l.low), x2: x(l.high), y1: cy, y2: cy, class: `whisker ${cls}` }));
         group.append(s("line", { x1: x(l.low), x2: x(l.low), y1: cy - 5, y2: cy + 5, class: `whisker ${cls}` }));
         group.append(s("line", { x1: x(l.high), x2: x(l.high), y1: cy - 5, y2: cy + 5, class: `whisker ${cls}` }));
         group.append(s("circle", { cx: x(l.diff), cy, r: 4.5, class: `dot ${cls}` }, s("title", {}, `${g.group}: lift ${pp(l.diff)} (95% CI ${pp(l.low)} to ${pp(l.high)})`)));
-        group.append(s("text", { x: plotX, y: y0 + 28, class: "tick" }, s("tspan", { class: `lift-value ${cls}` }, `${pp(l.diff)} [${pp(l.low).replace(" pp", "")}, ${pp(l.high)}]`), `   ${counts}`));
+        group.append(s("text", { x: plotX, y: y0 + 25, class: "tick halo" }, s("tspan", { class: `lift-value ${cls}` }, `${pp(l.diff, false)} [${pp(l.low, false)}, ${pp(l.high, false)}] pp`)));
+        group.append(s("text", { x: width - 2, y: y0 + 25, class: "tick halo", "text-anchor": "end" }, counts));
       } else {
-        group.append(s("text", { x: x(0) + 6, y: cy + 4, class: "no-data" }, "not enough data"));
-        group.append(s("text", { x: plotX, y: y0 + 28, class: "tick" }, counts));
+        group.append(s("text", { x: x(0), y: cy + 4, class: "no-data halo", "text-anchor": "middle" }, "not enough data"));
+        group.append(s("text", { x: width - 2, y: y0 + 25, class: "tick halo", "text-anchor": "end" }, counts));
       }
       svg.append(group);
     });
   }
 
-  function pp(v) {
+  function pp(v, unit = true) {
     const text = Math.abs(v * 100).toFixed(1);
-    return `${v > 0 ? "+" : v < 0 ? "−" : ""}${text} pp`;
+    return `${v > 0 ? "+" : v < 0 ? "−" : ""}${text}${unit ? " pp" : ""}`;
   }
 
   function renderSuppression(snap) {
