@@ -43,13 +43,15 @@ class Server:
     @staticmethod
     def launch(http_port=None, customers=20000, extra_args=()):
         """Starts an `arbiter serve` of this test's own (whatever ARBITER_HTTP_URL says), on
-        `http_port` or a free one; with ARBITER_WEB_ROOT set, its pages come from that folder."""
+        `http_port` or a free one, on the bundle at ARBITER_BUNDLE (default models/demo); with
+        ARBITER_WEB_ROOT set, its pages come from that folder."""
         binary = os.environ.get("ARBITER_BIN", os.path.join(REPO, ".build", "debug", "arbiter"))
         workdir = tempfile.mkdtemp(prefix="arbiter-web-")
         http_port = http_port or free_port()
         log = os.path.join(workdir, "interactions.jsonl")
         web_root = os.environ.get("ARBITER_WEB_ROOT")
-        args = [binary, "serve", "--bundle", os.path.join(REPO, "models", "demo"), "--store", "none",
+        bundle = os.environ.get("ARBITER_BUNDLE", os.path.join(REPO, "models", "demo"))
+        args = [binary, "serve", "--bundle", bundle, "--store", "none",
                 "--customers", str(customers), "--interaction-log", log, "--port", "0", "--lean-port", "off",
                 "--http-port", str(http_port), "--log-level", "warning",
                 *(["--web-root", web_root] if web_root else []), *extra_args]

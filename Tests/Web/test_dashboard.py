@@ -1,32 +1,50 @@
 """The decision dashboard (/dashboard) in headless Chromium against a live Arbiter: its counters
 move after decisions made through the API, its charts are SVG, and it survives the server going
 away."""
+import time
+
 from selenium.webdriver.common.by import By
 
 from harness import Server, screenshot, wait_until
 
+DASHBOARD = "/dashboard"
 CHANNELS = ["CHANNEL_WEB", "CHANNEL_CONTACT_CENTRE", "CHANNEL_MOBILE_APP", "CHANNEL_EMAIL"]
 
 
+# The page redraws its charts on every poll: read what it shows in one script, not element by
+# element (an element found before a redraw is gone after it).
 def page_number(driver, element_id):
-    value = driver.find_element(By.ID, element_id).get_attribute("data-value")
+    value = driver.execute_script("const e = document.getElementById(arguments[0]); return e && e.dataset.value", element_id)
     return None if value is None else float(value)
 
 
 def door_decisions(driver, door):
-    found = driver.find_elements(By.CSS_SELECTOR, f'#chart-rate g.legend[data-door="{door}"]')
-    return float(found[0].get_attribute("data-decisions")) if found else None
+    value = driver.execute_script(
+        "const g = document.querySelector(`#chart-rate g.legend[data-door=\"${arguments[0]}\"]`);"
+        "return g && g.dataset.decisions", door)
+    return None if value is None else float(value)
 
 
 def offer_counts(driver):
-    return {g.get_attribute("data-offer-id"): (float(g.get_attribute("data-made")), float(g.get_attribute("data-accepted")))
-            for g in driver.find_elements(By.CSS_SELECTOR, "#chart-offers g.offer-row")}
+    rows = driver.execute_script(
+        "return [...document.querySelectorAll('#chart-offers g.offer-row')]"
+        ".map(g => [g.dataset.offerId, g.dataset.made, g.dataset.accepted])")
+    return {offer: (float(made), float(accepted)) for offer, made, accepted in rows}
 
 
-def make_traffic(server, count, start, accept_every=3):
+def lift_rows(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#chart-lift g.lift-row')]"
+        ".map(g => [g.dataset.group, g.dataset.enough, g.textContent, g.querySelectorAll('circle.dot').length])")
+
+
+def make_traffic(server, count, start, accept_every=3, convert_every=6):
     """`count` decisions through POST /v1/decide over a few channels, with explain (so that
-    suppression is counted too); every `accept_every`-th first offer is accepted."""
+    suppression is counted too): every `accept_every`-th decision's first offer is accepted, and
+    every `convert_every`-th held-out (control group) offer converts anyway, as some customers
+    buy without being asked."""
     made = 0
+    held_out = 0
     for i in range(count):
         cid = str(start + i)
         decision = server.post("/v1/decide", {"customerId": cid, "channel": CHANNELS[i % len(CHANNELS)],
@@ -34,15 +52,22 @@ def make_traffic(server, count, start, accept_every=3):
                                               "explain": True})
         offers = decision.get("offers", [])
         made += len(offers)
+        outcomes = []
         if offers and i % accept_every == 0:
-            server.post("/v1/outcomes", {"outcomes": [{"decisionId": decision["decisionId"],
-                                                        "offerId": offers[0]["offerId"],
-                                                        "outcome": "OUTCOME_ACCEPT"}]})
+            outcomes.append({"decisionId": decision["decisionId"], "offerId": offers[0]["offerId"],
+                             "outcome": "OUTCOME_ACCEPT"})
+        for control in decision.get("controls", []):
+            held_out += 1
+            if held_out % convert_every == 0:
+                outcomes.append({"decisionId": decision["decisionId"], "offerId": control["offerId"],
+                                 "outcome": "OUTCOME_CONVERT"})
+        if outcomes:
+            server.post("/v1/outcomes", {"outcomes": outcomes})
     return made
 
 
 def test_counters_move_after_decisions(server, driver):
-    driver.get(server.url + "/dashboard")
+    driver.get(server.url + DASHBOARD)
     wait_until(lambda: page_number(driver, "kpi-decisions") is not None, timeout=6, message="the first snapshot")
     before_total = page_number(driver, "kpi-decisions")
     before_http = door_decisions(driver, "http")
@@ -68,21 +93,24 @@ def test_counters_move_after_decisions(server, driver):
     assert len(driver.find_elements(By.CSS_SELECTOR, "#chart-latency svg rect")) >= 3
     assert len(after_offers) == len(server.get("/v1/dashboard").get("offers", []))
     assert driver.find_elements(By.CSS_SELECTOR, "#chart-suppression svg g.supp-row")
-    groups = driver.find_elements(By.CSS_SELECTOR, "#chart-lift svg g.lift-row")
-    assert groups, "a row per offer group in the lift chart"
-    for group in groups:
-        if group.get_attribute("data-enough") == "false":
-            assert "not enough data" in group.text
-        else:
-            assert group.find_elements(By.CSS_SELECTOR, "circle.dot")
+    rows = lift_rows(driver)
+    assert rows, "a row per offer group in the lift chart"
+    for group, enough, words, dots in rows:
+        assert ("not enough data" in words) if enough == "false" else dots == 1, (group, enough, words)
     snapshot = server.get("/v1/dashboard")
     pacing = snapshot.get("pacing", [])
     assert len(driver.find_elements(By.CSS_SELECTOR, "#chart-pacing svg g.pacing line.pace")) == len(pacing)
     bundle = snapshot.get("bundle", {}).get("bundleName", "")
     assert bundle and bundle in driver.find_element(By.ID, "bundle-name").text
 
-    make_traffic(server, 60, start=111000)
-    wait_until(lambda: door_decisions(driver, "http") >= before_http + 90, timeout=6)
+    # more traffic, so that the screenshot's charts have something to show
+    begun = time.time()
+    make_traffic(server, 1500, start=111000, accept_every=2, convert_every=8)
+    print(f"\n1,500 decisions with outcomes in {time.time() - begun:.1f} s")
+    wait_until(lambda: door_decisions(driver, "http") >= before_http + 1530, timeout=6)
+    # with this much, some group's interval is drawn
+    wait_until(lambda: any(enough == "true" for _, enough, _, _ in lift_rows(driver)), timeout=6,
+               message="a lift interval")
     screenshot(driver, "dashboard")
 
 
@@ -90,7 +118,7 @@ def test_dashboard_shows_the_unreachable_banner_and_recovers(driver):
     own = Server.launch(customers=2000)
     port = own.port
     try:
-        driver.get(own.url + "/dashboard")
+        driver.get(own.url + DASHBOARD)
         wait_until(lambda: page_number(driver, "kpi-decisions") is not None, timeout=6)
         assert not driver.find_element(By.ID, "banner").is_displayed()
         own.stop()
