@@ -69,7 +69,9 @@
     if (failing) {
       live.dataset.state = "offline";
       live.textContent = error && error.status ? `Server error ${error.status}` : "Offline";
-      $("banner-since").textContent = state.lastOk ? new Date(state.lastOk).toLocaleTimeString("en-GB") : "no answer yet";
+      $("banner-since").textContent = state.lastOk
+        ? `The figures below are from ${new Date(state.lastOk).toLocaleTimeString("en-GB")}.`
+        : "No figures yet.";
     } else {
       live.dataset.state = "live";
       const at = state.snapshot && num(state.snapshot.atMillis) ? new Date(num(state.snapshot.atMillis)) : new Date();
