@@ -64,10 +64,12 @@ def test_console_pops_a_call_and_records_an_accept_in_firefox(server, firefox):
     cid = None
     for candidate in range(100900, 101300):
         profile = server.get(f"/v1/customers/{candidate}/profile")
-        if any(c.get("channel") == "CHANNEL_CONTACT_CENTRE" and c.get("granted") for c in profile.get("consents", [])):
+        if not any(c.get("channel") == "CHANNEL_CONTACT_CENTRE" and c.get("granted") for c in profile.get("consents", [])):
+            continue
+        if server.post("/v1/decide", {"customerId": str(candidate), "channel": "CHANNEL_CONTACT_CENTRE"}).get("offers"):
             cid = str(candidate)
             break
-    assert cid
+    assert cid, "a customer with offers on the phone"
     start = time.time()
     ticket = server.post("/v1/calls", {"customerId": cid, "callReason": "travel"})
     assert ticket.get("agentId") == "agent-1", ticket
@@ -79,13 +81,12 @@ def test_console_pops_a_call_and_records_an_accept_in_firefox(server, firefox):
     wait_until(lambda: attribute(firefox, "offer-current", "data-offer-id"), timeout=5, message="an offer")
     offer_id = attribute(firefox, "offer-current", "data-offer-id")
     decision_id = attribute(firefox, "offer-current", "data-decision-id")
-    if offer_id:
-        firefox.find_element(By.CSS_SELECTOR, "#offer-current [data-action=accept]").click()
-        wait_until(lambda: any(r.get("decisionId") == decision_id and r.get("offerId") == offer_id
-                               and r.get("outcome") == "OUTCOME_ACCEPT"
-                               for r in server.get(f"/v1/customers/{cid}/profile?maxInteractions=50")
-                               .get("recentInteractions", [])),
-                   timeout=3, message="the accept in the profile")
+    firefox.find_element(By.CSS_SELECTOR, "#offer-current [data-action=accept]").click()
+    wait_until(lambda: any(r.get("decisionId") == decision_id and r.get("offerId") == offer_id
+                           and r.get("outcome") == "OUTCOME_ACCEPT"
+                           for r in server.get(f"/v1/customers/{cid}/profile?maxInteractions=50")
+                           .get("recentInteractions", [])),
+               timeout=3, message="the accept in the profile")
     os.makedirs(SCREENSHOTS, exist_ok=True)
     with open(os.path.join(SCREENSHOTS, "console-firefox.png"), "wb") as f:
         f.write(firefox.screenshot(format="binary"))
