@@ -152,12 +152,21 @@ public final class CallDistributor: Sendable {
     return stream
   }
 
+  /// A console gone: when it was the agent's last, the call they were given (which the console
+  /// may never have shown) goes back to the head of the queue, for the next free agent.
   private func disconnect(agentId: String, token: Int) {
-    state.withLock { state in
-      guard var agent = state.agents[agentId] else { return }
+    let delivery = state.withLock { state -> [(AsyncStream<AgentEvent>.Continuation, AgentEvent)] in
+      guard var agent = state.agents[agentId] else { return [] }
       agent.streams[token] = nil
+      if agent.streams.isEmpty, var call = agent.call {
+        call.agentId = ""
+        state.queue.insert(call, at: 0)
+        agent.call = nil
+      }
       state.agents[agentId] = agent
+      return Self.popWaiting(in: &state)
     }
+    for (stream, event) in delivery { stream.yield(event) }
   }
 
   /// Sets an agent's availability: free ends their current call and may hand them the next

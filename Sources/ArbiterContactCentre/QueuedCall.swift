@@ -36,8 +36,9 @@ public struct QueuedCall: Sendable, Hashable {
   public init(
     id: String, customerId: UInt64, origin: Origin, callReason: String = "", page: String = "",
     viewing: String = "", decisionId: String = "", visitorId: String = "", phoneNumber: String = "",
-    queuedAtMillis: Int64
+    queuedAtMillis: Int64, agentId: String = ""
   ) {
+    self.agentId = agentId
     self.id = id
     self.customerId = customerId
     self.origin = origin

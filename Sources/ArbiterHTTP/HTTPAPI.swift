@@ -149,8 +149,17 @@ public struct HTTPAPI: Sendable {
       return Self.response(bytes: servedOpenAPI(openAPI))
     }
     router.get("/") { _, _ in Response.redirect(to: "/site/home.html") }
-    router.get("/console") { _, _ in Response.redirect(to: "/console/") }
-    router.get("/dashboard") { _, _ in Response.redirect(to: "/dashboard/") }
+    // The console and the dashboard at their short paths (their files load from absolute paths).
+    for page in ["console", "dashboard"] {
+      let html = webRoot.flatMap { FileManager.default.contents(atPath: "\($0)/\(page)/index.html") }
+      router.get(RouterPath(stringLiteral: "/\(page)")) { _, _ in
+        guard let html else { throw HTTPAPIError(.notFound, "the \(page) page is not installed") }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: html)))
+      }
+    }
   }
 
   /// The OpenAPI document with what depends on the live bundle filled in: how many context

@@ -9,8 +9,9 @@ public struct HTTPDoorConfiguration: Sendable {
   public var corsOrigins: [String] = []
   /// A directory to serve the pages from instead of the built-in copy (for working on them).
   public var webRoot: String?
-  /// How long an agent's console may stay quiet before the event stream sends a ping.
-  public var eventStreamPing: Duration = .seconds(15)
+  /// How long an agent's console may stay quiet before the event stream sends a ping (which is
+  /// also how soon a console gone without a word is noticed, and its call handed on).
+  public var eventStreamPing: Duration = .seconds(5)
 
   /// A door on `port`.
   public init(port: Int? = 8080) { self.port = port }

@@ -134,6 +134,21 @@ import Testing
     _ = (a, b)
   }
 
+  @Test(.timeLimit(.minutes(1))) func aCallOfAConsoleThatWentGoesToTheNextFreeAgent() async throws {
+    let centre = CallDistributor()
+    var gone: AsyncStream<CallDistributor.AgentEvent>? = centre.connect(agentId: "gone")
+    #expect(try centre.enqueue(QueuedCall(id: "c-1", customerId: 1, origin: .inbound, queuedAtMillis: 0)).agentId == "gone")
+    // The console closes (its stream is dropped) before anyone answered: the call waits again.
+    gone = nil
+    _ = gone
+    for _ in 0..<100 where centre.status().callsWaiting == 0 { try await Task.sleep(for: .milliseconds(10)) }
+    #expect(centre.status().callsWaiting == 1)
+    #expect(centre.agentStatus(agentId: "gone").callId == nil)
+    let next = centre.connect(agentId: "next")
+    var events = next.makeAsyncIterator()
+    #expect(await events.next() == .call(QueuedCall(id: "c-1", customerId: 1, origin: .inbound, queuedAtMillis: 0, agentId: "next")))
+  }
+
   @Test func openingHoursReadLocalTimeAcrossDaylightSaving() throws {
     let hours = try CompiledOpeningHours(
       OpeningHours(

@@ -65,15 +65,23 @@ class Server:
         url = os.environ.get("ARBITER_HTTP_URL")
         if url and not fresh:
             return Server(url, os.environ.get("ARBITER_INTERACTION_LOG", ""))
+        return Server.launch(extra_args=extra_args)
+
+    @staticmethod
+    def launch(http_port=None, customers=20000, extra_args=()):
+        """Starts an `arbiter serve` of this test's own (whatever ARBITER_HTTP_URL says), on
+        `http_port` or a free one, on the bundle at ARBITER_BUNDLE (default models/demo); with
+        ARBITER_WEB_ROOT set, its pages come from that folder."""
         binary = os.environ.get("ARBITER_BIN", os.path.join(REPO, ".build", "debug", "arbiter"))
         workdir = tempfile.mkdtemp(prefix="arbiter-web-")
-        http_port = free_port()
+        http_port = http_port or free_port()
         log = os.path.join(workdir, "interactions.jsonl")
-        args = [binary, "serve", "--bundle", always_open_bundle(workdir), "--store", "none",
-                "--customers", "20000", "--interaction-log", log, "--port", "0", "--lean-port", "off",
-                "--http-port", str(http_port), "--log-level", "warning", "--bundle-watch", "0", *extra_args]
-        if os.environ.get("ARBITER_WEB_ROOT"):
-            args += ["--web-root", os.environ["ARBITER_WEB_ROOT"]]
+        web_root = os.environ.get("ARBITER_WEB_ROOT")
+        bundle = os.environ.get("ARBITER_BUNDLE") or always_open_bundle(workdir)
+        args = [binary, "serve", "--bundle", bundle, "--store", "none",
+                "--customers", str(customers), "--interaction-log", log, "--port", "0", "--lean-port", "off",
+                "--http-port", str(http_port), "--log-level", "warning", "--bundle-watch", "0",
+                *(["--web-root", web_root] if web_root else []), *extra_args]
         process = subprocess.Popen(args, stdout=open(os.path.join(workdir, "server.log"), "wb"),
                                    stderr=subprocess.STDOUT)
         server = Server(f"http://127.0.0.1:{http_port}", log, process, workdir)
@@ -92,6 +100,10 @@ class Server:
         if self.process:
             self.process.terminate()
             self.process.wait(timeout=30)
+
+    @property
+    def port(self):
+        return int(self.url.rsplit(":", 1)[1].split("/")[0])
 
     def request(self, method, path, body=None, headers=None):
         """The decoded JSON answer; raises urllib.error.HTTPError on an error status."""
@@ -127,6 +139,11 @@ def browser(width=1366, height=768):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_window_size(width, height)
+    # The window's size includes the browser's own bars (headless too): grow it so that the page
+    # itself, and so each screenshot, is width × height.
+    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    if inner != [width, height]:
+        driver.set_window_size(2 * width - inner[0], 2 * height - inner[1])
     return driver
 
 
