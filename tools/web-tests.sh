@@ -2,14 +2,16 @@
 # The browser and API tests (Tests/Web, pytest): the demo site and its snippet, the agent
 # console and the dashboard in headless Chromium, and schemathesis against the OpenAPI
 # document, each against a live server (ARBITER_BIN, default .build/debug/arbiter, started by
-# Tests/Web/harness.py). Installs what they need when it is missing: Debian's chromium,
-# chromium-driver and protobuf-compiler, and the pinned PyPI packages in .build/venv.
+# Tests/Web/harness.py), and the console and dashboard in Firefox too (Marionette). Installs what
+# they need when it is missing: Debian's chromium, chromium-driver, firefox-esr and
+# protobuf-compiler, and the pinned PyPI packages in .build/venv.
 # Run by the Swift test suite (WebSuiteTests); alone: tools/web-tests.sh [pytest arguments].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+command -v firefox-esr >/dev/null || missing+=(firefox-esr)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}" >&2
