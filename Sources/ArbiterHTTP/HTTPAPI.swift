@@ -22,6 +22,8 @@ public struct HTTPAPI: Sendable {
   let admin: AdminService
   let health: HealthService
   let echo: Arbiter_V1_DecideResponse
+  /// The no-op baseline's answer, encoded once (as the lean door's is).
+  let echoJSON: [UInt8]
   let contactCentre: CallDistributor
   let configuration: HTTPDoorConfiguration
   let logger: Logger
@@ -37,6 +39,7 @@ public struct HTTPAPI: Sendable {
     admin = AdminService(live: live, logger: logger)
     self.health = health
     self.echo = echo
+    echoJSON = (try? echo.jsonUTF8Bytes()) ?? Array("{}".utf8)
     self.contactCentre = contactCentre
     self.configuration = configuration
     self.logger = logger
@@ -84,8 +87,8 @@ public struct HTTPAPI: Sendable {
       let started = DispatchTime.now().uptimeNanoseconds
       var message = try await body(Arbiter_V1_DecideRequest.self, of: request)
       if message.requestID.isEmpty { message.requestID = context.requestId }
-      let answer = try mapping { () throws(ArbiterError) in try decisions.decision(for: message).proto }
-      let response = try json(answer)
+      let decision = try mapping { () throws(ArbiterError) in try decisions.decision(for: message) }
+      let response = Self.response(bytes: DecideResponseJSON.encode(decision))
       live.traffic.record(.http, nanos: DispatchTime.now().uptimeNanoseconds - started)
       return response
     }
@@ -111,7 +114,7 @@ public struct HTTPAPI: Sendable {
         throw HTTPAPIError(
           .invalidArgument, "context.features: at most \(contextFeatureLimit) values, got \(message.context.features.count)")
       }
-      return try json(echo)
+      return Self.response(bytes: echoJSON)
     }
   }
 

@@ -1,0 +1,47 @@
+import ArbiterAPI
+import ArbiterCore
+@testable import ArbiterDecisioning
+@testable import ArbiterHTTP
+import ArbiterService
+import Foundation
+import SwiftProtobuf
+import Testing
+
+/// The HTTP door's direct JSON writer of decisions against swift-protobuf's own encoder: the same
+/// bytes for every decision, explained or not, on every channel, and for strings that need
+/// escaping.
+@Suite struct DecideResponseJSONTests {
+  @Test func theBytesAreSwiftProtobufsForManyDecisions() throws {
+    let server = try TestSupport.makeServer()
+    let engine = server.live.snapshot.engine
+    var compared = 0
+    for (k, id) in server.store.customerIds().prefix(300).enumerated() {
+      let channel = Channel.allCases[k % Channel.allCases.count]
+      let request = DecisionRequest(
+        customerId: id, channel: channel, callReason: k % 3 == 0 ? "travel" : "", maxOffers: 1 + k % 6,
+        explain: k % 2 == 0, requestId: "r-\(k)")
+      guard let decision = try? engine.decide(request, decisionId: "d-\(k)") else { continue }
+      let expected = try decision.proto.jsonString()
+      let written = String(decoding: DecideResponseJSON.encode(decision), as: UTF8.self)
+      #expect(written == expected, "decision \(k)")
+      compared += 1
+    }
+    #expect(compared > 250)
+  }
+
+  @Test func stringsAndNumbersAreWrittenAsSwiftProtobufWritesThem() throws {
+    let awkward = "quote \" back \\ tab \t nl \n cr \r bs \u{8} ff \u{C} nul \u{0} del \u{7F} c1 \u{85} é ✓ 🏦 \u{2028}"
+    let offer = RankedOffer(
+      rank: 1, offerIndex: 0, offerId: awkward, name: "n", product: "", propensity: 1e-7, value: 1_500,
+      contextWeight: 1, score: -0.0, treatment: RenderedTreatment(title: awkward, message: "", agentScript: "s"),
+      reasons: [ReasonCode(code: "C", feature: "", contribution: .infinity, phrase: awkward)])
+    var decision = Decision(
+      decisionId: "d", requestId: awkward, customerId: UInt64.max, channel: .sms,
+      versions: VersionStamp(bundleName: "", bundleVersion: "", catalogueVersion: "", schemaHash: ""),
+      offers: [offer, offer], suppressed: [Suppression(offerId: "x", code: .closed, detail: awkward)], nanos: 0,
+      timestampMillis: 0)
+    decision.controls = [ControlHoldout(offerId: "c", propensity: .nan, priority: -.infinity)]
+    let expected = try decision.proto.jsonString()
+    #expect(String(decoding: DecideResponseJSON.encode(decision), as: UTF8.self) == expected)
+  }
+}
