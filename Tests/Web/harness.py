@@ -138,13 +138,17 @@ def browser(width=1366, height=768):
                      f"--window-size={width},{height}", "--force-device-scale-factor=1"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    set_page_size(driver, width, height)
+    return driver
+
+
+def set_page_size(driver, width, height):
+    """Sizes the window so that the page itself (and so a screenshot) is width × height: the
+    window's size includes the browser's own bars, headless too."""
     driver.set_window_size(width, height)
-    # The window's size includes the browser's own bars (headless too): grow it so that the page
-    # itself, and so each screenshot, is width × height.
     inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
     if inner != [width, height]:
-        driver.set_window_size(2 * width - inner[0], 2 * height - inner[1])
-    return driver
+        driver.set_window_size(width + (width - inner[0]), height + (height - inner[1]))
 
 
 def screenshot(driver, name):

@@ -46,7 +46,11 @@ def firefox():
         except Exception:
             pass
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine: Firefox takes its time to exit
+            process.kill()
+            process.wait(timeout=30)
         shutil.rmtree(profile, ignore_errors=True)
 
 

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from harness import screenshot, wait_until
+from harness import screenshot, set_page_size, wait_until
 
 PAGES = ("home", "cards", "savings", "mortgages")
 TIMEOUT_MS = 300  # the snippet's default
@@ -206,10 +206,13 @@ def test_site_fills_its_slots_and_an_impression_reaches_the_log(server, driver):
 
 
 def test_impressions_only_for_slots_in_view(server, driver):
+    # A short window (a laptop with the browser's bars, or a phone held sideways), so that the
+    # page's lower slots are below the fold.
+    set_page_size(driver, 1366, 420)
     decision = open_page(driver, server.url, "cards")
     items = filled_items(driver)
     out_of_view = [i for i in items if i["visible"] < 0.5]
-    assert out_of_view, f"every filled slot of the cards page is in view at 1366x768: {items}"
+    assert out_of_view, f"every filled slot of the cards page is in view at 1366x420: {items}"
     time.sleep(1.5)  # the snippet sends impressions within 0.5 s; the log is flushed every 0.2 s
     for item in out_of_view:
         assert not log_lines(server, type="outcome", decision_id=decision["decisionId"], offer_id=item["offer"])
