@@ -115,7 +115,8 @@ public final class CallDistributor: Sendable {
         state.queue.append(call)
         let position = state.queue.count
         let ticket = Ticket(
-          callId: call.id, agentId: nil, queuePosition: position, expectedWaitSeconds: wait(position: position, in: state))
+          callId: call.id, agentId: nil, queuePosition: position,
+          expectedWaitSeconds: wait(position: position, in: state))
         result = (ticket, [])
       }
       if !call.decisionId.isEmpty {

@@ -80,7 +80,9 @@ struct InteractionHistory {
 
   /// Counts one more of the offer with `code` made (or, `heldOut`, held out for its control group).
   mutating func tally(code: UInt32, heldOut: Bool) {
-    if Int(code) >= tallies.count { tallies.append(contentsOf: repeatElement(Tally(), count: Int(code) + 1 - tallies.count)) }
+    if Int(code) >= tallies.count {
+      tallies.append(contentsOf: repeatElement(Tally(), count: Int(code) + 1 - tallies.count))
+    }
     if heldOut { tallies[Int(code)].heldOut += 1 } else { tallies[Int(code)].made += 1 }
   }
 

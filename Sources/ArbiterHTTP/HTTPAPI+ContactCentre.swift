@@ -68,7 +68,8 @@ extension HTTPAPI {
     }
     guard message.customerID == 0 || message.customerID == customer else {
       throw HTTPAPIError(
-        .invalidArgument, "customer_id: \(message.customerID) is not the customer decision \(message.decisionID) was for")
+        .invalidArgument,
+        "customer_id: \(message.customerID) is not the customer decision \(message.decisionID) was for")
     }
     let now = nowMillis
     if let hours, !hours.isOpen(atMillis: now) {
@@ -138,7 +139,10 @@ extension HTTPAPI {
   private func agentId(_ context: ArbiterRequestContext) throws(HTTPAPIError) -> String {
     let id = context.parameters.get("agentId") ?? ""
     guard (1...64).contains(id.utf8.count),
-      id.utf8.allSatisfy({ $0 == 0x2D || $0 == 0x2E || $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) })
+      id.utf8.allSatisfy({
+        $0 == 0x2D || $0 == 0x2E || $0 == 0x5F || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0)
+          || (0x61...0x7A).contains($0)
+      })
     else {
       throw HTTPAPIError(.invalidArgument, "agentId: '\(id)' must be 1 to 64 letters, digits, '.', '_' or '-'")
     }

@@ -112,7 +112,8 @@ public struct HTTPAPI: Sendable {
       _ = try mapping { () throws(ArbiterError) in try DecisionRequest(proto: message) }
       guard message.context.features.count <= contextFeatureLimit else {
         throw HTTPAPIError(
-          .invalidArgument, "context.features: at most \(contextFeatureLimit) values, got \(message.context.features.count)")
+          .invalidArgument,
+          "context.features: at most \(contextFeatureLimit) values, got \(message.context.features.count)")
       }
       return Self.response(bytes: echoJSON)
     }

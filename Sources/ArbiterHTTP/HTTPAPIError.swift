@@ -78,7 +78,8 @@ public struct HTTPAPIError: HTTPResponseError, Sendable {
     let object: [String: Any] = [
       "code": Self.name(of: code), "message": message, "httpStatus": Int(status.code),
     ]
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    let data =
+      (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
     return [UInt8](data)
   }
 

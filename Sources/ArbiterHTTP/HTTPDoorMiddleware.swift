@@ -97,7 +97,8 @@ struct JSONErrorMiddleware: RouterMiddleware {
       case .contentTooLarge:
         throw HTTPAPIError(.resourceExhausted, "the request body is over the limit", status: .contentTooLarge)
       default:
-        throw HTTPAPIError(.invalidArgument, "\(error.status.reasonPhrase) (\(error.status.code))", status: error.status)
+        throw HTTPAPIError(
+          .invalidArgument, "\(error.status.reasonPhrase) (\(error.status.code))", status: error.status)
       }
     } catch {
       context.logger.error("HTTP request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])

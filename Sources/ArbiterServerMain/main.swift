@@ -22,7 +22,8 @@ struct Serve: AsyncParsableCommand {
       them, and the flags below override the file.
       """)
 
-  @Option(help: "Configuration file (YAML: host, grpc, lean, http, bundle, store, interaction-log, pacing; see README).")
+  @Option(
+    help: "Configuration file (YAML: host, grpc, lean, http, bundle, store, interaction-log, pacing; see README).")
   var config: String?
   @Option(help: "Host to bind (default 127.0.0.1).") var host: String?
   @Option(help: "gRPC port (0 picks a free one; default 50051).") var port: Int?

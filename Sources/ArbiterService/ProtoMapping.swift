@@ -223,7 +223,8 @@ extension SlotRequest {
   /// takes any) and how many items (0 means 1). Throws INVALID_ARGUMENT naming the field.
   init(proto: Arbiter_V1_Slot, index: Int) throws(ArbiterError) {
     guard !proto.name.isEmpty else { throw ArbiterError(.invalidArgument, "slots[\(index)].name is required") }
-    for (field, text) in [("name", proto.name), ("content_type", proto.contentType)] where text.unicodeScalars.count > 128 {
+    for (field, text) in [("name", proto.name), ("content_type", proto.contentType)]
+    where text.unicodeScalars.count > 128 {
       throw ArbiterError(.invalidArgument, "slots[\(index)].\(field) is longer than 128 characters")
     }
     guard proto.count <= UInt32(LiveState.maxSlotItems) else {

@@ -108,7 +108,8 @@ import Testing
     let process = Process()
     process.executableURL = binary
     process.arguments = [
-      "serve", "--config", directory + "/arbiter.yaml", "--port", "\(flagPort)", "--http-port", "0", "--log-level", "warning",
+      "serve", "--config", directory + "/arbiter.yaml", "--port", "\(flagPort)", "--http-port", "0", "--log-level",
+      "warning",
     ]
     process.standardOutput = FileHandle.nullDevice
     try process.run()

@@ -26,7 +26,8 @@ import Testing
 
   @Test func theCallBackIsOfferedOnlyWhileTheCentreIsOpen() async throws {
     let (_, closed) = try client(at: Self.thursday)
-    let night = try Arbiter_V1_PersonalizeResponse(jsonUTF8Bytes: try await closed.post("/v1/personalize", Self.page).body)
+    let night = try Arbiter_V1_PersonalizeResponse(
+      jsonUTF8Bytes: try await closed.post("/v1/personalize", Self.page).body)
     #expect(night.items.isEmpty)
     let (_, open) = try client(at: Self.thursday + 0.5)
     let noon = try Arbiter_V1_PersonalizeResponse(jsonUTF8Bytes: try await open.post("/v1/personalize", Self.page).body)
@@ -82,7 +83,8 @@ import Testing
     #expect((never.json["message"] as? String)?.hasPrefix("decision_id: decision 'p-nope' not found") == true)
     let event = String(decoding: try #require(await events.next()), as: UTF8.self)
     #expect(event.hasPrefix("event: call\ndata: "))
-    let call = try Arbiter_V1_Call(jsonString: String(event.dropFirst("event: call\ndata: ".count)).trimmingCharacters(in: .whitespacesAndNewlines))
+    let call = try Arbiter_V1_Call(
+      jsonString: String(event.dropFirst("event: call\ndata: ".count)).trimmingCharacters(in: .whitespacesAndNewlines))
     #expect(call.origin == .callback)
     #expect(call.page == "mortgages" && call.viewing == "Fixed-rate mortgage" && call.visitorID == "v-test")
     #expect(call.decisionID == page.decisionID)
@@ -137,7 +139,8 @@ import Testing
   @Test(.timeLimit(.minutes(1))) func aCallOfAConsoleThatWentGoesToTheNextFreeAgent() async throws {
     let centre = CallDistributor()
     var gone: AsyncStream<CallDistributor.AgentEvent>? = centre.connect(agentId: "gone")
-    #expect(try centre.enqueue(QueuedCall(id: "c-1", customerId: 1, origin: .inbound, queuedAtMillis: 0)).agentId == "gone")
+    #expect(
+      try centre.enqueue(QueuedCall(id: "c-1", customerId: 1, origin: .inbound, queuedAtMillis: 0)).agentId == "gone")
     // The console closes (its stream is dropped) before anyone answered: the call waits again.
     gone = nil
     _ = gone
@@ -146,7 +149,9 @@ import Testing
     #expect(centre.agentStatus(agentId: "gone").callId == nil)
     let next = centre.connect(agentId: "next")
     var events = next.makeAsyncIterator()
-    #expect(await events.next() == .call(QueuedCall(id: "c-1", customerId: 1, origin: .inbound, queuedAtMillis: 0, agentId: "next")))
+    #expect(
+      await events.next()
+        == .call(QueuedCall(id: "c-1", customerId: 1, origin: .inbound, queuedAtMillis: 0, agentId: "next")))
   }
 
   @Test func openingHoursReadLocalTimeAcrossDaylightSaving() throws {

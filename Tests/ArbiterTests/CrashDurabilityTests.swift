@@ -23,7 +23,8 @@ final class ServerProcess: @unchecked Sendable {
     self.port = port
     process.executableURL = binary
     process.arguments = [
-      "serve", "--port", "\(port)", "--lean-port", "0", "--http-port", "0", "--bundle", TestSupport.demoBundlePath, "--customers", "2000",
+      "serve", "--port", "\(port)", "--lean-port", "0", "--http-port", "0", "--bundle", TestSupport.demoBundlePath,
+      "--customers", "2000",
       "--store", storeDirectory,
       "--interaction-log", interactionLog, "--fsync", "10", "--snapshot-interval", "0", "--log-level", "warning",
     ]

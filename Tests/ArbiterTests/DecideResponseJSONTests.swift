@@ -1,11 +1,12 @@
 import ArbiterAPI
 import ArbiterCore
-@testable import ArbiterDecisioning
-@testable import ArbiterHTTP
 import ArbiterService
 import Foundation
 import SwiftProtobuf
 import Testing
+
+@testable import ArbiterDecisioning
+@testable import ArbiterHTTP
 
 /// The HTTP door's direct JSON writer of decisions against swift-protobuf's own encoder: the same
 /// bytes for every decision, explained or not, on every channel, and for strings that need

@@ -57,11 +57,12 @@ import Testing
     var found: [(String, String)] = []
     while let end = rest.range(of: "\r\n\r\n") {
       let head = String(rest[..<end.lowerBound])
-      let length = head.split(separator: "\r\n").compactMap { line -> Int? in
-        let parts = line.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
-        return Int(parts[1].trimmingCharacters(in: .whitespaces))
-      }.first ?? 0
+      let length =
+        head.split(separator: "\r\n").compactMap { line -> Int? in
+          let parts = line.split(separator: ":", maxSplits: 1)
+          guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+          return Int(parts[1].trimmingCharacters(in: .whitespaces))
+        }.first ?? 0
       let bodyStart = end.upperBound
       guard rest.utf8.distance(from: bodyStart, to: rest.endIndex) >= length else { break }
       let bodyEnd = rest.utf8.index(bodyStart, offsetBy: length)
