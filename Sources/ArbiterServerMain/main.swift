@@ -95,6 +95,14 @@ struct Serve: AsyncParsableCommand {
     try await server.run()
   }
 
+  /// A door's port flag: a port number, or "off" (nil: no such door).
+  private static func portOrOff(_ text: String, flag: String) throws -> Int? {
+    guard text == "off" || Int(text).map({ (0...65_535).contains($0) }) == true else {
+      throw ValidationError("\(flag) must be a port number or 'off', got '\(text)'")
+    }
+    return Int(text)
+  }
+
   /// `base` with every flag given set over it.
   private func overriding(_ base: ArbiterConfiguration) throws -> ArbiterConfiguration {
     var config = base
@@ -103,22 +111,12 @@ struct Serve: AsyncParsableCommand {
       guard (0...65_535).contains(port) else { throw ValidationError("--port must be a port number, got \(port)") }
       config.grpc.port = port
     }
-    if let leanPort {
-      guard leanPort == "off" || Int(leanPort).map({ (0...65_535).contains($0) }) == true else {
-        throw ValidationError("--lean-port must be a port number or 'off', got '\(leanPort)'")
-      }
-      config.lean.port = Int(leanPort)
-    }
+    if let leanPort { config.lean.port = try Self.portOrOff(leanPort, flag: "--lean-port") }
     if let maxFrameSize {
       guard maxFrameSize >= 1024 else { throw ValidationError("--max-frame-size must be at least 1024 bytes") }
       config.lean.maxFrameSize = maxFrameSize
     }
-    if let httpPort {
-      guard httpPort == "off" || Int(httpPort).map({ (0...65_535).contains($0) }) == true else {
-        throw ValidationError("--http-port must be a port number or 'off', got '\(httpPort)'")
-      }
-      config.http.port = Int(httpPort)
-    }
+    if let httpPort { config.http.port = try Self.portOrOff(httpPort, flag: "--http-port") }
     if let maxBodyBytes {
       guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024 bytes") }
       config.http.maxBodyBytes = maxBodyBytes
