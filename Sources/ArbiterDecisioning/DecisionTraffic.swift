@@ -87,6 +87,12 @@ public final class DecisionTraffic: Sendable {
     UnsafeAtomic<UInt64>(at: counters.latencies + Int(slot)).store(max(nanos, 1), ordering: .relaxed)
   }
 
+  /// Counts one decision through `door` that started at `started` (`DispatchTime` uptime
+  /// nanoseconds) and is answered now.
+  public func record(_ door: Door, since started: UInt64) {
+    record(door, nanos: DispatchTime.now().uptimeNanoseconds &- started)
+  }
+
   /// Every door's figures, with the last `seconds` seconds (at most 128) up to `nowSeconds`.
   public func snapshot(seconds: Int = 120, nowSeconds: UInt64 = UInt64(Date().timeIntervalSince1970)) -> [DoorSnapshot]
   {

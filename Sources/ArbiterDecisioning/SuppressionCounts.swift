@@ -1,5 +1,9 @@
 import Atomics
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// How many offers one decision did not make, by reason: a plain value counted as the decision
 /// goes (no allocation), added to the server's ``SuppressionCounts`` once it is made.
 public struct SuppressionTally: Sendable, Equatable {
@@ -43,12 +47,12 @@ extension Suppression.Code {
   }
 }
 
-/// Offers not made, by reason, over every decision since start: striped relaxed atomic counters,
-/// so that decisions on different threads seldom touch the same cache line.
+/// Offers not made, by reason, over every decision since start: relaxed atomic counters striped by
+/// thread, so that decisions on different threads seldom touch the same cache line (no shared
+/// counter picks the stripe).
 public final class SuppressionCounts: Sendable {
   private static let stripes = 8
   private let counters: [ManagedAtomic<UInt64>]
-  private let nextStripe = ManagedAtomic<Int>(0)
 
   /// Counts at zero.
   public init() {
@@ -58,7 +62,8 @@ public final class SuppressionCounts: Sendable {
   /// Adds one decision's tally.
   public func add(_ tally: SuppressionTally) {
     guard tally.counts != SIMD16(repeating: 0) else { return }
-    let stripe = nextStripe.loadThenWrappingIncrement(ordering: .relaxed) % Self.stripes
+    // The thread's id, hashed to one of the 8 stripes (the top 3 bits).
+    let stripe = Int(truncatingIfNeeded: (UInt64(UInt(pthread_self())) &* 0x9E37_79B9_7F4A_7C15) >> 61)
     for slot in 0..<Suppression.Code.all.count where tally.counts[slot] != 0 {
       counters[stripe * 16 + slot].wrappingIncrement(by: UInt64(tally.counts[slot]), ordering: .relaxed)
     }

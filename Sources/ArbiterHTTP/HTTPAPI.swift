@@ -89,7 +89,7 @@ public struct HTTPAPI: Sendable {
       if message.requestID.isEmpty { message.requestID = context.requestId }
       let decision = try mapping { () throws(ArbiterError) in try decisions.decision(for: message) }
       let response = Self.response(bytes: DecideResponseJSON.encode(decision))
-      live.traffic.record(.http, nanos: DispatchTime.now().uptimeNanoseconds - started)
+      live.traffic.record(.http, since: started)
       return response
     }
     router.post("/v1/personalize") { request, context in
@@ -98,7 +98,7 @@ public struct HTTPAPI: Sendable {
       if message.requestID.isEmpty { message.requestID = context.requestId }
       let answer = try mapping { () throws(ArbiterError) in try decisions.personalize(message) }
       let response = try json(answer)
-      live.traffic.record(.http, nanos: DispatchTime.now().uptimeNanoseconds - started)
+      live.traffic.record(.http, since: started)
       return response
     }
     router.post("/v1/outcomes") { request, _ in

@@ -59,14 +59,14 @@ package struct LeanMethodTable: Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         let decision = try decisions.decision(
           for: try Self.decode(Arbiter_V1_DecideRequest.self, bytes), stillWanted: stillWanted)
-        live.traffic.record(.lean, nanos: DispatchTime.now().uptimeNanoseconds - started)
+        live.traffic.record(.lean, since: started)
         return decision
       },
       Decisions.Personalize.descriptor: .inline { bytes, stillWanted throws(ArbiterError) in
         let started = DispatchTime.now().uptimeNanoseconds
         let request = try Self.decode(Arbiter_V1_PersonalizeRequest.self, bytes)
         let response = try Self.encode(try decisions.personalize(request, stillWanted: stillWanted))
-        live.traffic.record(.lean, nanos: DispatchTime.now().uptimeNanoseconds - started)
+        live.traffic.record(.lean, since: started)
         return response
       },
       // Offloaded: it waits for its lines to be written, which no event-loop thread may do.

@@ -21,7 +21,7 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     let response = try mappingErrors { () throws(ArbiterError) in
       try decision(for: request) { !context.cancellation.isCancelled }.proto
     }
-    live.traffic.record(.grpc, nanos: DispatchTime.now().uptimeNanoseconds - started)
+    live.traffic.record(.grpc, since: started)
     return response
   }
 
@@ -41,7 +41,7 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     let response = try mappingErrors { () throws(ArbiterError) in
       try personalize(request) { !context.cancellation.isCancelled }
     }
-    live.traffic.record(.grpc, nanos: DispatchTime.now().uptimeNanoseconds - started)
+    live.traffic.record(.grpc, since: started)
     return response
   }
 

@@ -190,11 +190,12 @@ extension DecisionRequest {
       customerId: proto.customerID, channel: proto.channel, context: proto.context, maxOffers: 0,
       explain: proto.explain,
       requestId: proto.requestID)
-    guard proto.visitorID.utf8.count <= 64 else {
-      throw ArbiterError(.invalidArgument, "visitor_id is longer than 64 characters")
-    }
+    // Printable ASCII first, so that its length in bytes is its length in characters.
     guard proto.visitorID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
       throw ArbiterError(.invalidArgument, "visitor_id must be printable ASCII without spaces")
+    }
+    guard proto.visitorID.utf8.count <= 64 else {
+      throw ArbiterError(.invalidArgument, "visitor_id is longer than 64 characters")
     }
     visitorId = proto.visitorID
   }
