@@ -44,6 +44,9 @@ public struct CompiledOpeningHours: Sendable {
   public let timeZone: TimeZone
   /// Monday first: each day's open ranges in minutes after local midnight.
   public let week: [[Range<Int>]]
+  /// The zone's UTC offsets from a year before compiling to ten years after, so that a decision
+  /// asks no `TimeZone` (which takes ICU's locks, contended between event loops).
+  let offsets: UTCOffsetTable
 
   static let dayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -65,6 +68,7 @@ public struct CompiledOpeningHours: Sendable {
     channel = hours.channel
     timeZone = zone
     self.week = week
+    offsets = UTCOffsetTable(zone, around: Date())
   }
 
   private static func minutes(_ text: String) -> Int? {
@@ -93,8 +97,10 @@ public struct CompiledOpeningHours: Sendable {
 
   /// The local weekday (Monday 0) and minute of the day at `millis` since the epoch.
   public func localTime(atMillis millis: Int64) -> (weekday: Int, minute: Int) {
-    let date = Date(timeIntervalSince1970: Double(millis) / 1000)
-    let local = Int64(floor(Double(millis) / 60_000)) + Int64(timeZone.secondsFromGMT(for: date) / 60)
+    let offsetSeconds =
+      offsets.seconds(atMillis: millis)
+      ?? timeZone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(millis) / 1000))
+    let local = Int64(floor(Double(millis) / 60_000)) + Int64(offsetSeconds / 60)
     let day = Int(local.floorDivided(by: 1_440))
     // 1970-01-01 was a Thursday (3 with Monday 0).
     return (((day + 3) % 7 + 7) % 7, Int(local - Int64(day) * 1_440))
@@ -121,3 +127,42 @@ extension Int64 {
     return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? q - 1 : q
   }
 }
+
+/// A time zone's UTC offset over a span of years, as the offsets between its transitions:
+/// a lookup is a search of a few dozen values, no lock and no allocation.
+struct UTCOffsetTable: Sendable {
+  /// From each start (milliseconds since the epoch, ascending), the offset in seconds until the next.
+  private let starts: [Int64]
+  private let seconds: [Int]
+  /// The end of the span covered (the first start is its beginning).
+  private let endMillis: Int64
+
+  /// The offsets of `zone` from a year before `date` to ten years after.
+  init(_ zone: TimeZone, around date: Date) {
+    let first = date.addingTimeInterval(-366 * 86_400), last = date.addingTimeInterval(3_653 * 86_400)
+    var starts = [Self.millis(first)], seconds = [zone.secondsFromGMT(for: first)]
+    var at = first
+    while let next = zone.nextDaylightSavingTimeTransition(after: at), next < last, starts.count < 1_000 {
+      starts.append(Self.millis(next))
+      seconds.append(zone.secondsFromGMT(for: next))
+      at = next
+    }
+    self.starts = starts
+    self.seconds = seconds
+    endMillis = Self.millis(last)
+  }
+
+  /// The offset at `millis`, or nil outside the span.
+  func seconds(atMillis millis: Int64) -> Int? {
+    guard let first = starts.first, millis >= first, millis < endMillis else { return nil }
+    var low = 0, high = starts.count  // the last start <= millis is in low..<high
+    while high - low > 1 {
+      let middle = (low + high) / 2
+      if starts[middle] <= millis { low = middle } else { high = middle }
+    }
+    return seconds[low]
+  }
+
+  private static func millis(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+}
+

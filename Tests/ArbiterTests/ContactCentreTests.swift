@@ -154,6 +154,45 @@ import Testing
         == .call(QueuedCall(id: "c-1", customerId: 1, origin: .inbound, queuedAtMillis: 0, agentId: "next")))
   }
 
+  /// The local time opening hours read from their offset table (no `TimeZone` per decision) is
+  /// Foundation's, every three hours and a minute either side of each transition, for a decade.
+  @Test(arguments: ["Europe/London", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "Pacific/Chatham"])
+  func openingHoursLocalTimeIsFoundations(zoneName: String) throws {
+    let zone = try #require(TimeZone(identifier: zoneName))
+    let hours = try CompiledOpeningHours(
+      OpeningHours(
+        channel: .contactCentre, timeZone: zoneName, periods: [OpeningPeriod(days: "daily", open: "08:00", close: "20:00")]),
+      field: "h")
+    var calendar = Calendar(identifier: .gregorian)
+    calendar.timeZone = zone
+    func foundation(_ date: Date) -> (weekday: Int, minute: Int) {
+      let parts = calendar.dateComponents([.weekday, .hour, .minute], from: date)
+      return ((parts.weekday! + 5) % 7, parts.hour! * 60 + parts.minute!)
+    }
+    var instants: [Date] = []
+    let start = Date().addingTimeInterval(-360 * 86_400), end = Date().addingTimeInterval(3_640 * 86_400)
+    var at = start
+    while at < end {
+      instants.append(at)
+      at = at.addingTimeInterval(3 * 3_600 + 60)
+    }
+    var transitions = 0
+    at = start
+    while let next = zone.nextDaylightSavingTimeTransition(after: at), next < end {
+      instants += [next.addingTimeInterval(-60), next, next.addingTimeInterval(60)]
+      transitions += 1
+      at = next
+    }
+    if zoneName != "Asia/Kolkata" { #expect(transitions >= 18) }
+    var differing = 0
+    for instant in instants {
+      let millis = Int64((instant.timeIntervalSince1970 * 1000).rounded(.down))
+      let ours = hours.localTime(atMillis: millis), theirs = foundation(instant)
+      if ours.weekday != theirs.weekday || ours.minute != theirs.minute { differing += 1 }
+    }
+    #expect(differing == 0, "\(differing) of \(instants.count) instants differ")
+  }
+
   @Test func openingHoursReadLocalTimeAcrossDaylightSaving() throws {
     let hours = try CompiledOpeningHours(
       OpeningHours(
