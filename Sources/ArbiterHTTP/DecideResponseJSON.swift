@@ -192,33 +192,52 @@ struct CanonicalJSONOut {
   }
 
   /// swift-protobuf's escaping: the two-character escapes, `\u00XX` for C0 and C1 controls and
-  /// DEL, everything else as UTF-8.
+  /// DEL, everything else as UTF-8. Byte by byte over the UTF-8 (a C1 control is `C2 80`…`C2 9F`
+  /// there), so that a string with any non-ASCII character costs no allocation.
   private mutating func escape(_ text: String) {
+    if text.utf8.withContiguousStorageIfAvailable({ escape(utf8: $0) }) == nil {
+      var contiguous = text
+      contiguous.makeContiguousUTF8()
+      _ = contiguous.utf8.withContiguousStorageIfAvailable { escape(utf8: $0) }
+    }
+  }
+
+  private mutating func escape(utf8 text: UnsafeBufferPointer<UInt8>) {
     var plain = true
-    for byte in text.utf8 where byte < 0x20 || byte == 0x22 || byte == 0x5C || byte >= 0x7F {
+    for byte in text where byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F || byte == 0xC2 {
       plain = false
       break
     }
     if plain {
-      bytes.append(contentsOf: text.utf8)
+      bytes.append(contentsOf: text)
       return
     }
-    let hex = Array("0123456789ABCDEF".utf8)
-    for scalar in text.unicodeScalars {
-      switch scalar.value {
+    var previous: UInt8 = 0
+    for byte in text {
+      switch byte {
       case 8: bytes.append(contentsOf: [0x5C, UInt8(ascii: "b")])
       case 9: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
       case 10: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
       case 12: bytes.append(contentsOf: [0x5C, UInt8(ascii: "f")])
       case 13: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-      case 34: bytes.append(contentsOf: [0x5C, 0x22])
-      case 92: bytes.append(contentsOf: [0x5C, 0x5C])
-      case 0...31, 127...159:
-        bytes.append(contentsOf: Array("\\u00".utf8))
-        bytes.append(hex[Int(scalar.value / 16)])
-        bytes.append(hex[Int(scalar.value & 15)])
-      default: bytes.append(contentsOf: String(scalar).utf8)
+      case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
+      case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
+      case 0..<0x20, 0x7F: unicodeEscape(byte)
+      case 0x80...0x9F where previous == 0xC2:
+        // U+0080…U+009F: the lead byte C2 was written as it came; its escape replaces both
+        bytes.removeLast()
+        unicodeEscape(byte)
+      default: bytes.append(byte)
       }
+      previous = byte
     }
+  }
+
+  /// `\u00XX` for a code point below 256.
+  private mutating func unicodeEscape(_ value: UInt8) {
+    let hex: StaticString = "0123456789ABCDEF"
+    bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+    bytes.append(hex.utf8Start[Int(value >> 4)])
+    bytes.append(hex.utf8Start[Int(value & 15)])
   }
 }

@@ -31,7 +31,7 @@ import Testing
   }
 
   @Test func stringsAndNumbersAreWrittenAsSwiftProtobufWritesThem() throws {
-    let awkward = "quote \" back \\ tab \t nl \n cr \r bs \u{8} ff \u{C} nul \u{0} del \u{7F} c1 \u{85} é ✓ 🏦 \u{2028}"
+    let awkward = "quote \" back \\ tab \t nl \n cr \r bs \u{8} ff \u{C} nul \u{0} del \u{7F} c1 \u{85} \u{9F} nbsp \u{A0} cent ¢ é ✓ 🏦 \u{2028}"
     let offer = RankedOffer(
       rank: 1, offerIndex: 0, offerId: awkward, name: "n", product: "", propensity: 1e-7, value: 1_500,
       contextWeight: 1, score: -0.0, treatment: RenderedTreatment(title: awkward, message: "", agentScript: "s"),
