@@ -23,7 +23,7 @@ public struct HTTPAPI: Sendable {
   let health: HealthService
   let echo: Arbiter_V1_DecideResponse
   /// The no-op baseline's answer, encoded once (as the lean door's is).
-  let echoJSON: [UInt8]
+  let echoAnswer: [UInt8]
   let contactCentre: CallDistributor
   let configuration: HTTPDoorConfiguration
   let logger: Logger
@@ -39,7 +39,7 @@ public struct HTTPAPI: Sendable {
     admin = AdminService(live: live, logger: logger)
     self.health = health
     self.echo = echo
-    echoJSON = (try? echo.jsonUTF8Bytes()) ?? Array("{}".utf8)
+    echoAnswer = (try? echo.jsonUTF8Bytes()) ?? Array("{}".utf8)
     self.contactCentre = contactCentre
     self.configuration = configuration
     self.logger = logger
@@ -83,12 +83,14 @@ public struct HTTPAPI: Sendable {
   // MARK: decisions
 
   private func addDecisionRoutes(to router: Router<ArbiterRequestContext>) {
+    // Served by ``InlineDecideHandler`` on the event loop; this route answers the requests it
+    // leaves to the router (a pipelined one, `Connection: close`, `Expect`) and the in-process tests.
     router.post("/v1/decide") { request, context in
       let started = DispatchTime.now().uptimeNanoseconds
-      var message = try await body(Arbiter_V1_DecideRequest.self, of: request)
-      if message.requestID.isEmpty { message.requestID = context.requestId }
-      let decision = try mapping { () throws(ArbiterError) in try decisions.decision(for: message) }
-      let response = Self.response(bytes: DecideResponseJSON.encode(decision))
+      try Self.checkContentType(request.headers[.contentType])
+      let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+      let answer = try decideJSON(body: Array(buffer.readableBytesView), requestId: context.requestId)
+      let response = Self.response(bytes: answer)
       live.traffic.record(.http, since: started)
       return response
     }
@@ -108,14 +110,9 @@ public struct HTTPAPI: Sendable {
     }
     // The no-op baseline: the request decoded and checked as Decide checks it, no decision.
     router.post("/v1/benchmark/echo") { request, _ in
-      let message = try await body(Arbiter_V1_DecideRequest.self, of: request)
-      _ = try mapping { () throws(ArbiterError) in try DecisionRequest(proto: message) }
-      guard message.context.features.count <= contextFeatureLimit else {
-        throw HTTPAPIError(
-          .invalidArgument,
-          "context.features: at most \(contextFeatureLimit) values, got \(message.context.features.count)")
-      }
-      return Self.response(bytes: echoJSON)
+      try Self.checkContentType(request.headers[.contentType])
+      let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+      return Self.response(bytes: try echoJSON(body: Array(buffer.readableBytesView)))
     }
   }
 
@@ -200,14 +197,39 @@ public struct HTTPAPI: Sendable {
   /// says as long as it is JSON or plain text (a beacon's, or a CORS simple request's); other
   /// types (a form) are refused.
   func body<M: Message>(_ type: M.Type, of request: Request) async throws -> M {
-    if let contentType = request.headers[.contentType]?.lowercased(), !contentType.contains("json"),
-      !contentType.hasPrefix("text/plain")
-    {
+    try Self.checkContentType(request.headers[.contentType])
+    let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+    return try ProtoJSON.decode(M.self, from: Array(buffer.readableBytesView))
+  }
+
+  /// Refuses a body whose type is neither JSON nor plain text (415).
+  static func checkContentType(_ given: String?) throws(HTTPAPIError) {
+    if let contentType = given?.lowercased(), !contentType.contains("json"), !contentType.hasPrefix("text/plain") {
       throw HTTPAPIError(
         .invalidArgument, "Content-Type must be application/json, got '\(contentType)'", status: .unsupportedMediaType)
     }
-    let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
-    return try ProtoJSON.decode(M.self, from: Array(buffer.readableBytesView))
+  }
+
+  /// The no-op baseline's answer to a Decide request's JSON body: decoded and checked as Decide
+  /// checks it, no decision, the same answer every time.
+  func echoJSON(body: [UInt8]) throws(HTTPAPIError) -> [UInt8] {
+    let message = try ProtoJSON.decode(Arbiter_V1_DecideRequest.self, from: body)
+    _ = try mapping { () throws(ArbiterError) in try DecisionRequest(proto: message) }
+    guard message.context.features.count <= contextFeatureLimit else {
+      throw HTTPAPIError(
+        .invalidArgument,
+        "context.features: at most \(contextFeatureLimit) values, got \(message.context.features.count)")
+    }
+    return echoAnswer
+  }
+
+  /// A Decide request's JSON body answered: decoded, decided (the request's id when the body
+  /// gives none), and the decision's JSON.
+  func decideJSON(body: [UInt8], requestId: String) throws(HTTPAPIError) -> [UInt8] {
+    var message = try ProtoJSON.decode(Arbiter_V1_DecideRequest.self, from: body)
+    if message.requestID.isEmpty { message.requestID = requestId }
+    let decision = try mapping { () throws(ArbiterError) in try decisions.decision(for: message) }
+    return DecideResponseJSON.encode(decision)
   }
 
   /// A 200 response with the message as JSON.

@@ -30,6 +30,10 @@ public struct HTTPAPIError: HTTPResponseError, Sendable {
     self.init(status.code, status.message)
   }
 
+  /// A request body over the configured limit (413).
+  static let bodyOverLimit = HTTPAPIError(
+    .resourceExhausted, "the request body is over the limit", status: .contentTooLarge)
+
   /// The HTTP status for the code, as google.rpc.Code documents it.
   public var status: HTTPResponse.Status { statusOverride ?? Self.httpStatus(of: code) }
 

@@ -17,13 +17,7 @@ struct RequestIDMiddleware: RouterMiddleware {
     next: (Request, ArbiterRequestContext) async throws -> Response
   ) async throws -> Response {
     var context = context
-    if let given = request.headers[Self.header], (1...128).contains(given.utf8.count),
-      given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
-    {
-      context.requestId = given
-    } else {
-      context.requestId = "h-\(Self.prefix)-\(Self.counter.wrappingIncrementThenLoad(ordering: .relaxed))"
-    }
+    context.requestId = Self.requestId(given: request.headers[Self.header])
     do {
       var response = try await next(request, context)
       response.headers[Self.header] = context.requestId
@@ -33,6 +27,14 @@ struct RequestIDMiddleware: RouterMiddleware {
       response.headers[Self.header] = context.requestId
       return response
     }
+  }
+
+  /// The request's id: the caller's when it is 1–128 visible ASCII characters, else a new one.
+  static func requestId(given: String?) -> String {
+    if let given, (1...128).contains(given.utf8.count), given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+      return given
+    }
+    return "h-\(prefix)-\(counter.wrappingIncrementThenLoad(ordering: .relaxed))"
   }
 }
 
@@ -63,10 +65,13 @@ struct CORSPolicyMiddleware: RouterMiddleware {
     do { response = try await next(request, context) } catch let error as any HTTPResponseError {
       response = try error.response(from: request, context: context)
     }
-    response.headers[.accessControlAllowOrigin] = origin
-    response.headers[.accessControlExposeHeaders] = "X-Request-Id"
-    response.headers[.vary] = "Origin"
+    for (name, value) in Self.responseHeaders(origin: origin) { response.headers[name] = value }
     return response
+  }
+
+  /// What a response to an allowed origin's request carries.
+  static func responseHeaders(origin: String) -> [(HTTPField.Name, String)] {
+    [(.accessControlAllowOrigin, origin), (.accessControlExposeHeaders, "X-Request-Id"), (.vary, "Origin")]
   }
 }
 
@@ -95,7 +100,7 @@ struct JSONErrorMiddleware: RouterMiddleware {
       case .notFound:
         throw HTTPAPIError(.notFound, "no such path: \(request.uri.path)")
       case .contentTooLarge:
-        throw HTTPAPIError(.resourceExhausted, "the request body is over the limit", status: .contentTooLarge)
+        throw HTTPAPIError.bodyOverLimit
       default:
         throw HTTPAPIError(
           .invalidArgument, "\(error.status.reasonPhrase) (\(error.status.code))", status: error.status)

@@ -33,13 +33,17 @@ public struct HTTPServerService: Service {
     self.onBound = onBound
   }
 
+  /// What the door's responses name in `Server`.
+  static let serverName = "arbiter"
+
   /// The Hummingbird application.
   public func application() -> some ApplicationProtocol {
     let onBound = self.onBound
     let logger = self.logger
     return Application(
       router: api.router(webRoot: webRoot),
-      configuration: .init(address: .hostname(host, port: port), serverName: "arbiter", backlog: 256),
+      server: .http1(inlineDecideWith: api, serverName: Self.serverName),
+      configuration: .init(address: .hostname(host, port: port), serverName: Self.serverName, backlog: 256),
       onServerRunning: { channel in
         let bound = channel.localAddress?.port ?? 0
         logger.info("HTTP door listening", metadata: ["port": "\(bound)"])

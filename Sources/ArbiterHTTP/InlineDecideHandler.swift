@@ -1,0 +1,135 @@
+import Dispatch
+import NIOCore
+import NIOHTTP1
+
+/// Answers `POST /v1/decide` (and its no-op baseline, `/v1/benchmark/echo`) on the event loop,
+/// as the lean door answers Decide: the request's
+/// parts are read here, decided and written back without a task, a hop to another thread or the
+/// router's middleware (which cost the HTTP door most of its time per request, BENCHMARKS.md).
+/// Every other request goes on to Hummingbird's router, and so does a Decide the router must see:
+/// one arriving while a passed request is still being answered (pipelined: responses keep their
+/// order), HTTP/1.0 or `Connection: close` (the router closes the connection), `Expect`.
+///
+/// The answer is the router's: the same ``HTTPAPI/decideJSON(body:requestId:)``, content-type
+/// check, body limit, request id, CORS headers and JSON errors (`InlineDecideHandlerTests`
+/// compares the two). It sits between NIO's HTTP/1 decoder and Hummingbird's codec.
+package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelHandler {
+  package typealias InboundIn = HTTPServerRequestPart
+  package typealias InboundOut = HTTPServerRequestPart
+  package typealias OutboundIn = HTTPServerResponsePart
+  package typealias OutboundOut = HTTPServerResponsePart
+
+  /// A Decide being read.
+  private struct Reading {
+    var head: HTTPRequestHead
+    /// Decide itself, or its no-op baseline (`/v1/benchmark/echo`).
+    var isEcho: Bool
+    /// The body so far; nil once it is over the limit (the rest is read and dropped).
+    var body: ByteBuffer?
+    var started: UInt64
+  }
+
+  private let api: HTTPAPI
+  private let origins: Set<String>
+  private let serverName: String
+  private var reading: Reading?
+  /// Whether the request arriving now is being passed on (its body and end go with it).
+  private var passing = false
+  /// Requests passed on whose responses have not ended yet.
+  private var passedInFlight = 0
+  private var date = HTTPDateField()
+
+  /// A handler answering Decide with `api`, its responses naming `serverName` as Hummingbird's do.
+  package init(api: HTTPAPI, serverName: String) {
+    self.api = api
+    self.origins = Set(api.configuration.corsOrigins)
+    self.serverName = serverName
+  }
+
+  package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    switch unwrapInboundIn(data) {
+    case .head(let head):
+      if passedInFlight == 0, Self.isAnsweredHere(head) {
+        let body = context.channel.allocator.buffer(capacity: 1_024)
+        reading = Reading(
+          head: head, isEcho: head.uri == Self.echoPath, body: body, started: DispatchTime.now().uptimeNanoseconds)
+      } else {
+        passing = true
+        passedInFlight += 1
+        context.fireChannelRead(data)
+      }
+    case .body(var chunk):
+      guard var request = reading else { return context.fireChannelRead(data) }
+      reading = nil  // so that the body's storage is not shared while written to
+      if var body = request.body {
+        request.body = nil
+        if body.readableBytes + chunk.readableBytes <= api.configuration.maxBodyBytes {
+          body.writeBuffer(&chunk)
+          request.body = body
+        }
+      }
+      reading = request
+    case .end:
+      guard let request = reading else {
+        passing = false
+        return context.fireChannelRead(data)
+      }
+      reading = nil
+      answer(request, context: context)
+    }
+  }
+
+  package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+    if case .end = unwrapOutboundIn(data), passedInFlight > 0 { passedInFlight -= 1 }
+    context.write(data, promise: promise)
+  }
+
+  private static let decidePath = "/v1/decide", echoPath = "/v1/benchmark/echo"
+
+  /// A keep-alive HTTP/1.1 `POST /v1/decide` (or its no-op baseline) with nothing to negotiate.
+  package static func isAnsweredHere(_ head: HTTPRequestHead) -> Bool {
+    head.method == .POST && (head.uri == decidePath || head.uri == echoPath) && head.version == .http1_1
+      && head.isKeepAlive
+      && !head.headers.contains(name: "expect") && !head.headers.contains(name: "upgrade")
+  }
+
+  private func answer(_ request: Reading, context: ChannelHandlerContext) {
+    let headers = request.head.headers
+    let requestId = RequestIDMiddleware.requestId(given: headers.first(name: RequestIDMiddleware.header.rawName))
+    var status = HTTPResponseStatus.ok
+    var allow: String?
+    let bytes: [UInt8]
+    do throws(HTTPAPIError) {
+      try HTTPAPI.checkContentType(headers.first(name: "content-type"))
+      guard let body = request.body else { throw HTTPAPIError.bodyOverLimit }
+      if request.isEcho {
+        bytes = try api.echoJSON(body: Array(body.readableBytesView))
+      } else {
+        bytes = try api.decideJSON(body: Array(body.readableBytesView), requestId: requestId)
+        api.live.traffic.record(.http, since: request.started)
+      }
+    } catch {
+      status = HTTPResponseStatus(statusCode: Int(error.status.code), reasonPhrase: error.status.reasonPhrase)
+      allow = error.allow
+      bytes = error.body
+    }
+    var fields = HTTPHeaders()
+    fields.reserveCapacity(9)
+    fields.add(name: "Content-Type", value: "application/json")
+    fields.add(name: "Content-Length", value: String(bytes.count))
+    if let allow { fields.add(name: "Allow", value: allow) }
+    if let origin = headers.first(name: "origin"), origins.contains(origin) {
+      for (name, value) in CORSPolicyMiddleware.responseHeaders(origin: origin) {
+        fields.add(name: name.rawName, value: value)
+      }
+    }
+    fields.add(name: RequestIDMiddleware.header.rawName, value: requestId)
+    fields.add(name: "Date", value: date.now())
+    fields.add(name: "Server", value: serverName)
+    var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+    buffer.writeBytes(bytes)
+    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: fields))), promise: nil)
+    context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+  }
+}

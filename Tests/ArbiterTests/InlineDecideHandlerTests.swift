@@ -1,0 +1,185 @@
+import ArbiterAPI
+import ArbiterCore
+import ArbiterDecisioning
+import ArbiterHTTP
+import ArbiterServer
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import SwiftProtobuf
+import Testing
+
+/// Decide answered on the event loop (``InlineDecideHandler``) in an `EmbeddedChannel`: the same
+/// answers as the router's, everything else passed on, responses kept in order.
+@Suite struct InlineDecideHandlerTests {
+  let server: ArbiterServer
+  let client: HTTPTestClient
+  let customer: UInt64
+
+  init() throws {
+    server = try TestSupport.makeServer {
+      $0.http.maxBodyBytes = 4_096
+      $0.http.corsOrigins = ["https://bank.example"]
+    }
+    client = HTTPTestClient(api: server.httpAPI)
+    customer = server.store.customerIds().first!
+  }
+
+  struct Answer {
+    var status: Int
+    var headers: HTTPHeaders
+    var body: [UInt8]
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
+  }
+
+  func makeChannel() throws -> EmbeddedChannel {
+    EmbeddedChannel(handler: InlineDecideHandler(api: server.httpAPI, serverName: "arbiter"))
+  }
+
+  static func head(
+    _ method: HTTPMethod = .POST, _ uri: String = "/v1/decide", version: HTTPVersion = .http1_1,
+    _ headers: [(String, String)] = [("Content-Type", "application/json")]
+  ) -> HTTPRequestHead {
+    HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(headers))
+  }
+
+  /// Sends a request (its body in `chunks` pieces) and reads the answer written back.
+  func send(
+    _ body: String, on channel: EmbeddedChannel, head: HTTPRequestHead = Self.head(), chunks: Int = 1
+  ) throws -> Answer? {
+    try channel.writeInbound(HTTPServerRequestPart.head(head))
+    let bytes = Array(body.utf8), size = max(1, (bytes.count + chunks - 1) / chunks)
+    for start in stride(from: 0, to: bytes.count, by: size) {
+      try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(bytes: bytes[start..<min(start + size, bytes.count)])))
+    }
+    try channel.writeInbound(HTTPServerRequestPart.end(nil))
+    guard case .head(let response) = try channel.readOutbound(as: HTTPServerResponsePart.self) else { return nil }
+    var answer = Answer(status: Int(response.status.code), headers: response.headers, body: [])
+    while let part = try channel.readOutbound(as: HTTPServerResponsePart.self) {
+      switch part {
+      case .body(.byteBuffer(let buffer)): answer.body += buffer.readableBytesView
+      case .end: return answer
+      default: Issue.record("unexpected part \(part)")
+      }
+    }
+    Issue.record("no end")
+    return answer
+  }
+
+  @Test func answersDecideAsTheRouterDoes() async throws {
+    let channel = try makeChannel()
+    let id = "\"\(customer)\""
+    let good = #"{"customerId":\#(id),"channel":"CHANNEL_WEB","maxOffers":2}"#
+    let cases: [(body: String, headers: [(String, String)], chunks: Int)] = [
+      (good, [("Content-Type", "application/json"), ("X-Request-Id", "page-9")], 1),
+      (good, [("Content-Type", "application/json; charset=utf-8"), ("Origin", "https://bank.example")], 5),
+      (good, [("Content-Type", "application/json"), ("Origin", "https://elsewhere.example")], 1),
+      (good, [("Content-Type", "text/plain")], 1),  // a beacon's
+      (good, [("Content-Type", "application/x-www-form-urlencoded"), ("X-Request-Id", "form")], 1),
+      (#"{"customerId":\#(id),"chanel":"CHANNEL_WEB"}"#, [("Content-Type", "application/json")], 1),
+      (#"{"customerId":"99999999","channel":"CHANNEL_WEB"}"#, [("Content-Type", "application/json")], 1),
+      (#"{"customerId":\#(id)"#, [("Content-Type", "application/json")], 1),
+      (String(repeating: " ", count: 5_000) + good, [("Content-Type", "application/json")], 3),
+    ]
+    for (k, request) in cases.enumerated() {
+      let inline = try #require(try send(request.body, on: channel, head: Self.head(.POST, "/v1/decide", request.headers), chunks: request.chunks))
+      var fields = HTTPFields()
+      for (name, value) in request.headers { fields[HTTPField.Name(name)!] = value }
+      let routed = try await client.call(.post, "/v1/decide", body: request.body, headers: fields)
+      #expect(inline.status == routed.status, "case \(k)")
+      for name in ["Content-Type", "Access-Control-Allow-Origin", "Access-Control-Expose-Headers", "Vary", "Allow"] {
+        #expect(inline.headers.first(name: name) == routed.headers[HTTPField.Name(name)!], "case \(k): \(name)")
+      }
+      if let given = request.headers.first(where: { $0.0 == "X-Request-Id" })?.1 {
+        #expect(inline.headers.first(name: "X-Request-Id") == given, "case \(k)")
+      } else {
+        #expect(inline.headers.first(name: "X-Request-Id")?.hasPrefix("h-") == true, "case \(k)")
+      }
+      #expect(inline.headers.first(name: "Content-Length") == String(inline.body.count))
+      #expect(inline.headers.first(name: "Server") == "arbiter")
+      #expect(inline.headers.first(name: "Date")?.hasSuffix(" GMT") == true)
+      if routed.status == 200 {
+        // Two decisions: their ids and timings differ, what was asked is the same.
+        let a = try Arbiter_V1_DecideResponse(jsonUTF8Bytes: inline.body)
+        let b = try Arbiter_V1_DecideResponse(jsonUTF8Bytes: routed.body)
+        #expect(a.customerID == b.customerID && a.channel == b.channel && a.versions == b.versions, "case \(k)")
+        // (the contact policy then holds back what the earlier cases showed this customer)
+        #expect(a.offers.count <= 2 && (k > 0 || !a.offers.isEmpty), "case \(k)")
+        #expect(a.requestID == inline.headers.first(name: "X-Request-Id"), "case \(k)")
+      } else {
+        #expect(inline.body == routed.body, "case \(k): \(String(decoding: inline.body, as: UTF8.self))")
+      }
+    }
+    #expect(cases.count == 9)
+    // The no-op baseline answers the same bytes both ways.
+    for body in [good, #"{"customerId":\#(id)}"#, "[]"] {
+      let head = Self.head(.POST, "/v1/benchmark/echo")
+      let inline = try #require(try send(body, on: channel, head: head))
+      let routed = try await client.post("/v1/benchmark/echo", body)
+      #expect(inline.status == routed.status && inline.body == routed.body, "echo \(body)")
+    }
+  }
+
+  @Test func passesOtherRequestsOnAndKeepsResponsesInOrder() throws {
+    let channel = try makeChannel()
+    let decide = #"{"customerId":"\#(customer)","channel":"CHANNEL_WEB"}"#
+    // Not Decide, or a Decide the router must see: passed on whole, nothing answered here.
+    let passed: [HTTPRequestHead] = [
+      Self.head(.GET, "/v1/status", []),
+      Self.head(.POST, "/v1/decide?debug=1"),
+      Self.head(.POST, "/v1/decide", version: .http1_0),
+      Self.head(.POST, "/v1/decide", [("Content-Type", "application/json"), ("Connection", "close")]),
+      Self.head(.POST, "/v1/decide", [("Content-Type", "application/json"), ("Expect", "100-continue")]),
+    ]
+    for head in passed {
+      #expect(!InlineDecideHandler.isAnsweredHere(head), "\(head.uri)")
+      try channel.writeInbound(HTTPServerRequestPart.head(head))
+      try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: decide)))
+      try channel.writeInbound(HTTPServerRequestPart.end(nil))
+      guard case .head(let forwarded) = try channel.readInbound(as: HTTPServerRequestPart.self) else {
+        Issue.record("\(head.uri) not passed on")
+        continue
+      }
+      #expect(forwarded == head)
+      guard case .body = try channel.readInbound(as: HTTPServerRequestPart.self),
+        case .end = try channel.readInbound(as: HTTPServerRequestPart.self)
+      else { Issue.record("\(head.uri): body and end not passed on"); continue }
+      #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
+    }
+    // A plain Decide pipelined behind them waits its turn: the router answers it too...
+    try channel.writeInbound(HTTPServerRequestPart.head(Self.head()))
+    try channel.writeInbound(HTTPServerRequestPart.end(nil))
+    guard case .head = try channel.readInbound(as: HTTPServerRequestPart.self) else {
+      Issue.record("a Decide behind passed requests was answered out of order")
+      return
+    }
+    _ = try channel.readInbound(as: HTTPServerRequestPart.self)
+    // ...until the router has ended all six responses; then Decide is answered here again.
+    for _ in 0..<6 {
+      try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)))
+      try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+      _ = try channel.readOutbound(as: HTTPServerResponsePart.self)
+      _ = try channel.readOutbound(as: HTTPServerResponsePart.self)
+    }
+    let answer = try #require(try send(decide, on: channel))
+    #expect(answer.status == 200)
+    #expect(try channel.readInbound(as: HTTPServerRequestPart.self) == nil)
+  }
+
+  @Test func aBodyOverTheLimitIsRefusedAndTheConnectionServesTheNext() throws {
+    let channel = try makeChannel()
+    let decide = #"{"customerId":"\#(customer)","channel":"CHANNEL_WEB"}"#
+    let over = try #require(try send(String(repeating: " ", count: 4_097 - decide.utf8.count) + decide, on: channel, chunks: 7))
+    #expect(over.status == 413)
+    #expect(over.json["code"] as? String == "RESOURCE_EXHAUSTED")
+    let atLimit = try #require(try send(String(repeating: " ", count: 4_096 - decide.utf8.count) + decide, on: channel, chunks: 7))
+    #expect(atLimit.status == 200)
+  }
+
+  @Test func theDateFieldIsIMFFixdate() {
+    #expect(HTTPDateField.format(secondsSinceEpoch: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+    #expect(HTTPDateField.format(secondsSinceEpoch: 1_796_132_126) == "Tue, 01 Dec 2026 13:35:26 GMT")
+  }
+}
