@@ -3,19 +3,20 @@ import Foundation
 /// Writes one JSON line of the interaction log into memory sized beforehand (see ``bound``):
 /// bytes stored through a pointer, integers without an intermediate string, ids copied as is
 /// when (as usual) they need no escaping. Writing past the capacity stops the process (a wrong
-/// bound is a bug, never a silent overrun).
-struct JSONLineWriter {
+/// bound is a bug, never a silent overrun). The HTTP door writes its doubles with it too.
+package struct JSONLineWriter {
   private let base: UnsafeMutablePointer<UInt8>
   private let capacity: Int
   private(set) var count = 0
 
-  init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+  /// A writer over `buffer`.
+  package init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
     base = buffer.baseAddress!
     capacity = buffer.count
   }
 
   /// What has been written.
-  var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+  package var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
 
   /// An upper bound of a line's size: `fixed` bytes of keys and punctuation, `numbers` numbers,
   /// and strings whose UTF-8 lengths add up to `textBytes` (each byte may escape to six).
@@ -119,7 +120,7 @@ struct JSONLineWriter {
 
   /// A number in the shortest form that reads back exactly (as Swift prints it); null when not
   /// finite, which JSON cannot say.
-  mutating func number(_ value: Double) {
+  package mutating func number(_ value: Double) {
     guard value.isFinite else { raw("null"); return }
     if value == value.rounded(), abs(value) < 1e15 {
       integer(Int64(value))

@@ -5,11 +5,11 @@ import ArbiterService
 import SwiftProtobuf
 
 /// A decision written straight into protobuf's canonical JSON of `arbiter.v1.DecideResponse`,
-/// byte for byte what swift-protobuf's JSON encoder writes for `decision.proto` (fields in number
-/// order, defaults left out (-0.0 is not one), doubles as `debugDescription`, 64-bit integers quoted, strings escaped
-/// as it escapes them), without building the message first: on the HTTP door's hot path the
-/// generic encoder cost more than the decision (BENCHMARKS.md). `DecideResponseJSONTests` checks
-/// the bytes against swift-protobuf's over many decisions.
+/// byte for byte what swift-protobuf's JSON encoder writes for `decision.proto`: fields in number
+/// order, defaults left out (-0.0 is not one), doubles as `debugDescription` writes them, 64-bit
+/// integers quoted, strings escaped as it escapes them. The message is not built first: on the
+/// HTTP door's hot path the generic encoder cost more than the decision (BENCHMARKS.md).
+/// `DecideResponseJSONTests` checks the bytes against swift-protobuf's over many decisions.
 enum DecideResponseJSON {
   /// The decision's JSON.
   static func encode(_ decision: Decision) -> [UInt8] {
@@ -137,8 +137,15 @@ struct CanonicalJSONOut {
       bytes.append(contentsOf: "\"NaN\"".utf8)
     } else if !value.isFinite {
       bytes.append(contentsOf: (value < 0 ? "\"-Infinity\"" : "\"Infinity\"").utf8)
+    } else if value == 0 {
+      bytes.append(contentsOf: "-0.0".utf8)
     } else {
-      bytes.append(contentsOf: value.debugDescription.utf8)
+      // Swift's shortest digits (what `debugDescription` gives) without making a String
+      withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { scratch in
+        var writer = JSONLineWriter(scratch)
+        writer.number(value)
+        bytes.append(contentsOf: writer.bytes)
+      }
     }
   }
 

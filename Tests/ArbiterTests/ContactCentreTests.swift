@@ -161,7 +161,8 @@ import Testing
     let zone = try #require(TimeZone(identifier: zoneName))
     let hours = try CompiledOpeningHours(
       OpeningHours(
-        channel: .contactCentre, timeZone: zoneName, periods: [OpeningPeriod(days: "daily", open: "08:00", close: "20:00")]),
+        channel: .contactCentre, timeZone: zoneName,
+        periods: [OpeningPeriod(days: "daily", open: "08:00", close: "20:00")]),
       field: "h")
     var calendar = Calendar(identifier: .gregorian)
     calendar.timeZone = zone

@@ -52,7 +52,8 @@ import Testing
     try channel.writeInbound(HTTPServerRequestPart.head(head))
     let bytes = Array(body.utf8), size = max(1, (bytes.count + chunks - 1) / chunks)
     for start in stride(from: 0, to: bytes.count, by: size) {
-      try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(bytes: bytes[start..<min(start + size, bytes.count)])))
+      try channel.writeInbound(
+        HTTPServerRequestPart.body(ByteBuffer(bytes: bytes[start..<min(start + size, bytes.count)])))
     }
     try channel.writeInbound(HTTPServerRequestPart.end(nil))
     guard case .head(let response) = try channel.readOutbound(as: HTTPServerResponsePart.self) else { return nil }
@@ -84,7 +85,9 @@ import Testing
       (String(repeating: " ", count: 5_000) + good, [("Content-Type", "application/json")], 3),
     ]
     for (k, request) in cases.enumerated() {
-      let inline = try #require(try send(request.body, on: channel, head: Self.head(.POST, "/v1/decide", request.headers), chunks: request.chunks))
+      let inline = try #require(
+        try send(
+          request.body, on: channel, head: Self.head(.POST, "/v1/decide", request.headers), chunks: request.chunks))
       var fields = HTTPFields()
       for (name, value) in request.headers { fields[HTTPField.Name(name)!] = value }
       let routed = try await client.call(.post, "/v1/decide", body: request.body, headers: fields)
@@ -171,10 +174,12 @@ import Testing
   @Test func aBodyOverTheLimitIsRefusedAndTheConnectionServesTheNext() throws {
     let channel = try makeChannel()
     let decide = #"{"customerId":"\#(customer)","channel":"CHANNEL_WEB"}"#
-    let over = try #require(try send(String(repeating: " ", count: 4_097 - decide.utf8.count) + decide, on: channel, chunks: 7))
+    let over = try #require(
+      try send(String(repeating: " ", count: 4_097 - decide.utf8.count) + decide, on: channel, chunks: 7))
     #expect(over.status == 413)
     #expect(over.json["code"] as? String == "RESOURCE_EXHAUSTED")
-    let atLimit = try #require(try send(String(repeating: " ", count: 4_096 - decide.utf8.count) + decide, on: channel, chunks: 7))
+    let atLimit = try #require(
+      try send(String(repeating: " ", count: 4_096 - decide.utf8.count) + decide, on: channel, chunks: 7))
     #expect(atLimit.status == 200)
   }
 
