@@ -16,11 +16,7 @@ import Testing
   let customer: UInt64
 
   init() throws {
-    server = try TestSupport.makeServer {
-      $0.http.maxBodyBytes = 4_096
-      $0.http.corsOrigins = ["https://bank.example"]
-    }
-    client = HTTPTestClient(api: server.httpAPI)
+    (server, client) = try HTTPTestClient.makeDoorServer()
     // A customer the contact centre has at least two offers for.
     let engine = server.live.snapshot.engine
     customer = server.store.customerIds().first { id in

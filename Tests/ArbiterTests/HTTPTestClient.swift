@@ -1,4 +1,5 @@
 import ArbiterHTTP
+import ArbiterServer
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -13,6 +14,16 @@ struct HTTPTestClient {
 
   init(api: HTTPAPI, webRoot: String? = nil) {
     responder = api.router(webRoot: webRoot).buildResponder()
+  }
+
+  /// The door's tests' server (bodies up to 4 KiB, one CORS origin, `https://bank.example`) and a
+  /// client of its router.
+  static func makeDoorServer() throws -> (ArbiterServer, HTTPTestClient) {
+    let server = try TestSupport.makeServer {
+      $0.http.maxBodyBytes = 4_096
+      $0.http.corsOrigins = ["https://bank.example"]
+    }
+    return (server, HTTPTestClient(api: server.httpAPI))
   }
 
   struct Answer {

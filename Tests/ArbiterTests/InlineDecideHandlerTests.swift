@@ -19,11 +19,7 @@ import Testing
   let customer: UInt64
 
   init() throws {
-    server = try TestSupport.makeServer {
-      $0.http.maxBodyBytes = 4_096
-      $0.http.corsOrigins = ["https://bank.example"]
-    }
-    client = HTTPTestClient(api: server.httpAPI)
+    (server, client) = try HTTPTestClient.makeDoorServer()
     customer = server.store.customerIds().first!
   }
 
