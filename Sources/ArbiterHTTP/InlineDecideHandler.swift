@@ -37,6 +37,9 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
   private var passing = false
   /// Requests passed on whose responses have not ended yet.
   private var passedInFlight = 0
+  /// A graceful shutdown's quiesce event that came while a Decide was being read: passed on (and
+  /// the idle connection closed by Hummingbird) once that Decide is answered.
+  private var heldQuiesce = false
   private var date = HTTPDateField()
 
   /// A handler answering Decide with `api`, its responses naming `serverName` as Hummingbird's do.
@@ -76,7 +79,21 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
       }
       reading = nil
       answer(request, context: context)
+      if heldQuiesce {
+        heldQuiesce = false
+        context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+      }
     }
+  }
+
+  /// Hummingbird closes a connection it sees idle when the server shuts down; it never sees the
+  /// requests answered here, so the event waits until one being read is answered.
+  package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if event is ChannelShouldQuiesceEvent, reading != nil {
+      heldQuiesce = true
+      return
+    }
+    context.fireUserInboundEventTriggered(event)
   }
 
   package func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

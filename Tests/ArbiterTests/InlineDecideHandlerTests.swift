@@ -198,6 +198,40 @@ import Testing
     #expect(atLimit.status == 200)
   }
 
+  /// A graceful shutdown waits for a Decide being read: the quiesce event (on which Hummingbird
+  /// closes an idle connection) is passed on once it is answered, at once when none is.
+  @Test func aShutdownWaitsForTheDecideBeingRead() throws {
+    let channel = try makeChannel()
+    var seen = 0
+    try channel.pipeline.syncOperations.addHandler(QuiesceCounter { seen += 1 })
+    try channel.writeInbound(HTTPServerRequestPart.head(Self.head()))
+    channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+    #expect(seen == 0)
+    try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: #"{"customerId":"\#(customer)","#)))
+    #expect(seen == 0)
+    try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: #""channel":"CHANNEL_WEB"}"#)))
+    try channel.writeInbound(HTTPServerRequestPart.end(nil))
+    guard case .head(let response) = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+      Issue.record("no answer")
+      return
+    }
+    #expect(response.status == .ok)
+    #expect(seen == 1)
+    channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+    #expect(seen == 2)
+  }
+
+  /// Counts the quiesce events that reach it.
+  final class QuiesceCounter: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    let onQuiesce: () -> Void
+    init(_ onQuiesce: @escaping () -> Void) { self.onQuiesce = onQuiesce }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+      if event is ChannelShouldQuiesceEvent { onQuiesce() }
+      context.fireUserInboundEventTriggered(event)
+    }
+  }
+
   @Test func theDateFieldIsIMFFixdate() {
     #expect(HTTPDateField.format(secondsSinceEpoch: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
     #expect(HTTPDateField.format(secondsSinceEpoch: 1_796_132_126) == "Tue, 01 Dec 2026 13:35:26 GMT")
