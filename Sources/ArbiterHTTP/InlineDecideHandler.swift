@@ -33,8 +33,6 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
   private let origins: Set<String>
   private let serverName: String
   private var reading: Reading?
-  /// Whether the request arriving now is being passed on (its body and end go with it).
-  private var passing = false
   /// Requests passed on whose responses have not ended yet.
   private var passedInFlight = 0
   /// A graceful shutdown's quiesce event that came while a Decide was being read: passed on (and
@@ -57,7 +55,6 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
         reading = Reading(
           head: head, isEcho: head.uri == Self.echoPath, body: body, started: DispatchTime.now().uptimeNanoseconds)
       } else {
-        passing = true
         passedInFlight += 1
         context.fireChannelRead(data)
       }
@@ -73,10 +70,7 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
       }
       reading = request
     case .end:
-      guard let request = reading else {
-        passing = false
-        return context.fireChannelRead(data)
-      }
+      guard let request = reading else { return context.fireChannelRead(data) }
       reading = nil
       answer(request, context: context)
       if heldQuiesce {
