@@ -95,7 +95,8 @@ package struct JSONLineWriter {
     }
   }
 
-  mutating func integer(_ value: UInt64) {
+  /// An unsigned integer's digits.
+  package mutating func integer(_ value: UInt64) {
     var digits = 1
     var rest = value / 10
     while rest != 0 { digits += 1; rest /= 10 }

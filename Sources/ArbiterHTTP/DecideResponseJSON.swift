@@ -185,16 +185,12 @@ struct CanonicalJSONOut {
     bytes.append(UInt8(ascii: "]"))
   }
 
+  /// An unsigned integer's digits, by the interaction log's writer (no String).
   private mutating func digits(_ value: UInt64) {
-    var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)
-    withUnsafeMutableBytes(of: &buffer) { raw in
-      var n = value, end = 24
-      repeat {
-        end -= 1
-        raw[end] = UInt8(ascii: "0") + UInt8(n % 10)
-        n /= 10
-      } while n > 0
-      bytes.append(contentsOf: raw[end..<24])
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { scratch in
+      var writer = JSONLineWriter(scratch)
+      writer.integer(value)
+      bytes.append(contentsOf: writer.bytes)
     }
   }
 

@@ -204,7 +204,10 @@ public struct HTTPAPI: Sendable {
 
   /// Refuses a body whose type is neither JSON nor plain text (415).
   static func checkContentType(_ given: String?) throws(HTTPAPIError) {
-    if let contentType = given?.lowercased(), !contentType.contains("json"), !contentType.hasPrefix("text/plain") {
+    // The usual type is settled without lowercasing (a String made per request on Decide's path).
+    guard let given, !given.hasPrefix("application/json") else { return }
+    let contentType = given.lowercased()
+    if !contentType.contains("json"), !contentType.hasPrefix("text/plain") {
       throw HTTPAPIError(
         .invalidArgument, "Content-Type must be application/json, got '\(contentType)'", status: .unsupportedMediaType)
     }
