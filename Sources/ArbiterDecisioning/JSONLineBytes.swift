@@ -128,54 +128,101 @@ package struct JSONLineWriter {
       raw(".0")
       return
     }
-    if let (digits, places) = Self.shortestDecimal(value) {
-      if value < 0 { byte(UInt8(ascii: "-")) }
-      let whole = digits / Self.powersOfTen[places].integer
-      integer(whole)
-      byte(UInt8(ascii: "."))
-      var fraction = digits - whole * Self.powersOfTen[places].integer
-      let out = reserve(places)
-      for i in stride(from: places - 1, through: 0, by: -1) {
-        out[i] = UInt8(ascii: "0") + UInt8(fraction % 10)
-        fraction /= 10
-      }
+    guard let (digits, places) = Self.shortestDecimal(value) else {
+      utf8(value.description)
       return
     }
-    utf8(value.description)
+    if value < 0 { byte(UInt8(ascii: "-")) }
+    // `digits` has at most 17 digits; those before the last `places` are the whole part (0 when
+    // there are none), the rest the fraction, zero-padded on the left.
+    var count = 1
+    var rest = digits / 10
+    while rest != 0 { count += 1; rest /= 10 }
+    let wholeCount = max(count - places, 0)
+    let wholeWidth = max(wholeCount, 1)  // "0" when there is no whole part
+    let out = reserve(wholeWidth + 1 + places)
+    var at = wholeWidth + 1 + places  // one past the last digit
+    rest = digits
+    for _ in 0..<places {
+      at -= 1
+      out[at] = UInt8(ascii: "0") + UInt8(rest % 10)
+      rest /= 10
+    }
+    at -= 1
+    out[at] = UInt8(ascii: ".")
+    if wholeCount == 0 {
+      out[0] = UInt8(ascii: "0")
+    } else {
+      for _ in 0..<wholeCount {
+        at -= 1
+        out[at] = UInt8(ascii: "0") + UInt8(rest % 10)
+        rest /= 10
+      }
+    }
   }
 
-  /// 10^0 … 10^19, as exact doubles and as integers.
-  static let powersOfTen: [(double: Double, integer: UInt64)] = (0...19).map { k in
-    ((0..<k).reduce(1.0) { r, _ in r * 10 }, (0..<k).reduce(UInt64(1)) { r, _ in r * 10 })
+  /// 10^0 … 10^19 (a literal, so that it is static data read without a lazy initialisation check).
+  private static let tens: [UInt64] = [
+    1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000, 10_000_000_000,
+    100_000_000_000, 1_000_000_000_000, 10_000_000_000_000, 100_000_000_000_000, 1_000_000_000_000_000,
+    10_000_000_000_000_000, 100_000_000_000_000_000, 1_000_000_000_000_000_000, 10_000_000_000_000_000_000,
+  ]
+
+  /// 10^j for 0 ≤ j ≤ 21, exact.
+  @inline(__always) private static func power(_ j: Int) -> UInt128 {
+    j < 20 ? UInt128(tens[j]) : UInt128(tens[j - 2]) &* 100
   }
 
-  /// For a non-integral `value` with 1e-4 ≤ |value| < 1e15: the fewest decimal places `j` (and
-  /// the digits `m`, |value| ≈ m / 10^j) with which it reads back exactly, or nil (then the
-  /// caller prints it the slow way). Exact by construction: m and 10^j are exact doubles (m <
-  /// 2^53, j ≤ 22) and IEEE division rounds correctly, so m / 10^j is the double a correct parser
-  /// reads from those digits; the check compares that with the value itself.
+  /// For a non-integral `value` with 1e-4 ≤ |value| < 1e15: the fewest decimal places `j` and
+  /// the digits `m` (|value| ≈ m / 10^j) with which it reads back exactly, the closest such
+  /// decimal when several have that many places; this is what Swift prints. Nil outside that
+  /// range (the caller then prints it the slow way).
+  ///
+  /// Exact, in 128-bit integers: |value| = M / 2^k (M < 2^53, 1 ≤ k ≤ 66 in this range). The
+  /// closest j-place decimal is m = round(M · 10^j / 2^k). It reads back as the value when it lies
+  /// within half a unit in the last place of it: |m · 2^(k+1) − 2 · M · 10^j| < 10^j (or equal,
+  /// with ties to even, when M is even); below a power of two the unit below is half as wide.
+  /// Reading back only gets easier with more places, so the fewest is bisected for; 17
+  /// significant digits always read back.
   static func shortestDecimal(_ value: Double) -> (digits: UInt64, places: Int)? {
     let x = abs(value)
-    guard x >= 1e-4, x < 1e15 else { return nil }
-    func digits(_ j: Int) -> UInt64? {
-      let scaled = x * powersOfTen[j].double
-      guard scaled < 9_007_199_254_740_991 else { return nil }  // 2^53 - 1
-      // To the nearest, halves up, by conversion (not a call to round): from 2^52 on a double is
-      // already whole; below it, adding 0.5 is exact.
-      let m = scaled >= 4_503_599_627_370_496 ? UInt64(scaled) : UInt64(scaled + 0.5)
-      return Double(m) / powersOfTen[j].double == x ? m : nil
+    guard x >= 1e-4, x < 1e15, x != x.rounded(.towardZero) else { return nil }
+    let significand = UInt128(x.significandBitPattern | (1 << 52))
+    let k = 1075 - Int(x.exponentBitPattern)  // x = significand / 2^k
+    guard k >= 1, k <= 66 else { return nil }
+    let atBoundary = x.significandBitPattern == 0
+    let even = significand & 1 == 0
+    func digits(_ j: Int) -> UInt128? {
+      let unit = power(j)
+      let exact = (significand &* unit) << 1  // 2 · M · 10^j
+      // Whether the j-place decimal m reads back as the value.
+      func readsBack(_ m: UInt128) -> Bool {
+        let decimal = m << (k + 1)
+        if decimal >= exact {
+          let above = decimal - exact
+          return above < unit || (above == unit && even)
+        }
+        // Below a power of two the unit below is half as wide.
+        let below = atBoundary ? (exact - decimal) << 1 : exact - decimal
+        return below < unit || (below == unit && even)
+      }
+      var m = (exact &+ (1 << k)) >> (k + 1)
+      // A tie between two decimals, both as close: Swift prints the even one.
+      if m & 1 == 1, exact & ((1 << (k + 1)) - 1) == 1 << k { m -= 1 }
+      if readsBack(m) { return m }
+      // Below a power of two the interval is lopsided: the next decimal up may read back.
+      if atBoundary, readsBack(m + 1) { return m + 1 }
+      return nil
     }
-    // The most places whose digits stay below 2^53; if even those do not read back, give up.
-    var high = 19
-    while high > 1, x * powersOfTen[high].double >= 9_007_199_254_740_992 { high -= 1 }
-    guard digits(high) != nil else { return nil }
-    // Places that read back exactly only grow with j: bisect for the fewest, then confirm.
+    // The places that give 17 significant digits, which always read back.
+    var high = 1
+    while high < 20, x * Double(tens[high]) < 1e16 { high += 1 }
     var low = 1
     while low < high {
       let middle = (low + high) / 2
       if digits(middle) != nil { high = middle } else { low = middle + 1 }
     }
-    guard let m = digits(low) else { return nil }
-    return (m, low)
+    guard let m = digits(low), m < UInt128(UInt64.max) else { return nil }
+    return (UInt64(m), low)
   }
 }

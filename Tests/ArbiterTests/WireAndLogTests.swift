@@ -207,8 +207,13 @@ import Testing
     var random = SeededGenerator(seed: 7)
     var values: [Double] = [
       0.5, 0.1, 0.7321331383462399, 65.3919824511616, 0.9517857142857142, 1e-4, 9.99e-5, 123456.789, 1e15 - 0.5, -0.25,
-      -3.75e-3,
+      -3.75e-3, 0.24328049658789763, 0.0001220703125, 0.1 + 0.2, 1 / 3, 2 / 3, 999_999_999_999_999.9,
     ]
+    // Powers of two and their neighbours, where the interval that reads back is lopsided.
+    for exponent in -13...49 {
+      let power = Double(sign: .plus, exponent: exponent, significand: 1)
+      values += [power, power.nextUp, power.nextDown, power * 3, (power * 3).nextDown]
+    }
     for _ in 0..<300_000 {
       let unit = Double(random.next() >> 11) / 9_007_199_254_740_992
       values.append(unit)
@@ -217,21 +222,27 @@ import Testing
       values.append(Double(bitPattern: random.next()))
     }
     var fast = 0
+    var inRangeCount = 0
     var mismatches: [String] = []
     withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
       for value in values {
         var writer = JSONLineWriter(buffer)
         writer.number(value)
         let text = String(decoding: writer.bytes, as: UTF8.self)
-        if JSONLineWriter.shortestDecimal(value) != nil { fast += 1 }
+        let magnitude = abs(value)
+        let inRange = magnitude >= 1e-4 && magnitude < 1e15 && magnitude != magnitude.rounded(.towardZero)
+        if inRange { inRangeCount += 1 }
+        if inRange, JSONLineWriter.shortestDecimal(value) != nil { fast += 1 }
         let expected = value.isFinite ? value.description : "null"
         if text != expected, mismatches.count < 5 { mismatches.append("\(expected) written as \(text)") }
         if value.isFinite { #expect(Double(text) == value, "\(text) does not read back as \(value)") }
       }
     }
     #expect(mismatches.isEmpty, "\(mismatches)")
-    // A quarter are random bit patterns and many others need 17 digits: the slow path.
-    #expect(fast > values.count / 3, "the fast path took \(fast) of \(values.count)")
+    // Every non-integral number from 1e-4 to 1e15 takes the exact path, 17-digit ones included;
+    // random bit patterns are mostly outside it.
+    #expect(fast == inRangeCount, "the exact path took \(fast) of the \(inRangeCount) in its range")
+    #expect(inRangeCount > values.count / 2)
   }
 }
 
