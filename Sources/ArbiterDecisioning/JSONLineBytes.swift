@@ -214,15 +214,27 @@ package struct JSONLineWriter {
       if atBoundary, readsBack(m + 1) { return m + 1 }
       return nil
     }
-    // The places that give 17 significant digits, which always read back.
-    var high = 1
+    // The places that give 17 significant digits, which always read back: from an estimate of
+    // the decimal exponent, corrected by the table.
+    var high = max(1, min(20, 16 - Int((Double(x.exponent) * 0.301_029_995_663_981_2).rounded(.down))))
+    while high > 1, x * Double(tens[high - 1]) >= 1e16 { high -= 1 }
     while high < 20, x * Double(tens[high]) < 1e16 { high += 1 }
+    // Most doubles a decision makes (propensities, contributions) need 16 or 17 digits: those
+    // two are tried first, and only a value that reads back with 15 is bisected for fewer.
+    guard high > 1, let sixteen = digits(high - 1) else { return finish(digits(high), places: high) }
+    guard high > 2, digits(high - 2) != nil else { return finish(sixteen, places: high - 1) }
     var low = 1
+    high -= 2
     while low < high {
       let middle = (low + high) / 2
       if digits(middle) != nil { high = middle } else { low = middle + 1 }
     }
-    guard let m = digits(low), m < UInt128(UInt64.max) else { return nil }
-    return (UInt64(m), low)
+    return finish(digits(low), places: low)
+  }
+
+  /// The digits as 64 bits (17 digits at most fit), or nil.
+  private static func finish(_ m: UInt128?, places: Int) -> (digits: UInt64, places: Int)? {
+    guard let m, m < UInt128(UInt64.max) else { return nil }
+    return (UInt64(m), places)
   }
 }
