@@ -71,7 +71,9 @@ public struct HTTPAPI: Sendable {
     if let webRoot {
       // Revalidated on every load (ETag), so a new server's pages are never stale.
       let cache = CacheControl([(MediaType(type: .any), [CacheControl.Value.noCache])])
+      router.add(middleware: SiteTemplatesMiddleware())
       router.add(middleware: FileMiddleware(webRoot, cacheControl: cache, searchForIndexHtml: true))
+      SitePages(webRoot: webRoot).addRoutes(to: router)
     }
     addDecisionRoutes(to: router)
     addProfileAndAdminRoutes(to: router, webRoot: webRoot)
@@ -155,12 +157,17 @@ public struct HTTPAPI: Sendable {
       let html = webRoot.flatMap { FileManager.default.contents(atPath: "\($0)/\(page)/index.html") }
       router.get(RouterPath(stringLiteral: "/\(page)")) { _, _ in
         guard let html else { throw HTTPAPIError(.notFound, "the \(page) page is not installed") }
-        var headers = HTTPFields()
-        headers[.contentType] = "text/html; charset=utf-8"
-        headers[.cacheControl] = "no-cache"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: html)))
+        return Self.page(html)
       }
     }
+  }
+
+  /// An HTML page's response, revalidated on every load.
+  static func page<Bytes: Sequence<UInt8>>(_ html: Bytes) -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = "text/html; charset=utf-8"
+    headers[.cacheControl] = "no-cache"
+    return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: html)))
   }
 
   /// The OpenAPI document with what depends on the live bundle filled in: how many context
