@@ -14,17 +14,11 @@ import Testing
 @Suite struct DecideResponseJSONTests {
   @Test func theBytesAreSwiftProtobufsForManyDecisions() throws {
     let server = try TestSupport.makeServer()
-    let engine = server.live.snapshot.engine
     var compared = 0
-    for (k, id) in server.store.customerIds().prefix(300).enumerated() {
-      let channel = Channel.allCases[k % Channel.allCases.count]
-      let request = DecisionRequest(
-        customerId: id, channel: channel, callReason: k % 3 == 0 ? "travel" : "", maxOffers: 1 + k % 6,
-        explain: k % 2 == 0, requestId: "r-\(k)")
-      guard let decision = try? engine.decide(request, decisionId: "d-\(k)") else { continue }
+    for (label, decision) in TestSupport.decisionSweep(server, count: 300) {
       let expected = try decision.proto.jsonString()
       let written = String(decoding: DecideResponseJSON.encode(decision), as: UTF8.self)
-      #expect(written == expected, "decision \(k)")
+      #expect(written == expected, "\(label)")
       compared += 1
     }
     #expect(compared > 250)

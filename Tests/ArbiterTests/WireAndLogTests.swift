@@ -15,31 +15,19 @@ import Testing
   /// in order, with proto3's defaults left out.
   @Test func decideResponseWriterMatchesSwiftProtobufByteForByte() throws {
     let server = try TestSupport.makeServer()
-    let engine = server.live.snapshot.engine
     var checked = 0
     var sawSuppressed = false, sawScript = false
-    for customer in UInt64(100_000)..<100_060 {
-      for channel in [Channel.web, .contactCentre, .email] {
-        for explain in [false, true] {
-          guard
-            let decision = try? engine.decide(
-              DecisionRequest(
-                customerId: customer, channel: channel, maxOffers: 5, explain: explain,
-                requestId: explain ? "req-é\"1" : ""),
-              decisionId: "d-test-\(customer)")
-          else { continue }
-          let expected: [UInt8] = try decision.proto.serializedBytes()
-          let (size, bytes) = leanEncoding(decision)
-          #expect(size == expected.count)
-          #expect(bytes == expected, "customer \(customer) on \(channel.name), explain \(explain)")
-          // The gRPC path writes into memory of exactly that size.
-          let viaGRPC: [UInt8] = try EncodedDecisionSerializer().serialize(EncodedDecision(decision: decision))
-          #expect(viaGRPC == expected)
-          sawSuppressed = sawSuppressed || !decision.suppressed.isEmpty
-          sawScript = sawScript || decision.offers.contains { !$0.treatment.agentScript.isEmpty }
-          checked += 1
-        }
-      }
+    for (label, decision) in TestSupport.decisionSweep(server, count: 360) {
+      let expected: [UInt8] = try decision.proto.serializedBytes()
+      let (size, bytes) = leanEncoding(decision)
+      #expect(size == expected.count)
+      #expect(bytes == expected, "\(label)")
+      // The gRPC path writes into memory of exactly that size.
+      let viaGRPC: [UInt8] = try EncodedDecisionSerializer().serialize(EncodedDecision(decision: decision))
+      #expect(viaGRPC == expected)
+      sawSuppressed = sawSuppressed || !decision.suppressed.isEmpty
+      sawScript = sawScript || decision.offers.contains { !$0.treatment.agentScript.isEmpty }
+      checked += 1
     }
     #expect(checked > 300)
     #expect(sawSuppressed && sawScript, "the cases cover suppressions and agent scripts")
