@@ -48,6 +48,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
+    .package(url: "https://github.com/vapor/jwt-kit", exact: "5.8.0"),
   ],
   targets: [
     // Pure domain: feature schema, customer vectors, offers catalogue, errors, checksums.
@@ -86,11 +87,19 @@ let package = Package(
       ],
       swiftSettings: [.swiftLanguageMode(.v6)] + staticRuntime
     ),
+    // Who may call: roles, API keys and signed tokens (jwt-kit), checked before any work.
+    .target(
+      name: "ArbiterAccess",
+      dependencies: [
+        "ArbiterCore", .product(name: "JWTKit", package: "jwt-kit"), .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: strict
+    ),
     // The gRPC services: protobuf <-> domain, domain errors <-> gRPC status.
     .target(
       name: "ArbiterService",
       dependencies: [
-        "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterAPI", "ArbiterFeatureStore",
+        "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterAPI", "ArbiterFeatureStore", "ArbiterAccess",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
         .product(name: "Logging", package: "swift-log"),
@@ -141,7 +150,7 @@ let package = Package(
       name: "ArbiterServer",
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterFeatureStore", "ArbiterAPI", "ArbiterService",
-        "ArbiterLean", "ArbiterHTTP", "ArbiterContactCentre",
+        "ArbiterLean", "ArbiterHTTP", "ArbiterContactCentre", "ArbiterAccess",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
@@ -180,7 +189,9 @@ let package = Package(
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterDemoBank", "ArbiterAPI",
         "ArbiterService", "ArbiterFeatureStore", "ArbiterLean", "ArbiterServer", "ArbiterHTTP", "ArbiterContactCentre",
+        "ArbiterAccess",
         .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "JWTKit", package: "jwt-kit"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

@@ -6,7 +6,7 @@ public struct ArbiterError: Error, Hashable, Sendable, CustomStringConvertible {
   public struct Code: Hashable, Sendable, CustomStringConvertible {
     private enum Wrapped: Hashable, Sendable {
       case notFound, invalidArgument, failedPrecondition, dataCorrupted, unimplemented, internalError
-      case alreadyExists, resourceExhausted, deadlineExceeded
+      case alreadyExists, resourceExhausted, deadlineExceeded, unauthenticated, permissionDenied
     }
     private let wrapped: Wrapped
     private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -29,6 +29,10 @@ public struct ArbiterError: Error, Hashable, Sendable, CustomStringConvertible {
     public static let resourceExhausted = Code(.resourceExhausted)
     /// The caller's deadline passed before the work was done; nothing was changed.
     public static let deadlineExceeded = Code(.deadlineExceeded)
+    /// The caller gave no credentials, or ones that are not valid (unknown, expired, forged).
+    public static let unauthenticated = Code(.unauthenticated)
+    /// The caller is known but lacks the role the request needs.
+    public static let permissionDenied = Code(.permissionDenied)
 
     /// The code's name in words, e.g. "not found".
     public var description: String {
@@ -42,6 +46,8 @@ public struct ArbiterError: Error, Hashable, Sendable, CustomStringConvertible {
       case .alreadyExists: "already exists"
       case .resourceExhausted: "resource exhausted"
       case .deadlineExceeded: "deadline exceeded"
+      case .unauthenticated: "unauthenticated"
+      case .permissionDenied: "permission denied"
       }
     }
   }

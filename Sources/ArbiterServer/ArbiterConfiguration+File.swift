@@ -1,3 +1,4 @@
+import ArbiterAccess
 import ArbiterCore
 import ArbiterFeatureStore
 import ArbiterHTTP
@@ -28,6 +29,13 @@ extension ArbiterConfiguration {
   ///   decline-reason-memory: 16777216
   ///   max-outcome-skew: 5m
   /// pacing: {checkpoint-interval: 200ms}
+  /// access:
+  ///   required: true                                 # false: every call is let through
+  ///   api-keys:
+  ///     - {name: web-frontend, key: "at least 16 characters", roles: [decide]}
+  ///   token-keys:                                    # what bearer tokens (JWT) are signed with
+  ///     - {id: hs-1, hs256: "a secret of at least 32 bytes"}     # or hs384, hs512
+  ///     - {id: ed-1, eddsa: "the Ed25519 public key's x, base64url"}
   /// ```
   public static func load(
     file path: String, over base: ArbiterConfiguration = ArbiterConfiguration()
@@ -88,7 +96,9 @@ struct ConfigurationFileReader {
   }
 
   mutating func read(_ root: Node, into configuration: inout ArbiterConfiguration) throws(ArbiterError) {
-    let sections: Set<String> = ["host", "grpc", "lean", "http", "bundle", "store", "interaction-log", "pacing"]
+    let sections: Set<String> = [
+      "host", "grpc", "lean", "http", "bundle", "store", "interaction-log", "pacing", "access",
+    ]
     for (name, node) in try entries(root, "", known: sections) {
       switch name {
       case "host": configuration.host = try text(node, "host")
@@ -98,6 +108,7 @@ struct ConfigurationFileReader {
       case "bundle": try readBundle(node, into: &configuration.bundle)
       case "store": try readStore(node, into: &configuration.store)
       case "interaction-log": try readLog(node, into: &configuration.interactionLog)
+      case "access": try readAccess(node, into: &configuration.access)
       default: try readPacing(node, into: &configuration.pacing)
       }
     }
@@ -186,7 +197,65 @@ struct ConfigurationFileReader {
     }
   }
 
+  private func readAccess(_ node: Node, into access: inout AccessConfiguration) throws(ArbiterError) {
+    for (name, value) in try entries(node, "access", known: ["required", "api-keys", "token-keys"]) {
+      let key = "access.\(name)"
+      switch name {
+      case "required":
+        guard let flag = value.bool else { throw invalid(value, key, "must be true or false") }
+        access.required = flag
+      case "api-keys":
+        access.apiKeys = try list(value, key).enumerated().map { (i, item) throws(ArbiterError) in
+          try readAPIKey(item, "\(key)[\(i)]")
+        }
+      default:
+        access.tokenKeys = try list(value, key).enumerated().map { (i, item) throws(ArbiterError) in
+          try readTokenKey(item, "\(key)[\(i)]")
+        }
+      }
+    }
+  }
+
+  private func readAPIKey(_ node: Node, _ key: String) throws(ArbiterError) -> AccessConfiguration.APIKey {
+    var name: String?, secret: String?, roles: Role?
+    for (field, value) in try entries(node, key, known: ["name", "key", "roles"]) {
+      switch field {
+      case "name": name = try text(value, "\(key).name")
+      case "key": secret = try text(value, "\(key).key")
+      default:
+        let names = try list(value, "\(key).roles").map { (item: Node) throws(ArbiterError) in
+          try text(item, "\(key).roles")
+        }
+        do { roles = try Role(names: names) } catch { throw invalid(value, "\(key).roles", error.message) }
+      }
+    }
+    guard let name, let secret, let roles else { throw invalid(node, key, "needs a name, a key and roles") }
+    return AccessConfiguration.APIKey(name: name, key: secret, roles: roles)
+  }
+
+  private func readTokenKey(_ node: Node, _ key: String) throws(ArbiterError) -> AccessConfiguration.TokenKey {
+    var id: String?
+    var algorithm: AccessConfiguration.TokenKey.Algorithm?
+    for (field, value) in try entries(node, key, known: ["id", "hs256", "hs384", "hs512", "eddsa"]) {
+      let material = "\(key).\(field)"
+      switch field {
+      case "id": id = try text(value, material)
+      case "hs256": algorithm = .hs256(secret: try text(value, material))
+      case "hs384": algorithm = .hs384(secret: try text(value, material))
+      case "hs512": algorithm = .hs512(secret: try text(value, material))
+      default: algorithm = .eddsa(publicKey: try text(value, material))
+      }
+    }
+    guard let algorithm else { throw invalid(node, key, "needs one of hs256, hs384, hs512 or eddsa") }
+    return AccessConfiguration.TokenKey(id: id, algorithm: algorithm)
+  }
+
   // MARK: values
+
+  private func list(_ node: Node, _ key: String) throws(ArbiterError) -> [Node] {
+    guard let items = node.sequence else { throw invalid(node, key, "must be a list") }
+    return Array(items)
+  }
 
   private func text(_ node: Node, _ key: String) throws(ArbiterError) -> String {
     guard let scalar = node.scalar, !scalar.string.isEmpty else { throw invalid(node, key, "must be text") }

@@ -1,3 +1,4 @@
+import ArbiterAccess
 import ArbiterFeatureStore
 import ArbiterHTTP
 
@@ -105,6 +106,8 @@ public struct ArbiterConfiguration: Sendable {
   public var interactionLog = InteractionLog()
   /// Quota and capacity use across restarts.
   public var pacing = Pacing()
+  /// Who may call (API keys, token keys); by default nothing is required yet.
+  public var access = AccessConfiguration()
   /// A fixed "now" in days since the epoch for reading derived features (tests, replays); nil
   /// uses the wall clock.
   public var fixedClockDays: Double?

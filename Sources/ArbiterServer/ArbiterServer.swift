@@ -1,4 +1,5 @@
 import ArbiterAPI
+import ArbiterAccess
 import ArbiterContactCentre
 import ArbiterCore
 import ArbiterDecisioning
@@ -31,6 +32,8 @@ public final class ArbiterServer: Service, Sendable {
   private let httpPortBox = BoundPort()
   /// The contact centre's call distribution (call-backs and calls to agents' consoles).
   public let contactCentre = CallDistributor()
+  /// Checks every call's credential and role (``ArbiterConfiguration/access``).
+  public let authenticator: Authenticator
 
   /// Fills an empty feature store (the demo population's `DemoPopulation.seed`, for one), for
   /// ``init(configuration:logger:seedingEmptyStore:)``.
@@ -51,6 +54,10 @@ public final class ArbiterServer: Service, Sendable {
   ) throws(ArbiterError) {
     self.configuration = configuration
     self.logger = logger
+    authenticator = try Authenticator(configuration: configuration.access)
+    if !configuration.access.required {
+      logger.notice("access: calls are not checked for credentials (access.required is false; docs/security.md)")
+    }
     let engine = try DecisionEngine(bundle: bundle, customers: store, clock: configuration.clock, pacing: pacing)
     try engine.probe()
     live = LiveState(
@@ -168,6 +175,9 @@ public final class ArbiterServer: Service, Sendable {
     ]
   }
 
+  /// The gRPC door's interceptors: the access check.
+  public var interceptors: [any ServerInterceptor] { [AccessInterceptor(authenticator: authenticator)] }
+
   /// The lean protocol's door on `port`, telling its bound port to ``leanBoundPort``.
   private func leanService(port: Int) -> LeanServerService {
     let box = leanPortBox
@@ -221,7 +231,7 @@ public final class ArbiterServer: Service, Sendable {
       transport: .http2NIOPosix(
         address: .ipv4(host: configuration.host, port: configuration.grpc.port), transportSecurity: .plaintext,
         config: config),
-      services: services)
+      services: services, interceptors: interceptors)
   }
 
   /// Serves until SIGINT/SIGTERM; then reports NOT_SERVING, lets in-flight calls finish, and

@@ -14,6 +14,8 @@ extension RPCError {
     case .alreadyExists: code = .alreadyExists
     case .resourceExhausted: code = .resourceExhausted
     case .deadlineExceeded: code = .deadlineExceeded
+    case .unauthenticated: code = .unauthenticated
+    case .permissionDenied: code = .permissionDenied
     default: code = .internalError
     }
     self.init(code: code, message: error.message)

@@ -14,7 +14,9 @@ func withInProcessClient<T: Sendable>(
   _ server: ArbiterServer, _ body: @Sendable (GRPCClient<InProcessTransport.Client>) async throws -> T
 ) async throws -> T {
   let transport = InProcessTransport()
-  return try await withGRPCServer(transport: transport.server, services: server.services) { _ in
+  return try await withGRPCServer(
+    transport: transport.server, services: server.services, interceptors: server.interceptors
+  ) { _ in
     try await withGRPCClient(transport: transport.client) { client in try await body(client) }
   }
 }

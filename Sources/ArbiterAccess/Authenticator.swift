@@ -1,0 +1,128 @@
+import ArbiterCore
+import Crypto
+import Foundation
+import JWTKit
+import Synchronization
+
+/// Checks the credential a request carries and the role it needs, before any work is done.
+///
+/// A credential is `Bearer <secret>`: an API key from the configuration, or a signed token
+/// (JWT, three base64url parts) verified with jwt-kit against the configured token keys, with an
+/// expiry (`exp`, required), an optional `nbf`, a subject (`sub`) and its roles (`roles`, an
+/// array of role names). API keys are compared by their SHA-256 digests, every configured key
+/// each time and every byte of each, so that the time taken says nothing of how close a guess
+/// came. Refusals are counted.
+public final class Authenticator: Sendable {
+  /// Whether credentials are required; when not, every request is let through unchecked.
+  public let required: Bool
+  private let apiKeys: [(name: String, digest: [UInt8], roles: Role)]
+  let tokens: JWTKeyCollection?
+  /// Adds the token keys to the collection (an actor); awaited before the first verification.
+  let tokenKeysAdded: Task<Void, Never>?
+  /// The configured token keys' ids, and whether one has none (for tokens that name no key).
+  let tokenKeyIds: Set<String>
+  let hasTokenKeyWithoutId: Bool
+  private let unauthenticatedCount = Atomic<UInt64>(0)
+  private let permissionDeniedCount = Atomic<UInt64>(0)
+
+  /// An authenticator for `configuration`; a key that is too short, a duplicate name or id, or a
+  /// public key that does not parse is refused, naming it.
+  public init(configuration: AccessConfiguration) throws(ArbiterError) {
+    required = configuration.required
+    var names = Set<String>()
+    var keys: [(name: String, digest: [UInt8], roles: Role)] = []
+    for (i, key) in configuration.apiKeys.enumerated() {
+      guard !key.name.isEmpty else { throw ArbiterError(.invalidArgument, "API key \(i + 1) has no name") }
+      guard names.insert(key.name).inserted else {
+        throw ArbiterError(.invalidArgument, "two API keys are named '\(key.name)'")
+      }
+      guard key.key.utf8.count >= 16 else {
+        throw ArbiterError(.invalidArgument, "API key '\(key.name)' is shorter than 16 characters")
+      }
+      keys.append((key.name, Array(SHA256.hash(data: Array(key.key.utf8))), key.roles))
+    }
+    apiKeys = keys
+    tokenKeyIds = Set(configuration.tokenKeys.compactMap(\.id))
+    hasTokenKeyWithoutId = configuration.tokenKeys.contains { $0.id == nil }
+    if configuration.tokenKeys.isEmpty {
+      tokens = nil
+      tokenKeysAdded = nil
+      return
+    }
+    let prepared = try Self.prepare(configuration.tokenKeys)
+    let collection = JWTKeyCollection()
+    tokens = collection
+    tokenKeysAdded = Task {
+      for key in prepared { await key.add(to: collection) }
+    }
+  }
+
+  /// How many requests were refused for missing or bad credentials, and for a missing role.
+  public var refusals: (unauthenticated: UInt64, permissionDenied: UInt64) {
+    (unauthenticatedCount.load(ordering: .relaxed), permissionDeniedCount.load(ordering: .relaxed))
+  }
+
+  /// The principal an `authorization` header value names, if it may do what `role` allows;
+  /// nil when credentials are not required. `action` names the request in refusals, e.g.
+  /// "arbiter.v1.DecisionService/Decide".
+  public func authorize(
+    authorization: String?, needs role: Role, for action: String
+  ) async throws(ArbiterError) -> Principal? {
+    guard required else { return nil }
+    let principal: Principal
+    do {
+      principal = try await authenticate(authorization: authorization)
+    } catch {
+      unauthenticatedCount.add(1, ordering: .relaxed)
+      throw error
+    }
+    guard principal.roles.contains(role) else {
+      permissionDeniedCount.add(1, ordering: .relaxed)
+      throw ArbiterError(
+        .permissionDenied,
+        "'\(principal.name)' may not call \(action): it needs the role \(role), and '\(principal.name)' has \(principal.roles)"
+      )
+    }
+    return principal
+  }
+
+  /// Who an `authorization` header value (`Bearer <API key or token>`) names.
+  public func authenticate(authorization: String?) async throws(ArbiterError) -> Principal {
+    let secret = try Self.bearer(in: authorization)
+    if !secret.contains(".") {
+      guard let principal = principal(ofAPIKey: secret) else {
+        throw ArbiterError(.unauthenticated, "the API key is not one this server knows")
+      }
+      return principal
+    }
+    return try await principal(ofToken: secret)
+  }
+
+  /// The holder of an API key, or nil. Constant time in the key: every configured digest is
+  /// compared whole.
+  public func principal(ofAPIKey secret: Substring) -> Principal? {
+    let digest = Array(SHA256.hash(data: Array(secret.utf8)))
+    var found: Int?
+    for (i, key) in apiKeys.enumerated() {
+      var difference: UInt8 = 0
+      for j in 0..<digest.count { difference |= digest[j] ^ key.digest[j] }
+      if difference == 0 { found = i }
+    }
+    return found.map { Principal(name: apiKeys[$0].name, roles: apiKeys[$0].roles, credential: .apiKey) }
+  }
+
+  /// The credential in `Bearer <credential>` (the scheme in any case).
+  static func bearer(in authorization: String?) throws(ArbiterError) -> Substring {
+    guard let authorization, !authorization.isEmpty else {
+      throw ArbiterError(
+        .unauthenticated, "no credentials: send the header 'authorization: Bearer <API key or token>'")
+    }
+    let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+    guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+      throw ArbiterError(.unauthenticated, "the authorization header is not 'Bearer <API key or token>'")
+    }
+    let secret = parts[1].drop { $0 == " " }
+    guard !secret.isEmpty else { throw ArbiterError(.unauthenticated, "the bearer credential is empty") }
+    return secret
+  }
+}
