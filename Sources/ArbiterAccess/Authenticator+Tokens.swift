@@ -1,6 +1,7 @@
 import ArbiterCore
 import Foundation
 import JWTKit
+import Synchronization
 
 extension Authenticator {
   /// What a bearer token claims: who (`sub`), until when (`exp`), from when (`nbf`, optional)
@@ -73,6 +74,12 @@ extension Authenticator {
     guard let tokens, let tokenKeysAdded else {
       throw ArbiterError(.unauthenticated, "the credential looks like a token, but this server accepts no tokens")
     }
+    let text = String(token)
+    if let known = verifiedTokens.withLock({ $0[text] }), case .token(let expires) = known.credential,
+      Date() < expires
+    {
+      return known
+    }
     await tokenKeysAdded.value
     // jwt-kit would check a token naming an unknown key id (or none) with its default key: such a
     // token is refused here instead, so that a key id always means the key it names.
@@ -102,7 +109,12 @@ extension Authenticator {
     } catch {
       throw ArbiterError(.unauthenticated, "the bearer token is not valid: \(error.message)")
     }
-    return Principal(name: claims.sub.value, roles: roles, credential: .token(expires: claims.exp.value))
+    let principal = Principal(name: claims.sub.value, roles: roles, credential: .token(expires: claims.exp.value))
+    verifiedTokens.withLock { known in
+      if known.count >= Self.verifiedTokenLimit { known.removeAll(keepingCapacity: true) }
+      known[text] = principal
+    }
+    return principal
   }
 
   /// Why jwt-kit refused a token, in a few words (its descriptions carry whole claims).

@@ -22,6 +22,12 @@ public final class Authenticator: Sendable {
   /// The configured token keys' ids, and whether one has none (for tokens that name no key).
   let tokenKeyIds: Set<String>
   let hasTokenKeyWithoutId: Bool
+  /// Tokens already verified, by their text, until they expire. Verifying one costs about
+  /// 125 µs (base64, JSON, the key collection's actor; measured over gRPC Decide, BENCHMARKS.md),
+  /// looking one up here well under a microsecond; the lock is held for the lookup alone.
+  let verifiedTokens = Mutex<[String: Principal]>([:])
+  /// The most tokens remembered; past it the memory is cleared and refilled.
+  static let verifiedTokenLimit = 10_000
   private let unauthenticatedCount = Atomic<UInt64>(0)
   private let permissionDeniedCount = Atomic<UInt64>(0)
 

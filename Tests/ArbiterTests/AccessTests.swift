@@ -105,6 +105,21 @@ import Testing
     }
   }
 
+  @Test func aRememberedTokenStillExpires() async throws {
+    let access = try Authenticator(configuration: Self.configuration())
+    let token = try await Self.token(roles: ["decide"], after: 1.2)
+    // Verified, then taken from memory, until its expiry passes.
+    #expect(try await access.authenticate(authorization: "Bearer \(token)").name == "agent-7")
+    #expect(try await access.authenticate(authorization: "Bearer \(token)").name == "agent-7")
+    try await Task.sleep(for: .milliseconds(2_300))
+    do {
+      _ = try await access.authenticate(authorization: "Bearer \(token)")
+      Issue.record("an expired token was taken from memory")
+    } catch {
+      #expect(error.code == .unauthenticated && error.message.contains("expired"), "\(error.message)")
+    }
+  }
+
   @Test func badConfigurationIsRefusedNamingTheKey() {
     func refused(_ configuration: AccessConfiguration, _ words: String) {
       #expect {

@@ -110,6 +110,7 @@ typedef struct {
   uint64_t first, customers, channel, offers;
   int server_pid;
   const char *label;
+  const char *token;  // sent as `authorization: Bearer <token>` (gRPC, HTTP); NULL sends none
 } options;
 
 typedef struct connection connection;
@@ -374,12 +375,15 @@ static void submit_call(connection *c, uint64_t intended) {
   char authority[300];
   snprintf(authority, sizeof authority, "%s:%d", opt.host, opt.port);
 #define HEADER(N, V) {(uint8_t *)(N), (uint8_t *)(V), sizeof(N) - 1, strlen(V), NGHTTP2_NV_FLAG_NONE}
+  static char authorization[1100];
+  if (opt.token && !authorization[0]) snprintf(authorization, sizeof authorization, "Bearer %s", opt.token);
   nghttp2_nv headers[] = {
       HEADER(":method", "POST"), HEADER(":scheme", "http"), HEADER(":path", opt.method), HEADER(":authority", authority),
-      HEADER("content-type", "application/grpc"), HEADER("te", "trailers"),
+      HEADER("content-type", "application/grpc"), HEADER("te", "trailers"), HEADER("authorization", authorization),
   };
+  size_t header_count = sizeof headers / sizeof headers[0] - (opt.token ? 0 : 1);
   nghttp2_data_provider provider = {.source.ptr = k, .read_callback = read_body};
-  int32_t stream = nghttp2_submit_request(c->session, NULL, headers, sizeof headers / sizeof headers[0], &provider, k);
+  int32_t stream = nghttp2_submit_request(c->session, NULL, headers, header_count, &provider, k);
   if (stream < 0) die("submit: %s", nghttp2_strerror(stream));
   k->stream = stream;
   c->in_flight++;
@@ -857,7 +861,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: arbiter-load [--transport grpc|lean|http] [--host H] [--port P] [--method decide|noop] [--mode closed|open] [--concurrency N] [--rate R]\n"
           "                 [--connections C] [--duration S] [--warmup S] [--first-customer ID] [--customers N]\n"
-          "                 [--channel N] [--offers N] [--server-pid PID] [--label TEXT]\n"
+          "                 [--channel N] [--offers N] [--server-pid PID] [--label TEXT] [--token T]\n"
           "  http: one request at a time per connection; closed loop needs --concurrency <= --connections\n");
   exit(2);
 }
@@ -885,6 +889,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--offers")) opt.offers = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--server-pid")) opt.server_pid = atoi(v);
     else if (!strcmp(a, "--label")) opt.label = v;
+    else if (!strcmp(a, "--token")) {
+      if (strlen(v) > 1000 || strpbrk(v, "\r\n")) usage();
+      opt.token = v;
+    }
     else if (!strcmp(a, "--transport")) {
       if (!strcmp(v, "grpc")) opt.transport = GRPC;
       else if (!strcmp(v, "lean")) opt.transport = LEAN;
@@ -913,8 +921,9 @@ int main(int argc, char **argv) {
     if (opt.channel >= 1 && opt.channel <= 7) snprintf(channel_json, sizeof channel_json, "\"%s\"", channels[opt.channel]);
     else snprintf(channel_json, sizeof channel_json, "%" PRIu64, opt.channel);
     bool v6 = strchr(opt.host, ':') != NULL;  // an IPv6 literal goes in brackets
-    int n = asprintf(&http_prefix, "POST %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nContent-Type: application/json\r\nContent-Length: ", opt.method, v6 ? "[" : "",
-                     opt.host, v6 ? "]" : "", opt.port);
+    int n = asprintf(&http_prefix, "POST %s HTTP/1.1\r\nHost: %s%s%s:%d\r\n%s%s%sContent-Type: application/json\r\nContent-Length: ", opt.method,
+                     v6 ? "[" : "", opt.host, v6 ? "]" : "", opt.port, opt.token ? "Authorization: Bearer " : "", opt.token ? opt.token : "",
+                     opt.token ? "\r\n" : "");
     if (n < 0) die("out of memory");
     http_prefix_len = (size_t)n;
     idle = calloc((size_t)opt.connections, sizeof(connection *));
