@@ -131,7 +131,7 @@ let package = Package(
     .target(
       name: "ArbiterHTTP",
       dependencies: [
-        "ArbiterCore", "ArbiterDecisioning", "ArbiterAPI", "ArbiterService", "ArbiterContactCentre",
+        "ArbiterCore", "ArbiterDecisioning", "ArbiterAPI", "ArbiterService", "ArbiterContactCentre", "ArbiterAccess",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -12,10 +12,9 @@ extension Authenticator {
     var nbf: NotBeforeClaim?
     var roles: [String]
 
-    func verify(using algorithm: some JWTAlgorithm) async throws {
-      try exp.verifyNotExpired()
-      try nbf?.verifyNotBefore()
-    }
+    /// Nothing here: the expiry and start are checked against the authenticator's clock once the
+    /// signature is.
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
   }
 
   /// A configured token key checked and ready to add to the key collection.
@@ -74,12 +73,8 @@ extension Authenticator {
     guard let tokens, let tokenKeysAdded else {
       throw ArbiterError(.unauthenticated, "the credential looks like a token, but this server accepts no tokens")
     }
+    if let known = rememberedToken(token) { return known }
     let text = String(token)
-    if let known = verifiedTokens.withLock({ $0[text] }), case .token(let expires) = known.credential,
-      Date() < expires
-    {
-      return known
-    }
     await tokenKeysAdded.value
     // jwt-kit would check a token naming an unknown key id (or none) with its default key: such a
     // token is refused here instead, so that a key id always means the key it names.
@@ -103,6 +98,10 @@ extension Authenticator {
     } catch {
       throw ArbiterError(.unauthenticated, "the bearer token is not valid: \(Self.reason(error))")
     }
+    let time = now()
+    if let problem = Self.timeProblem(claims, at: time) {
+      throw ArbiterError(.unauthenticated, "the bearer token is not valid: \(problem)")
+    }
     let roles: Role
     do {
       roles = try Role(names: claims.roles)
@@ -115,6 +114,25 @@ extension Authenticator {
       known[text] = principal
     }
     return principal
+  }
+
+  /// A token verified before and not expired since.
+  func rememberedToken(_ token: Substring) -> Principal? {
+    guard let known = verifiedTokens.withLock({ $0[String(token)] }), case .token(let expires) = known.credential,
+      now() < expires
+    else { return nil }
+    return known
+  }
+
+  /// What is wrong with a token's times at `time`: expired, or not valid yet; nil when neither.
+  static func timeProblem(_ claims: TokenClaims, at time: Date) -> String? {
+    do {
+      try claims.exp.verifyNotExpired(currentDate: time)
+      try claims.nbf?.verifyNotBefore(currentDate: time)
+      return nil
+    } catch {
+      return reason(error)
+    }
   }
 
   /// Why jwt-kit refused a token, in a few words (its descriptions carry whole claims).

@@ -31,10 +31,17 @@ public final class Authenticator: Sendable {
   private let unauthenticatedCount = Atomic<UInt64>(0)
   private let permissionDeniedCount = Atomic<UInt64>(0)
 
+  /// The time tokens' expiry and start are checked against.
+  let now: @Sendable () -> Date
+
   /// An authenticator for `configuration`; a key that is too short, a duplicate name or id, or a
-  /// public key that does not parse is refused, naming it.
-  public init(configuration: AccessConfiguration) throws(ArbiterError) {
+  /// public key that does not parse is refused, naming it. `now` is the clock tokens are checked
+  /// against (tests move it).
+  public init(
+    configuration: AccessConfiguration, now: @escaping @Sendable () -> Date = { Date() }
+  ) throws(ArbiterError) {
     required = configuration.required
+    self.now = now
     var names = Set<String>()
     var keys: [(name: String, digest: [UInt8], roles: Role)] = []
     for (i, key) in configuration.apiKeys.enumerated() {
@@ -68,13 +75,47 @@ public final class Authenticator: Sendable {
     (unauthenticatedCount.load(ordering: .relaxed), permissionDeniedCount.load(ordering: .relaxed))
   }
 
+  /// What a check could settle without waiting.
+  public enum ImmediateCheck: Sendable {
+    /// Let through: the caller, who holds the role, or nil when credentials are not required.
+    case allowed(Principal?)
+    /// Refused, and counted: UNAUTHENTICATED or PERMISSION_DENIED.
+    case refused(ArbiterError)
+    /// A token not verified before: ``authorize(authorization:needs:for:)`` verifies it.
+    case needsVerifying
+  }
+
+  /// The check as far as it goes without waiting: API keys and tokens verified before are
+  /// settled here (a door answering on its event loop uses this), a new token is not.
+  public func checkWithoutWaiting(authorization: String?, needs role: Role, for action: String) -> ImmediateCheck {
+    guard required else { return .allowed(nil) }
+    do throws(ArbiterError) {
+      let secret = try Self.bearer(in: authorization)
+      if secret.contains(".") {
+        guard let known = rememberedToken(secret) else { return .needsVerifying }
+        return judge(known, needs: role, for: action)
+      }
+      guard let holder = principal(ofAPIKey: secret) else {
+        throw ArbiterError(.unauthenticated, "the API key is not one this server knows")
+      }
+      return judge(holder, needs: role, for: action)
+    } catch {
+      unauthenticatedCount.add(1, ordering: .relaxed)
+      return .refused(error)
+    }
+  }
+
   /// The principal an `authorization` header value names, if it may do what `role` allows;
   /// nil when credentials are not required. `action` names the request in refusals, e.g.
   /// "arbiter.v1.DecisionService/Decide".
   public func authorize(
     authorization: String?, needs role: Role, for action: String
   ) async throws(ArbiterError) -> Principal? {
-    guard required else { return nil }
+    switch checkWithoutWaiting(authorization: authorization, needs: role, for: action) {
+    case .allowed(let principal): return principal
+    case .refused(let error): throw error
+    case .needsVerifying: break
+    }
     let principal: Principal
     do {
       principal = try await authenticate(authorization: authorization)
@@ -82,14 +123,21 @@ public final class Authenticator: Sendable {
       unauthenticatedCount.add(1, ordering: .relaxed)
       throw error
     }
+    if case .refused(let error) = judge(principal, needs: role, for: action) { throw error }
+    return principal
+  }
+
+  /// Allowed when `principal` holds `role`; a refusal otherwise, counted.
+  private func judge(_ principal: Principal, needs role: Role, for action: String) -> ImmediateCheck {
     guard principal.roles.contains(role) else {
       permissionDeniedCount.add(1, ordering: .relaxed)
-      throw ArbiterError(
-        .permissionDenied,
-        "'\(principal.name)' may not call \(action): it needs the role \(role), and '\(principal.name)' has \(principal.roles)"
-      )
+      return .refused(
+        ArbiterError(
+          .permissionDenied,
+          "'\(principal.name)' may not call \(action): it needs the role \(role), and '\(principal.name)' has \(principal.roles)"
+        ))
     }
-    return principal
+    return .allowed(principal)
   }
 
   /// Who an `authorization` header value (`Bearer <API key or token>`) names.

@@ -1,4 +1,5 @@
 import ArbiterAPI
+import ArbiterAccess
 import ArbiterContactCentre
 import ArbiterCore
 import ArbiterDecisioning
@@ -27,12 +28,15 @@ public struct HTTPAPI: Sendable {
   let contactCentre: CallDistributor
   let configuration: HTTPDoorConfiguration
   let logger: Logger
+  /// Checks each request's credential against the role its route needs.
+  let authenticator: Authenticator
 
   /// The API over `live`; `echo` answers the no-op baseline, `contactCentre` distributes calls.
   public init(
     live: LiveState, health: HealthService, echo: Arbiter_V1_DecideResponse, contactCentre: CallDistributor,
-    configuration: HTTPDoorConfiguration, logger: Logger
+    configuration: HTTPDoorConfiguration, authenticator: Authenticator, logger: Logger
   ) {
+    self.authenticator = authenticator
     self.live = live
     decisions = DecisionService(live: live)
     profiles = ProfileService(live: live)
@@ -45,22 +49,34 @@ public struct HTTPAPI: Sendable {
     self.logger = logger
   }
 
-  /// The paths the API serves, as route patterns, with their methods.
-  static let routes: [(pattern: String, methods: String)] = [
-    ("/v1/decide", "POST"), ("/v1/personalize", "POST"), ("/v1/outcomes", "POST"),
-    ("/v1/customers/*/profile", "GET"), ("/v1/status", "GET"), ("/health", "GET"), ("/v1/benchmark/echo", "POST"),
-    ("/v1/callbacks", "POST"), ("/v1/calls", "POST"), ("/v1/contact-centre", "GET"), ("/v1/agents/*/events", "GET"),
-    ("/v1/agents/*/state", "POST"), ("/v1/dashboard", "GET"), ("/openapi.json", "GET"),
+  /// The paths the API serves, as route patterns, with their methods and the role they need: the
+  /// role of the RPC a route maps to (``MethodRoles``), `decide` for the contact centre's (the
+  /// website's call-back, the telephony system's calls, the agents' consoles), `admin` for the
+  /// dashboard; nil for those open to all.
+  static let routes: [(pattern: String, methods: String, role: Role?)] = [
+    ("/v1/decide", "POST", MethodRoles.role(for: Arbiter_V1_DecisionService.Method.Decide.descriptor)),
+    ("/v1/personalize", "POST", MethodRoles.role(for: Arbiter_V1_DecisionService.Method.Personalize.descriptor)),
+    ("/v1/outcomes", "POST", MethodRoles.role(for: Arbiter_V1_DecisionService.Method.RecordOutcomes.descriptor)),
+    ("/v1/customers/*/profile", "GET", MethodRoles.role(for: Arbiter_V1_ProfileService.Method.GetProfile.descriptor)),
+    ("/v1/status", "GET", MethodRoles.role(for: Arbiter_V1_AdminService.Method.GetStatus.descriptor)),
+    ("/health", "GET", nil),
+    ("/v1/benchmark/echo", "POST", MethodRoles.role(for: Arbiter_V1_BenchmarkService.Method.Echo.descriptor)),
+    ("/v1/callbacks", "POST", .decide), ("/v1/calls", "POST", .decide), ("/v1/contact-centre", "GET", .decide),
+    ("/v1/agents/*/events", "GET", .decide), ("/v1/agents/*/state", "POST", .decide), ("/v1/dashboard", "GET", .admin),
+    ("/openapi.json", "GET", nil),
   ]
 
-  /// The methods `path` is served with (for a 405's `Allow`), or nil for a path not served.
-  static func allowedMethods(_ path: String) -> String? {
+  /// The route `path` matches, if any.
+  static func route(_ path: String) -> (pattern: String, methods: String, role: Role?)? {
     let parts = path.split(separator: "/", omittingEmptySubsequences: false)
     return routes.first { route in
       let pattern = route.pattern.split(separator: "/", omittingEmptySubsequences: false)
       return pattern.count == parts.count && zip(pattern, parts).allSatisfy { $0 == "*" || $0 == $1 }
-    }?.methods
+    }
   }
+
+  /// The methods `path` is served with (for a 405's `Allow`), or nil for a path not served.
+  static func allowedMethods(_ path: String) -> String? { route(path)?.methods }
 
   /// The router: the API's routes, the pages from `webRoot`, and the door's middleware.
   public func router(webRoot: String?) -> Router<ArbiterRequestContext> {
@@ -68,6 +84,7 @@ public struct HTTPAPI: Sendable {
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: CORSPolicyMiddleware(origins: Set(configuration.corsOrigins)))
     router.add(middleware: JSONErrorMiddleware(allowedMethods: Self.allowedMethods))
+    router.add(middleware: AccessMiddleware(authenticator: authenticator))
     if let webRoot {
       // Revalidated on every load (ETag), so a new server's pages are never stale.
       let cache = CacheControl([(MediaType(type: .any), [CacheControl.Value.noCache])])

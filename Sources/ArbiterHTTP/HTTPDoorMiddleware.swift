@@ -1,3 +1,5 @@
+import ArbiterAccess
+import ArbiterCore
 import Atomics
 import Foundation
 import GRPCCore
@@ -109,5 +111,29 @@ struct JSONErrorMiddleware: RouterMiddleware {
       context.logger.error("HTTP request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
       throw HTTPAPIError(.internalError, "the server could not answer: \(error)")
     }
+  }
+}
+
+/// The HTTP door's access check: the `Authorization` header's credential against the role the
+/// route needs (``HTTPAPI/routes``), before the route runs. Pages, the snippet, `/health` and
+/// `/openapi.json` are open to all. Refusals are JSON: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED.
+struct AccessMiddleware: RouterMiddleware {
+  typealias Context = ArbiterRequestContext
+  let authenticator: Authenticator
+
+  func handle(
+    _ request: Request, context: ArbiterRequestContext,
+    next: (Request, ArbiterRequestContext) async throws -> Response
+  ) async throws -> Response {
+    if authenticator.required, let role = HTTPAPI.route(request.uri.path)?.role {
+      do throws(ArbiterError) {
+        _ = try await authenticator.authorize(
+          authorization: request.headers[.authorization], needs: role,
+          for: "\(request.method.rawValue) \(request.uri.path)")
+      } catch {
+        throw HTTPAPIError(error)
+      }
+    }
+    return try await next(request, context)
   }
 }

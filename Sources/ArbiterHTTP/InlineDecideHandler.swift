@@ -1,3 +1,4 @@
+import ArbiterCore
 import Dispatch
 import NIOCore
 import NIOHTTP1
@@ -27,6 +28,8 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
     /// The body so far; nil once it is over the limit (the rest is read and dropped).
     var body: ByteBuffer?
     var started: UInt64
+    /// The access check's refusal, answered once the request is read (as the router would).
+    var refusal: ArbiterError?
   }
 
   private let api: HTTPAPI
@@ -50,10 +53,13 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
   package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     switch unwrapInboundIn(data) {
     case .head(let head):
-      if passedInFlight == 0, Self.isAnsweredHere(head) {
+      // A credential that cannot be settled without waiting (a token not verified before) goes
+      // to the router, whose check verifies it (and remembers it for the next request).
+      if passedInFlight == 0, Self.isAnsweredHere(head), let refusal = accessCheck(head) {
         let body = context.channel.allocator.buffer(capacity: 1_024)
         reading = Reading(
-          head: head, isEcho: head.uri == Self.echoPath, body: body, started: DispatchTime.now().uptimeNanoseconds)
+          head: head, isEcho: head.uri == Self.echoPath, body: body, started: DispatchTime.now().uptimeNanoseconds,
+          refusal: refusal)
       } else {
         passedInFlight += 1
         context.fireChannelRead(data)
@@ -97,6 +103,20 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
 
   private static let decidePath = "/v1/decide", echoPath = "/v1/benchmark/echo"
 
+  /// The access check as far as it goes here: `.some(nil)` allowed, `.some(error)` refused, nil
+  /// when a token must be verified first (by the router).
+  private func accessCheck(_ head: HTTPRequestHead) -> ArbiterError?? {
+    guard api.authenticator.required else { return .some(nil) }
+    let role = HTTPAPI.route(head.uri)?.role ?? .decide
+    switch api.authenticator.checkWithoutWaiting(
+      authorization: head.headers.first(name: "authorization"), needs: role, for: "POST \(head.uri)")
+    {
+    case .allowed: return .some(nil)
+    case .refused(let error): return .some(error)
+    case .needsVerifying: return nil
+    }
+  }
+
   /// A keep-alive HTTP/1.1 `POST /v1/decide` (or its no-op baseline) with nothing to negotiate.
   package static func isAnsweredHere(_ head: HTTPRequestHead) -> Bool {
     head.method == .POST && (head.uri == decidePath || head.uri == echoPath) && head.version == .http1_1
@@ -111,6 +131,7 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
     var allow: String?
     let bytes: [UInt8]
     do throws(HTTPAPIError) {
+      if let refusal = request.refusal { throw HTTPAPIError(refusal) }
       try HTTPAPI.checkContentType(headers.first(name: "content-type"))
       guard let body = request.body else { throw HTTPAPIError.bodyOverLimit }
       if request.isEcho {

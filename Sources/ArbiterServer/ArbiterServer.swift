@@ -192,7 +192,7 @@ public final class ArbiterServer: Service, Sendable {
   public var httpAPI: HTTPAPI {
     HTTPAPI(
       live: live, health: health, echo: echo, contactCentre: contactCentre, configuration: configuration.http,
-      logger: logger)
+      authenticator: authenticator, logger: logger)
   }
 
   /// The HTTP/JSON door on `port`, telling its bound port to ``httpBoundPort``.

@@ -6,6 +6,7 @@ import Crypto
 import Foundation
 import GRPCCore
 import JWTKit
+import Synchronization
 import Testing
 
 /// Credentials and roles: API keys and signed tokens checked by ``Authenticator``, and the gRPC
@@ -106,18 +107,23 @@ import Testing
   }
 
   @Test func aRememberedTokenStillExpires() async throws {
-    let access = try Authenticator(configuration: Self.configuration())
-    let token = try await Self.token(roles: ["decide"], after: 1.2)
-    // Verified, then taken from memory, until its expiry passes.
+    let clock = Mutex(Date())
+    let access = try Authenticator(configuration: Self.configuration(), now: { clock.withLock { $0 } })
+    let token = try await Self.token(roles: ["decide"], after: 600)
+    // Verified, then taken from memory, until its expiry passes on the authenticator's clock.
     #expect(try await access.authenticate(authorization: "Bearer \(token)").name == "agent-7")
+    clock.withLock { $0 += 590 }
     #expect(try await access.authenticate(authorization: "Bearer \(token)").name == "agent-7")
-    try await Task.sleep(for: .milliseconds(2_300))
+    clock.withLock { $0 += 20 }
     do {
       _ = try await access.authenticate(authorization: "Bearer \(token)")
       Issue.record("an expired token was taken from memory")
     } catch {
       #expect(error.code == .unauthenticated && error.message.contains("expired"), "\(error.message)")
     }
+    // Back at the present the token is valid again: the memory holds its expiry, not a verdict.
+    clock.withLock { $0 = Date() }
+    #expect(try await access.authenticate(authorization: "Bearer \(token)").roles == .decide)
   }
 
   @Test func badConfigurationIsRefusedNamingTheKey() {
