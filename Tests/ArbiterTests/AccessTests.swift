@@ -205,4 +205,17 @@ import Testing
       } throws: { error in (error as? ArbiterError)?.message.contains(words) == true }
     }
   }
+
+  /// The README's "every key, with its default" block is a valid file, and says what the
+  /// defaults are.
+  @Test func theREADMEsConfigurationBlockIsTheDefaults() throws {
+    let readme = try String(contentsOfFile: TestSupport.repoRoot + "/README.md", encoding: .utf8)
+    let start = try #require(readme.range(of: "Every key, with its default:\n\n```yaml\n"))
+    let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
+    let parsed = try ArbiterConfiguration.parse(String(readme[start.upperBound..<end.lowerBound]), file: "README.md")
+    let defaults = ArbiterConfiguration()
+    #expect(parsed.access.required == defaults.access.required)
+    #expect(parsed.grpc.port == defaults.grpc.port && parsed.lean.port == defaults.lean.port)
+    #expect(parsed.host == defaults.host)
+  }
 }
