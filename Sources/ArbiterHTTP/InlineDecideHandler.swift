@@ -1,3 +1,4 @@
+import ArbiterAccess
 import ArbiterCore
 import Dispatch
 import NIOCore
@@ -102,12 +103,15 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
   }
 
   private static let decidePath = "/v1/decide", echoPath = "/v1/benchmark/echo"
+  /// The roles their routes need (``HTTPAPI/routes``), looked up once.
+  private static let decideRole = HTTPAPI.route(decidePath)?.role ?? .admin
+  private static let echoRole = HTTPAPI.route(echoPath)?.role ?? .admin
 
   /// The access check as far as it goes here: `.some(nil)` allowed, `.some(error)` refused, nil
   /// when a token must be verified first (by the router).
   private func accessCheck(_ head: HTTPRequestHead) -> ArbiterError?? {
     guard api.authenticator.required else { return .some(nil) }
-    let role = HTTPAPI.route(head.uri)?.role ?? .decide
+    let role = head.uri == Self.echoPath ? Self.echoRole : Self.decideRole
     switch api.authenticator.checkWithoutWaiting(
       authorization: head.headers.first(name: "authorization"), needs: role, for: "POST \(head.uri)")
     {
