@@ -12,8 +12,8 @@ extension Authenticator {
     var nbf: NotBeforeClaim?
     var roles: [String]
 
-    /// Nothing here: the expiry and start are checked against the authenticator's clock once the
-    /// signature is.
+    /// Nothing here (jwt-kit's own verification is not used): the expiry and start are checked
+    /// against the authenticator's clock once the signature is.
     func verify(using algorithm: some JWTAlgorithm) async throws {}
   }
 
@@ -68,47 +68,49 @@ extension Authenticator {
     return prepared
   }
 
-  /// Who a signed token names, once its signature, expiry and roles are checked.
+  /// Who a signed token names: remembered from an earlier verification, or verified now.
   func principal(ofToken token: Substring) async throws(ArbiterError) -> Principal {
+    if let known = rememberedToken(token) { return known }
+    return try await verify(token: token)
+  }
+
+  /// Verifies a token once: jwt-kit parses it, the key it names (``tokenKeyIds``; jwt-kit would
+  /// fall back to its default key for an unknown id, which is refused here so that an id always
+  /// means its key) checks the signature over the header and payload, then its times (on
+  /// ``now``) and roles are checked. The principal is remembered until the token expires.
+  func verify(token: Substring) async throws(ArbiterError) -> Principal {
+    func invalid(_ reason: String) -> ArbiterError {
+      ArbiterError(.unauthenticated, "the bearer token is not valid: \(reason)")
+    }
     guard let tokens, let tokenKeysAdded else {
       throw ArbiterError(.unauthenticated, "the credential looks like a token, but this server accepts no tokens")
     }
-    if let known = rememberedToken(token) { return known }
-    let text = String(token)
-    await tokenKeysAdded.value
-    // jwt-kit would check a token naming an unknown key id (or none) with its default key: such a
-    // token is refused here instead, so that a key id always means the key it names.
-    let kid: String?
-    do {
-      kid = try DefaultJWTParser().parse(Array(token.utf8), as: TokenClaims.self).header.kid
-    } catch {
-      throw ArbiterError(.unauthenticated, "the bearer token is not valid: \(Self.reason(error))")
+    let bytes = Array(token.utf8)
+    let parsed: (header: JWTHeader, payload: TokenClaims, signature: Data)
+    do { parsed = try DefaultJWTParser().parse(bytes, as: TokenClaims.self) } catch {
+      throw invalid(Self.reason(error))
     }
+    let kid = parsed.header.kid
     if let kid {
-      guard tokenKeyIds.contains(kid) else {
-        throw ArbiterError(
-          .unauthenticated, "the bearer token is not valid: it names a key id this server does not have")
-      }
+      guard tokenKeyIds.contains(kid) else { throw invalid("it names a key id this server does not have") }
     } else if !hasTokenKeyWithoutId {
-      throw ArbiterError(.unauthenticated, "the bearer token is not valid: it names no key id (kid)")
+      throw invalid("it names no key id (kid)")
     }
-    let claims: TokenClaims
+    await tokenKeysAdded.value
     do {
-      claims = try await tokens.verify(Array(token.utf8), as: TokenClaims.self)
+      let key = try await tokens.getKey(for: kid.map { JWKIdentifier(string: $0) })
+      // What was signed: the header and payload as sent, up to the second dot.
+      let signed = bytes.prefix(upTo: bytes.lastIndex(of: UInt8(ascii: ".")) ?? bytes.endIndex)
+      guard try key.verify(parsed.signature, signs: signed) else { throw JWTError.signatureVerificationFailed }
     } catch {
-      throw ArbiterError(.unauthenticated, "the bearer token is not valid: \(Self.reason(error))")
+      throw invalid(Self.reason(error))
     }
-    let time = now()
-    if let problem = Self.timeProblem(claims, at: time) {
-      throw ArbiterError(.unauthenticated, "the bearer token is not valid: \(problem)")
-    }
+    let claims = parsed.payload
+    if let problem = Self.timeProblem(claims, at: now()) { throw invalid(problem) }
     let roles: Role
-    do {
-      roles = try Role(names: claims.roles)
-    } catch {
-      throw ArbiterError(.unauthenticated, "the bearer token is not valid: \(error.message)")
-    }
+    do { roles = try Role(names: claims.roles) } catch { throw invalid(error.message) }
     let principal = Principal(name: claims.sub.value, roles: roles, credential: .token(expires: claims.exp.value))
+    let text = String(token)
     verifiedTokens.withLock { known in
       if known.count >= Self.verifiedTokenLimit { known.removeAll(keepingCapacity: true) }
       known[text] = principal

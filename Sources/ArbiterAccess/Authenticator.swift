@@ -95,10 +95,7 @@ public final class Authenticator: Sendable {
         guard let known = rememberedToken(secret) else { return .needsVerifying }
         return judge(known, needs: role, for: action)
       }
-      guard let holder = principal(ofAPIKey: secret) else {
-        throw ArbiterError(.unauthenticated, "the API key is not one this server knows")
-      }
-      return judge(holder, needs: role, for: action)
+      return judge(try holder(ofAPIKey: secret), needs: role, for: action)
     } catch {
       unauthenticatedCount.add(1, ordering: .relaxed)
       return .refused(error)
@@ -116,9 +113,10 @@ public final class Authenticator: Sendable {
     case .refused(let error): throw error
     case .needsVerifying: break
     }
+    // Settled above but for verifying a token not seen before.
     let principal: Principal
     do {
-      principal = try await authenticate(authorization: authorization)
+      principal = try await verify(token: try Self.bearer(in: authorization))
     } catch {
       unauthenticatedCount.add(1, ordering: .relaxed)
       throw error
@@ -143,13 +141,16 @@ public final class Authenticator: Sendable {
   /// Who an `authorization` header value (`Bearer <API key or token>`) names.
   public func authenticate(authorization: String?) async throws(ArbiterError) -> Principal {
     let secret = try Self.bearer(in: authorization)
-    if !secret.contains(".") {
-      guard let principal = principal(ofAPIKey: secret) else {
-        throw ArbiterError(.unauthenticated, "the API key is not one this server knows")
-      }
-      return principal
-    }
+    if !secret.contains(".") { return try holder(ofAPIKey: secret) }
     return try await principal(ofToken: secret)
+  }
+
+  /// The holder of an API key; an unknown key is refused.
+  private func holder(ofAPIKey secret: Substring) throws(ArbiterError) -> Principal {
+    guard let principal = principal(ofAPIKey: secret) else {
+      throw ArbiterError(.unauthenticated, "the API key is not one this server knows")
+    }
+    return principal
   }
 
   /// The holder of an API key, or nil. Constant time in the key: every configured digest is
