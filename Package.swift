@@ -112,7 +112,7 @@ let package = Package(
     .target(
       name: "ArbiterLean",
       dependencies: [
-        "ArbiterCore", "ArbiterDecisioning", "ArbiterAPI", "ArbiterService",
+        "ArbiterCore", "ArbiterDecisioning", "ArbiterAPI", "ArbiterService", "ArbiterAccess",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Logging", package: "swift-log"),

@@ -125,6 +125,63 @@ public final class Authenticator: Sendable {
     return principal
   }
 
+  /// What a bare credential (an API key or a token, without `Bearer `) names, as far as it goes
+  /// without waiting: the lean protocol's hello frame carries one for its whole connection.
+  public enum Identification: Sendable {
+    /// The holder of an API key, or of a token verified before.
+    case known(Principal)
+    /// Not a credential this server accepts; counted.
+    case refused(ArbiterError)
+    /// A token not verified before: ``identify(credential:)`` verifies it.
+    case needsVerifying
+  }
+
+  /// Who `credential` names, without waiting; an unknown API key is refused and counted.
+  public func identifyWithoutWaiting(credential: Substring) -> Identification {
+    guard !credential.isEmpty else {
+      unauthenticatedCount.add(1, ordering: .relaxed)
+      return .refused(ArbiterError(.unauthenticated, "the credential is empty"))
+    }
+    if credential.contains(".") {
+      return rememberedToken(credential).map { .known($0) } ?? .needsVerifying
+    }
+    do throws(ArbiterError) {
+      return .known(try holder(ofAPIKey: credential))
+    } catch {
+      unauthenticatedCount.add(1, ordering: .relaxed)
+      return .refused(error)
+    }
+  }
+
+  /// Who `credential` names, verifying a token not seen before; a refusal is counted.
+  public func identify(credential: Substring) async throws(ArbiterError) -> Principal {
+    switch identifyWithoutWaiting(credential: credential) {
+    case .known(let principal): return principal
+    case .refused(let error): throw error
+    case .needsVerifying:
+      do { return try await verify(token: credential) } catch {
+        unauthenticatedCount.add(1, ordering: .relaxed)
+        throw error
+      }
+    }
+  }
+
+  /// Whether `principal`, identified earlier (a lean connection's hello), may still do what
+  /// `role` allows: nil when it may; UNAUTHENTICATED once its token has expired, or
+  /// PERMISSION_DENIED without the role, counted.
+  public func permit(_ principal: Principal, needs role: Role, for action: String) -> ArbiterError? {
+    if case .token(let expires) = principal.credential, now() >= expires {
+      unauthenticatedCount.add(1, ordering: .relaxed)
+      return ArbiterError(.unauthenticated, "the bearer token of '\(principal.name)' has expired")
+    }
+    if case .refused(let error) = judge(principal, needs: role, for: action) { return error }
+    return nil
+  }
+
+  /// Counts a request refused for carrying no credential at all (a door that checks for one
+  /// before asking here, such as a lean connection without a hello).
+  public func countMissingCredential() { unauthenticatedCount.add(1, ordering: .relaxed) }
+
   /// Allowed when `principal` holds `role`; a refusal otherwise, counted.
   private func judge(_ principal: Principal, needs role: Role, for action: String) -> ImmediateCheck {
     guard principal.roles.contains(role) else {

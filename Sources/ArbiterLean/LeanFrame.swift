@@ -3,10 +3,12 @@ import NIOCore
 /// One frame of the lean protocol (docs/lean-protocol.md): a length-prefixed header and payload.
 ///
 ///     u32 length   bytes after this field (8 ... maxFrameSize)
-///     u8  type     1 request, 2 response, 4 error (then the connection closes)
+///     u8  type     1 request, 2 response, 3 hello (the connection's credential), 4 error (then
+///                  the connection closes)
 ///     u8  flags    0
 ///     u16 reserved 0
-///     u32 stream   the client's id for the call (nonzero; 0 only on error frames)
+///     u32 stream   the client's id for the call (nonzero; 0 on hello and error frames and the
+///                  hello's answer)
 ///     ... payload
 ///
 /// ``LeanFrameDecoder`` reads frames from a byte stream, ``LeanFrameEncoder`` writes them.
@@ -17,6 +19,9 @@ public struct LeanFrame: Sendable, Equatable {
     case request = 1
     /// The answer to a call: ``LeanResponseHead`` then the response message.
     case response = 2
+    /// The client's credential for the connection (an API key or a signed token), on stream 0;
+    /// answered by a response on stream 0.
+    case hello = 3
     /// A protocol violation, on stream 0; the server closes the connection after it.
     case error = 4
   }

@@ -1,4 +1,5 @@
 import ArbiterAPI
+import ArbiterAccess
 import ArbiterCore
 import ArbiterDecisioning
 import ArbiterService
@@ -30,12 +31,23 @@ package struct LeanMethodTable: Sendable {
     case pooled(@Sendable ([UInt8]) async throws -> [UInt8])
   }
 
-  private let methods: [String: Method]
+  /// A method and the role a caller needs for it (nil: open to all).
+  package struct Entry: Sendable {
+    /// How it runs.
+    package let method: Method
+    /// The role it needs, as on every door (``MethodRoles``).
+    package let role: Role?
+  }
 
-  /// A table serving each method under its descriptor's path (see ``path(of:)``).
+  private let methods: [String: Entry]
+
+  /// A table serving each method under its descriptor's path (see ``path(of:)``), each needing
+  /// the role ``MethodRoles`` gives it.
   package init(_ methods: [MethodDescriptor: Method]) {
-    var table: [String: Method] = [:]
-    for (descriptor, method) in methods { table[Self.path(of: descriptor)] = method }
+    var table: [String: Entry] = [:]
+    for (descriptor, method) in methods {
+      table[Self.path(of: descriptor)] = Entry(method: method, role: MethodRoles.role(for: descriptor))
+    }
     self.methods = table
   }
 
@@ -43,8 +55,8 @@ package struct LeanMethodTable: Sendable {
   /// (e.g. "/arbiter.v1.DecisionService/Decide").
   package static func path(of descriptor: MethodDescriptor) -> String { "/" + descriptor.fullyQualifiedMethod }
 
-  /// The method served at `path`, or nil.
-  package subscript(path: String) -> Method? { methods[path] }
+  /// The method served at `path` and its role, or nil.
+  package subscript(path: String) -> Entry? { methods[path] }
 
   /// Arbiter's unary methods over `live`; `echoResponse` is the no-op baseline's answer.
   package init(live: LiveState, logger: Logger, echoResponse: [UInt8]) {

@@ -1,3 +1,4 @@
+import ArbiterAccess
 import ArbiterCore
 import ArbiterDecisioning
 import ArbiterService
@@ -16,23 +17,45 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
   package typealias OutboundOut = ByteBuffer
 
   let methods: LeanMethodTable
+  /// Checks the hello's credential and each call's role; nil when credentials are not required.
+  let authenticator: Authenticator?
   let logger: Logger
   private var pending: ByteBuffer?
   private var inFlight = Set<UInt32>()
   /// When the current read burst began: a frame's timeout counts from when the server read it,
   /// so a frame that waited behind others of its burst has used that wait.
   private var burstStarted: UInt64?
+  /// Who the connection's hello named (nil: no hello yet, or a refused one).
+  var principal: Principal?
+  /// Frames read while the hello's token is verified off the event loop, handled in order once
+  /// it is (reading stops meanwhile); nil when no verification is under way.
+  var heldWhileVerifying: [LeanFrame]?
 
-  /// A handler answering with `methods`.
-  package init(methods: LeanMethodTable, logger: Logger) {
+  /// A handler answering with `methods`, checking credentials with `authenticator` (nil: none
+  /// are required).
+  package init(methods: LeanMethodTable, authenticator: Authenticator?, logger: Logger) {
     self.methods = methods
+    self.authenticator = authenticator
     self.logger = logger
   }
 
   package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    var frame = unwrapInboundIn(data)
+    let frame = unwrapInboundIn(data)
+    if heldWhileVerifying != nil {
+      heldWhileVerifying!.append(frame)
+      return
+    }
+    handle(frame, context)
+  }
+
+  func handle(_ frame: LeanFrame, _ context: ChannelHandlerContext) {
+    var frame = frame
     let received = burstStarted ?? DispatchTime.now().uptimeNanoseconds
     burstStarted = received
+    if frame.kind == .hello {
+      hello(frame, context)
+      return
+    }
     guard frame.kind == .request, frame.stream != 0 else {
       fail(
         context,
@@ -48,15 +71,21 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       fail(context, error.message)
       return
     }
-    let bytes = [UInt8](frame.payload.readableBytesView)
     let stream = frame.stream
-    let deadline = header.timeoutMicros == 0 ? UInt64.max : received + UInt64(header.timeoutMicros) * 1_000
-    guard let method = methods[header.method] else {
+    guard let entry = methods[header.method] else {
       respond(
         context, stream, .unimplemented, "method \(header.method) is not served over the lean protocol",
         header.requestId, [])
       return
     }
+    // Refused before any work: no hello, a refused one, an expired token or a missing role.
+    if let refusal = accessRefusal(needs: entry.role, for: header.method) {
+      let (status, message) = Self.status(of: refusal)
+      respond(context, stream, status, message, header.requestId, [])
+      return
+    }
+    let bytes = [UInt8](frame.payload.readableBytesView)
+    let deadline = header.timeoutMicros == 0 ? UInt64.max : received + UInt64(header.timeoutMicros) * 1_000
     // Expired before it could start (it waited behind its burst): refused before any work.
     guard DispatchTime.now().uptimeNanoseconds <= deadline else {
       respond(
@@ -65,7 +94,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       return
     }
     let stillWanted = { DispatchTime.now().uptimeNanoseconds <= deadline }
-    switch method {
+    switch entry.method {
     case .inline(let handle):
       answerInline(
         context, stream, requestId: header.requestId,
@@ -153,7 +182,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
     }
   }
 
-  private func respond(
+  func respond(
     _ context: ChannelHandlerContext, _ stream: UInt32, _ status: Status.Code, _ message: String, _ requestId: String,
     _ body: [UInt8]
   ) {
@@ -190,12 +219,14 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
   /// Backpressure: while the client does not read its responses, stop reading its requests (TCP
   /// then holds the client back) instead of queueing unbounded work and output.
   package func channelWritabilityChanged(context: ChannelHandlerContext) {
-    context.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in }
-    if context.channel.isWritable { context.read() }
+    // While a hello's token is verified, reading stays off (``hello(_:_:)``).
+    let reading = context.channel.isWritable && heldWhileVerifying == nil
+    context.channel.setOption(ChannelOptions.autoRead, value: reading).whenFailure { _ in }
+    if reading { context.read() }
     context.fireChannelWritabilityChanged()
   }
 
-  private func flushPending(_ context: ChannelHandlerContext) {
+  func flushPending(_ context: ChannelHandlerContext) {
     guard let out = pending, out.readableBytes > 0 else { return }
     pending = nil
     context.writeAndFlush(wrapOutboundOut(out), promise: nil)
@@ -206,7 +237,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
     flushPending(context)
   }
 
-  private func fail(_ context: ChannelHandlerContext, _ message: String) {
+  func fail(_ context: ChannelHandlerContext, _ message: String) {
     flushPending(context)
     var out = context.channel.allocator.buffer(capacity: 64 + message.utf8.count)
     LeanFrameEncoder.writeResponseFrame(

@@ -1,3 +1,4 @@
+import ArbiterAccess
 import Logging
 import NIOCore
 import NIOPosix
@@ -9,18 +10,22 @@ package struct LeanServerService: Service {
   let host: String
   let port: Int
   let methods: LeanMethodTable
+  let authenticator: Authenticator?
   let maxFrameSize: Int
   let logger: Logger
   let onBound: @Sendable (Int) -> Void
 
-  /// A service binding `host:port` (0 picks a port, told to `onBound`) and serving `methods`.
+  /// A service binding `host:port` (0 picks a port, told to `onBound`) and serving `methods`,
+  /// each connection's credential checked by `authenticator` (nil: none required).
   package init(
-    host: String, port: Int, methods: LeanMethodTable, maxFrameSize: Int, logger: Logger,
+    host: String, port: Int, methods: LeanMethodTable, authenticator: Authenticator?, maxFrameSize: Int,
+    logger: Logger,
     onBound: @escaping @Sendable (Int) -> Void
   ) {
     self.host = host
     self.port = port
     self.methods = methods
+    self.authenticator = authenticator
     self.maxFrameSize = maxFrameSize
     self.logger = logger
     self.onBound = onBound
@@ -29,7 +34,8 @@ package struct LeanServerService: Service {
   /// Binds the port and serves until the task is cancelled or the group shuts down.
   package func run() async throws {
     let group = MultiThreadedEventLoopGroup.singleton
-    let methods = self.methods, logger = self.logger, maxFrameSize = self.maxFrameSize
+    let methods = self.methods, authenticator = self.authenticator, logger = self.logger,
+      maxFrameSize = self.maxFrameSize
     let channel = try await ServerBootstrap(group: group)
       .serverChannelOption(.backlog, value: 256)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -38,7 +44,8 @@ package struct LeanServerService: Service {
         channel.eventLoop.makeCompletedFuture {
           let decoder = LeanFrameDecoder(maxFrameSize: maxFrameSize, expectsPreamble: true)
           try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
-          try channel.pipeline.syncOperations.addHandler(LeanServerHandler(methods: methods, logger: logger))
+          try channel.pipeline.syncOperations.addHandler(
+            LeanServerHandler(methods: methods, authenticator: authenticator, logger: logger))
         }
       }
       .bind(host: host, port: port).get()

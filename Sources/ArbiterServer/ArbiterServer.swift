@@ -184,7 +184,7 @@ public final class ArbiterServer: Service, Sendable {
     return LeanServerService(
       host: configuration.host, port: port,
       methods: LeanMethodTable(live: live, logger: logger, echoResponse: echoResponse),
-      maxFrameSize: configuration.lean.maxFrameSize, logger: logger,
+      authenticator: authenticator.required ? authenticator : nil, maxFrameSize: configuration.lean.maxFrameSize, logger: logger,
       onBound: { bound in box.value.withLock { $0 = bound } })
   }
 

@@ -10,11 +10,18 @@ import Testing
 /// The C client (tools/c-client, on libprotobuf-c) built by its script and run against a live
 /// lean-protocol server: decide, record the outcome, a precise status, and a client-side deadline.
 @Suite struct CClientTests {
-  static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String)
-  {
+  /// Runs `executable`, in `directory` when given, with the environment's ARBITER_TOKEN variables
+  /// replaced by `environment`'s.
+  static func run(
+    _ executable: String, _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]
+  ) throws -> (status: Int32, output: String, error: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    var inherited = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ARBITER_TOKEN") }
+    inherited.merge(environment) { $1 }
+    process.environment = inherited
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -81,5 +88,41 @@ import Testing
     let late = try Self.run(tool, ["--port", silentPort, "--timeout-ms", "300", "decide", "--customer", "100042"])
     #expect(late.status == 4 && late.error.contains("deadline exceeded"), "\(late.error)")
     #expect(Date().timeIntervalSince(started) < 5)
+  }
+
+  /// With credentials required: the client sends its hello with --token, $ARBITER_TOKEN, or the
+  /// admin token in arbiter-data/admin-token of the directory it runs in; without any, or with a
+  /// wrong one, the server's refusal is what it says.
+  @Test(.timeLimit(.minutes(5))) func cClientSendsItsCredentialInTheHello() async throws {
+    let build = try Self.run("/bin/bash", [TestSupport.repoRoot + "/tools/c-client/build.sh"])
+    #expect(build.status == 0, "\(build.error)")
+    let tool = build.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    let empty = try TestSupport.temporaryDirectory()
+    let withToken = try TestSupport.temporaryDirectory()
+    try FileManager.default.createDirectory(atPath: withToken + "/arbiter-data", withIntermediateDirectories: true)
+    try (AccessTests.adminKey + "\n").write(
+      toFile: withToken + "/arbiter-data/admin-token", atomically: true, encoding: .utf8)
+
+    let server = try TestSupport.makeServer { $0.access = AccessTests.configuration() }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await server.runLeanServer(port: 0) }
+      let lean = String(try await TestSupport.leanPort(of: server))
+      let decide = ["--port", lean, "decide", "--customer", "100042"]
+      let none = try Self.run(tool, decide, in: empty)
+      #expect(none.status == 16 && none.error.contains("no credentials"), "\(none.error)")
+      let wrong = try Self.run(tool, ["--token", "not-a-key-of-this-server"] + decide, in: empty)
+      #expect(wrong.status == 16, "\(wrong.error)")
+      #expect(
+        wrong.error.contains("the server refused the credential: status 16: the API key is not one this server knows"))
+      let given = try Self.run(tool, ["--token", AccessTests.decideKey] + decide, in: empty)
+      #expect(given.status == 0 && given.output.hasPrefix("decision "), "\(given.error)")
+      let fromEnvironment = try Self.run(tool, decide, in: empty, environment: ["ARBITER_TOKEN": AccessTests.decideKey])
+      #expect(fromEnvironment.status == 0, "\(fromEnvironment.error)")
+      let fromDataDirectory = try Self.run(tool, decide, in: withToken)
+      #expect(fromDataDirectory.status == 0, "\(fromDataDirectory.error)")
+      let missingFile = try Self.run(tool, decide, in: empty, environment: ["ARBITER_TOKEN_FILE": empty + "/nothing"])
+      #expect(missingFile.status == 2 && missingFile.error.contains("cannot read ARBITER_TOKEN_FILE"))
+      group.cancelAll()
+    }
   }
 }

@@ -1,4 +1,5 @@
 import ArbiterAPI
+import ArbiterAccess
 import ArbiterCore
 import ArbiterLean
 import Foundation
@@ -44,9 +45,10 @@ import Testing
 
   /// The bytes of the documented example (docs/lean-protocol.md, "Example"): the hex column of
   /// its code block.
-  static func documentedExample() throws -> [UInt8] {
+  static func documentedExample(_ heading: String = "Example") throws -> [UInt8] {
     let text = try String(contentsOfFile: TestSupport.repoRoot + "/docs/lean-protocol.md", encoding: .utf8)
-    let example = try #require(text.components(separatedBy: "## Example").last)
+    let sections = text.components(separatedBy: "\n## ")
+    let example = try #require(sections.first { $0.hasPrefix(heading + "\n") }, "no section '## \(heading)'")
     let hexColumn = try Regex("^    ((?:[0-9a-f]{2} )*[0-9a-f]{2})(?:\\s{2,}|$)")
     var bytes: [UInt8] = []
     for line in example.split(separator: "\n") {
@@ -120,7 +122,7 @@ import Testing
     let violations: [([UInt8], String)] = [
       ([0, 0, 0, 7, 1, 0, 0, 0, 0, 0, 0], "frame length 7 is below the 8-byte header"),
       ([0, 0, 0, 8, 9, 0, 0, 0, 0, 0, 0, 1], "unknown frame type 9"),
-      ([0, 0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 1], "unknown frame type 3"),
+      ([0, 0, 0, 8, 5, 0, 0, 0, 0, 0, 0, 1], "unknown frame type 5"),
       ([0, 0, 0, 8, 1, 1, 0, 0, 0, 0, 0, 1], "frame flags and reserved bits must be 0"),
       ([0, 0, 0, 8, 1, 0, 0, 2, 0, 0, 0, 1], "frame flags and reserved bits must be 0"),
     ]
@@ -216,7 +218,10 @@ import Testing
 
   /// A handler (behind its decoder) over a stubbed table: Echo answers its request's bytes
   /// reversed, after `work` seconds; GetProfile fails with NOT_FOUND.
-  static func handlerChannel(calls: Calls, work: Double = 0) throws -> EmbeddedChannel {
+  /// With `authenticator`, calls need the hello's credential and their role.
+  static func handlerChannel(
+    calls: Calls, work: Double = 0, authenticator: Authenticator? = nil
+  ) throws -> EmbeddedChannel {
     let table = LeanMethodTable([
       Arbiter_V1_BenchmarkService.Method.Echo.descriptor: .inline { bytes, stillWanted throws(ArbiterError) in
         calls.add()
@@ -234,7 +239,7 @@ import Testing
     let channel = EmbeddedChannel()
     try channel.pipeline.syncOperations.addHandler(
       ByteToMessageHandler(LeanFrameDecoder(maxFrameSize: 1_024, expectsPreamble: true)))
-    try channel.pipeline.syncOperations.addHandler(LeanServerHandler(methods: table, logger: logger))
+    try channel.pipeline.syncOperations.addHandler(LeanServerHandler(methods: table, authenticator: authenticator, logger: logger))
     try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     return channel
   }

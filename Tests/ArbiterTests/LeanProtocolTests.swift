@@ -48,6 +48,12 @@ final class LeanTestClient {
     return be(UInt32(8 + payload.count)) + [type, 0, 0, 0] + be(stream) + payload
   }
 
+  /// A hello frame carrying `credential` (docs/lean-protocol.md), on stream 0.
+  static func hello(_ credential: String, stream: UInt32 = 0) -> [UInt8] {
+    func be<T: FixedWidthInteger>(_ v: T) -> [UInt8] { withUnsafeBytes(of: v.bigEndian) { Array($0) } }
+    return be(UInt32(8 + credential.utf8.count)) + [3, 0, 0, 0] + be(stream) + Array(credential.utf8)
+  }
+
   struct Response {
     var type: UInt8, stream: UInt32, status: Int, message: String, requestId: String, body: [UInt8]
   }

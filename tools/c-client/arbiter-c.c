@@ -1,8 +1,13 @@
 /* arbiter-c: decide and record outcomes over Arbiter's lean protocol, from C.
  *
- *   arbiter-c [--host H] [--port P] [--timeout-ms N] decide --customer ID [--channel web] [--max 3]
- *             [--reason R] [--page P]
- *   arbiter-c [--host H] [--port P] [--timeout-ms N] outcome --decision ID --offer ID --outcome accept
+ *   arbiter-c [--host H] [--port P] [--timeout-ms N] [--token T | --token-file F] decide --customer ID
+ *             [--channel web] [--max 3] [--reason R] [--page P]
+ *   arbiter-c [--host H] [--port P] [--timeout-ms N] [--token T | --token-file F] outcome --decision ID
+ *             --offer ID --outcome accept
+ *
+ * The credential sent in the connection's hello: --token, else --token-file's first line, else
+ * $ARBITER_TOKEN, $ARBITER_TOKEN_FILE, or the admin token the server wrote to arbiter-data/admin-token;
+ * with none, no hello is sent (a server that requires none).
  *
  * Exit status: the call's gRPC status code (0 OK), 2 for bad usage. */
 #include <stdio.h>
@@ -22,14 +27,14 @@ static int lookup(const char *name, const char **table, int n) {
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: arbiter-c [--host H] [--port P] [--timeout-ms N] decide --customer ID [--channel C] [--max N] [--reason R] [--page P]\n"
-          "       arbiter-c [--host H] [--port P] [--timeout-ms N] outcome --decision ID --offer ID --outcome accept|decline|click|impression|convert\n");
+          "usage: arbiter-c [--host H] [--port P] [--timeout-ms N] [--token T | --token-file F] decide --customer ID [--channel C] [--max N] [--reason R] [--page P]\n"
+          "       arbiter-c [--host H] [--port P] [--timeout-ms N] [--token T | --token-file F] outcome --decision ID --offer ID --outcome accept|decline|click|impression|convert\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
   const char *host = "127.0.0.1", *command = NULL, *channel = "web", *reason = "", *page = "";
-  const char *decision = NULL, *offer = NULL, *outcome = NULL;
+  const char *decision = NULL, *offer = NULL, *outcome = NULL, *token = NULL, *token_file = NULL;
   int port = 50052, timeout_ms = 1000, max = 3;
   unsigned long long customer = 0;
   for (int i = 1; i < argc; i++) {
@@ -40,6 +45,8 @@ int main(int argc, char **argv) {
     if (strcmp(a, "--host") == 0) host = v;
     else if (strcmp(a, "--port") == 0) port = atoi(v);
     else if (strcmp(a, "--timeout-ms") == 0) timeout_ms = atoi(v);
+    else if (strcmp(a, "--token") == 0) token = v;
+    else if (strcmp(a, "--token-file") == 0) token_file = v;
     else if (strcmp(a, "--customer") == 0) customer = strtoull(v, NULL, 10);
     else if (strcmp(a, "--channel") == 0) channel = v;
     else if (strcmp(a, "--max") == 0) max = atoi(v);
@@ -58,7 +65,39 @@ int main(int argc, char **argv) {
     fprintf(stderr, "arbiter-c: %s\n", err);
     return ARBITER_UNAVAILABLE;
   }
+  char credential[8192];
+  int found = 0;
+  if (token) {
+    snprintf(credential, sizeof credential, "%s", token);
+    found = 1;
+  } else if (token_file) {
+    FILE *f = fopen(token_file, "r");
+    if (!f) {
+      fprintf(stderr, "arbiter-c: cannot read --token-file %s\n", token_file);
+      arbiter_close(client);
+      return 2;
+    }
+    if (!fgets(credential, sizeof credential, f)) credential[0] = 0;
+    fclose(f);
+    credential[strcspn(credential, "\r\n")] = 0;
+    found = credential[0] != 0;
+  } else {
+    found = arbiter_find_credential(credential, sizeof credential);
+    if (found < 0) {
+      fprintf(stderr, "arbiter-c: %s\n", credential);
+      arbiter_close(client);
+      return 2;
+    }
+  }
   int status;
+  if (found) {
+    status = arbiter_hello(client, credential, timeout_ms, message, sizeof message);
+    if (status != 0) {
+      fprintf(stderr, "arbiter-c: the server refused the credential: status %d: %s\n", status, message);
+      arbiter_close(client);
+      return status;
+    }
+  }
   if (strcmp(command, "decide") == 0) {
     int ch = lookup(channel, channels, 8);
     if (customer == 0 || ch < 0 || max < 1) { arbiter_close(client); return usage(); }

@@ -224,6 +224,95 @@ int arbiter_call(arbiter_client *c, const char *method, const ProtobufCMessage *
   }
 }
 
+int arbiter_hello(arbiter_client *c, const char *credential, int timeout_ms, char *message, size_t message_len) {
+  if (!c || c->fd < 0) {
+    set_message(message, message_len, "not connected");
+    return ARBITER_UNAVAILABLE;
+  }
+  size_t n = strlen(credential);
+  if (n > MAX_FRAME - 8) {
+    set_message(message, message_len, "credential too long");
+    return 3;
+  }
+  uint8_t *frame = malloc(12 + n);
+  put32(frame, (uint32_t)(8 + n));
+  frame[4] = 3; /* hello */
+  frame[5] = 0;
+  put16(frame + 6, 0);
+  put32(frame + 8, 0);
+  memcpy(frame + 12, credential, n);
+  int written = write_all(c->fd, frame, 12 + n);
+  free(frame);
+  if (written != 0) {
+    set_message(message, message_len, "connection lost while sending the hello");
+    return ARBITER_UNAVAILABLE;
+  }
+  int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
+  for (;;) {
+    int r = read_frame(c, deadline);
+    if (r <= 0) {
+      set_message(message, message_len, r == 0 ? "deadline exceeded waiting for the hello's answer"
+                                                : "connection closed by the server");
+      if (r < 0) {
+        close(c->fd);
+        c->fd = -1;
+      }
+      return r == 0 ? ARBITER_DEADLINE_EXCEEDED : ARBITER_UNAVAILABLE;
+    }
+    uint32_t length = get32(c->buf);
+    uint8_t type = c->buf[4];
+    uint32_t stream = get32(c->buf + 8);
+    const uint8_t *q = c->buf + 12, *end = c->buf + 4 + length;
+    if ((type != 2 && type != 4) || stream != 0 || end - q < 5) { /* not the hello's answer */
+      consume(c, 4 + length);
+      continue;
+    }
+    int status = get16(q);
+    size_t msg_len = get16(q + 2);
+    if ((size_t)(end - q) < 4 + msg_len) msg_len = (size_t)(end - q) - 4;
+    char text[512];
+    size_t copy = msg_len < sizeof text - 1 ? msg_len : sizeof text - 1;
+    memcpy(text, q + 4, copy);
+    text[copy] = 0;
+    set_message(message, message_len, text);
+    consume(c, 4 + length);
+    if (type == 4) {
+      close(c->fd);
+      c->fd = -1;
+    }
+    return status;
+  }
+}
+
+static int first_line(const char *path, char *out, size_t out_len) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  if (!fgets(out, (int)out_len, f)) out[0] = 0;
+  fclose(f);
+  out[strcspn(out, "\r\n")] = 0;
+  return 0;
+}
+
+int arbiter_find_credential(char *out, size_t out_len) {
+  const char *token = getenv("ARBITER_TOKEN");
+  if (token && *token) {
+    snprintf(out, out_len, "%s", token);
+    return 1;
+  }
+  const char *named = getenv("ARBITER_TOKEN_FILE");
+  if (named && *named) {
+    if (first_line(named, out, out_len) != 0) {
+      char reason[256];
+      snprintf(reason, sizeof reason, "cannot read ARBITER_TOKEN_FILE %s: %s", named, strerror(errno));
+      snprintf(out, out_len, "%s", reason);
+      return -1;
+    }
+    return out[0] ? 1 : 0;
+  }
+  if (first_line(ARBITER_DEFAULT_TOKEN_FILE, out, out_len) != 0) return 0;
+  return out[0] ? 1 : 0;
+}
+
 int arbiter_decide(arbiter_client *c, const Arbiter__V1__DecideRequest *req, Arbiter__V1__DecideResponse **resp,
                    int timeout_ms, char *message, size_t message_len) {
   return arbiter_call(c, "/arbiter.v1.DecisionService/Decide", &req->base, &arbiter__v1__decide_response__descriptor,

@@ -1,8 +1,8 @@
 /* A small C client for Arbiter's lean protocol (docs/lean-protocol.md), on libprotobuf-c.
  *
  * One connection, calls made one at a time with a deadline each. Status codes are gRPC's:
- * 0 OK, 3 INVALID_ARGUMENT, 4 DEADLINE_EXCEEDED, 5 NOT_FOUND, 12 UNIMPLEMENTED, 14 UNAVAILABLE
- * (connection lost or refused). */
+ * 0 OK, 3 INVALID_ARGUMENT, 4 DEADLINE_EXCEEDED, 5 NOT_FOUND, 7 PERMISSION_DENIED, 12 UNIMPLEMENTED,
+ * 14 UNAVAILABLE (connection lost or refused), 16 UNAUTHENTICATED. */
 #ifndef ARBITER_CLIENT_H
 #define ARBITER_CLIENT_H
 
@@ -14,12 +14,26 @@
 #define ARBITER_OK 0
 #define ARBITER_DEADLINE_EXCEEDED 4
 #define ARBITER_UNAVAILABLE 14
+#define ARBITER_UNAUTHENTICATED 16
+
+/* The file the server writes its admin token to on first start (docs/security.md). */
+#define ARBITER_DEFAULT_TOKEN_FILE "arbiter-data/admin-token"
 
 typedef struct arbiter_client arbiter_client;
 
 /* Connects and sends the preamble; NULL on failure with the reason in err. */
 arbiter_client *arbiter_connect(const char *host, int port, char *err, size_t err_len);
 void arbiter_close(arbiter_client *client);
+
+/* Sends the connection's hello frame with credential (an API key or a signed token) and waits at
+ * most timeout_ms (0: no limit) for its answer: 0 when accepted, 16 UNAUTHENTICATED with the reason
+ * in message, 14 when the connection is lost. */
+int arbiter_hello(arbiter_client *client, const char *credential, int timeout_ms, char *message, size_t message_len);
+
+/* The credential to present when none is given on the command line: $ARBITER_TOKEN, else the first
+ * line of $ARBITER_TOKEN_FILE or of ARBITER_DEFAULT_TOKEN_FILE. Returns 1 and fills out (NUL-ended)
+ * when one is found, 0 when there is none, -1 when a named file cannot be read (reason in out). */
+int arbiter_find_credential(char *out, size_t out_len);
 
 /* One call: packs req, sends it on a new stream with timeout_ms (0: none) as the server-side
  * deadline, and waits at most timeout_ms for the answer. On status 0 *resp is the unpacked
