@@ -173,7 +173,7 @@ let package = Package(
       name: "ArbiterTools",
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDemoBank", "ArbiterAPI", "ArbiterService", "ArbiterFeatureStore",
-        "ArbiterLean", "ArbiterServer",
+        "ArbiterLean", "ArbiterServer", "ArbiterAccess",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

@@ -19,7 +19,10 @@ for _ in $(seq 1 "${PAIRS:-4}"); do
   for tree in "${trees[@]}"; do
     work=$tree/.build-bench/transports
     extra=()
-    "$tree/.build/release/arbiter" serve --help 2>&1 | grep -q -- --http-port && extra=(--http-port off)
+    help=$("$tree/.build/release/arbiter" serve --help 2>&1)
+    grep -q -- --http-port <<<"$help" && extra=(--http-port off)
+    # Trees compared here differ in their engine; credentials (tools/bench-access.sh) are off.
+    grep -q -- --auth <<<"$help" && extra+=(--auth off)
     [[ $log == none ]] || { rm -f "$log"; sync; }
     "$tree/.build/release/arbiter" serve --bundle "$work/demo50" --bundle-watch 0 --store "$work/store" \
       --customers 1000000 --interaction-log "$log" --port 50071 --lean-port 50072 --log-level warning \

@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${CUSTOMERS:-10000000}
 WORK=${WORK:-.build-bench}
+# The tools call with the admin token the server makes (arbiter-tools reads ARBITER_TOKEN_FILE).
+export ARBITER_TOKEN_FILE="$WORK/admin-token"
 PORT=${PORT:-50151}
 swift build -c release >/dev/null
 BIN=$(swift build -c release --show-bin-path)
@@ -34,7 +36,8 @@ sync
 "$BIN/arbiter-tools" store-bench lookups --store "$WORK/store" --lookups 2000000
 
 start_server() {
-  "$BIN/arbiter" serve --store "$WORK/store" --port "$PORT" --interaction-log none --snapshot-interval 0 --fsync 10 --log-level warning &
+  "$BIN/arbiter" serve --store "$WORK/store" --port "$PORT" --interaction-log none --snapshot-interval 0 --fsync 10 --log-level warning \
+    --admin-token-file "$WORK/admin-token" --site-key-file none &
   SERVER=$!
 }
 wait_first_decision() {

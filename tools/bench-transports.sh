@@ -6,7 +6,10 @@
 # the ceiling), each with its no-op baseline (same message sizes, no decision work: for HTTP
 # POST /v1/benchmark/echo), closed and open loop, reporting the server's CPU. HTTP/1.1 is not
 # pipelined, so its runs use 64 connections with one request in flight on each (the others multiplex
-# 64 calls over 4). Server and load generator share this machine's cores.
+# 64 calls over 4). Server and load generator share this machine's cores. The server requires
+# credentials, as it does by default: the load presents the admin token it made (the lean
+# protocol's hello, gRPC's and HTTP's authorization header); tools/bench-access.sh compares with
+# credentials off.
 # Usage: tools/bench-transports.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +22,8 @@ rm -rf "$work" && mkdir -p "$work"
 "$bin/arbiter-tools" widen --from models/demo --offers 50 --out "$work/demo50" >/dev/null
 serve() {
   "$bin/arbiter" serve --bundle "$work/demo50" --bundle-watch 0 --store "$work/store" --customers 1000000 --interaction-log "$work/interactions.jsonl" \
-    --port 50071 --lean-port 50072 --http-port 50073 --log-level warning >>"$work/server.log" 2>&1 &
+    --port 50071 --lean-port 50072 --http-port 50073 --log-level warning \
+    --admin-token-file "$work/admin-token" --site-key-file none >>"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 1 240); do
     if (exec 3<>/dev/tcp/127.0.0.1/50072) 2>/dev/null; then return; fi
@@ -43,7 +47,7 @@ restart() {
 }
 serve
 restart
-run() { "$load" --server-pid "$server" --duration "$seconds" --warmup 2 "$@"; }
+run() { "$load" --server-pid "$server" --duration "$seconds" --warmup 2 --token-file "$work/admin-token" "$@"; }
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, 1,000,000 customers, 50 offers, $(git rev-parse --short HEAD)"
 pair() {  # the no-op baseline, then Decide from a fresh start, with the same options
   run --method noop "$@"

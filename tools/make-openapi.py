@@ -232,6 +232,8 @@ def json_body(name, response=True):
 
 ERRORS = {
     "400": "Bad request: malformed JSON, a wrong type, an unknown field, a value out of range",
+    "401": "Unauthenticated: no credential, or one the server does not accept (docs/security.md)",
+    "403": "Permission denied: the credential lacks the role the operation needs",
     "404": "Not found: an unknown customer, decision or path",
     "405": "The path is not served with this method",
     "413": "The body is over the limit",
@@ -243,8 +245,14 @@ ERRORS = {
 
 
 def operation(summary, request=None, response=None, parameters=(), description=None, errors=("400", "404"),
-              body_required=True):
+              body_required=True, role="decide"):
+    """An operation; `role` is the role it needs (None: open to all), stated in its description and
+    its security requirement, with the 401 and 403 answers."""
     op = {"summary": summary, "responses": {}}
+    if role:
+        description = (description + " " if description else "") + f"Needs the role `{role}`."
+        op["security"] = [{"bearer": []}, {"session": []}]
+        errors = tuple(errors) + ("401", "403")
     if description:
         op["description"] = description
     if parameters:
@@ -254,11 +262,24 @@ def operation(summary, request=None, response=None, parameters=(), description=N
         errors = tuple(errors) + ("413", "415")
     if response:
         op["responses"]["200"] = {"description": "OK", **json_body(response)}
-    for code in errors:
+    for code in sorted(set(errors)):
         op["responses"][code] = {"description": ERRORS[code], "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     op["responses"]["405"] = {"description": ERRORS["405"], "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return op
+
+
+def session_operation(summary, request=False, errors=()):
+    """An operation of the login session (open to all; JSON defined here, not by a proto)."""
+    op = {"summary": summary, "responses": {"200": {"description": "OK", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Session"}}}}}}
+    if request:
+        op["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Login"}}}}
+    for code in sorted(set(errors) | {"405"}):
+        op["responses"][code] = {"description": ERRORS[code], "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     return op
 
 
@@ -277,6 +298,17 @@ def document(fds):
             "message": {"type": "string", "description": "What was wrong, naming the field"},
             "httpStatus": {"type": "integer"}}}
     schemas["Health"] = {"type": "object", "properties": {"status": {"type": "string"}}}
+    schemas["Login"] = {
+        "type": "object", "required": ["credential"], "additionalProperties": False,
+        "properties": {"credential": {"type": "string", "minLength": 1,
+                                      "description": "An API key or a signed token (docs/security.md)"}}}
+    schemas["Session"] = {
+        "type": "object", "required": ["required"], "additionalProperties": False,
+        "properties": {
+            "required": {"type": "boolean", "description": "Whether the server requires credentials at all"},
+            "name": {"type": "string", "description": "Who logged in: the API key's name or the token's subject"},
+            "roles": {"type": "array", "items": {"type": "string"}},
+            "expires": {"type": "string", "description": "When the session ends (ISO 8601)"}}}
     customer = {"name": "customerId", "in": "path", "required": True,
                 "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,18}$"}, "description": "The customer's id"}
     agent = {"name": "agentId", "in": "path", "required": True,
@@ -293,9 +325,10 @@ def document(fds):
         "/v1/outcomes": {"post": operation("Outcomes of offers made by earlier decisions",
                                            v1 + "RecordOutcomesRequest", v1 + "RecordOutcomesResponse")},
         "/v1/customers/{customerId}/profile": {"get": operation(
-            "The agent's view of a customer", response=v1 + "CustomerProfile", parameters=[customer, limit])},
+            "The agent's view of a customer", response=v1 + "CustomerProfile", parameters=[customer, limit],
+            role="profile-read")},
         "/v1/status": {"get": operation("The live bundle, models and counts", response=v1 + "ServerStatus",
-                                        errors=())},
+                                        errors=(), role="admin")},
         "/health": {"get": {"summary": "SERVING, or NOT_SERVING once shutdown begins", "responses": {
             "200": {"description": "Serving", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
             "503": {"description": "Not serving", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}}}},
@@ -312,15 +345,26 @@ def document(fds):
                                                 response=v1 + "ContactCentreStatus", errors=())},
         "/v1/agents/{agentId}/events": {"get": {
             "summary": "Server-Sent Events for an agent's console: `call` when a call pops, `ping` when quiet",
-            "parameters": [agent],
-            "responses": {"200": {"description": "An event stream that stays open",
+            "description": "Needs the role `decide`.",
+            "parameters": [agent], "security": [{"bearer": []}, {"session": []}],
+            "responses": {"401": {"description": ERRORS["401"], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                          "403": {"description": ERRORS["403"], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                          "200": {"description": "An event stream that stays open",
                                   "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                           "400": {"description": ERRORS["400"], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
         "/v1/agents/{agentId}/state": {"post": operation("Set an agent free (ends the call) or busy",
                                                          v1 + "AgentState", v1 + "AgentState",
                                                          parameters=[agent], errors=("400",))},
         "/v1/dashboard": {"get": operation("Everything the decision dashboard draws",
-                                           response=v1 + "DashboardSnapshot", errors=())},
+                                           response=v1 + "DashboardSnapshot", errors=(), role="admin")},
+        "/v1/session": {
+            "get": session_operation("Who this browser's login session is (the `arbiter_session` cookie)",
+                                     errors=("401",)),
+            "post": session_operation("Log in: exchange a credential for a session cookie (HttpOnly, "
+                                      "SameSite=Strict) that stands in for it", request=True,
+                                      errors=("400", "401", "413", "415", "429")),
+            "delete": session_operation("Log out: close the session and clear its cookie", errors=()),
+        },
     }
     return {
         "openapi": "3.1.0",
@@ -330,7 +374,11 @@ def document(fds):
                                 "See docs/http-api.md."},
         "servers": [{"url": "http://127.0.0.1:8080"}],
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer",
+                       "description": "An API key or a signed token (JWT) with the operation's role"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "arbiter_session",
+                        "description": "A login session opened with POST /v1/session"}}},
     }
 
 

@@ -1,6 +1,6 @@
-/// Who may call the server: static API keys and the keys that signed bearer tokens (JWT) are
-/// checked with. With `required` false every request is let through (the server's default until
-/// the doors and tools all carry credentials; see docs/security.md).
+/// Who may call the server: static API keys, the keys that signed bearer tokens (JWT) are checked
+/// with, and the credentials the server makes itself on first start. With `required` false every
+/// request is let through (allowed on loopback only; see docs/security.md).
 public struct AccessConfiguration: Sendable {
   /// A static API key from the configuration file.
   public struct APIKey: Sendable {
@@ -51,11 +51,34 @@ public struct AccessConfiguration: Sendable {
   public var apiKeys: [APIKey]
   /// The keys bearer tokens may be signed with.
   public var tokenKeys: [TokenKey]
+  /// Where the server keeps the admin token it makes on first start (every role; the tools, the
+  /// C client and the console read it there); nil makes none.
+  public var adminTokenFile: String?
+  /// Where the server keeps the site key it makes on first start (`decide` only, for the web
+  /// snippet, whose pages publish it); nil makes none.
+  public var siteKeyFile: String?
+  /// The audit log's file (admin actions and refused attempts at them, JSON lines, appended);
+  /// nil keeps it in memory only.
+  public var auditLog: String?
 
-  /// A configuration; by default nothing is required.
-  public init(required: Bool = false, apiKeys: [APIKey] = [], tokenKeys: [TokenKey] = []) {
+  /// A configuration requiring credentials (unless `required` is false) from `apiKeys` and
+  /// tokens signed with `tokenKeys`; with the files given, the server makes an admin token and a
+  /// site key there when they do not exist, and accepts them.
+  public init(
+    required: Bool = true, apiKeys: [APIKey] = [], tokenKeys: [TokenKey] = [], adminTokenFile: String? = nil,
+    siteKeyFile: String? = nil, auditLog: String? = nil
+  ) {
+    self.auditLog = auditLog
     self.required = required
     self.apiKeys = apiKeys
     self.tokenKeys = tokenKeys
+    self.adminTokenFile = adminTokenFile
+    self.siteKeyFile = siteKeyFile
   }
+
+  /// The server's default: credentials required, an admin token and a site key made on first
+  /// start in its data directory, and the audit log there.
+  public static let serverDefault = AccessConfiguration(
+    adminTokenFile: "arbiter-data/admin-token", siteKeyFile: "arbiter-data/site-key",
+    auditLog: "arbiter-data/audit.jsonl")
 }

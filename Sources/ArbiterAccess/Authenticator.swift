@@ -28,7 +28,11 @@ public final class Authenticator: Sendable {
   let verifiedTokens = Mutex<[String: Principal]>([:])
   /// The most tokens remembered; past it the memory is cleared and refilled.
   static let verifiedTokenLimit = 10_000
-  private let unauthenticatedCount = Atomic<UInt64>(0)
+  /// Browsers' login sessions by their id (``openSession(for:lifetime:)``).
+  let sessions = Mutex<[String: Principal]>([:])
+  /// The most sessions open at once; past it, expired ones are dropped, then new ones refused.
+  static let sessionLimit = 10_000
+  let unauthenticatedCount = Atomic<UInt64>(0)
   private let permissionDeniedCount = Atomic<UInt64>(0)
 
   /// The time tokens' expiry and start are checked against.
@@ -87,15 +91,17 @@ public final class Authenticator: Sendable {
 
   /// The check as far as it goes without waiting: API keys and tokens verified before are
   /// settled here (a door answering on its event loop uses this), a new token is not.
-  public func checkWithoutWaiting(authorization: String?, needs role: Role, for action: String) -> ImmediateCheck {
+  public func checkWithoutWaiting(
+    authorization: String?, needs role: Role, for action: @autoclosure () -> String
+  ) -> ImmediateCheck {
     guard required else { return .allowed(nil) }
     do throws(ArbiterError) {
       let secret = try Self.bearer(in: authorization)
       if secret.contains(".") {
         guard let known = rememberedToken(secret) else { return .needsVerifying }
-        return judge(known, needs: role, for: action)
+        return judge(known, needs: role, for: action())
       }
-      return judge(try holder(ofAPIKey: secret), needs: role, for: action)
+      return judge(try holder(ofAPIKey: secret), needs: role, for: action())
     } catch {
       unauthenticatedCount.add(1, ordering: .relaxed)
       return .refused(error)
@@ -106,9 +112,9 @@ public final class Authenticator: Sendable {
   /// nil when credentials are not required. `action` names the request in refusals, e.g.
   /// "arbiter.v1.DecisionService/Decide".
   public func authorize(
-    authorization: String?, needs role: Role, for action: String
+    authorization: String?, needs role: Role, for action: @autoclosure () -> String
   ) async throws(ArbiterError) -> Principal? {
-    switch checkWithoutWaiting(authorization: authorization, needs: role, for: action) {
+    switch checkWithoutWaiting(authorization: authorization, needs: role, for: action()) {
     case .allowed(let principal): return principal
     case .refused(let error): throw error
     case .needsVerifying: break
@@ -121,7 +127,7 @@ public final class Authenticator: Sendable {
       unauthenticatedCount.add(1, ordering: .relaxed)
       throw error
     }
-    if case .refused(let error) = judge(principal, needs: role, for: action) { throw error }
+    if case .refused(let error) = judge(principal, needs: role, for: action()) { throw error }
     return principal
   }
 
@@ -169,12 +175,21 @@ public final class Authenticator: Sendable {
   /// Whether `principal`, identified earlier (a lean connection's hello), may still do what
   /// `role` allows: nil when it may; UNAUTHENTICATED once its token has expired, or
   /// PERMISSION_DENIED without the role, counted.
-  public func permit(_ principal: Principal, needs role: Role, for action: String) -> ArbiterError? {
-    if case .token(let expires) = principal.credential, now() >= expires {
-      unauthenticatedCount.add(1, ordering: .relaxed)
-      return ArbiterError(.unauthenticated, "the bearer token of '\(principal.name)' has expired")
+  public func permit(_ principal: Principal, needs role: Role, for action: @autoclosure () -> String) -> ArbiterError? {
+    switch principal.credential {
+    case .apiKey: break
+    case .token(let expires):
+      guard now() < expires else {
+        unauthenticatedCount.add(1, ordering: .relaxed)
+        return ArbiterError(.unauthenticated, "the bearer token of '\(principal.name)' has expired")
+      }
+    case .session(let expires):
+      guard now() < expires else {
+        unauthenticatedCount.add(1, ordering: .relaxed)
+        return ArbiterError(.unauthenticated, "the login session of '\(principal.name)' has expired: log in again")
+      }
     }
-    if case .refused(let error) = judge(principal, needs: role, for: action) { return error }
+    if case .refused(let error) = judge(principal, needs: role, for: action()) { return error }
     return nil
   }
 
@@ -183,13 +198,14 @@ public final class Authenticator: Sendable {
   public func countMissingCredential() { unauthenticatedCount.add(1, ordering: .relaxed) }
 
   /// Allowed when `principal` holds `role`; a refusal otherwise, counted.
-  private func judge(_ principal: Principal, needs role: Role, for action: String) -> ImmediateCheck {
+  private func judge(_ principal: Principal, needs role: Role, for action: @autoclosure () -> String) -> ImmediateCheck
+  {
     guard principal.roles.contains(role) else {
       permissionDeniedCount.add(1, ordering: .relaxed)
       return .refused(
         ArbiterError(
           .permissionDenied,
-          "'\(principal.name)' may not call \(action): it needs the role \(role), and '\(principal.name)' has \(principal.roles)"
+          "'\(principal.name)' may not call \(action()): it needs the role \(role), and '\(principal.name)' has \(principal.roles)"
         ))
     }
     return .allowed(principal)

@@ -9,6 +9,17 @@ public struct Principal: Hashable, Sendable {
     case apiKey
     /// A signed bearer token (JWT), valid until its expiry.
     case token(expires: Date)
+    /// A browser's login session (a cookie), opened with another credential, valid until it
+    /// expires or is closed.
+    case session(expires: Date)
+  }
+
+  /// When the credential stops being valid; nil for an API key, valid until it is removed.
+  public var expires: Date? {
+    switch credential {
+    case .apiKey: return nil
+    case .token(let expires), .session(let expires): return expires
+    }
   }
 
   /// The API key's name, or the token's subject (`sub`).

@@ -38,11 +38,16 @@ public final class LiveState: Sendable {
   /// Offers not made, by reason, over every decision (explained or not), for the dashboard.
   public let suppressions = SuppressionCounts()
 
-  /// Starts serving `snapshot`, logging to `log`; reloads without a path read `bundlePath`.
-  public init(snapshot: DecisionSnapshot, log: InteractionLog, bundlePath: String) {
+  /// Where a request (Reload, SetChallenger) may load bundles from.
+  public let modelRoots: ModelRoots
+
+  /// Starts serving `snapshot`, logging to `log`; reloads without a path read `bundlePath`;
+  /// requests may name bundles under `modelRoots` (by default the directory holding `bundlePath`).
+  public init(snapshot: DecisionSnapshot, log: InteractionLog, bundlePath: String, modelRoots: ModelRoots? = nil) {
     self.current = ManagedAtomic(snapshot)
     self.log = log
     self.bundlePath = bundlePath
+    self.modelRoots = modelRoots ?? .containing(bundlePath: bundlePath)
   }
 
   /// The snapshot serving now.

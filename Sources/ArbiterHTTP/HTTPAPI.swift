@@ -30,13 +30,17 @@ public struct HTTPAPI: Sendable {
   let logger: Logger
   /// Checks each request's credential against the role its route needs.
   let authenticator: Authenticator
+  /// The key (`decide` only) the demo site's pages give the web snippet; nil gives none.
+  let siteKey: String?
 
-  /// The API over `live`; `echo` answers the no-op baseline, `contactCentre` distributes calls.
+  /// The API over `live`; `echo` answers the no-op baseline, `contactCentre` distributes calls;
+  /// the site's pages carry `siteKey` for the snippet.
   public init(
     live: LiveState, health: HealthService, echo: Arbiter_V1_DecideResponse, contactCentre: CallDistributor,
-    configuration: HTTPDoorConfiguration, authenticator: Authenticator, logger: Logger
+    configuration: HTTPDoorConfiguration, authenticator: Authenticator, siteKey: String? = nil, logger: Logger
   ) {
     self.authenticator = authenticator
+    self.siteKey = siteKey
     self.live = live
     decisions = DecisionService(live: live)
     profiles = ProfileService(live: live)
@@ -63,7 +67,7 @@ public struct HTTPAPI: Sendable {
     ("/v1/benchmark/echo", "POST", MethodRoles.role(for: Arbiter_V1_BenchmarkService.Method.Echo.descriptor)),
     ("/v1/callbacks", "POST", .decide), ("/v1/calls", "POST", .decide), ("/v1/contact-centre", "GET", .decide),
     ("/v1/agents/*/events", "GET", .decide), ("/v1/agents/*/state", "POST", .decide), ("/v1/dashboard", "GET", .admin),
-    ("/openapi.json", "GET", nil),
+    ("/openapi.json", "GET", nil), ("/v1/session", "GET, POST, DELETE", nil),
   ]
 
   /// The route `path` matches, if any.
@@ -90,12 +94,13 @@ public struct HTTPAPI: Sendable {
       let cache = CacheControl([(MediaType(type: .any), [CacheControl.Value.noCache])])
       router.add(middleware: SiteTemplatesMiddleware())
       router.add(middleware: FileMiddleware(webRoot, cacheControl: cache, searchForIndexHtml: true))
-      SitePages(webRoot: webRoot).addRoutes(to: router)
+      SitePages(webRoot: webRoot, siteKey: siteKey).addRoutes(to: router)
     }
     addDecisionRoutes(to: router)
     addProfileAndAdminRoutes(to: router, webRoot: webRoot)
     addContactCentreRoutes(to: router)
     addDashboardRoute(to: router)
+    addSessionRoutes(to: router)
     return router
   }
 

@@ -55,27 +55,7 @@ public struct HTTPAPIError: HTTPResponseError, Sendable {
   }
 
   /// The code's canonical name, e.g. "INVALID_ARGUMENT".
-  public static func name(of code: RPCError.Code) -> String {
-    switch code {
-    case .cancelled: return "CANCELLED"
-    case .unknown: return "UNKNOWN"
-    case .invalidArgument: return "INVALID_ARGUMENT"
-    case .deadlineExceeded: return "DEADLINE_EXCEEDED"
-    case .notFound: return "NOT_FOUND"
-    case .alreadyExists: return "ALREADY_EXISTS"
-    case .permissionDenied: return "PERMISSION_DENIED"
-    case .resourceExhausted: return "RESOURCE_EXHAUSTED"
-    case .failedPrecondition: return "FAILED_PRECONDITION"
-    case .aborted: return "ABORTED"
-    case .outOfRange: return "OUT_OF_RANGE"
-    case .unimplemented: return "UNIMPLEMENTED"
-    case .internalError: return "INTERNAL"
-    case .unavailable: return "UNAVAILABLE"
-    case .dataLoss: return "DATA_LOSS"
-    case .unauthenticated: return "UNAUTHENTICATED"
-    default: return "UNKNOWN"
-    }
-  }
+  public static func name(of code: RPCError.Code) -> String { code.canonicalName }
 
   /// The JSON body: `{"code": …, "message": …, "httpStatus": …}`.
   public var body: [UInt8] {

@@ -58,7 +58,7 @@ struct CORSPolicyMiddleware: RouterMiddleware {
       var headers = HTTPFields()
       headers[.accessControlAllowOrigin] = origin
       headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
-      headers[.accessControlAllowHeaders] = "Content-Type, X-Request-Id"
+      headers[.accessControlAllowHeaders] = "Authorization, Content-Type, X-Request-Id"
       headers[.accessControlMaxAge] = "600"
       headers[.vary] = "Origin"
       return Response(status: .noContent, headers: headers)
@@ -128,7 +128,7 @@ struct AccessMiddleware: RouterMiddleware {
     if authenticator.required, let role = HTTPAPI.route(request.uri.path)?.role {
       do throws(ArbiterError) {
         _ = try await authenticator.authorize(
-          authorization: request.headers[.authorization], needs: role,
+          authorization: request.headers[.authorization], cookie: request.headers[.cookie], needs: role,
           for: "\(request.method.rawValue) \(request.uri.path)")
       } catch {
         throw HTTPAPIError(error)

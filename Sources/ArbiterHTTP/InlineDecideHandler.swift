@@ -113,7 +113,8 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
     guard api.authenticator.required else { return .some(nil) }
     let role = head.uri == Self.echoPath ? Self.echoRole : Self.decideRole
     switch api.authenticator.checkWithoutWaiting(
-      authorization: head.headers.first(name: "authorization"), needs: role, for: "POST \(head.uri)")
+      authorization: head.headers.first(name: "authorization"), cookie: head.headers.first(name: "cookie"),
+      needs: role, for: "POST \(head.uri)")
     {
     case .allowed: return .some(nil)
     case .refused(let error): return .some(error)

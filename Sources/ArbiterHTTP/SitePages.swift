@@ -5,7 +5,8 @@ import Hummingbird
 /// made: `site/templates/layout.html` (the demo bar, header, footer and dialog every page shares)
 /// around each page's `site/templates/<name>.html` (its `<main>`, after a first line
 /// `<!-- title: … -->`). The layout's placeholders are `{{title}}`, `{{page}}` (the page's name,
-/// for the snippet), `{{current:<name>}}` (marks the current page's link) and `{{main}}`.
+/// for the snippet), `{{key}}` (the snippet's `data-arbiter-key` attribute with the site key, or
+/// nothing), `{{current:<name>}}` (marks the current page's link) and `{{main}}`.
 struct SitePages: Sendable {
   /// The pages, in the order of the site's navigation.
   static let names = ["home", "cards", "savings", "mortgages"]
@@ -15,8 +16,8 @@ struct SitePages: Sendable {
   /// Each page's HTML by name, or why it could not be made (its template missing or malformed).
   let pages: [String: Result<[UInt8], Problem>]
 
-  /// Reads and composes the pages under `webRoot`.
-  init(webRoot: String) {
+  /// Reads and composes the pages under `webRoot`, the snippet given `siteKey`.
+  init(webRoot: String, siteKey: String? = nil) {
     let folder = webRoot + Self.templatesPath
     let layout = try? String(contentsOfFile: folder + "layout.html", encoding: .utf8)
     var pages: [String: Result<[UInt8], Problem>] = [:]
@@ -30,7 +31,7 @@ struct SitePages: Sendable {
         pages[name] = .failure(Problem(message: "\(path) cannot be read"))
         continue
       }
-      pages[name] = Self.compose(layout: layout, name: name, template: template)
+      pages[name] = Self.compose(layout: layout, name: name, template: template, siteKey: siteKey)
         .map { Array($0.utf8) }
         .mapError { Problem(message: "\(path): \($0.message)") }
     }
@@ -43,7 +44,8 @@ struct SitePages: Sendable {
   }
 
   /// One page: the layout with the page's title, name, current link and `<main>` filled in.
-  static func compose(layout: String, name: String, template: String) -> Result<String, Problem> {
+  static func compose(layout: String, name: String, template: String, siteKey: String? = nil) -> Result<String, Problem>
+  {
     let prefix = "<!-- title: "
     guard template.hasPrefix(prefix), let end = template.range(of: " -->\n") else {
       return .failure(Problem(message: "its first line is not <!-- title: … -->"))
@@ -55,6 +57,7 @@ struct SitePages: Sendable {
     }
     var html = layout.replacingOccurrences(of: "{{title}}", with: title)
       .replacingOccurrences(of: "{{page}}", with: name)
+      .replacingOccurrences(of: "{{key}}", with: siteKey.map { " data-arbiter-key=\"\($0)\"" } ?? "")
     for other in names {
       html = html.replacingOccurrences(of: "{{current:\(other)}}", with: other == name ? " aria-current=\"page\"" : "")
     }

@@ -25,8 +25,8 @@ package struct LeanMethodTable: Sendable {
     /// connection's output (see ``DecideResponseWriter``), with no message or byte array between.
     case decide(@Sendable ([UInt8], StillWanted) throws(ArbiterError) -> Decision)
     /// Slow but synchronous (a reload, a campaign, a write that waits for the disk): on a
-    /// Dispatch worker thread.
-    case offloaded(@Sendable ([UInt8]) throws(ArbiterError) -> [UInt8])
+    /// Dispatch worker thread, told who called (for the audit log).
+    case offloaded(@Sendable ([UInt8], Principal?) throws(ArbiterError) -> [UInt8])
     /// Asynchronous (waits for durability): on the Swift concurrency pool.
     case pooled(@Sendable ([UInt8]) async throws -> [UInt8])
   }
@@ -37,18 +37,24 @@ package struct LeanMethodTable: Sendable {
     package let method: Method
     /// The role it needs, as on every door (``MethodRoles``).
     package let role: Role?
+    /// Whether its refused attempts go to the audit log (``MethodRoles/audited``).
+    package let audited: Bool
   }
 
   private let methods: [String: Entry]
+  /// Where admin actions and refused attempts at them are written.
+  package let audit: AuditLog?
 
   /// A table serving each method under its descriptor's path (see ``path(of:)``), each needing
-  /// the role ``MethodRoles`` gives it.
-  package init(_ methods: [MethodDescriptor: Method]) {
+  /// the role ``MethodRoles`` gives it; refused attempts at audited methods go to `audit`.
+  package init(_ methods: [MethodDescriptor: Method], audit: AuditLog? = nil) {
     var table: [String: Entry] = [:]
     for (descriptor, method) in methods {
-      table[Self.path(of: descriptor)] = Entry(method: method, role: MethodRoles.role(for: descriptor))
+      table[Self.path(of: descriptor)] = Entry(
+        method: method, role: MethodRoles.role(for: descriptor), audited: MethodRoles.audited.contains(descriptor))
     }
     self.methods = table
+    self.audit = audit
   }
 
   /// The path a lean request names a method by: gRPC's, "/" and the fully qualified method
@@ -59,10 +65,10 @@ package struct LeanMethodTable: Sendable {
   package subscript(path: String) -> Entry? { methods[path] }
 
   /// Arbiter's unary methods over `live`; `echoResponse` is the no-op baseline's answer.
-  package init(live: LiveState, logger: Logger, echoResponse: [UInt8]) {
+  package init(live: LiveState, logger: Logger, echoResponse: [UInt8], audit: AuditLog? = nil) {
     let decisions = DecisionService(live: live)
     let profiles = ProfileService(live: live)
-    let admin = AdminService(live: live, logger: logger)
+    let admin = AdminService(live: live, logger: logger, audit: audit)
     typealias Decisions = Arbiter_V1_DecisionService.Method
     typealias Profiles = Arbiter_V1_ProfileService.Method
     typealias Admin = Arbiter_V1_AdminService.Method
@@ -82,10 +88,10 @@ package struct LeanMethodTable: Sendable {
         return response
       },
       // Offloaded: it waits for its lines to be written, which no event-loop thread may do.
-      Decisions.RecordOutcomes.descriptor: .offloaded { bytes throws(ArbiterError) in
+      Decisions.RecordOutcomes.descriptor: .offloaded { bytes, _ throws(ArbiterError) in
         try Self.encode(try decisions.recordOutcomes(try Self.decode(Arbiter_V1_RecordOutcomesRequest.self, bytes)))
       },
-      Decisions.SelectOutbound.descriptor: .offloaded { bytes throws(ArbiterError) in
+      Decisions.SelectOutbound.descriptor: .offloaded { bytes, _ throws(ArbiterError) in
         try Self.encode(try decisions.selectOutbound(try Self.decode(Arbiter_V1_SelectOutboundRequest.self, bytes)))
       },
       Profiles.GetProfile.descriptor: .inline { bytes, _ throws(ArbiterError) in
@@ -96,15 +102,23 @@ package struct LeanMethodTable: Sendable {
         let context = Self.context(Profiles.UpsertProfiles.descriptor)
         return try Self.encode(try await profiles.upsertProfiles(request: request, context: context))
       },
-      Admin.GetStatus.descriptor: .offloaded { bytes throws(ArbiterError) in
+      Admin.GetStatus.descriptor: .offloaded { bytes, _ throws(ArbiterError) in
         _ = try Self.decode(Arbiter_V1_GetStatusRequest.self, bytes)
         return try Self.encode(admin.status())
       },
-      Admin.Reload.descriptor: .offloaded { bytes throws(ArbiterError) in
-        try Self.encode(try admin.reload(try Self.decode(Arbiter_V1_ReloadRequest.self, bytes)))
+      Admin.Reload.descriptor: .offloaded { bytes, principal throws(ArbiterError) in
+        let request = try Self.decode(Arbiter_V1_ReloadRequest.self, bytes)
+        return try Self.encode(
+          try admin.audited(Admin.Reload.descriptor, target: request.bundlePath, by: principal, door: "lean") {
+            () throws(ArbiterError) in try admin.reload(request)
+          })
       },
-      Admin.SetChallenger.descriptor: .offloaded { bytes throws(ArbiterError) in
-        try Self.encode(try admin.setChallenger(try Self.decode(Arbiter_V1_SetChallengerRequest.self, bytes)))
+      Admin.SetChallenger.descriptor: .offloaded { bytes, principal throws(ArbiterError) in
+        let request = try Self.decode(Arbiter_V1_SetChallengerRequest.self, bytes)
+        return try Self.encode(
+          try admin.audited(Admin.SetChallenger.descriptor, target: request.bundlePath, by: principal, door: "lean") {
+            () throws(ArbiterError) in try admin.setChallenger(request)
+          })
       },
       // The no-op baseline: decodes the request, returns a decision made at start (same sizes, no work).
       Arbiter_V1_BenchmarkService.Method.Echo.descriptor: .inline { bytes, _ throws(ArbiterError) in
@@ -112,7 +126,7 @@ package struct LeanMethodTable: Sendable {
         return echoResponse
       },
     ]
-    self.init(methods)
+    self.init(methods, audit: audit)
   }
 
   @Sendable static func decode<M: Message>(_ type: M.Type, _ bytes: [UInt8]) throws(ArbiterError) -> M {

@@ -81,6 +81,12 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
     // Refused before any work: no hello, a refused one, an expired token or a missing role.
     if let refusal = accessRefusal(needs: entry.role, for: header.method) {
       let (status, message) = Self.status(of: refusal)
+      if entry.audited, let audit = methods.audit {
+        audit.recordLater(
+          AuditLog.Entry(
+            principal: principal, door: "lean", action: String(header.method.dropFirst()),
+            result: RPCError.Code(status)?.canonicalName ?? "OK", message: message))
+      }
       respond(context, stream, status, message, header.requestId, [])
       return
     }
@@ -116,8 +122,9 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
     case .offloaded(let handle):
       inFlight.insert(stream)
       let finish = completion(context, stream, header.requestId, deadline)
+      let caller = principal
       DispatchQueue.global().async {
-        do { finish(.success(try handle(bytes))) } catch { finish(.failure(error)) }
+        do { finish(.success(try handle(bytes, caller))) } catch { finish(.failure(error)) }
       }
     case .pooled(let handle):
       inFlight.insert(stream)

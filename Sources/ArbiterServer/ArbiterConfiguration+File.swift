@@ -14,6 +14,7 @@ extension ArbiterConfiguration {
   /// grpc: {port: 50051}
   /// lean: {port: 50052, max-frame-size: 4194304}     # port: off serves no lean protocol
   /// bundle: {path: models/demo, watch-interval: 5s}  # watch-interval: off never looks
+  /// #   model-roots: [models]                        # where Reload and SetChallenger may load from
   /// store:
   ///   directory: arbiter-data/store                  # none: in memory only
   ///   fsync: 10ms                                    # or always
@@ -30,7 +31,10 @@ extension ArbiterConfiguration {
   ///   max-outcome-skew: 5m
   /// pacing: {checkpoint-interval: 200ms}
   /// access:
-  ///   required: true                                 # false: every call is let through
+  ///   required: true                                 # false: every call is let through (loopback only)
+  ///   admin-token-file: arbiter-data/admin-token     # made on first start; none: no admin token
+  ///   site-key-file: arbiter-data/site-key           # made on first start (decide only); none: no site key
+  ///   audit-log: arbiter-data/audit.jsonl            # admin actions, appended; none: in memory only
   ///   api-keys:
   ///     - {name: web-frontend, key: "at least 16 characters", roles: [decide]}
   ///   token-keys:                                    # what bearer tokens (JWT) are signed with
@@ -144,11 +148,16 @@ struct ConfigurationFileReader {
   }
 
   private func readBundle(_ node: Node, into bundle: inout ArbiterConfiguration.Bundle) throws(ArbiterError) {
-    for (name, value) in try entries(node, "bundle", known: ["path", "watch-interval"]) {
-      if name == "path" {
-        bundle.path = try text(value, "bundle.path")
-      } else {
-        bundle.watchInterval = try interval(value, "bundle.watch-interval")
+    for (name, value) in try entries(node, "bundle", known: ["path", "watch-interval", "model-roots"]) {
+      switch name {
+      case "path": bundle.path = try text(value, "bundle.path")
+      case "model-roots":
+        let roots = try list(value, "bundle.model-roots").map { (item: Node) throws(ArbiterError) in
+          try text(item, "bundle.model-roots")
+        }
+        guard !roots.isEmpty else { throw invalid(value, "bundle.model-roots", "must name at least one directory") }
+        bundle.modelRoots = roots
+      default: bundle.watchInterval = try interval(value, "bundle.watch-interval")
       }
     }
   }
@@ -198,12 +207,20 @@ struct ConfigurationFileReader {
   }
 
   private func readAccess(_ node: Node, into access: inout AccessConfiguration) throws(ArbiterError) {
-    for (name, value) in try entries(node, "access", known: ["required", "api-keys", "token-keys"]) {
+    for (name, value) in try entries(
+      node, "access",
+      known: [
+        "required", "api-keys", "token-keys", "admin-token-file", "site-key-file", "audit-log",
+      ])
+    {
       let key = "access.\(name)"
       switch name {
       case "required":
         guard let flag = value.bool else { throw invalid(value, key, "must be true or false") }
         access.required = flag
+      case "admin-token-file": access.adminTokenFile = try optionalPath(value, key)
+      case "site-key-file": access.siteKeyFile = try optionalPath(value, key)
+      case "audit-log": access.auditLog = try optionalPath(value, key)
       case "api-keys":
         access.apiKeys = try list(value, key).enumerated().map { (i, item) throws(ArbiterError) in
           try readAPIKey(item, "\(key)[\(i)]")

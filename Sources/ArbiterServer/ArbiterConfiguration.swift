@@ -33,6 +33,9 @@ public struct ArbiterConfiguration: Sendable {
     public var path = "models/demo"
     /// How often the root is looked at for a newer version; nil never.
     public var watchInterval: Duration? = .seconds(5)
+    /// The directories Reload and SetChallenger may load bundles from; nil: the directory
+    /// holding `path` (`models` for `models/demo`).
+    public var modelRoots: [String]?
     /// The bundle at `path`.
     public init(path: String = "models/demo", watchInterval: Duration? = .seconds(5)) {
       self.path = path
@@ -106,8 +109,9 @@ public struct ArbiterConfiguration: Sendable {
   public var interactionLog = InteractionLog()
   /// Quota and capacity use across restarts.
   public var pacing = Pacing()
-  /// Who may call (API keys, token keys); by default nothing is required yet.
-  public var access = AccessConfiguration()
+  /// Who may call (API keys, token keys, the credentials made on first start); by default
+  /// credentials are required (``AccessConfiguration/serverDefault``).
+  public var access = AccessConfiguration.serverDefault
   /// A fixed "now" in days since the epoch for reading derived features (tests, replays); nil
   /// uses the wall clock.
   public var fixedClockDays: Double?

@@ -34,6 +34,10 @@ public final class ArbiterServer: Service, Sendable {
   public let contactCentre = CallDistributor()
   /// Checks every call's credential and role (``ArbiterConfiguration/access``).
   public let authenticator: Authenticator
+  /// The site key (`decide` only) the demo site's pages give the web snippet, when one is made.
+  public let siteKey: String?
+  /// Admin actions and refused attempts at them (``AccessConfiguration/auditLog``).
+  public let audit: AuditLog
 
   /// Fills an empty feature store (the demo population's `DemoPopulation.seed`, for one), for
   /// ``init(configuration:logger:seedingEmptyStore:)``.
@@ -54,14 +58,24 @@ public final class ArbiterServer: Service, Sendable {
   ) throws(ArbiterError) {
     self.configuration = configuration
     self.logger = logger
-    authenticator = try Authenticator(configuration: configuration.access)
-    if !configuration.access.required {
+    try GeneratedCredentials.checkExposure(host: configuration.host, access: configuration.access)
+    let (credentials, access) = try GeneratedCredentials.provide(for: configuration.access, logger: logger)
+    authenticator = try Authenticator(configuration: access)
+    siteKey = credentials.siteKey
+    audit = try AuditLog(path: access.auditLog)
+    if !access.required {
       logger.notice("access: calls are not checked for credentials (access.required is false; docs/security.md)")
+    } else if access.apiKeys.isEmpty && access.tokenKeys.isEmpty {
+      throw ArbiterError(
+        .failedPrecondition,
+        "access.required is true but no credential could be accepted: configure api-keys or token-keys, or an admin-token-file"
+      )
     }
     let engine = try DecisionEngine(bundle: bundle, customers: store, clock: configuration.clock, pacing: pacing)
     try engine.probe()
     live = LiveState(
-      snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundle.path)
+      snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundle.path,
+      modelRoots: configuration.bundle.modelRoots.map { ModelRoots($0) })
     health = HealthService()
     // The baseline's response: a real five-offer web decision (not logged), the size a Decide
     // response has in the benchmark.
@@ -171,20 +185,21 @@ public final class ArbiterServer: Service, Sendable {
   public var services: [any RegistrableRPCService] {
     [
       DecisionServiceRegistration(service: DecisionService(live: live)), ProfileService(live: live),
-      AdminService(live: live, logger: logger), health, EchoService(response: echo),
+      AdminService(live: live, logger: logger, audit: audit), health, EchoService(response: echo),
     ]
   }
 
   /// The gRPC door's interceptors: the access check.
-  public var interceptors: [any ServerInterceptor] { [AccessInterceptor(authenticator: authenticator)] }
+  public var interceptors: [any ServerInterceptor] { [AccessInterceptor(authenticator: authenticator, audit: audit)] }
 
   /// The lean protocol's door on `port`, telling its bound port to ``leanBoundPort``.
   private func leanService(port: Int) -> LeanServerService {
     let box = leanPortBox
     return LeanServerService(
       host: configuration.host, port: port,
-      methods: LeanMethodTable(live: live, logger: logger, echoResponse: echoResponse),
-      authenticator: authenticator.required ? authenticator : nil, maxFrameSize: configuration.lean.maxFrameSize, logger: logger,
+      methods: LeanMethodTable(live: live, logger: logger, echoResponse: echoResponse, audit: audit),
+      authenticator: authenticator.required ? authenticator : nil, maxFrameSize: configuration.lean.maxFrameSize,
+      logger: logger,
       onBound: { bound in box.value.withLock { $0 = bound } })
   }
 
@@ -192,7 +207,7 @@ public final class ArbiterServer: Service, Sendable {
   public var httpAPI: HTTPAPI {
     HTTPAPI(
       live: live, health: health, echo: echo, contactCentre: contactCentre, configuration: configuration.http,
-      authenticator: authenticator, logger: logger)
+      authenticator: authenticator, siteKey: siteKey, logger: logger)
   }
 
   /// The HTTP/JSON door on `port`, telling its bound port to ``httpBoundPort``.

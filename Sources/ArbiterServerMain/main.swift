@@ -52,6 +52,17 @@ struct Serve: AsyncParsableCommand {
   var snapshotInterval: String?
   @Option(help: "Between looks for a newer bundle version under --bundle: seconds or a duration (0: never; default 5).")
   var bundleWatch: String?
+  @Option(
+    help: """
+      Whether calls need credentials: 'on' (the default; see docs/security.md) or 'off' (loopback only: no       credential is checked).
+      """)
+  var auth: String?
+  @Option(
+    help:
+      "Where the admin token made on first start is kept ('none': no admin token; default arbiter-data/admin-token).")
+  var adminTokenFile: String?
+  @Option(help: "Where the site key (decide only) made on first start is kept ('none'; default arbiter-data/site-key).")
+  var siteKeyFile: String?
   @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
   @Option(help: "Offers and outcomes kept for the contact policy, all customers together, 40 bytes each (default 4M).")
   var historyMemory: Int?
@@ -147,6 +158,12 @@ struct Serve: AsyncParsableCommand {
     ] {
       if let value, value < 1 { throw ValidationError("\(flag) must be at least 1") }
     }
+    if let auth {
+      guard auth == "on" || auth == "off" else { throw ValidationError("--auth must be 'on' or 'off', got '\(auth)'") }
+      config.access.required = auth == "on"
+    }
+    if let adminTokenFile { config.access.adminTokenFile = adminTokenFile == "none" ? nil : adminTokenFile }
+    if let siteKeyFile { config.access.siteKeyFile = siteKeyFile == "none" ? nil : siteKeyFile }
     if let historyMemory { config.interactionLog.historyMemory = historyMemory }
     if let decisionMemory { config.interactionLog.decisionMemory = decisionMemory }
     if let offerMemory { config.interactionLog.offerMemory = offerMemory }

@@ -1,4 +1,5 @@
 import ArbiterAPI
+import ArbiterAccess
 import ArbiterCore
 import ArbiterDecisioning
 import GRPCCore
@@ -8,11 +9,35 @@ import Logging
 public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   let live: LiveState
   let logger: Logger
+  /// Where reloads and challenger changes are audited (who, what, when, result).
+  let audit: AuditLog?
 
-  /// The admin service over `live`; reloads and challengers are logged to `logger`.
-  public init(live: LiveState, logger: Logger) {
+  /// The admin service over `live`; reloads and challengers are logged to `logger` and written
+  /// to `audit`.
+  public init(live: LiveState, logger: Logger, audit: AuditLog? = nil) {
     self.live = live
     self.logger = logger
+    self.audit = audit
+  }
+
+  /// Runs an admin action and writes its audit entry (who asked through which door, what on,
+  /// and how it ended) before answering.
+  package func audited<Result>(
+    _ method: MethodDescriptor, target: String, by principal: Principal?, door: String,
+    _ action: () throws(ArbiterError) -> Result
+  ) throws(ArbiterError) -> Result {
+    do {
+      let result = try action()
+      audit?.record(AuditLog.Entry(principal: principal, door: door, action: "\(method)", target: target, result: "OK"))
+      return result
+    } catch {
+      let status = RPCError(error)
+      audit?.record(
+        AuditLog.Entry(
+          principal: principal, door: door, action: "\(method)", target: target, result: status.code.canonicalName,
+          message: status.message))
+      throw error
+    }
   }
 
   /// `GetStatus`: the live bundle, catalogue, models, customers and counters.
@@ -60,13 +85,18 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   public func setChallenger(
     request: Arbiter_V1_SetChallengerRequest, context: ServerContext
   ) async throws -> Arbiter_V1_ChallengerStatus {
-    try mappingErrors { () throws(ArbiterError) in try setChallenger(request) }
+    try mappingErrors { () throws(ArbiterError) in
+      try audited(context.descriptor, target: request.bundlePath, by: Principal.current, door: "grpc") {
+        () throws(ArbiterError) in try setChallenger(request)
+      }
+    }
   }
 
   /// SetChallenger without a transport.
   package func setChallenger(
     _ request: Arbiter_V1_SetChallengerRequest
   ) throws(ArbiterError) -> Arbiter_V1_ChallengerStatus {
+    if !request.bundlePath.isEmpty { try live.modelRoots.check(request.bundlePath, field: "bundle_path") }
     try live.setChallenger(path: request.bundlePath.isEmpty ? nil : request.bundlePath, share: request.share)
     logger.info("challenger", metadata: ["path": "\(request.bundlePath)", "share": "\(request.share)"])
     return challengerStatus()
@@ -76,11 +106,16 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   public func reload(
     request: Arbiter_V1_ReloadRequest, context: ServerContext
   ) async throws -> Arbiter_V1_ReloadResponse {
-    try mappingErrors { () throws(ArbiterError) in try reload(request) }
+    try mappingErrors { () throws(ArbiterError) in
+      try audited(context.descriptor, target: request.bundlePath, by: Principal.current, door: "grpc") {
+        () throws(ArbiterError) in try reload(request)
+      }
+    }
   }
 
   /// Reload without a transport.
   package func reload(_ request: Arbiter_V1_ReloadRequest) throws(ArbiterError) -> Arbiter_V1_ReloadResponse {
+    if !request.bundlePath.isEmpty { try live.modelRoots.check(request.bundlePath, field: "bundle_path") }
     do {
       let (previous, current) = try live.reload(from: request.bundlePath.isEmpty ? nil : request.bundlePath)
       logger.info(

@@ -12,6 +12,12 @@ public enum MethodRoles {
     return roles[method] ?? .admin
   }
 
+  /// The methods whose calls (and refused attempts) go to the audit log: those that change
+  /// what the server decides with.
+  public static let audited: Set<MethodDescriptor> = [
+    Arbiter_V1_AdminService.Method.Reload.descriptor, Arbiter_V1_AdminService.Method.SetChallenger.descriptor,
+  ]
+
   static let roles: [MethodDescriptor: Role] = [
     Arbiter_V1_DecisionService.Method.Decide.descriptor: .decide,
     Arbiter_V1_DecisionService.Method.Personalize.descriptor: .decide,

@@ -37,6 +37,7 @@ struct Bench: AsyncParsableCommand {
   @Option(help: "Offers per decision.") var offers: UInt32 = 5
   @Option(help: "The server's process id, to report its CPU.") var serverPid: Int32?
   @Option(help: "Label printed with the result.") var label = ""
+  @OptionGroup var credentials: CredentialOptions
 
   func validate() throws {
     guard ["lean", "grpc"].contains(transport) else { throw ValidationError("--transport must be lean or grpc") }
@@ -67,9 +68,12 @@ struct Bench: AsyncParsableCommand {
     }
     if transport == "lean" {
       let path = method == "noop" ? "/arbiter.v1.BenchmarkService/Echo" : "/arbiter.v1.DecisionService/Decide"
-      result = try await LeanLoad.run(host: host, port: port ?? 50052, method: path, draw: draw, plan: plan)
+      result = try await LeanLoad.run(
+        host: host, port: port ?? 50052, method: path, draw: draw, plan: plan, credential: try credentials.credential())
     } else {
-      result = try await GRPCLoad.run(host: host, port: port ?? 50051, draw: draw, noop: method == "noop", plan: plan)
+      result = try await GRPCLoad.run(
+        host: host, port: port ?? 50051, draw: draw, noop: method == "noop", plan: plan,
+        interceptors: try credentials.interceptors())
     }
     let cpuAfter = serverPid.flatMap(Self.cpuTicks)
     let h = result.histogram
@@ -142,8 +146,9 @@ struct BenchResult: Sendable {
 /// response sends the next request, in the open loop a timer at each request's intended time
 /// sends it (and any others that are due).
 enum LeanLoad {
+  /// With `credential`, each connection's hello carries it (before its first request).
   static func run(
-    host: String, port: Int, method: String, draw: CustomerDraw, plan: BenchPlan
+    host: String, port: Int, method: String, draw: CustomerDraw, plan: BenchPlan, credential: String?
   ) async throws -> BenchResult {
     let group = MultiThreadedEventLoopGroup.singleton
     let start = DispatchTime.now().uptimeNanoseconds + 200_000_000
@@ -154,7 +159,7 @@ enum LeanLoad {
     for c in 0..<plan.connections {
       let handler = LeanLoadHandler(
         method: method, draw: draw, seed: UInt64(c + 1) &* 0x9E37_79B9, plan: plan, connection: c, start: start,
-        measureFrom: measureFrom, end: end)
+        measureFrom: measureFrom, end: end, credential: credential)
       let channel = try await ClientBootstrap(group: group)
         .channelOption(.socketOption(.tcp_nodelay), value: 1)
         .channelInitializer { channel in
@@ -200,11 +205,14 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
   var result = BenchResult()
   var channel: (any NIOCore.Channel)?
   var scheduled = 0
+  /// Sent in the connection's hello, if any.
+  let credential: String?
 
   init(
     method: String, draw: CustomerDraw, seed: UInt64, plan: BenchPlan, connection: Int, start: UInt64,
-    measureFrom: UInt64, end: UInt64
+    measureFrom: UInt64, end: UInt64, credential: String? = nil
   ) {
+    self.credential = credential
     self.method = Array(method.utf8)
     self.draw = draw
     self.random = SeededGenerator(seed: seed)
@@ -219,6 +227,11 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
     self.channel = channel
     var preamble = channel.allocator.buffer(capacity: 4)
     preamble.writeBytes(LeanFrame.preamble)
+    if let credential {
+      // The hello (docs/lean-protocol.md): its answer, on stream 0, is checked in channelRead.
+      LeanFrameEncoder.writeHeader(.hello, stream: 0, payloadLength: credential.utf8.count, into: &preamble)
+      preamble.writeString(credential)
+    }
     channel.write(preamble, promise: nil)
     switch plan.mode {
     case .closed:
@@ -265,6 +278,14 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     var frame = unwrapInboundIn(data)
     let now = DispatchTime.now().uptimeNanoseconds
+    if frame.kind == .response, frame.stream == 0 {
+      // The hello's answer: a refusal is an error (the requests behind it are refused too).
+      if let header = try? LeanResponseHead(parsing: &frame.payload), header.status != 0 {
+        result.errors += 1
+        if result.firstError == nil { result.firstError = "hello refused: status \(header.status): \(header.message)" }
+      }
+      return
+    }
     guard frame.kind == .response, let intended = sent.removeValue(forKey: frame.stream) else {
       result.errors += 1
       if result.firstError == nil { result.firstError = "unexpected frame type \(frame.kind) stream \(frame.stream)" }
@@ -292,8 +313,9 @@ final class LeanLoadHandler: ChannelInboundHandler, @unchecked Sendable {
 
 /// gRPC load through grpc-swift-2 clients, one per connection.
 enum GRPCLoad {
-  static func run(host: String, port: Int, draw: CustomerDraw, noop: Bool, plan: BenchPlan) async throws -> BenchResult
-  {
+  static func run(
+    host: String, port: Int, draw: CustomerDraw, noop: Bool, plan: BenchPlan, interceptors: [any ClientInterceptor]
+  ) async throws -> BenchResult {
     let start = DispatchTime.now().uptimeNanoseconds + 200_000_000
     let measureFrom = start + UInt64(plan.warmup * 1e9)
     let end = measureFrom + UInt64(plan.duration * 1e9)
@@ -302,7 +324,8 @@ enum GRPCLoad {
       var clients: [GRPCClient<HTTP2ClientTransport.Posix>] = []
       for _ in 0..<plan.connections {
         let client = GRPCClient(
-          transport: try .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: .plaintext))
+          transport: try .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: .plaintext),
+          interceptors: interceptors)
         clients.append(client)
         group.addTask { try await client.runConnections() }
       }

@@ -11,14 +11,18 @@ struct ServerOptions: ParsableArguments {
   @Option(help: "Server host.") var host = "127.0.0.1"
   @Option(help: "Server gRPC port.") var port = 50051
   @Option(help: "Deadline per call, in milliseconds.") var timeoutMs = 5_000
+  @OptionGroup var credentials: CredentialOptions
 
-  /// Runs `body` with a connected client; a gRPC error becomes a one-line message and exit 2.
+  /// Runs `body` with a connected client presenting the credential found; a gRPC error becomes a
+  /// one-line message and exit 2.
   func withClient<T: Sendable>(
     _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T
   ) async throws -> T {
+    let interceptors = try credentials.interceptors()
     do {
       return try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: .plaintext)
+        transport: .http2NIOPosix(target: .ipv4(address: host, port: port), transportSecurity: .plaintext),
+        interceptors: interceptors
       ) { client in try await body(client) }
     } catch let error as RPCError {
       FileHandle.standardError.write(Data("arbiter-tools: \(error.code): \(error.message)\n".utf8))

@@ -1,3 +1,4 @@
+import ArbiterAccess
 import ArbiterCore
 import ArbiterDecisioning
 import ArbiterDemoBank
@@ -30,6 +31,8 @@ struct DecideBench: ParsableCommand {
 
   func run() throws {
     var configuration = ArbiterConfiguration()
+    // No door is served: no credentials are made or checked.
+    configuration.access = AccessConfiguration(required: false)
     configuration.bundle.path = bundle
     configuration.store.directory = store
     configuration.interactionLog.path = interactionLog == "none" ? nil : interactionLog

@@ -114,12 +114,14 @@ struct StoreBench: AsyncParsableCommand {
       let perStream = events / streams
       let batchSize = batch
       let started = DispatchTime.now().uptimeNanoseconds
+      let interceptors = try server.credentials.interceptors()
       let acknowledged = try await withThrowingTaskGroup(of: UInt64.self) { group in
         for s in 0..<streams {
           group.addTask {
             try await withGRPCClient(
               transport: .http2NIOPosix(
-                target: .ipv4(address: server.host, port: server.port), transportSecurity: .plaintext)
+                target: .ipv4(address: server.host, port: server.port), transportSecurity: .plaintext),
+              interceptors: interceptors
             ) { client in
               try await Arbiter_V1_ProfileService.Client(wrapping: client).ingestEvents(
                 requestProducer: { writer in

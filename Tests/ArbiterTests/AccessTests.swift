@@ -214,7 +214,15 @@ import Testing
     let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
     let parsed = try ArbiterConfiguration.parse(String(readme[start.upperBound..<end.lowerBound]), file: "README.md")
     let defaults = ArbiterConfiguration()
-    #expect(parsed.access.required == defaults.access.required)
+    #expect(parsed.access.required == defaults.access.required && defaults.access.required)
+    #expect(parsed.access.adminTokenFile == defaults.access.adminTokenFile && defaults.access.adminTokenFile != nil)
+    #expect(parsed.access.siteKeyFile == defaults.access.siteKeyFile && defaults.access.siteKeyFile != nil)
+    // Parsed over a configuration that differs, so that the file's values are the ones compared.
+    var other = ArbiterConfiguration()
+    other.access = AccessConfiguration(required: false)
+    let overOther = try ArbiterConfiguration.parse(
+      String(readme[start.upperBound..<end.lowerBound]), file: "README.md", over: other)
+    #expect(overOther.access.required && overOther.access.adminTokenFile == "arbiter-data/admin-token")
     #expect(parsed.grpc.port == defaults.grpc.port && parsed.lean.port == defaults.lean.port)
     #expect(parsed.host == defaults.host)
   }

@@ -88,6 +88,9 @@ import Testing
   }
 
   /// The real executable: the file sets the ports and the store, a flag overrides one of them.
+  /// Credentials are required by default: on first start the server makes an admin token and a
+  /// site key in its data directory (readable by their owner only), calls without one are
+  /// UNAUTHENTICATED, the site key may only decide, and a restart keeps the same token.
   @Test(.timeLimit(.minutes(3))) func flagsOverrideTheFile() async throws {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
       "arbiter")
@@ -109,18 +112,82 @@ import Testing
     process.executableURL = binary
     process.arguments = [
       "serve", "--config", directory + "/arbiter.yaml", "--port", "\(flagPort)", "--http-port", "0", "--log-level",
-      "warning",
+      "notice",
     ]
     process.standardOutput = FileHandle.nullDevice
+    let started = Pipe()
+    process.standardError = started
+    // The data directory (arbiter-data/) is relative to where the server runs.
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
     try process.run()
     defer {
-      process.terminate()
-      process.waitUntilExit()
+      if process.isRunning {
+        process.terminate()
+        process.waitUntilExit()
+      }
     }
-    let status = try await withServerClient(port: flagPort) { client in
+    let unchecked = try await withServerClient(port: flagPort) { client in
+      do {
+        _ = try await Arbiter_V1_AdminService.Client(wrapping: client).getStatus(.init())
+        return nil as RPCError?
+      } catch let error as RPCError { return error }
+    }
+    #expect(unchecked?.code == .unauthenticated, "a call without a credential is refused")
+    let tokenPath = directory + "/arbiter-data/admin-token", siteKeyPath = directory + "/arbiter-data/site-key"
+    let token = try String(contentsOfFile: tokenPath, encoding: .utf8).trimmingCharacters(in: .newlines)
+    let siteKey = try String(contentsOfFile: siteKeyPath, encoding: .utf8).trimmingCharacters(in: .newlines)
+    #expect(token.count == 43 && siteKey.count == 43 && token != siteKey, "32 random bytes in base64url each")
+    for path in [tokenPath, siteKeyPath] {
+      let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+      #expect(mode == 0o600, "\(path) is readable by its owner only")
+    }
+    let status = try await withServerClient(port: flagPort, credential: token) { client in
       try await Arbiter_V1_AdminService.Client(wrapping: client).getStatus(.init())
     }
     #expect(status.customers == 1_500)
+    let denied = try await withServerClient(port: flagPort, credential: siteKey) { client in
+      do {
+        _ = try await Arbiter_V1_AdminService.Client(wrapping: client).getStatus(.init())
+        return nil as RPCError?
+      } catch let error as RPCError { return error }
+    }
+    #expect(denied?.code == .permissionDenied && denied?.message.contains("needs the role admin") == true)
+    process.terminate()
+    process.waitUntilExit()
+    let log = String(decoding: started.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(log.contains("made a new admin token in arbiter-data/admin-token"), "the server says where: \(log)")
+
+    // Restarted, it reads the same token back.
+    let again = Process()
+    again.executableURL = binary
+    again.arguments = process.arguments
+    again.currentDirectoryURL = URL(fileURLWithPath: directory)
+    again.standardOutput = FileHandle.nullDevice
+    again.standardError = FileHandle.nullDevice
+    try again.run()
+    defer {
+      again.terminate()
+      again.waitUntilExit()
+    }
+    let restarted = try await withServerClient(port: flagPort, credential: token) { client in
+      try await Arbiter_V1_AdminService.Client(wrapping: client).getStatus(.init())
+    }
+    #expect(restarted.customers == 1_500)
+    #expect(try String(contentsOfFile: tokenPath, encoding: .utf8).trimmingCharacters(in: .newlines) == token)
+
+    // Beyond loopback without credentials: refused, saying how to require them.
+    let open = Process()
+    open.executableURL = binary
+    open.arguments = ["serve", "--config", directory + "/arbiter.yaml", "--host", "0.0.0.0", "--auth", "off"]
+    let openErrors = Pipe()
+    open.standardError = openErrors
+    open.standardOutput = FileHandle.nullDevice
+    try open.run()
+    open.waitUntilExit()
+    let refusal = String(decoding: openErrors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    #expect(open.terminationStatus == 2)
+    #expect(refusal.contains("refusing to serve on 0.0.0.0 without credentials"), "\(refusal)")
+    #expect(refusal.contains("access.required: true"))
 
     // A bad file stops the server before it starts, naming the problem.
     try "store: {customers: -5}\n".write(toFile: directory + "/bad.yaml", atomically: true, encoding: .utf8)

@@ -27,6 +27,8 @@ final class ServerProcess: @unchecked Sendable {
       "--customers", "2000",
       "--store", storeDirectory,
       "--interaction-log", interactionLog, "--fsync", "10", "--snapshot-interval", "0", "--log-level", "warning",
+      // Durability is tested here; credentials in ConfigurationFileTests and the access tests.
+      "--auth", "off",
     ]
     process.standardOutput = FileHandle.nullDevice
     try process.run()
@@ -66,10 +68,11 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// Runs `body` with a client of the server on `port`, once it answers.
 func withServerClient<T: Sendable>(
-  port: Int, _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T
+  port: Int, credential: String? = nil, _ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T
 ) async throws -> T {
   try await withGRPCClient(
-    transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+    transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext),
+    interceptors: credential.map { [BearerInterceptor(credential: $0)] } ?? []
   ) { client in
     let health = Grpc_Health_V1_Health.Client(wrapping: client)
     var options = CallOptions.defaults
@@ -214,4 +217,18 @@ final class Progress: @unchecked Sendable {
   func acked(_ total: UInt64) { lock.withLock { acknowledged = total } }
   var sentCount: UInt64 { lock.withLock { sent } }
   var ackedCount: UInt64 { lock.withLock { acknowledged } }
+}
+
+/// Sends `authorization: Bearer <credential>` with every call, as a client with a key would.
+struct BearerInterceptor: ClientInterceptor {
+  let credential: String
+
+  func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingClientRequest<Input>, context: ClientContext,
+    next: (StreamingClientRequest<Input>, ClientContext) async throws -> StreamingClientResponse<Output>
+  ) async throws -> StreamingClientResponse<Output> {
+    var request = request
+    request.metadata.replaceOrAddString("Bearer \(credential)", forKey: "authorization")
+    return try await next(request, context)
+  }
 }

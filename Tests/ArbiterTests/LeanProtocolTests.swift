@@ -28,7 +28,9 @@ final class LeanTestClient {
       }
     }
     guard connected == 0 else { throw TestFailure("connect to the lean port \(port) failed") }
-    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    // Long enough for a loaded test run (the whole suite on 2 cores), where the concurrency pool
+    // can be busy for seconds with other tests.
+    var timeout = timeval(tv_sec: 60, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     send(preamble)
   }

@@ -1,3 +1,4 @@
+import ArbiterAccess
 import ArbiterCore
 import ArbiterDecisioning
 import ArbiterDemoBank
@@ -31,11 +32,17 @@ enum TestSupport {
     configure: (inout ArbiterConfiguration) -> Void = { _ in }
   ) throws -> ArbiterServer {
     var config = ArbiterConfiguration()
+    // Tests of decisions, stores and doors call without credentials; the access tests configure
+    // their own (and nothing is written to the repository's arbiter-data/).
+    config.access = AccessConfiguration(required: false)
     config.bundle.watchInterval = nil
     config.store.directory = storeDirectory
     config.store.snapshotInterval = nil
     config.fixedClockDays = fixedClockDays
     config.bundle.path = bundlePath ?? demoBundlePath
+    // Reloads and challengers in these tests come from temporary copies; ModelRootsTests checks
+    // the roots themselves.
+    config.bundle.modelRoots = [NSTemporaryDirectory(), (demoBundlePath as NSString).deletingLastPathComponent]
     config.store.customers = customers
     config.interactionLog.path = logPath
     config.grpc.port = 0

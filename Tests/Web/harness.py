@@ -56,27 +56,30 @@ def free_port():
 
 
 class Server:
-    """A running Arbiter: its HTTP base URL and the interaction log's path."""
+    """A running Arbiter: its HTTP base URL, the interaction log's path, and the admin token the
+    tests call with (the server requires credentials, as it does by default)."""
 
-    def __init__(self, url, interaction_log, process=None, workdir=None):
+    def __init__(self, url, interaction_log, process=None, workdir=None, token=None):
         self.url = url.rstrip("/")
         self.interaction_log = interaction_log
         self.process = process
         self.workdir = workdir
+        self.token = token
 
     @staticmethod
     def start(extra_args=(), fresh=False):
         """The server at ARBITER_HTTP_URL, or (`fresh`, or without it) a new one."""
         url = os.environ.get("ARBITER_HTTP_URL")
         if url and not fresh:
-            return Server(url, os.environ.get("ARBITER_INTERACTION_LOG", ""))
+            return Server(url, os.environ.get("ARBITER_INTERACTION_LOG", ""), token=os.environ.get("ARBITER_TOKEN"))
         return Server.launch(extra_args=extra_args)
 
     @staticmethod
     def launch(http_port=None, customers=20000, extra_args=()):
         """Starts an `arbiter serve` of this test's own (whatever ARBITER_HTTP_URL says), on
         `http_port` or a free one, on the bundle at ARBITER_BUNDLE (default models/demo); with
-        ARBITER_WEB_ROOT set, its pages come from that folder."""
+        ARBITER_WEB_ROOT set, its pages come from that folder. Its admin token and site key are made
+        in the test's own folder on first start, as the server does in arbiter-data/ by default."""
         binary = os.environ.get("ARBITER_BIN", os.path.join(REPO, ".build", "debug", "arbiter"))
         workdir = tempfile.mkdtemp(prefix="arbiter-web-")
         http_port = http_port or free_port()
@@ -86,6 +89,8 @@ class Server:
         args = [binary, "serve", "--bundle", bundle, "--store", "none",
                 "--customers", str(customers), "--interaction-log", log, "--port", "0", "--lean-port", "off",
                 "--http-port", str(http_port), "--log-level", "warning", "--bundle-watch", "0",
+                "--admin-token-file", os.path.join(workdir, "admin-token"),
+                "--site-key-file", os.path.join(workdir, "site-key"),
                 *(["--web-root", web_root] if web_root else []), *extra_args]
         process = subprocess.Popen(args, stdout=open(os.path.join(workdir, "server.log"), "wb"),
                                    stderr=subprocess.STDOUT)
@@ -96,6 +101,8 @@ class Server:
                 raise RuntimeError("arbiter exited: " + open(os.path.join(workdir, "server.log")).read())
             try:
                 if server.get("/health")["status"] == "SERVING":
+                    with open(os.path.join(workdir, "admin-token")) as f:
+                        server.token = f.read().strip()
                     return server
             except (OSError, urllib.error.URLError, ValueError, KeyError):
                 time.sleep(0.2)
@@ -113,8 +120,9 @@ class Server:
     def request(self, method, path, body=None, headers=None):
         """The decoded JSON answer; raises urllib.error.HTTPError on an error status."""
         data = None if body is None else json.dumps(body).encode()
+        auth = {"Authorization": "Bearer " + self.token} if self.token else {}
         request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json", **(headers or {})})
+                                         headers={"Content-Type": "application/json", **auth, **(headers or {})})
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read() or b"{}")
 

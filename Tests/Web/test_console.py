@@ -55,7 +55,21 @@ def sign_in(driver, server, agent=AGENT):
     driver.get(server.url + CONSOLE)
     driver.execute_script("sessionStorage.clear()")
     driver.get(server.url + CONSOLE)
+    log_in(driver, server, agent)
+
+
+def log_in(driver, server, agent=AGENT):
+    """Fills the login form: the agent id and, when the server asks for it, the access key (the
+    admin token); returns once the event stream is open."""
+    wait_until(lambda: visible(driver, "login"), timeout=5, message="the login form")
+    # The page asks the server whether a key is needed as it loads (not when this browser still
+    # has a login session).
+    session = wait_until(lambda: driver.execute_script("return document.body.dataset.session"), timeout=5,
+                         message="the page to ask about its session")
+    if session == "needed" or visible(driver, "key-field"):
+        driver.find_element(By.ID, "access-key").send_keys(server.token)
     field = driver.find_element(By.ID, "agent-id")
+    field.clear()
     field.send_keys(agent, Keys.ENTER)
     wait_until(lambda: conn_state(driver) == "live", timeout=10, message="the event stream to open")
     # Signing in marks the agent free (the console posts AGENT_FREE once the stream is open).
@@ -229,9 +243,10 @@ def test_keyboard_alone_takes_a_call_through(server, driver):
     driver.execute_script("sessionStorage.clear()")
     driver.get(server.url + CONSOLE)
     keys = ActionChains(driver)
-    # the agent id field has the focus on arrival
+    # the agent id field has the focus on arrival, the access key field follows it
+    wait_until(lambda: visible(driver, "key-field"), timeout=5, message="the access key field")
     assert driver.switch_to.active_element.get_attribute("id") == "agent-id"
-    keys.send_keys(AGENT, Keys.ENTER).perform()
+    keys.send_keys(AGENT, Keys.TAB, server.token, Keys.ENTER).perform()
     wait_until(lambda: conn_state(driver) == "live", timeout=10, message="the event stream")
     wait_until(lambda: visible(driver, "idle"), timeout=5)
     cid, _ = phone_customer(server, min_offers=2)
@@ -299,7 +314,10 @@ def test_unreachable_server_shows_a_banner_and_the_console_recovers(driver):
             if visible(driver, "banner"):
                 raise
         wait_until(lambda: not visible(driver, "banner"), timeout=15, message="the banner to go")
-        wait_until(lambda: conn_state(driver) == "live", timeout=15, message="the event stream again")
+        # A restarted server knows no login sessions: the console asks for the key again, saying why.
+        wait_until(lambda: visible(driver, "login"), timeout=15, message="the login after the restart")
+        assert "Your session has ended" in text(driver, "login-error")
+        log_in(driver, own, agent="agent-7")
         # recovered for real: a call to the new server pops
         cid, _ = phone_customer(own)
         ticket = post_call(own, cid)
@@ -308,3 +326,16 @@ def test_unreachable_server_shows_a_banner_and_the_console_recovers(driver):
                    timeout=3, message="a call after recovery")
     finally:
         own.stop()
+
+
+def test_a_wrong_access_key_is_refused_with_the_servers_reason(server, driver):
+    driver.get(server.url + CONSOLE)
+    driver.execute_script("sessionStorage.clear()")
+    driver.get(server.url + CONSOLE)
+    wait_until(lambda: visible(driver, "key-field"), timeout=5, message="the access key field")
+    driver.find_element(By.ID, "agent-id").send_keys("agent-9")
+    driver.find_element(By.ID, "access-key").send_keys("not-a-key-of-this-server", Keys.ENTER)
+    wait_until(lambda: text(driver, "login-error"), timeout=5, message="the refusal")
+    assert text(driver, "login-error") == "Not signed in: the API key is not one this server knows"
+    assert visible(driver, "login") and not visible(driver, "idle")
+    screenshot(driver, "console-login-refused")

@@ -1,6 +1,7 @@
 """The decision dashboard (/dashboard) in headless Chromium against a live Arbiter: its counters
 move after decisions made through the API, its charts are SVG, and it survives the server going
 away."""
+import os
 import time
 
 from selenium.webdriver.common.by import By
@@ -9,6 +10,24 @@ from harness import Server, screenshot, wait_until
 
 DASHBOARD = "/dashboard"
 CHANNELS = ["CHANNEL_WEB", "CHANNEL_CONTACT_CENTRE", "CHANNEL_MOBILE_APP", "CHANNEL_EMAIL"]
+
+
+def open_dashboard(driver, server, token=None):
+    """Opens the dashboard and, when it asks for a key, signs in with the admin token; returns
+    once the first snapshot is drawn."""
+    driver.get(server.url + DASHBOARD)
+    sign_in_if_asked(driver, token or server.token)
+    wait_until(lambda: page_number(driver, "kpi-decisions") is not None, timeout=6, message="the first snapshot")
+
+
+def sign_in_if_asked(driver, token):
+    def settled():
+        if driver.find_element(By.ID, "login").is_displayed():
+            return "login"
+        return page_number(driver, "kpi-decisions") is not None and "drawn"
+    if wait_until(settled, timeout=6, message="the login or the first snapshot") == "login":
+        driver.find_element(By.ID, "access-key").send_keys(token)
+        driver.find_element(By.ID, "login-go").click()
 
 
 # The page redraws its charts on every poll: read what it shows in one script, not element by
@@ -67,8 +86,7 @@ def make_traffic(server, count, start, accept_every=3, convert_every=6):
 
 
 def test_counters_move_after_decisions(server, driver):
-    driver.get(server.url + DASHBOARD)
-    wait_until(lambda: page_number(driver, "kpi-decisions") is not None, timeout=6, message="the first snapshot")
+    open_dashboard(driver, server)
     before_total = page_number(driver, "kpi-decisions")
     before_http = door_decisions(driver, "http")
     before_made = page_number(driver, "kpi-made")
@@ -118,8 +136,7 @@ def test_dashboard_shows_the_unreachable_banner_and_recovers(driver):
     own = Server.launch(customers=2000)
     port = own.port
     try:
-        driver.get(own.url + DASHBOARD)
-        wait_until(lambda: page_number(driver, "kpi-decisions") is not None, timeout=6)
+        open_dashboard(driver, own)
         assert not driver.find_element(By.ID, "banner").is_displayed()
         own.stop()
         wait_until(lambda: driver.find_element(By.ID, "banner").is_displayed(), timeout=6,
@@ -128,8 +145,31 @@ def test_dashboard_shows_the_unreachable_banner_and_recovers(driver):
         own = Server.launch(http_port=port, customers=2000)
         wait_until(lambda: not driver.find_element(By.ID, "banner").is_displayed(), timeout=8,
                    message="the banner to go once the server is back")
+        # A restarted server knows no login sessions: the page asks for the key again.
+        wait_until(lambda: driver.find_element(By.ID, "login").is_displayed(), timeout=8,
+                   message="the login after the restart")
+        sign_in_if_asked(driver, own.token)
         before = door_decisions(driver, "http") or 0
         make_traffic(own, 5, start=100300)
         wait_until(lambda: door_decisions(driver, "http") >= before + 5, timeout=6, message="live figures again")
     finally:
         own.stop()
+
+
+def test_the_dashboard_needs_an_admin_key(server, driver):
+    driver.get(server.url + DASHBOARD)
+    wait_until(lambda: driver.find_element(By.ID, "login").is_displayed(), timeout=6, message="the login")
+    assert not driver.find_element(By.ID, "main").is_displayed()
+    assert server.workdir, "a server launched by the harness, whose site key is in its folder"
+    with open(os.path.join(server.workdir, "site-key")) as f:
+        site_key = f.read().strip()
+    # The site key may only decide: signed in, but the dashboard is refused, saying why.
+    driver.find_element(By.ID, "access-key").send_keys(site_key)
+    driver.find_element(By.ID, "login-go").click()
+    error = driver.find_element(By.ID, "login-error")
+    wait_until(lambda: error.text, timeout=6, message="the refusal")
+    assert "needs the role admin" in error.text, error.text
+    screenshot(driver, "dashboard-login-refused")
+    driver.find_element(By.ID, "access-key").clear()
+    sign_in_if_asked(driver, server.token)
+    wait_until(lambda: page_number(driver, "kpi-decisions") is not None, timeout=6, message="the first snapshot")

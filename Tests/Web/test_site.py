@@ -9,6 +9,7 @@ import json
 import re
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -178,6 +179,34 @@ def test_pages_fetch_nothing_from_elsewhere(server, driver):
         assert "/arbiter.js" in " ".join(resources)
     html = "".join(urllib.request.urlopen(f"{server.url}/site/{p}.html", timeout=10).read().decode() for p in PAGES)
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+
+
+def test_the_pages_key_may_only_decide(server):
+    """The site's pages are public, so the key they give the snippet may decide and nothing more."""
+    keys = set()
+    for page in PAGES:
+        html = urllib.request.urlopen(f"{server.url}/site/{page}.html", timeout=10).read().decode()
+        keys.update(re.findall(r'<script src="/arbiter.js"[^>]* data-arbiter-key="([A-Za-z0-9_-]+)"', html))
+    assert len(keys) == 1, f"one site key on every page, got {keys}"
+    key = keys.pop()
+    assert key != server.token
+    site = {"Authorization": "Bearer " + key}
+    assert server.request("POST", "/v1/decide", {"customerId": "100042", "channel": "CHANNEL_WEB"},
+                          headers=site).get("decisionId")
+    for method, path in [("GET", "/v1/customers/100042/profile"), ("GET", "/v1/status"), ("GET", "/v1/dashboard")]:
+        try:
+            server.request(method, path, headers=site)
+            raise AssertionError(f"the site key was let through to {path}")
+        except urllib.error.HTTPError as error:
+            assert error.code == 403, (path, error.code)
+    # Without any key the API refuses; the pages and the snippet stay open.
+    anonymous = urllib.request.Request(server.url + "/v1/decide", method="POST", data=b'{"customerId":"100042"}',
+                                       headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(anonymous, timeout=10)
+        raise AssertionError("a call without a key was let through")
+    except urllib.error.HTTPError as error:
+        assert error.code == 401
 
 
 def test_site_fills_its_slots_and_an_impression_reaches_the_log(server, driver):

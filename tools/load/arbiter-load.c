@@ -110,7 +110,7 @@ typedef struct {
   uint64_t first, customers, channel, offers;
   int server_pid;
   const char *label;
-  const char *token;  // sent as `authorization: Bearer <token>` (gRPC, HTTP); NULL sends none
+  const char *token;  // sent as `authorization: Bearer <token>` (gRPC, HTTP), in the hello (lean); NULL: none
 } options;
 
 typedef struct connection connection;
@@ -455,6 +455,14 @@ static void connect_to(connection *c) {
     c->next_stream = 1;
     if (!c->streams) die("out of memory");
     append_out(c, (const uint8_t *)"ARB1", 4);
+    if (opt.token) {  // the connection's hello (docs/lean-protocol.md), answered on stream 0
+      size_t n = strlen(opt.token);
+      uint8_t head[12] = {0};
+      put32(head, (uint32_t)(8 + n));
+      head[4] = 3;
+      append_out(c, head, sizeof head);
+      append_out(c, (const uint8_t *)opt.token, n);
+    }
     c->want_write = true;
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
     epoll_ctl(epoll_fd, EPOLL_CTL_ADD, c->fd, &ev);
@@ -496,6 +504,14 @@ static void lean_received(connection *c, const uint8_t *bytes, size_t n) {
     if (type == 4) {
       failure = "the server sent a lean protocol error frame";
       return;
+    }
+    if (type == 2 && stream == 0 && length >= 8 + 5) {  // the hello's answer
+      if (frame[8] << 8 | frame[9]) {
+        failure = "the server refused the lean hello's credential";
+        return;
+      }
+      at += 4 + (size_t)length;
+      continue;
     }
     call *k = stream < LEAN_STREAMS ? c->streams[stream] : NULL;
     if (type != 2 || !k || length < 8 + 5) {
@@ -861,7 +877,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: arbiter-load [--transport grpc|lean|http] [--host H] [--port P] [--method decide|noop] [--mode closed|open] [--concurrency N] [--rate R]\n"
           "                 [--connections C] [--duration S] [--warmup S] [--first-customer ID] [--customers N]\n"
-          "                 [--channel N] [--offers N] [--server-pid PID] [--label TEXT] [--token T]\n"
+          "                 [--channel N] [--offers N] [--server-pid PID] [--label TEXT] [--token T | --token-file F]\n"
           "  http: one request at a time per connection; closed loop needs --concurrency <= --connections\n");
   exit(2);
 }
@@ -892,6 +908,16 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--token")) {
       if (strlen(v) > 1000 || strpbrk(v, "\r\n")) usage();
       opt.token = v;
+    }
+    else if (!strcmp(a, "--token-file")) {  // its first line, e.g. the server's arbiter-data/admin-token
+      static char line[1024];
+      FILE *f = fopen(v, "r");
+      if (!f) die("cannot read --token-file");
+      if (!fgets(line, sizeof line, f)) line[0] = 0;
+      fclose(f);
+      line[strcspn(line, "\r\n")] = 0;
+      if (!line[0]) die("--token-file is empty");
+      opt.token = line;
     }
     else if (!strcmp(a, "--transport")) {
       if (!strcmp(v, "grpc")) opt.transport = GRPC;

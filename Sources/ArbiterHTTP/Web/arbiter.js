@@ -6,6 +6,8 @@
  *
  * Script attributes: data-arbiter-page (the page's name), data-arbiter-timeout (ms, default 300),
  * data-arbiter-server (base URL without a trailing slash, default this origin),
+ * data-arbiter-key (a site key that may only decide, sent as a bearer credential; a page is
+ * public, so never put a key with other roles here),
  * data-arbiter-customer (a logged-in customer's id; absent for an anonymous visitor). Every
  * visitor has a first-party visitor id, kept in localStorage and the cookie arbiter_vid.
  * Slot attributes: data-arbiter-slot (name), data-arbiter-content (content type: an offer
@@ -41,6 +43,7 @@
     // The page's state on <html data-arbiter-state>, and the event of the same name.
     state = (s, detail) => (set(d.documentElement, 'state', s), emit(s, detail)),
     base = at(script, 'server') || '',
+    key = at(script, 'key'),
     customer = () => at(script, 'customer') || '0',
     page = () => at(script, 'page') || 'home',
     ref = n => ({ decisionId: at(n, 'decision'), offerId: at(n, 'offer') }),
@@ -58,7 +61,8 @@
 
   // POSTs JSON; resolves to the answer's JSON, rejects with the error's JSON ({code, message}).
   const post = (path, body, options) => fetch(base + path, {
-    ...options, method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body)
+    ...options, method: 'POST', body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json', ...key && { Authorization: 'Bearer ' + key } }
   }).then(r => r.json().catch(() => ({})).then(j => {
     if (r.ok) return j;
     throw j.message ? j : { message: 'HTTP ' + r.status };

@@ -99,6 +99,7 @@
       json = {};
     }
     if (!response.ok) {
+      if (response.status === 401) sessionLost();
       throw new ApiError(json.code || "HTTP_" + response.status, json.message || response.statusText, response.status);
     }
     return json;
@@ -215,7 +216,11 @@
       setConn(state.down ? "offline" : "reconnecting", state.down ? undefined : `Reconnecting in ${Math.round(delay / 1000)} s…`);
       // Is the server gone, or only the stream? /health tells; the banner shows if it is gone.
       fetch(API + "/health", { cache: "no-store" }).then(
-        () => serverUp(),
+        () => {
+          serverUp();
+          // The stream may have been refused for want of a session (it ended, or the server restarted).
+          checkSession().then((allowed) => allowed || sessionLost());
+        },
         () => serverDown()
       );
       clearTimeout(state.streamTimer);
@@ -261,7 +266,56 @@
     showIdle();
   }
 
-  function signOut() {
+  // ---- the login session (when the server requires credentials) --------------------------------
+
+  // Whether this browser may call the API: asks GET /v1/session; shows the access key field when a
+  // login is needed. Resolves to true when calls can go ahead.
+  async function checkSession() {
+    try {
+      const response = await fetch(API + "/v1/session", { cache: "no-store" });
+      const needed = response.status === 401;
+      $("key-field").hidden = !needed;
+      $("access-key").required = needed;
+      document.body.dataset.session = needed ? "needed" : "open";
+      return response.ok;
+    } catch (error) {
+      return true; // unreachable: the banner says so once calls are made
+    }
+  }
+
+  // Exchanges the access key for a session cookie; throws an Error saying why it was refused.
+  async function logInWithKey(key) {
+    const response = await fetch(API + "/v1/session", {
+      method: "POST",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ credential: key }),
+    });
+    if (!response.ok) {
+      let message = response.statusText;
+      try {
+        message = (await response.json()).message || message;
+      } catch (error) {
+        // not JSON
+      }
+      throw new Error(message);
+    }
+    $("key-field").hidden = true;
+    $("access-key").required = false;
+    $("access-key").value = "";
+  }
+
+  // A call refused for want of a session (it expired, or the server restarted): back to the login.
+  function sessionLost() {
+    if (!state.agentId) return;
+    signOut(false);
+    $("key-field").hidden = false;
+    $("access-key").required = true;
+    $("login-error").textContent = "Your session has ended: enter your access key again.";
+  }
+
+  function signOut(endSession = true) {
+    if (endSession) fetch(API + "/v1/session", { method: "DELETE", cache: "no-store" }).catch(() => {});
     if (state.events) state.events.close();
     state.events = null;
     state.eventsOpen = false;
@@ -1036,10 +1090,22 @@
   document.addEventListener("DOMContentLoaded", () => {
     $("idle").querySelector(".idle-card").id = "idle-card";
     $("idle-card").tabIndex = -1;
-    $("login-form").addEventListener("submit", (event) => {
+    $("login-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const id = $("agent-id").value.trim();
-      if (id) signIn(id, true);
+      const key = $("access-key").value.trim();
+      $("login-error").textContent = "";
+      if (!id) return;
+      if (!$("key-field").hidden) {
+        try {
+          await logInWithKey(key);
+        } catch (error) {
+          $("login-error").textContent = "Not signed in: " + error.message;
+          $("access-key").focus();
+          return;
+        }
+      }
+      signIn(id, true);
     });
     $("lookup").addEventListener("submit", (event) => {
       event.preventDefault();
@@ -1054,7 +1120,7 @@
       $("lookup-id").blur();
     });
     $("lookup-id").addEventListener("input", () => $("lookup-id").setCustomValidity(""));
-    $("logout").addEventListener("click", signOut);
+    $("logout").addEventListener("click", () => signOut());
     $("end-call").addEventListener("click", endCall);
     $("retry").addEventListener("click", () => {
       state.probeDelay = 1000;
@@ -1069,8 +1135,10 @@
       }
     });
     setInterval(() => state.call && renderCallBar(), 15000);
-    const saved = sessionStorage.getItem(STORE_AGENT);
-    if (saved) signIn(saved, false);
-    else $("agent-id").focus();
+    checkSession().then((allowed) => {
+      const saved = sessionStorage.getItem(STORE_AGENT);
+      if (saved && allowed) signIn(saved, false);
+      else $("agent-id").focus();
+    });
   });
 })();

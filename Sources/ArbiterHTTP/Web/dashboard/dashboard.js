@@ -39,6 +39,21 @@
     state.inFlight = true;
     try {
       const response = await fetch(API + "/v1/dashboard", { cache: "no-store" });
+      if (response.status === 401 || response.status === 403) {
+        // No login session (or it ended), or one without the admin role: the login form, and no
+        // polling until it is used.
+        let message = "";
+        try {
+          message = (await response.json()).message || "";
+        } catch (error) {
+          // not JSON
+        }
+        setFailing(false);
+        showLogin(true);
+        if (response.status === 403) $("login-error").textContent = "Signed in, but " + message;
+        state.inFlight = false;
+        return;
+      }
       if (!response.ok) {
         let message = response.statusText;
         try {
@@ -448,7 +463,48 @@
     resizeTimer = setTimeout(render, 120);
   });
 
+  // ---- the login (when the server requires credentials) ---------------------------------------
+
+  function showLogin(shown) {
+    $("login").hidden = !shown;
+    $("main").hidden = shown;
+    if (shown) {
+      $("live").dataset.state = "offline";
+      $("live").textContent = "Signed out";
+      $("access-key").focus();
+    }
+  }
+
+  async function logIn(event) {
+    event.preventDefault();
+    $("login-error").textContent = "";
+    try {
+      const response = await fetch(API + "/v1/session", {
+        method: "POST",
+        cache: "no-store",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ credential: $("access-key").value.trim() }),
+      });
+      if (!response.ok) {
+        let message = response.statusText;
+        try {
+          message = (await response.json()).message || message;
+        } catch (error) {
+          // not JSON
+        }
+        throw new Error(message);
+      }
+    } catch (error) {
+      $("login-error").textContent = "Not signed in: " + error.message;
+      return;
+    }
+    $("access-key").value = "";
+    showLogin(false);
+    poll();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    $("login-form").addEventListener("submit", logIn);
     $("retry").addEventListener("click", () => poll());
     poll();
   });

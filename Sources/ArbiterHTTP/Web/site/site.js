@@ -19,12 +19,15 @@
   const say = html => { note.innerHTML = html; };
   const text = s => String(s).replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
-  // Shows who is logged in (name from the bank's customer profile) or the log-in form.
-  const showWho = (id, name) => {
+  // Shows who is logged in or the log-in form.
+  const showWho = id => {
     form.hidden = !!id;
     who.hidden = !id;
-    if (id) who.querySelector('span').innerHTML = `Logged in as <b>${text(name || 'customer ' + id)}</b> (${text(id)})`;
+    if (id) who.querySelector('span').innerHTML = `Logged in as <b>customer ${text(id)}</b>`;
   };
+
+  // The customer the snippet decides for next, without deciding now.
+  const decideAs = id => id ? snippet.setAttribute('data-arbiter-customer', id) : snippet.removeAttribute('data-arbiter-customer');
 
   const decideAgain = id => {
     if (window.arbiter) window.arbiter.login(id || 0);
@@ -32,13 +35,9 @@
     else snippet.removeAttribute('data-arbiter-customer');
   };
 
-  const profileName = id => fetch(`/v1/customers/${encodeURIComponent(id)}/profile?maxInteractions=0`)
-    .then(r => r.json().catch(() => ({})).then(j => {
-      if (r.status == 404) throw new Error(`There is no customer ${id}.`);
-      if (!r.ok) throw new Error(`Could not log in: ${j.message || 'HTTP ' + r.status}.`);
-      return j.displayName || '';
-    }));
-
+  // Logging in decides again as the customer. The bank's own site would know its customers; the
+  // demo, whose pages hold only a key that may decide (never one that reads profiles), learns that
+  // there is no such customer from the decision (NOT_FOUND) and stays as it was.
   const logIn = id => {
     const error = form.querySelector('.error');
     error.textContent = '';
@@ -46,12 +45,22 @@
       error.textContent = 'Enter a customer number, e.g. 100042';
       return;
     }
-    profileName(id).then(name => {
+    const previous = store.get();
+    const events = ['arbiter:filled', 'arbiter:timeout', 'arbiter:error'];
+    const settle = e => {
+      events.map(type => document.removeEventListener(type, settle));
+      if (e.type == 'arbiter:error' && e.detail && e.detail.code == 'NOT_FOUND') {
+        error.textContent = `There is no customer ${id}.`;
+        decideAs(previous);
+        say(`There is no customer <b>${text(id)}</b>: still deciding for ${whom()}.`);
+        return;
+      }
       store.set(id);
-      showWho(id, name);
-      say(`Deciding for customer <b>${text(id)}</b>…`);
-      decideAgain(id);
-    }, e => { error.textContent = e.message; });
+      showWho(id);
+    };
+    events.map(type => document.addEventListener(type, settle));
+    say(`Deciding for customer <b>${text(id)}</b>…`);
+    decideAgain(id);
   };
 
   form.addEventListener('submit', e => {
@@ -74,7 +83,6 @@
   if (current) {
     snippet.setAttribute('data-arbiter-customer', current);
     showWho(current);
-    profileName(current).then(name => showWho(current, name), () => {});
   } else {
     showWho('');
   }
