@@ -49,6 +49,8 @@ let package = Package(
     .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
     .package(url: "https://github.com/vapor/jwt-kit", exact: "5.8.0"),
+    .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
   ],
   targets: [
     // Pure domain: feature schema, customer vectors, offers catalogue, errors, checksums.
@@ -100,6 +102,7 @@ let package = Package(
       name: "ArbiterService",
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterAPI", "ArbiterFeatureStore", "ArbiterAccess",
+        "ArbiterObservability",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
         .product(name: "Logging", package: "swift-log"),
@@ -109,10 +112,19 @@ let package = Package(
     ),
     // The lean protocol (docs/lean-protocol.md): frame codecs, the channel handler, the method
     // table over the gRPC services, and the service that binds its port.
+    // Metrics: requests by door, method and status, on swift-metrics with a Prometheus registry.
+    .target(
+      name: "ArbiterObservability",
+      dependencies: [
+        .product(name: "CoreMetrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+      ],
+      swiftSettings: strict
+    ),
     .target(
       name: "ArbiterLean",
       dependencies: [
-        "ArbiterCore", "ArbiterDecisioning", "ArbiterAPI", "ArbiterService", "ArbiterAccess",
+        "ArbiterCore", "ArbiterDecisioning", "ArbiterAPI", "ArbiterService", "ArbiterAccess", "ArbiterObservability",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Logging", package: "swift-log"),
@@ -132,6 +144,7 @@ let package = Package(
       name: "ArbiterHTTP",
       dependencies: [
         "ArbiterCore", "ArbiterDecisioning", "ArbiterAPI", "ArbiterService", "ArbiterContactCentre", "ArbiterAccess",
+        "ArbiterObservability",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -150,7 +163,7 @@ let package = Package(
       name: "ArbiterServer",
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterFeatureStore", "ArbiterAPI", "ArbiterService",
-        "ArbiterLean", "ArbiterHTTP", "ArbiterContactCentre", "ArbiterAccess",
+        "ArbiterLean", "ArbiterHTTP", "ArbiterContactCentre", "ArbiterAccess", "ArbiterObservability",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
@@ -189,7 +202,7 @@ let package = Package(
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterDemoBank", "ArbiterAPI",
         "ArbiterService", "ArbiterFeatureStore", "ArbiterLean", "ArbiterServer", "ArbiterHTTP", "ArbiterContactCentre",
-        "ArbiterAccess",
+        "ArbiterAccess", "ArbiterObservability",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "JWTKit", package: "jwt-kit"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),

@@ -357,6 +357,14 @@ def document(fds):
                                                          parameters=[agent], errors=("400",))},
         "/v1/dashboard": {"get": operation("Everything the decision dashboard draws",
                                            response=v1 + "DashboardSnapshot", errors=(), role="admin")},
+        "/metrics": {"get": {
+            "summary": "Prometheus metrics (text format 0.0.4): requests by door, method and status, latency "
+                       "histograms, decisions, offers, suppressions, pacing, the store (docs/observability.md)",
+            "description": "Needs the role `admin`.", "security": [{"bearer": []}, {"session": []}],
+            "responses": {"200": {"description": "The metrics", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          "401": {"description": ERRORS["401"], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                          "403": {"description": ERRORS["403"], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                          "405": {"description": ERRORS["405"], "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
         "/v1/session": {
             "get": session_operation("Who this browser's login session is (the `arbiter_session` cookie)",
                                      errors=("401",)),

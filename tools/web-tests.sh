@@ -2,9 +2,10 @@
 # The browser and API tests (Tests/Web, pytest): the demo site and its snippet, the agent
 # console and the dashboard in headless Chromium, and schemathesis against the OpenAPI
 # document, each against a live server (ARBITER_BIN, default .build/debug/arbiter, started by
-# Tests/Web/harness.py), and the console and dashboard in Firefox too (Marionette). Installs what
-# they need when it is missing: Debian's chromium, chromium-driver, firefox-esr and
-# protobuf-compiler, and the pinned PyPI packages in .build/venv.
+# Tests/Web/harness.py), the console and dashboard in Firefox too (Marionette), and /metrics
+# scraped by a real Prometheus. Installs what they need when it is missing: Debian's chromium,
+# chromium-driver, firefox-esr, protobuf-compiler and prometheus, and the pinned PyPI packages in
+# .build/venv.
 # Run by the Swift test suite (WebSuiteTests); alone: tools/web-tests.sh [pytest arguments].
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ missing=()
 [[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
 command -v firefox-esr >/dev/null || missing+=(firefox-esr)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
+command -v prometheus >/dev/null || missing+=(prometheus)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}" >&2
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null

@@ -37,6 +37,13 @@ public final class LiveState: Sendable {
   public let traffic = DecisionTraffic()
   /// Offers not made, by reason, over every decision (explained or not), for the dashboard.
   public let suppressions = SuppressionCounts()
+  /// Decisions made (and logged) per channel, by the channel's raw value; for the metrics.
+  let decisionsByChannel = (0...Channel.allCases.count).map { _ in ManagedAtomic<UInt64>(0) }
+
+  /// Decisions made per channel since start.
+  public var decisionCounts: [(channel: Channel, decisions: UInt64)] {
+    Channel.allCases.map { ($0, decisionsByChannel[$0.rawValue].load(ordering: .relaxed)) }
+  }
 
   /// Where a request (Reload, SetChallenger) may load bundles from.
   public let modelRoots: ModelRoots
@@ -70,6 +77,7 @@ public final class LiveState: Sendable {
     }
     log.record(decision, sequence: sequence)
     suppressions.add(decision.suppressionTally)
+    decisionsByChannel[request.channel.rawValue].wrappingIncrement(ordering: .relaxed)
     if let challenger { shadow(request, decision, contacts: contacts, challenger: challenger.engine) }
     return decision
   }
@@ -216,6 +224,7 @@ extension LiveState {
     let placements = decision.offers.map { SlotPlacement(slot: $0.slot, position: $0.slotPosition, offer: $0) }
     log.record(decision, sequence: sequence)
     suppressions.add(decision.suppressionTally)
+    decisionsByChannel[request.channel.rawValue].wrappingIncrement(ordering: .relaxed)
     return (decision, placements)
   }
 }

@@ -76,6 +76,9 @@ extension FeatureStore {
     store.install(index: table, rows: header.rows)
     let startLSN = header.startLSN
     store.snapshotLSN = startLSN
+    if let modified = try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date {
+      store.snapshotMillis.store(Int64(modified.timeIntervalSince1970 * 1_000), ordering: .relaxed)
+    }
     store.withWriterLock { next in next = startLSN + 1 }
     return store
   }

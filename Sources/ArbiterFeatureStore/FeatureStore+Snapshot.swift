@@ -26,6 +26,7 @@ extension FeatureStore {
     try writer.syncAndClose()
     let final = try writer.moveInPlace()
     snapshotLSN = cut.startLSN
+    snapshotMillis.store(Int64(Date().timeIntervalSince1970 * 1_000), ordering: .relaxed)
     let removed = removeSegments(upTo: cut.startLSN, in: directory)
     return SnapshotReport(
       path: final, rows: cut.rows, bytes: writer.fileLength, startLSN: cut.startLSN,

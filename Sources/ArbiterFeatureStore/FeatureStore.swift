@@ -75,6 +75,14 @@ public final class FeatureStore: @unchecked Sendable {
   var mappings: [AnyObject] = []
   /// The log position the newest snapshot covers.
   public internal(set) var snapshotLSN: UInt64 = 0
+  /// When the newest snapshot was written, in milliseconds since 1970 (0: none yet); for the
+  /// snapshot's age in the metrics.
+  let snapshotMillis = ManagedAtomic<Int64>(0)
+  /// When the newest snapshot was written; nil when there is none.
+  public var snapshotWrittenAt: Date? {
+    let millis = snapshotMillis.load(ordering: .relaxed)
+    return millis == 0 ? nil : Date(timeIntervalSince1970: Double(millis) / 1_000)
+  }
   /// Whether the log holds changes no snapshot has.
   public var hasChangesSinceSnapshot: Bool { lastLSN > snapshotLSN }
   /// The last replay's findings.

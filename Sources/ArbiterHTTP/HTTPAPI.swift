@@ -3,6 +3,7 @@ import ArbiterAccess
 import ArbiterContactCentre
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterObservability
 import ArbiterService
 import Dispatch
 import Foundation
@@ -32,15 +33,19 @@ public struct HTTPAPI: Sendable {
   let authenticator: Authenticator
   /// The key (`decide` only) the demo site's pages give the web snippet; nil gives none.
   let siteKey: String?
+  /// Requests by route and status, rendered at `/metrics` with the rest of the server's metrics.
+  let metrics: ServerMetrics?
 
   /// The API over `live`; `echo` answers the no-op baseline, `contactCentre` distributes calls;
-  /// the site's pages carry `siteKey` for the snippet.
+  /// the site's pages carry `siteKey` for the snippet; requests are counted in `metrics`.
   public init(
     live: LiveState, health: HealthService, echo: Arbiter_V1_DecideResponse, contactCentre: CallDistributor,
-    configuration: HTTPDoorConfiguration, authenticator: Authenticator, siteKey: String? = nil, logger: Logger
+    configuration: HTTPDoorConfiguration, authenticator: Authenticator, siteKey: String? = nil,
+    metrics: ServerMetrics? = nil, logger: Logger
   ) {
     self.authenticator = authenticator
     self.siteKey = siteKey
+    self.metrics = metrics
     self.live = live
     decisions = DecisionService(live: live)
     profiles = ProfileService(live: live)
@@ -67,7 +72,7 @@ public struct HTTPAPI: Sendable {
     ("/v1/benchmark/echo", "POST", MethodRoles.role(for: Arbiter_V1_BenchmarkService.Method.Echo.descriptor)),
     ("/v1/callbacks", "POST", .decide), ("/v1/calls", "POST", .decide), ("/v1/contact-centre", "GET", .decide),
     ("/v1/agents/*/events", "GET", .decide), ("/v1/agents/*/state", "POST", .decide), ("/v1/dashboard", "GET", .admin),
-    ("/openapi.json", "GET", nil), ("/v1/session", "GET, POST, DELETE", nil),
+    ("/openapi.json", "GET", nil), ("/v1/session", "GET, POST, DELETE", nil), ("/metrics", "GET", .admin),
   ]
 
   /// The route `path` matches, if any.
@@ -85,6 +90,7 @@ public struct HTTPAPI: Sendable {
   /// The router: the API's routes, the pages from `webRoot`, and the door's middleware.
   public func router(webRoot: String?) -> Router<ArbiterRequestContext> {
     let router = Router(context: ArbiterRequestContext.self)
+    if let metrics { router.add(middleware: RequestMetricsMiddleware(metrics: metrics.requests)) }
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: CORSPolicyMiddleware(origins: Set(configuration.corsOrigins)))
     router.add(middleware: JSONErrorMiddleware(allowedMethods: Self.allowedMethods))
@@ -101,6 +107,7 @@ public struct HTTPAPI: Sendable {
     addContactCentreRoutes(to: router)
     addDashboardRoute(to: router)
     addSessionRoutes(to: router)
+    addMetricsRoute(to: router)
     return router
   }
 

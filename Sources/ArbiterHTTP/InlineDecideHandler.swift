@@ -1,5 +1,6 @@
 import ArbiterAccess
 import ArbiterCore
+import ArbiterObservability
 import Dispatch
 import NIOCore
 import NIOHTTP1
@@ -49,7 +50,12 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
     self.api = api
     self.origins = Set(api.configuration.corsOrigins)
     self.serverName = serverName
+    decideMetrics = api.metrics?.requests.method(door: "http", method: "POST " + Self.decidePath)
+    echoMetrics = api.metrics?.requests.method(door: "http", method: "POST " + Self.echoPath)
   }
+
+  /// Where Decide and its no-op answered here are counted, as the router counts its routes.
+  private let decideMetrics: MethodMetrics?, echoMetrics: MethodMetrics?
 
   package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     switch unwrapInboundIn(data) {
@@ -169,5 +175,7 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
       wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: fields))), promise: nil)
     context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    (request.isEcho ? echoMetrics : decideMetrics)?.record(
+      httpStatus: Int(status.code), nanoseconds: DispatchTime.now().uptimeNanoseconds &- request.started)
   }
 }

@@ -2,6 +2,7 @@ import ArbiterAPI
 import ArbiterAccess
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterObservability
 import ArbiterService
 import Dispatch
 import GRPCCore
@@ -39,6 +40,8 @@ package struct LeanMethodTable: Sendable {
     package let role: Role?
     /// Whether its refused attempts go to the audit log (``MethodRoles/audited``).
     package let audited: Bool
+    /// Where its requests are counted and timed, if metrics are kept.
+    package let metrics: MethodMetrics?
   }
 
   private let methods: [String: Entry]
@@ -47,11 +50,13 @@ package struct LeanMethodTable: Sendable {
 
   /// A table serving each method under its descriptor's path (see ``path(of:)``), each needing
   /// the role ``MethodRoles`` gives it; refused attempts at audited methods go to `audit`.
-  package init(_ methods: [MethodDescriptor: Method], audit: AuditLog? = nil) {
+  /// Requests are counted and timed in `metrics` (door `lean`).
+  package init(_ methods: [MethodDescriptor: Method], audit: AuditLog? = nil, metrics: RequestMetrics? = nil) {
     var table: [String: Entry] = [:]
     for (descriptor, method) in methods {
       table[Self.path(of: descriptor)] = Entry(
-        method: method, role: MethodRoles.role(for: descriptor), audited: MethodRoles.audited.contains(descriptor))
+        method: method, role: MethodRoles.role(for: descriptor), audited: MethodRoles.audited.contains(descriptor),
+        metrics: metrics?.method(door: "lean", method: descriptor.fullyQualifiedMethod))
     }
     self.methods = table
     self.audit = audit
@@ -65,7 +70,9 @@ package struct LeanMethodTable: Sendable {
   package subscript(path: String) -> Entry? { methods[path] }
 
   /// Arbiter's unary methods over `live`; `echoResponse` is the no-op baseline's answer.
-  package init(live: LiveState, logger: Logger, echoResponse: [UInt8], audit: AuditLog? = nil) {
+  package init(
+    live: LiveState, logger: Logger, echoResponse: [UInt8], audit: AuditLog? = nil, metrics: RequestMetrics? = nil
+  ) {
     let decisions = DecisionService(live: live)
     let profiles = ProfileService(live: live)
     let admin = AdminService(live: live, logger: logger, audit: audit)
@@ -126,7 +133,7 @@ package struct LeanMethodTable: Sendable {
         return echoResponse
       },
     ]
-    self.init(methods, audit: audit)
+    self.init(methods, audit: audit, metrics: metrics)
   }
 
   @Sendable static func decode<M: Message>(_ type: M.Type, _ bytes: [UInt8]) throws(ArbiterError) -> M {

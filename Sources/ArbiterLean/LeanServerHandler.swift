@@ -1,6 +1,7 @@
 import ArbiterAccess
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterObservability
 import ArbiterService
 import Dispatch
 import GRPCCore
@@ -88,6 +89,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
             result: RPCError.Code(status)?.canonicalName ?? "OK", message: message))
       }
       respond(context, stream, status, message, header.requestId, [])
+      entry.metrics?.record(code: status.rawValue, nanoseconds: DispatchTime.now().uptimeNanoseconds &- received)
       return
     }
     let bytes = [UInt8](frame.payload.readableBytesView)
@@ -97,13 +99,15 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       respond(
         context, stream, .deadlineExceeded, "deadline of \(header.timeoutMicros) µs passed before the call started",
         header.requestId, [])
+      entry.metrics?.record(
+        code: Status.Code.deadlineExceeded.rawValue, nanoseconds: DispatchTime.now().uptimeNanoseconds &- received)
       return
     }
     let stillWanted = { DispatchTime.now().uptimeNanoseconds <= deadline }
     switch entry.method {
     case .inline(let handle):
       answerInline(
-        context, stream, requestId: header.requestId,
+        context, stream, requestId: header.requestId, metrics: entry.metrics, received: received,
         { () throws(ArbiterError) in
           try handle(bytes, stillWanted)
         }
@@ -112,7 +116,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       }
     case .decide(let handle):
       answerInline(
-        context, stream, requestId: header.requestId,
+        context, stream, requestId: header.requestId, metrics: entry.metrics, received: received,
         { () throws(ArbiterError) in
           try handle(bytes, stillWanted)
         }
@@ -121,14 +125,14 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       }
     case .offloaded(let handle):
       inFlight.insert(stream)
-      let finish = completion(context, stream, header.requestId, deadline)
+      let finish = completion(context, stream, header.requestId, deadline, entry.metrics, received)
       let caller = principal
       DispatchQueue.global().async {
         do { finish(.success(try handle(bytes, caller))) } catch { finish(.failure(error)) }
       }
     case .pooled(let handle):
       inFlight.insert(stream)
-      let finish = completion(context, stream, header.requestId, deadline)
+      let finish = completion(context, stream, header.requestId, deadline, entry.metrics, received)
       Task {
         do { finish(.success(try await handle(bytes))) } catch { finish(.failure(error)) }
       }
@@ -149,22 +153,27 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
   /// Runs a method on the event loop and answers: with `ok` for its result, or its error as a
   /// status. A method that commits something (a decision) asks `stillWanted` before it does and
   /// fails with `deadlineExceeded` when the deadline has passed; once committed, it is answered.
+  /// The call is counted in `metrics`, timed from `received`.
   private func answerInline<Result>(
-    _ context: ChannelHandlerContext, _ stream: UInt32, requestId: String, _ run: () throws(ArbiterError) -> Result,
-    ok: (Result) -> Void
+    _ context: ChannelHandlerContext, _ stream: UInt32, requestId: String, metrics: MethodMetrics?, received: UInt64,
+    _ run: () throws(ArbiterError) -> Result, ok: (Result) -> Void
   ) {
+    var code = 0
     do {
       ok(try run())
     } catch {
       let (status, message) = Self.status(of: error)
       respond(context, stream, status, message, requestId, [])
+      code = status.rawValue
     }
+    metrics?.record(code: code, nanoseconds: DispatchTime.now().uptimeNanoseconds &- received)
   }
 
   /// What a call answered off the event loop does when it is done: back on the loop, answer
   /// (or say the deadline passed) and flush.
   private func completion(
-    _ context: ChannelHandlerContext, _ stream: UInt32, _ requestId: String, _ deadline: UInt64
+    _ context: ChannelHandlerContext, _ stream: UInt32, _ requestId: String, _ deadline: UInt64,
+    _ metrics: MethodMetrics?, _ received: UInt64
   ) -> @Sendable (Result<[UInt8], any Error>) -> Void {
     let channel = context.channel
     let loop = context.eventLoop
@@ -179,6 +188,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
         let (status, message) = Self.status(of: error)
         answer = (status, message, [])
       }
+      metrics?.record(code: answer.0.rawValue, nanoseconds: DispatchTime.now().uptimeNanoseconds &- received)
       loop.execute {
         let (handler, context) = bound.value
         handler.inFlight.remove(stream)

@@ -7,6 +7,7 @@ import ArbiterFeatureStore
 import ArbiterHTTP
 import ArbiterLean
 import ArbiterModels
+import ArbiterObservability
 import ArbiterService
 import Foundation
 import GRPCCore
@@ -38,6 +39,8 @@ public final class ArbiterServer: Service, Sendable {
   public let siteKey: String?
   /// Admin actions and refused attempts at them (``AccessConfiguration/auditLog``).
   public let audit: AuditLog
+  /// Requests on every door and what the server keeps, rendered at the HTTP door's `/metrics`.
+  public let metrics = ServerMetrics()
 
   /// Fills an empty feature store (the demo population's `DemoPopulation.seed`, for one), for
   /// ``init(configuration:logger:seedingEmptyStore:)``.
@@ -189,15 +192,18 @@ public final class ArbiterServer: Service, Sendable {
     ]
   }
 
-  /// The gRPC door's interceptors: the access check.
-  public var interceptors: [any ServerInterceptor] { [AccessInterceptor(authenticator: authenticator, audit: audit)] }
+  /// The gRPC door's interceptors: the request metrics, then the access check.
+  public var interceptors: [any ServerInterceptor] {
+    [MetricsInterceptor(metrics: metrics.requests), AccessInterceptor(authenticator: authenticator, audit: audit)]
+  }
 
   /// The lean protocol's door on `port`, telling its bound port to ``leanBoundPort``.
   private func leanService(port: Int) -> LeanServerService {
     let box = leanPortBox
     return LeanServerService(
       host: configuration.host, port: port,
-      methods: LeanMethodTable(live: live, logger: logger, echoResponse: echoResponse, audit: audit),
+      methods: LeanMethodTable(
+        live: live, logger: logger, echoResponse: echoResponse, audit: audit, metrics: metrics.requests),
       authenticator: authenticator.required ? authenticator : nil, maxFrameSize: configuration.lean.maxFrameSize,
       logger: logger,
       onBound: { bound in box.value.withLock { $0 = bound } })
@@ -207,7 +213,7 @@ public final class ArbiterServer: Service, Sendable {
   public var httpAPI: HTTPAPI {
     HTTPAPI(
       live: live, health: health, echo: echo, contactCentre: contactCentre, configuration: configuration.http,
-      authenticator: authenticator, siteKey: siteKey, logger: logger)
+      authenticator: authenticator, siteKey: siteKey, metrics: metrics, logger: logger)
   }
 
   /// The HTTP/JSON door on `port`, telling its bound port to ``httpBoundPort``.

@@ -1,0 +1,111 @@
+import ArbiterAPI
+import ArbiterCore
+import ArbiterDecisioning
+import ArbiterObservability
+import Foundation
+import Hummingbird
+
+/// `GET /metrics`: Prometheus' text format (needs `admin`). Request counts and latencies are
+/// recorded by the doors as requests are answered; the rest is read from what the server keeps
+/// anyway, when the scrape comes (``ScrapedMetrics``).
+extension HTTPAPI {
+  func addMetricsRoute(to router: Router<ArbiterRequestContext>) {
+    router.get("/metrics") { _, _ in
+      var headers = HTTPFields()
+      headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+      headers[.cacheControl] = "no-store"
+      return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: metricsText())))
+    }
+  }
+
+  /// The registry rendered, after copying in what the server keeps.
+  func metricsText(now: Date = Date()) -> [UInt8] {
+    guard let metrics else { return [] }
+    mirror(into: metrics.scraped, now: now)
+    return metrics.requests.registry.emitToBuffer()
+  }
+
+  /// Copies decisions per channel, offers and outcomes, suppressions, pacing, the store, the log,
+  /// refusals and the live versions into `scraped`.
+  func mirror(into scraped: ScrapedMetrics, now: Date) {
+    for (channel, decisions) in live.decisionCounts {
+      scraped.counter(
+        "arbiter_decisions_total", help: "Decisions made (and logged), by channel.",
+        labels: [("channel", channel.name)], total: decisions)
+    }
+    let counts = live.log.counts
+    scraped.counter("arbiter_outcomes_total", help: "Outcomes recorded.", total: counts.outcomes)
+    for tally in live.log.offerTallies() {
+      scraped.counter(
+        "arbiter_offers_made_total", help: "Offers made (shown), by offer.", labels: [("offer", tally.offerId)],
+        total: tally.made)
+      for (outcome, total) in [
+        ("impression", tally.impressions), ("click", tally.clicks), ("accept", tally.accepted),
+        ("decline", tally.declined), ("convert", tally.converted),
+      ] {
+        scraped.counter(
+          "arbiter_offer_outcomes_total", help: "Outcomes recorded for offers made, by offer and outcome.",
+          labels: [("offer", tally.offerId), ("outcome", outcome)], total: total)
+      }
+    }
+    for (reason, count) in live.suppressions.totals() {
+      scraped.counter(
+        "arbiter_suppressions_total", help: "Offers not made, by reason.", labels: [("reason", reason.rawValue)],
+        total: count)
+    }
+    let engine = live.snapshot.engine
+    for use in engine.pacing.uses(at: engine.clock()) {
+      scraped.gauge(
+        "arbiter_pacing_used", help: "Quota or capacity used in the current period (offers, or capacity units).",
+        labels: [("key", use.key)], value: use.used)
+      scraped.gauge(
+        "arbiter_pacing_limit", help: "Quota or capacity limit of the current period.", labels: [("key", use.key)],
+        value: use.limit)
+    }
+    let store = engine.customers
+    scraped.gauge("arbiter_store_customers", help: "Customers in the feature store.", value: Double(store.count))
+    scraped.counter(
+      "arbiter_store_log_records_total", help: "Updates (profiles and events) written to the store's log.",
+      total: store.lastLSN)
+    if let written = store.snapshotWrittenAt {
+      scraped.gauge(
+        "arbiter_store_snapshot_age_seconds", help: "Seconds since the newest snapshot of the store was written.",
+        value: max(0, now.timeIntervalSince(written)))
+    }
+    if let path = live.log.path, let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int {
+      scraped.gauge("arbiter_interaction_log_bytes", help: "Size of the interaction log's file.", value: Double(size))
+    }
+    let refusals = authenticator.refusals
+    scraped.counter(
+      "arbiter_access_refusals_total", help: "Requests refused by the access check, by reason.",
+      labels: [("reason", "unauthenticated")], total: refusals.unauthenticated)
+    scraped.counter(
+      "arbiter_access_refusals_total", help: "Requests refused by the access check, by reason.",
+      labels: [("reason", "permission_denied")], total: refusals.permissionDenied)
+    let versions = engine.versions
+    scraped.gauge(
+      "arbiter_bundle_info",
+      help: "The bundle deciding (role live) and the challenger scoring in its shadow; always 1.",
+      labels: [
+        ("role", "live"), ("bundle", versions.bundleName), ("version", versions.bundleVersion),
+        ("catalogue", versions.catalogueVersion),
+      ], value: 1)
+    if let (challenger, share) = live.shadowStatus {
+      let other = challenger.engine.versions
+      scraped.gauge(
+        "arbiter_bundle_info",
+        help: "The bundle deciding (role live) and the challenger scoring in its shadow; always 1.",
+        labels: [
+          ("role", "challenger"), ("bundle", other.bundleName), ("version", other.bundleVersion),
+          ("catalogue", other.catalogueVersion),
+        ], value: 1)
+      scraped.gauge("arbiter_challenger_share", help: "Share of decisions the challenger scores.", value: share)
+    }
+    for model in admin.status().models {
+      scraped.gauge(
+        "arbiter_model_info", help: "The live bundle's model for each offer (kind and bundle version); always 1.",
+        labels: [("offer", model.offerID), ("kind", model.kind), ("version", versions.bundleVersion)], value: 1)
+    }
+    scraped.finish()
+  }
+}

@@ -1,0 +1,21 @@
+import Prometheus
+
+/// A server's metrics: the requests its doors record and the figures copied in when `/metrics`
+/// is scraped, in one Prometheus registry of its own (so that two servers in one process, as in
+/// the tests, do not mix their figures).
+public final class ServerMetrics: Sendable {
+  /// Requests by door, method and status, and their latency.
+  public let requests: RequestMetrics
+  /// What the server keeps anyway, copied in per scrape.
+  public let scraped: ScrapedMetrics
+
+  /// Metrics in a new registry.
+  public init() {
+    let registry = PrometheusCollectorRegistry()
+    requests = RequestMetrics(registry: registry)
+    scraped = ScrapedMetrics(registry: registry)
+  }
+
+  /// The registry in Prometheus' text format (without the scrape-time copy: see the HTTP door).
+  public func render() -> [UInt8] { requests.registry.emitToBuffer() }
+}
