@@ -75,6 +75,19 @@ extension HTTPAPI {
     if let path = live.log.path, let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int {
       scraped.gauge("arbiter_interaction_log_bytes", help: "Size of the interaction log's file.", value: Double(size))
     }
+    if let metrics {
+      for counter in metrics.connections {
+        scraped.gauge(
+          "arbiter_connections_open", help: "Connections open, by door.", labels: [("door", counter.door)],
+          value: Double(counter.openNow))
+        scraped.gauge(
+          "arbiter_connections_limit", help: "The most connections a door keeps open at once.",
+          labels: [("door", counter.door)], value: Double(counter.limit))
+        scraped.counter(
+          "arbiter_connections_refused_total", help: "Connections refused at a door's limit.",
+          labels: [("door", counter.door)], total: counter.refused)
+      }
+    }
     let refusals = authenticator.refusals
     scraped.counter(
       "arbiter_access_refusals_total", help: "Requests refused by the access check, by reason.",

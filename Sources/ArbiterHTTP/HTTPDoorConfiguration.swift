@@ -1,3 +1,5 @@
+import ArbiterCore
+
 /// How the HTTP/JSON door is set up (docs/http-api.md).
 public struct HTTPDoorConfiguration: Sendable {
   /// Port; 0 picks a free one, nil serves no HTTP door.
@@ -12,6 +14,9 @@ public struct HTTPDoorConfiguration: Sendable {
   /// How long an agent's console may stay quiet before the event stream sends a ping (which is
   /// also how soon a console gone without a word is noticed, and its call handed on).
   public var eventStreamPing: Duration = .seconds(5)
+  /// How many connections the door keeps and how long one may stay silent (an agent's event
+  /// stream is not silent: it pings every ``eventStreamPing``).
+  public var connections = ConnectionPolicy()
 
   /// A door on `port`.
   public init(port: Int? = 8080) { self.port = port }

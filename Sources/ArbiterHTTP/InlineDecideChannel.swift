@@ -1,3 +1,4 @@
+import ArbiterService
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -21,7 +22,32 @@ struct InlineDecideChannel: HTTPChannelHandler {
       let operations = channel.pipeline.syncOperations
       let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
       try operations.addHandler(InlineDecideHandler(api: api, serverName: serverName), position: .after(decoder))
+      // First of all: the door's bound on connections and its idle timer.
+      if let counter = api.metrics?.connections(of: "http") {
+        try operations.addHandlers(
+          ConnectionGuard.handlers(
+            counter: counter, idleTimeout: api.configuration.connections.idleTimeout,
+            refusal: Self.refusal(limit: counter.limit)),
+          position: .first)
+      }
       return value
+    }
+  }
+
+  /// What a connection past the limit is answered before it is closed: 503, RESOURCE_EXHAUSTED
+  /// as JSON, naming the limit.
+  static func refusal(limit: Int) -> @Sendable (ByteBufferAllocator) -> ByteBuffer {
+    { allocator in
+      let error = HTTPAPIError(
+        .resourceExhausted, "the HTTP door has its limit of \(limit) connections open; try again later",
+        status: .serviceUnavailable)
+      let body = error.body
+      var out = allocator.buffer(capacity: 200 + body.count)
+      out.writeString(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+          + "Retry-After: 1\r\nConnection: close\r\n\r\n")
+      out.writeBytes(body)
+      return out
     }
   }
 

@@ -1,4 +1,6 @@
 import ArbiterAccess
+import ArbiterObservability
+import ArbiterService
 import Logging
 import NIOCore
 import NIOPosix
@@ -11,29 +13,47 @@ package struct LeanServerService: Service {
   let port: Int
   let methods: LeanMethodTable
   let authenticator: Authenticator?
+  let connections: ConnectionCounter?
+  let idleTimeout: Duration?
   let maxFrameSize: Int
   let logger: Logger
   let onBound: @Sendable (Int) -> Void
 
   /// A service binding `host:port` (0 picks a port, told to `onBound`) and serving `methods`,
-  /// each connection's credential checked by `authenticator` (nil: none required).
+  /// each connection's credential checked by `authenticator` (nil: none required), its
+  /// connections bounded by `connections` and closed when silent for `idleTimeout`.
   package init(
-    host: String, port: Int, methods: LeanMethodTable, authenticator: Authenticator?, maxFrameSize: Int,
-    logger: Logger,
+    host: String, port: Int, methods: LeanMethodTable, authenticator: Authenticator?,
+    connections: ConnectionCounter? = nil, idleTimeout: Duration? = nil, maxFrameSize: Int, logger: Logger,
     onBound: @escaping @Sendable (Int) -> Void
   ) {
     self.host = host
     self.port = port
     self.methods = methods
     self.authenticator = authenticator
+    self.connections = connections
+    self.idleTimeout = idleTimeout
     self.maxFrameSize = maxFrameSize
     self.logger = logger
     self.onBound = onBound
   }
 
+  /// What a connection past the limit is told before it is closed: an error frame,
+  /// RESOURCE_EXHAUSTED, naming the limit.
+  static func refusal(limit: Int) -> @Sendable (ByteBufferAllocator) -> ByteBuffer {
+    { allocator in
+      let message = "the lean door has its limit of \(limit) connections open; try again later"
+      var out = allocator.buffer(capacity: 64 + message.utf8.count)
+      LeanFrameEncoder.writeResponseFrame(
+        .error, stream: 0, status: .resourceExhausted, message: message, requestId: "", body: [], into: &out)
+      return out
+    }
+  }
+
   /// Binds the port and serves until the task is cancelled or the group shuts down.
   package func run() async throws {
     let group = MultiThreadedEventLoopGroup.singleton
+    let connections = self.connections, idleTimeout = self.idleTimeout
     let methods = self.methods, authenticator = self.authenticator, logger = self.logger,
       maxFrameSize = self.maxFrameSize
     let channel = try await ServerBootstrap(group: group)
@@ -42,6 +62,11 @@ package struct LeanServerService: Service {
       .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
       .childChannelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
+          if let connections {
+            try channel.pipeline.syncOperations.addHandlers(
+              ConnectionGuard.handlers(
+                counter: connections, idleTimeout: idleTimeout, refusal: Self.refusal(limit: connections.limit)))
+          }
           let decoder = LeanFrameDecoder(maxFrameSize: maxFrameSize, expectsPreamble: true)
           try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
           try channel.pipeline.syncOperations.addHandler(

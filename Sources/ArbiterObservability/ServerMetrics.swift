@@ -8,13 +8,19 @@ public final class ServerMetrics: Sendable {
   public let requests: RequestMetrics
   /// What the server keeps anyway, copied in per scrape.
   public let scraped: ScrapedMetrics
+  /// Each door's open connections, bounded.
+  public let connections: [ConnectionCounter]
 
-  /// Metrics in a new registry.
-  public init() {
+  /// Metrics in a new registry, with the doors' connections counted by `connections`.
+  public init(connections: [ConnectionCounter] = []) {
     let registry = PrometheusCollectorRegistry()
     requests = RequestMetrics(registry: registry)
     scraped = ScrapedMetrics(registry: registry)
+    self.connections = connections
   }
+
+  /// The counter of `door`'s connections.
+  public func connections(of door: String) -> ConnectionCounter? { connections.first { $0.door == door } }
 
   /// The registry in Prometheus' text format (without the scrape-time copy: see the HTTP door).
   public func render() -> [UInt8] { requests.registry.emitToBuffer() }

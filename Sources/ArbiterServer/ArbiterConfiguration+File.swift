@@ -11,8 +11,10 @@ extension ArbiterConfiguration {
   ///
   /// ```yaml
   /// host: 127.0.0.1
-  /// grpc: {port: 50051}
+  /// grpc: {port: 50051, max-connections: auto, idle-timeout: 5m}
   /// lean: {port: 50052, max-frame-size: 4194304}     # port: off serves no lean protocol
+  /// #   max-connections: auto                        # each door: a number, or a third of the descriptors
+  /// #   idle-timeout: 5m                             # each door: closes a connection silent this long; off
   /// bundle: {path: models/demo, watch-interval: 5s}  # watch-interval: off never looks
   /// #   model-roots: [models]                        # where Reload and SetChallenger may load from
   /// store:
@@ -119,21 +121,42 @@ struct ConfigurationFileReader {
   }
 
   private func readGRPC(_ node: Node, into grpc: inout ArbiterConfiguration.GRPC) throws(ArbiterError) {
-    for (_, value) in try entries(node, "grpc", known: ["port"]) { grpc.port = try port(value, "grpc.port") }
-  }
-
-  private func readLean(_ node: Node, into lean: inout ArbiterConfiguration.Lean) throws(ArbiterError) {
-    for (name, value) in try entries(node, "lean", known: ["port", "max-frame-size"]) {
+    for (name, value) in try entries(node, "grpc", known: ["port", "max-connections", "idle-timeout"]) {
       if name == "port" {
-        lean.port = value.string == "off" ? nil : try port(value, "lean.port")
+        grpc.port = try port(value, "grpc.port")
       } else {
-        lean.maxFrameSize = try integer(value, "lean.max-frame-size", atLeast: 1_024)
+        try readConnections(name, value, "grpc", into: &grpc.connections)
       }
     }
   }
 
+  private func readLean(_ node: Node, into lean: inout ArbiterConfiguration.Lean) throws(ArbiterError) {
+    for (name, value) in try entries(
+      node, "lean", known: ["port", "max-frame-size", "max-connections", "idle-timeout"])
+    {
+      switch name {
+      case "port": lean.port = value.string == "off" ? nil : try port(value, "lean.port")
+      case "max-frame-size": lean.maxFrameSize = try integer(value, "lean.max-frame-size", atLeast: 1_024)
+      default: try readConnections(name, value, "lean", into: &lean.connections)
+      }
+    }
+  }
+
+  /// A door's `max-connections` (a number, or `auto` for a share of the descriptors) or
+  /// `idle-timeout` (a duration, or `off`).
+  private func readConnections(
+    _ name: String, _ value: Node, _ door: String, into policy: inout ConnectionPolicy
+  ) throws(ArbiterError) {
+    let key = "\(door).\(name)"
+    if name == "max-connections" {
+      policy.maxConnections = value.string == "auto" ? nil : try integer(value, key, atLeast: 1)
+    } else {
+      policy.idleTimeout = try interval(value, key)
+    }
+  }
+
   private func readHTTP(_ node: Node, into http: inout HTTPDoorConfiguration) throws(ArbiterError) {
-    let known: Set<String> = ["port", "max-body-bytes", "cors-origins", "web-root"]
+    let known: Set<String> = ["port", "max-body-bytes", "cors-origins", "web-root", "max-connections", "idle-timeout"]
     for (name, value) in try entries(node, "http", known: known) {
       let key = "http.\(name)"
       switch name {
@@ -142,7 +165,8 @@ struct ConfigurationFileReader {
       case "cors-origins":
         guard let list = value.sequence else { throw invalid(value, key, "must be a list of origins") }
         http.corsOrigins = try list.map { (item: Node) throws(ArbiterError) in try text(item, key) }
-      default: http.webRoot = try text(value, key)
+      case "web-root": http.webRoot = try text(value, key)
+      default: try readConnections(name, value, "http", into: &http.connections)
       }
     }
   }

@@ -1,4 +1,5 @@
 import ArbiterAccess
+import ArbiterCore
 import ArbiterFeatureStore
 import ArbiterHTTP
 
@@ -10,6 +11,8 @@ public struct ArbiterConfiguration: Sendable {
   public struct GRPC: Sendable {
     /// Port; 0 picks a free one.
     public var port = 50051
+    /// How many connections it keeps and how long one may stay silent.
+    public var connections = ConnectionPolicy()
     /// A gRPC door on `port`.
     public init(port: Int = 50051) { self.port = port }
   }
@@ -20,6 +23,8 @@ public struct ArbiterConfiguration: Sendable {
     public var port: Int? = 50052
     /// The largest frame accepted, in bytes.
     public var maxFrameSize = 4 * 1024 * 1024
+    /// How many connections it keeps and how long one may stay silent.
+    public var connections = ConnectionPolicy()
     /// A lean door on `port`.
     public init(port: Int? = 50052, maxFrameSize: Int = 4 * 1024 * 1024) {
       self.port = port

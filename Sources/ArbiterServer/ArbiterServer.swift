@@ -40,7 +40,7 @@ public final class ArbiterServer: Service, Sendable {
   /// Admin actions and refused attempts at them (``AccessConfiguration/auditLog``).
   public let audit: AuditLog
   /// Requests on every door and what the server keeps, rendered at the HTTP door's `/metrics`.
-  public let metrics = ServerMetrics()
+  public let metrics: ServerMetrics
 
   /// Fills an empty feature store (the demo population's `DemoPopulation.seed`, for one), for
   /// ``init(configuration:logger:seedingEmptyStore:)``.
@@ -66,6 +66,12 @@ public final class ArbiterServer: Service, Sendable {
     authenticator = try Authenticator(configuration: access)
     siteKey = credentials.siteKey
     audit = try AuditLog(path: access.auditLog)
+    let descriptors = ConnectionPolicy.descriptorLimit()
+    metrics = ServerMetrics(connections: [
+      ConnectionCounter(door: "grpc", limit: configuration.grpc.connections.limit(descriptors: descriptors)),
+      ConnectionCounter(door: "lean", limit: configuration.lean.connections.limit(descriptors: descriptors)),
+      ConnectionCounter(door: "http", limit: configuration.http.connections.limit(descriptors: descriptors)),
+    ])
     if !access.required {
       logger.notice("access: calls are not checked for credentials (access.required is false; docs/security.md)")
     } else if access.apiKeys.isEmpty && access.tokenKeys.isEmpty {
@@ -204,7 +210,8 @@ public final class ArbiterServer: Service, Sendable {
       host: configuration.host, port: port,
       methods: LeanMethodTable(
         live: live, logger: logger, echoResponse: echoResponse, audit: audit, metrics: metrics.requests),
-      authenticator: authenticator.required ? authenticator : nil, maxFrameSize: configuration.lean.maxFrameSize,
+      authenticator: authenticator.required ? authenticator : nil, connections: metrics.connections(of: "lean"),
+      idleTimeout: configuration.lean.connections.idleTimeout, maxFrameSize: configuration.lean.maxFrameSize,
       logger: logger,
       onBound: { bound in box.value.withLock { $0 = bound } })
   }
@@ -248,6 +255,18 @@ public final class ArbiterServer: Service, Sendable {
   public func makeGRPCServer() -> GRPCServer<HTTP2ServerTransport.Posix> {
     var config = HTTP2ServerTransport.Posix.Config.defaults
     config.http2.maxConcurrentStreams = 1024
+    // A connection with no call open for the idle timeout is closed (gracefully, with GOAWAY);
+    // one that sends nothing at all (not even HTTP/2's preface) by the guard's idle timer.
+    let policy = configuration.grpc.connections
+    config.connection.maxIdleTime = policy.idleTimeout
+    if let counter = metrics.connections(of: "grpc") {
+      config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
+        channel.eventLoop.makeCompletedFuture {
+          try channel.pipeline.syncOperations.addHandlers(
+            ConnectionGuard.handlers(counter: counter, idleTimeout: policy.idleTimeout, refusal: nil), position: .first)
+        }
+      }
+    }
     return GRPCServer(
       transport: .http2NIOPosix(
         address: .ipv4(host: configuration.host, port: configuration.grpc.port), transportSecurity: .plaintext,

@@ -1,3 +1,4 @@
+import ArbiterService
 import ArgumentParser
 import Foundation
 import GRPCCore
@@ -41,19 +42,5 @@ struct CredentialOptions: ParsableArguments {
   /// The gRPC interceptors that send the credential found (none when there is none).
   func interceptors() throws -> [any ClientInterceptor] {
     try credential().map { [BearerCredentialInterceptor(credential: $0)] } ?? []
-  }
-}
-
-/// Sends `authorization: Bearer <credential>` with every call.
-struct BearerCredentialInterceptor: ClientInterceptor {
-  let credential: String
-
-  func intercept<Input: Sendable, Output: Sendable>(
-    request: StreamingClientRequest<Input>, context: ClientContext,
-    next: (StreamingClientRequest<Input>, ClientContext) async throws -> StreamingClientResponse<Output>
-  ) async throws -> StreamingClientResponse<Output> {
-    var request = request
-    request.metadata.replaceOrAddString("Bearer \(credential)", forKey: "authorization")
-    return try await next(request, context)
   }
 }

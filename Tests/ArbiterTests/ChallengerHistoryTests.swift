@@ -10,13 +10,15 @@ import Testing
     // The champion: the demo bundle without its contact policy (no frequency caps).
     let (root, version) = try TestSupport.copyOfDemoBundle()
     let cataloguePath = version + "/catalogue.json"
-    var catalogue = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cataloguePath)))
+    var catalogue =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cataloguePath)))
       as! [String: Any]
     catalogue["contactPolicy"] = [String: Any]()
     let data = try JSONSerialization.data(withJSONObject: catalogue, options: [.sortedKeys])
     try data.write(to: URL(fileURLWithPath: cataloguePath))
     let manifestPath = version + "/manifest.json"
-    var manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifestPath)))
+    var manifest =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: manifestPath)))
       as! [String: Any]
     var files = manifest["files"] as! [String: Any]
     files["catalogue.json"] = Checksum.sha256Hex([UInt8](data))

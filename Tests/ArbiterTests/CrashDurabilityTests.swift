@@ -1,4 +1,5 @@
 import ArbiterAPI
+import ArbiterService
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -72,7 +73,7 @@ func withServerClient<T: Sendable>(
 ) async throws -> T {
   try await withGRPCClient(
     transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext),
-    interceptors: credential.map { [BearerInterceptor(credential: $0)] } ?? []
+    interceptors: credential.map { [BearerCredentialInterceptor(credential: $0)] } ?? []
   ) { client in
     let health = Grpc_Health_V1_Health.Client(wrapping: client)
     var options = CallOptions.defaults
@@ -217,18 +218,4 @@ final class Progress: @unchecked Sendable {
   func acked(_ total: UInt64) { lock.withLock { acknowledged = total } }
   var sentCount: UInt64 { lock.withLock { sent } }
   var ackedCount: UInt64 { lock.withLock { acknowledged } }
-}
-
-/// Sends `authorization: Bearer <credential>` with every call, as a client with a key would.
-struct BearerInterceptor: ClientInterceptor {
-  let credential: String
-
-  func intercept<Input: Sendable, Output: Sendable>(
-    request: StreamingClientRequest<Input>, context: ClientContext,
-    next: (StreamingClientRequest<Input>, ClientContext) async throws -> StreamingClientResponse<Output>
-  ) async throws -> StreamingClientResponse<Output> {
-    var request = request
-    request.metadata.replaceOrAddString("Bearer \(credential)", forKey: "authorization")
-    return try await next(request, context)
-  }
 }

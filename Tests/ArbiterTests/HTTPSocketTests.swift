@@ -14,12 +14,7 @@ import Testing
     let customer = server.store.customerIds().first!
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { try await server.httpService(port: 0).run() }
-      var port: Int?
-      for _ in 0..<1_000 where port == nil {
-        port = server.httpBoundPort
-        if port == nil { try await Task.sleep(for: .milliseconds(10)) }
-      }
-      let bound = try #require(port, "the HTTP door did not start listening within 10 s")
+      let bound = try await TestSupport.httpPort(of: server)
       let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .connect(host: "127.0.0.1", port: bound) { channel in
           channel.eventLoop.makeCompletedFuture {

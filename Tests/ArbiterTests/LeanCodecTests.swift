@@ -239,7 +239,8 @@ import Testing
     let channel = EmbeddedChannel()
     try channel.pipeline.syncOperations.addHandler(
       ByteToMessageHandler(LeanFrameDecoder(maxFrameSize: 1_024, expectsPreamble: true)))
-    try channel.pipeline.syncOperations.addHandler(LeanServerHandler(methods: table, authenticator: authenticator, logger: logger))
+    try channel.pipeline.syncOperations.addHandler(
+      LeanServerHandler(methods: table, authenticator: authenticator, logger: logger))
     try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     return channel
   }

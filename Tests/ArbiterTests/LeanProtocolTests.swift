@@ -17,21 +17,9 @@ final class LeanTestClient {
   private var buffer: [UInt8] = []
 
   init(port: Int, preamble: [UInt8] = Array("ARB1".utf8)) throws {
-    fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard connected == 0 else { throw TestFailure("connect to the lean port \(port) failed") }
     // Long enough for a loaded test run (the whole suite on 2 cores), where the concurrency pool
     // can be busy for seconds with other tests.
-    var timeout = timeval(tv_sec: 60, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    fd = try RawSocket.connected(port: port, timeoutSeconds: 60)
     send(preamble)
   }
 

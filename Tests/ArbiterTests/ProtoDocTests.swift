@@ -13,6 +13,8 @@ import Testing
     let documented = Set(
       comment.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) })
     let engine = Set(Suppression.Code.all.map(\.rawValue))
-    #expect(documented == engine, "documented only: \(documented.subtracting(engine)); undocumented: \(engine.subtracting(documented))")
+    #expect(
+      documented == engine,
+      "documented only: \(documented.subtracting(engine)); undocumented: \(engine.subtracting(documented))")
   }
 }

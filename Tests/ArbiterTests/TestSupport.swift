@@ -70,6 +70,15 @@ enum TestSupport {
     return (root, root + "/" + version)
   }
 
+  /// The HTTP door's port of `server` once `httpService(port: 0)` (started elsewhere) listens.
+  static func httpPort(of server: ArbiterServer) async throws -> Int {
+    for _ in 0..<1_000 {
+      if let port = server.httpBoundPort { return port }
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    throw TestFailure("the HTTP door did not start listening within 10 s")
+  }
+
   /// The lean-protocol port of `server` once `runLeanServer(port: 0)` (started elsewhere) listens.
   static func leanPort(of server: ArbiterServer) async throws -> Int {
     for _ in 0..<1_000 {

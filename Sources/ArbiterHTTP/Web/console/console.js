@@ -285,21 +285,7 @@
 
   // Exchanges the access key for a session cookie; throws an Error saying why it was refused.
   async function logInWithKey(key) {
-    const response = await fetch(API + "/v1/session", {
-      method: "POST",
-      cache: "no-store",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ credential: key }),
-    });
-    if (!response.ok) {
-      let message = response.statusText;
-      try {
-        message = (await response.json()).message || message;
-      } catch (error) {
-        // not JSON
-      }
-      throw new Error(message);
-    }
+    await window.arbiterStaff.logIn(API, key);
     $("key-field").hidden = true;
     $("access-key").required = false;
     $("access-key").value = "";

@@ -42,12 +42,7 @@
       if (response.status === 401 || response.status === 403) {
         // No login session (or it ended), or one without the admin role: the login form, and no
         // polling until it is used.
-        let message = "";
-        try {
-          message = (await response.json()).message || "";
-        } catch (error) {
-          // not JSON
-        }
+        const message = await window.arbiterStaff.reason(response);
         setFailing(false);
         showLogin(true);
         if (response.status === 403) $("login-error").textContent = "Signed in, but " + message;
@@ -479,21 +474,7 @@
     event.preventDefault();
     $("login-error").textContent = "";
     try {
-      const response = await fetch(API + "/v1/session", {
-        method: "POST",
-        cache: "no-store",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ credential: $("access-key").value.trim() }),
-      });
-      if (!response.ok) {
-        let message = response.statusText;
-        try {
-          message = (await response.json()).message || message;
-        } catch (error) {
-          // not JSON
-        }
-        throw new Error(message);
-      }
+      await window.arbiterStaff.logIn(API, $("access-key").value.trim());
     } catch (error) {
       $("login-error").textContent = "Not signed in: " + error.message;
       return;
