@@ -29,20 +29,24 @@ struct GeneratedCredentials {
     var credentials = GeneratedCredentials()
     guard access.required else { return (credentials, access) }
     if let path = access.adminTokenFile {
-      let token = try credential(at: path, what: "admin token", logger: logger)
+      let token = try credential(
+        at: path, what: "admin token", use: "keep it secret; the tools and the console read it there", logger: logger)
       access.apiKeys.append(.init(name: "admin-token", key: token, roles: .all))
       credentials.adminToken = token
     }
     if let path = access.siteKeyFile {
-      let key = try credential(at: path, what: "site key", logger: logger)
+      let key = try credential(
+        at: path, what: "site key", use: "it may only decide; the demo site's pages give it to the web snippet",
+        logger: logger)
       access.apiKeys.append(.init(name: "site-key", key: key, roles: .decide))
       credentials.siteKey = key
     }
     return (credentials, access)
   }
 
-  /// The credential in the file at `path`, made there first when the file does not exist.
-  static func credential(at path: String, what: String, logger: Logger) throws(ArbiterError) -> String {
+  /// The credential in the file at `path`, made there first when the file does not exist; `use`
+  /// says what it is for when it is made.
+  static func credential(at path: String, what: String, use: String, logger: Logger) throws(ArbiterError) -> String {
     if FileManager.default.fileExists(atPath: path) {
       let text: String
       do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
@@ -60,7 +64,7 @@ struct GeneratedCredentials {
     }
     let value = random()
     try write(value + "\n", to: path, what: what)
-    logger.notice("access: made a new \(what) in \(path) (keep it secret; the tools and the console read it there)")
+    logger.notice("access: made a new \(what) in \(path) (\(use))")
     return value
   }
 
