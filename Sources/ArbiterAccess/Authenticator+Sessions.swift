@@ -92,7 +92,8 @@ extension Authenticator {
     switch checkWithoutWaiting(authorization: authorization, cookie: cookie, needs: role, for: action()) {
     case .allowed(let principal): return principal
     case .refused(let error): throw error
-    case .needsVerifying: return try await authorize(authorization: authorization, needs: role, for: action())
+    // The header's token, not seen before: verified without checking the header a second time.
+    case .needsVerifying: return try await verifyThenJudge(authorization: authorization, needs: role, for: action())
     }
   }
 }

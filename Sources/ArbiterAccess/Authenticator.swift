@@ -117,9 +117,15 @@ public final class Authenticator: Sendable {
     switch checkWithoutWaiting(authorization: authorization, needs: role, for: action()) {
     case .allowed(let principal): return principal
     case .refused(let error): throw error
-    case .needsVerifying: break
+    case .needsVerifying: return try await verifyThenJudge(authorization: authorization, needs: role, for: action())
     }
-    // Settled above but for verifying a token not seen before.
+  }
+
+  /// The rest of a check that ``checkWithoutWaiting(authorization:needs:for:)`` left: verifying a
+  /// token not seen before, then its role.
+  func verifyThenJudge(
+    authorization: String?, needs role: Role, for action: @autoclosure () -> String
+  ) async throws(ArbiterError) -> Principal {
     let principal: Principal
     do {
       principal = try await verify(token: try Self.bearer(in: authorization))
