@@ -33,6 +33,9 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
   /// When channels staffed by people are open (the contact centre for call-backs); a channel
   /// without hours is always open.
   public var openingHours: [OpeningHours]
+  /// The decision's time budget and the offers answered when it runs out; nil: no budget but
+  /// the caller's deadline, and no fallback offers.
+  public var serviceLevel: ServiceLevelPolicy?
 
   /// Creates a catalogue; the optional policies default to none or neutral.
   public init(
@@ -41,7 +44,7 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
     contactPolicy: ContactPolicy = ContactPolicy(), controlGroup: ControlGroupPolicy? = nil,
     exploration: ExplorationPolicy = ExplorationPolicy(), capacity: [ChannelCapacity] = [],
     arbitration: ArbitrationPolicy = ArbitrationPolicy(), maxPerCategoryPerPage: Int = 0,
-    openingHours: [OpeningHours] = []
+    openingHours: [OpeningHours] = [], serviceLevel: ServiceLevelPolicy? = nil
   ) {
     self.version = version
     self.currency = currency
@@ -57,12 +60,13 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
     self.arbitration = arbitration
     self.maxPerCategoryPerPage = maxPerCategoryPerPage
     self.openingHours = openingHours
+    self.serviceLevel = serviceLevel
   }
 
   private enum CodingKeys: String, CodingKey {
     case version, currency, ageFeature, consentFeatures, featurePhrases, offers, channelCosts, contactPolicy,
       controlGroup
-    case exploration, capacity, arbitration, maxPerCategoryPerPage, openingHours
+    case exploration, capacity, arbitration, maxPerCategoryPerPage, openingHours, serviceLevel
   }
 
   /// Decodes a catalogue, defaulting absent optional fields (policies, costs, phrases, page diversity) to none.
@@ -83,6 +87,7 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
     arbitration = try c.decodeIfPresent(ArbitrationPolicy.self, forKey: .arbitration) ?? ArbitrationPolicy()
     maxPerCategoryPerPage = try c.decodeIfPresent(Int.self, forKey: .maxPerCategoryPerPage) ?? 0
     openingHours = try c.decodeIfPresent([OpeningHours].self, forKey: .openingHours) ?? []
+    serviceLevel = try c.decodeIfPresent(ServiceLevelPolicy.self, forKey: .serviceLevel)
   }
 
   /// Days since 1970 of a `YYYY-MM-DD` date (UTC), or nil when it is not one.

@@ -195,3 +195,30 @@ public struct ArbitrationPolicy: Codable, Sendable, Hashable {
     pacing = try c.decodeIfPresent(Bool.self, forKey: .pacing) ?? true
   }
 }
+
+/// How long a decision may take, and what it answers when it cannot finish in time: the
+/// catalogue's fallback offers (generic, safe ones), those the customer is eligible for, in this
+/// order, unscored, marked as a fallback in the response, the log and the metrics.
+///
+/// A decision's budget is the caller's deadline (less what answering takes), or
+/// ``budgetMillis`` when that is sooner.
+public struct ServiceLevelPolicy: Codable, Sendable, Hashable {
+  /// The most a decision may take, in milliseconds (> 0); nil: only the caller's deadline.
+  public var budgetMillis: Double?
+  /// Offer ids answered when a decision runs out of time, in order.
+  public var fallbackOffers: [String]
+
+  /// A policy with a budget (nil: the caller's deadline alone) and fallback offers.
+  public init(budgetMillis: Double? = nil, fallbackOffers: [String] = []) {
+    self.budgetMillis = budgetMillis
+    self.fallbackOffers = fallbackOffers
+  }
+
+  private enum CodingKeys: String, CodingKey { case budgetMillis, fallbackOffers }
+  /// Decodes a policy, defaulting absent fields; throws a `DecodingError` on a field of the wrong type.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    budgetMillis = try c.decodeIfPresent(Double.self, forKey: .budgetMillis)
+    fallbackOffers = try c.decodeIfPresent([String].self, forKey: .fallbackOffers) ?? []
+  }
+}

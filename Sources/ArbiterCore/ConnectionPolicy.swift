@@ -2,19 +2,30 @@
   import Glibc
 #endif
 
-/// How many connections a door keeps open at once, and how long one may stay silent before it is
+/// How many connections a door keeps open at once, how long one may stay silent before it is
 /// closed (a client that connects and sends nothing, or stops half-way through a request, would
-/// otherwise hold its descriptor for ever).
+/// otherwise hold its descriptor for ever), and how many requests it works on at once (past
+/// that, a request is shed: answered RESOURCE_EXHAUSTED at once instead of queueing).
 public struct ConnectionPolicy: Sendable, Equatable {
   /// The most connections open at once; nil: ``defaultMaxConnections(descriptors:)``.
   public var maxConnections: Int?
   /// How long a connection may pass nothing either way before it is closed; nil never.
   public var idleTimeout: Duration?
+  /// The most requests in flight at once, over all the door's connections: read and not yet
+  /// answered. Streams (events, agents' screens, reflection) are not counted.
+  public var maxInFlight: Int
 
-  /// A policy; by default a share of the descriptors and 5 minutes of silence.
-  public init(maxConnections: Int? = nil, idleTimeout: Duration? = .seconds(300)) {
+  /// The default bound on requests in flight (256): deep enough for a load balancer's pipelined
+  /// bursts, shallow enough that an admitted decision waits at most a few milliseconds behind it.
+  public static let defaultMaxInFlight = 256
+
+  /// A policy; by default a share of the descriptors, 5 minutes of silence and
+  /// ``defaultMaxInFlight`` requests in flight.
+  public init(maxConnections: Int? = nil, idleTimeout: Duration? = .seconds(300), maxInFlight: Int = defaultMaxInFlight)
+  {
     self.maxConnections = maxConnections
     self.idleTimeout = idleTimeout
+    self.maxInFlight = maxInFlight
   }
 
   /// Descriptors kept for everything but the doors' connections: the store's files, the logs,

@@ -91,6 +91,27 @@ struct CatalogueCompiler {
     return catalogue.arbitration
   }
 
+  /// The decision budget in nanoseconds (nil: none) and the fallback offers' indexes, in order.
+  func serviceLevel(offerIndex: [String: Int]) throws(ArbiterError) -> (budget: UInt64?, fallback: [Int]) {
+    guard let policy = catalogue.serviceLevel else { return (nil, []) }
+    var budget: UInt64?
+    if let millis = policy.budgetMillis {
+      guard millis.isFinite, millis > 0, millis <= 3_600_000 else {
+        throw invalid("serviceLevel.budgetMillis", "must be a number of milliseconds above 0 and at most an hour")
+      }
+      budget = UInt64((millis * 1_000_000).rounded())
+    }
+    var fallback: [Int] = []
+    for (k, id) in policy.fallbackOffers.enumerated() {
+      guard let index = offerIndex[id] else {
+        throw invalid("serviceLevel.fallbackOffers[\(k)]", "no offer '\(id)' in the catalogue")
+      }
+      guard !fallback.contains(index) else { throw invalid("serviceLevel.fallbackOffers[\(k)]", "'\(id)' twice") }
+      fallback.append(index)
+    }
+    return (budget, fallback)
+  }
+
   func maxPerCategoryPerPage() throws(ArbiterError) -> Int {
     guard catalogue.maxPerCategoryPerPage >= 0 else { throw invalid("maxPerCategoryPerPage", "must not be negative") }
     return catalogue.maxPerCategoryPerPage

@@ -91,6 +91,10 @@ public final class CompiledCatalogue: Sendable {
   public let arbitration: ArbitrationPolicy
   /// At most this many offers of one category on a page (0: no limit).
   public let maxPerCategoryPerPage: Int
+  /// The most a decision may take, in nanoseconds (nil: only the caller's deadline).
+  public let decisionBudget: UInt64?
+  /// The offers a decision out of time answers with (their indexes, in order).
+  public let fallbackOffers: [Int]
   /// Per channel ordinal: the channel's capacity budget, if it has one.
   public let capacityBudgets: [PacingState.Budget?]
   /// Per channel ordinal: when it is open; nil for a channel without hours (always open).
@@ -123,6 +127,7 @@ public final class CompiledCatalogue: Sendable {
       contextKeys: keys, unitsPerOffer: capacity.unitsPerOffer, budgets: capacity.budgets, hours: openingHours)
     offers = compiled.offers
     offerIndex = compiled.index
+    (decisionBudget, fallbackOffers) = try compiler.serviceLevel(offerIndex: compiled.index)
     contextWeights = compiled.contextWeights
     hot = compiled.offers.map { offer in
       HotOffer(

@@ -91,7 +91,8 @@ extension DecisionEngine {
       channelPrice: arbitration.pacing ? budget?.price(at: now) ?? 0 : 0,
       channelUsed: budget?.used(at: now) ?? 0,
       costShare: arbitration.subtractChannelCost ? (channel.isInbound ? arbitration.inboundCostShare : 1) : 0,
-      control: request.anonymous ? nil : catalogue.controlPeriod(nowDays: now))
+      control: request.anonymous ? nil : catalogue.controlPeriod(nowDays: now),
+      budgetEnd: min(request.deadline, catalogue.decisionBudget.map { started &+ $0 } ?? .max))
     state.candidates.reserveCapacity(catalogue.offers.count)
     return state
   }
@@ -106,7 +107,13 @@ extension DecisionEngine {
     let terms = ScoringTerms(
       reasonKey: state.reasonKey, pageKey: state.pageKey, channel: state.channel, costShare: state.costShare,
       channelPrice: state.channelPrice, now: state.now)
+    let budgeted = state.budgetEnd != .max
     for index in 0..<catalogue.hot.count {
+      // Out of time (a slow model, a decision that waited): the fallback offers instead. The
+      // clock is read every 8 offers, a few tens of nanoseconds each time.
+      if budgeted, index & 7 == 0, DispatchTime.now().uptimeNanoseconds > state.budgetEnd {
+        return fallBack(&state, inputs, consentGiven: consentGiven)
+      }
       guard isEligible(index, &state, inputs, consentGiven: consentGiven), isWithinLimits(index, &state) else {
         continue
       }
@@ -120,6 +127,26 @@ extension DecisionEngine {
       state.candidates.append(candidate)
     }
     state.candidates.sort { $0.priority > $1.priority || ($0.priority == $1.priority && $0.offer < $1.offer) }
+  }
+
+  /// The SLA fallback: what was scored so far is dropped, and the candidates are the catalogue's
+  /// fallback offers that pass eligibility, consent, the contact policy and the limits (no
+  /// model is run), in the catalogue's order; the draw is greedy.
+  private func fallBack(_ state: inout DecisionState, _ inputs: DecisionInputs, consentGiven: Bool) {
+    state.fallback = true
+    state.candidates.removeAll(keepingCapacity: true)
+    state.controls.removeAll()
+    state.suppressed.removeAll()
+    state.tally = SuppressionTally()
+    let count = catalogue.fallbackOffers.count
+    for (position, index) in catalogue.fallbackOffers.enumerated() {
+      guard isEligible(index, &state, inputs, consentGiven: consentGiven), isWithinLimits(index, &state) else {
+        continue
+      }
+      state.candidates.append(
+        DecisionState.Candidate(
+          offer: index, propensity: 0, weight: 1, cost: 0, price: 0, priority: Double(count - position)))
+    }
   }
 
   /// Eligibility, consent and suitability, then the contact policy. An anonymous visitor has no
@@ -286,7 +313,9 @@ extension DecisionEngine {
   /// quota and capacity for each offer drawn. A reservation lost to a concurrent decision leaves
   /// that candidate out and draws the position again.
   func draw(_ state: inout DecisionState) {
-    var selector = OfferSelector(policy: catalogue.exploration, decisionId: state.decisionId)
+    // A fallback is not explored: its offers are unscored, in the catalogue's order.
+    var selector = OfferSelector(
+      policy: state.fallback ? ExplorationPolicy() : catalogue.exploration, decisionId: state.decisionId)
     var page = SlotFilling(slots: state.slots, maxPerCategory: catalogue.maxPerCategoryPerPage)
     let allowed = state.allowed(pageCapacity: page.capacity)
     var available: [Int] = []
@@ -419,10 +448,15 @@ extension DecisionEngine {
       let offer = catalogue.offers[candidate.offer]
       let treatment = offer.treatments[channel.ordinal]!
       let phrases = reasonPhrases[offer.index]
-      contributions.removeAll(keepingCapacity: true)
-      contributions.append(contentsOf: repeatElement(0, count: phrases.names.count))
-      offer.model.contributions(customer: inputs.customer, context: inputs.context, into: &contributions)
-      var reasons = topReasons(phrases, contributions, customer: inputs.customer, context: inputs.context)
+      var reasons: [ReasonCode]
+      if state.fallback {
+        reasons = [Self.fallbackReason]
+      } else {
+        contributions.removeAll(keepingCapacity: true)
+        contributions.append(contentsOf: repeatElement(0, count: phrases.names.count))
+        offer.model.contributions(customer: inputs.customer, context: inputs.context, into: &contributions)
+        reasons = topReasons(phrases, contributions, customer: inputs.customer, context: inputs.context)
+      }
       if candidate.weight != 1 { reasons.append(contextReason(state, weight: candidate.weight)) }
       let name = offer.definition.name
       ranked.append(
@@ -443,11 +477,18 @@ extension DecisionEngine {
       decisionId: state.decisionId, requestId: request.requestId, customerId: request.customerId, channel: channel,
       versions: versions, offers: ranked, suppressed: state.suppressed,
       nanos: DispatchTime.now().uptimeNanoseconds - state.started,
-      timestampMillis: state.nowMillis, controls: state.controls, exploration: catalogue.exploration.method.rawValue)
+      timestampMillis: state.nowMillis, controls: state.controls,
+      exploration: state.fallback ? ExplorationPolicy.Method.greedy.rawValue : catalogue.exploration.method.rawValue)
     decision.suppressionTally = state.tally
+    decision.fallback = state.fallback
     decision.visitorId = request.visitorId
     return decision
   }
+
+  /// The reason every offer of a fallback carries.
+  static let fallbackReason = ReasonCode(
+    code: "SLA_FALLBACK", feature: "", contribution: 0,
+    phrase: "a default offer: the decision did not finish within its time budget")
 
   /// The reason an interaction's context weighed an offer.
   private func contextReason(_ state: DecisionState, weight: Double) -> ReasonCode {

@@ -61,6 +61,11 @@ struct DecisionState {
   /// The share of a contact's cost an offer bears here (inbound interactions bear part).
   let costShare: Double
   let control: (period: UInt64, share: Double)?
+  /// When the decision must be made by (uptime nanoseconds; `.max` for no budget): the sooner
+  /// of the request's deadline and the catalogue's decision budget.
+  let budgetEnd: UInt64
+  /// Set when the decision ran out of its budget and answers with the fallback offers.
+  var fallback = false
 
   var candidates: [Candidate] = []
   var suppressed: [Suppression] = []

@@ -24,6 +24,10 @@ public struct DecisionRequest: Sendable {
   public var anonymous: Bool
   /// An anonymous visitor's first-party id, logged with the decision; empty for none.
   public var visitorId = ""
+  /// When the decision must be made by, in `DispatchTime` uptime nanoseconds (the caller's
+  /// deadline less what answering takes); `.max` for none. Past it, the decision answers with
+  /// the catalogue's fallback offers (``Decision/fallback``).
+  public var deadline = UInt64.max
 
   /// Creates a request; by default three offers, no context, no explanation, a known customer.
   public init(
@@ -80,7 +84,8 @@ public final class VersionStamp: Sendable, Hashable {
 
 /// One factor behind an offer's score.
 public struct ReasonCode: Sendable, Hashable {
-  /// What kind of factor it is: "FEATURE_POSITIVE", "FEATURE_NEGATIVE" or "CONTEXT_WEIGHT".
+  /// What kind of factor it is: "FEATURE_POSITIVE", "FEATURE_NEGATIVE", "CONTEXT_WEIGHT", or
+  /// "SLA_FALLBACK" for a fallback offer (the decision ran out of time).
   public var code: String
   /// The feature behind it, or for a context weight the context keys (e.g. "reason:travel").
   public var feature: String
@@ -238,4 +243,7 @@ public struct Decision: Sendable {
   public var suppressionTally = SuppressionTally()
   /// The anonymous visitor's first-party id the request gave; empty for none.
   public var visitorId = ""
+  /// Whether the decision ran out of time (its budget, ``DecisionRequest/deadline``) and
+  /// answered with the catalogue's fallback offers, unscored.
+  public var fallback = false
 }

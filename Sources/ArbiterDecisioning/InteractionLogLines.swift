@@ -19,7 +19,7 @@ enum InteractionLogLines {
   /// One decision as a JSON line (`type` "decision", or "shadow" without channel and time): its
   /// id, customer, bundle, the exploration method, the offers with their factors and the
   /// probability each was drawn with, and the offers held out for the control group (with what
-  /// they would have scored).
+  /// they would have scored); `"fallback":true` when it ran out of time.
   static func decision(_ decision: Decision, type: StaticString, channel: Bool, into line: inout JSONLineWriter) {
     line.raw("{\"type\":\"")
     line.raw(type)
@@ -41,7 +41,8 @@ enum InteractionLogLines {
     line.string(decision.versions.bundleName, decision.versions.bundleVersion)
     line.raw(",\"exploration\":\"")
     line.raw(decision.exploration)
-    line.raw("\",\"offers\":[")
+    // Only a fallback says so (a decision that ran out of time; its offers are unscored).
+    line.raw(decision.fallback ? "\",\"fallback\":true,\"offers\":[" : "\",\"offers\":[")
     for i in decision.offers.indices {
       if i > 0 { line.raw(",") }
       offer(decision.offers[i], into: &line)

@@ -39,6 +39,10 @@ public final class LiveState: Sendable {
   public let suppressions = SuppressionCounts()
   /// Decisions made (and logged) per channel, by the channel's raw value; for the metrics.
   let decisionsByChannel = (0...Channel.allCases.count).map { _ in ManagedAtomic<UInt64>(0) }
+  /// Fallback decisions per channel, by the channel's raw value; for the metrics.
+  let fallbacksByChannel = (0...Channel.allCases.count).map { _ in ManagedAtomic<UInt64>(0) }
+  /// Shadow scorings skipped for want of time.
+  let shadowsSkipped = ManagedAtomic<UInt64>(0)
 
   /// Decisions made per channel since start.
   public var decisionCounts: [(channel: Channel, decisions: UInt64)] {
@@ -78,9 +82,31 @@ public final class LiveState: Sendable {
     log.record(decision, sequence: sequence)
     suppressions.add(decision.suppressionTally)
     decisionsByChannel[request.channel.rawValue].wrappingIncrement(ordering: .relaxed)
-    if let challenger { shadow(request, decision, contacts: contacts, challenger: challenger.engine) }
+    if decision.fallback { fallbacksByChannel[request.channel.rawValue].wrappingIncrement(ordering: .relaxed) }
+    if let challenger { shadowWithinBudget(request, decision, contacts: contacts, challenger: challenger.engine) }
     return decision
   }
+
+  /// Shadow scoring, when the champion's decision left time for it (it never changes the
+  /// answer, so a slow challenger is skipped rather than let it make the answer late).
+  private func shadowWithinBudget(
+    _ request: DecisionRequest, _ decision: Decision, contacts: [ContactRecord], challenger: DecisionEngine
+  ) {
+    guard !decision.fallback, request.deadline == .max || DispatchTime.now().uptimeNanoseconds < request.deadline
+    else {
+      shadowsSkipped.wrappingIncrement(ordering: .relaxed)
+      return
+    }
+    shadow(request, decision, contacts: contacts, challenger: challenger)
+  }
+
+  /// Decisions that ran out of time and answered with the fallback offers, per channel.
+  public var fallbackCounts: [(channel: Channel, decisions: UInt64)] {
+    Channel.allCases.map { ($0, fallbacksByChannel[$0.rawValue].load(ordering: .relaxed)) }
+  }
+
+  /// Shadow scorings skipped because the decision had no time left for them.
+  public var shadowsSkippedCount: UInt64 { shadowsSkipped.load(ordering: .relaxed) }
 
   /// The customer's recent interactions, when the contact policy of the champion (or of the
   /// challenger scoring this decision) needs them.
@@ -225,6 +251,7 @@ extension LiveState {
     log.record(decision, sequence: sequence)
     suppressions.add(decision.suppressionTally)
     decisionsByChannel[request.channel.rawValue].wrappingIncrement(ordering: .relaxed)
+    if decision.fallback { fallbacksByChannel[request.channel.rawValue].wrappingIncrement(ordering: .relaxed) }
     return (decision, placements)
   }
 }

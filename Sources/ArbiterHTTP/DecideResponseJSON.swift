@@ -45,6 +45,7 @@ enum DecideResponseJSON {
       out.close()
     }
     out.string(10, "exploration", decision.exploration)
+    if decision.fallback { out.raw(11, "fallback", Array("true".utf8)) }
     out.close()
     return out.bytes
   }

@@ -33,6 +33,15 @@ extension HTTPAPI {
         "arbiter_decisions_total", help: "Decisions made (and logged), by channel.",
         labels: [("channel", channel.name)], total: decisions)
     }
+    for (channel, fallbacks) in live.fallbackCounts {
+      scraped.counter(
+        "arbiter_decision_fallbacks_total",
+        help: "Decisions that ran out of their time budget and answered with the fallback offers, by channel.",
+        labels: [("channel", channel.name)], total: fallbacks)
+    }
+    scraped.counter(
+      "arbiter_shadow_skipped_total", help: "Challenger shadow scorings skipped because the decision had no time left.",
+      total: live.shadowsSkippedCount)
     let counts = live.log.counts
     scraped.counter("arbiter_outcomes_total", help: "Outcomes recorded.", total: counts.outcomes)
     for tally in live.log.offerTallies() {
@@ -86,6 +95,17 @@ extension HTTPAPI {
         scraped.counter(
           "arbiter_connections_refused_total", help: "Connections refused at a door's limit.",
           labels: [("door", counter.door)], total: counter.refused)
+      }
+      for bound in metrics.inFlight {
+        scraped.gauge(
+          "arbiter_requests_in_flight", help: "Requests a door is working on, by door.", labels: [("door", bound.door)],
+          value: Double(bound.inFlightNow))
+        scraped.gauge(
+          "arbiter_requests_in_flight_limit", help: "The most requests a door works on at once.",
+          labels: [("door", bound.door)], value: Double(bound.limit))
+        scraped.counter(
+          "arbiter_requests_shed_total", help: "Requests answered RESOURCE_EXHAUSTED at a door's in-flight limit.",
+          labels: [("door", bound.door)], total: bound.shed)
       }
     }
     let refusals = authenticator.refusals

@@ -93,6 +93,8 @@ public struct HTTPAPI: Sendable {
     if let metrics { router.add(middleware: RequestMetricsMiddleware(metrics: metrics.requests)) }
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: CORSPolicyMiddleware(origins: Set(configuration.corsOrigins)))
+    if let limit = metrics?.inFlight(of: "http") { router.add(middleware: AdmissionMiddleware(limit: limit)) }
+    router.add(middleware: DeadlineMiddleware())
     router.add(middleware: JSONErrorMiddleware(allowedMethods: Self.allowedMethods))
     router.add(middleware: AccessMiddleware(authenticator: authenticator))
     if let webRoot {
@@ -120,7 +122,8 @@ public struct HTTPAPI: Sendable {
       let started = DispatchTime.now().uptimeNanoseconds
       try Self.checkContentType(request.headers[.contentType])
       let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
-      let answer = try decideJSON(body: Array(buffer.readableBytesView), requestId: context.requestId)
+      let answer = try decideJSON(
+        body: Array(buffer.readableBytesView), requestId: context.requestId, deadline: CallDeadline.current)
       let response = Self.response(bytes: answer)
       live.traffic.record(.http, since: started)
       return response
@@ -129,7 +132,10 @@ public struct HTTPAPI: Sendable {
       let started = DispatchTime.now().uptimeNanoseconds
       var message = try await body(Arbiter_V1_PersonalizeRequest.self, of: request)
       if message.requestID.isEmpty { message.requestID = context.requestId }
-      let answer = try mapping { () throws(ArbiterError) in try decisions.personalize(message) }
+      let deadline = CallDeadline.current
+      let answer = try mapping { () throws(ArbiterError) in
+        try decisions.personalize(message, deadline: deadline) { DispatchTime.now().uptimeNanoseconds <= deadline }
+      }
       let response = try json(answer)
       live.traffic.record(.http, since: started)
       return response
@@ -263,11 +269,13 @@ public struct HTTPAPI: Sendable {
   }
 
   /// A Decide request's JSON body answered: decoded, decided (the request's id when the body
-  /// gives none), and the decision's JSON.
-  func decideJSON(body: [UInt8], requestId: String) throws(HTTPAPIError) -> [UInt8] {
+  /// gives none) within `deadline` (uptime nanoseconds, `.max` for none), and the decision's JSON.
+  func decideJSON(body: [UInt8], requestId: String, deadline: UInt64 = .max) throws(HTTPAPIError) -> [UInt8] {
     var message = try ProtoJSON.decode(Arbiter_V1_DecideRequest.self, from: body)
     if message.requestID.isEmpty { message.requestID = requestId }
-    let decision = try mapping { () throws(ArbiterError) in try decisions.decision(for: message) }
+    let decision = try mapping { () throws(ArbiterError) in
+      try decisions.decision(for: message, deadline: deadline) { DispatchTime.now().uptimeNanoseconds <= deadline }
+    }
     return DecideResponseJSON.encode(decision)
   }
 

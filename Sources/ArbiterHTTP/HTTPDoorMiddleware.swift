@@ -58,7 +58,7 @@ struct CORSPolicyMiddleware: RouterMiddleware {
       var headers = HTTPFields()
       headers[.accessControlAllowOrigin] = origin
       headers[.accessControlAllowMethods] = "GET, POST, OPTIONS"
-      headers[.accessControlAllowHeaders] = "Authorization, Content-Type, X-Request-Id"
+      headers[.accessControlAllowHeaders] = "Authorization, Content-Type, X-Request-Id, X-Server-Timeout"
       headers[.accessControlMaxAge] = "600"
       headers[.vary] = "Origin"
       return Response(status: .noContent, headers: headers)

@@ -30,8 +30,13 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
     /// The body so far; nil once it is over the limit (the rest is read and dropped).
     var body: ByteBuffer?
     var started: UInt64
-    /// The access check's refusal, answered once the request is read (as the router would).
+    /// The access check's refusal (or the door's in-flight bound's), answered once the request
+    /// is read (as the router would).
     var refusal: ArbiterError?
+    /// Whether it holds a place under the door's in-flight bound (given back once answered).
+    var admitted: Bool
+    /// When it must be answered by (its `X-Server-Timeout`), `.max` for none.
+    var deadline = UInt64.max
   }
 
   private let api: HTTPAPI
@@ -50,10 +55,13 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
     self.api = api
     self.origins = Set(api.configuration.corsOrigins)
     self.serverName = serverName
+    inFlightLimit = api.metrics?.inFlight(of: "http")
     decideMetrics = api.metrics?.requests.method(door: "http", method: "POST " + Self.decidePath)
     echoMetrics = api.metrics?.requests.method(door: "http", method: "POST " + Self.echoPath)
   }
 
+  /// The door's bound on requests in flight, shared with the router's ``AdmissionMiddleware``.
+  private let inFlightLimit: InFlightLimit?
   /// Where Decide and its no-op answered here are counted, as the router counts its routes.
   private let decideMetrics: MethodMetrics?, echoMetrics: MethodMetrics?
 
@@ -64,9 +72,22 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
       // to the router, whose check verifies it (and remembers it for the next request).
       if passedInFlight == 0, Self.isAnsweredHere(head), let refusal = accessCheck(head) {
         let body = context.channel.allocator.buffer(capacity: 1_024)
+        // Past the door's bound, shed: answered once read, before the access check's answer.
+        let admitted = inFlightLimit?.admit() ?? true
+        let shed = admitted ? nil : inFlightLimit.map { ArbiterError(.resourceExhausted, $0.refusalMessage) }
+        let started = DispatchTime.now().uptimeNanoseconds
+        var deadline = UInt64.max
+        var late: ArbiterError?
+        if let timeout = head.headers.first(name: DeadlineMiddleware.header.rawName) {
+          do throws(HTTPAPIError) {
+            deadline = try DeadlineMiddleware.deadline(header: timeout, from: started)
+          } catch {
+            late = ArbiterError(error.code == .deadlineExceeded ? .deadlineExceeded : .invalidArgument, error.message)
+          }
+        }
         reading = Reading(
-          head: head, isEcho: head.uri == Self.echoPath, body: body, started: DispatchTime.now().uptimeNanoseconds,
-          refusal: refusal)
+          head: head, isEcho: head.uri == Self.echoPath, body: body, started: started,
+          refusal: shed ?? refusal ?? late, admitted: admitted && inFlightLimit != nil, deadline: deadline)
       } else {
         passedInFlight += 1
         context.fireChannelRead(data)
@@ -91,6 +112,13 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
         context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
       }
     }
+  }
+
+  /// A connection closed half-way through a Decide gives its place back.
+  package func channelInactive(context: ChannelHandlerContext) {
+    if let request = reading, request.admitted { inFlightLimit?.release() }
+    reading = nil
+    context.fireChannelInactive()
   }
 
   /// Hummingbird closes a connection it sees idle when the server shuts down; it never sees the
@@ -148,7 +176,12 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
       if request.isEcho {
         bytes = try api.echoJSON(body: Array(body.readableBytesView))
       } else {
-        bytes = try api.decideJSON(body: Array(body.readableBytesView), requestId: requestId)
+        // Past its deadline before it could start (its body came late): refused before any work.
+        guard DispatchTime.now().uptimeNanoseconds <= request.deadline else {
+          throw HTTPAPIError(.deadlineExceeded, "the deadline (X-Server-Timeout) passed before the request started")
+        }
+        bytes = try api.decideJSON(
+          body: Array(body.readableBytesView), requestId: requestId, deadline: request.deadline)
         api.live.traffic.record(.http, since: request.started)
       }
     } catch {
@@ -174,6 +207,8 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
     context.write(
       wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: fields))), promise: nil)
     context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    // Its place is given back as its answer goes out (the client may read it at once).
+    if request.admitted { inFlightLimit?.release() }
     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     (request.isEcho ? echoMetrics : decideMetrics)?.record(
       httpStatus: Int(status.code), nanoseconds: DispatchTime.now().uptimeNanoseconds &- request.started)

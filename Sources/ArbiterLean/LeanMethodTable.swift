@@ -20,11 +20,12 @@ package struct LeanMethodTable: Sendable {
 
   /// How a method runs, and on which thread.
   package enum Method: Sendable {
-    /// On the connection's event loop.
-    case inline(@Sendable ([UInt8], StillWanted) throws(ArbiterError) -> [UInt8])
+    /// On the connection's event loop, told the call's deadline (uptime nanoseconds, `.max` for
+    /// none) and asking whether it is still wanted.
+    case inline(@Sendable ([UInt8], UInt64, StillWanted) throws(ArbiterError) -> [UInt8])
     /// `Decide`, on the connection's event loop: the decision is encoded straight into the
     /// connection's output (see ``DecideResponseWriter``), with no message or byte array between.
-    case decide(@Sendable ([UInt8], StillWanted) throws(ArbiterError) -> Decision)
+    case decide(@Sendable ([UInt8], UInt64, StillWanted) throws(ArbiterError) -> Decision)
     /// Slow but synchronous (a reload, a campaign, a write that waits for the disk): on a
     /// Dispatch worker thread, told who called (for the audit log).
     case offloaded(@Sendable ([UInt8], Principal?) throws(ArbiterError) -> [UInt8])
@@ -80,17 +81,18 @@ package struct LeanMethodTable: Sendable {
     typealias Profiles = Arbiter_V1_ProfileService.Method
     typealias Admin = Arbiter_V1_AdminService.Method
     let methods: [MethodDescriptor: Method] = [
-      Decisions.Decide.descriptor: .decide { bytes, stillWanted throws(ArbiterError) in
+      Decisions.Decide.descriptor: .decide { bytes, deadline, stillWanted throws(ArbiterError) in
         let started = DispatchTime.now().uptimeNanoseconds
         let decision = try decisions.decision(
-          for: try Self.decode(Arbiter_V1_DecideRequest.self, bytes), stillWanted: stillWanted)
+          for: try Self.decode(Arbiter_V1_DecideRequest.self, bytes), deadline: deadline, stillWanted: stillWanted)
         live.traffic.record(.lean, since: started)
         return decision
       },
-      Decisions.Personalize.descriptor: .inline { bytes, stillWanted throws(ArbiterError) in
+      Decisions.Personalize.descriptor: .inline { bytes, deadline, stillWanted throws(ArbiterError) in
         let started = DispatchTime.now().uptimeNanoseconds
         let request = try Self.decode(Arbiter_V1_PersonalizeRequest.self, bytes)
-        let response = try Self.encode(try decisions.personalize(request, stillWanted: stillWanted))
+        let response = try Self.encode(
+          try decisions.personalize(request, deadline: deadline, stillWanted: stillWanted))
         live.traffic.record(.lean, since: started)
         return response
       },
@@ -101,7 +103,7 @@ package struct LeanMethodTable: Sendable {
       Decisions.SelectOutbound.descriptor: .offloaded { bytes, _ throws(ArbiterError) in
         try Self.encode(try decisions.selectOutbound(try Self.decode(Arbiter_V1_SelectOutboundRequest.self, bytes)))
       },
-      Profiles.GetProfile.descriptor: .inline { bytes, _ throws(ArbiterError) in
+      Profiles.GetProfile.descriptor: .inline { bytes, _, _ throws(ArbiterError) in
         try Self.encode(try profiles.profile(try Self.decode(Arbiter_V1_GetProfileRequest.self, bytes)))
       },
       Profiles.UpsertProfiles.descriptor: .pooled { bytes in
@@ -128,7 +130,7 @@ package struct LeanMethodTable: Sendable {
           })
       },
       // The no-op baseline: decodes the request, returns a decision made at start (same sizes, no work).
-      Arbiter_V1_BenchmarkService.Method.Echo.descriptor: .inline { bytes, _ throws(ArbiterError) in
+      Arbiter_V1_BenchmarkService.Method.Echo.descriptor: .inline { bytes, _, _ throws(ArbiterError) in
         _ = try Self.decode(Arbiter_V1_DecideRequest.self, bytes)
         return echoResponse
       },

@@ -20,8 +20,13 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
   let methods: LeanMethodTable
   /// Checks the hello's credential and each call's role; nil when credentials are not required.
   let authenticator: Authenticator?
+  /// The door's bound on requests in flight (nil: none).
+  let inFlightLimit: InFlightLimit?
   let logger: Logger
   private var pending: ByteBuffer?
+  /// Requests admitted and answered into ``pending``: their places are given back when it is
+  /// flushed (their answers are then on their way).
+  private var admittedUnflushed = 0
   private var inFlight = Set<UInt32>()
   /// When the current read burst began: a frame's timeout counts from when the server read it,
   /// so a frame that waited behind others of its burst has used that wait.
@@ -33,10 +38,13 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
   var heldWhileVerifying: [LeanFrame]?
 
   /// A handler answering with `methods`, checking credentials with `authenticator` (nil: none
-  /// are required).
-  package init(methods: LeanMethodTable, authenticator: Authenticator?, logger: Logger) {
+  /// are required), shedding requests past `inFlightLimit` (nil: none are shed).
+  package init(
+    methods: LeanMethodTable, authenticator: Authenticator?, inFlightLimit: InFlightLimit? = nil, logger: Logger
+  ) {
     self.methods = methods
     self.authenticator = authenticator
+    self.inFlightLimit = inFlightLimit
     self.logger = logger
   }
 
@@ -73,6 +81,18 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       return
     }
     let stream = frame.stream
+    // Past the door's bound, shed at once: answered before any other work.
+    if let inFlightLimit {
+      guard inFlightLimit.admit() else {
+        respond(context, stream, .resourceExhausted, inFlightLimit.refusalMessage, header.requestId, [])
+        methods[header.method]?.metrics?.record(
+          code: Status.Code.resourceExhausted.rawValue, nanoseconds: DispatchTime.now().uptimeNanoseconds &- received)
+        return
+      }
+    }
+    // An answer written here gives its place back when flushed; one made off the event loop
+    // takes it over and gives it back when made (``completion``).
+    if inFlightLimit != nil { admittedUnflushed += 1 }
     guard let entry = methods[header.method] else {
       respond(
         context, stream, .unimplemented, "method \(header.method) is not served over the lean protocol",
@@ -109,7 +129,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       answerInline(
         context, stream, requestId: header.requestId, metrics: entry.metrics, received: received,
         { () throws(ArbiterError) in
-          try handle(bytes, stillWanted)
+          try handle(bytes, deadline, stillWanted)
         }
       ) { body in
         respond(context, stream, .ok, "", header.requestId, body)
@@ -118,13 +138,14 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       answerInline(
         context, stream, requestId: header.requestId, metrics: entry.metrics, received: received,
         { () throws(ArbiterError) in
-          try handle(bytes, stillWanted)
+          try handle(bytes, deadline, stillWanted)
         }
       ) { decision in
         respond(context, stream, header.requestId, decision)
       }
     case .offloaded(let handle):
       inFlight.insert(stream)
+      if inFlightLimit != nil { admittedUnflushed -= 1 }
       let finish = completion(context, stream, header.requestId, deadline, entry.metrics, received)
       let caller = principal
       DispatchQueue.global().async {
@@ -132,6 +153,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       }
     case .pooled(let handle):
       inFlight.insert(stream)
+      if inFlightLimit != nil { admittedUnflushed -= 1 }
       let finish = completion(context, stream, header.requestId, deadline, entry.metrics, received)
       Task {
         do { finish(.success(try await handle(bytes))) } catch { finish(.failure(error)) }
@@ -192,6 +214,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       loop.execute {
         let (handler, context) = bound.value
         handler.inFlight.remove(stream)
+        handler.inFlightLimit?.release()
         guard channel.isActive else { return }
         handler.respond(context, stream, answer.0, answer.1, requestId, answer.2)
         handler.flushPending(context)
@@ -244,9 +267,23 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
   }
 
   func flushPending(_ context: ChannelHandlerContext) {
+    releaseAdmitted()
     guard let out = pending, out.readableBytes > 0 else { return }
     pending = nil
     context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+  }
+
+  /// Gives back the places of the requests answered into ``pending``.
+  private func releaseAdmitted() {
+    guard admittedUnflushed > 0 else { return }
+    inFlightLimit?.release(admittedUnflushed)
+    admittedUnflushed = 0
+  }
+
+  /// A connection closed with answers unflushed gives their places back.
+  package func channelInactive(context: ChannelHandlerContext) {
+    releaseAdmitted()
+    context.fireChannelInactive()
   }
 
   package func channelReadComplete(context: ChannelHandlerContext) {

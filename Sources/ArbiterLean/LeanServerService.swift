@@ -14,6 +14,7 @@ package struct LeanServerService: Service {
   let methods: LeanMethodTable
   let authenticator: Authenticator?
   let connections: ConnectionCounter?
+  let inFlightLimit: InFlightLimit?
   let idleTimeout: Duration?
   let maxFrameSize: Int
   let logger: Logger
@@ -21,17 +22,19 @@ package struct LeanServerService: Service {
 
   /// A service binding `host:port` (0 picks a port, told to `onBound`) and serving `methods`,
   /// each connection's credential checked by `authenticator` (nil: none required), its
-  /// connections bounded by `connections` and closed when silent for `idleTimeout`.
+  /// connections bounded by `connections` and closed when silent for `idleTimeout`, its
+  /// requests in flight by `inFlightLimit`.
   package init(
     host: String, port: Int, methods: LeanMethodTable, authenticator: Authenticator?,
-    connections: ConnectionCounter? = nil, idleTimeout: Duration? = nil, maxFrameSize: Int, logger: Logger,
-    onBound: @escaping @Sendable (Int) -> Void
+    connections: ConnectionCounter? = nil, inFlightLimit: InFlightLimit? = nil, idleTimeout: Duration? = nil,
+    maxFrameSize: Int, logger: Logger, onBound: @escaping @Sendable (Int) -> Void
   ) {
     self.host = host
     self.port = port
     self.methods = methods
     self.authenticator = authenticator
     self.connections = connections
+    self.inFlightLimit = inFlightLimit
     self.idleTimeout = idleTimeout
     self.maxFrameSize = maxFrameSize
     self.logger = logger
@@ -53,7 +56,7 @@ package struct LeanServerService: Service {
   /// Binds the port and serves until the task is cancelled or the group shuts down.
   package func run() async throws {
     let group = MultiThreadedEventLoopGroup.singleton
-    let connections = self.connections, idleTimeout = self.idleTimeout
+    let connections = self.connections, idleTimeout = self.idleTimeout, inFlightLimit = self.inFlightLimit
     let methods = self.methods, authenticator = self.authenticator, logger = self.logger,
       maxFrameSize = self.maxFrameSize
     let channel = try await ServerBootstrap(group: group)
@@ -70,7 +73,8 @@ package struct LeanServerService: Service {
           let decoder = LeanFrameDecoder(maxFrameSize: maxFrameSize, expectsPreamble: true)
           try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
           try channel.pipeline.syncOperations.addHandler(
-            LeanServerHandler(methods: methods, authenticator: authenticator, logger: logger))
+            LeanServerHandler(
+              methods: methods, authenticator: authenticator, inFlightLimit: inFlightLimit, logger: logger))
         }
       }
       .bind(host: host, port: port).get()

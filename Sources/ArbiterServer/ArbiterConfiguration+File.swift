@@ -11,10 +11,11 @@ extension ArbiterConfiguration {
   ///
   /// ```yaml
   /// host: 127.0.0.1
-  /// grpc: {port: 50051, max-connections: auto, idle-timeout: 5m}
+  /// grpc: {port: 50051, max-message-size: 4194304}   # a larger request: RESOURCE_EXHAUSTED
   /// lean: {port: 50052, max-frame-size: 4194304}     # port: off serves no lean protocol
   /// #   max-connections: auto                        # each door: a number, or a third of the descriptors
   /// #   idle-timeout: 5m                             # each door: closes a connection silent this long; off
+  /// #   max-in-flight: 256                           # each door: requests worked on at once; more are shed
   /// bundle: {path: models/demo, watch-interval: 5s}  # watch-interval: off never looks
   /// #   model-roots: [models]                        # where Reload and SetChallenger may load from
   /// store:
@@ -121,9 +122,13 @@ struct ConfigurationFileReader {
   }
 
   private func readGRPC(_ node: Node, into grpc: inout ArbiterConfiguration.GRPC) throws(ArbiterError) {
-    for (name, value) in try entries(node, "grpc", known: ["port", "max-connections", "idle-timeout"]) {
+    for (name, value) in try entries(
+      node, "grpc", known: ["port", "max-message-size", "max-connections", "idle-timeout", "max-in-flight"])
+    {
       if name == "port" {
         grpc.port = try port(value, "grpc.port")
+      } else if name == "max-message-size" {
+        grpc.maxMessageSize = try integer(value, "grpc.max-message-size", atLeast: 1_024)
       } else {
         try readConnections(name, value, "grpc", into: &grpc.connections)
       }
@@ -132,7 +137,7 @@ struct ConfigurationFileReader {
 
   private func readLean(_ node: Node, into lean: inout ArbiterConfiguration.Lean) throws(ArbiterError) {
     for (name, value) in try entries(
-      node, "lean", known: ["port", "max-frame-size", "max-connections", "idle-timeout"])
+      node, "lean", known: ["port", "max-frame-size", "max-connections", "idle-timeout", "max-in-flight"])
     {
       switch name {
       case "port": lean.port = value.string == "off" ? nil : try port(value, "lean.port")
@@ -142,21 +147,25 @@ struct ConfigurationFileReader {
     }
   }
 
-  /// A door's `max-connections` (a number, or `auto` for a share of the descriptors) or
-  /// `idle-timeout` (a duration, or `off`).
+  /// A door's `max-connections` (a number, or `auto` for a share of the descriptors),
+  /// `idle-timeout` (a duration, or `off`) or `max-in-flight` (a number).
   private func readConnections(
     _ name: String, _ value: Node, _ door: String, into policy: inout ConnectionPolicy
   ) throws(ArbiterError) {
     let key = "\(door).\(name)"
     if name == "max-connections" {
       policy.maxConnections = value.string == "auto" ? nil : try integer(value, key, atLeast: 1)
+    } else if name == "max-in-flight" {
+      policy.maxInFlight = try integer(value, key, atLeast: 1)
     } else {
       policy.idleTimeout = try interval(value, key)
     }
   }
 
   private func readHTTP(_ node: Node, into http: inout HTTPDoorConfiguration) throws(ArbiterError) {
-    let known: Set<String> = ["port", "max-body-bytes", "cors-origins", "web-root", "max-connections", "idle-timeout"]
+    let known: Set<String> = [
+      "port", "max-body-bytes", "cors-origins", "web-root", "max-connections", "idle-timeout", "max-in-flight",
+    ]
     for (name, value) in try entries(node, "http", known: known) {
       let key = "http.\(name)"
       switch name {

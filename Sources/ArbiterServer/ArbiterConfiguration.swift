@@ -11,6 +11,9 @@ public struct ArbiterConfiguration: Sendable {
   public struct GRPC: Sendable {
     /// Port; 0 picks a free one.
     public var port = 50051
+    /// The largest request message accepted, in bytes; a larger one is refused with
+    /// RESOURCE_EXHAUSTED naming this limit.
+    public var maxMessageSize = 4 * 1024 * 1024
     /// How many connections it keeps and how long one may stay silent.
     public var connections = ConnectionPolicy()
     /// A gRPC door on `port`.

@@ -67,11 +67,17 @@ public final class ArbiterServer: Service, Sendable {
     siteKey = credentials.siteKey
     audit = try AuditLog(path: access.auditLog)
     let descriptors = ConnectionPolicy.descriptorLimit()
-    metrics = ServerMetrics(connections: [
-      ConnectionCounter(door: "grpc", limit: configuration.grpc.connections.limit(descriptors: descriptors)),
-      ConnectionCounter(door: "lean", limit: configuration.lean.connections.limit(descriptors: descriptors)),
-      ConnectionCounter(door: "http", limit: configuration.http.connections.limit(descriptors: descriptors)),
-    ])
+    metrics = ServerMetrics(
+      connections: [
+        ConnectionCounter(door: "grpc", limit: configuration.grpc.connections.limit(descriptors: descriptors)),
+        ConnectionCounter(door: "lean", limit: configuration.lean.connections.limit(descriptors: descriptors)),
+        ConnectionCounter(door: "http", limit: configuration.http.connections.limit(descriptors: descriptors)),
+      ],
+      inFlight: [
+        InFlightLimit(door: "grpc", limit: configuration.grpc.connections.maxInFlight),
+        InFlightLimit(door: "lean", limit: configuration.lean.connections.maxInFlight),
+        InFlightLimit(door: "http", limit: configuration.http.connections.maxInFlight),
+      ])
     if !access.required {
       logger.notice("access: calls are not checked for credentials (access.required is false; docs/security.md)")
     } else if access.apiKeys.isEmpty && access.tokenKeys.isEmpty {
@@ -198,9 +204,14 @@ public final class ArbiterServer: Service, Sendable {
     ]
   }
 
-  /// The gRPC door's interceptors: the request metrics, then the access check.
+  /// The gRPC door's interceptors: the request metrics, the bound on calls in flight, the
+  /// deadline, then the access check.
   public var interceptors: [any ServerInterceptor] {
-    [MetricsInterceptor(metrics: metrics.requests), AccessInterceptor(authenticator: authenticator, audit: audit)]
+    var interceptors: [any ServerInterceptor] = [MetricsInterceptor(metrics: metrics.requests)]
+    if let limit = metrics.inFlight(of: "grpc") { interceptors.append(AdmissionInterceptor(limit: limit)) }
+    interceptors.append(DeadlineInterceptor())
+    interceptors.append(AccessInterceptor(authenticator: authenticator, audit: audit))
+    return interceptors
   }
 
   /// The lean protocol's door on `port`, telling its bound port to ``leanBoundPort``.
@@ -211,7 +222,8 @@ public final class ArbiterServer: Service, Sendable {
       methods: LeanMethodTable(
         live: live, logger: logger, echoResponse: echoResponse, audit: audit, metrics: metrics.requests),
       authenticator: authenticator.required ? authenticator : nil, connections: metrics.connections(of: "lean"),
-      idleTimeout: configuration.lean.connections.idleTimeout, maxFrameSize: configuration.lean.maxFrameSize,
+      inFlightLimit: metrics.inFlight(of: "lean"), idleTimeout: configuration.lean.connections.idleTimeout,
+      maxFrameSize: configuration.lean.maxFrameSize,
       logger: logger,
       onBound: { bound in box.value.withLock { $0 = bound } })
   }
@@ -259,6 +271,15 @@ public final class ArbiterServer: Service, Sendable {
     // one that sends nothing at all (not even HTTP/2's preface) by the guard's idle timer.
     let policy = configuration.grpc.connections
     config.connection.maxIdleTime = policy.idleTimeout
+    // A message over the limit is refused with RESOURCE_EXHAUSTED by the handler first in each
+    // stream (the transport's own check, left as a backstop, resets the stream).
+    let maxMessageSize = configuration.grpc.maxMessageSize
+    config.rpc.maxRequestPayloadSize = maxMessageSize
+    config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { stream in
+      stream.eventLoop.makeCompletedFuture {
+        try stream.pipeline.syncOperations.addHandler(GRPCMessageLimitHandler(limit: maxMessageSize), position: .first)
+      }
+    }
     if let counter = metrics.connections(of: "grpc") {
       config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
         channel.eventLoop.makeCompletedFuture {

@@ -36,6 +36,7 @@ package enum DecideResponseWriter {
       n += ProtoWire.varint(8, decision.nanos)
       for held in decision.controls { n += ProtoWire.message(9, controlSize(held)) }
       n += ProtoWire.string(10, decision.exploration)
+      n += ProtoWire.varint(11, decision.fallback ? 1 : 0)
       defer { buffer.prefix(decision.offers.count).deinitialize() }
       return body(n, UnsafeBufferPointer(rebasing: buffer.prefix(decision.offers.count)))
     }
@@ -81,6 +82,7 @@ package enum DecideResponseWriter {
       out.writeDouble(3, held.priority)
     }
     out.writeString(10, decision.exploration)
+    out.writeVarint(11, decision.fallback ? 1 : 0)
   }
 
   private static func writeOffer(_ offer: RankedOffer, _ sizes: OfferSizes, _ out: inout RawProtoWriter) {

@@ -18,19 +18,24 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   ) async throws -> Arbiter_V1_DecideResponse {
     // A call cancelled (its deadline passed, the client gone) while deciding leaves no decision.
     let started = DispatchTime.now().uptimeNanoseconds
+    let deadline = CallDeadline.current
     let response = try mappingErrors { () throws(ArbiterError) in
-      try decision(for: request) { !context.cancellation.isCancelled }.proto
+      try decision(for: request, deadline: deadline) { !context.cancellation.isCancelled }.proto
     }
     live.traffic.record(.grpc, since: started)
     return response
   }
 
-  /// The decision itself, for a transport that encodes it (see ``DecideResponseWriter``).
-  /// `stillWanted` is asked once it is made (see ``LiveState/decide(_:stillWanted:)``).
+  /// The decision itself, for a transport that encodes it (see ``DecideResponseWriter``), for a
+  /// call to be answered by `deadline` (uptime nanoseconds; `.max` for none), which bounds the
+  /// decision's budget. `stillWanted` is asked once it is made (see
+  /// ``LiveState/decide(_:stillWanted:)``).
   package func decision(
-    for request: Arbiter_V1_DecideRequest, stillWanted: () -> Bool = { true }
+    for request: Arbiter_V1_DecideRequest, deadline: UInt64 = .max, stillWanted: () -> Bool = { true }
   ) throws(ArbiterError) -> Decision {
-    try live.decide(try DecisionRequest(proto: request), stillWanted: stillWanted)
+    var domain = try DecisionRequest(proto: request)
+    domain.deadline = CallDeadline.decisionDeadline(answeringBy: deadline)
+    return try live.decide(domain, stillWanted: stillWanted)
   }
 
   /// `Personalize`: the slots of a page, for a known customer or an anonymous visitor.
@@ -38,25 +43,29 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     request: Arbiter_V1_PersonalizeRequest, context: ServerContext
   ) async throws -> Arbiter_V1_PersonalizeResponse {
     let started = DispatchTime.now().uptimeNanoseconds
+    let deadline = CallDeadline.current
     let response = try mappingErrors { () throws(ArbiterError) in
-      try personalize(request) { !context.cancellation.isCancelled }
+      try personalize(request, deadline: deadline) { !context.cancellation.isCancelled }
     }
     live.traffic.record(.grpc, since: started)
     return response
   }
 
-  /// Personalize without a transport; `stillWanted` as for ``decision(for:stillWanted:)``.
+  /// Personalize without a transport; `deadline` and `stillWanted` as for
+  /// ``decision(for:deadline:stillWanted:)``.
   package func personalize(
-    _ request: Arbiter_V1_PersonalizeRequest, stillWanted: () -> Bool = { true }
+    _ request: Arbiter_V1_PersonalizeRequest, deadline: UInt64 = .max, stillWanted: () -> Bool = { true }
   ) throws(ArbiterError) -> Arbiter_V1_PersonalizeResponse {
     do {
+      var domain = try DecisionRequest(proto: request)
+      domain.deadline = CallDeadline.decisionDeadline(answeringBy: deadline)
       let (decision, placements) = try live.personalize(
-        try DecisionRequest(proto: request), slots: try SlotRequest.slots(proto: request.slots),
-        stillWanted: stillWanted)
+        domain, slots: try SlotRequest.slots(proto: request.slots), stillWanted: stillWanted)
       return .with {
         $0.decisionID = decision.decisionId
         $0.requestID = decision.requestId
         $0.versions = decision.versions.proto
+        $0.fallback = decision.fallback
         $0.items = placements.map { placement in
           .with {
             $0.slot = placement.slot

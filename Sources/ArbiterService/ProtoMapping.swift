@@ -113,6 +113,7 @@ extension Decision {
         }
       }
       $0.exploration = exploration
+      $0.fallback = fallback
     }
   }
 }

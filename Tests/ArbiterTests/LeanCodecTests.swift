@@ -223,13 +223,13 @@ import Testing
     calls: Calls, work: Double = 0, authenticator: Authenticator? = nil
   ) throws -> EmbeddedChannel {
     let table = LeanMethodTable([
-      Arbiter_V1_BenchmarkService.Method.Echo.descriptor: .inline { bytes, stillWanted throws(ArbiterError) in
+      Arbiter_V1_BenchmarkService.Method.Echo.descriptor: .inline { bytes, _, stillWanted throws(ArbiterError) in
         calls.add()
         if work > 0 { Thread.sleep(forTimeInterval: work) }
         guard stillWanted() else { throw ArbiterError(.deadlineExceeded, "unwanted") }
         return bytes.reversed()
       },
-      Arbiter_V1_ProfileService.Method.GetProfile.descriptor: .inline { _, _ throws(ArbiterError) in
+      Arbiter_V1_ProfileService.Method.GetProfile.descriptor: .inline { _, _, _ throws(ArbiterError) in
         calls.add()
         throw ArbiterError(.notFound, "customer 5 not found")
       },

@@ -304,6 +304,12 @@ public nonisolated struct Arbiter_V1_DecideResponse: Sendable {
   /// How the offers were drawn: greedy, epsilon-greedy or softmax.
   public var exploration: String = String()
 
+  /// Set when the decision could not finish within its time budget (the caller's deadline, or the
+  /// server's decision budget): the offers are then the catalogue's fallback offers that the
+  /// customer is eligible for, in the catalogue's order, unscored (propensity 0), with the
+  /// reason "SLA_FALLBACK".
+  public var fallback: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -411,6 +417,10 @@ public nonisolated struct Arbiter_V1_PersonalizeResponse: Sendable {
   public mutating func clearVersions() {self._versions = nil}
 
   public var items: [Arbiter_V1_SlotItem] = []
+
+  /// Set when the page could not be decided within its time budget: its slots are filled from the
+  /// catalogue's fallback offers (see DecideResponse.fallback).
+  public var fallback: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1083,7 +1093,7 @@ nonisolated extension Arbiter_V1_SuppressedOffer: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Arbiter_V1_DecideResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DecideResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}decision_id\0\u{3}request_id\0\u{3}customer_id\0\u{1}channel\0\u{1}versions\0\u{1}offers\0\u{1}suppressed\0\u{3}decision_nanos\0\u{1}controls\0\u{1}exploration\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}decision_id\0\u{3}request_id\0\u{3}customer_id\0\u{1}channel\0\u{1}versions\0\u{1}offers\0\u{1}suppressed\0\u{3}decision_nanos\0\u{1}controls\0\u{1}exploration\0\u{1}fallback\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1101,6 +1111,7 @@ nonisolated extension Arbiter_V1_DecideResponse: SwiftProtobuf.Message, SwiftPro
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.decisionNanos) }()
       case 9: try { try decoder.decodeRepeatedMessageField(value: &self.controls) }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.exploration) }()
+      case 11: try { try decoder.decodeSingularBoolField(value: &self.fallback) }()
       default: break
       }
     }
@@ -1141,6 +1152,9 @@ nonisolated extension Arbiter_V1_DecideResponse: SwiftProtobuf.Message, SwiftPro
     if !self.exploration.isEmpty {
       try visitor.visitSingularStringField(value: self.exploration, fieldNumber: 10)
     }
+    if self.fallback != false {
+      try visitor.visitSingularBoolField(value: self.fallback, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1155,6 +1169,7 @@ nonisolated extension Arbiter_V1_DecideResponse: SwiftProtobuf.Message, SwiftPro
     if lhs.decisionNanos != rhs.decisionNanos {return false}
     if lhs.controls != rhs.controls {return false}
     if lhs.exploration != rhs.exploration {return false}
+    if lhs.fallback != rhs.fallback {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1310,7 +1325,7 @@ nonisolated extension Arbiter_V1_SlotItem: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Arbiter_V1_PersonalizeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PersonalizeResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}decision_id\0\u{3}request_id\0\u{1}versions\0\u{1}items\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}decision_id\0\u{3}request_id\0\u{1}versions\0\u{1}items\0\u{1}fallback\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1322,6 +1337,7 @@ nonisolated extension Arbiter_V1_PersonalizeResponse: SwiftProtobuf.Message, Swi
       case 2: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._versions) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.items) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.fallback) }()
       default: break
       }
     }
@@ -1344,6 +1360,9 @@ nonisolated extension Arbiter_V1_PersonalizeResponse: SwiftProtobuf.Message, Swi
     if !self.items.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.items, fieldNumber: 4)
     }
+    if self.fallback != false {
+      try visitor.visitSingularBoolField(value: self.fallback, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1352,6 +1371,7 @@ nonisolated extension Arbiter_V1_PersonalizeResponse: SwiftProtobuf.Message, Swi
     if lhs.requestID != rhs.requestID {return false}
     if lhs._versions != rhs._versions {return false}
     if lhs.items != rhs.items {return false}
+    if lhs.fallback != rhs.fallback {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
