@@ -25,7 +25,10 @@ UINT64 = {FD.TYPE_UINT64, FD.TYPE_FIXED64}
 
 def descriptors():
     protos = []
+    # Server reflection is a gRPC-only stream: no HTTP route carries its messages.
     for base, _, files in os.walk(os.path.join(ROOT, "proto")):
+        if os.path.relpath(base, os.path.join(ROOT, "proto")).startswith(os.path.join("grpc", "reflection")):
+            continue
         protos += [os.path.relpath(os.path.join(base, f), os.path.join(ROOT, "proto")) for f in files if f.endswith(".proto")]
     with tempfile.NamedTemporaryFile(suffix=".pb") as out:
         subprocess.run(["protoc", "-I", os.path.join(ROOT, "proto"), "--include_source_info",
@@ -238,10 +241,17 @@ ERRORS = {
     "405": "The path is not served with this method",
     "413": "The body is over the limit",
     "415": "The body is not JSON",
-    "429": "A queue is full",
+    "429": "Too many requests: the door's limit of requests in flight was reached (shed at once; try again), or a queue is full",
     "500": "The server could not answer",
     "503": "Not serving (shutting down)",
+    "504": "Deadline exceeded: the X-Server-Timeout passed before the request started",
 }
+
+TIMEOUT = {"name": "X-Server-Timeout", "in": "header", "required": False,
+           "schema": {"type": "string", "pattern": "^[0-9]{1,9}(\\.[0-9]{1,9})?$"},
+           "description": "Seconds within which the answer is wanted, e.g. 0.25. 0 is already past (504). A decision "
+                          "that cannot finish within it answers with the catalogue's fallback offers "
+                          "(`fallback: true`)."}
 
 
 def operation(summary, request=None, response=None, parameters=(), description=None, errors=("400", "404"),
@@ -252,7 +262,7 @@ def operation(summary, request=None, response=None, parameters=(), description=N
     if role:
         description = (description + " " if description else "") + f"Needs the role `{role}`."
         op["security"] = [{"bearer": []}, {"session": []}]
-        errors = tuple(errors) + ("401", "403")
+        errors = tuple(errors) + ("401", "403", "429")
     if description:
         op["description"] = description
     if parameters:
@@ -319,9 +329,11 @@ def document(fds):
     v1 = "arbiter.v1."
     paths = {
         "/v1/decide": {"post": operation("Ranked offers for one customer on one channel",
-                                         v1 + "DecideRequest", v1 + "DecideResponse")},
+                                         v1 + "DecideRequest", v1 + "DecideResponse", parameters=[TIMEOUT],
+                                         errors=("400", "404", "504"))},
         "/v1/personalize": {"post": operation("One item per named slot of a page",
-                                              v1 + "PersonalizeRequest", v1 + "PersonalizeResponse")},
+                                              v1 + "PersonalizeRequest", v1 + "PersonalizeResponse",
+                                              parameters=[TIMEOUT], errors=("400", "404", "504"))},
         "/v1/outcomes": {"post": operation("Outcomes of offers made by earlier decisions",
                                            v1 + "RecordOutcomesRequest", v1 + "RecordOutcomesResponse")},
         "/v1/customers/{customerId}/profile": {"get": operation(
