@@ -25,6 +25,8 @@ public final class ArbiterServer: Service, Sendable {
   public let live: LiveState
   /// The standard gRPC health service, NOT_SERVING once shutdown begins.
   public let health: HealthService
+  /// What gRPC server reflection serves (nil if its built-in descriptors could not be read).
+  let reflection: ReflectionIndex?
   let logger: Logger
   /// The no-op baseline's answer: a real decision made once at start, encoded.
   let echo: Arbiter_V1_DecideResponse
@@ -92,6 +94,13 @@ public final class ArbiterServer: Service, Sendable {
       snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundle.path,
       modelRoots: configuration.bundle.modelRoots.map { ModelRoots($0) })
     health = HealthService()
+    do {
+      reflection = try ReflectionIndex(services: Self.reflectedServices)
+    } catch {
+      // The descriptors are built in: this is a build fault, served around rather than fatal.
+      logger.error("gRPC server reflection is off: its descriptors cannot be read", metadata: ["error": "\(error)"])
+      reflection = nil
+    }
     // The baseline's response: a real five-offer web decision (not logged), the size a Decide
     // response has in the benchmark.
     var sample = Arbiter_V1_DecideResponse()
@@ -198,11 +207,24 @@ public final class ArbiterServer: Service, Sendable {
 
   /// The gRPC services, for any transport.
   public var services: [any RegistrableRPCService] {
-    [
+    var services: [any RegistrableRPCService] = [
       DecisionServiceRegistration(service: DecisionService(live: live)), ProfileService(live: live),
       AdminService(live: live, logger: logger, audit: audit), health, EchoService(response: echo),
     ]
+    // Server reflection (v1, and v1alpha for older clients), over the descriptors built in.
+    if let index = reflection {
+      services.append(ServerReflectionService(index: index))
+      services.append(ServerReflectionServiceV1Alpha(index: index))
+    }
+    return services
   }
+
+  /// The services listed by server reflection: those served above.
+  static let reflectedServices = [
+    Arbiter_V1_DecisionService.descriptor, Arbiter_V1_ProfileService.descriptor, Arbiter_V1_AdminService.descriptor,
+    Grpc_Health_V1_Health.descriptor, Arbiter_V1_BenchmarkService.descriptor,
+    Grpc_Reflection_V1_ServerReflection.descriptor, Grpc_Reflection_V1alpha_ServerReflection.descriptor,
+  ].map(\.fullyQualifiedService)
 
   /// The gRPC door's interceptors: the request metrics, the bound on calls in flight, the
   /// deadline, then the access check.

@@ -3,12 +3,19 @@ import ArbiterAccess
 import GRPCCore
 
 /// The role each RPC needs, by its method descriptor, on every door (gRPC, lean, HTTP map their
-/// calls to these methods). Health is open to all (load balancers probe it); a method not listed
+/// calls to these methods). Health is open to all (load balancers probe it), server reflection to
+/// any credential (it shows only the API's shape, which is public); a method not listed
 /// needs `admin`, so that a new method is closed until it is given a role here.
 public enum MethodRoles {
   /// The role `method` needs; nil for one open to all.
   public static func role(for method: MethodDescriptor) -> Role? {
     if method.service == Grpc_Health_V1_Health.descriptor { return nil }
+    // Reflection shows only the API's shape (the .proto files): any credential may read it.
+    if method.service == Grpc_Reflection_V1_ServerReflection.descriptor
+      || method.service == Grpc_Reflection_V1alpha_ServerReflection.descriptor
+    {
+      return .decide
+    }
     return roles[method] ?? .admin
   }
 

@@ -75,9 +75,9 @@ class Server:
         return Server.launch(extra_args=extra_args)
 
     @staticmethod
-    def launch(http_port=None, customers=20000, extra_args=()):
+    def launch(http_port=None, customers=20000, extra_args=(), grpc_port=0):
         """Starts an `arbiter serve` of this test's own (whatever ARBITER_HTTP_URL says), on
-        `http_port` or a free one, on the bundle at ARBITER_BUNDLE (default models/demo); with
+        `http_port` or a free one (its gRPC door on `grpc_port`, 0 for any), on the bundle at ARBITER_BUNDLE (default models/demo); with
         ARBITER_WEB_ROOT set, its pages come from that folder. Its admin token and site key are made
         in the test's own folder on first start, as the server does in arbiter-data/ by default."""
         binary = os.environ.get("ARBITER_BIN", os.path.join(REPO, ".build", "debug", "arbiter"))
@@ -86,8 +86,12 @@ class Server:
         log = os.path.join(workdir, "interactions.jsonl")
         web_root = os.environ.get("ARBITER_WEB_ROOT")
         bundle = os.environ.get("ARBITER_BUNDLE") or always_open_bundle(workdir)
-        args = [binary, "serve", "--bundle", bundle, "--store", "none",
-                "--customers", str(customers), "--interaction-log", log, "--port", "0", "--lean-port", "off",
+        # The audit log goes to the test's folder too (not to an arbiter-data/ beside the tests).
+        config = os.path.join(workdir, "arbiter.yaml")
+        with open(config, "w") as f:
+            f.write(f"access: {{audit-log: {json.dumps(os.path.join(workdir, 'audit.jsonl'))}}}\n")
+        args = [binary, "serve", "--config", config, "--bundle", bundle, "--store", "none",
+                "--customers", str(customers), "--interaction-log", log, "--port", str(grpc_port), "--lean-port", "off",
                 "--http-port", str(http_port), "--log-level", "warning", "--bundle-watch", "0",
                 "--admin-token-file", os.path.join(workdir, "admin-token"),
                 "--site-key-file", os.path.join(workdir, "site-key"),

@@ -22,6 +22,8 @@
 // trailers say grpc-status 0 and a length-prefixed message arrived (gRPC), its response frame
 // says status 0 (lean), or its response is status 200 with a body holding "decisionId" (HTTP,
 // Content-Length or chunked; the first failed response's status line and body go to stderr).
+// A request the server sheds (RESOURCE_EXHAUSTED at its in-flight limit: gRPC or lean status 8,
+// HTTP 429) is counted as shed, not as an error, and not in the latencies or req/s.
 // Latencies go to a log-linear histogram
 // (1 µs to ~70 s, under 0.8% relative error): p50, p90, p99, p99.9, max. With --server-pid the
 // server's CPU time over the measured window is read from /proc. The machine's steal time over
@@ -152,7 +154,7 @@ struct connection {
 
 static options opt;
 static histogram hist;
-static uint64_t completed, errors, stop_at, measure_from;
+static uint64_t completed, errors, shed, stop_at, measure_from;
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 static int total_in_flight;
 static int epoll_fd;
@@ -245,22 +247,30 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
 
 static void submit_call(connection *c, uint64_t intended);
 
-static void finish_call(connection *c, call *k, bool ok);
+// How a call ended: answered, shed by the server at its in-flight limit (RESOURCE_EXHAUSTED:
+// gRPC status 8, lean status 8, HTTP 429), or failed.
+typedef enum { CALL_OK, CALL_SHED, CALL_FAILED } call_outcome;
+static void finish_call(connection *c, call *k, call_outcome outcome);
 
 static int on_stream_close(nghttp2_session *session, int32_t stream, uint32_t error_code, void *user) {
   connection *c = user;
   call *k = nghttp2_session_get_stream_user_data(session, stream);
   if (!k) return 0;
-  finish_call(c, k, error_code == 0 && k->grpc_status == 0 && k->got_message);
+  finish_call(c, k,
+              error_code == 0 && k->grpc_status == 8 ? CALL_SHED
+              : error_code == 0 && k->grpc_status == 0 && k->got_message ? CALL_OK
+                                                                          : CALL_FAILED);
   return 0;
 }
 
-static void finish_call(connection *c, call *k, bool ok) {
+static void finish_call(connection *c, call *k, call_outcome outcome) {
   uint64_t done = now_ns();
   if (k->intended >= measure_from && k->intended < stop_at) {
-    if (ok) {
+    if (outcome == CALL_OK) {
       completed++;
       hist_record(&hist, done - k->intended);
+    } else if (outcome == CALL_SHED) {
+      shed++;
     } else {
       errors++;
     }
@@ -520,7 +530,7 @@ static void lean_received(connection *c, const uint8_t *bytes, size_t n) {
     }
     c->streams[stream] = NULL;
     int status = frame[8] << 8 | frame[9];
-    finish_call(c, k, status == 0);
+    finish_call(c, k, status == 0 ? CALL_OK : status == 8 ? CALL_SHED : CALL_FAILED);
     at += 4 + (size_t)length;
   }
   memmove(c->in, c->in + at, c->in_len - at);
@@ -588,7 +598,7 @@ static void http_lost(connection *c, const char *why, bool orderly) {
   }
   c->current = NULL;
   http_reconnect(c);
-  if (k) finish_call(c, k, ok);
+  if (k) finish_call(c, k, ok ? CALL_OK : CALL_FAILED);
 }
 
 static bool token_in(const char *value, size_t len, const char *token) {
@@ -778,8 +788,9 @@ static bool http_received(connection *c, const uint8_t *bytes, size_t n) {
       goto more;
     }
     if (!complete) continue;
-    bool ok = http_ok(c);
-    if (!ok) report_error(c->h_status_line, c->body, c->body_len);
+    bool ok = http_ok(c), was_shed = c->h_status == 429;
+    if (!ok && !was_shed) report_error(c->h_status_line, c->body, c->body_len);
+    call_outcome outcome = ok ? CALL_OK : was_shed ? CALL_SHED : CALL_FAILED;
     call *k = c->current;
     c->current = NULL;
     // Without pipelining nothing may follow the response; after "Connection: close" (or HTTP/1.0
@@ -788,10 +799,10 @@ static bool http_received(connection *c, const uint8_t *bytes, size_t n) {
     http_reset(c);
     if (reopen) {
       http_reconnect(c);
-      finish_call(c, k, ok);
+      finish_call(c, k, outcome);
       return false;
     }
-    finish_call(c, k, ok);  // may put the next request on this connection
+    finish_call(c, k, outcome);  // may put the next request on this connection
   }
 more:
   memmove(c->in, c->in + at, c->in_len - at);
@@ -1040,6 +1051,11 @@ int main(int argc, char **argv) {
   printf("%s%s %s %s over %d connections (arbiter-load, C): %.0f req/s, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms, errors %" PRIu64,
          opt.label[0] ? opt.label : "", transport_names[opt.transport], name, loop, opt.connections, rate, hist_quantile(&hist, 0.5) / 1e6, hist_quantile(&hist, 0.9) / 1e6,
          hist_quantile(&hist, 0.99) / 1e6, hist_quantile(&hist, 0.999) / 1e6, hist.max / 1e6, errors);
+  // Requests shed by the server (RESOURCE_EXHAUSTED at its in-flight limit): neither answered
+  // (the req/s and latencies are of the admitted ones) nor errors.
+  if (shed > 0)
+    printf(", shed %" PRIu64 " (%.1f%% of %" PRIu64 " sent)", shed,
+           100.0 * (double)shed / (double)(shed + completed + errors), shed + completed + errors);
   if (opt.server_pid > 0 && cpu_taken) {
     // The CPU window runs from the start of measuring until the last call of the window ended.
     double cpu = (double)(cpu_after - cpu_before) / (double)sysconf(_SC_CLK_TCK);
