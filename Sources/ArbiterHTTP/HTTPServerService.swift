@@ -1,7 +1,10 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 
 /// Serves the HTTP/JSON door (Hummingbird, HTTP/1.1 with keep-alive) on its own port, in the
@@ -12,6 +15,8 @@ public struct HTTPServerService: Service {
   let host: String
   let port: Int
   let webRoot: String?
+  /// TLS for every connection (nil: plaintext).
+  let tls: TLSConfiguration?
   let logger: Logger
   let onBound: @Sendable (Int) -> Void
 
@@ -20,15 +25,16 @@ public struct HTTPServerService: Service {
   public static var builtInWebRoot: String? { Bundle.module.resourcePath.map { $0 + "/Web" } }
 
   /// A door binding `host:port` (0 picks a port, told to `onBound`), serving `api` and the pages
-  /// of `webRoot` (nil: the built-in ones).
+  /// of `webRoot` (nil: the built-in ones), over `tls` when given.
   public init(
-    api: HTTPAPI, host: String, port: Int, webRoot: String?, logger: Logger,
+    api: HTTPAPI, host: String, port: Int, webRoot: String?, tls: TLSConfiguration? = nil, logger: Logger,
     onBound: @escaping @Sendable (Int) -> Void = { _ in }
   ) {
     self.api = api
     self.host = host
     self.port = port
     self.webRoot = webRoot ?? Self.builtInWebRoot
+    self.tls = tls
     self.logger = logger
     self.onBound = onBound
   }
@@ -36,13 +42,14 @@ public struct HTTPServerService: Service {
   /// What the door's responses name in `Server`.
   static let serverName = "arbiter"
 
-  /// The Hummingbird application.
-  public func application() -> some ApplicationProtocol {
+  /// The Hummingbird application; throws when the TLS configuration cannot serve.
+  public func application() throws -> some ApplicationProtocol {
     let onBound = self.onBound
     let logger = self.logger
+    let plain = HTTPServerBuilder.http1(inlineDecideWith: api, serverName: Self.serverName)
     return Application(
       router: api.router(webRoot: webRoot),
-      server: .http1(inlineDecideWith: api, serverName: Self.serverName),
+      server: try tls.map { try .tls(plain, tlsConfiguration: $0) } ?? plain,
       configuration: .init(address: .hostname(host, port: port), serverName: Self.serverName, backlog: 256),
       onServerRunning: { channel in
         let bound = channel.localAddress?.port ?? 0

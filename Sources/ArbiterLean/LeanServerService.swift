@@ -4,6 +4,7 @@ import ArbiterService
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
 /// Serves the lean protocol on its own port, in the server's service group: a
@@ -17,18 +18,21 @@ package struct LeanServerService: Service {
   let inFlightLimit: InFlightLimit?
   let idleTimeout: Duration?
   let maxFrameSize: Int
+  /// TLS for every connection (nil: plaintext), before the preamble.
+  let tls: NIOSSLContext?
   let logger: Logger
   let onBound: @Sendable (Int) -> Void
 
   /// A service binding `host:port` (0 picks a port, told to `onBound`) and serving `methods`,
   /// each connection's credential checked by `authenticator` (nil: none required), its
   /// connections bounded by `connections` and closed when silent for `idleTimeout`, its
-  /// requests in flight by `inFlightLimit`.
+  /// requests in flight by `inFlightLimit`, over `tls` when given.
   package init(
     host: String, port: Int, methods: LeanMethodTable, authenticator: Authenticator?,
     connections: ConnectionCounter? = nil, inFlightLimit: InFlightLimit? = nil, idleTimeout: Duration? = nil,
-    maxFrameSize: Int, logger: Logger, onBound: @escaping @Sendable (Int) -> Void
+    maxFrameSize: Int, tls: NIOSSLContext? = nil, logger: Logger, onBound: @escaping @Sendable (Int) -> Void
   ) {
+    self.tls = tls
     self.host = host
     self.port = port
     self.methods = methods
@@ -58,7 +62,7 @@ package struct LeanServerService: Service {
     let group = MultiThreadedEventLoopGroup.singleton
     let connections = self.connections, idleTimeout = self.idleTimeout, inFlightLimit = self.inFlightLimit
     let methods = self.methods, authenticator = self.authenticator, logger = self.logger,
-      maxFrameSize = self.maxFrameSize
+      maxFrameSize = self.maxFrameSize, tls = self.tls
     let channel = try await ServerBootstrap(group: group)
       .serverChannelOption(.backlog, value: 256)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -70,6 +74,7 @@ package struct LeanServerService: Service {
               ConnectionGuard.handlers(
                 counter: connections, idleTimeout: idleTimeout, refusal: Self.refusal(limit: connections.limit)))
           }
+          if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
           let decoder = LeanFrameDecoder(maxFrameSize: maxFrameSize, expectsPreamble: true)
           try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
           try channel.pipeline.syncOperations.addHandler(

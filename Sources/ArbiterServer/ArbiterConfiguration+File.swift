@@ -43,6 +43,11 @@ extension ArbiterConfiguration {
   ///   token-keys:                                    # what bearer tokens (JWT) are signed with
   ///     - {id: hs-1, hs256: "a secret of at least 32 bytes"}     # or hs384, hs512
   ///     - {id: ed-1, eddsa: "the Ed25519 public key's x, base64url"}
+  /// tls:                                             # absent: every door in plaintext
+  ///   certificate-chain: /etc/arbiter/server.pem     # the server's certificate, then intermediates
+  ///   private-key: /etc/arbiter/server-key.pem
+  ///   client-ca: /etc/arbiter/clients-ca.pem         # optional: client certificates required (mTLS)
+  ///   doors: [grpc, lean, http]                      # optional: the doors over TLS (default all)
   /// ```
   public static func load(
     file path: String, over base: ArbiterConfiguration = ArbiterConfiguration()
@@ -104,7 +109,7 @@ struct ConfigurationFileReader {
 
   mutating func read(_ root: Node, into configuration: inout ArbiterConfiguration) throws(ArbiterError) {
     let sections: Set<String> = [
-      "host", "grpc", "lean", "http", "bundle", "store", "interaction-log", "pacing", "access",
+      "host", "grpc", "lean", "http", "bundle", "store", "interaction-log", "pacing", "access", "tls",
     ]
     for (name, node) in try entries(root, "", known: sections) {
       switch name {
@@ -116,6 +121,7 @@ struct ConfigurationFileReader {
       case "store": try readStore(node, into: &configuration.store)
       case "interaction-log": try readLog(node, into: &configuration.interactionLog)
       case "access": try readAccess(node, into: &configuration.access)
+      case "tls": configuration.tls = try readTLS(node)
       default: try readPacing(node, into: &configuration.pacing)
       }
     }
@@ -237,6 +243,33 @@ struct ConfigurationFileReader {
     for (_, value) in try entries(node, "pacing", known: ["checkpoint-interval"]) {
       pacing.checkpointInterval = try interval(value, "pacing.checkpoint-interval")
     }
+  }
+
+  private func readTLS(_ node: Node) throws(ArbiterError) -> ArbiterConfiguration.TLS {
+    var chain: String?, key: String?, authority: String?
+    var doors = Set(ArbiterConfiguration.TLS.Door.allCases)
+    for (name, value) in try entries(node, "tls", known: ["certificate-chain", "private-key", "client-ca", "doors"]) {
+      let field = "tls.\(name)"
+      switch name {
+      case "certificate-chain": chain = try text(value, field)
+      case "private-key": key = try text(value, field)
+      case "client-ca": authority = try optionalPath(value, field)
+      default:
+        doors = []
+        for item in try list(value, field) {
+          guard let door = ArbiterConfiguration.TLS.Door(rawValue: try text(item, field)) else {
+            throw invalid(item, field, "must name doors among grpc, lean and http, got '\(item.string ?? "")'")
+          }
+          doors.insert(door)
+        }
+      }
+    }
+    guard let chain, let key else {
+      throw invalid(node, "tls", "needs both certificate-chain and private-key (PEM files)")
+    }
+    var tls = ArbiterConfiguration.TLS(certificateChain: chain, privateKey: key, clientCertificateAuthority: authority)
+    tls.doors = doors
+    return tls
   }
 
   private func readAccess(_ node: Node, into access: inout AccessConfiguration) throws(ArbiterError) {

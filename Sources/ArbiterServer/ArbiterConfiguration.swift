@@ -101,8 +101,35 @@ public struct ArbiterConfiguration: Sendable {
     public init(checkpointInterval: Duration? = .milliseconds(200)) { self.checkpointInterval = checkpointInterval }
   }
 
+  /// TLS on the doors, from PEM files: the server's certificate chain and key, and optionally the
+  /// authority whose client certificates are required (mutual TLS).
+  public struct TLS: Sendable, Equatable {
+    /// The doors it covers.
+    public enum Door: String, Sendable, CaseIterable {
+      case grpc, lean, http
+    }
+    /// The server's certificate, then any intermediates (PEM).
+    public var certificateChain: String
+    /// The certificate's private key (PEM).
+    public var privateKey: String
+    /// When set, every client must present a certificate signed by this authority (PEM; mTLS).
+    public var clientCertificateAuthority: String?
+    /// The doors served over TLS (the others stay plaintext); by default all three.
+    public var doors: Set<Door> = Set(Door.allCases)
+
+    /// TLS with `certificateChain` and `privateKey`, client certificates from
+    /// `clientCertificateAuthority` when given.
+    public init(certificateChain: String, privateKey: String, clientCertificateAuthority: String? = nil) {
+      self.certificateChain = certificateChain
+      self.privateKey = privateKey
+      self.clientCertificateAuthority = clientCertificateAuthority
+    }
+  }
+
   /// Host every door binds to.
   public var host = "127.0.0.1"
+  /// TLS on the doors; nil serves them in plaintext.
+  public var tls: TLS?
   /// The gRPC door.
   public var grpc = GRPC()
   /// The lean protocol's door.

@@ -13,6 +13,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOSSL
 import ServiceLifecycle
 
 /// An assembled Arbiter server: the live state (bundle, customers, interaction log), the gRPC
@@ -27,6 +28,9 @@ public final class ArbiterServer: Service, Sendable {
   public let health: HealthService
   /// What gRPC server reflection serves (nil if its built-in descriptors could not be read).
   let reflection: ReflectionIndex?
+  /// TLS on the doors it covers (nil: all plaintext), and the lean protocol's context of it.
+  let tls: ServerTLS?
+  let leanTLS: NIOSSLContext?
   let logger: Logger
   /// The no-op baseline's answer: a real decision made once at start, encoded.
   let echo: Arbiter_V1_DecideResponse
@@ -94,6 +98,8 @@ public final class ArbiterServer: Service, Sendable {
       snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundle.path,
       modelRoots: configuration.bundle.modelRoots.map { ModelRoots($0) })
     health = HealthService()
+    tls = try configuration.tls.map { settings throws(ArbiterError) in try ServerTLS(settings) }
+    leanTLS = try tls.flatMap { tls throws(ArbiterError) in tls.covers(.lean) ? try tls.leanContext() : nil }
     do {
       reflection = try ReflectionIndex(services: Self.reflectedServices)
     } catch {
@@ -245,7 +251,7 @@ public final class ArbiterServer: Service, Sendable {
         live: live, logger: logger, echoResponse: echoResponse, audit: audit, metrics: metrics.requests),
       authenticator: authenticator.required ? authenticator : nil, connections: metrics.connections(of: "lean"),
       inFlightLimit: metrics.inFlight(of: "lean"), idleTimeout: configuration.lean.connections.idleTimeout,
-      maxFrameSize: configuration.lean.maxFrameSize,
+      maxFrameSize: configuration.lean.maxFrameSize, tls: leanTLS,
       logger: logger,
       onBound: { bound in box.value.withLock { $0 = bound } })
   }
@@ -261,7 +267,8 @@ public final class ArbiterServer: Service, Sendable {
   public func httpService(port: Int) -> HTTPServerService {
     let box = httpPortBox
     return HTTPServerService(
-      api: httpAPI, host: configuration.host, port: port, webRoot: configuration.http.webRoot, logger: logger,
+      api: httpAPI, host: configuration.host, port: port, webRoot: configuration.http.webRoot,
+      tls: tls.flatMap { $0.covers(.http) ? $0.configuration(protocols: ["http/1.1"]) : nil }, logger: logger,
       onBound: { bound in box.value.withLock { $0 = bound } })
   }
 
@@ -285,7 +292,7 @@ public final class ArbiterServer: Service, Sendable {
   /// The feature store behind decisions.
   public var store: FeatureStore { live.snapshot.engine.customers }
 
-  /// A gRPC server on the configured address (plaintext HTTP/2).
+  /// A gRPC server on the configured address (HTTP/2, over TLS when configured for it).
   public func makeGRPCServer() -> GRPCServer<HTTP2ServerTransport.Posix> {
     var config = HTTP2ServerTransport.Posix.Config.defaults
     config.http2.maxConcurrentStreams = 1024
@@ -312,7 +319,8 @@ public final class ArbiterServer: Service, Sendable {
     }
     return GRPCServer(
       transport: .http2NIOPosix(
-        address: .ipv4(host: configuration.host, port: configuration.grpc.port), transportSecurity: .plaintext,
+        address: .ipv4(host: configuration.host, port: configuration.grpc.port),
+        transportSecurity: tls.flatMap { $0.covers(.grpc) ? $0.grpcSecurity : nil } ?? .plaintext,
         config: config),
       services: services, interceptors: interceptors)
   }

@@ -63,6 +63,10 @@ struct Serve: AsyncParsableCommand {
   var adminTokenFile: String?
   @Option(help: "Where the site key (decide only) made on first start is kept ('none'; default arbiter-data/site-key).")
   var siteKeyFile: String?
+  @Option(help: "Serve every door over TLS with this certificate chain (PEM); needs --tls-key.")
+  var tlsCertificate: String?
+  @Option(help: "The TLS certificate's private key (PEM).") var tlsKey: String?
+  @Option(help: "Require client certificates signed by this authority (PEM): mutual TLS.") var tlsClientCa: String?
   @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
   @Option(help: "Offers and outcomes kept for the contact policy, all customers together, 40 bytes each (default 4M).")
   var historyMemory: Int?
@@ -167,6 +171,15 @@ struct Serve: AsyncParsableCommand {
     if let historyMemory { config.interactionLog.historyMemory = historyMemory }
     if let decisionMemory { config.interactionLog.decisionMemory = decisionMemory }
     if let offerMemory { config.interactionLog.offerMemory = offerMemory }
+    if tlsCertificate != nil || tlsKey != nil || tlsClientCa != nil {
+      guard let certificate = tlsCertificate ?? config.tls?.certificateChain, let key = tlsKey ?? config.tls?.privateKey
+      else { throw ValidationError("--tls-certificate and --tls-key go together (PEM files)") }
+      var tls = config.tls ?? ArbiterConfiguration.TLS(certificateChain: certificate, privateKey: key)
+      tls.certificateChain = certificate
+      tls.privateKey = key
+      if let tlsClientCa { tls.clientCertificateAuthority = tlsClientCa == "none" ? nil : tlsClientCa }
+      config.tls = tls
+    }
     return config
   }
 

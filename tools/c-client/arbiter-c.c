@@ -5,11 +5,17 @@
  *   arbiter-c [--host H] [--port P] [--timeout-ms N] [--token T | --token-file F] outcome --decision ID
  *             --offer ID --outcome accept
  *
+ * TLS: --tls (the server's certificate checked against the system's roots), --ca FILE (against
+ * that authority instead), --cert FILE [--key FILE] (a client certificate, for a server that
+ * requires them); any of them makes the connection TLS. --host must then be a name or address
+ * the server's certificate is for.
+ *
  * The credential sent in the connection's hello: --token, else --token-file's first line, else
  * $ARBITER_TOKEN, $ARBITER_TOKEN_FILE, or the admin token the server wrote to arbiter-data/admin-token;
  * with none, no hello is sent (a server that requires none).
  *
  * Exit status: the call's gRPC status code (0 OK), 2 for bad usage. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,25 +34,34 @@ static int lookup(const char *name, const char **table, int n) {
 static int usage(void) {
   fprintf(stderr,
           "usage: arbiter-c [--host H] [--port P] [--timeout-ms N] [--token T | --token-file F] decide --customer ID [--channel C] [--max N] [--reason R] [--page P]\n"
-          "       arbiter-c [--host H] [--port P] [--timeout-ms N] [--token T | --token-file F] outcome --decision ID --offer ID --outcome accept|decline|click|impression|convert\n");
+          "       arbiter-c [--host H] [--port P] [--timeout-ms N] [--token T | --token-file F] outcome --decision ID --offer ID --outcome accept|decline|click|impression|convert\n"
+          "       TLS: [--tls] [--ca FILE] [--cert FILE [--key FILE]] before the command\n");
   return 2;
 }
 
 int main(int argc, char **argv) {
+  /* A write to a connection the server closed (a refused client certificate, a restart) is an
+   * error to report, not a signal to die of. */
+  signal(SIGPIPE, SIG_IGN);
   const char *host = "127.0.0.1", *command = NULL, *channel = "web", *reason = "", *page = "";
   const char *decision = NULL, *offer = NULL, *outcome = NULL, *token = NULL, *token_file = NULL;
-  int port = 50052, timeout_ms = 1000, max = 3;
+  int port = 50052, timeout_ms = 1000, max = 3, use_tls = 0;
+  arbiter_tls tls = {0};
   unsigned long long customer = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!command && (strcmp(a, "decide") == 0 || strcmp(a, "outcome") == 0)) { command = a; continue; }
+    if (strcmp(a, "--tls") == 0) { use_tls = 1; continue; }
     if (!v) return usage();
     if (strcmp(a, "--host") == 0) host = v;
     else if (strcmp(a, "--port") == 0) port = atoi(v);
     else if (strcmp(a, "--timeout-ms") == 0) timeout_ms = atoi(v);
     else if (strcmp(a, "--token") == 0) token = v;
     else if (strcmp(a, "--token-file") == 0) token_file = v;
+    else if (strcmp(a, "--ca") == 0) { tls.ca_file = v; use_tls = 1; }
+    else if (strcmp(a, "--cert") == 0) { tls.cert_file = v; use_tls = 1; }
+    else if (strcmp(a, "--key") == 0) { tls.key_file = v; use_tls = 1; }
     else if (strcmp(a, "--customer") == 0) customer = strtoull(v, NULL, 10);
     else if (strcmp(a, "--channel") == 0) channel = v;
     else if (strcmp(a, "--max") == 0) max = atoi(v);
@@ -60,7 +75,7 @@ int main(int argc, char **argv) {
   }
   if (!command) return usage();
   char err[256], message[512];
-  arbiter_client *client = arbiter_connect(host, port, err, sizeof err);
+  arbiter_client *client = arbiter_connect_tls(host, port, use_tls ? &tls : NULL, err, sizeof err);
   if (!client) {
     fprintf(stderr, "arbiter-c: %s\n", err);
     return ARBITER_UNAVAILABLE;

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #define MAX_FRAME (64u * 1024u * 1024u)
 
 struct arbiter_client {
   int fd;
+  SSL_CTX *ctx; /* with TLS: the context and the connection; NULL otherwise */
+  SSL *ssl;
+  char tls_failure[160]; /* why TLS ended the connection (e.g. the server refused our certificate), if it said */
   uint32_t next_stream;
   uint8_t *buf; /* received bytes not yet consumed */
   size_t len, cap;
@@ -37,7 +45,7 @@ static void set_message(char *message, size_t len, const char *text) {
   if (message && len) snprintf(message, len, "%s", text);
 }
 
-arbiter_client *arbiter_connect(const char *host, int port, char *err, size_t err_len) {
+static int connect_socket(const char *host, int port, char *err, size_t err_len) {
   char service[16];
   struct addrinfo hints = {0}, *res = NULL;
   snprintf(service, sizeof service, "%d", port);
@@ -46,7 +54,7 @@ arbiter_client *arbiter_connect(const char *host, int port, char *err, size_t er
   int rc = getaddrinfo(host, service, &hints, &res);
   if (rc != 0) {
     if (err) snprintf(err, err_len, "cannot resolve %s: %s", host, gai_strerror(rc));
-    return NULL;
+    return -1;
   }
   int fd = -1;
   for (struct addrinfo *a = res; a; a = a->ai_next) {
@@ -59,33 +67,123 @@ arbiter_client *arbiter_connect(const char *host, int port, char *err, size_t er
   freeaddrinfo(res);
   if (fd < 0) {
     if (err) snprintf(err, err_len, "cannot connect to %s:%d: %s", host, port, strerror(errno));
-    return NULL;
+    return -1;
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (write(fd, "ARB1", 4) != 4) {
-    if (err) snprintf(err, err_len, "cannot send the preamble: %s", strerror(errno));
-    close(fd);
-    return NULL;
+  return fd;
+}
+
+/* OpenSSL's queued errors as one line (the newest last), or `fallback`. */
+static void tls_error(char *err, size_t err_len, const char *what) {
+  unsigned long code = ERR_get_error(), last = code;
+  while (code) {
+    last = code;
+    code = ERR_get_error();
   }
+  char reason[256] = "no detail";
+  if (last) ERR_error_string_n(last, reason, sizeof reason);
+  if (err) snprintf(err, err_len, "%s: %s", what, reason);
+}
+
+/* The TLS handshake on fd: the server's certificate checked against tls->ca_file (or the
+ * system's roots) and `host` (a name or an IP address); the client's certificate sent when given. */
+static int start_tls(arbiter_client *c, const char *host, const arbiter_tls *tls, char *err, size_t err_len) {
+  c->ctx = SSL_CTX_new(TLS_client_method());
+  if (!c->ctx) {
+    tls_error(err, err_len, "cannot make a TLS context");
+    return -1;
+  }
+  SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+  if (tls->ca_file ? SSL_CTX_load_verify_locations(c->ctx, tls->ca_file, NULL) != 1
+                   : SSL_CTX_set_default_verify_paths(c->ctx) != 1) {
+    tls_error(err, err_len, tls->ca_file ? "cannot read the CA certificates" : "cannot load the system's CA certificates");
+    return -1;
+  }
+  if (tls->cert_file && (SSL_CTX_use_certificate_chain_file(c->ctx, tls->cert_file) != 1 ||
+                         SSL_CTX_use_PrivateKey_file(c->ctx, tls->key_file ? tls->key_file : tls->cert_file,
+                                                     SSL_FILETYPE_PEM) != 1)) {
+    tls_error(err, err_len, "cannot read the client certificate or its key");
+    return -1;
+  }
+  c->ssl = SSL_new(c->ctx);
+  SSL_set_fd(c->ssl, c->fd);
+  unsigned char address[16];
+  X509_VERIFY_PARAM *param = SSL_get0_param(c->ssl);
+  if (inet_pton(AF_INET, host, address) == 1 || inet_pton(AF_INET6, host, address) == 1) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, host);
+  } else {
+    SSL_set_tlsext_host_name(c->ssl, host);
+    SSL_set1_host(c->ssl, host);
+  }
+  if (SSL_connect(c->ssl) != 1) {
+    long verify = SSL_get_verify_result(c->ssl);
+    if (verify != X509_V_OK) {
+      if (err) snprintf(err, err_len, "TLS handshake with %s failed: %s", host, X509_verify_cert_error_string(verify));
+    } else {
+      tls_error(err, err_len, "TLS handshake failed");
+    }
+    return -1;
+  }
+  return 0;
+}
+
+static int write_all(arbiter_client *c, const uint8_t *p, size_t n);
+
+arbiter_client *arbiter_connect_tls(const char *host, int port, const arbiter_tls *tls, char *err, size_t err_len) {
+  int fd = connect_socket(host, port, err, err_len);
+  if (fd < 0) return NULL;
   arbiter_client *client = calloc(1, sizeof *client);
   client->fd = fd;
   client->next_stream = 1;
+  if (tls && start_tls(client, host, tls, err, err_len) != 0) {
+    arbiter_close(client);
+    return NULL;
+  }
+  if (write_all(client, (const uint8_t *)"ARB1", 4) != 0) {
+    if (err) snprintf(err, err_len, "cannot send the preamble: %s", strerror(errno));
+    arbiter_close(client);
+    return NULL;
+  }
   return client;
+}
+
+arbiter_client *arbiter_connect(const char *host, int port, char *err, size_t err_len) {
+  return arbiter_connect_tls(host, port, NULL, err, err_len);
 }
 
 void arbiter_close(arbiter_client *client) {
   if (!client) return;
+  if (client->ssl) SSL_free(client->ssl);
+  if (client->ctx) SSL_CTX_free(client->ctx);
   if (client->fd >= 0) close(client->fd);
   free(client->buf);
   free(client);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
+/* After a failed write over TLS: the server's alert (why it closed), if one is waiting, read
+ * within 200 ms into tls_failure. */
+static void capture_tls_failure(arbiter_client *c) {
+  if (!c->ssl || c->tls_failure[0]) return;
+  ERR_clear_error();
+  struct pollfd p = {.fd = c->fd, .events = POLLIN};
+  uint8_t byte;
+  if (poll(&p, 1, 200) == 1 && SSL_read(c->ssl, &byte, 1) <= 0) {
+    unsigned long code = ERR_peek_last_error();
+    if (code) ERR_error_string_n(code, c->tls_failure, sizeof c->tls_failure);
+  }
+  ERR_clear_error();
+}
+
+static int write_all(arbiter_client *c, const uint8_t *p, size_t n) {
   while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
+    ssize_t w = c->ssl ? SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n) : write(c->fd, p, n);
+    if (w < 0 && errno == EINTR && !c->ssl) continue;
+    if (w <= 0) {
+      capture_tls_failure(c);
+      return -1;
+    }
     p += w;
     n -= (size_t)w;
   }
@@ -100,26 +198,51 @@ static int read_frame(arbiter_client *c, int64_t deadline) {
       if (length < 8 || length > MAX_FRAME) return -1;
       if (c->len >= 4 + (size_t)length) return 1;
     }
+    /* Bytes TLS has already decrypted are read without waiting for the socket. */
+    bool ready = c->ssl && SSL_pending(c->ssl) > 0;
     int wait = -1;
-    if (deadline >= 0) {
+    if (!ready && deadline >= 0) {
       int64_t left = deadline - now_ms();
       if (left <= 0) return 0;
       wait = (int)left;
     }
-    struct pollfd p = {.fd = c->fd, .events = POLLIN};
-    int r = poll(&p, 1, wait);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return -1;
-    if (r == 0) return 0;
+    if (!ready) {
+      struct pollfd p = {.fd = c->fd, .events = POLLIN};
+      int r = poll(&p, 1, wait);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return -1;
+      if (r == 0) return 0;
+    }
     if (c->cap - c->len < 65536) {
       c->cap = c->cap ? c->cap * 2 : 131072;
       c->buf = realloc(c->buf, c->cap);
     }
-    ssize_t got = read(c->fd, c->buf + c->len, c->cap - c->len);
+    size_t room = c->cap - c->len;
+    ssize_t got = c->ssl ? SSL_read(c->ssl, c->buf + c->len, room > INT32_MAX ? INT32_MAX : (int)room)
+                         : read(c->fd, c->buf + c->len, room);
+    if (c->ssl && got <= 0) {
+      int why = SSL_get_error(c->ssl, (int)got);
+      if (why == SSL_ERROR_WANT_READ || why == SSL_ERROR_WANT_WRITE) continue; /* a record not yet whole */
+      unsigned long code = ERR_peek_last_error();
+      if (code) ERR_error_string_n(code, c->tls_failure, sizeof c->tls_failure);
+      ERR_clear_error();
+      return -1;
+    }
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return -1;
     c->len += (size_t)got;
   }
+}
+
+/* `what`, with TLS's reason when it gave one. */
+static void lost_message(const arbiter_client *c, const char *what, char *message, size_t len) {
+  if (!message || !len) return;
+  if (c->tls_failure[0]) snprintf(message, len, "%s (TLS: %s)", what, c->tls_failure);
+  else snprintf(message, len, "%s", what);
+}
+
+static void closed_message(const arbiter_client *c, char *message, size_t len) {
+  lost_message(c, "connection closed by the server", message, len);
 }
 
 static void consume(arbiter_client *c, size_t n) {
@@ -160,10 +283,10 @@ int arbiter_call(arbiter_client *c, const char *method, const ProtobufCMessage *
   if (id_len) memcpy(p + 5, request_id, id_len);
   p += 5 + id_len;
   protobuf_c_message_pack(req, p);
-  int written = write_all(c->fd, frame, frame_len);
+  int written = write_all(c, frame, frame_len);
   free(frame);
   if (written != 0) {
-    set_message(message, message_len, "connection lost while sending");
+    lost_message(c, "connection lost while sending", message, message_len);
     return ARBITER_UNAVAILABLE;
   }
   int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
@@ -174,7 +297,7 @@ int arbiter_call(arbiter_client *c, const char *method, const ProtobufCMessage *
       return ARBITER_DEADLINE_EXCEEDED;
     }
     if (r < 0) {
-      set_message(message, message_len, "connection closed by the server");
+      closed_message(c, message, message_len);
       close(c->fd);
       c->fd = -1;
       return ARBITER_UNAVAILABLE;
@@ -241,18 +364,18 @@ int arbiter_hello(arbiter_client *c, const char *credential, int timeout_ms, cha
   put16(frame + 6, 0);
   put32(frame + 8, 0);
   memcpy(frame + 12, credential, n);
-  int written = write_all(c->fd, frame, 12 + n);
+  int written = write_all(c, frame, 12 + n);
   free(frame);
   if (written != 0) {
-    set_message(message, message_len, "connection lost while sending the hello");
+    lost_message(c, "connection lost while sending the hello", message, message_len);
     return ARBITER_UNAVAILABLE;
   }
   int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : -1;
   for (;;) {
     int r = read_frame(c, deadline);
     if (r <= 0) {
-      set_message(message, message_len, r == 0 ? "deadline exceeded waiting for the hello's answer"
-                                                : "connection closed by the server");
+      if (r == 0) set_message(message, message_len, "deadline exceeded waiting for the hello's answer");
+      else closed_message(c, message, message_len);
       if (r < 0) {
         close(c->fd);
         c->fd = -1;

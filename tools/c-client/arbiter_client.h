@@ -2,7 +2,8 @@
  *
  * One connection, calls made one at a time with a deadline each. Status codes are gRPC's:
  * 0 OK, 3 INVALID_ARGUMENT, 4 DEADLINE_EXCEEDED, 5 NOT_FOUND, 7 PERMISSION_DENIED, 12 UNIMPLEMENTED,
- * 14 UNAVAILABLE (connection lost or refused), 16 UNAUTHENTICATED. */
+ * 14 UNAVAILABLE (connection lost or refused), 16 UNAUTHENTICATED. The application should ignore
+ * SIGPIPE (as arbiter-c does): a write to a connection the server closed then fails with 14. */
 #ifndef ARBITER_CLIENT_H
 #define ARBITER_CLIENT_H
 
@@ -23,6 +24,18 @@ typedef struct arbiter_client arbiter_client;
 
 /* Connects and sends the preamble; NULL on failure with the reason in err. */
 arbiter_client *arbiter_connect(const char *host, int port, char *err, size_t err_len);
+
+/* TLS for a connection (OpenSSL): the server's certificate is checked against ca_file (NULL: the
+ * system's roots) and the host connected to (a name, or an IP address in its subjectAltName); with
+ * cert_file (and key_file, or the key in cert_file) the client presents its certificate (mTLS). */
+typedef struct {
+  const char *ca_file;
+  const char *cert_file;
+  const char *key_file;
+} arbiter_tls;
+
+/* As arbiter_connect, over TLS when tls is not NULL (the preamble and every frame inside it). */
+arbiter_client *arbiter_connect_tls(const char *host, int port, const arbiter_tls *tls, char *err, size_t err_len);
 void arbiter_close(arbiter_client *client);
 
 /* Sends the connection's hello frame with credential (an API key or a signed token) and waits at

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Builds the C client (libarbiter-client.a and the arbiter-c tool) into .build-c/ from the
-# repository's protos, installing Debian's protobuf-c packages first if they are missing.
+# repository's protos, installing Debian's protobuf-c packages and OpenSSL's headers (for TLS)
+# first if they are missing. Link with -lprotobuf-c -lssl -lcrypto.
 # Usage: tools/c-client/build.sh   (prints the path of arbiter-c)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/.build-c"
-if ! command -v protoc-c >/dev/null || [[ ! -f /usr/include/protobuf-c/protobuf-c.h ]]; then
-  echo "installing libprotobuf-c-dev and protobuf-c-compiler" >&2
+if ! command -v protoc-c >/dev/null || [[ ! -f /usr/include/protobuf-c/protobuf-c.h ]] || [[ ! -f /usr/include/openssl/ssl.h ]]; then
+  echo "installing libprotobuf-c-dev, protobuf-c-compiler and libssl-dev" >&2
   sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
   $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libprotobuf-c-dev protobuf-c-compiler >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libprotobuf-c-dev protobuf-c-compiler libssl-dev >&2
 fi
 mkdir -p "$out/gen" "$out/proto/arbiter/v1"
 # protoc-c 1.4 does not know proto3 `optional`; the wire format is the same without it (only a
@@ -25,5 +26,5 @@ $cc $flags -c "$out/gen/arbiter/v1/common.pb-c.c" -o "$out/common.pb-c.o"
 $cc $flags -c "$out/gen/arbiter/v1/decision.pb-c.c" -o "$out/decision.pb-c.o"
 $cc $flags -c "$here/arbiter_client.c" -o "$out/arbiter_client.o"
 ar rcs "$out/libarbiter-client.a" "$out/arbiter_client.o" "$out/common.pb-c.o" "$out/decision.pb-c.o"
-$cc $flags "$here/arbiter-c.c" "$out/libarbiter-client.a" -lprotobuf-c -o "$out/arbiter-c"
+$cc $flags "$here/arbiter-c.c" "$out/libarbiter-client.a" -lprotobuf-c -lssl -lcrypto -o "$out/arbiter-c"
 echo "$out/arbiter-c"
