@@ -13,6 +13,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import SwiftProtobuf
+import Tracing
 
 /// The HTTP/JSON door's API (docs/http-api.md): the same services as gRPC, bodies in protobuf's
 /// canonical JSON, errors as JSON with the gRPC code and its HTTP status. This is the door's one
@@ -35,14 +36,18 @@ public struct HTTPAPI: Sendable {
   let siteKey: String?
   /// Requests by route and status, rendered at `/metrics` with the rest of the server's metrics.
   let metrics: ServerMetrics?
+  /// A span per request, when tracing is on.
+  let tracing: RequestTracing?
 
   /// The API over `live`; `echo` answers the no-op baseline, `contactCentre` distributes calls;
-  /// the site's pages carry `siteKey` for the snippet; requests are counted in `metrics`.
+  /// the site's pages carry `siteKey` for the snippet; requests are counted in `metrics` and
+  /// traced by `tracing` when given.
   public init(
     live: LiveState, health: HealthService, echo: Arbiter_V1_DecideResponse, contactCentre: CallDistributor,
     configuration: HTTPDoorConfiguration, authenticator: Authenticator, siteKey: String? = nil,
-    metrics: ServerMetrics? = nil, logger: Logger
+    metrics: ServerMetrics? = nil, tracing: RequestTracing? = nil, logger: Logger
   ) {
+    self.tracing = tracing
     self.authenticator = authenticator
     self.siteKey = siteKey
     self.metrics = metrics
@@ -91,6 +96,7 @@ public struct HTTPAPI: Sendable {
   public func router(webRoot: String?) -> Router<ArbiterRequestContext> {
     let router = Router(context: ArbiterRequestContext.self)
     if let metrics { router.add(middleware: RequestMetricsMiddleware(metrics: metrics.requests)) }
+    if let tracing { router.add(middleware: TracingMiddleware(tracing: tracing)) }
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: CORSPolicyMiddleware(origins: Set(configuration.corsOrigins)))
     if let limit = metrics?.inFlight(of: "http") { router.add(middleware: AdmissionMiddleware(limit: limit)) }
@@ -136,6 +142,7 @@ public struct HTTPAPI: Sendable {
       let answer = try mapping { () throws(ArbiterError) in
         try decisions.personalize(message, deadline: deadline) { DispatchTime.now().uptimeNanoseconds <= deadline }
       }
+      RequestSpan.record(decisionId: answer.decisionID, fallback: answer.fallback, on: RequestSpan.current)
       let response = try json(answer)
       live.traffic.record(.http, since: started)
       return response
@@ -270,12 +277,15 @@ public struct HTTPAPI: Sendable {
 
   /// A Decide request's JSON body answered: decoded, decided (the request's id when the body
   /// gives none) within `deadline` (uptime nanoseconds, `.max` for none), and the decision's JSON.
-  func decideJSON(body: [UInt8], requestId: String, deadline: UInt64 = .max) throws(HTTPAPIError) -> [UInt8] {
+  func decideJSON(
+    body: [UInt8], requestId: String, deadline: UInt64 = .max, span: (any Span)? = RequestSpan.current
+  ) throws(HTTPAPIError) -> [UInt8] {
     var message = try ProtoJSON.decode(Arbiter_V1_DecideRequest.self, from: body)
     if message.requestID.isEmpty { message.requestID = requestId }
     let decision = try mapping { () throws(ArbiterError) in
       try decisions.decision(for: message, deadline: deadline) { DispatchTime.now().uptimeNanoseconds <= deadline }
     }
+    RequestSpan.record(decisionId: decision.decisionId, fallback: decision.fallback, on: span)
     return DecideResponseJSON.encode(decision)
   }
 

@@ -4,6 +4,7 @@ import ArbiterObservability
 import Dispatch
 import NIOCore
 import NIOHTTP1
+import Tracing
 
 /// Answers `POST /v1/decide` (and its no-op baseline, `/v1/benchmark/echo`) on the event loop,
 /// as the lean door answers Decide: the request's
@@ -37,6 +38,8 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
     var admitted: Bool
     /// When it must be answered by (its `X-Server-Timeout`), `.max` for none.
     var deadline = UInt64.max
+    /// Its span, when tracing is on.
+    var span: (any Span)?
   }
 
   private let api: HTTPAPI
@@ -85,9 +88,13 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
             late = ArbiterError(error.code == .deadlineExceeded ? .deadlineExceeded : .invalidArgument, error.message)
           }
         }
+        let span = api.tracing?.span(
+          door: "http", method: "POST " + head.uri,
+          headers: TraceHeaders(
+            traceparent: head.headers.first(name: "traceparent"), tracestate: head.headers.first(name: "tracestate")))
         reading = Reading(
           head: head, isEcho: head.uri == Self.echoPath, body: body, started: started,
-          refusal: shed ?? refusal ?? late, admitted: admitted && inFlightLimit != nil, deadline: deadline)
+          refusal: shed ?? refusal ?? late, admitted: admitted && inFlightLimit != nil, deadline: deadline, span: span)
       } else {
         passedInFlight += 1
         context.fireChannelRead(data)
@@ -117,6 +124,7 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
   /// A connection closed half-way through a Decide gives its place back.
   package func channelInactive(context: ChannelHandlerContext) {
     if let request = reading, request.admitted { inFlightLimit?.release() }
+    reading?.span?.end()
     reading = nil
     context.fireChannelInactive()
   }
@@ -181,7 +189,7 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
           throw HTTPAPIError(.deadlineExceeded, "the deadline (X-Server-Timeout) passed before the request started")
         }
         bytes = try api.decideJSON(
-          body: Array(body.readableBytesView), requestId: requestId, deadline: request.deadline)
+          body: Array(body.readableBytesView), requestId: requestId, deadline: request.deadline, span: request.span)
         api.live.traffic.record(.http, since: request.started)
       }
     } catch {
@@ -210,6 +218,7 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
     // Its place is given back as its answer goes out (the client may read it at once).
     if request.admitted { inFlightLimit?.release() }
     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    if let span = request.span { RequestSpan.end(span, httpStatus: Int(status.code)) }
     (request.isEcho ? echoMetrics : decideMetrics)?.record(
       httpStatus: Int(status.code), nanoseconds: DispatchTime.now().uptimeNanoseconds &- request.started)
   }

@@ -7,6 +7,7 @@ import Dispatch
 import GRPCCore
 import Logging
 import NIOCore
+import Tracing
 
 /// One connection of the lean protocol, behind a ``LeanFrameDecoder``: requests are answered as
 /// they complete (out of order when a pooled method finishes later), one flush per read burst. A
@@ -22,6 +23,8 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
   let authenticator: Authenticator?
   /// The door's bound on requests in flight (nil: none).
   let inFlightLimit: InFlightLimit?
+  /// A span per call, when tracing is on (the lean protocol carries no trace context: each is a root).
+  let tracing: RequestTracing?
   let logger: Logger
   private var pending: ByteBuffer?
   /// Requests admitted and answered into ``pending``: their places are given back when it is
@@ -40,11 +43,13 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
   /// A handler answering with `methods`, checking credentials with `authenticator` (nil: none
   /// are required), shedding requests past `inFlightLimit` (nil: none are shed).
   package init(
-    methods: LeanMethodTable, authenticator: Authenticator?, inFlightLimit: InFlightLimit? = nil, logger: Logger
+    methods: LeanMethodTable, authenticator: Authenticator?, inFlightLimit: InFlightLimit? = nil,
+    tracing: RequestTracing? = nil, logger: Logger
   ) {
     self.methods = methods
     self.authenticator = authenticator
     self.inFlightLimit = inFlightLimit
+    self.tracing = tracing
     self.logger = logger
   }
 
@@ -124,9 +129,10 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       return
     }
     let stillWanted = { DispatchTime.now().uptimeNanoseconds <= deadline }
+    let span = tracing?.span(door: "lean", method: header.method, headers: TraceHeaders(traceparent: nil))
     switch entry.method {
     case .inline(let handle):
-      answerInline(
+      let code = answerInline(
         context, stream, requestId: header.requestId, metrics: entry.metrics, received: received,
         { () throws(ArbiterError) in
           try handle(bytes, deadline, stillWanted)
@@ -134,19 +140,22 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       ) { body in
         respond(context, stream, .ok, "", header.requestId, body)
       }
+      if let span { RequestSpan.end(span, grpcCode: code) }
     case .decide(let handle):
-      answerInline(
+      let code = answerInline(
         context, stream, requestId: header.requestId, metrics: entry.metrics, received: received,
         { () throws(ArbiterError) in
           try handle(bytes, deadline, stillWanted)
         }
       ) { decision in
+        RequestSpan.record(decisionId: decision.decisionId, fallback: decision.fallback, on: span)
         respond(context, stream, header.requestId, decision)
       }
+      if let span { RequestSpan.end(span, grpcCode: code) }
     case .offloaded(let handle):
       inFlight.insert(stream)
       if inFlightLimit != nil { admittedUnflushed -= 1 }
-      let finish = completion(context, stream, header.requestId, deadline, entry.metrics, received)
+      let finish = completion(context, stream, header.requestId, deadline, entry.metrics, received, span)
       let caller = principal
       DispatchQueue.global().async {
         do { finish(.success(try handle(bytes, caller))) } catch { finish(.failure(error)) }
@@ -154,7 +163,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
     case .pooled(let handle):
       inFlight.insert(stream)
       if inFlightLimit != nil { admittedUnflushed -= 1 }
-      let finish = completion(context, stream, header.requestId, deadline, entry.metrics, received)
+      let finish = completion(context, stream, header.requestId, deadline, entry.metrics, received, span)
       Task {
         do { finish(.success(try await handle(bytes))) } catch { finish(.failure(error)) }
       }
@@ -175,11 +184,12 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
   /// Runs a method on the event loop and answers: with `ok` for its result, or its error as a
   /// status. A method that commits something (a decision) asks `stillWanted` before it does and
   /// fails with `deadlineExceeded` when the deadline has passed; once committed, it is answered.
-  /// The call is counted in `metrics`, timed from `received`.
+  /// The call is counted in `metrics`, timed from `received`; returns its status code.
+  @discardableResult
   private func answerInline<Result>(
     _ context: ChannelHandlerContext, _ stream: UInt32, requestId: String, metrics: MethodMetrics?, received: UInt64,
     _ run: () throws(ArbiterError) -> Result, ok: (Result) -> Void
-  ) {
+  ) -> Int {
     var code = 0
     do {
       ok(try run())
@@ -189,13 +199,14 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       code = status.rawValue
     }
     metrics?.record(code: code, nanoseconds: DispatchTime.now().uptimeNanoseconds &- received)
+    return code
   }
 
   /// What a call answered off the event loop does when it is done: back on the loop, answer
   /// (or say the deadline passed) and flush.
   private func completion(
     _ context: ChannelHandlerContext, _ stream: UInt32, _ requestId: String, _ deadline: UInt64,
-    _ metrics: MethodMetrics?, _ received: UInt64
+    _ metrics: MethodMetrics?, _ received: UInt64, _ span: (any Span)?
   ) -> @Sendable (Result<[UInt8], any Error>) -> Void {
     let channel = context.channel
     let loop = context.eventLoop
@@ -211,6 +222,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
         answer = (status, message, [])
       }
       metrics?.record(code: answer.0.rawValue, nanoseconds: DispatchTime.now().uptimeNanoseconds &- received)
+      if let span { RequestSpan.end(span, grpcCode: answer.0.rawValue, message: answer.1) }
       loop.execute {
         let (handler, context) = bound.value
         handler.inFlight.remove(stream)

@@ -20,6 +20,8 @@ package struct LeanServerService: Service {
   let maxFrameSize: Int
   /// TLS for every connection (nil: plaintext), before the preamble.
   let tls: NIOSSLContext?
+  /// A span per call, when tracing is on.
+  let tracing: RequestTracing?
   let logger: Logger
   let onBound: @Sendable (Int) -> Void
 
@@ -30,9 +32,11 @@ package struct LeanServerService: Service {
   package init(
     host: String, port: Int, methods: LeanMethodTable, authenticator: Authenticator?,
     connections: ConnectionCounter? = nil, inFlightLimit: InFlightLimit? = nil, idleTimeout: Duration? = nil,
-    maxFrameSize: Int, tls: NIOSSLContext? = nil, logger: Logger, onBound: @escaping @Sendable (Int) -> Void
+    maxFrameSize: Int, tls: NIOSSLContext? = nil, tracing: RequestTracing? = nil, logger: Logger,
+    onBound: @escaping @Sendable (Int) -> Void
   ) {
     self.tls = tls
+    self.tracing = tracing
     self.host = host
     self.port = port
     self.methods = methods
@@ -62,7 +66,7 @@ package struct LeanServerService: Service {
     let group = MultiThreadedEventLoopGroup.singleton
     let connections = self.connections, idleTimeout = self.idleTimeout, inFlightLimit = self.inFlightLimit
     let methods = self.methods, authenticator = self.authenticator, logger = self.logger,
-      maxFrameSize = self.maxFrameSize, tls = self.tls
+      maxFrameSize = self.maxFrameSize, tls = self.tls, tracing = self.tracing
     let channel = try await ServerBootstrap(group: group)
       .serverChannelOption(.backlog, value: 256)
       .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -79,7 +83,8 @@ package struct LeanServerService: Service {
           try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder))
           try channel.pipeline.syncOperations.addHandler(
             LeanServerHandler(
-              methods: methods, authenticator: authenticator, inFlightLimit: inFlightLimit, logger: logger))
+              methods: methods, authenticator: authenticator, inFlightLimit: inFlightLimit, tracing: tracing,
+              logger: logger))
         }
       }
       .bind(host: host, port: port).get()

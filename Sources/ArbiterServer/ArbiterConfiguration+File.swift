@@ -43,6 +43,11 @@ extension ArbiterConfiguration {
   ///   token-keys:                                    # what bearer tokens (JWT) are signed with
   ///     - {id: hs-1, hs256: "a secret of at least 32 bytes"}     # or hs384, hs512
   ///     - {id: ed-1, eddsa: "the Ed25519 public key's x, base64url"}
+  /// tracing:                                         # absent: nothing traced (OpenTelemetry, OTLP/gRPC)
+  ///   endpoint: http://127.0.0.1:4317
+  ///   service-name: arbiter
+  ///   sample-ratio: 1.0                              # of requests without a sampled traceparent
+  ///   export-interval: 1s
   /// tls:                                             # absent: every door in plaintext
   ///   certificate-chain: /etc/arbiter/server.pem     # the server's certificate, then intermediates
   ///   private-key: /etc/arbiter/server-key.pem
@@ -109,7 +114,7 @@ struct ConfigurationFileReader {
 
   mutating func read(_ root: Node, into configuration: inout ArbiterConfiguration) throws(ArbiterError) {
     let sections: Set<String> = [
-      "host", "grpc", "lean", "http", "bundle", "store", "interaction-log", "pacing", "access", "tls",
+      "host", "grpc", "lean", "http", "bundle", "store", "interaction-log", "pacing", "access", "tls", "tracing",
     ]
     for (name, node) in try entries(root, "", known: sections) {
       switch name {
@@ -122,6 +127,7 @@ struct ConfigurationFileReader {
       case "interaction-log": try readLog(node, into: &configuration.interactionLog)
       case "access": try readAccess(node, into: &configuration.access)
       case "tls": configuration.tls = try readTLS(node)
+      case "tracing": configuration.tracing = try readTracing(node)
       default: try readPacing(node, into: &configuration.pacing)
       }
     }
@@ -243,6 +249,34 @@ struct ConfigurationFileReader {
     for (_, value) in try entries(node, "pacing", known: ["checkpoint-interval"]) {
       pacing.checkpointInterval = try interval(value, "pacing.checkpoint-interval")
     }
+  }
+
+  private func readTracing(_ node: Node) throws(ArbiterError) -> ArbiterConfiguration.Tracing {
+    var tracing = ArbiterConfiguration.Tracing(endpoint: "")
+    for (name, value) in try entries(
+      node, "tracing", known: ["endpoint", "service-name", "sample-ratio", "export-interval"])
+    {
+      let field = "tracing.\(name)"
+      switch name {
+      case "endpoint": tracing.endpoint = try text(value, field)
+      case "service-name": tracing.serviceName = try text(value, field)
+      case "sample-ratio":
+        guard let ratio = value.scalar.flatMap({ Double($0.string) }), ratio >= 0, ratio <= 1 else {
+          throw invalid(value, field, "must be a number from 0 to 1, got '\(value.string ?? "")'")
+        }
+        tracing.sampleRatio = ratio
+      default:
+        guard let interval = try self.interval(value, field) else {
+          throw invalid(value, field, "must be a duration such as 1s")
+        }
+        tracing.exportInterval = interval
+      }
+    }
+    guard !tracing.endpoint.isEmpty else {
+      throw invalid(
+        node, "tracing", "needs an endpoint (the collector's OTLP/gRPC address, e.g. http://127.0.0.1:4317)")
+    }
+    return tracing
   }
 
   private func readTLS(_ node: Node) throws(ArbiterError) -> ArbiterConfiguration.TLS {

@@ -126,8 +126,25 @@ public struct ArbiterConfiguration: Sendable {
     }
   }
 
+  /// OpenTelemetry tracing: a span per request, exported over OTLP/gRPC.
+  public struct Tracing: Sendable, Equatable {
+    /// The collector's OTLP/gRPC address, e.g. `http://127.0.0.1:4317`.
+    public var endpoint: String
+    /// The `service.name` spans carry.
+    public var serviceName = "arbiter"
+    /// The share of requests without a caller's decision that are traced, in [0, 1]; a caller's
+    /// sampled `traceparent` is always followed.
+    public var sampleRatio = 1.0
+    /// How long finished spans wait to be sent in a batch.
+    public var exportInterval: Duration = .seconds(1)
+    /// Tracing to the collector at `endpoint`.
+    public init(endpoint: String) { self.endpoint = endpoint }
+  }
+
   /// Host every door binds to.
   public var host = "127.0.0.1"
+  /// OpenTelemetry tracing; nil (the default) traces nothing.
+  public var tracing: Tracing?
   /// TLS on the doors; nil serves them in plaintext.
   public var tls: TLS?
   /// The gRPC door.

@@ -31,6 +31,8 @@ public final class ArbiterServer: Service, Sendable {
   /// TLS on the doors it covers (nil: all plaintext), and the lean protocol's context of it.
   let tls: ServerTLS?
   let leanTLS: NIOSSLContext?
+  /// OpenTelemetry tracing, when configured.
+  let tracing: ServerTracing?
   let logger: Logger
   /// The no-op baseline's answer: a real decision made once at start, encoded.
   let echo: Arbiter_V1_DecideResponse
@@ -100,6 +102,9 @@ public final class ArbiterServer: Service, Sendable {
     health = HealthService()
     tls = try configuration.tls.map { settings throws(ArbiterError) in try ServerTLS(settings) }
     leanTLS = try tls.flatMap { tls throws(ArbiterError) in tls.covers(.lean) ? try tls.leanContext() : nil }
+    tracing = try configuration.tracing.map { settings throws(ArbiterError) in
+      try ServerTracing(settings, logger: logger)
+    }
     do {
       reflection = try ReflectionIndex(services: Self.reflectedServices)
     } catch {
@@ -232,10 +237,12 @@ public final class ArbiterServer: Service, Sendable {
     Grpc_Reflection_V1_ServerReflection.descriptor, Grpc_Reflection_V1alpha_ServerReflection.descriptor,
   ].map(\.fullyQualifiedService)
 
-  /// The gRPC door's interceptors: the request metrics, the bound on calls in flight, the
-  /// deadline, then the access check.
+  /// The gRPC door's interceptors: the trace span (when tracing is on), the request metrics,
+  /// the bound on calls in flight, the deadline, then the access check.
   public var interceptors: [any ServerInterceptor] {
-    var interceptors: [any ServerInterceptor] = [MetricsInterceptor(metrics: metrics.requests)]
+    var interceptors: [any ServerInterceptor] = []
+    if let tracing { interceptors.append(TracingInterceptor(tracing: tracing.tracing)) }
+    interceptors.append(MetricsInterceptor(metrics: metrics.requests))
     if let limit = metrics.inFlight(of: "grpc") { interceptors.append(AdmissionInterceptor(limit: limit)) }
     interceptors.append(DeadlineInterceptor())
     interceptors.append(AccessInterceptor(authenticator: authenticator, audit: audit))
@@ -251,7 +258,7 @@ public final class ArbiterServer: Service, Sendable {
         live: live, logger: logger, echoResponse: echoResponse, audit: audit, metrics: metrics.requests),
       authenticator: authenticator.required ? authenticator : nil, connections: metrics.connections(of: "lean"),
       inFlightLimit: metrics.inFlight(of: "lean"), idleTimeout: configuration.lean.connections.idleTimeout,
-      maxFrameSize: configuration.lean.maxFrameSize, tls: leanTLS,
+      maxFrameSize: configuration.lean.maxFrameSize, tls: leanTLS, tracing: tracing?.tracing,
       logger: logger,
       onBound: { bound in box.value.withLock { $0 = bound } })
   }
@@ -260,7 +267,7 @@ public final class ArbiterServer: Service, Sendable {
   public var httpAPI: HTTPAPI {
     HTTPAPI(
       live: live, health: health, echo: echo, contactCentre: contactCentre, configuration: configuration.http,
-      authenticator: authenticator, siteKey: siteKey, metrics: metrics, logger: logger)
+      authenticator: authenticator, siteKey: siteKey, metrics: metrics, tracing: tracing?.tracing, logger: logger)
   }
 
   /// The HTTP/JSON door on `port`, telling its bound port to ``httpBoundPort``.
@@ -331,6 +338,7 @@ public final class ArbiterServer: Service, Sendable {
     let server = makeGRPCServer()
     let service = GRPCServerService(server: server, health: health, logger: logger)
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+    if let tracing { services.append(.init(service: tracing.service)) }
     if let port = configuration.lean.port {
       services.append(.init(service: leanService(port: port)))
     }

@@ -67,6 +67,8 @@ struct Serve: AsyncParsableCommand {
   var tlsCertificate: String?
   @Option(help: "The TLS certificate's private key (PEM).") var tlsKey: String?
   @Option(help: "Require client certificates signed by this authority (PEM): mutual TLS.") var tlsClientCa: String?
+  @Option(help: "Trace every request (OpenTelemetry) to this OTLP/gRPC collector, e.g. http://127.0.0.1:4317.")
+  var otlpEndpoint: String?
   @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
   @Option(help: "Offers and outcomes kept for the contact policy, all customers together, 40 bytes each (default 4M).")
   var historyMemory: Int?
@@ -171,6 +173,11 @@ struct Serve: AsyncParsableCommand {
     if let historyMemory { config.interactionLog.historyMemory = historyMemory }
     if let decisionMemory { config.interactionLog.decisionMemory = decisionMemory }
     if let offerMemory { config.interactionLog.offerMemory = offerMemory }
+    if let otlpEndpoint {
+      var tracing = config.tracing ?? ArbiterConfiguration.Tracing(endpoint: otlpEndpoint)
+      tracing.endpoint = otlpEndpoint
+      config.tracing = tracing
+    }
     if tlsCertificate != nil || tlsKey != nil || tlsClientCa != nil {
       guard let certificate = tlsCertificate ?? config.tls?.certificateChain, let key = tlsKey ?? config.tls?.privateKey
       else { throw ValidationError("--tls-certificate and --tls-key go together (PEM files)") }

@@ -1,6 +1,7 @@
 import ArbiterAPI
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterObservability
 import Foundation
 import GRPCCore
 
@@ -20,7 +21,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     let started = DispatchTime.now().uptimeNanoseconds
     let deadline = CallDeadline.current
     let response = try mappingErrors { () throws(ArbiterError) in
-      try decision(for: request, deadline: deadline) { !context.cancellation.isCancelled }.proto
+      let decision = try decision(for: request, deadline: deadline) { !context.cancellation.isCancelled }
+      RequestSpan.record(decisionId: decision.decisionId, fallback: decision.fallback, on: RequestSpan.current)
+      return decision.proto
     }
     live.traffic.record(.grpc, since: started)
     return response
@@ -45,7 +48,9 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
     let started = DispatchTime.now().uptimeNanoseconds
     let deadline = CallDeadline.current
     let response = try mappingErrors { () throws(ArbiterError) in
-      try personalize(request, deadline: deadline) { !context.cancellation.isCancelled }
+      let page = try personalize(request, deadline: deadline) { !context.cancellation.isCancelled }
+      RequestSpan.record(decisionId: page.decisionID, fallback: page.fallback, on: RequestSpan.current)
+      return page
     }
     live.traffic.record(.grpc, since: started)
     return response

@@ -310,12 +310,24 @@ static void append_bytes(uint8_t **buffer, size_t *length, size_t *capacity, con
 
 static void append_out(connection *c, const uint8_t *bytes, size_t n) { append_bytes(&c->out, &c->out_len, &c->out_cap, bytes, n); }
 
-// A lean request frame: header, method, no timeout, no request id, the message.
+static uint64_t overflowed;  // calls not sent: every stream id of their connection was in use
+
+// A lean request frame: header, method, no timeout, no request id, the message. With every
+// stream id of the connection in use (the server far behind), the call is not sent: it counts
+// as an error (and `overflowed`), as a client out of room would see it.
 static void submit_lean(connection *c, call *k, const uint8_t *message, size_t n) {
-  uint32_t stream;
-  do {
+  uint32_t stream = 0;
+  for (uint32_t tried = 0; tried < LEAN_STREAMS; tried++) {
     stream = c->next_stream++ % LEAN_STREAMS;
-  } while (stream == 0 || c->streams[stream]);
+    if (stream != 0 && !c->streams[stream]) break;
+    stream = 0;
+  }
+  if (stream == 0) {
+    if (k->intended >= measure_from && k->intended < stop_at) errors++;
+    overflowed++;
+    free(k);
+    return;
+  }
   c->streams[stream] = k;
   k->stream = (int32_t)stream;
   size_t method = strlen(opt.method);
@@ -1040,6 +1052,9 @@ int main(int argc, char **argv) {
   // Calls still unanswered (or, HTTP, still waiting for a connection) 30 s after the end count as
   // errors.
   errors += (uint64_t)total_in_flight + pending_count;
+  if (overflowed > 0)
+    fprintf(stderr, "arbiter-load: lean: %" PRIu64 " calls not sent, every stream id of their connection in use (counted as errors when measured)\n",
+            overflowed);
   if (reconnects > 0)
     fprintf(stderr, "arbiter-load: http: %" PRIu64 " reconnections, %" PRIu64 " with a request in flight (counted as errors when measured)\n", reconnects,
             lost_in_flight);
