@@ -9,6 +9,9 @@ public struct ArbiterRequestContext: RequestContext {
   public var coreContext: CoreRequestContextStorage
   /// The request's id: the caller's `X-Request-Id`, or one the server made.
   public var requestId = ""
+  /// The index in ``HTTPAPI/routes`` of the route its path matches (nil: a page or file), looked
+  /// up once by ``RouteMiddleware`` for every middleware after it.
+  var route: Int?
 
   /// A context for a request arriving on a channel.
   public init(source: ApplicationRequestContextSource) {

@@ -21,9 +21,7 @@ struct DeadlineMiddleware: RouterMiddleware {
   ) async throws -> Response {
     // A method the path is not served with is answered 405 whatever its deadline.
     guard let text = request.headers[Self.header],
-      HTTPAPI.route(request.uri.path)?.methods.split(separator: ",").contains(where: {
-        $0.trimmingCharacters(in: .whitespaces) == request.method.rawValue
-      }) ?? true
+      context.route.map({ HTTPAPI.serves($0, method: request.method.rawValue) }) ?? true
     else { return try await next(request, context) }
     let deadline = try Self.deadline(header: text, from: DispatchTime.now().uptimeNanoseconds)
     return try await CallDeadline.$current.withValue(deadline) { try await next(request, context) }

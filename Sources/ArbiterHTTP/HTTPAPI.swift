@@ -82,11 +82,27 @@ public struct HTTPAPI: Sendable {
 
   /// The route `path` matches, if any.
   static func route(_ path: String) -> (pattern: String, methods: String, role: Role?)? {
+    routeIndex(path).map { routes[$0] }
+  }
+
+  /// The routes' patterns split at their slashes, once.
+  private static let routeParts = routes.map { $0.pattern.split(separator: "/", omittingEmptySubsequences: false) }
+
+  /// The index in ``routes`` of the route `path` matches, if any.
+  static func routeIndex(_ path: String) -> Int? {
     let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-    return routes.first { route in
-      let pattern = route.pattern.split(separator: "/", omittingEmptySubsequences: false)
-      return pattern.count == parts.count && zip(pattern, parts).allSatisfy { $0 == "*" || $0 == $1 }
+    return routeParts.firstIndex { pattern in
+      pattern.count == parts.count && zip(pattern, parts).allSatisfy { $0 == "*" || $0 == $1 }
     }
+  }
+
+  /// Whether route `index` is served with `method`.
+  static func serves(_ index: Int, method: String) -> Bool {
+    routeMethods[index].contains(method)
+  }
+
+  private static let routeMethods = routes.map { route in
+    Set(route.methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
   }
 
   /// The methods `path` is served with (for a 405's `Allow`), or nil for a path not served.
@@ -95,6 +111,7 @@ public struct HTTPAPI: Sendable {
   /// The router: the API's routes, the pages from `webRoot`, and the door's middleware.
   public func router(webRoot: String?) -> Router<ArbiterRequestContext> {
     let router = Router(context: ArbiterRequestContext.self)
+    router.add(middleware: RouteMiddleware())
     if let metrics { router.add(middleware: RequestMetricsMiddleware(metrics: metrics.requests)) }
     if let tracing { router.add(middleware: TracingMiddleware(tracing: tracing)) }
     router.add(middleware: RequestIDMiddleware())

@@ -125,7 +125,7 @@ struct AccessMiddleware: RouterMiddleware {
     _ request: Request, context: ArbiterRequestContext,
     next: (Request, ArbiterRequestContext) async throws -> Response
   ) async throws -> Response {
-    if authenticator.required, let role = HTTPAPI.route(request.uri.path)?.role {
+    if authenticator.required, let route = context.route, let role = HTTPAPI.routes[route].role {
       do throws(ArbiterError) {
         _ = try await authenticator.authorize(
           authorization: request.headers[.authorization], cookie: request.headers[.cookie], needs: role,

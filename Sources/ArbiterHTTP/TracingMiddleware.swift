@@ -13,7 +13,7 @@ struct TracingMiddleware: RouterMiddleware {
     _ request: Request, context: ArbiterRequestContext,
     next: (Request, ArbiterRequestContext) async throws -> Response
   ) async throws -> Response {
-    let name = HTTPAPI.route(request.uri.path).map { "\(request.method.rawValue) \($0.pattern)" } ?? "pages"
+    let name = context.route.map { "\(request.method.rawValue) \(HTTPAPI.routes[$0].pattern)" } ?? "pages"
     let span = tracing.span(
       door: "http", method: name,
       headers: TraceHeaders(
