@@ -238,12 +238,12 @@ public final class ArbiterServer: Service, Sendable {
   ].map(\.fullyQualifiedService)
 
   /// The gRPC door's interceptors: the trace span (when tracing is on), the request metrics,
-  /// the bound on calls in flight, the deadline, then the access check.
+  /// the deadline, then the access check (the bound on calls in flight is kept by each stream:
+  /// ``GRPCAdmissionHandler``).
   public var interceptors: [any ServerInterceptor] {
     var interceptors: [any ServerInterceptor] = []
     if let tracing { interceptors.append(TracingInterceptor(tracing: tracing.tracing)) }
     interceptors.append(MetricsInterceptor(metrics: metrics.requests))
-    if let limit = metrics.inFlight(of: "grpc") { interceptors.append(AdmissionInterceptor(limit: limit)) }
     interceptors.append(DeadlineInterceptor())
     interceptors.append(AccessInterceptor(authenticator: authenticator, audit: audit))
     return interceptors
@@ -311,9 +311,15 @@ public final class ArbiterServer: Service, Sendable {
     // stream (the transport's own check, left as a backstop, resets the stream).
     let maxMessageSize = configuration.grpc.maxMessageSize
     config.rpc.maxRequestPayloadSize = maxMessageSize
+    // The bound on calls in flight is kept by the stream (from its first frame to its close), so
+    // that calls queued for a thread count, and shed there, on the event loop.
+    let inFlight = metrics.inFlight(of: "grpc")
     config.channelDebuggingCallbacks.onAcceptHTTP2Stream = { stream in
       stream.eventLoop.makeCompletedFuture {
         try stream.pipeline.syncOperations.addHandler(GRPCMessageLimitHandler(limit: maxMessageSize), position: .first)
+        if let inFlight {
+          try stream.pipeline.syncOperations.addHandler(GRPCAdmissionHandler(limit: inFlight), position: .first)
+        }
       }
     }
     if let counter = metrics.connections(of: "grpc") {
