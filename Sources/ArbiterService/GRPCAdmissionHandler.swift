@@ -41,8 +41,9 @@ public final class GRPCAdmissionHandler: ChannelInboundHandler, RemovableChannel
           ":status": "200", "content-type": "application/grpc", "grpc-status": "8",
           "grpc-message": GRPCMessageLimitHandler.percentEncoded(limit.refusalMessage),
         ]
-        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))))
-          .whenComplete { _ in context.close(promise: nil) }
+        // Not closed here: the client ends its side (its request's end, dropped below) and the
+        // stream closes as any finished call does, instead of being reset mid-request.
+        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
       }
     }
   }
