@@ -1,11 +1,12 @@
 import ArbiterAPI
 import GRPCCore
+import SwiftProtobuf
 
-/// `grpc.reflection.v1alpha.ServerReflection`: the same as ``ServerReflectionService``, for the clients that still ask the older package (grpcio-reflection's among them).
-/// Each request on the stream is answered in order from a ``ReflectionIndex``.
+/// `grpc.reflection.v1alpha.ServerReflection`: the same as ``ServerReflectionService``, for the
+/// clients that still ask the older package (grpcio-reflection's among them). Its messages are
+/// v1's on the wire (the same fields and numbers), so each is read as v1, answered by v1's
+/// mapping, and written back as v1alpha.
 public struct ServerReflectionServiceV1Alpha: Grpc_Reflection_V1alpha_ServerReflection.SimpleServiceProtocol {
-  typealias Request = Grpc_Reflection_V1alpha_ServerReflectionRequest
-  typealias Response = Grpc_Reflection_V1alpha_ServerReflectionResponse
   let index: ReflectionIndex
 
   /// The service answering from `index`.
@@ -17,41 +18,15 @@ public struct ServerReflectionServiceV1Alpha: Grpc_Reflection_V1alpha_ServerRefl
     response: RPCWriter<Grpc_Reflection_V1alpha_ServerReflectionResponse>, context: ServerContext
   ) async throws {
     for try await question in request {
-      try await response.write(Self.response(to: question, index.answer(Self.question(of: question))))
+      let v1 = try Self.convert(question, to: Grpc_Reflection_V1_ServerReflectionRequest.self)
+      let answer = ServerReflectionService.response(to: v1, index.answer(ServerReflectionService.question(of: v1)))
+      try await response.write(try Self.convert(answer, to: Grpc_Reflection_V1alpha_ServerReflectionResponse.self))
     }
   }
 
-  static func question(of request: Request) -> ReflectionIndex.Question {
-    switch request.messageRequest {
-    case .fileByFilename(let name): .fileByFilename(name)
-    case .fileContainingSymbol(let symbol): .fileContainingSymbol(symbol)
-    case .fileContainingExtension(let ext):
-      .fileContainingExtension(type: ext.containingType, number: ext.extensionNumber)
-    case .allExtensionNumbersOfType(let type): .allExtensionNumbersOfType(type)
-    case .listServices: .listServices
-    case nil: .nothing
-    }
-  }
-
-  static func response(to request: Request, _ answer: ReflectionIndex.Answer) -> Response {
-    .with {
-      $0.validHost = request.host
-      $0.originalRequest = request
-      switch answer {
-      case .files(let files): $0.fileDescriptorResponse = .with { $0.fileDescriptorProto = files }
-      case .services(let names):
-        $0.listServicesResponse = .with { $0.service = names.map { name in .with { $0.name = name } } }
-      case .extensionNumbers(let type, let numbers):
-        $0.allExtensionNumbersResponse = .with {
-          $0.baseTypeName = type
-          $0.extensionNumber = numbers
-        }
-      case .error(let code, let message):
-        $0.errorResponse = .with {
-          $0.errorCode = code
-          $0.errorMessage = message
-        }
-      }
-    }
+  /// `message` read as the wire-identical `type`.
+  static func convert<Target: Message>(_ message: some Message, to type: Target.Type) throws -> Target {
+    let bytes: [UInt8] = try message.serializedBytes()
+    return try Target(serializedBytes: bytes)
   }
 }
