@@ -12,7 +12,8 @@ public struct ConnectionPolicy: Sendable, Equatable {
   /// How long a connection may pass nothing either way before it is closed; nil never.
   public var idleTimeout: Duration?
   /// The most requests in flight at once, over all the door's connections: read and not yet
-  /// answered. Streams (events, agents' screens, reflection) are not counted.
+  /// answered. Streams a client keeps open (events, agents' screens, health watches,
+  /// reflection) are not counted.
   public var maxInFlight: Int
 
   /// The default bound on requests in flight (256): deep enough for a load balancer's pipelined

@@ -7,8 +7,9 @@ import NIOHTTP2
 /// opens on the event loop and gives it back when the stream closes, so that calls waiting for a
 /// thread count too (grpc-swift runs each call as a task; under overload they would queue there
 /// unseen). Past the bound the stream is answered at once, on the event loop, with trailers
-/// saying RESOURCE_EXHAUSTED and naming the limit, and grpc-swift never sees it: shedding costs
-/// a few microseconds instead of a call's hundreds.
+/// saying RESOURCE_EXHAUSTED and naming the limit, and grpc-swift never sees it. The long-lived
+/// streams (events, health watches, reflection) are not counted: they would hold their places
+/// for hours.
 public final class GRPCAdmissionHandler: ChannelInboundHandler, RemovableChannelHandler {
   /// A stream's frames, as the client sends them.
   public typealias InboundIn = HTTP2Frame.FramePayload
@@ -20,7 +21,14 @@ public final class GRPCAdmissionHandler: ChannelInboundHandler, RemovableChannel
   let limit: InFlightLimit
   private var state = State.opening
 
-  private enum State { case opening, admitted, refused, released }
+  /// The methods whose streams are not counted (by `:path`): those a client keeps open.
+  public static let uncounted: Set<String> = [
+    "/arbiter.v1.ProfileService/IngestEvents", "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+  ]
+
+  private enum State { case opening, admitted, uncounted, refused, released }
 
   /// A handler admitting streams under `limit`.
   public init(limit: InFlightLimit) { self.limit = limit }
@@ -29,10 +37,15 @@ public final class GRPCAdmissionHandler: ChannelInboundHandler, RemovableChannel
   /// stream's frames.
   public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     switch state {
-    case .admitted: context.fireChannelRead(data)
-    case .refused, .released: return
+    case .admitted, .uncounted, .released: context.fireChannelRead(data)
+    case .refused: return
     case .opening:
-      if limit.admit() {
+      if case .headers(let headers) = unwrapInboundIn(data),
+        let path = headers.headers.first(name: ":path"), Self.uncounted.contains(path)
+      {
+        state = .uncounted
+        context.fireChannelRead(data)
+      } else if limit.admit() {
         state = .admitted
         context.fireChannelRead(data)
       } else {
