@@ -14,7 +14,7 @@ public enum CallDeadline {
 
   /// The decision's deadline for a call that must be answered by `deadline`.
   public static func decisionDeadline(answeringBy deadline: UInt64) -> UInt64 {
-    deadline == .max ? .max : deadline &- min(answeringReserve, deadline / 2)
+    deadline == .max ? .max : deadline > answeringReserve ? deadline - answeringReserve : 0
   }
 
   /// The nanoseconds of a `grpc-timeout` header (1 to 8 digits and a unit: H, M, S, m, u, n),

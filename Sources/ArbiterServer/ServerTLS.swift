@@ -1,13 +1,16 @@
 import ArbiterCore
+import Foundation
 import GRPCNIOTransportHTTP2
 import NIOSSL
 
 /// The TLS the doors serve with, read once at start from the configuration's PEM files (a file
 /// that cannot be read, or holds no certificate or key, stops the start with a message naming
 /// the setting and the file): for gRPC as grpc-swift's transport security, for the lean protocol
-/// and HTTP as one NIOSSL context each (they share the certificate, the key and the client CA).
+/// and HTTP as NIOSSL configurations, all from the same bytes.
 struct ServerTLS: Sendable {
   let settings: ArbiterConfiguration.TLS
+  /// The files' PEM bytes, as read once.
+  let chainPEM: [UInt8], keyPEM: [UInt8], authorityPEM: [UInt8]?
   let certificates: [NIOSSLCertificate]
   let privateKey: NIOSSLPrivateKey
   let clientAuthority: [NIOSSLCertificate]?
@@ -15,21 +18,37 @@ struct ServerTLS: Sendable {
   /// Reads `settings`' files.
   init(_ settings: ArbiterConfiguration.TLS) throws(ArbiterError) {
     self.settings = settings
-    certificates = try Self.certificates(settings.certificateChain, key: "tls.certificate-chain")
+    chainPEM = try Self.read(settings.certificateChain, key: "tls.certificate-chain")
+    keyPEM = try Self.read(settings.privateKey, key: "tls.private-key")
+    authorityPEM = try settings.clientCertificateAuthority.map { path throws(ArbiterError) in
+      try Self.read(path, key: "tls.client-ca")
+    }
+    certificates = try Self.certificates(chainPEM, settings.certificateChain, key: "tls.certificate-chain")
     do {
-      privateKey = try NIOSSLPrivateKey(file: settings.privateKey, format: .pem)
+      privateKey = try NIOSSLPrivateKey(bytes: keyPEM, format: .pem)
     } catch {
       throw ArbiterError(
         .invalidArgument, "tls.private-key: cannot read a PEM private key from '\(settings.privateKey)': \(error)")
     }
-    clientAuthority = try settings.clientCertificateAuthority.map { path throws(ArbiterError) in
-      try Self.certificates(path, key: "tls.client-ca")
+    clientAuthority = try authorityPEM.map { bytes throws(ArbiterError) in
+      try Self.certificates(bytes, settings.clientCertificateAuthority ?? "", key: "tls.client-ca")
     }
   }
 
-  private static func certificates(_ path: String, key: String) throws(ArbiterError) -> [NIOSSLCertificate] {
+  private static func read(_ path: String, key: String) throws(ArbiterError) -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw ArbiterError(.invalidArgument, "\(key): cannot read '\(path)'")
+    }
+    return [UInt8](data)
+  }
+
+  private static func certificates(
+    _ pem: [UInt8], _ path: String, key: String
+  ) throws(ArbiterError)
+    -> [NIOSSLCertificate]
+  {
     let certificates: [NIOSSLCertificate]
-    do { certificates = try NIOSSLCertificate.fromPEMFile(path) } catch {
+    do { certificates = try NIOSSLCertificate.fromPEMBytes(pem) } catch {
       throw ArbiterError(.invalidArgument, "\(key): cannot read PEM certificates from '\(path)': \(error)")
     }
     guard !certificates.isEmpty else {
@@ -62,16 +81,13 @@ struct ServerTLS: Sendable {
     }
   }
 
-  /// The gRPC door's transport security (the same files, read again by grpc-swift).
+  /// The gRPC door's transport security, from the same bytes.
   var grpcSecurity: HTTP2ServerTransport.Posix.TransportSecurity {
-    let settings = self.settings
-    return .tls(
-      certificateChain: [.file(path: settings.certificateChain, format: .pem)],
-      privateKey: .file(path: settings.privateKey, format: .pem)
-    ) { tls in
-      if let authority = settings.clientCertificateAuthority {
+    let authority = authorityPEM
+    return .tls(certificateChain: [.bytes(chainPEM, format: .pem)], privateKey: .bytes(keyPEM, format: .pem)) { tls in
+      if let authority {
         tls.clientCertificateVerification = .noHostnameVerification
-        tls.trustRoots = .certificates([.file(path: authority, format: .pem)])
+        tls.trustRoots = .certificates([.bytes(authority, format: .pem)])
       }
     }
   }

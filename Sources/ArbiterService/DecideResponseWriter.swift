@@ -273,15 +273,7 @@ package struct DecisionServiceRegistration: RegistrableRPCService {
       serializer: EncodedDecisionSerializer(),
       handler: { request, context in
         let single = try await ServerRequest(stream: request)
-        // As DecisionService.decide: the call's deadline bounds the decision's budget, a call
-        // cancelled meanwhile leaves no decision, and a traced call's span gets the decision id.
-        let started = DispatchTime.now().uptimeNanoseconds
-        let deadline = CallDeadline.current
-        let decision = try mappingErrors { () throws(ArbiterError) in
-          try service.decision(for: single.message, deadline: deadline) { !context.cancellation.isCancelled }
-        }
-        RequestSpan.record(decisionId: decision.decisionId, fallback: decision.fallback, on: RequestSpan.current)
-        service.live.traffic.record(.grpc, since: started)
+        let decision = try service.decision(for: single.message, context: context)
         return StreamingServerResponse(
           single: ServerResponse(message: EncodedDecision(decision: decision), metadata: [:]))
       })

@@ -13,20 +13,27 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
   /// The decision service over the live state.
   public init(live: LiveState) { self.live = live }
 
-  /// `Decide`: one customer, one channel; a call cancelled while deciding leaves no decision.
+  /// `Decide`: one customer, one channel (the gRPC door serves it through
+  /// ``DecisionServiceRegistration``, which encodes the decision directly; both go through
+  /// ``decision(for:context:)``).
   public func decide(
     request: Arbiter_V1_DecideRequest, context: ServerContext
   ) async throws -> Arbiter_V1_DecideResponse {
-    // A call cancelled (its deadline passed, the client gone) while deciding leaves no decision.
+    try decision(for: request, context: context).proto
+  }
+
+  /// A gRPC call's decision: bounded by the call's deadline (``CallDeadline/current``), none
+  /// made when the call is cancelled meanwhile, its id added to the call's span, counted as
+  /// gRPC traffic.
+  package func decision(for request: Arbiter_V1_DecideRequest, context: ServerContext) throws -> Decision {
     let started = DispatchTime.now().uptimeNanoseconds
     let deadline = CallDeadline.current
-    let response = try mappingErrors { () throws(ArbiterError) in
-      let decision = try decision(for: request, deadline: deadline) { !context.cancellation.isCancelled }
-      RequestSpan.record(decisionId: decision.decisionId, fallback: decision.fallback, on: RequestSpan.current)
-      return decision.proto
+    let made = try mappingErrors { () throws(ArbiterError) -> Decision in
+      try decision(for: request, deadline: deadline) { !context.cancellation.isCancelled }
     }
+    RequestSpan.record(decisionId: made.decisionId, fallback: made.fallback, on: RequestSpan.current)
     live.traffic.record(.grpc, since: started)
-    return response
+    return made
   }
 
   /// The decision itself, for a transport that encodes it (see ``DecideResponseWriter``), for a

@@ -50,13 +50,10 @@ public final class GRPCAdmissionHandler: ChannelInboundHandler, RemovableChannel
         context.fireChannelRead(data)
       } else {
         state = .refused
-        let trailers: HPACKHeaders = [
-          ":status": "200", "content-type": "application/grpc", "grpc-status": "8",
-          "grpc-message": GRPCMessageLimitHandler.percentEncoded(limit.refusalMessage),
-        ]
         // Not closed here: the client ends its side (its request's end, dropped below) and the
         // stream closes as any finished call does, instead of being reset mid-request.
-        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
+        context.writeAndFlush(
+          wrapOutboundOut(GRPCMessageLimitHandler.resourceExhausted(limit.refusalMessage)), promise: nil)
       }
     }
   }

@@ -57,16 +57,22 @@ public final class GRPCMessageLimitHandler: ChannelInboundHandler, RemovableChan
     return nil
   }
 
-  /// Answers trailers-only with RESOURCE_EXHAUSTED and closes the stream.
+  /// Answers trailers-only with RESOURCE_EXHAUSTED and closes the stream (the rest of the
+  /// message is not wanted).
   private func refuse(length: Int, context: ChannelHandlerContext) {
     refused = true
     let message = "the request message of \(length) bytes is over the gRPC door's limit of \(limit) bytes"
+    context.writeAndFlush(wrapOutboundOut(Self.resourceExhausted(message)))
+      .whenComplete { _ in context.close(promise: nil) }
+  }
+
+  /// A trailers-only answer ending the stream: RESOURCE_EXHAUSTED with `message`.
+  static func resourceExhausted(_ message: String) -> HTTP2Frame.FramePayload {
     let trailers: HPACKHeaders = [
       ":status": "200", "content-type": "application/grpc", "grpc-status": "8",
-      "grpc-message": Self.percentEncoded(message),
+      "grpc-message": percentEncoded(message),
     ]
-    context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))))
-      .whenComplete { _ in context.close(promise: nil) }
+    return .headers(.init(headers: trailers, endStream: true))
   }
 
   /// `grpc-message`'s encoding: printable ASCII but `%` as is, every other byte `%XX`.
