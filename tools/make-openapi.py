@@ -150,6 +150,8 @@ def message_schemas(fds, response):
 NONZERO_ID = {"anyOf": [{"type": "string", "pattern": "^[1-9][0-9]{0,18}$"},
                         {"type": "integer", "minimum": 1, "maximum": 2**64 - 1}]}
 ID_TEXT = {"type": "string", "minLength": 1, "maxLength": 128}
+# Text without control characters (Unicode's Cc: U+0000-U+001F, U+007F-U+009F).
+NO_CONTROL = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 CONSTRAINTS = {
     "arbiter.v1.DecideRequest": {
         "required": ["customerId", "channel"],
@@ -189,10 +191,20 @@ CONSTRAINTS = {
         "properties": {"customerId": NONZERO_ID, "callReason": {"type": "string", "maxLength": 64},
                        "phoneNumber": {"type": "string", "maxLength": 32}}},
     "arbiter.v1.AgentState": {"required": ["state"]},
+    "arbiter.v1.RecordConsentsRequest": {
+        "required": ["changes"], "properties": {"changes": {"minItems": 1, "maxItems": 100000}}},
+    "arbiter.v1.ConsentChange": {
+        "required": ["customerId", "channel", "purpose", "state", "source"],
+        "properties": {"customerId": NONZERO_ID,
+                       "source": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": NO_CONTROL},
+                       "timestampMillis": {"anyOf": [{"type": "string", "pattern": "^(0|[1-9][0-9]{0,12})$"},
+                                                     {"type": "integer", "minimum": 0, "maximum": 9999999999999}]}}},
 }
 # Enums that must be set where they are required: every name but the UNSPECIFIED one.
 REQUIRED_ENUMS = {("arbiter.v1.DecideRequest", "channel"), ("arbiter.v1.PersonalizeRequest", "channel"),
-                  ("arbiter.v1.OutcomeEvent", "outcome"), ("arbiter.v1.AgentState", "state")}
+                  ("arbiter.v1.OutcomeEvent", "outcome"), ("arbiter.v1.AgentState", "state"),
+                  ("arbiter.v1.ConsentChange", "channel"), ("arbiter.v1.ConsentChange", "purpose"),
+                  ("arbiter.v1.ConsentChange", "state")}
 
 
 def constrain(schemas, enums_by_field):
@@ -339,6 +351,20 @@ def document(fds):
         "/v1/customers/{customerId}/profile": {"get": operation(
             "The agent's view of a customer", response=v1 + "CustomerProfile", parameters=[customer, limit],
             role="profile-read")},
+        "/v1/consents": {"post": operation(
+            "Record consents given or withdrawn, per customer, channel and purpose", v1 + "RecordConsentsRequest",
+            v1 + "RecordConsentsResponse", role="profile-write",
+            description="Each change is durable before the answer and obeyed by the next decision; a channel and "
+                        "purpose with no recorded consent is not consented. Changes refused (an unknown customer, "
+                        "a time older than the consent recorded) are counted and named in `errors`.")},
+        "/v1/customers/{customerId}": {"delete": operation(
+            "Erase a customer on request: profile and consents removed, a snapshot written without them, "
+            "their interaction-log lines made anonymous", response=v1 + "EraseCustomerResponse",
+            parameters=[customer, {"name": "reference", "in": "query", "required": False,
+                                   "schema": {"type": "string", "maxLength": 128, "pattern": NO_CONTROL},
+                                   "description": "The requester's reference (e.g. a case number), kept in the "
+                                                  "audit log"}],
+            errors=("400",), role="admin")},
         "/v1/status": {"get": operation("The live bundle, models and counts", response=v1 + "ServerStatus",
                                         errors=(), role="admin")},
         "/health": {"get": {"summary": "SERVING, or NOT_SERVING once shutdown begins", "responses": {

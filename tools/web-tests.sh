@@ -17,7 +17,11 @@ command -v protoc >/dev/null || missing+=(protobuf-compiler)
 command -v prometheus >/dev/null || missing+=(prometheus)
 if ((${#missing[@]})); then
   echo "installing ${missing[*]}" >&2
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}") >/dev/null
+  # One apt at a time with the C client's and load generator's build scripts (flock), each
+  # waiting for dpkg's own lock too: the test suite runs them at once on a fresh machine.
+  (flock /tmp/arbiter-apt.lock apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    DEBIAN_FRONTEND=noninteractive flock /tmp/arbiter-apt.lock apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+      "${missing[@]}") >/dev/null
 fi
 venv=.build/venv
 [[ -x $venv/bin/python ]] || python3 -m venv "$venv"

@@ -10,8 +10,6 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
   public var currency: String
   /// The feature holding the customer's age in years (for age rules).
   public var ageFeature: String
-  /// The boolean feature that grants marketing consent on each channel.
-  public var consentFeatures: [String: String]
   /// How to say what a feature means when it pushes a propensity up or down.
   public var featurePhrases: [String: FeaturePhrase]
   /// The offers that can be decided, in catalogue order.
@@ -39,8 +37,7 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
 
   /// Creates a catalogue; the optional policies default to none or neutral.
   public init(
-    version: String, currency: String, ageFeature: String, consentFeatures: [String: String],
-    featurePhrases: [String: FeaturePhrase], offers: [OfferDefinition], channelCosts: [String: Double] = [:],
+    version: String, currency: String, ageFeature: String, featurePhrases: [String: FeaturePhrase], offers: [OfferDefinition], channelCosts: [String: Double] = [:],
     contactPolicy: ContactPolicy = ContactPolicy(), controlGroup: ControlGroupPolicy? = nil,
     exploration: ExplorationPolicy = ExplorationPolicy(), capacity: [ChannelCapacity] = [],
     arbitration: ArbitrationPolicy = ArbitrationPolicy(), maxPerCategoryPerPage: Int = 0,
@@ -49,7 +46,6 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
     self.version = version
     self.currency = currency
     self.ageFeature = ageFeature
-    self.consentFeatures = consentFeatures
     self.featurePhrases = featurePhrases
     self.offers = offers
     self.channelCosts = channelCosts
@@ -64,9 +60,13 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
   }
 
   private enum CodingKeys: String, CodingKey {
-    case version, currency, ageFeature, consentFeatures, featurePhrases, offers, channelCosts, contactPolicy,
-      controlGroup
+    case version, currency, ageFeature, featurePhrases, offers, channelCosts, contactPolicy, controlGroup
     case exploration, capacity, arbitration, maxPerCategoryPerPage, openingHours, serviceLevel
+  }
+
+  /// Fields earlier catalogues had and this one refuses.
+  private enum RetiredKeys: String, CodingKey {
+    case consentFeatures
   }
 
   /// Decodes a catalogue, defaulting absent optional fields (policies, costs, phrases, page diversity) to none.
@@ -76,7 +76,16 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
     version = try c.decode(String.self, forKey: .version)
     currency = try c.decode(String.self, forKey: .currency)
     ageFeature = try c.decode(String.self, forKey: .ageFeature)
-    consentFeatures = try c.decodeIfPresent([String: String].self, forKey: .consentFeatures) ?? [:]
+    // Consent is recorded per customer, channel and purpose (the store's consent ledger), no
+    // longer read from features: a catalogue that still names consent features is refused, so
+    // that nobody believes they are obeyed.
+    let retired = try decoder.container(keyedBy: RetiredKeys.self)
+    if retired.contains(.consentFeatures) {
+      throw DecodingError.dataCorruptedError(
+        forKey: .consentFeatures, in: retired,
+        debugDescription: "consentFeatures is no longer read: consents are recorded per customer, channel and "
+          + "purpose (RecordConsents, POST /v1/consents, arbiter-tools import-consents); remove it")
+    }
     featurePhrases = try c.decodeIfPresent([String: FeaturePhrase].self, forKey: .featurePhrases) ?? [:]
     offers = try c.decode([OfferDefinition].self, forKey: .offers)
     channelCosts = try c.decodeIfPresent([String: Double].self, forKey: .channelCosts) ?? [:]
@@ -234,6 +243,9 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
   /// offered on the website is fulfilled by the contact centre. The offer is then made only while
   /// that channel is open (``CatalogueDocument/openingHours``) and uses that channel's capacity.
   public var fulfilledBy: Channel?
+  /// What the customer must have consented to on the channel for the offer to be made:
+  /// ``ConsentPurpose/marketing`` (the default) or ``ConsentPurpose/service``.
+  public var purpose: ConsentPurpose
 
   /// Creates an offer definition; the optional rules and limits default to none and the lever to 1.
   public init(
@@ -242,9 +254,10 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
     contextWeights: [String: Double], treatments: [String: TreatmentTemplate], eligibility: String? = nil,
     suitability: String? = nil, costs: [String: Double] = [:], validFrom: String? = nil, validUntil: String? = nil,
     lever: Double = 1, quota: OfferQuota? = nil, capacityUnits: Double? = nil, group: String? = nil,
-    fulfilledBy: Channel? = nil
+    fulfilledBy: Channel? = nil, purpose: ConsentPurpose = .marketing
   ) {
     self.fulfilledBy = fulfilledBy
+    self.purpose = purpose
     self.eligibility = eligibility
     self.suitability = suitability
     self.costs = costs
@@ -271,7 +284,7 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
   private enum CodingKeys: String, CodingKey {
     case id, name, product, category, value, channels, heldFeature, minAge, maxAge, conditions
     case contextWeights, treatments, eligibility, suitability, costs, validFrom, validUntil, lever, quota,
-      capacityUnits, group, fulfilledBy
+      capacityUnits, group, fulfilledBy, purpose
   }
 
   /// Decodes an offer, defaulting absent optional fields (category "", conditions, costs, lever 1) to none.
@@ -300,6 +313,11 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
     capacityUnits = try c.decodeIfPresent(Double.self, forKey: .capacityUnits)
     group = try c.decodeIfPresent(String.self, forKey: .group)
     fulfilledBy = try c.decodeIfPresent(Channel.self, forKey: .fulfilledBy)
+    purpose = try c.decodeIfPresent(ConsentPurpose.self, forKey: .purpose) ?? .marketing
+    if purpose == .profiling {
+      throw DecodingError.dataCorruptedError(
+        forKey: .purpose, in: c, debugDescription: "an offer's purpose is marketing or service, not profiling")
+    }
   }
 
   /// The treatment for a channel, falling back to "default".

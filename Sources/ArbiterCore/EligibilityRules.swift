@@ -6,7 +6,7 @@ public struct Ineligibility: Sendable, Hashable {
   public enum Code: String, Sendable {
     /// The offer is not made through the channel of the decision.
     case channelNotAllowed = "CHANNEL_NOT_ALLOWED"
-    /// The channel needs marketing consent and the customer has not given it.
+    /// The customer has not given consent on the channel for the offer's purpose (marketing or service).
     case noConsent = "NO_CONSENT"
     /// The customer already holds the offer's product.
     case alreadyHeld = "ALREADY_HELD"
@@ -64,14 +64,18 @@ public struct EligibilityRules: Sendable {
     /// End of the validity window in days since 1970, exclusive (the day after the last valid day; infinity when
     /// open-ended).
     public let validUntil: Double
+    /// The consent the offer needs on the channel (marketing or service).
+    public let purpose: ConsentPurpose
 
     /// Whether the offer may go through `channel`.
     @inlinable public func allows(_ channel: Channel) -> Bool { channelMask & (1 << UInt32(channel.ordinal)) != 0 }
 
     init(
       heldFeature: Int?, product: String, minAge: Float?, maxAge: Float?, conditions: [Condition], channelMask: UInt32,
-      eligibility: RuleExpression?, suitability: RuleExpression?, validFrom: Double, validUntil: Double
+      eligibility: RuleExpression?, suitability: RuleExpression?, validFrom: Double, validUntil: Double,
+      purpose: ConsentPurpose
     ) {
+      self.purpose = purpose
       self.heldFeature = heldFeature
       self.product = product
       self.minAge = minAge
@@ -95,8 +99,6 @@ public struct EligibilityRules: Sendable {
   @usableFromInline let expressions: [RuleExpression]
   /// The index of the age feature (years) in the customer vector.
   public let ageFeature: Int
-  /// Per channel ordinal: the consent feature, if the channel needs consent.
-  public let consentFeature: [Int?]
 
   /// Compiles the catalogue's rules against a schema; `file` names the catalogue in error messages.
   /// Throws naming the field: `failedPrecondition` for a feature the schema lacks, `invalidArgument` for an unknown
@@ -106,14 +108,6 @@ public struct EligibilityRules: Sendable {
   {
     func at(_ path: String) -> String { JSONLocator.describe(file: file, path: path) }
     ageFeature = try schema.requireCustomerIndex(catalogue.ageFeature, for: at("ageFeature"))
-    var consent = [Int?](repeating: nil, count: Channel.allCases.count)
-    for (name, feature) in catalogue.consentFeatures {
-      guard let channel = Channel(name: name) else {
-        throw ArbiterError(.invalidArgument, "\(at("consentFeatures.\(name)")): unknown channel '\(name)'")
-      }
-      consent[channel.ordinal] = try schema.requireCustomerIndex(feature, for: at("consentFeatures.\(name)"))
-    }
-    consentFeature = consent
     var offers: [OfferRules] = []
     for (position, offer) in catalogue.offers.enumerated() {
       let what = "offers[\(position)]"
@@ -161,7 +155,8 @@ public struct EligibilityRules: Sendable {
           heldFeature: held, product: offer.product, minAge: offer.minAge.map(Float.init),
           maxAge: offer.maxAge.map(Float.init),
           conditions: conditions, channelMask: mask, eligibility: try rule(offer.eligibility, "eligibility"),
-          suitability: try rule(offer.suitability, "suitability"), validFrom: from, validUntil: until + 1))
+          suitability: try rule(offer.suitability, "suitability"), validFrom: from, validUntil: until + 1,
+          purpose: offer.purpose))
     }
     self.offers = offers
     var flat: [FlatRules] = [], flatConditions: [FlatCondition] = [], expressions: [RuleExpression] = []
@@ -180,7 +175,7 @@ public struct EligibilityRules: Sendable {
           minAge: rules.minAge ?? 0, maxAge: rules.maxAge ?? 0, hasMinAge: rules.minAge != nil,
           hasMaxAge: rules.maxAge != nil,
           conditionStart: start, conditionEnd: Int32(flatConditions.count),
-          eligibility: index(rules.eligibility), suitability: index(rules.suitability)))
+          eligibility: index(rules.eligibility), suitability: index(rules.suitability), purpose: rules.purpose))
     }
     self.flat = flat
     self.flatConditions = flatConditions
@@ -205,6 +200,7 @@ public struct EligibilityRules: Sendable {
     /// Index into ``expressions``, -1 when none.
     @usableFromInline var eligibility: Int32
     @usableFromInline var suitability: Int32
+    @usableFromInline var purpose: ConsentPurpose
   }
 
   @usableFromInline
@@ -214,26 +210,24 @@ public struct EligibilityRules: Sendable {
     @usableFromInline var value: Float
   }
 
-  /// Whether the customer consents to marketing on `channel` (missing consent means no).
+  /// The consent offer `index` needs on a channel.
   @inlinable
-  public func consents(_ customer: UnsafeBufferPointer<Float>, on channel: Channel) -> Bool {
-    guard let feature = consentFeature[channel.ordinal] else { return true }
-    return customer[feature] == 1
-  }
+  public func purpose(of index: Int) -> ConsentPurpose { flat[index].purpose }
 
   /// Nil when offer `index` may be made to `customer` on `channel` at `nowDays`, else why not.
-  /// Rules are checked in a fixed order: validity, channel, consent, held product, age,
-  /// conditions, eligibility rule, suitability rule.
+  /// Rules are checked in a fixed order: validity, channel, consent (for the offer's purpose on
+  /// the channel; one never recorded is not given), held product, age, conditions, eligibility
+  /// rule, suitability rule.
   @inlinable
   public func check(
     offer index: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, channel: Channel,
-    consentGiven: Bool,
+    consents: ConsentSet,
     nowDays: Double
   ) -> Ineligibility.Code? {
     let rules = flat[index]
     if !(nowDays >= rules.validFrom && nowDays < rules.validUntil) { return .notValidNow }
     if rules.channelMask & (1 << UInt32(channel.ordinal)) == 0 { return .channelNotAllowed }
-    if !consentGiven { return .noConsent }
+    if !consents.allows(channel, rules.purpose) { return .noConsent }
     if rules.heldFeature >= 0, customer[Int(rules.heldFeature)] == 1 { return .alreadyHeld }
     let age = customer[ageFeature]
     if rules.hasMinAge, !(age >= rules.minAge) { return .ageRule }
@@ -277,16 +271,16 @@ public struct EligibilityRules: Sendable {
     }
   }
 
-  /// Like ``check(offer:customer:channel:consentGiven:)`` with a human explanation (for explain
-  /// mode; allocates).
+  /// Like ``check(offer:customer:context:channel:consents:nowDays:)`` with a human explanation
+  /// (for explain mode; allocates).
   public func explain(
     offer index: Int, customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>, channel: Channel,
-    consentGiven: Bool,
+    consents: ConsentSet,
     nowDays: Double
   ) -> Ineligibility? {
     guard
       let code = check(
-        offer: index, customer: customer, context: context, channel: channel, consentGiven: consentGiven,
+        offer: index, customer: customer, context: context, channel: channel, consents: consents,
         nowDays: nowDays)
     else {
       return nil
@@ -297,7 +291,11 @@ public struct EligibilityRules: Sendable {
     let detail: String
     switch code {
     case .channelNotAllowed: detail = "not offered through \(channel.name)"
-    case .noConsent: detail = "no marketing consent for \(channel.name)"
+    case .noConsent:
+      let purpose = rules.purpose
+      let state = consents.state(channel, purpose)
+      detail = state == .withdrawn
+        ? "\(purpose) consent for \(channel.name) withdrawn" : "no \(purpose) consent recorded for \(channel.name)"
     case .alreadyHeld: detail = "already holds \(rules.product)"
     case .ageRule:
       if let minAge = rules.minAge, !(age >= minAge) {

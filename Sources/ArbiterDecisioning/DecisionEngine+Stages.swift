@@ -16,6 +16,8 @@ struct ScoringTerms {
 /// What the candidates and presentation stages read of one decision's inputs: the customer's
 /// vector, the context values, and the row prepared for the logistic models (all on the stack).
 struct DecisionInputs {
+  /// The customer's consents (none for an anonymous visitor).
+  let consents: ConsentSet
   let customer: UnsafeBufferPointer<Float>
   let context: UnsafeBufferPointer<Float>
   let row: ScoringRow
@@ -103,7 +105,6 @@ extension DecisionEngine {
   /// channel's capacity, scoring and arbitration, and the control group; those left are the
   /// candidates, best first (ties by catalogue order).
   func collectCandidates(_ state: inout DecisionState, _ inputs: DecisionInputs) {
-    let consentGiven = state.request.anonymous || catalogue.rules.consents(inputs.customer, on: state.channel)
     let terms = ScoringTerms(
       reasonKey: state.reasonKey, pageKey: state.pageKey, channel: state.channel, costShare: state.costShare,
       channelPrice: state.channelPrice, now: state.now)
@@ -112,9 +113,9 @@ extension DecisionEngine {
       // Out of time (a slow model, a decision that waited): the fallback offers instead. The
       // clock is read every 8 offers, a few tens of nanoseconds each time.
       if budgeted, index & 7 == 0, DispatchTime.now().uptimeNanoseconds > state.budgetEnd {
-        return fallBack(&state, inputs, consentGiven: consentGiven)
+        return fallBack(&state, inputs)
       }
-      guard isEligible(index, &state, inputs, consentGiven: consentGiven), isWithinLimits(index, &state) else {
+      guard isEligible(index, &state, inputs), isWithinLimits(index, &state) else {
         continue
       }
       let candidate = score(index, terms, inputs)
@@ -132,7 +133,7 @@ extension DecisionEngine {
   /// The SLA fallback: what was scored so far is dropped, and the candidates are the catalogue's
   /// fallback offers that pass eligibility, consent, the contact policy and the limits (no
   /// model is run), in the catalogue's order; the draw is greedy.
-  private func fallBack(_ state: inout DecisionState, _ inputs: DecisionInputs, consentGiven: Bool) {
+  private func fallBack(_ state: inout DecisionState, _ inputs: DecisionInputs) {
     state.fallback = true
     state.candidates.removeAll(keepingCapacity: true)
     state.controls.removeAll()
@@ -140,7 +141,7 @@ extension DecisionEngine {
     state.tally = SuppressionTally()
     let count = catalogue.fallbackOffers.count
     for (position, index) in catalogue.fallbackOffers.enumerated() {
-      guard isEligible(index, &state, inputs, consentGiven: consentGiven), isWithinLimits(index, &state) else {
+      guard isEligible(index, &state, inputs), isWithinLimits(index, &state) else {
         continue
       }
       state.candidates.append(
@@ -153,7 +154,7 @@ extension DecisionEngine {
   /// customer rules to meet, but an offer's validity dates and channels hold for everyone.
   @inline(__always)
   private func isEligible(
-    _ index: Int, _ state: inout DecisionState, _ inputs: DecisionInputs, consentGiven: Bool
+    _ index: Int, _ state: inout DecisionState, _ inputs: DecisionInputs
   ) -> Bool {
     let rules = catalogue.rules
     let channel = state.channel, now = state.now
@@ -168,14 +169,14 @@ extension DecisionEngine {
         return false
       }
     } else if let code = rules.check(
-      offer: index, customer: inputs.customer, context: inputs.context, channel: channel, consentGiven: consentGiven,
+      offer: index, customer: inputs.customer, context: inputs.context, channel: channel, consents: inputs.consents,
       nowDays: now)
     {
       state.tally.add(Suppression.Code(code))
       if state.explain,
         let why = rules.explain(
           offer: index, customer: inputs.customer, context: inputs.context, channel: channel,
-          consentGiven: consentGiven,
+          consents: inputs.consents,
           nowDays: now)
       {
         state.suppressed.append(

@@ -102,10 +102,14 @@ public final class DecisionEngine: Sendable {
     let row = try validate(request)
     let context = contextValues(for: request)
     var state = beginDecision(request, decisionId: decisionId, contacts: history, slots: slots, started: started)
-    return withCustomer(row) { (customer: UnsafeBufferPointer<Float>) -> Decision in
+    // Consents come from the store's ledger (one atomic load); without profiling consent on the
+    // channel the decision sees none of the customer's stored features.
+    let consents = row.map { customers.consents(row: $0) } ?? .none
+    let profiled = row != nil && consents.allows(request.channel, .profiling)
+    return withCustomer(profiled ? row : nil) { (customer: UnsafeBufferPointer<Float>) -> Decision in
       context.withUnsafeBufferPointer { (contextValues: UnsafeBufferPointer<Float>) -> Decision in
         ScoringRow.prepare(layout: catalogue.scoringLayout, customer: customer, context: contextValues) { scoringRow in
-          let inputs = DecisionInputs(customer: customer, context: contextValues, row: scoringRow)
+          let inputs = DecisionInputs(consents: consents, customer: customer, context: contextValues, row: scoringRow)
           collectCandidates(&state, inputs)
           draw(&state)
           explainUnshown(&state)

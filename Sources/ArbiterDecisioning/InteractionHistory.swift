@@ -268,6 +268,25 @@ struct InteractionHistory {
     }
   }
 
+  /// Forgets a customer (erasure): their entries in the history ring are cleared (with their
+  /// decline reasons) and their decisions no longer name them, so outcomes still reported for
+  /// those decisions are recorded anonymously. Returns how many history entries were cleared.
+  mutating func forget(_ customerId: UInt64) -> Int {
+    var positions: [UInt64] = []
+    walk(customerId, limit: .max) { position, _ in
+      positions.append(position)
+      return true
+    }
+    let capacity = UInt64(history.count)
+    for position in positions {
+      history[Int(position % capacity)] = HistorySlot()
+      declineReasons.remove(at: position)
+    }
+    heads[customerId] = nil
+    for i in decisions.indices where decisions[i].customerId == customerId { decisions[i].customerId = 0 }
+    return positions.count
+  }
+
   /// Replays read-back lines into the rings, as the log did when they were written.
   mutating func restore(
     _ lines: [InteractionLogReplay.Line], instance: UInt32, into report: inout InteractionLog.RestoreReport
@@ -315,6 +334,11 @@ struct DeclineReasons {
 
   /// How many reasons are held.
   var count: Int { byPosition.count }
+
+  /// Drops the reason of the outcome at `position` (its customer was erased).
+  mutating func remove(at position: UInt64) {
+    if let dropped = byPosition.removeValue(forKey: position) { bytes -= dropped.utf8.count }
+  }
 
   /// Keeps `reason` for the outcome at `position`; drops reasons of positions before
   /// `oldestHeld` (overwritten in the ring) and the oldest ones while over the budget.

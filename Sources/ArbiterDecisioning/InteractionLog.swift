@@ -482,6 +482,23 @@ public final class InteractionLog: Sendable {
   }
 
   /// Writes buffered decision lines (and waits until they are written).
+  /// Makes a customer's part of the log anonymous (erasure): their entries leave the in-memory
+  /// history, and every line of theirs, buffered or in the file, loses the customer id, visitor
+  /// id and decline reasons (``InteractionLogAnonymiser``). The file is rewritten on its writer
+  /// queue: appends wait meanwhile, decisions do not. Returns the lines changed and the history
+  /// entries cleared.
+  public func anonymise(customerId: UInt64) throws(ArbiterError) -> (lines: Int, historyEntries: Int) {
+    let anonymiser = InteractionLogAnonymiser(customerId: customerId)
+    let (pending, cleared) = state.withLock { state in
+      defer { state.pending.removeAll(keepingCapacity: true) }
+      return (state.pending, state.history.forget(customerId))
+    }
+    guard let file else { return (0, cleared) }
+    file.append(pending)
+    let lines = try file.rewrite { text in anonymiser.anonymised(text: text) }
+    return (lines, cleared)
+  }
+
   public func flush() {
     let data = state.withLock { state in
       defer { state.pending.removeAll(keepingCapacity: true) }

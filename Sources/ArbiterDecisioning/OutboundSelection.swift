@@ -143,13 +143,19 @@ extension DecisionEngine {
     var buffer = [Float](repeating: 0, count: schema.width)
     for id in ids {
       guard let row = customers.row(of: id) else { throw ArbiterError(.notFound, "customer \(id) not found") }
-      buffer.withUnsafeMutableBufferPointer { customers.read(row: row, into: $0, nowDays: now) }
+      // As in a decision: consents from the ledger, and no stored feature without profiling consent.
+      let consents = customers.consents(row: row)
+      if consents.allows(channel, .profiling) {
+        buffer.withUnsafeMutableBufferPointer { customers.read(row: row, into: $0, nowDays: now) }
+      } else {
+        for i in buffer.indices { buffer[i] = .nan }
+      }
       let policy = ContactPolicyCheck(
         catalogue: catalogue, channel: channel, history: history(id).map(ContactRecord.init), nowMillis: nowMillis)
       if policy.offersLeftThisWeek == 0 { continue }
       var mine = buffer.withUnsafeBufferPointer { x in
         context.withUnsafeBufferPointer { c in
-          outboundOptions(request, customer: id, x, c, policy: policy, now: now)
+          outboundOptions(request, customer: id, consents: consents, x, c, policy: policy, now: now)
         }
       }
       guard !mine.isEmpty else { continue }
@@ -162,16 +168,15 @@ extension DecisionEngine {
 
   /// One customer's options: eligible offers netting more than their contact cost.
   private func outboundOptions(
-    _ request: OutboundRequest, customer id: UInt64, _ x: UnsafeBufferPointer<Float>, _ c: UnsafeBufferPointer<Float>,
-    policy: ContactPolicyCheck, now: Double
+    _ request: OutboundRequest, customer id: UInt64, consents: ConsentSet, _ x: UnsafeBufferPointer<Float>,
+    _ c: UnsafeBufferPointer<Float>, policy: ContactPolicyCheck, now: Double
   ) -> [OutboundOption] {
     let rules = catalogue.rules, channel = request.channel
-    guard rules.consents(x, on: channel) else { return [] }
     var mine: [OutboundOption] = []
     ScoringRow.prepare(layout: catalogue.scoringLayout, customer: x, context: c) { scoringRow in
       for offer in catalogue.offers {
         if !request.offerIds.isEmpty && !request.offerIds.contains(offer.definition.id) { continue }
-        if rules.check(offer: offer.index, customer: x, context: c, channel: channel, consentGiven: true, nowDays: now)
+        if rules.check(offer: offer.index, customer: x, context: c, channel: channel, consents: consents, nowDays: now)
           != nil
         {
           continue

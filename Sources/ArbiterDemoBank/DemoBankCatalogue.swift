@@ -437,10 +437,6 @@ public enum DemoBankCatalogue {
 
   /// The catalogue document.
   public static var document: CatalogueDocument {
-    var consent: [String: String] = [:]
-    for (feature, channels) in DemoBankSchema.consentChannels {
-      for channel in channels { consent[channel.name] = feature }
-    }
     var phrases = Self.phrases
     for product in DemoBankSchema.products {
       let words = product.replacingOccurrences(of: "_", with: " ")
@@ -453,9 +449,15 @@ public enum DemoBankCatalogue {
     let costs: [String: Double] = [
       "branch": 120, "contact-centre": 60, "atm": 20, "web": 5, "mobile-app": 5, "email": 1, "sms": 2,
     ]
+    // Service offers (helping customers use what they hold) need service consent, the rest marketing.
+    let offers = entries.map { entry in
+      var offer = entry.offer
+      if offer.category == "service" { offer.purpose = .service }
+      return offer
+    }
     return CatalogueDocument(
-      version: version, currency: "EUR", ageFeature: "age", consentFeatures: consent, featurePhrases: phrases,
-      offers: entries.map(\.offer), channelCosts: costs,
+      version: version, currency: "EUR", ageFeature: "age", featurePhrases: phrases,
+      offers: offers, channelCosts: costs,
       contactPolicy: ContactPolicy(
         frequencyCaps: [.init(channel: .email, max: 2, windowDays: 7), .init(channel: .sms, max: 1, windowDays: 7)],
         declineCooldownDays: 14, maxOffersPerWeek: 12, noRepeatDays: 30),

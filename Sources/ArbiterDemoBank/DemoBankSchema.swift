@@ -44,6 +44,24 @@ public enum DemoBankSchema {
     ("consent_digital", [.web, .mobileApp]),
   ]
 
+  /// The consents the demo bank's customers gave, as their consent features say: marketing on
+  /// each channel given or withdrawn as the feature granting it is 1 or 0 (not recorded when
+  /// missing), and service and profiling given on every channel. The demo population is seeded
+  /// with these (``DemoPopulation/seed(_:bundle:customers:nowDays:)``); offline tools that read
+  /// vectors without a store use them directly.
+  public static func consents(of customer: UnsafeBufferPointer<Float>, schema: FeatureSchema) -> ConsentSet {
+    var set = ConsentSet.none
+    for (feature, channels) in consentChannels {
+      guard let index = schema.customerIndex(of: feature), !customer[index].isNaN else { continue }
+      for channel in channels { set.set(customer[index] == 1 ? .given : .withdrawn, channel, .marketing) }
+    }
+    for channel in Channel.allCases {
+      set.set(.given, channel, .service)
+      set.set(.given, channel, .profiling)
+    }
+    return set
+  }
+
   /// Features kept current by real-time events (transactions, page views, calls, transfers).
   public static let eventFeatures: [FeatureDefinition] = {
     // Counts, sums and days since are never negative.

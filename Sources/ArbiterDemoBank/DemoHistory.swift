@@ -38,16 +38,18 @@ public struct DemoHistory: Sendable {
     for customer in customers {
       let contacts = contactsPerCustomer.lowerBound + rng.below(contactsPerCustomer.count)
       customer.values.withUnsafeBufferPointer { vector in
+        let consents = DemoBankSchema.consents(of: vector, schema: schema)
         for _ in 0..<contacts {
           let channel = Channel.allCases[rng.below(Channel.allCases.count)]
-          guard rules.consents(vector, on: channel) else { continue }
+          // The seeds' bank contacted only customers open to marketing on the channel.
+          guard consents.allows(channel, .marketing) else { continue }
           eligible.removeAll(keepingCapacity: true)
           // The channel is the one context feature the history knows; offers have no validity window here.
           let context = schema.contextFeatures.map { $0.name == "channel" ? Float(channel.ordinal) : Float.nan }
           context.withUnsafeBufferPointer { context in
             for offer in catalogue.offers.indices
             where rules.check(
-              offer: offer, customer: vector, context: context, channel: channel, consentGiven: true, nowDays: 0) == nil
+              offer: offer, customer: vector, context: context, channel: channel, consents: consents, nowDays: 0) == nil
             {
               eligible.append(offer)
             }

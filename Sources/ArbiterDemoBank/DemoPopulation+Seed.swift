@@ -31,17 +31,47 @@ extension DemoPopulation {
         .failedPrecondition,
         "the demo population's schema differs from bundle \(bundle.manifest.name)/\(bundle.manifest.version)'s")
     }
-    // The generator describes customers as they read at one moment; store them as of now.
+    // The generator describes customers as they read at one moment; store them as of now, with
+    // the consents their consent features say.
     var start = 0
     while start < count {
       let end = min(count, start + 50_000)
-      _ = try store.upsert(
-        (start..<end).map { number in
-          var record = generator.customer(number: number)
-          record.values = store.derivations.materialized(record.values, nowDays: now)
-          return record
-        })
+      let records = (start..<end).map { number in
+        var record = generator.customer(number: number)
+        record.values = store.derivations.materialized(record.values, nowDays: now)
+        return record
+      }
+      _ = try store.upsert(records)
+      try seedConsents(of: records, into: store, schema: generator.schema, nowDays: now)
       start = end
+    }
+  }
+
+  /// Records the consents of `records` (stored already) as ``DemoBankSchema/consents(of:schema:)``
+  /// says, from the source "demo-seed" at `nowDays`; `logged` false skips the log (a store that
+  /// is never reopened).
+  public static func seedConsents(
+    of records: [CustomerRecord], into store: FeatureStore, schema: FeatureSchema, nowDays now: Double,
+    logged: Bool = true
+  ) throws(ArbiterError) {
+    let millis = Int64(now * 86_400_000)
+    var changes: [ConsentChange] = []
+    for record in records {
+      let consents = record.values.withUnsafeBufferPointer { DemoBankSchema.consents(of: $0, schema: schema) }
+      for channel in Channel.allCases {
+        for purpose in ConsentPurpose.allCases where consents.state(channel, purpose) != .unrecorded {
+          changes.append(
+            ConsentChange(
+              customerId: record.id,
+              record: ConsentRecord(
+                channel: channel, purpose: purpose, state: consents.state(channel, purpose), timestampMillis: millis,
+                source: "demo-seed")))
+        }
+      }
+    }
+    let result = store.recordConsents(changes, logged: logged)
+    guard result.rejected == 0 else {
+      throw ArbiterError(.internalError, "the demo consents were refused: \(result.errors.joined(separator: "; "))")
     }
   }
 }

@@ -74,6 +74,10 @@ extension FeatureStore {
     }
     store.names.setBase(UnsafeRawPointer(file.pointer + s[3].offset), length: s[3].length, owner: file)
     store.install(index: table, rows: header.rows)
+    store.erasedRows.store(header.rows - table.count(rowsBelow: header.rows), ordering: .relaxed)
+    if s.count > 4 {
+      try store.loadConsents(UnsafeRawBufferPointer(start: file.pointer + s[4].offset, count: s[4].length), path: path)
+    }
     let startLSN = header.startLSN
     store.snapshotLSN = startLSN
     if let modified = try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date {
@@ -81,6 +85,21 @@ extension FeatureStore {
     }
     store.withWriterLock { next in next = startLSN + 1 }
     return store
+  }
+
+  /// Sets the consents of a snapshot's consents section (those of customers it does not hold are
+  /// skipped: they came after its cut, and the log sets them again).
+  private func loadConsents(_ bytes: UnsafeRawBufferPointer, path: String) throws(ArbiterError) {
+    var reader = LogRecords.Reader(bytes)
+    do {
+      while reader.remaining > 0 {
+        let id = try reader.get(UInt64.self)
+        let record = try reader.getConsent()
+        if let row = row(of: id) { consentLedger.apply(record, customerId: id, row: row) }
+      }
+    } catch {
+      throw ArbiterError(.dataCorrupted, "\(path): consents section unreadable (\(error.description)); refusing it")
+    }
   }
 
   /// The snapshot's header, refused unless it was written for this schema's layout, agrees with

@@ -14,12 +14,15 @@ extension FeatureStore {
   /// the log segments before it are deleted (compaction).
   public func writeSnapshot() throws(ArbiterError) -> SnapshotReport {
     guard let directory, let log else { throw ArbiterError(.failedPrecondition, "an in-memory store has no snapshot") }
+    snapshotGate.lock()
+    defer { snapshotGate.unlock() }
     let started = DispatchTime.now().uptimeNanoseconds
     let cut = try snapshotCut(rotating: log)
     var writer = try SnapshotWriter(store: self, directory: directory, cut: cut)
     defer { writer.discardUnlessClosed() }
     writer.writeIndex()
     writer.writeRows()
+    writer.writeConsents()
     try writer.checkWritten()
     try writer.sizeFile()
     try writer.writeHeader()

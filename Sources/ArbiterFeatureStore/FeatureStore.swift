@@ -66,9 +66,20 @@ public final class FeatureStore: @unchecked Sendable {
   private let index: UnsafeAtomic<UnsafeRawPointer>
   private let indexes = Mutex<[HashIndex]>([])
   private let rowCount = ManagedAtomic<Int>(0)
-  private let writer = Mutex<WriterState>(WriterState())
+  let writer = Mutex<WriterState>(WriterState())
+  /// Every customer's consents, beside the rows.
+  let consentLedger = ConsentLedger()
+  /// Rows whose customer was erased (wiped, out of the index): ``count`` less these are customers.
+  let erasedRows = ManagedAtomic<Int>(0)
+  /// Set once an erasure has left its id in the live index as a tombstone: snapshots then write
+  /// an index rebuilt without such ids, so that none of them is kept on disk.
+  let indexHoldsErasedIds = ManagedAtomic<Bool>(false)
   var log: WriteAheadLog?
   let directory: String?
+  /// Whether the store keeps its snapshot and log in a directory (false: in memory only).
+  public var hasDirectory: Bool { directory != nil }
+  /// Held while a snapshot is written: the periodic one and an erasure's never overlap.
+  let snapshotGate = NSLock()
   /// Held while the store is open on a directory.
   var directoryLock: DirectoryLock?
   /// Keeps mapped snapshots alive.
@@ -138,8 +149,14 @@ public final class FeatureStore: @unchecked Sendable {
     Unmanaged<HashIndex>.fromOpaque(index.load(ordering: .acquiring)).takeUnretainedValue()
   }
 
-  /// Number of customers.
+  /// Number of rows: every customer stored, and the rows of erased customers (wiped).
   public var count: Int { rowCount.load(ordering: .acquiring) }
+
+  /// Number of customers in the store (rows less those erased).
+  public var customerCount: Int { count - erasedRows.load(ordering: .relaxed) }
+
+  /// Rows wiped by erasures: they stay in the store, empty, with no id pointing at them.
+  public var erasedCount: Int { erasedRows.load(ordering: .relaxed) }
 
   /// The row of a customer, or nil. Lock-free.
   @inline(__always)
@@ -266,7 +283,7 @@ public final class FeatureStore: @unchecked Sendable {
   }
 
   /// Starts a log record of `type` at the next position, reusing the writer's scratch buffer.
-  private func beginRecord(_ type: UInt8, _ state: inout WriterState) -> LogRecords.Writer {
+  func beginRecord(_ type: UInt8, _ state: inout WriterState) -> LogRecords.Writer {
     var log = LogRecords.Writer()
     log.bytes = state.scratch
     log.bytes.removeAll(keepingCapacity: true)
@@ -278,7 +295,7 @@ public final class FeatureStore: @unchecked Sendable {
 
   /// Completes a record of `entries` entries, hands out their positions and queues it for the log
   /// (unless `logged` is false); returns the last position to wait for (0 when not logged).
-  private func finishRecord(
+  func finishRecord(
     _ log: inout LogRecords.Writer, entries: UInt32, logged: Bool, _ state: inout WriterState
   ) -> UInt64 {
     withUnsafeBytes(of: entries.littleEndian) { count in
@@ -436,11 +453,18 @@ public final class FeatureStore: @unchecked Sendable {
         let event = CustomerEvent(
           customerId: id, kind: kind, timestampMillis: try reader.get(Int64.self), amount: try reader.getDouble(),
           channel: channel)
-        guard let row = row(of: id) else {
-          throw ArbiterStoreError("event for customer \(id), who is not in the store")
-        }
+        // A customer erased after the event is in no snapshot index: nothing of theirs to update.
+        guard let row = row(of: id) else { report.skipped += 1; continue }
         if segments.lsn(row) >= lsn { report.skipped += 1; continue }
         segments.write(row, lsn: lsn) { values in derivations.apply(event, to: values) }
+      case LogRecords.consents:
+        let record = try reader.getConsent()
+        // Setting a consent is idempotent, so it is applied again over what a snapshot holds;
+        // a customer erased since is skipped.
+        guard let row = row(of: id) else { report.skipped += 1; continue }
+        consentLedger.apply(record, customerId: id, row: row)
+      case LogRecords.erasures:
+        applyErasure(of: id, lsn: lsn)
       default:
         throw ArbiterStoreError("unknown record type \(type)")
       }

@@ -96,6 +96,28 @@ extension HashIndex {
   /// A row number that marks an id a snapshot saw in its index but whose row it did not include.
   static let tombstone = UInt32.max
 
+  /// Marks `id` as not in the store (its row becomes a tombstone); readers then find no row for
+  /// it. Writer only.
+  func retire(_ id: UInt64) {
+    var slot = Self.slot(of: id, mask: mask)
+    while true {
+      let key = key(at: slot)
+      if key == id {
+        rowAtomic(slot).store(Self.tombstone, ordering: .releasing)
+        return
+      }
+      if key == 0 { return }
+      slot = (slot + 1) & mask
+    }
+  }
+
+  /// How many ids have a row below `limit`.
+  func count(rowsBelow limit: Int) -> Int {
+    var n = 0
+    forEach(rowsBelow: limit) { _, _ in n += 1 }
+    return n
+  }
+
   /// Adds `id` at `row`, or revives its tombstone. Writer only.
   func insertOrRevive(_ id: UInt64, row: Int) {
     var slot = Self.slot(of: id, mask: mask)

@@ -4,11 +4,17 @@ import ArbiterCore
 ///
 /// - upsert: `[u8 1][u64 first lsn][u32 n]` then n × `[u64 id][u8 name length][name][width × f32]`
 /// - events: `[u8 2][u64 first lsn][u32 n]` then n × `[u64 id][u8 kind][u8 channel][i64 ms][f64 amount]`
+/// - consents: `[u8 3][u64 first lsn][u32 n]` then n × `[u64 id]` and a consent entry:
+///   `[u8 channel][u8 purpose][u8 state][i64 ms][u16 source length][source]` (snapshots keep
+///   consents as the same entries)
+/// - erasures: `[u8 4][u64 first lsn][u32 n]` then n × `[u64 id]`
 ///
 /// The i-th entry of a record has position `first lsn + i`.
 enum LogRecords {
   static let upsert: UInt8 = 1
   static let events: UInt8 = 2
+  static let consents: UInt8 = 3
+  static let erasures: UInt8 = 4
   static let eventSize = 8 + 1 + 1 + 8 + 8
 
   struct Writer {
@@ -18,6 +24,16 @@ enum LogRecords {
     }
     mutating func put(_ value: Float) { put(value.bitPattern) }
     mutating func put(_ value: Double) { put(value.bitPattern) }
+    /// A consent entry (without the customer).
+    mutating func put(_ record: ConsentRecord) {
+      put(UInt8(record.channel.rawValue))
+      put(UInt8(record.purpose.rawValue))
+      put(record.state.rawValue)
+      put(record.timestampMillis)
+      let source = Array(record.source.utf8.prefix(Int(UInt16.max)))
+      put(UInt16(source.count))
+      bytes.append(contentsOf: source)
+    }
   }
 
   struct Reader {
@@ -36,6 +52,16 @@ enum LogRecords {
       guard remaining >= length else { throw ArbiterStoreError("record ends early") }
       defer { offset += length }
       return String(decoding: UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + length)]), as: UTF8.self)
+    }
+    /// A consent entry (without the customer).
+    mutating func getConsent() throws(ArbiterStoreError) -> ConsentRecord {
+      guard let channel = Channel(rawValue: Int(try get(UInt8.self))),
+        let purpose = ConsentPurpose(rawValue: Int(try get(UInt8.self))),
+        let state = ConsentState(rawValue: try get(UInt8.self))
+      else { throw ArbiterStoreError("consent with an unknown channel, purpose or state") }
+      let millis = try get(Int64.self)
+      let source = try getString(Int(try get(UInt16.self)))
+      return ConsentRecord(channel: channel, purpose: purpose, state: state, timestampMillis: millis, source: source)
     }
   }
 }

@@ -15,17 +15,22 @@ import Foundation
 /// | rows | `padded rows × [u64 log position << 1][width × f32]` (each row padded to 8 bytes) |
 /// | name refs | `padded rows × u32` offsets into the names section |
 /// | names | `[u8 length][UTF-8]` per name |
+/// | consents | `[u64 id]` and a consent entry (as the log's, ``LogRecords``) per recorded consent |
 ///
 /// Header: magic `ARBSNAP1`, format, width, rows, padded rows, index capacity, the log position
 /// the snapshot started at (replay resumes after it), creation time, the schema's SHA-256, each
 /// section's offset, length and checksum, and the header's own checksum in its last 8 bytes.
 enum SnapshotFormat {
   static let magic: UInt64 = 0x3150_414E_5342_5241  // "ARBSNAP1"
-  static let version: UInt32 = 2
+  static let version: UInt32 = 3
+  /// Format 2 had no consents section; it is still read (no consents recorded).
+  static let readableVersions: ClosedRange<UInt32> = 2...3
   static let headerSize = 4096
   static let fileName = "snapshot.arb"
-  static let sectionCount = 4
-  static let sectionNames = ["index", "rows", "name references", "names"]
+  static let sectionNames = ["index", "rows", "name references", "names", "consents"]
+
+  /// How many sections a snapshot of `format` has.
+  static func sectionCount(format: UInt32) -> Int { format >= 3 ? 5 : 4 }
 
   struct Header {
     var width: Int
@@ -89,8 +94,10 @@ enum SnapshotFormat {
         throw fail("header checksum mismatch")
       }
       let format = try r.get(UInt32.self)
-      guard format == version else {
-        throw ArbiterError(.failedPrecondition, "\(path): snapshot format \(format), this server reads \(version)")
+      guard readableVersions.contains(format) else {
+        throw ArbiterError(
+          .failedPrecondition,
+          "\(path): snapshot format \(format), this server reads \(readableVersions.lowerBound) to \(version)")
       }
       let width = Int(try r.get(UInt32.self))
       let rows = Int(try r.get(UInt64.self))
@@ -101,7 +108,7 @@ enum SnapshotFormat {
       let hash = (0..<32).map { buffer[r.offset + $0] }
       r.offset += 32
       var sections: [(Int, Int, UInt64)] = []
-      for _ in 0..<sectionCount {
+      for _ in 0..<sectionCount(format: format) {
         sections.append((Int(try r.get(UInt64.self)), Int(try r.get(UInt64.self)), try r.get(UInt64.self)))
       }
       for (i, section) in sections.enumerated() where section.0 < headerSize || section.0 + section.1 > length {

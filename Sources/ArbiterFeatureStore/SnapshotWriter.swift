@@ -30,10 +30,14 @@ struct SnapshotWriter {
   private var failure: String?
   /// Bytes of the names section written so far.
   private(set) var namesLength = 0
+  /// Bytes of the consents section (written after the names).
+  private(set) var consentsLength = 0
   private var closed = false
 
-  /// The file's length: everything up to the end of the names section.
-  var fileLength: Int { layout[3].offset + namesLength }
+  /// Where the consents section starts: the first page after the names.
+  var consentsOffset: Int { SnapshotFormat.align(layout[3].offset + namesLength) }
+  /// The file's length: everything up to the end of the consents section.
+  var fileLength: Int { consentsOffset + consentsLength }
 
   /// Lays out the file for the live index and `cut.rows` rows (padded to whole segments), and
   /// creates the temporary file next to the snapshot.
@@ -77,8 +81,10 @@ struct SnapshotWriter {
   }
 
   /// Index section: the live table, with ids whose rows came after the cut marked as tombstones,
-  /// in batches of 65,536 slots.
+  /// in batches of 65,536 slots. Once a customer has been erased the live table still holds
+  /// their id (as a tombstone): the section is then a table rebuilt from the ids that have rows.
   mutating func writeIndex() {
+    let table = store.indexHoldsErasedIds.load(ordering: .relaxed) ? rebuiltTable() : self.table
     let batch = 65_536
     var slots = [UInt8](repeating: 0, count: batch * HashIndex.slotSize)
     var slot = 0
@@ -101,6 +107,27 @@ struct SnapshotWriter {
       }
       slot += n
     }
+  }
+
+  /// The live table's ids with rows before the cut, in a new table of the same capacity.
+  private func rebuiltTable() -> HashIndex {
+    let rebuilt = HashIndex(capacity: capacity)
+    table.forEach(rowsBelow: cut.rows) { id, row in rebuilt.insert(id, row: row) }
+    return rebuilt
+  }
+
+  /// The consents section: every recorded consent of a customer still in the store, after the
+  /// names. Consents recorded after the cut may be in it; replay sets them again.
+  mutating func writeConsents() {
+    var entries = LogRecords.Writer()
+    for (id, records) in store.consentLedger.allRecords() where store.row(of: id) != nil {
+      for record in records {
+        entries.put(id)
+        entries.put(record)
+      }
+    }
+    consentsLength = entries.bytes.count
+    entries.bytes.withUnsafeBytes { put($0, at: consentsOffset) }
   }
 
   /// Rows and name-reference sections, 4,096 rows at a time, and the names section, flushed each
@@ -165,7 +192,7 @@ struct SnapshotWriter {
 
   /// Sets the file's length to the end of the names section.
   func sizeFile() throws(ArbiterError) {
-    guard ftruncate(fd, off_t(max(fileLength, layout[3].offset))) == 0 else {
+    guard ftruncate(fd, off_t(fileLength)) == 0 else {
       throw ArbiterError(.failedPrecondition, "cannot size '\(temporary)': \(String(cString: strerror(errno)))")
     }
   }
@@ -178,9 +205,11 @@ struct SnapshotWriter {
       throw ArbiterError(.failedPrecondition, "cannot map '\(temporary)' to checksum it")
     }
     var sections: [(offset: Int, length: Int, checksum: UInt64)] = []
-    for (i, section) in layout.enumerated() {
-      let length = i == 3 ? namesLength : section.length
-      sections.append((section.offset, length, FastHash.hash(mapped + section.offset, count: length)))
+    var extents = layout
+    extents[3].length = namesLength
+    extents.append((consentsOffset, consentsLength))
+    for section in extents {
+      sections.append((section.offset, section.length, FastHash.hash(mapped + section.offset, count: section.length)))
     }
     munmap(mapped, fileLength)
     let header = SnapshotFormat.encode(

@@ -1,3 +1,4 @@
+import ArbiterAccess
 import Hummingbird
 import Logging
 import NIOCore
@@ -12,6 +13,9 @@ public struct ArbiterRequestContext: RequestContext {
   /// The index in ``HTTPAPI/routes`` of the route its path matches (nil: a page or file), looked
   /// up once by ``RouteMiddleware`` for every middleware after it.
   var route: Int?
+  /// Who is asking, once ``AccessMiddleware`` has checked their credential (nil without one, or
+  /// when credentials are not required); for the audit log.
+  var principal: Principal?
 
   /// A context for a request arriving on a channel.
   public init(source: ApplicationRequestContextSource) {

@@ -72,7 +72,14 @@ extension HTTPAPI {
         value: use.limit)
     }
     let store = engine.customers
-    scraped.gauge("arbiter_store_customers", help: "Customers in the feature store.", value: Double(store.count))
+    scraped.gauge(
+      "arbiter_store_customers", help: "Customers in the feature store.", value: Double(store.customerCount))
+    scraped.gauge(
+      "arbiter_store_consent_records", help: "Consents recorded (per customer, channel and purpose).",
+      value: Double(store.consentRecordCount))
+    scraped.gauge(
+      "arbiter_store_erased_rows", help: "Rows of customers erased on request, wiped and left empty in the store.",
+      value: Double(store.erasedCount))
     scraped.counter(
       "arbiter_store_log_records_total", help: "Updates (profiles and events) written to the store's log.",
       total: store.lastLSN)

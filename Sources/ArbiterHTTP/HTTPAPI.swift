@@ -72,6 +72,8 @@ public struct HTTPAPI: Sendable {
     ("/v1/personalize", "POST", MethodRoles.role(for: Arbiter_V1_DecisionService.Method.Personalize.descriptor)),
     ("/v1/outcomes", "POST", MethodRoles.role(for: Arbiter_V1_DecisionService.Method.RecordOutcomes.descriptor)),
     ("/v1/customers/*/profile", "GET", MethodRoles.role(for: Arbiter_V1_ProfileService.Method.GetProfile.descriptor)),
+    ("/v1/consents", "POST", MethodRoles.role(for: Arbiter_V1_ProfileService.Method.RecordConsents.descriptor)),
+    ("/v1/customers/*", "DELETE", MethodRoles.role(for: Arbiter_V1_AdminService.Method.EraseCustomer.descriptor)),
     ("/v1/status", "GET", MethodRoles.role(for: Arbiter_V1_AdminService.Method.GetStatus.descriptor)),
     ("/health", "GET", nil),
     ("/v1/benchmark/echo", "POST", MethodRoles.role(for: Arbiter_V1_BenchmarkService.Method.Echo.descriptor)),
@@ -194,6 +196,26 @@ public struct HTTPAPI: Sendable {
         message.maxInteractions = n
       }
       return try json(try mapping { () throws(ArbiterError) in try profiles.profile(message) })
+    }
+    router.post("/v1/consents") { request, _ in
+      let message = try await body(Arbiter_V1_RecordConsentsRequest.self, of: request)
+      let answer: Arbiter_V1_RecordConsentsResponse
+      do throws(ArbiterError) { answer = try await profiles.recordConsents(message) } catch { throw HTTPAPIError(error) }
+      return try json(answer)
+    }
+    router.delete("/v1/customers/:customerId") { request, context in
+      let text = context.parameters.get("customerId") ?? ""
+      guard let id = UInt64(text), id > 0 else {
+        throw HTTPAPIError(.invalidArgument, "customerId: '\(text)' is not a customer id (a positive whole number)")
+      }
+      var message = Arbiter_V1_EraseCustomerRequest()
+      message.customerID = id
+      message.reference = request.uri.queryParameters["reference"].map(String.init) ?? ""
+      let answer: Arbiter_V1_EraseCustomerResponse
+      do throws(ArbiterError) { answer = try await admin.erase(message, by: context.principal, door: "http") } catch {
+        throw HTTPAPIError(error)
+      }
+      return try json(answer)
     }
     router.get("/v1/status") { _, _ in try json(admin.status()) }
     router.get("/health") { _, _ in

@@ -125,9 +125,10 @@ struct AccessMiddleware: RouterMiddleware {
     _ request: Request, context: ArbiterRequestContext,
     next: (Request, ArbiterRequestContext) async throws -> Response
   ) async throws -> Response {
+    var context = context
     if authenticator.required, let route = context.route, let role = HTTPAPI.routes[route].role {
       do throws(ArbiterError) {
-        _ = try await authenticator.authorize(
+        context.principal = try await authenticator.authorize(
           authorization: request.headers[.authorization], cookie: request.headers[.cookie], needs: role,
           for: "\(request.method.rawValue) \(request.uri.path)")
       } catch {

@@ -30,7 +30,7 @@ package struct LeanMethodTable: Sendable {
     /// Dispatch worker thread, told who called (for the audit log).
     case offloaded(@Sendable ([UInt8], Principal?) throws(ArbiterError) -> [UInt8])
     /// Asynchronous (waits for durability): on the Swift concurrency pool.
-    case pooled(@Sendable ([UInt8]) async throws -> [UInt8])
+    case pooled(@Sendable ([UInt8], Principal?) async throws -> [UInt8])
   }
 
   /// A method and the role a caller needs for it (nil: open to all).
@@ -106,10 +106,14 @@ package struct LeanMethodTable: Sendable {
       Profiles.GetProfile.descriptor: .inline { bytes, _, _ throws(ArbiterError) in
         try Self.encode(try profiles.profile(try Self.decode(Arbiter_V1_GetProfileRequest.self, bytes)))
       },
-      Profiles.UpsertProfiles.descriptor: .pooled { bytes in
+      Profiles.UpsertProfiles.descriptor: .pooled { bytes, _ in
         let request = try Self.decode(Arbiter_V1_UpsertProfilesRequest.self, bytes)
         let context = Self.context(Profiles.UpsertProfiles.descriptor)
         return try Self.encode(try await profiles.upsertProfiles(request: request, context: context))
+      },
+      Profiles.RecordConsents.descriptor: .pooled { bytes, _ in
+        let request = try Self.decode(Arbiter_V1_RecordConsentsRequest.self, bytes)
+        return try Self.encode(try await profiles.recordConsents(request))
       },
       Admin.GetStatus.descriptor: .offloaded { bytes, _ throws(ArbiterError) in
         _ = try Self.decode(Arbiter_V1_GetStatusRequest.self, bytes)
@@ -121,6 +125,10 @@ package struct LeanMethodTable: Sendable {
           try admin.audited(Admin.Reload.descriptor, target: request.bundlePath, by: principal, door: "lean") {
             () throws(ArbiterError) in try admin.reload(request)
           })
+      },
+      Admin.EraseCustomer.descriptor: .pooled { bytes, principal in
+        let request = try Self.decode(Arbiter_V1_EraseCustomerRequest.self, bytes)
+        return try Self.encode(try await admin.erase(request, by: principal, door: "lean"))
       },
       Admin.SetChallenger.descriptor: .offloaded { bytes, principal throws(ArbiterError) in
         let request = try Self.decode(Arbiter_V1_SetChallengerRequest.self, bytes)

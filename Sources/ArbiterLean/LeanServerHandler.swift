@@ -164,8 +164,9 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       inFlight.insert(stream)
       if inFlightLimit != nil { admittedUnflushed -= 1 }
       let finish = completion(context, stream, header.requestId, deadline, entry.metrics, received, span)
+      let caller = principal
       Task {
-        do { finish(.success(try await handle(bytes))) } catch { finish(.failure(error)) }
+        do { finish(.success(try await handle(bytes, caller))) } catch { finish(.failure(error)) }
       }
     }
   }

@@ -55,7 +55,7 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
       $0.versions = snapshot.engine.versions.proto
       $0.bundlePath = snapshot.bundle.directory ?? ""
       $0.loadedAtMillis = snapshot.loadedAtMillis
-      $0.customers = UInt64(snapshot.engine.customers.count)
+      $0.customers = UInt64(snapshot.engine.customers.customerCount)
       $0.offers = UInt32(snapshot.engine.catalogue.offers.count)
       $0.models = snapshot.engine.catalogue.offers.map { offer in
         .with {

@@ -23,6 +23,7 @@ public enum MethodRoles {
   /// what the server decides with.
   public static let audited: Set<MethodDescriptor> = [
     Arbiter_V1_AdminService.Method.Reload.descriptor, Arbiter_V1_AdminService.Method.SetChallenger.descriptor,
+    Arbiter_V1_AdminService.Method.EraseCustomer.descriptor,
   ]
 
   static let roles: [MethodDescriptor: Role] = [
@@ -35,8 +36,10 @@ public enum MethodRoles {
     Arbiter_V1_ProfileService.Method.GetProfile.descriptor: .profileRead,
     Arbiter_V1_ProfileService.Method.UpsertProfiles.descriptor: .profileWrite,
     Arbiter_V1_ProfileService.Method.IngestEvents.descriptor: .profileWrite,
+    Arbiter_V1_ProfileService.Method.RecordConsents.descriptor: .profileWrite,
     Arbiter_V1_AdminService.Method.GetStatus.descriptor: .admin,
     Arbiter_V1_AdminService.Method.Reload.descriptor: .admin,
     Arbiter_V1_AdminService.Method.SetChallenger.descriptor: .admin,
+    Arbiter_V1_AdminService.Method.EraseCustomer.descriptor: .admin,
   ]
 }

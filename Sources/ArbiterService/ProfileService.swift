@@ -53,13 +53,7 @@ public struct ProfileService: Arbiter_V1_ProfileService.SimpleServiceProtocol {
           $0.attributes.append(Self.attribute(feature, label: profile.label, value: values[index]))
         }
       }
-      $0.consents = Channel.allCases.map { channel in
-        .with {
-          $0.channel = channel.proto
-          let feature = snapshot.bundle.catalogue.consentFeatures[channel.name].flatMap { schema.customerIndex(of: $0) }
-          $0.granted = feature.map { values[$0] == 1 } ?? true
-        }
-      }
+      $0.consents = Self.consents(of: record.id, in: store)
       $0.featureNames = schema.customerFeatures.map(\.name)
       $0.featureValues = values.map(Double.init)
       $0.recentInteractions = live.log.recent(customerId: record.id, limit: limit).map(\.proto)

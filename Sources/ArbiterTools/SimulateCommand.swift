@@ -63,13 +63,14 @@ struct Simulate: ParsableCommand {
     let store = try failing { try FeatureStore(schema: schema, expectedCustomers: customers) }
     let generator = DemoPopulation(seed: population.seed)
     let firstUnseen = max(population.customers, 100_000)
-    _ = try failing {
-      try store.upsert(
-        (0..<customers).map { k in
-          var record = generator.customer(number: firstUnseen + k)
-          record.values = store.derivations.materialized(record.values, nowDays: clock)
-          return record
-        }, logged: false)
+    let records = (0..<customers).map { k in
+      var record = generator.customer(number: firstUnseen + k)
+      record.values = store.derivations.materialized(record.values, nowDays: clock)
+      return record
+    }
+    _ = try failing { try store.upsert(records, logged: false) }
+    try failing {
+      try DemoPopulation.seedConsents(of: records, into: store, schema: schema, nowDays: clock, logged: false)
     }
     return store
   }
@@ -192,10 +193,10 @@ struct Simulation {
     found.removeAll(keepingCapacity: true)
     buffer.withUnsafeBufferPointer { x in
       context.withUnsafeBufferPointer { c in
-        let consent = rules.consents(x, on: channel)
+        let consents = store.consents(row: row)
         for offer in offers
         where rules.check(
-          offer: offer.index, customer: x, context: c, channel: channel, consentGiven: consent, nowDays: clock) == nil
+          offer: offer.index, customer: x, context: c, channel: channel, consents: consents, nowDays: clock) == nil
         {
           found.append(offer.index)
         }

@@ -197,7 +197,7 @@ import Testing
           #expect(
             rules.check(
               offer: index[record.offerId]!, customer: vector, context: context, channel: record.channel,
-              consentGiven: rules.consents(vector, on: record.channel), nowDays: 0) == nil)
+              consents: DemoBankSchema.consents(of: vector, schema: dataset.schema), nowDays: 0) == nil)
         }
       }
     }

@@ -79,7 +79,9 @@ func expectStatus(
       let profile = try await profiles.getProfile(.with { $0.customerID = 100_042 })
       #expect(profile.displayName == "Ana Pereira")
       #expect(profile.featureNames.count == profile.featureValues.count)
-      #expect(profile.consents.count == 7)
+      // Marketing, service and profiling on each of the 7 channels, as the demo seed recorded them.
+      #expect(profile.consents.count == 21)
+      #expect(Set(profile.consents.filter { $0.purpose == .marketing }.map(\.channel)).count == 7)
       let declined = profile.recentInteractions.first { $0.outcome == .decline }
       #expect(declined?.offerID == offer)
       #expect(declined?.declineReason == "too-expensive")

@@ -33,6 +33,11 @@ import Testing
       #expect(response.errors == ["profiles[1] (customer 9000002): 2 feature values, the schema has \(width)"])
       let profile = try await profiles.getProfile(.with { $0.customerID = 9_000_001 })
       #expect(profile.displayName == "Nova Cliente")
+      // A new customer has no consent recorded, so is offered nothing until they give it.
+      let unconsented = try server.live.snapshot.engine.decide(
+        DecisionRequest(customerId: 9_000_001, channel: .web, maxOffers: 50), decisionId: "same")
+      #expect(unconsented.offers.isEmpty)
+      try TestSupport.consentToEverything(server.store, ids: [9_000_001])
       _ = try await Arbiter_V1_DecisionService.Client(wrapping: client).decide(
         .with {
           $0.customerID = 9_000_001; $0.channel = .web; $0.maxOffers = 50

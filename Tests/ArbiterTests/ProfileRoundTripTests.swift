@@ -128,6 +128,7 @@ import Testing
         try Data(csv.utf8).write(to: URL(fileURLWithPath: path))
         let report = try CSVImporter.importFile(path: path, into: server.store, asOfDays: TestSupport.fixedClockDays)
         #expect(report.inserted == 1, "\(report.errors)")
+        try TestSupport.consentToEverything(server.store, ids: [upserted, imported])
         func decide(_ id: UInt64) async throws -> [String: Double] {
           Self.propensities(
             try await decisions.decide(

@@ -2,10 +2,12 @@ import ArbiterAccess
 import ArbiterCore
 import ArbiterDecisioning
 import ArbiterDemoBank
+import ArbiterFeatureStore
 import ArbiterModels
 import ArbiterServer
 import Foundation
 import Logging
+import Testing
 
 /// Paths and shared fixtures for the tests.
 enum TestSupport {
@@ -86,5 +88,24 @@ enum TestSupport {
       try await Task.sleep(for: .milliseconds(10))
     }
     throw TestFailure("the lean protocol did not start listening within 10 s")
+  }
+}
+
+extension TestSupport {
+  /// Records every consent (each channel and purpose) as given for `ids`, as a test whose
+  /// customers are not the demo population's needs before they can be offered anything.
+  static func consentToEverything(_ store: FeatureStore, ids: [UInt64]) throws {
+    let changes = ids.flatMap { id in
+      Channel.allCases.flatMap { channel in
+        ConsentPurpose.allCases.map { purpose in
+          ConsentChange(
+            customerId: id,
+            record: ConsentRecord(
+              channel: channel, purpose: purpose, state: .given, timestampMillis: 0, source: "test"))
+        }
+      }
+    }
+    let result = store.recordConsents(changes)
+    #expect(result.rejected == 0, "\(result.errors)")
   }
 }

@@ -29,7 +29,7 @@ import Testing
       phrases[feature.name] = FeaturePhrase(high: "high \(feature.name)", low: "low \(feature.name)")
     }
     let catalogue = CatalogueDocument(
-      version: "bank-1", currency: "EUR", ageFeature: "age", consentFeatures: [:], featurePhrases: phrases,
+      version: "bank-1", currency: "EUR", ageFeature: "age", featurePhrases: phrases,
       offers: [offer("deposit-lgb"), offer("deposit-xgb")])
     let models = ModelsDocument(
       models: [],
@@ -63,6 +63,7 @@ import Testing
           id: UInt64(i + 1), displayName: "Client \(i + 1)",
           values: (0..<width).map { row[$0].isEmpty ? .nan : Float(row[$0])! })
       })
+    try TestSupport.consentToEverything(store, ids: (1...rows.count).map(UInt64.init))
     let engine = try DecisionEngine(bundle: bundle, customers: store, clock: { 20_000 })
     var checked = 0, phrased = 0
     for (i, row) in rows.enumerated() where !(Float(row[0]) ?? .nan).isNaN && Float(row[0])! >= 18 {
@@ -143,6 +144,7 @@ import Testing
       $0.offset == 0 ? Float(40) : $0.element
     }
     _ = try store.upsert([CustomerRecord(id: 1, displayName: "A", values: values)])
+    try TestSupport.consentToEverything(store, ids: [1])
     let request = DecisionRequest(customerId: 1, channel: .contactCentre, maxOffers: 2)
     let before = try DecisionEngine(bundle: plain, customers: store).decide(request, decisionId: "a").offers.first {
       $0.offerId == "deposit-lgb"

@@ -29,7 +29,8 @@ def phone_customer(server, min_offers=1):
         cid = str(_next_customer[0])
         _next_customer[0] += 1
         profile = server.get(f"/v1/customers/{cid}/profile")
-        consents = {c["channel"]: c.get("granted", False) for c in profile.get("consents", [])}
+        consents = {c["channel"]: c.get("granted", False) for c in profile.get("consents", [])
+                    if c.get("purpose", "CONSENT_PURPOSE_MARKETING") == "CONSENT_PURPOSE_MARKETING"}
         if not consents.get("CHANNEL_CONTACT_CENTRE"):
             continue
         probe = server.post("/v1/decide", {"customerId": cid, "channel": "CHANNEL_CONTACT_CENTRE", "maxOffers": 3})

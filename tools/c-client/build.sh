@@ -10,8 +10,11 @@ out="$root/.build-c"
 if ! command -v protoc-c >/dev/null || [[ ! -f /usr/include/protobuf-c/protobuf-c.h ]] || [[ ! -f /usr/include/openssl/ssl.h ]]; then
   echo "installing libprotobuf-c-dev, protobuf-c-compiler and libssl-dev" >&2
   sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libprotobuf-c-dev protobuf-c-compiler libssl-dev >&2
+  # The test suite builds this, the load generator and the web tests' packages at once: one
+  # apt at a time (flock), each also waiting for dpkg's own lock.
+  $sudo flock /tmp/arbiter-apt.lock apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo flock /tmp/arbiter-apt.lock apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    libprotobuf-c-dev protobuf-c-compiler libssl-dev >&2
 fi
 mkdir -p "$out/gen" "$out/proto/arbiter/v1"
 # protoc-c 1.4 does not know proto3 `optional`; the wire format is the same without it (only a

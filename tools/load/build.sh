@@ -9,8 +9,10 @@ out="$root/.build-c"
 if [[ ! -f /usr/include/nghttp2/nghttp2.h ]]; then
   echo "installing libnghttp2-dev" >&2
   sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libnghttp2-dev >&2
+  # One apt at a time with the other build scripts and the web tests (flock), waiting for dpkg's lock.
+  $sudo flock /tmp/arbiter-apt.lock apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo flock /tmp/arbiter-apt.lock apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    libnghttp2-dev >&2
 fi
 mkdir -p "$out"
 ${CC:-cc} -O2 -g -Wall -Wextra -Werror -std=c11 "$here/arbiter-load.c" -lnghttp2 -lm -o "$out/arbiter-load"

@@ -59,11 +59,25 @@ public enum Arbiter_V1_AdminService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "EraseCustomer" metadata.
+        public enum EraseCustomer: Sendable {
+            /// Request type for "EraseCustomer".
+            public typealias Input = Arbiter_V1_EraseCustomerRequest
+            /// Response type for "EraseCustomer".
+            public typealias Output = Arbiter_V1_EraseCustomerResponse
+            /// Descriptor for "EraseCustomer".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "arbiter.v1.AdminService"),
+                method: "EraseCustomer",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "arbiter.v1.AdminService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             GetStatus.descriptor,
             Reload.descriptor,
-            SetChallenger.descriptor
+            SetChallenger.descriptor,
+            EraseCustomer.descriptor
         ]
     }
 }
@@ -146,6 +160,27 @@ extension Arbiter_V1_AdminService {
             request: GRPCCore.StreamingServerRequest<Arbiter_V1_SetChallengerRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_ChallengerStatus>
+
+        /// Handle the "EraseCustomer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Erases a customer on request (right to erasure): the profile and its consents leave the
+        /// > store, a new snapshot is written and the log segments that held them are deleted, and the
+        /// > interaction log's entries for the customer are made anonymous. Written to the audit log under
+        /// > the erasure's id, not the customer's.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Arbiter_V1_EraseCustomerRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Arbiter_V1_EraseCustomerResponse` messages.
+        func eraseCustomer(
+            request: GRPCCore.StreamingServerRequest<Arbiter_V1_EraseCustomerRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_EraseCustomerResponse>
     }
 
     /// Service protocol for the "arbiter.v1.AdminService" service.
@@ -212,6 +247,27 @@ extension Arbiter_V1_AdminService {
             request: GRPCCore.ServerRequest<Arbiter_V1_SetChallengerRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_ChallengerStatus>
+
+        /// Handle the "EraseCustomer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Erases a customer on request (right to erasure): the profile and its consents leave the
+        /// > store, a new snapshot is written and the log segments that held them are deleted, and the
+        /// > interaction log's entries for the customer are made anonymous. Written to the audit log under
+        /// > the erasure's id, not the customer's.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_EraseCustomerRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Arbiter_V1_EraseCustomerResponse` message.
+        func eraseCustomer(
+            request: GRPCCore.ServerRequest<Arbiter_V1_EraseCustomerRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_EraseCustomerResponse>
     }
 
     /// Simple service protocol for the "arbiter.v1.AdminService" service.
@@ -276,6 +332,27 @@ extension Arbiter_V1_AdminService {
             request: Arbiter_V1_SetChallengerRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Arbiter_V1_ChallengerStatus
+
+        /// Handle the "EraseCustomer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Erases a customer on request (right to erasure): the profile and its consents leave the
+        /// > store, a new snapshot is written and the log segments that held them are deleted, and the
+        /// > interaction log's entries for the customer are made anonymous. Written to the audit log under
+        /// > the erasure's id, not the customer's.
+        ///
+        /// - Parameters:
+        ///   - request: A `Arbiter_V1_EraseCustomerRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Arbiter_V1_EraseCustomerResponse` to respond with.
+        func eraseCustomer(
+            request: Arbiter_V1_EraseCustomerRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Arbiter_V1_EraseCustomerResponse
     }
 }
 
@@ -311,6 +388,17 @@ extension Arbiter_V1_AdminService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_ChallengerStatus>(),
             handler: { request, context in
                 try await self.setChallenger(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Arbiter_V1_AdminService.Method.EraseCustomer.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_EraseCustomerRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_EraseCustomerResponse>(),
+            handler: { request, context in
+                try await self.eraseCustomer(
                     request: request,
                     context: context
                 )
@@ -354,6 +442,17 @@ extension Arbiter_V1_AdminService.ServiceProtocol {
         )
         return GRPCCore.StreamingServerResponse(single: response)
     }
+
+    public func eraseCustomer(
+        request: GRPCCore.StreamingServerRequest<Arbiter_V1_EraseCustomerRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_EraseCustomerResponse> {
+        let response = try await self.eraseCustomer(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -391,6 +490,19 @@ extension Arbiter_V1_AdminService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_ChallengerStatus> {
         return GRPCCore.ServerResponse<Arbiter_V1_ChallengerStatus>(
             message: try await self.setChallenger(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func eraseCustomer(
+        request: GRPCCore.ServerRequest<Arbiter_V1_EraseCustomerRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_EraseCustomerResponse> {
+        return GRPCCore.ServerResponse<Arbiter_V1_EraseCustomerResponse>(
+            message: try await self.eraseCustomer(
                 request: request.message,
                 context: context
             ),
@@ -478,6 +590,32 @@ extension Arbiter_V1_AdminService {
             deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_ChallengerStatus>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_ChallengerStatus>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "EraseCustomer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Erases a customer on request (right to erasure): the profile and its consents leave the
+        /// > store, a new snapshot is written and the log segments that held them are deleted, and the
+        /// > interaction log's entries for the customer are made anonymous. Written to the audit log under
+        /// > the erasure's id, not the customer's.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_EraseCustomerRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_EraseCustomerRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_EraseCustomerResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func eraseCustomer<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_EraseCustomerRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_EraseCustomerRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_EraseCustomerResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_EraseCustomerResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -601,6 +739,43 @@ extension Arbiter_V1_AdminService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "EraseCustomer" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Erases a customer on request (right to erasure): the profile and its consents leave the
+        /// > store, a new snapshot is written and the log segments that held them are deleted, and the
+        /// > interaction log's entries for the customer are made anonymous. Written to the audit log under
+        /// > the erasure's id, not the customer's.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_EraseCustomerRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_EraseCustomerRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_EraseCustomerResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func eraseCustomer<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_EraseCustomerRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_EraseCustomerRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_EraseCustomerResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_EraseCustomerResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Arbiter_V1_AdminService.Method.EraseCustomer.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -688,6 +863,38 @@ extension Arbiter_V1_AdminService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_SetChallengerRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_ChallengerStatus>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EraseCustomer" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Erases a customer on request (right to erasure): the profile and its consents leave the
+    /// > store, a new snapshot is written and the log segments that held them are deleted, and the
+    /// > interaction log's entries for the customer are made anonymous. Written to the audit log under
+    /// > the erasure's id, not the customer's.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Arbiter_V1_EraseCustomerRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func eraseCustomer<Result>(
+        request: GRPCCore.ClientRequest<Arbiter_V1_EraseCustomerRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_EraseCustomerResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.eraseCustomer(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_EraseCustomerRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_EraseCustomerResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -789,6 +996,42 @@ extension Arbiter_V1_AdminService.ClientProtocol {
             metadata: metadata
         )
         return try await self.setChallenger(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "EraseCustomer" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Erases a customer on request (right to erasure): the profile and its consents leave the
+    /// > store, a new snapshot is written and the log segments that held them are deleted, and the
+    /// > interaction log's entries for the customer are made anonymous. Written to the audit log under
+    /// > the erasure's id, not the customer's.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func eraseCustomer<Result>(
+        _ message: Arbiter_V1_EraseCustomerRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_EraseCustomerResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Arbiter_V1_EraseCustomerRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.eraseCustomer(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -204,6 +204,47 @@ public nonisolated struct Arbiter_V1_ReloadResponse: Sendable {
   fileprivate var _current: Arbiter_V1_VersionInfo? = nil
 }
 
+public nonisolated struct Arbiter_V1_EraseCustomerRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var customerID: UInt64 = 0
+
+  /// The requester's own reference for the request (e.g. a case number), kept in the audit log;
+  /// at most 128 characters, no control characters.
+  public var reference: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Arbiter_V1_EraseCustomerResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The erasure's id, as the audit log names it.
+  public var erasureID: String = String()
+
+  /// Whether the store held a profile for the customer.
+  public var profileRemoved: Bool = false
+
+  /// Consents removed with the profile.
+  public var consentsRemoved: UInt32 = 0
+
+  /// Lines of the interaction log made anonymous (decisions and outcomes).
+  public var logLinesAnonymised: UInt64 = 0
+
+  /// Entries removed from the in-memory history (contact policy, outcome validation).
+  public var historyEntriesRemoved: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "arbiter.v1"
@@ -553,6 +594,91 @@ nonisolated extension Arbiter_V1_ReloadResponse: SwiftProtobuf.Message, SwiftPro
     if lhs._previous != rhs._previous {return false}
     if lhs._current != rhs._current {return false}
     if lhs.changed != rhs.changed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_EraseCustomerRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EraseCustomerRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}customer_id\0\u{1}reference\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.customerID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reference) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.customerID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.customerID, fieldNumber: 1)
+    }
+    if !self.reference.isEmpty {
+      try visitor.visitSingularStringField(value: self.reference, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_EraseCustomerRequest, rhs: Arbiter_V1_EraseCustomerRequest) -> Bool {
+    if lhs.customerID != rhs.customerID {return false}
+    if lhs.reference != rhs.reference {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_EraseCustomerResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EraseCustomerResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}erasure_id\0\u{3}profile_removed\0\u{3}consents_removed\0\u{3}log_lines_anonymised\0\u{3}history_entries_removed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.erasureID) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.profileRemoved) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.consentsRemoved) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.logLinesAnonymised) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.historyEntriesRemoved) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.erasureID.isEmpty {
+      try visitor.visitSingularStringField(value: self.erasureID, fieldNumber: 1)
+    }
+    if self.profileRemoved != false {
+      try visitor.visitSingularBoolField(value: self.profileRemoved, fieldNumber: 2)
+    }
+    if self.consentsRemoved != 0 {
+      try visitor.visitSingularUInt32Field(value: self.consentsRemoved, fieldNumber: 3)
+    }
+    if self.logLinesAnonymised != 0 {
+      try visitor.visitSingularUInt64Field(value: self.logLinesAnonymised, fieldNumber: 4)
+    }
+    if self.historyEntriesRemoved != 0 {
+      try visitor.visitSingularUInt32Field(value: self.historyEntriesRemoved, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_EraseCustomerResponse, rhs: Arbiter_V1_EraseCustomerResponse) -> Bool {
+    if lhs.erasureID != rhs.erasureID {return false}
+    if lhs.profileRemoved != rhs.profileRemoved {return false}
+    if lhs.consentsRemoved != rhs.consentsRemoved {return false}
+    if lhs.logLinesAnonymised != rhs.logLinesAnonymised {return false}
+    if lhs.historyEntriesRemoved != rhs.historyEntriesRemoved {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

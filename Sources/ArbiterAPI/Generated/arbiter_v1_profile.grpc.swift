@@ -59,11 +59,25 @@ public enum Arbiter_V1_ProfileService: Sendable {
                 type: .bidirectionalStreaming
             )
         }
+        /// Namespace for "RecordConsents" metadata.
+        public enum RecordConsents: Sendable {
+            /// Request type for "RecordConsents".
+            public typealias Input = Arbiter_V1_RecordConsentsRequest
+            /// Response type for "RecordConsents".
+            public typealias Output = Arbiter_V1_RecordConsentsResponse
+            /// Descriptor for "RecordConsents".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "arbiter.v1.ProfileService"),
+                method: "RecordConsents",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "arbiter.v1.ProfileService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             GetProfile.descriptor,
             UpsertProfiles.descriptor,
-            IngestEvents.descriptor
+            IngestEvents.descriptor,
+            RecordConsents.descriptor
         ]
     }
 }
@@ -145,6 +159,26 @@ extension Arbiter_V1_ProfileService {
             request: GRPCCore.StreamingServerRequest<Arbiter_V1_EventBatch>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_IngestAck>
+
+        /// Handle the "RecordConsents" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records consents given or withdrawn, per customer, channel and purpose, with when and where
+        /// > they were given (its source). Each change is durable before the answer; the next decision
+        /// > obeys it. A channel and purpose with no recorded consent is not consented.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Arbiter_V1_RecordConsentsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Arbiter_V1_RecordConsentsResponse` messages.
+        func recordConsents(
+            request: GRPCCore.StreamingServerRequest<Arbiter_V1_RecordConsentsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_RecordConsentsResponse>
     }
 
     /// Service protocol for the "arbiter.v1.ProfileService" service.
@@ -210,6 +244,26 @@ extension Arbiter_V1_ProfileService {
             request: GRPCCore.StreamingServerRequest<Arbiter_V1_EventBatch>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_IngestAck>
+
+        /// Handle the "RecordConsents" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records consents given or withdrawn, per customer, channel and purpose, with when and where
+        /// > they were given (its source). Each change is durable before the answer; the next decision
+        /// > obeys it. A channel and purpose with no recorded consent is not consented.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_RecordConsentsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Arbiter_V1_RecordConsentsResponse` message.
+        func recordConsents(
+            request: GRPCCore.ServerRequest<Arbiter_V1_RecordConsentsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_RecordConsentsResponse>
     }
 
     /// Simple service protocol for the "arbiter.v1.ProfileService" service.
@@ -274,6 +328,26 @@ extension Arbiter_V1_ProfileService {
             response: GRPCCore.RPCWriter<Arbiter_V1_IngestAck>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "RecordConsents" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records consents given or withdrawn, per customer, channel and purpose, with when and where
+        /// > they were given (its source). Each change is durable before the answer; the next decision
+        /// > obeys it. A channel and purpose with no recorded consent is not consented.
+        ///
+        /// - Parameters:
+        ///   - request: A `Arbiter_V1_RecordConsentsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Arbiter_V1_RecordConsentsResponse` to respond with.
+        func recordConsents(
+            request: Arbiter_V1_RecordConsentsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Arbiter_V1_RecordConsentsResponse
     }
 }
 
@@ -314,6 +388,17 @@ extension Arbiter_V1_ProfileService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Arbiter_V1_ProfileService.Method.RecordConsents.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_RecordConsentsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_RecordConsentsResponse>(),
+            handler: { request, context in
+                try await self.recordConsents(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -336,6 +421,17 @@ extension Arbiter_V1_ProfileService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_UpsertProfilesResponse> {
         let response = try await self.upsertProfiles(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func recordConsents(
+        request: GRPCCore.StreamingServerRequest<Arbiter_V1_RecordConsentsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_RecordConsentsResponse> {
+        let response = try await self.recordConsents(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -386,6 +482,19 @@ extension Arbiter_V1_ProfileService.SimpleServiceProtocol {
                 )
                 return [:]
             }
+        )
+    }
+
+    public func recordConsents(
+        request: GRPCCore.ServerRequest<Arbiter_V1_RecordConsentsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_RecordConsentsResponse> {
+        return GRPCCore.ServerResponse<Arbiter_V1_RecordConsentsResponse>(
+            message: try await self.recordConsents(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
         )
     }
 }
@@ -468,6 +577,31 @@ extension Arbiter_V1_ProfileService {
             deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_IngestAck>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Arbiter_V1_IngestAck>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RecordConsents" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records consents given or withdrawn, per customer, channel and purpose, with when and where
+        /// > they were given (its source). Each change is durable before the answer; the next decision
+        /// > obeys it. A channel and purpose with no recorded consent is not consented.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_RecordConsentsRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_RecordConsentsRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_RecordConsentsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func recordConsents<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_RecordConsentsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_RecordConsentsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_RecordConsentsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_RecordConsentsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -588,6 +722,42 @@ extension Arbiter_V1_ProfileService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "RecordConsents" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Records consents given or withdrawn, per customer, channel and purpose, with when and where
+        /// > they were given (its source). Each change is durable before the answer; the next decision
+        /// > obeys it. A channel and purpose with no recorded consent is not consented.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_RecordConsentsRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_RecordConsentsRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_RecordConsentsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func recordConsents<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_RecordConsentsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_RecordConsentsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_RecordConsentsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_RecordConsentsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Arbiter_V1_ProfileService.Method.RecordConsents.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -672,6 +842,37 @@ extension Arbiter_V1_ProfileService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_EventBatch>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_IngestAck>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RecordConsents" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Records consents given or withdrawn, per customer, channel and purpose, with when and where
+    /// > they were given (its source). Each change is durable before the answer; the next decision
+    /// > obeys it. A channel and purpose with no recorded consent is not consented.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Arbiter_V1_RecordConsentsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func recordConsents<Result>(
+        request: GRPCCore.ClientRequest<Arbiter_V1_RecordConsentsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_RecordConsentsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.recordConsents(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_RecordConsentsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_RecordConsentsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -771,6 +972,41 @@ extension Arbiter_V1_ProfileService.ClientProtocol {
             producer: producer
         )
         return try await self.ingestEvents(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RecordConsents" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Records consents given or withdrawn, per customer, channel and purpose, with when and where
+    /// > they were given (its source). Each change is durable before the answer; the next decision
+    /// > obeys it. A channel and purpose with no recorded consent is not consented.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func recordConsents<Result>(
+        _ message: Arbiter_V1_RecordConsentsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_RecordConsentsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Arbiter_V1_RecordConsentsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.recordConsents(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -20,6 +20,96 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// What a customer's consent is for. Offers are made for a purpose (marketing unless the
+/// catalogue says service); profiling covers using the customer's data to choose among them.
+public nonisolated enum Arbiter_V1_ConsentPurpose: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// Offers of products and services (the catalogue's marketing offers).
+  case marketing // = 1
+
+  /// Service messages about what the customer already has (the catalogue's service offers).
+  case service // = 2
+
+  /// Choosing by the customer's profile: without it a decision sees no stored feature.
+  case profiling // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .marketing
+    case 2: self = .service
+    case 3: self = .profiling
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .marketing: return 1
+    case .service: return 2
+    case .profiling: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Arbiter_V1_ConsentPurpose] = [
+    .unspecified,
+    .marketing,
+    .service,
+    .profiling,
+  ]
+
+}
+
+public nonisolated enum Arbiter_V1_ConsentState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+
+  /// No consent recorded: not consented.
+  case unspecified // = 0
+  case given // = 1
+  case withdrawn // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .given
+    case 2: self = .withdrawn
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .given: return 1
+    case .withdrawn: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Arbiter_V1_ConsentState] = [
+    .unspecified,
+    .given,
+    .withdrawn,
+  ]
+
+}
+
 public nonisolated enum Arbiter_V1_EventKind: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0
@@ -131,6 +221,7 @@ public nonisolated struct Arbiter_V1_GetProfileRequest: Sendable {
   public init() {}
 }
 
+/// A customer's consent for one channel and purpose, as last recorded.
 public nonisolated struct Arbiter_V1_Consent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -138,7 +229,77 @@ public nonisolated struct Arbiter_V1_Consent: Sendable {
 
   public var channel: Arbiter_V1_Channel = .unspecified
 
+  /// Whether the consent is given now (state is CONSENT_STATE_GIVEN).
   public var granted: Bool = false
+
+  public var purpose: Arbiter_V1_ConsentPurpose = .unspecified
+
+  public var state: Arbiter_V1_ConsentState = .unspecified
+
+  /// When it was given or withdrawn, in milliseconds since the Unix epoch.
+  public var timestampMillis: Int64 = 0
+
+  /// Where it was given or withdrawn, e.g. "web-preferences", "contact-centre", "csv:crm-2026-12.csv".
+  public var source: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One consent given or withdrawn.
+public nonisolated struct Arbiter_V1_ConsentChange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var customerID: UInt64 = 0
+
+  public var channel: Arbiter_V1_Channel = .unspecified
+
+  public var purpose: Arbiter_V1_ConsentPurpose = .unspecified
+
+  /// CONSENT_STATE_GIVEN or CONSENT_STATE_WITHDRAWN.
+  public var state: Arbiter_V1_ConsentState = .unspecified
+
+  /// When it was given or withdrawn, in milliseconds since the Unix epoch; 0 means now. A change
+  /// older than the one recorded for the same channel and purpose is refused.
+  public var timestampMillis: Int64 = 0
+
+  /// Where it was given or withdrawn (1 to 64 characters, no control characters).
+  public var source: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Arbiter_V1_RecordConsentsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var changes: [Arbiter_V1_ConsentChange] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Arbiter_V1_RecordConsentsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Changes recorded (durable).
+  public var recorded: UInt32 = 0
+
+  /// Changes refused by the store (an unknown customer, a time older than the consent recorded
+  /// for the channel and purpose), with the first few reasons naming the change's position. A
+  /// change malformed on the wire refuses the whole request with INVALID_ARGUMENT instead.
+  public var rejected: UInt32 = 0
+
+  public var errors: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -224,6 +385,8 @@ public nonisolated struct Arbiter_V1_CustomerProfile: Sendable {
   /// The products the customer holds: the schema's holding features that are set.
   public var products: [Arbiter_V1_HeldProduct] = []
 
+  /// Every consent recorded for the customer (channel and purpose), and, for each channel without
+  /// a recorded marketing consent, one marked CONSENT_STATE_UNSPECIFIED (not consented).
   public var consents: [Arbiter_V1_Consent] = []
 
   /// All feature values in the order of `feature_names` (packed).
@@ -365,6 +528,14 @@ public nonisolated struct Arbiter_V1_IngestAck: Sendable {
 
 fileprivate nonisolated let _protobuf_package = "arbiter.v1"
 
+nonisolated extension Arbiter_V1_ConsentPurpose: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CONSENT_PURPOSE_UNSPECIFIED\0\u{1}CONSENT_PURPOSE_MARKETING\0\u{1}CONSENT_PURPOSE_SERVICE\0\u{1}CONSENT_PURPOSE_PROFILING\0")
+}
+
+nonisolated extension Arbiter_V1_ConsentState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CONSENT_STATE_UNSPECIFIED\0\u{1}CONSENT_STATE_GIVEN\0\u{1}CONSENT_STATE_WITHDRAWN\0")
+}
+
 nonisolated extension Arbiter_V1_EventKind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EVENT_KIND_UNSPECIFIED\0\u{1}EVENT_KIND_TRANSACTION\0\u{1}EVENT_KIND_PAGE_VIEW\0\u{1}EVENT_KIND_CALL\0\u{1}EVENT_KIND_TRANSFER\0")
 }
@@ -410,7 +581,7 @@ nonisolated extension Arbiter_V1_GetProfileRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Arbiter_V1_Consent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Consent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}channel\0\u{1}granted\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}channel\0\u{1}granted\0\u{1}purpose\0\u{1}state\0\u{3}timestamp_millis\0\u{1}source\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -420,6 +591,10 @@ nonisolated extension Arbiter_V1_Consent: SwiftProtobuf.Message, SwiftProtobuf._
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.channel) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.granted) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.purpose) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.timestampMillis) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.source) }()
       default: break
       }
     }
@@ -432,12 +607,153 @@ nonisolated extension Arbiter_V1_Consent: SwiftProtobuf.Message, SwiftProtobuf._
     if self.granted != false {
       try visitor.visitSingularBoolField(value: self.granted, fieldNumber: 2)
     }
+    if self.purpose != .unspecified {
+      try visitor.visitSingularEnumField(value: self.purpose, fieldNumber: 3)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 4)
+    }
+    if self.timestampMillis != 0 {
+      try visitor.visitSingularInt64Field(value: self.timestampMillis, fieldNumber: 5)
+    }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Arbiter_V1_Consent, rhs: Arbiter_V1_Consent) -> Bool {
     if lhs.channel != rhs.channel {return false}
     if lhs.granted != rhs.granted {return false}
+    if lhs.purpose != rhs.purpose {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.timestampMillis != rhs.timestampMillis {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_ConsentChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ConsentChange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}customer_id\0\u{1}channel\0\u{1}purpose\0\u{1}state\0\u{3}timestamp_millis\0\u{1}source\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.customerID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.channel) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.purpose) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.timestampMillis) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.customerID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.customerID, fieldNumber: 1)
+    }
+    if self.channel != .unspecified {
+      try visitor.visitSingularEnumField(value: self.channel, fieldNumber: 2)
+    }
+    if self.purpose != .unspecified {
+      try visitor.visitSingularEnumField(value: self.purpose, fieldNumber: 3)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 4)
+    }
+    if self.timestampMillis != 0 {
+      try visitor.visitSingularInt64Field(value: self.timestampMillis, fieldNumber: 5)
+    }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_ConsentChange, rhs: Arbiter_V1_ConsentChange) -> Bool {
+    if lhs.customerID != rhs.customerID {return false}
+    if lhs.channel != rhs.channel {return false}
+    if lhs.purpose != rhs.purpose {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.timestampMillis != rhs.timestampMillis {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_RecordConsentsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordConsentsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}changes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.changes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.changes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.changes, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_RecordConsentsRequest, rhs: Arbiter_V1_RecordConsentsRequest) -> Bool {
+    if lhs.changes != rhs.changes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_RecordConsentsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordConsentsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}recorded\0\u{1}rejected\0\u{1}errors\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.recorded) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.rejected) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.errors) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.recorded != 0 {
+      try visitor.visitSingularUInt32Field(value: self.recorded, fieldNumber: 1)
+    }
+    if self.rejected != 0 {
+      try visitor.visitSingularUInt32Field(value: self.rejected, fieldNumber: 2)
+    }
+    if !self.errors.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.errors, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_RecordConsentsResponse, rhs: Arbiter_V1_RecordConsentsResponse) -> Bool {
+    if lhs.recorded != rhs.recorded {return false}
+    if lhs.rejected != rhs.rejected {return false}
+    if lhs.errors != rhs.errors {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -655,10 +655,10 @@
     const consents = el(
       "ul",
       { class: "consents", "aria-label": "Marketing consent per channel" },
-      (profile.consents || []).map((c) =>
+      (profile.consents || []).filter((c) => (c.purpose || "CONSENT_PURPOSE_MARKETING") === "CONSENT_PURPOSE_MARKETING").map((c) =>
         el(
           "li",
-          { class: c.granted ? "yes" : "no", dataset: { channel: c.channel } },
+          { class: c.granted ? "yes" : "no", dataset: { channel: c.channel }, title: consentTitle(c) },
           el("span", { class: "tick", "aria-hidden": "true" }, c.granted ? "✓" : "✕"),
           " ",
           CHANNELS[c.channel] || c.channel,
@@ -903,6 +903,14 @@
     branch: "no permission for marketing in branch", atm: "no permission for marketing at ATMs",
   };
 
+  // "Given 3 Dec 2026 (web-form)", "Withdrawn …", or "Never recorded": where a consent stands.
+  function consentTitle(c) {
+    const state = c.state === "CONSENT_STATE_GIVEN" ? "Given" : c.state === "CONSENT_STATE_WITHDRAWN" ? "Withdrawn" : "";
+    if (!state) return "Never recorded: no permission";
+    const when = c.timestampMillis ? new Date(Number(c.timestampMillis)).toLocaleDateString("en-GB", { day: "numeric", month: "short", year: "numeric" }) : "";
+    return `${state} ${when}${c.source ? ` (${c.source})` : ""}`.replace(/ +/g, " ");
+  }
+
   function daysAgoText(millis) {
     const days = Math.floor(Math.max(0, Date.now() - Number(millis)) / 86400000);
     return days === 0 ? "today" : days === 1 ? "yesterday" : `${days} days ago`;
@@ -923,7 +931,7 @@
         return /card|wallet/.test(product || "") ? "already has this card" : "already has this product";
       }
       case "NO_CONSENT":
-        m = detail.match(/for (\S+)$/);
+        m = detail.match(/for (\S+)( withdrawn)?$/);
         return (m && NO_CONSENT[m[1]]) || "no permission to contact them about offers this way";
       case "CHANNEL_NOT_ALLOWED":
         m = detail.match(/through (\S+)$/);
