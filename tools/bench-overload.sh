@@ -7,22 +7,28 @@
 # ratio and the share shed. The server runs on one core and the load generator on the other
 # (taskset), so that the generator can offer three times what the server takes (sharing both
 # cores, as tools/bench-transports.sh does, the generator itself tops out below 3x). 1,000,000 demo
-# customers, 50 offers, credentials on.
-# Usage: tools/bench-overload.sh [seconds] [doors] [max-in-flight]   (doors: "lean grpc http")
+# customers, 50 offers (or the number given: more offers make each decision dearer, so that three
+# times the server's capacity stays within what the generator can send on its core), credentials
+# on; the lean door also sheds what waited past its max-queue-delay behind its read burst (10ms by
+# default, or the one given; off never).
+# Usage: tools/bench-overload.sh [seconds] [doors] [max-in-flight] [lean max-queue-delay] [offers]
+#   (doors: "lean grpc http")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
 doors=${2:-lean grpc http}
 bound=${3:-256}
+queue_delay=${4:-10ms}
+offers=${5:-50}
 swift build -c release >/dev/null
 bin=$(swift build -c release --show-bin-path)
 load=$(tools/load/build.sh)
 work=.build-bench/overload
 rm -rf "$work" && mkdir -p "$work"
-"$bin/arbiter-tools" widen --from models/demo --offers 50 --out "$work/demo50" >/dev/null
+"$bin/arbiter-tools" widen --from models/demo --offers "$offers" --out "$work/demo50" >/dev/null
 cat >"$work/arbiter.yaml" <<YAML
 grpc: {max-in-flight: $bound}
-lean: {max-in-flight: $bound}
+lean: {max-in-flight: $bound, max-queue-delay: $queue_delay}
 http: {max-in-flight: $bound}
 YAML
 serve() {
@@ -51,7 +57,7 @@ restart
 # still prints its line; the script goes on.
 run() { taskset -c 0 "$load" --server-pid "$server" --duration "$seconds" --warmup 2 --token-file "$work/admin-token" "$@" || true; }
 p99() { sed -E 's/.*p99 ([0-9.]+) ms.*/\1/' <<<"$1"; }
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), server on 1 core and load on the other, 1,000,000 customers, 50 offers, max-in-flight $bound, $(git rev-parse --short HEAD)"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), server on 1 core and load on the other, 1,000,000 customers, $offers offers, max-in-flight $bound, lean max-queue-delay $queue_delay, $(git rev-parse --short HEAD)"
 for door in $doors; do
   case $door in
   lean) args=(--transport lean --port 50082 --connections 4) ;;

@@ -31,9 +31,12 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
   /// flushed (their answers are then on their way).
   private var admittedUnflushed = 0
   private var inFlight = Set<UInt32>()
-  /// When the current read burst began: a frame's timeout counts from when the server read it,
-  /// so a frame that waited behind others of its burst has used that wait.
+  /// When the current read burst began (when the event loop's pass over its ready connections
+  /// did, ``ReadCycleClock``): a frame's timeout and its wait at the door count from then, so a
+  /// frame that waited behind others, of its own connection or another, has used that wait.
   private var burstStarted: UInt64?
+  /// The clock of this connection's event loop, set when the handler is added.
+  private var cycleClock: ReadCycleClock?
   /// Who the connection's hello named (nil: no hello yet, or a refused one).
   var principal: Principal?
   /// Frames read while the hello's token is verified off the event loop, handled in order once
@@ -53,6 +56,10 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
     self.logger = logger
   }
 
+  package func handlerAdded(context: ChannelHandlerContext) {
+    cycleClock = ReadCycleClock.of(context.eventLoop)
+  }
+
   package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     let frame = unwrapInboundIn(data)
     if heldWhileVerifying != nil {
@@ -64,7 +71,7 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
 
   func handle(_ frame: LeanFrame, _ context: ChannelHandlerContext) {
     var frame = frame
-    let received = burstStarted ?? DispatchTime.now().uptimeNanoseconds
+    let received = burstStarted ?? cycleClock?.passStarted() ?? DispatchTime.now().uptimeNanoseconds
     burstStarted = received
     if frame.kind == .hello {
       hello(frame, context)
@@ -86,10 +93,13 @@ package final class LeanServerHandler: ChannelInboundHandler, @unchecked Sendabl
       return
     }
     let stream = frame.stream
-    // Past the door's bound, shed at once: answered before any other work.
+    // Past the door's bound, or behind by more than it lets a request wait (it waited behind its
+    // read burst), shed at once: answered before any other work.
     if let inFlightLimit {
-      guard inFlightLimit.admit() else {
-        respond(context, stream, .resourceExhausted, inFlightLimit.refusalMessage, header.requestId, [])
+      let waited = DispatchTime.now().uptimeNanoseconds &- received
+      guard inFlightLimit.admit(waitedNanos: waited) else {
+        let message = waited > inFlightLimit.maxQueueNanos ? inFlightLimit.delayRefusalMessage : inFlightLimit.refusalMessage
+        respond(context, stream, .resourceExhausted, message, header.requestId, [])
         methods[header.method]?.metrics?.record(
           code: Status.Code.resourceExhausted.rawValue, nanoseconds: DispatchTime.now().uptimeNanoseconds &- received)
         return

@@ -13,13 +13,37 @@ public final class InFlightLimit: Sendable {
   public let door: String
   /// The most requests in flight at once.
   public let limit: Int
+  /// The longest a request may have waited at the door before it is admitted, in nanoseconds
+  /// (`UInt64.max`: no limit).
+  public let maxQueueNanos: UInt64
+  /// What a request shed for its wait is told.
+  public let delayRefusalMessage: String
   private let inFlight = Atomic<Int>(0)
   private let shedCount = Atomic<UInt64>(0)
 
-  /// A limit for `door` allowing `limit` requests in flight.
-  public init(door: String, limit: Int) {
+  /// A limit for `door` allowing `limit` requests in flight, and (when `maxQueueDelay` is given)
+  /// none that waited longer than it before its turn.
+  public init(door: String, limit: Int, maxQueueDelay: Duration? = nil) {
     self.door = door
     self.limit = limit
+    if let maxQueueDelay {
+      let (seconds, attoseconds) = maxQueueDelay.components
+      maxQueueNanos = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    } else {
+      maxQueueNanos = .max
+    }
+    let millis = (Double(maxQueueNanos == .max ? 0 : maxQueueNanos) / 1e3).rounded() / 1e3
+    delayRefusalMessage = "the \(door) door is behind: this request waited past its limit of \(millis) ms; try again later"
+  }
+
+  /// Takes a place for a request that waited `waitedNanos` at the door; false (counted as shed)
+  /// when it waited too long (``delayRefusalMessage``) or all places are taken (``refusalMessage``).
+  public func admit(waitedNanos: UInt64) -> Bool {
+    if waitedNanos > maxQueueNanos {
+      shedCount.add(1, ordering: .relaxed)
+      return false
+    }
+    return admit()
   }
 
   /// Takes a place for a request; false (counted as shed) when all are taken.

@@ -16,6 +16,7 @@ extension ArbiterConfiguration {
   /// #   max-connections: auto                        # each door: a number, or a third of the descriptors
   /// #   idle-timeout: 5m                             # each door: closes a connection silent this long; off
   /// #   max-in-flight: 256                           # each door: requests worked on at once; more are shed
+/// #   max-queue-delay: 10ms                        # lean: shed what waited this long in its read burst; off
   /// bundle: {path: models/demo, watch-interval: 5s}  # watch-interval: off never looks
   /// #   model-roots: [models]                        # where Reload and SetChallenger may load from
   /// store:
@@ -149,10 +150,12 @@ struct ConfigurationFileReader {
 
   private func readLean(_ node: Node, into lean: inout ArbiterConfiguration.Lean) throws(ArbiterError) {
     for (name, value) in try entries(
-      node, "lean", known: ["port", "max-frame-size", "max-connections", "idle-timeout", "max-in-flight"])
+      node, "lean",
+      known: ["port", "max-frame-size", "max-connections", "idle-timeout", "max-in-flight", "max-queue-delay"])
     {
       switch name {
       case "port": lean.port = value.string == "off" ? nil : try port(value, "lean.port")
+      case "max-queue-delay": lean.maxQueueDelay = try interval(value, "lean.max-queue-delay")
       case "max-frame-size": lean.maxFrameSize = try integer(value, "lean.max-frame-size", atLeast: 1_024)
       default: try readConnections(name, value, "lean", into: &lean.connections)
       }

@@ -83,7 +83,9 @@ public final class ArbiterServer: Service, Sendable {
       ],
       inFlight: [
         InFlightLimit(door: "grpc", limit: configuration.grpc.connections.maxInFlight),
-        InFlightLimit(door: "lean", limit: configuration.lean.connections.maxInFlight),
+        InFlightLimit(
+          door: "lean", limit: configuration.lean.connections.maxInFlight,
+          maxQueueDelay: configuration.lean.maxQueueDelay),
         InFlightLimit(door: "http", limit: configuration.http.connections.maxInFlight),
       ])
     if !access.required {

