@@ -5,7 +5,8 @@
 /// How many connections a door keeps open at once, how long one may stay silent before it is
 /// closed (a client that connects and sends nothing, or stops half-way through a request, would
 /// otherwise hold its descriptor for ever), and how many requests it works on at once (past
-/// that, a request is shed: answered RESOURCE_EXHAUSTED at once instead of queueing).
+/// that, or once it has waited too long, a request is shed: answered RESOURCE_EXHAUSTED at once
+/// instead of queueing).
 public struct ConnectionPolicy: Sendable, Equatable {
   /// The most connections open at once; nil: ``defaultMaxConnections(descriptors:)``.
   public var maxConnections: Int?
@@ -15,6 +16,15 @@ public struct ConnectionPolicy: Sendable, Equatable {
   /// answered. Streams a client keeps open (events, agents' screens, health watches,
   /// reflection) are not counted.
   public var maxInFlight: Int
+  /// On the doors answered on their event loops (lean, and HTTP's Decide): how long a request
+  /// may have waited since its event loop's pass over the ready connections began before it is
+  /// shed at once; nil never sheds by time. Under overload the queue is in the sockets, or in
+  /// the clients waiting for a free connection, where no count sees it: shedding what waited too
+  /// long keeps each pass short, so that what is admitted is answered in time.
+  public var maxQueueDelay: Duration?
+
+  /// The default ``maxQueueDelay``: 10 ms, far beyond a decision's pass in normal running.
+  public static let defaultMaxQueueDelay: Duration = .milliseconds(10)
 
   /// The default bound on requests in flight (256): deep enough for a load balancer's pipelined
   /// bursts, shallow enough that an admitted decision waits at most a few milliseconds behind it.
@@ -22,11 +32,14 @@ public struct ConnectionPolicy: Sendable, Equatable {
 
   /// A policy; by default a share of the descriptors, 5 minutes of silence and
   /// ``defaultMaxInFlight`` requests in flight.
-  public init(maxConnections: Int? = nil, idleTimeout: Duration? = .seconds(300), maxInFlight: Int = defaultMaxInFlight)
-  {
+  public init(
+    maxConnections: Int? = nil, idleTimeout: Duration? = .seconds(300), maxInFlight: Int = defaultMaxInFlight,
+    maxQueueDelay: Duration? = defaultMaxQueueDelay
+  ) {
     self.maxConnections = maxConnections
     self.idleTimeout = idleTimeout
     self.maxInFlight = maxInFlight
+    self.maxQueueDelay = maxQueueDelay
   }
 
   /// Descriptors kept for everything but the doors' connections: the store's files, the logs,

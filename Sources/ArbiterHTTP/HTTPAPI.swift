@@ -183,12 +183,8 @@ public struct HTTPAPI: Sendable {
 
   private func addProfileAndAdminRoutes(to router: Router<ArbiterRequestContext>, webRoot: String?) {
     router.get("/v1/customers/:customerId/profile") { request, context in
-      let text = context.parameters.get("customerId") ?? ""
-      guard let id = UInt64(text), id > 0 else {
-        throw HTTPAPIError(.invalidArgument, "customerId: '\(text)' is not a customer id (a positive whole number)")
-      }
       var message = Arbiter_V1_GetProfileRequest()
-      message.customerID = id
+      message.customerID = try Self.customerId(in: context)
       if let limit = request.uri.queryParameters["maxInteractions"] {
         guard let n = UInt32(limit), n <= 50 else {
           throw HTTPAPIError(.invalidArgument, "maxInteractions: '\(limit)' is not a whole number from 0 to 50")
@@ -204,12 +200,8 @@ public struct HTTPAPI: Sendable {
       return try json(answer)
     }
     router.delete("/v1/customers/:customerId") { request, context in
-      let text = context.parameters.get("customerId") ?? ""
-      guard let id = UInt64(text), id > 0 else {
-        throw HTTPAPIError(.invalidArgument, "customerId: '\(text)' is not a customer id (a positive whole number)")
-      }
       var message = Arbiter_V1_EraseCustomerRequest()
-      message.customerID = id
+      message.customerID = try Self.customerId(in: context)
       message.reference = request.uri.queryParameters["reference"].map(String.init) ?? ""
       let answer: Arbiter_V1_EraseCustomerResponse
       do throws(ArbiterError) { answer = try await admin.erase(message, by: context.principal, door: "http") } catch {
@@ -241,6 +233,15 @@ public struct HTTPAPI: Sendable {
         return Self.page(html)
       }
     }
+  }
+
+  /// The route's `customerId` path parameter; 400 naming it unless it is a positive whole number.
+  static func customerId(in context: ArbiterRequestContext) throws(HTTPAPIError) -> UInt64 {
+    let text = context.parameters.get("customerId") ?? ""
+    guard let id = UInt64(text), id > 0 else {
+      throw HTTPAPIError(.invalidArgument, "customerId: '\(text)' is not a customer id (a positive whole number)")
+    }
+    return id
   }
 
   /// An HTML page's response, revalidated on every load.

@@ -1,6 +1,7 @@
 import ArbiterAccess
 import ArbiterCore
 import ArbiterObservability
+import ArbiterService
 import Dispatch
 import NIOCore
 import NIOHTTP1
@@ -68,6 +69,13 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
   /// Where Decide and its no-op answered here are counted, as the router counts its routes.
   private let decideMetrics: MethodMetrics?, echoMetrics: MethodMetrics?
 
+  /// The clock of this connection's event loop, set when the handler is added.
+  private var cycleClock: ReadCycleClock?
+
+  package func handlerAdded(context: ChannelHandlerContext) {
+    cycleClock = ReadCycleClock.of(context.eventLoop)
+  }
+
   package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
     switch unwrapInboundIn(data) {
     case .head(let head):
@@ -75,10 +83,20 @@ package final class InlineDecideHandler: ChannelDuplexHandler, RemovableChannelH
       // to the router, whose check verifies it (and remembers it for the next request).
       if passedInFlight == 0, Self.isAnsweredHere(head), let refusal = accessCheck(head) {
         let body = context.channel.allocator.buffer(capacity: 1_024)
-        // Past the door's bound, shed: answered once read, before the access check's answer.
-        let admitted = inFlightLimit?.admit() ?? true
-        let shed = admitted ? nil : inFlightLimit.map { ArbiterError(.resourceExhausted, $0.refusalMessage) }
+        // Past the door's bound, or waited past its limit since the event loop's pass over the
+        // ready connections began (behind the others' decisions), shed: answered once read,
+        // before the access check's answer.
+        let passStarted = cycleClock?.passStarted()
         let started = DispatchTime.now().uptimeNanoseconds
+        let waited = passStarted.map { started &- $0 } ?? 0
+        let admitted = inFlightLimit?.admit(waitedNanos: waited) ?? true
+        let shed =
+          admitted
+          ? nil
+          : inFlightLimit.map { limit in
+            ArbiterError(
+              .resourceExhausted, waited > limit.maxQueueNanos ? limit.delayRefusalMessage : limit.refusalMessage)
+          }
         var deadline = UInt64.max
         var late: ArbiterError?
         if let timeout = head.headers.first(name: DeadlineMiddleware.header.rawName) {

@@ -16,7 +16,7 @@ extension ArbiterConfiguration {
   /// #   max-connections: auto                        # each door: a number, or a third of the descriptors
   /// #   idle-timeout: 5m                             # each door: closes a connection silent this long; off
   /// #   max-in-flight: 256                           # each door: requests worked on at once; more are shed
-/// #   max-queue-delay: 10ms                        # lean: shed what waited this long in its read burst; off
+/// #   max-queue-delay: 10ms                        # lean, http: shed what waited this long on its event loop; off
   /// bundle: {path: models/demo, watch-interval: 5s}  # watch-interval: off never looks
   /// #   model-roots: [models]                        # where Reload and SetChallenger may load from
   /// store:
@@ -155,7 +155,6 @@ struct ConfigurationFileReader {
     {
       switch name {
       case "port": lean.port = value.string == "off" ? nil : try port(value, "lean.port")
-      case "max-queue-delay": lean.maxQueueDelay = try interval(value, "lean.max-queue-delay")
       case "max-frame-size": lean.maxFrameSize = try integer(value, "lean.max-frame-size", atLeast: 1_024)
       default: try readConnections(name, value, "lean", into: &lean.connections)
       }
@@ -163,7 +162,8 @@ struct ConfigurationFileReader {
   }
 
   /// A door's `max-connections` (a number, or `auto` for a share of the descriptors),
-  /// `idle-timeout` (a duration, or `off`) or `max-in-flight` (a number).
+  /// `idle-timeout` (a duration, or `off`), `max-in-flight` (a number) or `max-queue-delay` (a
+  /// duration, or `off`; the lean and HTTP doors only).
   private func readConnections(
     _ name: String, _ value: Node, _ door: String, into policy: inout ConnectionPolicy
   ) throws(ArbiterError) {
@@ -172,6 +172,8 @@ struct ConfigurationFileReader {
       policy.maxConnections = value.string == "auto" ? nil : try integer(value, key, atLeast: 1)
     } else if name == "max-in-flight" {
       policy.maxInFlight = try integer(value, key, atLeast: 1)
+    } else if name == "max-queue-delay" {
+      policy.maxQueueDelay = try interval(value, key)
     } else {
       policy.idleTimeout = try interval(value, key)
     }
@@ -180,6 +182,7 @@ struct ConfigurationFileReader {
   private func readHTTP(_ node: Node, into http: inout HTTPDoorConfiguration) throws(ArbiterError) {
     let known: Set<String> = [
       "port", "max-body-bytes", "cors-origins", "web-root", "max-connections", "idle-timeout", "max-in-flight",
+      "max-queue-delay",
     ]
     for (name, value) in try entries(node, "http", known: known) {
       let key = "http.\(name)"

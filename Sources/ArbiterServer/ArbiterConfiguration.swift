@@ -28,11 +28,6 @@ public struct ArbiterConfiguration: Sendable {
     public var maxFrameSize = 4 * 1024 * 1024
     /// How many connections it keeps and how long one may stay silent.
     public var connections = ConnectionPolicy()
-    /// How long a request may have waited behind the others of its read burst before it is shed
-    /// (answered RESOURCE_EXHAUSTED at once); nil never sheds by time. Under overload the
-    /// requests queue in the socket, where no count sees them: shedding what waited too long
-    /// keeps each read burst short, so the socket drains and what is admitted is answered in time.
-    public var maxQueueDelay: Duration? = .milliseconds(10)
     /// A lean door on `port`.
     public init(port: Int? = 50052, maxFrameSize: Int = 4 * 1024 * 1024) {
       self.port = port

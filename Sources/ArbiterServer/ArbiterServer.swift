@@ -85,8 +85,10 @@ public final class ArbiterServer: Service, Sendable {
         InFlightLimit(door: "grpc", limit: configuration.grpc.connections.maxInFlight),
         InFlightLimit(
           door: "lean", limit: configuration.lean.connections.maxInFlight,
-          maxQueueDelay: configuration.lean.maxQueueDelay),
-        InFlightLimit(door: "http", limit: configuration.http.connections.maxInFlight),
+          maxQueueDelay: configuration.lean.connections.maxQueueDelay),
+        InFlightLimit(
+          door: "http", limit: configuration.http.connections.maxInFlight,
+          maxQueueDelay: configuration.http.connections.maxQueueDelay),
       ])
     if !access.required {
       logger.notice("access: calls are not checked for credentials (access.required is false; docs/security.md)")

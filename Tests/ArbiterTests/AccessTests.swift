@@ -226,9 +226,11 @@ import Testing
     #expect(parsed.grpc.port == defaults.grpc.port && parsed.lean.port == defaults.lean.port)
     #expect(parsed.host == defaults.host)
     var noDelay = ArbiterConfiguration()
-    noDelay.lean.maxQueueDelay = nil
+    noDelay.lean.connections.maxQueueDelay = nil
+    noDelay.http.connections.maxQueueDelay = nil
     let delay = try ArbiterConfiguration.parse(
       String(readme[start.upperBound..<end.lowerBound]), file: "README.md", over: noDelay)
-    #expect(delay.lean.maxQueueDelay == defaults.lean.maxQueueDelay && defaults.lean.maxQueueDelay == .milliseconds(10))
+    #expect(delay.lean.connections.maxQueueDelay == .milliseconds(10) && delay.http.connections.maxQueueDelay == .milliseconds(10))
+    #expect(defaults.lean.connections.maxQueueDelay == .milliseconds(10))
   }
 }

@@ -56,6 +56,8 @@ import Testing
     #expect(DurationText.format(.seconds(7_200)) == "2h")
     #expect(DurationText.format(.seconds(45)) == "45s")
     #expect(DurationText.format(.milliseconds(1_500)) == "1500ms")
+    #expect(DurationText.format(.microseconds(500)) == "500us" && DurationText.parse("500us") == .microseconds(500))
+    #expect(DurationText.parse("250µs") == .microseconds(250) && DurationText.parse("2ms") == .milliseconds(2))
     #expect(DurationText.parse("5m") == .seconds(300))
     #expect(DurationText.parse("250ms") == .milliseconds(250))
     #expect(DurationText.parse("1h") == .seconds(3_600))

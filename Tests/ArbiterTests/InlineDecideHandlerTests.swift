@@ -140,6 +140,25 @@ import Testing
     }
   }
 
+  /// A Decide that waited past `http.max-queue-delay` since its event loop's pass began is shed
+  /// with 429, saying so; once the loop has run its tasks (the pass is over) the next is decided.
+  /// (An embedded loop runs its tasks only when told, so the pass lasts as long as the test says.)
+  @Test func aDecideThatWaitedPastTheQueueDelayIsShed() throws {
+    let server = try TestSupport.makeServer { $0.http.connections.maxQueueDelay = .milliseconds(1) }
+    let channel = EmbeddedChannel(handler: InlineDecideHandler(api: server.httpAPI, serverName: "arbiter"))
+    let body = #"{"customerId":"100042","channel":"CHANNEL_WEB","maxOffers":2}"#
+    #expect(try send(body, on: channel)?.status == 200)
+    Thread.sleep(forTimeInterval: 0.005)  // the same pass, 5 ms on
+    let shed = try #require(try send(body, on: channel))
+    #expect(shed.status == 429)
+    #expect(
+      shed.json["message"] as? String
+        == "the http door is behind: this request waited past its limit of 1.0 ms; try again later")
+    channel.embeddedEventLoop.run()  // the pass ends
+    #expect(try send(body, on: channel)?.status == 200)
+    #expect(server.metrics.inFlight(of: "http")?.shed == 1)
+  }
+
   @Test func passesOtherRequestsOnAndKeepsResponsesInOrder() throws {
     let channel = try makeChannel()
     let decide = #"{"customerId":"\#(customer)","channel":"CHANNEL_WEB"}"#

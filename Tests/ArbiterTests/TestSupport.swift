@@ -50,7 +50,8 @@ enum TestSupport {
     config.grpc.port = 0
     // A debug build under the whole suite decides a pipelined burst far slower than a release
     // server: no shedding by time here but where a test sets it.
-    config.lean.maxQueueDelay = nil
+    config.lean.connections.maxQueueDelay = nil
+    config.http.connections.maxQueueDelay = nil
     configure(&config)
     var logger = Logger(label: "arbiter-tests")
     logger.logLevel = .warning

@@ -162,7 +162,7 @@ import Testing
   /// answered; the next burst starts afresh.
   @Test(.timeLimit(.minutes(2))) func aLeanBurstPastItsQueueDelayIsShedByTimeWaited() async throws {
     let server = try TestSupport.makeServer {
-      $0.lean.maxQueueDelay = .milliseconds(1)
+      $0.lean.connections.maxQueueDelay = .milliseconds(1)
       $0.lean.connections.maxInFlight = 10_000
     }
     try await withThrowingTaskGroup(of: Void.self) { group in

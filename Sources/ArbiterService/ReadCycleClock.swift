@@ -9,14 +9,14 @@ import Synchronization
 /// overload a pass reads a full buffer from each connection in turn).
 ///
 /// One clock per event loop, touched only on that loop's thread.
-final class ReadCycleClock: @unchecked Sendable {
+package final class ReadCycleClock: @unchecked Sendable {
   private var started: UInt64?
   private let eventLoop: any EventLoop
 
   private init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
   /// When the loop's current pass began (now, for the pass's first request). On the loop only.
-  func passStarted() -> UInt64 {
+  package func passStarted() -> UInt64 {
     if let started { return started }
     let now = DispatchTime.now().uptimeNanoseconds
     started = now
@@ -28,7 +28,7 @@ final class ReadCycleClock: @unchecked Sendable {
   private static let clocks = Mutex<[ObjectIdentifier: ReadCycleClock]>([:])
 
   /// The clock of `eventLoop` (made on first use; a connection asks once, when it is set up).
-  static func of(_ eventLoop: any EventLoop) -> ReadCycleClock {
+  package static func of(_ eventLoop: any EventLoop) -> ReadCycleClock {
     clocks.withLock { clocks in
       let key = ObjectIdentifier(eventLoop)
       if let clock = clocks[key] { return clock }
