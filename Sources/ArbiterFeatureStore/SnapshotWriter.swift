@@ -119,15 +119,21 @@ struct SnapshotWriter {
   /// The consents section: every recorded consent of a customer still in the store, after the
   /// names. Consents recorded after the cut may be in it; replay sets them again.
   mutating func writeConsents() {
+    // Written 1 MiB at a time.
     var entries = LogRecords.Writer()
-    for (id, records) in store.consentLedger.allRecords() where store.row(of: id) != nil {
-      for record in records {
-        entries.put(id)
-        entries.put(record)
+    var written = 0
+    store.consentLedger.forEachRecord { id, record in
+      guard store.row(of: id) != nil else { return }
+      entries.put(id)
+      entries.put(record)
+      if entries.bytes.count >= 1 << 20 {
+        entries.bytes.withUnsafeBytes { put($0, at: consentsOffset + written) }
+        written += entries.bytes.count
+        entries.bytes.removeAll(keepingCapacity: true)
       }
     }
-    consentsLength = entries.bytes.count
-    entries.bytes.withUnsafeBytes { put($0, at: consentsOffset) }
+    entries.bytes.withUnsafeBytes { put($0, at: consentsOffset + written) }
+    consentsLength = written + entries.bytes.count
   }
 
   /// Rows and name-reference sections, 4,096 rows at a time, and the names section, flushed each
