@@ -70,11 +70,12 @@ package enum ConsentBatches {
   /// The most changes one RecordConsents may carry.
   package static let maxChanges = 100_000
 
-  /// `error` (which names a change as `changes[i]`) with `i` replaced by `position(i)`.
-  package static func renumbered(_ error: String, position: (Int) -> Int) -> String {
+  /// `error` (which names a change as `changes[i]`) with `changes[i]` replaced by `name(i)`, e.g.
+  /// the file and line the change came from.
+  package static func renamed(_ error: String, name: (Int) -> String) -> String {
     guard error.hasPrefix("changes["), let close = error.firstIndex(of: "]"),
       let index = Int(error[error.index(error.startIndex, offsetBy: 8)..<close])
     else { return error }
-    return "changes[\(position(index))]" + error[error.index(after: close)...]
+    return name(index) + error[error.index(after: close)...]
   }
 }

@@ -30,15 +30,8 @@ struct ImportConsents: AsyncParsableCommand {
 
   func run() async throws {
     let path = file
-    let changes = try failing { () throws(ArbiterError) -> [ConsentChange] in
-      guard let data = FileManager.default.contents(atPath: path) else {
-        throw ArbiterError(.notFound, "cannot read '\(path)'")
-      }
-      let table = try CSVTable(text: String(decoding: data, as: UTF8.self), file: path)
-      return try ConsentCSV.changes(
-        in: table, file: path, defaultSource: source ?? "csv:\((path as NSString).lastPathComponent)",
-        nowMillis: Int64(Date().timeIntervalSince1970 * 1_000))
-    }
+    let parsed = try failing { try Self.read(path, defaultSource: source) }
+    let (changes, lines) = (parsed.changes, parsed.lines)
     let requests = stride(from: 0, to: changes.count, by: batch).map { start in
       Arbiter_V1_RecordConsentsRequest.with {
         $0.changes = changes[start..<min(changes.count, start + batch)].map(\.proto)
@@ -53,9 +46,13 @@ struct ImportConsents: AsyncParsableCommand {
         let response = try await profiles.recordConsents(request, options: options)
         recorded += Int(response.recorded)
         rejected += Int(response.rejected)
-        // Each call numbers its changes from 0: name them by their place among the file's rows.
+        // Each call numbers its changes from 0: name them by their line in the file.
         let first = offset
-        errors += response.errors.map { error in ConsentBatches.renumbered(error) { first + $0 } }
+        errors += response.errors.map { error in
+          ConsentBatches.renamed(error) { index in
+            lines.indices.contains(first + index) ? "\(path):\(lines[first + index])" : "changes[\(first + index)]"
+          }
+        }
         offset += request.changes.count
       }
       return (recorded, rejected, errors)
@@ -63,6 +60,27 @@ struct ImportConsents: AsyncParsableCommand {
     print("\(recorded) consent change(s) recorded, \(rejected) refused (\(changes.count) row(s) in \(path))")
     for error in errors { print("  \(error)") }
     if rejected > 0 { throw ExitCode(1) }
+  }
+}
+
+extension ImportConsents {
+  /// A file's changes, and the line each came from.
+  struct Parsed {
+    var changes: [ConsentChange]
+    var lines: [Int]
+  }
+
+  /// Reads and checks the CSV file at `path` (a row without a source gets `defaultSource`, or
+  /// `csv:<file name>`).
+  static func read(_ path: String, defaultSource: String?) throws(ArbiterError) -> Parsed {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw ArbiterError(.notFound, "cannot read '\(path)'")
+    }
+    let table = try CSVTable(text: String(decoding: data, as: UTF8.self), file: path)
+    let changes = try ConsentCSV.changes(
+      in: table, file: path, defaultSource: defaultSource ?? "csv:\((path as NSString).lastPathComponent)",
+      nowMillis: Int64(Date().timeIntervalSince1970 * 1_000))
+    return Parsed(changes: changes, lines: table.lineNumbers)
   }
 }
 
