@@ -86,16 +86,16 @@ final class ConsentLedger: @unchecked Sendable {
   func apply(_ record: ConsentRecord, customerId: UInt64, row: Int) {
     let added = details.withLock { details -> Bool in
       let packed = details.pack(record)
-      var list = details.byCustomer[customerId] ?? []
+      // Kept in channel and purpose order: replaced in place, or inserted where it belongs.
       let key = Details.key(packed)
-      if let at = list.firstIndex(where: { Details.key($0) == key }) {
+      var list = details.byCustomer.removeValue(forKey: customerId) ?? []
+      defer { details.byCustomer[customerId] = list }
+      let at = list.firstIndex { Details.key($0) >= key } ?? list.count
+      if at < list.count, Details.key(list[at]) == key {
         list[at] = packed
-        details.byCustomer[customerId] = list
         return false
       }
-      list.append(packed)
-      list.sort { Details.key($0) < Details.key($1) }
-      details.byCustomer[customerId] = list
+      list.insert(packed, at: at)
       return true
     }
     if added { recordCount.wrappingIncrement(ordering: .relaxed) }
