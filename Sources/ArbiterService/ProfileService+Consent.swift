@@ -64,18 +64,8 @@ extension ProfileService {
   }
 }
 
-/// How consent changes travel in batches: the most one call may carry, and how a batch's error
-/// messages name a change.
+/// How consent changes travel in batches.
 package enum ConsentBatches {
   /// The most changes one RecordConsents may carry.
   package static let maxChanges = 100_000
-
-  /// `error` (which names a change as `changes[i]`) with `changes[i]` replaced by `name(i)`, e.g.
-  /// the file and line the change came from.
-  package static func renamed(_ error: String, name: (Int) -> String) -> String {
-    guard error.hasPrefix("changes["), let close = error.firstIndex(of: "]"),
-      let index = Int(error[error.index(error.startIndex, offsetBy: 8)..<close])
-    else { return error }
-    return name(index) + error[error.index(after: close)...]
-  }
 }

@@ -49,7 +49,7 @@ struct ImportConsents: AsyncParsableCommand {
         // Each call numbers its changes from 0: name them by their line in the file.
         let first = offset
         errors += response.errors.map { error in
-          ConsentBatches.renamed(error) { index in
+          Self.renamed(error) { index in
             lines.indices.contains(first + index) ? "\(path):\(lines[first + index])" : "changes[\(first + index)]"
           }
         }
@@ -64,6 +64,15 @@ struct ImportConsents: AsyncParsableCommand {
 }
 
 extension ImportConsents {
+  /// `error` (which names a change of its batch as `changes[i]`) with `changes[i]` replaced by
+  /// `name(i)`: the file and line the change came from.
+  static func renamed(_ error: String, name: (Int) -> String) -> String {
+    guard error.hasPrefix("changes["), let close = error.firstIndex(of: "]"),
+      let index = Int(error[error.index(error.startIndex, offsetBy: 8)..<close])
+    else { return error }
+    return name(index) + error[error.index(after: close)...]
+  }
+
   /// A file's changes, and the line each came from.
   struct Parsed {
     var changes: [ConsentChange]
