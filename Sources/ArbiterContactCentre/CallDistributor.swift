@@ -54,7 +54,7 @@ public final class CallDistributor: Sendable {
     public var expectedWaitSeconds: Int
   }
 
-  private struct Agent {
+  struct Agent {
     var streams: [Int: AsyncStream<AgentEvent>.Continuation] = [:]
     var availability = Availability.free
     var call: QueuedCall?
@@ -63,7 +63,7 @@ public final class CallDistributor: Sendable {
     var isFree: Bool { !streams.isEmpty && availability == .free && call == nil }
   }
 
-  private struct State {
+  struct State {
     var agents: [String: Agent] = [:]
     var queue: [QueuedCall] = []
     var nextStream = 0
@@ -74,7 +74,7 @@ public final class CallDistributor: Sendable {
     var callbackOrder: [String] = []
   }
 
-  private let state = Mutex(State())
+  let state = Mutex(State())
   /// How long a call takes on average, for the expected wait.
   public let averageHandleSeconds: Int
   /// How many calls may wait at once; more are refused.

@@ -16,15 +16,24 @@ public struct ErasureReport: Sendable {
   public var historyEntriesRemoved: Int
   /// The snapshot written without the customer, nil for a store without a directory.
   public var snapshot: SnapshotReport?
+  /// What the other participants forgot, e.g. "1 queued call" (see ``ErasureParticipant``).
+  public var othersForgotten: [String] = []
 }
 
 /// Erasure on request (the right to erasure): the customer leaves the store, its snapshot and
 /// its log, and the interaction log keeps their decisions only anonymously.
 extension LiveState {
+  /// Registers a part of the server that holds customers' data in memory, to be told of every
+  /// erasure (the contact centre's queued calls).
+  public func addErasureParticipant(_ participant: any ErasureParticipant) {
+    erasureParticipants.withLock { $0.append(participant) }
+  }
+
   /// Erases `customerId`, in this order: the store wipes the profile and consents and logs the
   /// erasure (waited on until durable); a snapshot is written without the customer and the log
   /// segments before it, which held the customer's changes, are deleted; the interaction log's
-  /// lines of the customer are made anonymous and their history forgotten. Runs the disk work
+  /// lines of the customer are made anonymous and their history forgotten; the registered
+  /// participants forget what they hold of the customer. Runs the disk work
   /// on a Dispatch worker thread, never on the caller's.
   public func erase(customerId: UInt64, erasureId: String) async throws(ArbiterError) -> ErasureReport {
     guard customerId != 0 else { throw ArbiterError(.invalidArgument, "customer_id is required") }
@@ -34,6 +43,10 @@ extension LiveState {
       throw ArbiterError(.failedPrecondition, "the erasure could not be made durable: \(error); retry it")
     }
     let log = self.log
+    let others = erasureParticipants.withLock { $0 }.compactMap { participant -> String? in
+      let count = participant.forget(customerId: customerId)
+      return count == 0 ? nil : "\(count) \(participant.erasureNoun)\(count == 1 ? "" : "s")"
+    }
     let result: Result<ErasureReport, ArbiterError> = await withCheckedContinuation { continuation in
       DispatchQueue.global().async {
         do throws(ArbiterError) {
@@ -53,6 +66,8 @@ extension LiveState {
         }
       }
     }
-    return try result.get()
+    var report = try result.get()
+    report.othersForgotten = others
+    return report
   }
 }

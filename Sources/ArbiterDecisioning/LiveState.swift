@@ -2,6 +2,7 @@ import ArbiterCore
 import ArbiterModels
 import Atomics
 import Foundation
+import Synchronization
 
 /// Everything a decision reads, immutable once built: the engine (catalogue, models, customers)
 /// and where it came from.
@@ -51,6 +52,8 @@ public final class LiveState: Sendable {
 
   /// Where a request (Reload, SetChallenger) may load bundles from.
   public let modelRoots: ModelRoots
+  /// Told of every erasure, after the store and the log (see ``addErasureParticipant(_:)``).
+  let erasureParticipants = Mutex<[any ErasureParticipant]>([])
 
   /// Starts serving `snapshot`, logging to `log`; reloads without a path read `bundlePath`;
   /// requests may name bundles under `modelRoots` (by default the directory holding `bundlePath`).

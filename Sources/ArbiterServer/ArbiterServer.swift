@@ -103,6 +103,7 @@ public final class ArbiterServer: Service, Sendable {
     live = LiveState(
       snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundle.path,
       modelRoots: configuration.bundle.modelRoots.map { ModelRoots($0) })
+    live.addErasureParticipant(contactCentre)
     health = HealthService()
     tls = try configuration.tls.map { settings throws(ArbiterError) in try ServerTLS(settings) }
     leanTLS = try tls.flatMap { tls throws(ArbiterError) in tls.covers(.lean) ? try tls.leanContext() : nil }

@@ -39,7 +39,8 @@ extension AdminService {
         AuditLog.Entry(
           principal: principal, door: door, action: action, target: target, result: "OK",
           message: "profile \(report.profileRemoved ? "removed" : "not held"), \(report.consentsRemoved) consent(s) "
-            + "removed, \(report.logLinesAnonymised) log line(s) anonymised"))
+            + "removed, \(report.logLinesAnonymised) log line(s) anonymised"
+            + report.othersForgotten.map { ", \($0) forgotten" }.joined()))
       logger.info("customer erased", metadata: ["erasure": "\(erasureId)"])
       return .with {
         $0.erasureID = erasureId

@@ -1,4 +1,5 @@
 import ArbiterAPI
+import ArbiterContactCentre
 import ArbiterCore
 import ArbiterDemoBank
 import ArbiterFeatureStore
@@ -263,6 +264,13 @@ import Testing
       _ = try await decisions.decide(Self.decideRequest(other, .contactCentre))
       let name = try await profiles.getProfile(.with { $0.customerID = id }).displayName
       server.live.log.flush()
+      // A call of theirs waits for an agent (none is connected), another customer's too.
+      for caller in [id, other] {
+        _ = try server.contactCentre.enqueue(
+          QueuedCall(
+            id: server.contactCentre.makeCallId(), customerId: caller, origin: .inbound, phoneNumber: "+44 20 7946 0000",
+            queuedAtMillis: 0))
+      }
 
       let erased = try await admin.eraseCustomer(
         .with {
@@ -272,6 +280,7 @@ import Testing
       #expect(erased.profileRemoved && erased.consentsRemoved >= 1)
       #expect(erased.logLinesAnonymised >= 2 && erased.historyEntriesRemoved >= 2)
       #expect(erased.erasureID.hasPrefix("erasure-"))
+      #expect(server.contactCentre.status().callsWaiting == 1, "the erased customer's call is withdrawn, not the other's")
 
       await expectStatus(.notFound, containing: "customer \(id) not found") {
         _ = try await profiles.getProfile(.with { $0.customerID = id })
@@ -315,6 +324,7 @@ import Testing
     // The audit log names the erasure and the reference, never the customer.
     let audit = try String(contentsOfFile: auditPath, encoding: .utf8)
     #expect(audit.contains("EraseCustomer") && audit.contains("case-77"))
+    #expect(audit.contains("1 queued call forgotten"))
     #expect(!audit.contains(String(id)))
 
     // Through HTTP: the other customer, with the admin route; a bad id is named.
