@@ -70,6 +70,11 @@ let package = Package(
     ),
     // Propensity models, their bundle format, and the offline trainer.
     .target(name: "ArbiterModels", dependencies: ["ArbiterCore"], swiftSettings: strict + optimised + hotPath),
+    // The workbench's learners over warehouse exports: table reading with kind inference, the
+    // histogram gradient-boosted tree trainer, metrics (pure domain, no wire).
+    .target(
+      name: "ArbiterLearning", dependencies: ["ArbiterCore", "ArbiterModels"],
+      swiftSettings: strict + optimised + hotPath),
     // Eligibility, scoring, arbitration, reasons, the interaction log.
     .target(
       name: "ArbiterDecisioning",
@@ -202,7 +207,7 @@ let package = Package(
       name: "ArbiterTools",
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDemoBank", "ArbiterAPI", "ArbiterService", "ArbiterFeatureStore",
-        "ArbiterLean", "ArbiterServer", "ArbiterAccess",
+        "ArbiterLean", "ArbiterServer", "ArbiterAccess", "ArbiterLearning",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -218,7 +223,7 @@ let package = Package(
       dependencies: [
         "ArbiterCore", "ArbiterModels", "ArbiterDecisioning", "ArbiterDemoBank", "ArbiterAPI",
         "ArbiterService", "ArbiterFeatureStore", "ArbiterLean", "ArbiterServer", "ArbiterHTTP", "ArbiterContactCentre",
-        "ArbiterAccess", "ArbiterObservability",
+        "ArbiterAccess", "ArbiterObservability", "ArbiterLearning",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "JWTKit", package: "jwt-kit"),
         .product(name: "GRPCCore", package: "grpc-swift-2"),

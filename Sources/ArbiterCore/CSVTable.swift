@@ -13,10 +13,11 @@ public struct CSVTable: Sendable {
   /// 1-based line in the file of each row, for error messages.
   public let lineNumbers: [Int]
 
-  /// Parses CSV text; `file` is used only in error messages.
+  /// Parses CSV text whose fields are separated by `delimiter` (a comma unless given; see
+  /// ``likelyDelimiter(of:)``); `file` is used only in error messages.
   /// Throws `invalidArgument` naming the line and column on a stray quote, text after a closing quote, an unclosed
   /// quote, an empty file or a row whose column count differs from the header's.
-  public init(text: String, file: String) throws(ArbiterError) {
+  public init(text: String, file: String, delimiter: UInt8 = UInt8(ascii: ",")) throws(ArbiterError) {
     var records: [[String]] = []
     var lines: [Int] = []
     var field = [UInt8]()
@@ -41,9 +42,11 @@ public struct CSVTable: Sendable {
           if byte == 0x0a { line += 1 }
           field.append(byte)
         }
+      } else if byte == delimiter {
+        endField()
+        afterQuote = false
       } else {
         switch byte {
-        case UInt8(ascii: ","): endField(); afterQuote = false
         case 0x0d: break
         case 0x0a:
           endField()
@@ -81,6 +84,21 @@ public struct CSVTable: Sendable {
     self.header = header
     self.rows = Array(records.dropFirst())
     self.lineNumbers = Array(lines.dropFirst())
+  }
+
+  /// The delimiter of a delimited text by its first line: whichever of comma, semicolon, tab and
+  /// pipe occurs most outside quotes (a comma when none does).
+  public static func likelyDelimiter(of text: Substring) -> UInt8 {
+    let candidates: [UInt8] = [UInt8(ascii: ","), UInt8(ascii: ";"), 0x09, UInt8(ascii: "|")]
+    var counts = [Int](repeating: 0, count: candidates.count)
+    var inQuotes = false
+    for byte in text.utf8 {
+      if byte == 0x0a { break }
+      if byte == UInt8(ascii: "\"") { inQuotes.toggle() }
+      if !inQuotes, let k = candidates.firstIndex(of: byte) { counts[k] += 1 }
+    }
+    let best = counts.indices.max { counts[$0] < counts[$1] }!
+    return counts[best] == 0 ? candidates[0] : candidates[best]
   }
 
   /// The index of a header column, or an error naming it.

@@ -208,11 +208,29 @@ struct LightGBMTreeSection {
     let bitsetBase = builder.bitsets.count
     builder.bitsets.append(contentsOf: splits.catThreshold)
     let nodes = try readNodes(splits, indices: indices, bitsetBase: bitsetBase)
-    let thresholds = splits.threshold.count == nodes.features.count ? splits.threshold : []
+    let thresholds =
+      splits.threshold.count == nodes.features.count
+      ? zip(splits.threshold, nodes.flags).map { threshold, flag in
+        flag & TreeEnsemble.categorical != 0 ? threshold : Self.comparingAsZero(threshold)
+      } : []
     try builder.addTree(
       what: what, features: nodes.features, thresholds: thresholds, left: splits.leftChild,
       right: splits.rightChild, flags: nodes.flags, bitsets: nodes.bitsets, leaves: leafValues,
       nodeCovers: splits.internalCount, leafCovers: splits.leafCounts)
+  }
+
+  /// LightGBM's `kZeroThreshold`, 1e-35 as a float.
+  static let zeroThreshold = Double(Float(1e-35))
+
+  /// A numeric threshold moved so that comparing a raw value with it decides as LightGBM's
+  /// predictor does, which reads every value within ``zeroThreshold`` of zero as zero (its row
+  /// readers drop such values): a threshold in [-1e-35, 0) goes just below -1e-35 (the band is
+  /// then right, as 0 is), one in [0, 1e-35) to 1e-35 (the band left). Others are unchanged. Done
+  /// once at load, so scoring pays nothing for it.
+  static func comparingAsZero(_ threshold: Double) -> Double {
+    if threshold >= -zeroThreshold && threshold < 0 { return (-zeroThreshold).nextDown }
+    if threshold >= 0 && threshold < zeroThreshold { return zeroThreshold }
+    return threshold
   }
 
   /// The numbers of one line, each parsed by `parse`.

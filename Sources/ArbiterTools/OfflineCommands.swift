@@ -1,6 +1,7 @@
 import ArbiterCore
 import ArbiterDemoBank
 import ArbiterFeatureStore
+import ArbiterLearning
 import ArbiterModels
 import ArgumentParser
 import Foundation
@@ -43,14 +44,86 @@ struct Generate: ParsableCommand {
 
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Fit a regularised logistic-regression propensity model per offer and export a bundle.")
+    abstract: "Train propensity models: per offer on the demo bank, or gradient-boosted trees on any CSV export.",
+    discussion: """
+      With --csv: reads the export (comma, semicolon, tab or pipe separated, with a header), takes the features \
+      from --schema or infers them (numbers, booleans, categories; the report says what it inferred), \
+      cross-validates with --folds or checks a --holdout, and writes <out>/model.txt (LightGBM's text format, \
+      which LightGBM itself loads) and <out>/schema.json. Settings are LightGBM's, with its defaults. \
+      Without --csv: a logistic model per offer from the demo bank written by `generate`, as a bundle.
+      """)
 
   @Option(help: "Directory written by `generate`.") var data = "demo-data"
-  @Option(help: "Bundle root; the bundle goes to <out>/<version>/.") var out = "models/demo"
+  @Option(help: "Bundle root (demo bank) or model directory (--csv); default models/demo or trained.") var out: String?
   @Option(help: "Bundle name.") var name = "demo"
   @Option(help: "Bundle version.") var version = "1"
 
+  @Option(help: "A CSV export to train gradient-boosted trees on.") var csv: String?
+  @Option(help: "The binary target column (--csv).") var target: String?
+  @Option(help: "The target's positive value (default: 1, yes, true, y or t).") var positive: String?
+  @Option(help: "A row id column, not a feature.") var id: String?
+  @Option(name: .customLong("split-column"), help: "The column that splits rows into folds (integers 0… are the folds).")
+  var splitColumn: String?
+  @Option(help: "A feature schema (schema.json) instead of inferring the features.") var schema: String?
+  @Option(help: "A column to leave out (repeatable).") var ignore: [String] = []
+  @Option(help: "A cell text that means missing, besides empty, NA, NaN, null and ? (repeatable).") var missing: [String] = []
+  @Option(help: "Cross-validate with this many folds.") var folds: Int?
+  @Option(help: "Hold out this share of the rows (by --split-column when given) to validate and stop early.")
+  var holdout: Double?
+  @Option(help: "Boosting rounds (num_iterations).") var rounds = 100
+  @Option(help: "Learning rate.") var learningRate = 0.1
+  @Option(help: "Leaves per tree (num_leaves).") var leaves = 31
+  @Option(help: "Deepest leaf (max_depth); none by default.") var maxDepth: Int?
+  @Option(help: "Rows per leaf at least (min_data_in_leaf).") var minRowsPerLeaf = 20
+  @Option(help: "Hessian per leaf at least (min_sum_hessian_in_leaf).") var minHessianPerLeaf = 1e-3
+  @Option(help: "Gain per split at least (min_gain_to_split).") var minGain = 0.0
+  @Option(help: "L1 regularisation (lambda_l1).") var l1 = 0.0
+  @Option(help: "L2 regularisation (lambda_l2).") var l2 = 0.0
+  @Option(help: "Share of features per tree (feature_fraction).") var featureFraction = 1.0
+  @Option(help: "Share of rows per bagging draw (bagging_fraction).") var rowFraction = 1.0
+  @Option(help: "Draw rows every this many rounds (bagging_freq).") var rowFractionEvery = 0
+  @Option(help: "Bins per numeric feature at most (max_bin).") var maxBins = 255
+  @Option(help: "Stop after this many rounds without validation improvement (needs --holdout).") var earlyStopping: Int?
+  @Option(help: "Weight of positive rows (scale_pos_weight), for class imbalance.") var positiveWeight = 1.0
+  @Option(help: "Seed of the folds and draws.") var seed: UInt64 = 1
+  @Option(help: "Threads that build histograms (default: every core).") var threads: Int?
+  @Option(help: "Write the fold and hold-out metrics as JSON to this file.") var metricsJson: String?
+
   func run() throws {
+    if let csv {
+      guard let target else { throw ValidationError("--csv needs --target, the column to predict") }
+      guard folds == nil || holdout == nil else { throw ValidationError("give --folds or --holdout, not both") }
+      if earlyStopping != nil && holdout == nil { throw ValidationError("--early-stopping needs --holdout") }
+      var parameters = BoostingParameters()
+      parameters.rounds = rounds
+      parameters.learningRate = learningRate
+      parameters.leaves = leaves
+      parameters.maxDepth = maxDepth
+      parameters.minimumRowsPerLeaf = minRowsPerLeaf
+      parameters.minimumHessianPerLeaf = minHessianPerLeaf
+      parameters.minimumGain = minGain
+      parameters.l1 = l1
+      parameters.l2 = l2
+      parameters.featureFraction = featureFraction
+      parameters.rowFraction = rowFraction
+      parameters.rowFractionEvery = rowFractionEvery
+      parameters.maxBins = maxBins
+      parameters.earlyStoppingRounds = earlyStopping
+      parameters.positiveWeight = positiveWeight
+      parameters.seed = seed
+      parameters.threads = threads
+      if let problem = parameters.problem { throw ValidationError(problem) }
+      try TrainTable(
+        csv: csv, target: target, positive: positive, id: id, splitColumn: splitColumn, schemaPath: schema,
+        ignored: ignore, missing: missing, folds: folds, holdout: holdout, out: out ?? "trained",
+        parameters: parameters, metricsJSON: metricsJson
+      ).run()
+      return
+    }
+    try trainDemoBank(out: out ?? "models/demo")
+  }
+
+  func trainDemoBank(out: String) throws {
     let dataset = try failing { try DemoDataset.read(from: data) }
     print("training on \(dataset.history.count) history rows, \(dataset.customers.count) customers")
     print("offer                         rows  accepted  terms  train AUC  hold-out AUC")
