@@ -22,7 +22,7 @@ DATA = os.path.join(ROOT, "..", "shared", "data", "bank_marketing")
 
 def ensure_venv():
     python = os.path.join(VENV, "bin", "python")
-    if os.path.realpath(sys.executable) != os.path.realpath(python):
+    if os.path.realpath(sys.prefix) != os.path.realpath(VENV):
         if not os.path.exists(python):
             subprocess.check_call([sys.executable, "-m", "venv", VENV])
         subprocess.check_call([python, "-m", "pip", "install", "-q", "lightgbm==4.6.0", "pandas", "numpy"])

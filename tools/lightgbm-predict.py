@@ -11,7 +11,7 @@ import os, subprocess, sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".build", "venv-ml")
 python = os.path.join(VENV, "bin", "python")
-if os.path.realpath(sys.executable) != os.path.realpath(python):
+if os.path.realpath(sys.prefix) != os.path.realpath(VENV):
     if not os.path.exists(python):
         subprocess.check_call([sys.executable, "-m", "venv", VENV], stdout=subprocess.DEVNULL)
     if subprocess.call([python, "-c", "import lightgbm, numpy"], stderr=subprocess.DEVNULL) != 0:

@@ -60,7 +60,6 @@ extension BoostedForest {
       ("cat_smooth", Self.number(p.categorySmoothing)), ("cat_l2", Self.number(p.categoryL2)),
       ("min_data_per_group", "\(p.minimumRowsPerCategoryGroup)"), ("scale_pos_weight", Self.number(p.positiveWeight)),
       ("early_stopping_round", "\(p.earlyStoppingRounds ?? 0)"), ("seed", "\(p.seed)"),
-      ("trained_by", "arbiter-tools train"),
     ]
   }
 

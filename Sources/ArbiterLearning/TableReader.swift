@@ -146,6 +146,14 @@ public enum TableReader {
     return (table, inference)
   }
 
+  /// The cell without leading and trailing spaces (checked first: most cells have none).
+  @inline(__always)
+  static func trimmed(_ cell: String) -> String {
+    guard let first = cell.utf8.first, let last = cell.utf8.last else { return cell }
+    if first != 0x20 && first != 0x09 && last != 0x20 && last != 0x09 { return cell }
+    return cell.trimmingCharacters(in: .whitespaces)
+  }
+
   /// A column name as a feature name: letters, digits and `_`, others as `_`.
   public static func featureName(_ column: String) -> String {
     String(column.map { $0.isLetter || $0.isNumber || $0 == "_" ? $0 : "_" })
@@ -160,7 +168,7 @@ public enum TableReader {
   ) throws(ArbiterError) -> (values: [Bool], positive: String, negative: String) {
     var seen: [String] = []
     for (row, line) in zip(csv.rows, csv.lineNumbers) {
-      let value = row[column].trimmingCharacters(in: .whitespaces)
+      let value = trimmed(row[column])
       guard !options.missingValues.contains(value) else {
         throw ArbiterError(.invalidArgument, "\(file):\(line): the target '\(name)' is missing")
       }
@@ -209,7 +217,7 @@ public enum TableReader {
     var firstText: (line: Int, text: String)?
     var distinct = Set<String>()
     for (row, line) in zip(csv.rows, csv.lineNumbers) {
-      let value = row[column].trimmingCharacters(in: .whitespaces)
+      let value = trimmed(row[column])
       if missing.contains(value) { continue }
       if distinct.count <= 100_000 { distinct.insert(value) }
       if Double(value) != nil {
@@ -252,7 +260,7 @@ public enum TableReader {
       for (i, level) in levels.enumerated() { levelIndex[level] = Float(i) }
     }
     for (row, line) in zip(csv.rows, csv.lineNumbers) {
-      let value = row[column].trimmingCharacters(in: .whitespaces)
+      let value = trimmed(row[column])
       if missing.contains(value) {
         values.append(.nan)
         missingCount += 1
