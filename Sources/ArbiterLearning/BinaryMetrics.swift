@@ -1,3 +1,5 @@
+import ArbiterModels
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
@@ -9,23 +11,7 @@ public enum BinaryMetrics {
   /// The area under the ROC curve: the chance a random positive scores above a random negative,
   /// ties counting half. NaN when either class is absent.
   public static func auc(scores: [Double], labels: [Bool]) -> Double {
-    let order = scores.indices.sorted { scores[$0] < scores[$1] }
-    var rankSum = 0.0
-    var positives = 0
-    var i = 0
-    while i < order.count {
-      var j = i
-      while j + 1 < order.count, scores[order[j + 1]] == scores[order[i]] { j += 1 }
-      let averageRank = Double(i + j) / 2 + 1
-      for k in i...j where labels[order[k]] {
-        rankSum += averageRank
-        positives += 1
-      }
-      i = j + 1
-    }
-    let negatives = labels.count - positives
-    guard positives > 0, negatives > 0 else { return .nan }
-    return (rankSum - Double(positives) * Double(positives + 1) / 2) / (Double(positives) * Double(negatives))
+    LogisticTrainer.auc(scores: scores, labels: labels)
   }
 
   /// The mean log-loss of raw scores (log-odds).

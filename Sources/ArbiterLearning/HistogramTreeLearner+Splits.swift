@@ -36,6 +36,13 @@ extension HistogramTreeLearner {
     best[leaf] = chosen
   }
 
+  /// The loss reduction of two children.
+  @inline(__always)
+  func splitGain(_ left: HistogramBin, _ right: HistogramBin, l2: Double) -> Double {
+    leafGain(gradient: left.gradient, hessian: left.hessian, l2: l2)
+      + leafGain(gradient: right.gradient, hessian: right.hessian, l2: l2)
+  }
+
   /// Whether a side may be a leaf.
   @inline(__always)
   func allowed(_ side: HistogramBin) -> Bool {
@@ -59,9 +66,7 @@ extension HistogramTreeLearner {
       guard allowed(right) else { continue }
       let left = sums - right
       guard allowed(left) else { break }
-      let gain =
-        leafGain(gradient: left.gradient, hessian: left.hessian, l2: l2)
-        + leafGain(gradient: right.gradient, hessian: right.hessian, l2: l2)
+      let gain = splitGain(left, right, l2: l2)
       if gain > bestGain {
         bestGain = gain
         found = SplitCandidate(
@@ -75,9 +80,7 @@ extension HistogramTreeLearner {
       guard allowed(left) else { continue }
       let right = sums - left
       guard allowed(right) else { break }
-      let gain =
-        leafGain(gradient: left.gradient, hessian: left.hessian, l2: l2)
-        + leafGain(gradient: right.gradient, hessian: right.hessian, l2: l2)
+      let gain = splitGain(left, right, l2: l2)
       if gain > bestGain {
         bestGain = gain
         found = SplitCandidate(
@@ -103,9 +106,7 @@ extension HistogramTreeLearner {
         guard allowed(this) else { continue }
         let other = sums - this
         guard allowed(other) else { continue }
-        let gain =
-          leafGain(gradient: this.gradient, hessian: this.hessian, l2: l2)
-          + leafGain(gradient: other.gradient, hessian: other.hessian, l2: l2)
+        let gain = splitGain(this, other, l2: l2)
         if gain > bestGain {
           bestGain = gain
           found = SplitCandidate(gain: gain, feature: feature, leftBins: [b], left: this, right: other, l2: l2)
@@ -143,9 +144,7 @@ extension HistogramTreeLearner {
         }
         guard inGroup >= groupMinimum else { continue }
         inGroup = 0
-        let gain =
-          leafGain(gradient: left.gradient, hessian: left.hessian, l2: l2)
-          + leafGain(gradient: right.gradient, hessian: right.hessian, l2: l2)
+        let gain = splitGain(left, right, l2: l2)
         if gain > directionGain {
           directionGain = gain
           bestCount = i + 1
