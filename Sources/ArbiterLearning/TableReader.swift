@@ -100,7 +100,9 @@ public enum TableReader {
     var definitions: [FeatureDefinition] = []
     if let schema = options.schema {
       for feature in schema.customerFeatures {
-        let index = try column(feature.name, what: "feature")
+        // A feature named after a column with other characters (emp.var.rate → emp_var_rate) is found by it.
+        let renamed = header.indices.first { featureName(header[$0]) == feature.name && header[$0] != feature.name }
+        let index = try header.contains(feature.name) || renamed == nil ? column(feature.name, what: "feature") : renamed!
         guard !reserved.contains(index) else {
           throw ArbiterError(.invalidArgument, "\(file): feature '\(feature.name)' is also the target, id or split column")
         }
