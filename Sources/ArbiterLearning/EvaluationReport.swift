@@ -183,7 +183,8 @@ public struct EvaluationReport: Sendable {
     chart.percentX = true
     chart.percentY = true
     let used = e.reliability.filter { $0.rows > 0 }
-    let top = min(1, max(0.2, ((used.map { max($0.meanPredicted, $0.observedRate) }.max() ?? 1) * 10).rounded(.up) / 10))
+    let largest = used.map { max($0.meanPredicted, $0.observedRate) }.max() ?? 1
+    let top = [0.1, 0.2, 0.25, 0.5, 1.0].first { $0 >= largest } ?? 1
     chart.xRange = 0...top
     chart.yRange = 0...top
     chart.lines = [
@@ -230,7 +231,7 @@ public struct EvaluationReport: Sendable {
       html += figure(
         "Feature importance by mean |SHAP|", chart,
         "How far each feature moves a customer's log-odds from the average, on average over \(e.explainedRows) rows "
-          + "(exact TreeSHAP). The features at the top drive the model's scores the most.")
+          + "(\(e.contributionMethod)). The features at the top drive the model's scores the most.")
     }
     let byGain = e.importance.filter { $0.gain != nil }.sorted { $0.gain! > $1.gain! }.prefix(20)
     if !byGain.isEmpty {

@@ -75,9 +75,15 @@ public struct ModelEvaluation: Codable, Sendable {
   public var importance: [Importance]
   /// How many rows the SHAP means are over.
   public var explainedRows: Int
+  /// How the contributions were computed, e.g. "exact TreeSHAP".
+  public var contributionMethod: String
 
   /// Evaluates `probabilities` against `labels`. `importance` comes from the model.
-  public init(probabilities: [Double], labels: [Bool], importance: [Importance] = [], explainedRows: Int = 0) {
+  public init(
+    probabilities: [Double], labels: [Bool], importance: [Importance] = [], explainedRows: Int = 0,
+    contributionMethod: String = "exact TreeSHAP"
+  ) {
+    self.contributionMethod = contributionMethod
     precondition(probabilities.count == labels.count)
     let n = probabilities.count
     rows = n

@@ -24,6 +24,7 @@ struct Evaluate: ParsableCommand {
   @Option(help: "The target's positive value (default: 1, yes, true, y or t).") var positive: String?
   @Option(help: "A cell text that means missing, besides empty, NA, NaN, null and ? (repeatable).") var missing: [String] = []
   @Option(help: "Rows explained by TreeSHAP for the importance chart (the first ones).") var explainRows = 5_000
+  @Option(help: "A calibration (default: calibration.json beside the model, when there is one).") var calibration: String?
   @Option(help: "Output directory.") var out = "report"
 
   func run() throws {
@@ -33,49 +34,76 @@ struct Evaluate: ParsableCommand {
       throw ValidationError("\(model): cannot be read")
     }
     let file = (model as NSString).lastPathComponent
-    let ensemble: TreeEnsemble
     var gains: [String: (gain: Double, splits: Int)] = [:]
-    let description: String
-    if model.hasSuffix(".json") {
-      ensemble = try failing { try XGBoostImporter.load(data, schema: featureSchema, file: file) }
+    var description: String
+    let scorer: PropensityModel.Scorer
+    let names = featureSchema.customerFeatures.map(\.name)
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    if model.hasSuffix(".json"), let logistic = try? decoder.decode(LogisticModelDocument.self, from: data) {
+      scorer = .logistic(try failing { try CompiledLogisticModel(logistic, schema: featureSchema) })
+      description = "logistic regression, \(logistic.terms.count) terms"
+    } else if model.hasSuffix(".json") {
+      let ensemble = try failing { try XGBoostImporter.load(data, schema: featureSchema, file: file) }
+      scorer = .trees(ensemble, featureNames: names)
       description = "XGBoost JSON model, \(ensemble.treeCount) trees"
     } else {
       let text = String(decoding: data, as: UTF8.self)
-      ensemble = try failing { try LightGBMImporter.load(text, schema: featureSchema, file: file) }
+      let ensemble = try failing { try LightGBMImporter.load(text, schema: featureSchema, file: file) }
       gains = TreeModelGains.lightGBM(text)
+      scorer = .trees(ensemble, featureNames: names)
       description = "LightGBM text model, \(ensemble.treeCount) trees, \(ensemble.nodeCount) splits"
     }
+    let calibrationPath =
+      calibration ?? (URL(fileURLWithPath: model).deletingLastPathComponent().path + "/calibration.json")
+    var fitted: Calibration?
+    if let calibrationData = FileManager.default.contents(atPath: calibrationPath) {
+      do { fitted = try JSONDecoder().decode(Calibration.self, from: calibrationData) } catch {
+        throw ValidationError("\(calibrationPath): not a calibration (\(error))")
+      }
+      try failing { try fitted!.validate(calibrationPath) }
+      description += fitted.map { if case .platt = $0 { ", Platt-calibrated" } else { ", isotonic-calibrated" } } ?? ""
+    } else if calibration != nil {
+      throw ValidationError("\(calibrationPath): cannot be read")
+    }
+    let propensity = PropensityModel(scorer, calibration: fitted)
     var options = TableReader.Options(target: target)
     options.positive = positive
     options.schema = featureSchema
     options.missingValues.formUnion(missing)
     let read = try failing { try TableReader.read(path: csv, options: options) }
     let table = read.0
-    let names = featureSchema.customerFeatures.map(\.name)
     var row = [Float](repeating: 0, count: names.count)
     var probabilities: [Double] = []
-    var shap = [Double](repeating: 0, count: names.count)
-    var phi = [Double](repeating: 0, count: names.count)
+    let slots = propensity.featureNames
+    var shap = [Double](repeating: 0, count: slots.count)
+    var phi = [Double](repeating: 0, count: slots.count)
+    let noContext = [Float]()
     let explained = min(explainRows, table.rowCount)
     for r in 0..<table.rowCount {
       for f in 0..<names.count { row[f] = table.columns[f][r] }
       row.withUnsafeBufferPointer { x in
-        probabilities.append(ensemble.probability(x))
-        if r < explained {
-          for f in phi.indices { phi[f] = 0 }
-          _ = ensemble.contributions(x, into: &phi)
-          for f in phi.indices { shap[f] += abs(phi[f]) }
+        noContext.withUnsafeBufferPointer { context in
+          probabilities.append(propensity.propensity(customer: x, context: context))
+          if r < explained {
+            propensity.contributions(customer: x, context: context, into: &phi)
+            for f in phi.indices { shap[f] += abs(phi[f]) }
+          }
         }
       }
     }
-    let importance = names.enumerated().map { f, name in
+    let importance = slots.enumerated().map { f, name in
       ModelEvaluation.Importance(
         feature: name, gain: gains.isEmpty ? nil : gains[name]?.gain ?? 0,
         splits: gains.isEmpty ? nil : gains[name]?.splits ?? 0,
         meanAbsoluteSHAP: explained > 0 ? shap[f] / Double(explained) : nil)
     }
     let evaluation = ModelEvaluation(
-      probabilities: probabilities, labels: table.labels, importance: importance, explainedRows: explained)
+      probabilities: probabilities, labels: table.labels, importance: importance, explainedRows: explained,
+      contributionMethod: {
+        if case .logistic = scorer { return "exact for a linear model: weight × standardised value" }
+        return "exact TreeSHAP"
+      }())
     let report = EvaluationReport(
       data: "\((csv as NSString).lastPathComponent) (\(table.rowCount) rows, \(table.positiveCount) positive)",
       sections: [.init(title: file, model: description, evaluation: evaluation)])

@@ -44,7 +44,7 @@ struct Generate: ParsableCommand {
 
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Train propensity models: per offer on the demo bank, or gradient-boosted trees on any CSV export.",
+    abstract: "Train propensity models: per offer on the demo bank, or trees or logistic regression on any CSV export.",
     discussion: """
       With --csv: reads the export (comma, semicolon, tab or pipe separated, with a header), takes the features \
       from --schema or infers them (numbers, booleans, categories; the report says what it inferred), \
@@ -58,7 +58,12 @@ struct Train: ParsableCommand {
   @Option(help: "Bundle name.") var name = "demo"
   @Option(help: "Bundle version.") var version = "1"
 
-  @Option(help: "A CSV export to train gradient-boosted trees on.") var csv: String?
+  @Option(help: "A CSV export to train on (gradient-boosted trees unless --learner logistic).") var csv: String?
+  @Option(help: "trees (gradient boosting) or logistic (L2-regularised logistic regression), with --csv.")
+  var learner: String = "trees"
+  @Option(help: "L2 penalty of the logistic regression (on standardised weights).") var logisticL2 = 1.0
+  @Option(help: "Fit platt or isotonic calibration on the held-out scores (needs --folds or --holdout).")
+  var calibrate: String?
   @Option(help: "The binary target column (--csv).") var target: String?
   @Option(help: "The target's positive value (default: 1, yes, true, y or t).") var positive: String?
   @Option(help: "A row id column, not a feature.") var id: String?
@@ -94,6 +99,17 @@ struct Train: ParsableCommand {
       guard let target else { throw ValidationError("--csv needs --target, the column to predict") }
       guard folds == nil || holdout == nil else { throw ValidationError("give --folds or --holdout, not both") }
       if earlyStopping != nil && holdout == nil { throw ValidationError("--early-stopping needs --holdout") }
+      guard let chosen = TableModel.Learner(rawValue: learner) else {
+        throw ValidationError("--learner must be trees or logistic, not '\(learner)'")
+      }
+      if let calibrate {
+        guard calibrate == "platt" || calibrate == "isotonic" else {
+          throw ValidationError("--calibrate must be platt or isotonic, not '\(calibrate)'")
+        }
+        guard folds != nil || holdout != nil else {
+          throw ValidationError("--calibrate needs --folds or --holdout: it is fitted on scores of rows the model did not see")
+        }
+      }
       var parameters = BoostingParameters()
       parameters.rounds = rounds
       parameters.learningRate = learningRate
@@ -116,7 +132,7 @@ struct Train: ParsableCommand {
       try TrainTable(
         csv: csv, target: target, positive: positive, id: id, splitColumn: splitColumn, schemaPath: schema,
         ignored: ignore, missing: missing, folds: folds, holdout: holdout, out: out ?? "trained",
-        parameters: parameters, metricsJSON: metricsJson
+        parameters: parameters, metricsJSON: metricsJson, learner: chosen, logisticL2: logisticL2, calibrate: calibrate
       ).run()
       return
     }

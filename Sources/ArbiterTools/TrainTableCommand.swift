@@ -1,5 +1,6 @@
 import ArbiterCore
 import ArbiterLearning
+import ArbiterModels
 import ArgumentParser
 import Foundation
 
@@ -19,6 +20,9 @@ struct TrainTable {
   var out: String
   var parameters: BoostingParameters
   var metricsJSON: String?
+  var learner: TableModel.Learner = .trees
+  var logisticL2 = 1.0
+  var calibrate: String?
 
   func run() throws {
     var options = TableReader.Options(target: target)
@@ -37,7 +41,12 @@ struct TrainTable {
       "read \(table.rowCount) rows, \(table.featureCount) features, \(table.positiveCount) positive "
         + "in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
     for line in inference.lines { print(line) }
-    let trainer = GradientBoostedTrainer(parameters: parameters)
+    func fit(_ rows: LabelledTable, validation: LabelledTable? = nil) throws -> TableModel {
+      try failing { try TableModel.train(learner, table: rows, validation: validation, boosting: parameters, logisticL2: logisticL2) }
+    }
+    // Scores of rows the model did not see (out of fold, or the hold-out), for calibration.
+    var heldOutScores: [Double] = []
+    var heldOutLabels: [Bool] = []
     var summary: [String: Any] = ["rows": table.rowCount, "features": table.featureCount]
 
     var finalRows = Array(0..<table.rowCount)
@@ -49,9 +58,12 @@ struct TrainTable {
       for k in 0..<folds {
         let train = table.rows(plan.training(k)), test = table.rows(plan.testing(k))
         let start = Date()
-        let forest = try failing { try trainer.train(train) }
+        let model = try fit(train)
         seconds.append(Date().timeIntervalSince(start))
-        aucs.append(BinaryMetrics.auc(scores: forest.probabilities(test), labels: test.labels))
+        let scores = model.rawScores(test)
+        heldOutScores += scores
+        heldOutLabels += test.labels
+        aucs.append(BinaryMetrics.auc(scores: scores, labels: test.labels))
         print(
           "fold \(k + 1)/\(folds): \(train.rowCount) training rows, \(test.rowCount) test rows, "
             + "AUC \(String(format: "%.4f", aucs[k])), trained in \(String(format: "%.3f", seconds[k])) s")
@@ -68,25 +80,45 @@ struct TrainTable {
     let train = table.rows(finalRows)
     let validation = validationRows.map { table.rows($0) }
     let start = Date()
-    let forest = try failing {
-      try trainer.train(train, validation: validation)
-    }
+    let model = try fit(train, validation: validation)
     let elapsed = Date().timeIntervalSince(start)
-    print("model: \(forest.treeCount) trees on \(train.rowCount) rows in \(String(format: "%.3f", elapsed)) s"
-      + (forest.bestRound.map { ", stopped early at round \($0)" } ?? ""))
+    print("model: \(model.summary) on \(train.rowCount) rows in \(String(format: "%.3f", elapsed)) s")
     summary["finalSeconds"] = elapsed
-    summary["trees"] = forest.treeCount
     if let validation {
-      let auc = BinaryMetrics.auc(scores: forest.probabilities(validation), labels: validation.labels)
+      let scores = model.rawScores(validation)
+      heldOutScores = scores
+      heldOutLabels = validation.labels
+      let auc = BinaryMetrics.auc(scores: scores, labels: validation.labels)
       print("hold-out: \(validation.rowCount) rows, AUC \(String(format: "%.4f", auc))")
       summary["holdoutAUC"] = auc
     }
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-    try forest.lightGBMText().write(toFile: out + "/model.txt", atomically: true, encoding: .utf8)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(forest.schema).write(to: URL(fileURLWithPath: out + "/schema.json"))
-    print("wrote \(out)/model.txt (LightGBM text) and \(out)/schema.json")
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    switch model {
+    case .trees(let forest):
+      try forest.lightGBMText().write(toFile: out + "/model.txt", atomically: true, encoding: .utf8)
+    case .logistic(let document, _):
+      try encoder.encode(document).write(to: URL(fileURLWithPath: out + "/model.json"))
+    }
+    try encoder.encode(table.schema).write(to: URL(fileURLWithPath: out + "/schema.json"))
+    print("wrote \(out)/\(model.fileName) and \(out)/schema.json")
+    if let calibrate {
+      let calibration = try failing {
+        calibrate == "platt"
+          ? try Calibration.fitPlatt(logits: heldOutScores, labels: heldOutLabels)
+          : try Calibration.fitIsotonic(logits: heldOutScores, labels: heldOutLabels)
+      }
+      let before = heldOutScores.map { 1 / (1 + exp(-$0)) }
+      let after = heldOutScores.map { calibration.probability(logit: $0) }
+      print(
+        "calibration (\(calibrate)) fitted on \(heldOutScores.count) held-out rows: log-loss "
+          + "\(String(format: "%.4f", BinaryMetrics.logLoss(probabilities: before, labels: heldOutLabels))) → "
+          + "\(String(format: "%.4f", BinaryMetrics.logLoss(probabilities: after, labels: heldOutLabels))) on those rows")
+      try encoder.encode(calibration).write(to: URL(fileURLWithPath: out + "/calibration.json"))
+      print("wrote \(out)/calibration.json")
+    }
     if let metricsJSON {
       try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
         .write(to: URL(fileURLWithPath: metricsJSON))

@@ -121,6 +121,41 @@ import Testing
     #expect(losses[best - 1] == losses.min())
   }
 
+  @Test func logisticRegressionRunsOnTheSamePathAndTreesBeatItOnANonLinearSignal() throws {
+    let (train, _) = Self.synthetic(rows: 12_000, seed: 61)
+    let (test, truth) = Self.synthetic(rows: 6_000, seed: 62)
+    let logistic = try TableModel.train(
+      .logistic, table: train, validation: nil, boosting: Self.parameters(), logisticL2: 1)
+    let trees = try TableModel.train(.trees, table: train, validation: nil, boosting: Self.parameters(), logisticL2: 1)
+    let oracle = BinaryMetrics.auc(scores: truth, labels: test.labels)
+    let logisticAUC = BinaryMetrics.auc(scores: logistic.rawScores(test), labels: test.labels)
+    let treesAUC = BinaryMetrics.auc(scores: trees.rawScores(test), labels: test.labels)
+    #expect(logisticAUC > 0.65 && logisticAUC < oracle, "logistic \(logisticAUC), truth \(oracle)")
+    #expect(treesAUC > logisticAUC, "trees \(treesAUC), logistic \(logisticAUC)")
+    #expect(logistic.fileName == "model.json" && trees.fileName == "model.txt")
+  }
+
+  /// Positives weighted 5× make the trees overstate every probability; Platt scaling fitted on
+  /// held-out scores brings the log-loss on fresh rows back down.
+  @Test func calibrationFittedOnHeldOutScoresRepairsAnOverconfidentModel() throws {
+    let (train, _) = Self.synthetic(rows: 10_000, seed: 71)
+    let (heldOut, _) = Self.synthetic(rows: 5_000, seed: 72)
+    let (test, _) = Self.synthetic(rows: 5_000, seed: 73)
+    var parameters = Self.parameters()
+    parameters.positiveWeight = 5
+    let model = try TableModel.train(.trees, table: train, validation: nil, boosting: parameters, logisticL2: 1)
+    let heldOutScores = model.rawScores(heldOut)
+    let platt = try Calibration.fitPlatt(logits: heldOutScores, labels: heldOut.labels)
+    let isotonic = try Calibration.fitIsotonic(logits: heldOutScores, labels: heldOut.labels)
+    for calibration in [platt, isotonic] {
+      let scores = model.rawScores(test)
+      let before = BinaryMetrics.logLoss(scores: scores, labels: test.labels)
+      let after = BinaryMetrics.logLoss(
+        probabilities: scores.map { calibration.probability(logit: $0) }, labels: test.labels)
+      #expect(after < before - 0.05, "log-loss \(before) → \(after)")
+    }
+  }
+
   @Test func aConstantTargetOrBadSettingIsRefused() throws {
     var (table, _) = Self.synthetic(rows: 100, seed: 51)
     table.labels = [Bool](repeating: false, count: 100)
