@@ -18,6 +18,7 @@ public enum DurationText {
   public static func parse(_ text: String) -> Duration? {
     let units: [(suffix: String, microseconds: Int64)] = [
       ("us", 1), ("µs", 1), ("ms", 1_000), ("s", 1_000_000), ("m", 60_000_000), ("h", 3_600_000_000),
+      ("d", 86_400_000_000),
     ]
     let unit = units.first { text.hasSuffix($0.suffix) } ?? ("", 1_000_000)
     guard let count = Int64(text.dropLast(unit.suffix.count)), count >= 0 else { return nil }

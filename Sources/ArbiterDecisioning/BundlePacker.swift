@@ -38,6 +38,10 @@ public struct BundlePacker: Sendable {
   /// probes edge customers made from the schema (all missing, all zero, each category level,
   /// each declared minimum and maximum).
   public var probeCSV: String?
+  /// How the bundle's population can be rebuilt (a retrained demo bundle keeps its generator).
+  public var population: PopulationSpec?
+  /// Files of tree models kept from another bundle (a retrained bundle keeps the tree models it does not retrain).
+  public var keptFiles: [String: Data] = [:]
 
   /// A packer of `files` for the catalogue's offers.
   public init(
@@ -79,11 +83,23 @@ public struct BundlePacker: Sendable {
     try schema.validate()
     let assigned = try assign(files)
     let (models, extraFiles) = try self.models(from: assigned)
+    return try pack(models, extraFiles: extraFiles, into: root)
+  }
+
+  /// Writes a models document (and the tree files it names) as the bundle, validated as a
+  /// reload is; see ``pack(into:)``.
+  public func pack(_ models: ModelsDocument, extraFiles: [String: Data], into root: String) throws(ArbiterError)
+    -> String
+  {
+    let target = (root as NSString).appendingPathComponent(version)
+    guard !FileManager.default.fileExists(atPath: target) else {
+      throw ArbiterError(.alreadyExists, "\(target) exists; bundles are immutable, give a new --version")
+    }
     let bundle: ModelBundle
     do {
       bundle = try ModelBundle(
         name: name, version: version, createdBy: "arbiter-tools bundle", schema: schema, catalogue: catalogue,
-        models: models, population: nil, extraFiles: extraFiles)
+        models: models, population: population, extraFiles: keptFiles.merging(extraFiles) { $1 })
     } catch {
       throw ArbiterError(.invalidArgument, "the bundle cannot be encoded: \(error)")
     }

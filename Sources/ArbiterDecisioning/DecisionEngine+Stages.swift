@@ -483,6 +483,11 @@ extension DecisionEngine {
     decision.suppressionTally = state.tally
     decision.fallback = state.fallback
     decision.visitorId = request.visitorId
+    var features = [Float]()
+    features.reserveCapacity(inputs.customer.count + inputs.context.count)
+    features.append(contentsOf: inputs.customer)
+    features.append(contentsOf: inputs.context)
+    decision.features = features
     return decision
   }
 

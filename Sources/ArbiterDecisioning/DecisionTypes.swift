@@ -246,4 +246,8 @@ public struct Decision: Sendable {
   /// Whether the decision ran out of time (its budget, ``DecisionRequest/deadline``) and
   /// answered with the catalogue's fallback offers, unscored.
   public var fallback = false
+  /// What the models saw: the customer's vector as read for the decision (all NaN without
+  /// profiling consent or for a visitor), then the context vector. Logged exactly, so that
+  /// outcomes can be joined with the features at decision time (`train --from-log`).
+  public var features: [Float] = []
 }

@@ -1,7 +1,8 @@
 import ArbiterCore
 
 /// Makes a customer's lines of the interaction log anonymous, for erasure: the customer id
-/// becomes 0, and the visitor id and decline reasons (free text the customer gave) are dropped.
+/// becomes 0, and the visitor id, decline reasons (free text the customer gave) and the features
+/// the models saw (the customer's profile at the time) are dropped.
 /// What the line says of the decision (offers, scores, probabilities, outcomes) stays, so that
 /// learning and off-policy evaluation keep their data without anyone in it.
 struct InteractionLogAnonymiser {
@@ -21,7 +22,7 @@ struct InteractionLogAnonymiser {
     var out = Array(line[line.startIndex..<at])
     out += Array("\"customer_id\":0".utf8)
     out += line[end...]
-    for key in ["visitor_id", "decline_reason"] { Self.dropStringMember(key, from: &out) }
+    for key in ["visitor_id", "decline_reason", "features"] { Self.dropStringMember(key, from: &out) }
     return out
   }
 

@@ -12,14 +12,15 @@ enum InteractionLogLines {
     for i in decision.offers.indices { text += decision.offers[i].offerId.utf8.count }
     for i in decision.controls.indices { text += decision.controls[i].offerId.utf8.count }
     return JSONLineWriter.bound(
-      fixed: 256 + 200 * decision.offers.count + 64 * decision.controls.count,
+      fixed: 256 + 200 * decision.offers.count + 64 * decision.controls.count + 16 + (decision.features.count * 4 + 2) / 3 * 4,
       numbers: 4 + 9 * decision.offers.count + 2 * decision.controls.count, textBytes: text)
   }
 
   /// One decision as a JSON line (`type` "decision", or "shadow" without channel and time): its
   /// id, customer, bundle, the exploration method, the offers with their factors and the
-  /// probability each was drawn with, and the offers held out for the control group (with what
-  /// they would have scored); `"fallback":true` when it ran out of time.
+  /// probability each was drawn with, what the models saw (`features`: the customer's then the
+  /// context's values, base64 of little-endian float32s), and the offers held out for the
+  /// control group (with what they would have scored); `"fallback":true` when it ran out of time.
   static func decision(_ decision: Decision, type: StaticString, channel: Bool, into line: inout JSONLineWriter) {
     line.raw("{\"type\":\"")
     line.raw(type)
@@ -48,6 +49,10 @@ enum InteractionLogLines {
       offer(decision.offers[i], into: &line)
     }
     line.raw("]")
+    if !decision.features.isEmpty {
+      line.raw(",\"features\":")
+      line.base64(decision.features)
+    }
     if !decision.controls.isEmpty {
       line.raw(",\"control\":[")
       for (i, held) in decision.controls.enumerated() {

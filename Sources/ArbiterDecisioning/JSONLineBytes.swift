@@ -55,6 +55,38 @@ package struct JSONLineWriter {
     bytes(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
   }
 
+  /// Floats as base64 of their little-endian IEEE 754 bits, quoted (exact, 4 bytes a value).
+  mutating func base64(_ values: [Float]) {
+    let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    let table = alphabet.utf8Start
+    byte(UInt8(ascii: "\""))
+    values.withUnsafeBytes { raw in
+      // Little-endian machines only (x86-64, arm64): the bytes are the bits as stored.
+      let bytes = raw.bindMemory(to: UInt8.self)
+      var i = 0
+      let out = reserve((bytes.count + 2) / 3 * 4)
+      var o = 0
+      while i + 3 <= bytes.count {
+        let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+        out[o] = table[Int(n >> 18)]
+        out[o + 1] = table[Int(n >> 12 & 63)]
+        out[o + 2] = table[Int(n >> 6 & 63)]
+        out[o + 3] = table[Int(n & 63)]
+        i += 3
+        o += 4
+      }
+      let rest = bytes.count - i
+      if rest > 0 {
+        let n = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+        out[o] = table[Int(n >> 18)]
+        out[o + 1] = table[Int(n >> 12 & 63)]
+        out[o + 2] = rest == 2 ? table[Int(n >> 6 & 63)] : UInt8(ascii: "=")
+        out[o + 3] = UInt8(ascii: "=")
+      }
+    }
+    byte(UInt8(ascii: "\""))
+  }
+
   /// Text known to need no escaping (a channel name, an enum's raw value).
   mutating func raw(_ text: String) { utf8(text) }
 

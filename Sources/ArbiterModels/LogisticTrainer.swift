@@ -32,7 +32,8 @@ public struct LogisticTrainer: Sendable {
     let d = terms.count + 1  // column 0 is the intercept
     let xTrain = Self.design(split.trainRows, terms: terms, kept: kept)
     let yTrain = split.trainRows.map { data.labels[$0] ? 1.0 : 0.0 }
-    let (beta, iterations) = try fit(x: xTrain, y: yTrain, d: d, offerId: offerId)
+    let wTrain = split.trainRows.map { data.weights[$0] }
+    let (beta, iterations) = try fit(x: xTrain, y: yTrain, w: wTrain, d: d, offerId: offerId)
     for t in terms.indices { terms[t].weight = beta[t + 1] }
     let metrics = evaluate(
       split, data: data, xTrain: xTrain, xHold: Self.design(split.holdoutRows, terms: terms, kept: kept), beta: beta,
@@ -173,24 +174,26 @@ public struct LogisticTrainer: Sendable {
     Double(SeededGenerator.mix(group, salt: splitSalt) >> 11) * 0x1.0p-53 < holdoutFraction
   }
 
-  private func penalisedLoss(x: [Double], y: [Double], beta: [Double], d: Int) -> Double {
+  private func penalisedLoss(x: [Double], y: [Double], w: [Double], beta: [Double], d: Int) -> Double {
     var loss = 0.0
     for r in 0..<y.count {
       var z = 0.0
       for j in 0..<d { z += x[r * d + j] * beta[j] }
       // log(1 + e^z) - y z, computed stably
-      loss += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - y[r] * z
+      loss += w[r] * ((z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - y[r] * z)
     }
     for j in 1..<d { loss += 0.5 * l2 * beta[j] * beta[j] }
     return loss
   }
 
-  private func fit(x: [Double], y: [Double], d: Int, offerId: String) throws(ArbiterError) -> ([Double], Int) {
+  private func fit(x: [Double], y: [Double], w: [Double], d: Int, offerId: String) throws(ArbiterError) -> (
+    [Double], Int
+  ) {
     let n = y.count
     var beta = [Double](repeating: 0, count: d)
-    let mean = y.reduce(0, +) / Double(n)
+    let mean = zip(y, w).reduce(0) { $0 + $1.0 * $1.1 } / w.reduce(0, +)
     beta[0] = log(mean / (1 - mean))
-    var loss = penalisedLoss(x: x, y: y, beta: beta, d: d)
+    var loss = penalisedLoss(x: x, y: y, w: w, beta: beta, d: d)
     var gradient = [Double](repeating: 0, count: d)
     var hessian = [Double](repeating: 0, count: d * d)
     for iteration in 1...maxIterations {
@@ -203,8 +206,8 @@ public struct LogisticTrainer: Sendable {
           var z = 0.0
           for j in 0..<d { z += row[j] * beta[j] }
           let p = sigmoid(z)
-          let residual = p - y[r]
-          let weight = p * (1 - p)
+          let residual = (p - y[r]) * w[r]
+          let weight = p * (1 - p) * w[r]
           for j in 0..<d {
             gradient[j] += residual * row[j]
             let wj = weight * row[j]
@@ -223,7 +226,7 @@ public struct LogisticTrainer: Sendable {
       var candidateLoss = loss
       for _ in 0..<30 {
         for j in 0..<d { candidate[j] = beta[j] - factor * step[j] }
-        candidateLoss = penalisedLoss(x: x, y: y, beta: candidate, d: d)
+        candidateLoss = penalisedLoss(x: x, y: y, w: w, beta: candidate, d: d)
         if candidateLoss <= loss { break }
         factor *= 0.5
       }

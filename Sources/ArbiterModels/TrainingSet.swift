@@ -15,6 +15,9 @@ public struct TrainingSet: Sendable {
   public private(set) var labels: [Bool] = []
   /// The customer each example belongs to: the hold-out split is by customer, never by row.
   public private(set) var groups: [UInt64] = []
+  /// Each example's weight in the fit (1 unless given; e.g. the inverse of the probability a
+  /// logged policy showed the offer with, for unbiased learning from an exploring policy).
+  public private(set) var weights: [Double] = []
 
   /// An empty training set for vectors of these widths.
   public init(customerWidth: Int, contextWidth: Int) {
@@ -25,11 +28,12 @@ public struct TrainingSet: Sendable {
   /// The number of examples.
   public var count: Int { labels.count }
 
-  /// Adds an example; the vectors must have the set's widths (a precondition).
+  /// Adds an example; the vectors must have the set's widths and the weight be positive (preconditions).
   public mutating func append(
-    customer: some Collection<Float>, context: some Collection<Float>, label: Bool, group: UInt64
+    customer: some Collection<Float>, context: some Collection<Float>, label: Bool, group: UInt64, weight: Double = 1
   ) {
-    precondition(customer.count == customerWidth && context.count == contextWidth)
+    precondition(customer.count == customerWidth && context.count == contextWidth && weight > 0 && weight.isFinite)
+    weights.append(weight)
     customerValues.append(contentsOf: customer)
     contextValues.append(contentsOf: context)
     labels.append(label)

@@ -59,6 +59,18 @@ struct Train: ParsableCommand {
   @Option(help: "Bundle version.") var version = "1"
 
   @Option(help: "A CSV export to train on (gradient-boosted trees unless --learner logistic).") var csv: String?
+  @Option(
+    name: .customLong("from-log"),
+    help: "An interaction log to retrain --bundle's models from (repeatable, oldest first).")
+  var fromLog: [String] = []
+  @Option(help: "The bundle whose catalogue is retrained (--from-log).") var bundle = "models/demo"
+  @Option(help: "How long after a decision an accept or convert counts; no outcome within it is negative (--from-log).")
+  var window = "14d"
+  @Flag(help: "Weight each logged offer by 1 / the probability it was shown with (--from-log, exploring policies).")
+  var weightByProbability = false
+  @Flag(help: "Count outcomes for decisions the log does not have instead of refusing (--from-log).")
+  var skipUnknownOutcomes = false
+  @Option(help: "Fewest logged examples an offer needs to be retrained (--from-log).") var minExamples = 100
   @Option(help: "trees (gradient boosting) or logistic (L2-regularised logistic regression), with --csv.")
   var learner: String = "trees"
   @Option(help: "L2 penalty of the logistic regression (on standardised weights).") var logisticL2 = 1.0
@@ -95,6 +107,18 @@ struct Train: ParsableCommand {
   @Option(help: "Write the fold and hold-out metrics as JSON to this file.") var metricsJson: String?
 
   func run() throws {
+    if !fromLog.isEmpty {
+      guard csv == nil else { throw ValidationError("give --csv or --from-log, not both") }
+      guard let duration = DurationText.parse(window), duration > .zero else {
+        throw ValidationError("--window '\(window)' is not a duration such as 14d or 36h")
+      }
+      try RetrainFromLog(
+        logs: fromLog, bundle: bundle, window: duration, weighByProbability: weightByProbability,
+        skipUnknownOutcomes: skipUnknownOutcomes, out: out ?? bundle, version: version,
+        minimumExamples: minExamples
+      ).run()
+      return
+    }
     if let csv {
       guard let target else { throw ValidationError("--csv needs --target, the column to predict") }
       guard folds == nil || holdout == nil else { throw ValidationError("give --folds or --holdout, not both") }
