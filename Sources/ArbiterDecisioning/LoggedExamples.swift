@@ -47,6 +47,8 @@ public struct LoggedExamples: Sendable {
       var shown: [Shown]
     }
     var decisions: [String: Logged] = [:]
+    // Decisions read but not learnt from (no features, another schema): their outcomes are known, not used.
+    var unused = Set<String>()
     var order: [String] = []
     var settled: [String: [String: Bool]] = [:]  // decision → offer → positive
     var unknown: [String] = []
@@ -75,6 +77,7 @@ public struct LoggedExamples: Sendable {
           result.counts.decisions += 1
           guard let encoded = object["features"] as? String else {
             result.counts.withoutFeatures += 1
+            unused.insert(id)
             continue
           }
           guard let features = Self.floats(base64: encoded) else {
@@ -82,6 +85,7 @@ public struct LoggedExamples: Sendable {
           }
           guard features.count == width else {
             result.counts.otherWidth += 1
+            unused.insert(id)
             continue
           }
           let shown = offers.compactMap { offer -> Shown? in
@@ -99,6 +103,7 @@ public struct LoggedExamples: Sendable {
             let outcome = object["outcome"] as? String
           else { throw ArbiterError(.invalidArgument, "\(at): an outcome without decision_id, offer_id or outcome") }
           guard let decision = decisions[id] else {
+            if unused.contains(id) { continue }
             unknown.append("\(at): outcome '\(outcome)' for decision '\(id)', which the log does not have")
             continue
           }

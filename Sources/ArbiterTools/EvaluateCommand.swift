@@ -1,4 +1,5 @@
 import ArbiterCore
+import ArbiterDecisioning
 import ArbiterLearning
 import ArbiterModels
 import ArgumentParser
@@ -17,10 +18,16 @@ struct Evaluate: ParsableCommand {
       <out>/metrics.json.
       """)
 
-  @Option(help: "The model file (.txt LightGBM text, .json XGBoost).") var model: String
+  @Option(help: "The model file (.txt LightGBM text, .json XGBoost or Arbiter's logistic model).") var model: String?
   @Option(help: "The feature schema (default: schema.json beside the model).") var schema: String?
-  @Option(help: "The labelled CSV.") var csv: String
-  @Option(help: "The binary target column.") var target: String
+  @Option(help: "The labelled CSV (with --model).") var csv: String?
+  @Option(help: "The binary target column (with --model).") var target: String?
+  @Option(help: "A bundle to evaluate offer by offer, on what a server logged (with --from-log).") var bundle: String?
+  @Option(
+    name: .customLong("from-log"),
+    help: "An interaction log whose decisions and outcomes the bundle's models are evaluated on (repeatable).")
+  var fromLog: [String] = []
+  @Option(help: "How long after a decision an accept or convert counts (--from-log).") var window = "14d"
   @Option(help: "The target's positive value (default: 1, yes, true, y or t).") var positive: String?
   @Option(help: "A cell text that means missing, besides empty, NA, NaN, null and ? (repeatable).") var missing: [String] = []
   @Option(help: "Rows explained by TreeSHAP for the importance chart (the first ones).") var explainRows = 5_000
@@ -28,6 +35,14 @@ struct Evaluate: ParsableCommand {
   @Option(help: "Output directory.") var out = "report"
 
   func run() throws {
+    if let bundle {
+      guard !fromLog.isEmpty, model == nil, csv == nil else {
+        throw ValidationError("--bundle is evaluated on --from-log logs (not with --model or --csv)")
+      }
+      try evaluateBundle(bundle)
+      return
+    }
+    guard let model, let csv, let target else { throw ValidationError("give --model, --csv and --target, or --bundle and --from-log") }
     let schemaPath = schema ?? (URL(fileURLWithPath: model).deletingLastPathComponent().path + "/schema.json")
     let featureSchema = try failing { try TrainTable.readSchema(schemaPath) }
     guard let data = FileManager.default.contents(atPath: model) else {
@@ -107,16 +122,97 @@ struct Evaluate: ParsableCommand {
     let report = EvaluationReport(
       data: "\((csv as NSString).lastPathComponent) (\(table.rowCount) rows, \(table.positiveCount) positive)",
       sections: [.init(title: file, model: description, evaluation: evaluation)])
+    try write(report, evaluations: [file: evaluation])
+  }
+
+  func write(_ report: EvaluationReport, evaluations: [String: ModelEvaluation]) throws {
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     try report.html().write(toFile: out + "/report.html", atomically: true, encoding: .utf8)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    try encoder.encode(evaluation).write(to: URL(fileURLWithPath: out + "/metrics.json"))
-    print(
-      "\(file) on \(table.rowCount) rows: AUC \(String(format: "%.4f", evaluation.auc)), "
-        + "log-loss \(String(format: "%.4f", evaluation.logLoss)), Brier \(String(format: "%.4f", evaluation.brierScore)), "
-        + "average precision \(String(format: "%.4f", evaluation.averagePrecision))")
+    try encoder.encode(evaluations.count == 1 ? AnyEncodable(evaluations.first!.value) : AnyEncodable(evaluations))
+      .write(to: URL(fileURLWithPath: out + "/metrics.json"))
+    for (name, evaluation) in evaluations.sorted(by: { $0.key < $1.key }) {
+      print(
+        "\(name) on \(evaluation.rows) rows: AUC \(String(format: "%.4f", evaluation.auc)), "
+          + "log-loss \(String(format: "%.4f", evaluation.logLoss)), Brier \(String(format: "%.4f", evaluation.brierScore)), "
+          + "average precision \(String(format: "%.4f", evaluation.averagePrecision))")
+    }
     print("wrote \(out)/report.html and \(out)/metrics.json")
   }
+
+  /// A section per offer: the bundle's model of the offer scored on the features its decisions
+  /// logged, against the outcomes recorded for them.
+  func evaluateBundle(_ path: String) throws {
+    let loaded = try failing { try ModelBundle.load(from: path) }
+    guard let duration = DurationText.parse(window), duration > .zero else {
+      throw ValidationError("--window '\(window)' is not a duration such as 14d or 36h")
+    }
+    let (examples, _) = try failing {
+      try LoggedExamples.read(
+        paths: fromLog, customerWidth: loaded.schema.width, contextWidth: loaded.schema.contextFeatures.count,
+        window: duration, weighByProbability: false)
+    }
+    var sections: [EvaluationReport.Section] = []
+    var evaluations: [String: ModelEvaluation] = [:]
+    let names = loaded.schema.customerFeatures.map(\.name)
+    for offer in loaded.catalogue.offers {
+      guard let set = examples.sets[offer.id], set.labels.contains(true), set.labels.contains(false) else { continue }
+      let scorer: PropensityModel.Scorer
+      let description: String
+      if let ensemble = loaded.trees[offer.id] {
+        scorer = .trees(ensemble, featureNames: names)
+        description = "tree model, \(ensemble.treeCount) trees"
+      } else if let document = loaded.models.models.first(where: { $0.offerId == offer.id }) {
+        scorer = .logistic(try failing { try CompiledLogisticModel(document, schema: loaded.schema) })
+        description = "logistic regression, \(document.terms.count) terms"
+      } else {
+        continue
+      }
+      let propensity = PropensityModel(scorer, calibration: loaded.models.calibrations[offer.id])
+      var probabilities: [Double] = []
+      var shap = [Double](repeating: 0, count: propensity.featureNames.count)
+      var phi = shap
+      let explained = min(explainRows, set.count)
+      for r in 0..<set.count {
+        let customer = Array(set.customerValues[(r * set.customerWidth)..<((r + 1) * set.customerWidth)])
+        let context = Array(set.contextValues[(r * set.contextWidth)..<((r + 1) * set.contextWidth)])
+        customer.withUnsafeBufferPointer { x in
+          context.withUnsafeBufferPointer { c in
+            probabilities.append(propensity.propensity(customer: x, context: c))
+            if r < explained {
+              propensity.contributions(customer: x, context: c, into: &phi)
+              for f in phi.indices { shap[f] += abs(phi[f]) }
+            }
+          }
+        }
+      }
+      let importance = propensity.featureNames.enumerated().map { f, name in
+        ModelEvaluation.Importance(feature: name, meanAbsoluteSHAP: explained > 0 ? shap[f] / Double(explained) : nil)
+      }
+      let evaluation = ModelEvaluation(
+        probabilities: probabilities, labels: set.labels, importance: importance, explainedRows: explained,
+        contributionMethod: {
+          if case .logistic = scorer { return "exact for a linear model: weight × standardised value" }
+          return "exact TreeSHAP"
+        }())
+      evaluations[offer.id] = evaluation
+      sections.append(.init(title: offer.id, model: description + " (\(offer.name))", evaluation: evaluation))
+    }
+    guard !sections.isEmpty else { throw ValidationError("no offer of the bundle has logged outcomes of both kinds") }
+    let logs = fromLog.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
+    let report = EvaluationReport(
+      data: "\(logs): \(examples.counts.offersShown) offers made in \(examples.counts.decisions) decisions, "
+        + "bundle \(loaded.manifest.name)/\(loaded.manifest.version)",
+      sections: sections)
+    try write(report, evaluations: evaluations)
+  }
+}
+
+/// Any encodable value, for one metrics.json of either shape.
+struct AnyEncodable: Encodable {
+  let value: any Encodable
+  init(_ value: any Encodable) { self.value = value }
+  func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
 }
