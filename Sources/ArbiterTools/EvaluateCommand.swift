@@ -88,37 +88,12 @@ struct Evaluate: ParsableCommand {
     options.missingValues.formUnion(missing)
     let read = try failing { try TableReader.read(path: csv, options: options) }
     let table = read.0
-    var row = [Float](repeating: 0, count: names.count)
-    var probabilities: [Double] = []
-    let slots = propensity.featureNames
-    var shap = [Double](repeating: 0, count: slots.count)
-    var phi = [Double](repeating: 0, count: slots.count)
-    let noContext = [Float]()
-    let explained = min(explainRows, table.rowCount)
-    for r in 0..<table.rowCount {
-      for f in 0..<names.count { row[f] = table.columns[f][r] }
-      row.withUnsafeBufferPointer { x in
-        noContext.withUnsafeBufferPointer { context in
-          probabilities.append(propensity.propensity(customer: x, context: context))
-          if r < explained {
-            propensity.contributions(customer: x, context: context, into: &phi)
-            for f in phi.indices { shap[f] += abs(phi[f]) }
-          }
-        }
-      }
-    }
-    let importance = slots.enumerated().map { f, name in
-      ModelEvaluation.Importance(
-        feature: name, gain: gains.isEmpty ? nil : gains[name]?.gain ?? 0,
-        splits: gains.isEmpty ? nil : gains[name]?.splits ?? 0,
-        meanAbsoluteSHAP: explained > 0 ? shap[f] / Double(explained) : nil)
-    }
     let evaluation = ModelEvaluation(
-      probabilities: probabilities, labels: table.labels, importance: importance, explainedRows: explained,
-      contributionMethod: {
-        if case .logistic = scorer { return "exact for a linear model: weight × standardised value" }
-        return "exact TreeSHAP"
-      }())
+      model: propensity, rows: table.rowCount, customerWidth: names.count, contextWidth: 0, labels: table.labels,
+      gains: gains, explainRows: explainRows
+    ) { r, customer, _ in
+      for f in 0..<names.count { customer[f] = table.columns[f][r] }
+    }
     let report = EvaluationReport(
       data: "\((csv as NSString).lastPathComponent) (\(table.rowCount) rows, \(table.positiveCount) positive)",
       sections: [.init(title: file, model: description, evaluation: evaluation)])
@@ -171,32 +146,13 @@ struct Evaluate: ParsableCommand {
         continue
       }
       let propensity = PropensityModel(scorer, calibration: loaded.models.calibrations[offer.id])
-      var probabilities: [Double] = []
-      var shap = [Double](repeating: 0, count: propensity.featureNames.count)
-      var phi = shap
-      let explained = min(explainRows, set.count)
-      for r in 0..<set.count {
-        let customer = Array(set.customerValues[(r * set.customerWidth)..<((r + 1) * set.customerWidth)])
-        let context = Array(set.contextValues[(r * set.contextWidth)..<((r + 1) * set.contextWidth)])
-        customer.withUnsafeBufferPointer { x in
-          context.withUnsafeBufferPointer { c in
-            probabilities.append(propensity.propensity(customer: x, context: c))
-            if r < explained {
-              propensity.contributions(customer: x, context: c, into: &phi)
-              for f in phi.indices { shap[f] += abs(phi[f]) }
-            }
-          }
-        }
-      }
-      let importance = propensity.featureNames.enumerated().map { f, name in
-        ModelEvaluation.Importance(feature: name, meanAbsoluteSHAP: explained > 0 ? shap[f] / Double(explained) : nil)
-      }
       let evaluation = ModelEvaluation(
-        probabilities: probabilities, labels: set.labels, importance: importance, explainedRows: explained,
-        contributionMethod: {
-          if case .logistic = scorer { return "exact for a linear model: weight × standardised value" }
-          return "exact TreeSHAP"
-        }())
+        model: propensity, rows: set.count, customerWidth: set.customerWidth, contextWidth: set.contextWidth,
+        labels: set.labels, explainRows: explainRows
+      ) { r, customer, context in
+        for f in 0..<set.customerWidth { customer[f] = set.customerValues[r * set.customerWidth + f] }
+        for f in 0..<set.contextWidth { context[f] = set.contextValues[r * set.contextWidth + f] }
+      }
       evaluations[offer.id] = evaluation
       sections.append(.init(title: offer.id, model: description + " (\(offer.name))", evaluation: evaluation))
     }
