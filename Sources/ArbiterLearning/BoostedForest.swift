@@ -35,8 +35,9 @@ public struct BoostedForest: Sendable {
   public func rawScore(_ values: some RandomAccessCollection<Float>) -> Double {
     let base = values.startIndex
     var sum = 0.0
-    for tree in trees {
-      sum += tree.leafValue[tree.leaf { values[values.index(base, offsetBy: $0)] }]
+    // By index: each tree is read in place, not copied (a copy retains its arrays).
+    for t in trees.indices {
+      sum += trees[t].leafValue[trees[t].leaf { values[values.index(base, offsetBy: $0)] }]
     }
     return sum
   }

@@ -291,13 +291,53 @@ struct HistogramJob: @unchecked Sendable {
   let shares: Int
 
   func run(share: Int) {
-    var i = share
-    while i < features.count {
-      let f = features[i]
-      let bins = histogram + offsets[f]
-      bins.update(repeating: HistogramBin(), count: binCounts[f])
-      Self.accumulate(column: columns[f], rows: rows, gradients: gradients, hessians: hessians, into: bins)
-      i += shares
+    // This share's features, four at a time: one pass over the rows reads each row's index,
+    // gradient and hessian once for four features.
+    let mine = stride(from: share, to: features.count, by: shares).map { features[$0] }
+    for f in mine { (histogram + offsets[f]).update(repeating: HistogramBin(), count: binCounts[f]) }
+    var i = 0
+    while i + 4 <= mine.count {
+      Self.accumulate4(
+        columns: (columns[mine[i]], columns[mine[i + 1]], columns[mine[i + 2]], columns[mine[i + 3]]),
+        bins: (
+          histogram + offsets[mine[i]], histogram + offsets[mine[i + 1]], histogram + offsets[mine[i + 2]],
+          histogram + offsets[mine[i + 3]]
+        ), rows: rows, gradients: gradients, hessians: hessians)
+      i += 4
+    }
+    while i < mine.count {
+      let f = mine[i]
+      Self.accumulate(column: columns[f], rows: rows, gradients: gradients, hessians: hessians, into: histogram + offsets[f])
+      i += 1
+    }
+  }
+
+  /// Four features' bins summed in one pass over the rows.
+  @inline(__always)
+  static func accumulate4(
+    columns: (UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafePointer<UInt8>),
+    bins: (
+      UnsafeMutablePointer<HistogramBin>, UnsafeMutablePointer<HistogramBin>, UnsafeMutablePointer<HistogramBin>,
+      UnsafeMutablePointer<HistogramBin>
+    ),
+    rows: UnsafeBufferPointer<Int32>, gradients: UnsafeBufferPointer<Double>, hessians: UnsafeBufferPointer<Double>
+  ) {
+    for k in 0..<rows.count {
+      let row = Int(rows[k])
+      let g = gradients[k], h = hessians[k]
+      let b0 = Int(columns.0[row]), b1 = Int(columns.1[row]), b2 = Int(columns.2[row]), b3 = Int(columns.3[row])
+      bins.0[b0].gradient += g
+      bins.0[b0].hessian += h
+      bins.0[b0].count += 1
+      bins.1[b1].gradient += g
+      bins.1[b1].hessian += h
+      bins.1[b1].count += 1
+      bins.2[b2].gradient += g
+      bins.2[b2].hessian += h
+      bins.2[b2].count += 1
+      bins.3[b3].gradient += g
+      bins.3[b3].hessian += h
+      bins.3[b3].count += 1
     }
   }
 
