@@ -76,10 +76,6 @@ public struct BundlePacker: Sendable {
   /// naming it, an offer without a model, a model for no offer, a model that does not read
   /// against the schema or does not score the probe as a probability, and an existing version.
   public func pack(into root: String) throws(ArbiterError) -> String {
-    let target = (root as NSString).appendingPathComponent(version)
-    guard !FileManager.default.fileExists(atPath: target) else {
-      throw ArbiterError(.alreadyExists, "\(target) exists; bundles are immutable, give a new --version")
-    }
     try schema.validate()
     let assigned = try assign(files)
     let (models, extraFiles) = try self.models(from: assigned)

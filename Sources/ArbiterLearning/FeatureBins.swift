@@ -1,3 +1,5 @@
+import ArbiterModels
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
@@ -13,7 +15,7 @@
 ///   are covered, and an "other" bin for the rest, NaN and categories never seen.
 struct FeatureBins: Sendable {
   /// LightGBM's `kZeroThreshold` (1e-35 as a float): values within it of zero are zero.
-  static let zeroThreshold = Double(Float(1e-35))
+  static let zeroThreshold = LightGBMImporter.zeroThreshold
 
   /// Whether the bins are ordered numbers or unordered categories.
   enum Kind: Sendable { case numeric, categorical }

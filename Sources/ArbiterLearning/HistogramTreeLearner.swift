@@ -14,6 +14,8 @@ final class HistogramTreeLearner {
   let threads: Int
   /// The bin NaN falls in, per feature (-1 when it has none).
   let missingBins: [Int]
+  /// How many bins each feature has.
+  let binCounts: [Int]
   /// Rows of every leaf, each leaf's rows contiguous and in ascending order.
   var indices: [Int32]
   var scratch: [Int32]
@@ -43,6 +45,7 @@ final class HistogramTreeLearner {
       case .categorical: -1
       }
     }
+    binCounts = data.bins.map(\.binCount)
     let n = data.rowCount
     let leaves = parameters.leaves
     indices = [Int32](repeating: 0, count: n)
@@ -216,7 +219,7 @@ final class HistogramTreeLearner {
     let target = histogram(target), source = histogram(source)
     for f in usable {
       let start = data.offsets[f]
-      for b in start..<(start + data.bins[f].binCount) { target[b] = target[b] - source[b] }
+      for b in start..<(start + binCounts[f]) { target[b] = target[b] - source[b] }
     }
   }
 
@@ -228,7 +231,7 @@ final class HistogramTreeLearner {
     let begin = leafBegin[leaf], count = leafRows[leaf]
     let features = usable
     let offsets = data.offsets
-    let binCounts = data.bins.map(\.binCount)
+    let binCounts = self.binCounts
     indices.withUnsafeBufferPointer { indices in
       orderedGradients.withUnsafeMutableBufferPointer { og in
         orderedHessians.withUnsafeMutableBufferPointer { oh in

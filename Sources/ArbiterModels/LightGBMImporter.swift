@@ -11,6 +11,9 @@ import ArbiterCore
 /// objective is checked, the feature names resolved, and each tree read (``LightGBMTreeSection``) into a
 /// ``TreeEnsembleBuilder``, which checks every reference.
 public enum LightGBMImporter {
+  /// LightGBM's `kZeroThreshold`, 1e-35 as a float: LightGBM reads a value within it of zero as zero.
+  public static let zeroThreshold = Double(Float(1e-35))
+
   /// Reads a LightGBM text model for `schema`; `file` names the model in errors.
   public static func load(
     _ text: String, schema: FeatureSchema, file: String = "model.txt"
@@ -219,8 +222,8 @@ struct LightGBMTreeSection {
       nodeCovers: splits.internalCount, leafCovers: splits.leafCounts)
   }
 
-  /// LightGBM's `kZeroThreshold`, 1e-35 as a float.
-  static let zeroThreshold = Double(Float(1e-35))
+  /// LightGBM's `kZeroThreshold` (``LightGBMImporter/zeroThreshold``).
+  static let zeroThreshold = LightGBMImporter.zeroThreshold
 
   /// A numeric threshold moved so that comparing a raw value with it decides as LightGBM's
   /// predictor does, which reads every value within ``zeroThreshold`` of zero as zero (its row
