@@ -75,11 +75,11 @@ let package = Package(
     .target(
       name: "ArbiterLearning", dependencies: ["ArbiterCore", "ArbiterModels"],
       swiftSettings: strict + optimised + hotPath),
-    // Eligibility, scoring, arbitration, reasons, the interaction log.
+    // Eligibility, scoring, arbitration, reasons, the interaction log, and learning from it.
     .target(
       name: "ArbiterDecisioning",
       dependencies: [
-        "ArbiterCore", "ArbiterModels", "ArbiterFeatureStore",
+        "ArbiterCore", "ArbiterModels", "ArbiterFeatureStore", "ArbiterLearning",
         .product(name: "Atomics", package: "swift-atomics"),
       ],
       swiftSettings: strict + hotPath

@@ -73,12 +73,13 @@ extension DecisionEngine {
   }
 
   /// The decision's state at its start: the moment, the contact policy over the customer's
-  /// history, the context keys, the channel's capacity and the control period.
+  /// history, the context keys, the channel's capacity and the control period; `now` (days since
+  /// the epoch) replaces the engine's clock when given.
   func beginDecision(
     _ request: DecisionRequest, decisionId: String, contacts history: [ContactRecord], slots: [SlotRequest]?,
-    started: UInt64
+    started: UInt64, now given: Double? = nil
   ) -> DecisionState {
-    let now = clock()
+    let now = given ?? clock()
     let nowMillis = Int64((now * 86_400_000).rounded())
     let channel = request.channel
     let budget = catalogue.capacityBudgets[channel.ordinal]

@@ -36,106 +36,36 @@ public struct LoggedExamples: Sendable {
     paths: [String], customerWidth: Int, contextWidth: Int, window: Duration, weighByProbability: Bool,
     maximumWeight: Double = 10, unknownOutcomesAllowed: Bool = false
   ) throws(ArbiterError) -> (LoggedExamples, unknownOutcomes: [String]) {
-    struct Shown {
-      var offerId: String
-      var probability: Double
-    }
-    struct Logged {
-      var timestampMillis: Int64
-      var customerId: UInt64
-      var features: [Float]
-      var shown: [Shown]
-    }
-    var decisions: [String: Logged] = [:]
-    // Decisions read but not learnt from (no features, another schema): their outcomes are known, not used.
-    var unused = Set<String>()
-    var order: [String] = []
-    var settled: [String: [String: Bool]] = [:]  // decision → offer → positive
-    var unknown: [String] = []
-    var latest: Int64 = 0
+    let log = try LoggedDecisions.read(paths: paths, window: window)
     var result = LoggedExamples()
-    let windowMillis = Int64(window.components.seconds * 1_000)
-    let width = customerWidth + contextWidth
-    for path in paths {
-      let text: String
-      do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-        throw ArbiterError(.notFound, "\(path): cannot be read (\(error.localizedDescription))")
-      }
-      let file = (path as NSString).lastPathComponent
-      for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-        let at = "\(file):\(index + 1)"
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-          let type = object["type"] as? String
-        else { throw ArbiterError(.invalidArgument, "\(at): not a line of an interaction log") }
-        let ts = (object["ts"] as? NSNumber)?.int64Value ?? 0
-        latest = max(latest, ts)
-        switch type {
-        case "decision":
-          guard let id = object["decision_id"] as? String, let offers = object["offers"] as? [[String: Any]] else {
-            throw ArbiterError(.invalidArgument, "\(at): a decision without decision_id or offers")
-          }
-          result.counts.decisions += 1
-          guard let encoded = object["features"] as? String else {
-            result.counts.withoutFeatures += 1
-            unused.insert(id)
-            continue
-          }
-          guard let features = Self.floats(base64: encoded) else {
-            throw ArbiterError(.invalidArgument, "\(at): decision \(id): features are not base64 of float32s")
-          }
-          guard features.count == width else {
-            result.counts.otherWidth += 1
-            unused.insert(id)
-            continue
-          }
-          let shown = offers.compactMap { offer -> Shown? in
-            guard let offerId = offer["offer_id"] as? String else { return nil }
-            return Shown(offerId: offerId, probability: (offer["probability"] as? NSNumber)?.doubleValue ?? 1)
-          }
-          decisions[id] = Logged(
-            timestampMillis: ts, customerId: (object["customer_id"] as? NSNumber)?.uint64Value ?? 0,
-            features: features, shown: shown)
-          order.append(id)
-        case "shadow":
-          result.counts.shadowDecisions += 1
-        case "outcome":
-          guard let id = object["decision_id"] as? String, let offerId = object["offer_id"] as? String,
-            let outcome = object["outcome"] as? String
-          else { throw ArbiterError(.invalidArgument, "\(at): an outcome without decision_id, offer_id or outcome") }
-          guard let decision = decisions[id] else {
-            if unused.contains(id) { continue }
-            unknown.append("\(at): outcome '\(outcome)' for decision '\(id)', which the log does not have")
-            continue
-          }
-          if outcome == "impression" { result.counts.impressions += 1 }
-          guard ts <= decision.timestampMillis + windowMillis else { continue }
-          switch outcome {
-          case "accept", "convert": settled[id, default: [:]][offerId] = true
-          case "decline": if settled[id]?[offerId] != true { settled[id, default: [:]][offerId] = false }
-          default: break
-          }
-        default:
-          continue
-        }
-      }
-    }
-    if !unknown.isEmpty && !unknownOutcomesAllowed {
+    result.counts.decisions = log.entries.count
+    result.counts.impressions = log.impressions
+    result.counts.shadowDecisions = log.shadowDecisions
+    if !log.unknownOutcomes.isEmpty && !unknownOutcomesAllowed {
       throw ArbiterError(
         .invalidArgument,
-        "\(unknown.count) outcome(s) for decisions the log does not have, first: \(unknown.prefix(3).joined(separator: "; ")); "
+        "\(log.unknownOutcomes.count) outcome(s) for decisions the log does not have, first: "
+          + "\(log.unknownOutcomes.prefix(3).joined(separator: "; ")); "
           + "give the earlier log files too, or allow them with --skip-unknown-outcomes")
     }
-    for id in order {
-      let decision = decisions[id]!
-      let customer = decision.features[0..<customerWidth]
-      let context = decision.features[customerWidth...]
+    for decision in log.entries {
+      guard let features = decision.features else {
+        result.counts.withoutFeatures += 1
+        continue
+      }
+      guard features.count == customerWidth + contextWidth else {
+        result.counts.otherWidth += 1
+        continue
+      }
+      let customer = features[0..<customerWidth]
+      let context = features[customerWidth...]
       for shown in decision.shown {
         result.counts.offersShown += 1
         let label: Bool
-        if let outcome = settled[id]?[shown.offerId] {
+        if let outcome = decision.settled[shown.offerId] {
           label = outcome
           if outcome { result.counts.positives += 1 } else { result.counts.declined += 1 }
-        } else if decision.timestampMillis + windowMillis <= latest {
+        } else if log.isSettled(decision, window: window) {
           label = false
           result.counts.noOutcomeInWindow += 1
         } else {
@@ -149,15 +79,7 @@ public struct LoggedExamples: Sendable {
           .append(customer: customer, context: context, label: label, group: decision.customerId, weight: weight)
       }
     }
-    return (result, unknown)
-  }
-
-  /// Float32s from base64 of their little-endian bits; nil when it is not that.
-  static func floats(base64 text: String) -> [Float]? {
-    guard let data = Data(base64Encoded: text), data.count % 4 == 0 else { return nil }
-    return data.withUnsafeBytes { raw in
-      (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
-    }
+    return (result, log.unknownOutcomes)
   }
 }
 

@@ -48,4 +48,23 @@ struct OfferSelector {
       return (available[k], exp((priority(available[k]) - best) / temperature) / total)
     }
   }
+
+  /// The probability of each of `priorities`' candidates (best first) being drawn first: what
+  /// ``pick(from:priority:)`` gives each, for off-policy evaluation of this policy.
+  static func firstDrawProbabilities(policy: ExplorationPolicy, priorities: [Double]) -> [Double] {
+    let m = priorities.count
+    guard m > 0 else { return [] }
+    switch policy.method {
+    case .greedy:
+      return (0..<m).map { $0 == 0 ? 1 : 0 }
+    case .epsilonGreedy:
+      return (0..<m).map { policy.epsilon / Double(m) + ($0 == 0 ? 1 - policy.epsilon : 0) }
+    case .softmax:
+      let best = priorities[0]
+      let temperature = max(policy.temperature * best, 1e-12)
+      let weights = priorities.map { exp(($0 - best) / temperature) }
+      let total = weights.reduce(0, +)
+      return weights.map { $0 / total }
+    }
+  }
 }

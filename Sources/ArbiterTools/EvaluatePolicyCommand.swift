@@ -1,5 +1,6 @@
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterFeatureStore
 import ArbiterLearning
 import ArbiterModels
 import ArgumentParser
@@ -15,9 +16,10 @@ struct EvaluatePolicy: ParsableCommand {
       Reads either an interaction log (--log: the decisions' first offers, the probabilities they were drawn with, \\
       the features logged with them and the accepts or conversions within --window) or a campaign export (--csv, \\
       with --action, --reward and the logged probability as --probability-column or --logged-probability). \\
-      Each --candidate is a bundle directory (its greedy choice on the logged features), a rule policy file \\
-      (JSON: {"rules":[{"when":"RULE","action":"A"}, …, {"action":"B"}]}), always:ACTION, or logged (the \\
-      logging policy itself). Prints, per candidate, in total and per group (the channel, or --group): inverse \\
+      Each --candidate is a bundle directory (its engine decides again on the logged features, with its own \\
+      exploration, without control groups, quotas or contact history), shadow (the challenger's shadow decisions \\
+      in the log), a rule policy file (JSON: {"rules":[{"when":"RULE","action":"A"}, …, {"action":"B"}]}) or \\
+      always:ACTION. Prints, per candidate, in total and per group (the channel, or --group): inverse \\
       propensity weighting, self-normalised IPW, the direct method and doubly robust, each with a bootstrap \\
       interval, the effective sample size and warnings where the log gives the candidate little support. Writes \\
       <out>/ope.json and, with --write-rounds, each candidate's per-round inputs as CSV.
@@ -26,7 +28,11 @@ struct EvaluatePolicy: ParsableCommand {
   @Option(help: "An interaction log to evaluate on (repeatable, in order).") var log: [String] = []
   @Option(help: "A campaign export to evaluate on (CSV).") var csv: String?
   @Option(help: "The action column (--csv).") var action: String?
-  @Option(help: "The binary reward column (--csv).") var reward: String?
+  @Option(help: "The binary reward column (--csv).") var rewardColumn: String?
+  @Option(help: "The reward (--log): response (1 or 0) or value (the response times the offer's value).")
+  var reward: LoggedPolicyRounds.Reward?
+  @Option(help: "The bundle whose features the log holds (--log; rule policies are read against its schema).")
+  var bundle: String?
   @Option(help: "The reward's positive value (--csv; default: 1, yes, true, y or t).") var positive: String?
   @Option(name: .customLong("probability-column"), help: "The logged probabilities' column (--csv).")
   var probabilityColumn: String?
@@ -34,7 +40,7 @@ struct EvaluatePolicy: ParsableCommand {
   var loggedProbability: Double?
   @Option(help: "The column to report groups by (--csv; the channel for --log).") var group: String?
   @Option(help: "Columns that are not features, comma-separated (--csv).") var ignore: String?
-  @Option(help: "A bundle, a rule policy file, always:ACTION or logged (repeatable).") var candidate: [String] = []
+  @Option(help: "A bundle, shadow, a rule policy file (.json) or always:ACTION (repeatable).") var candidate: [String] = []
   @Option(name: .customLong("reward-model"), help: "The direct method's reward model: logistic or trees.")
   var rewardModel: TableModel.Learner = .logistic
   @Option(help: "How long after a decision an accept or convert counts (--log).") var window = "14d"
@@ -84,8 +90,8 @@ struct EvaluatePolicy: ParsableCommand {
 
   /// The candidates' rounds on a campaign export.
   private func evaluateExport(_ path: String) throws -> [(String, String, [PolicyRound], ArmMeasurement?)] {
-    guard let action, let reward else { throw ValidationError("--csv needs --action and --reward") }
-    var options = LoggedBanditTable.Options(actionColumn: action, rewardColumn: reward)
+    guard let action, let rewardColumn else { throw ValidationError("--csv needs --action and --reward-column") }
+    var options = LoggedBanditTable.Options(actionColumn: action, rewardColumn: rewardColumn)
     options.positive = positive
     options.probabilityColumn = probabilityColumn
     options.probability = loggedProbability
@@ -101,9 +107,7 @@ struct EvaluatePolicy: ParsableCommand {
     let actions = Set(bandit.actionNames)
     return try candidate.map { spec in
       let policy: RulePolicy
-      if spec == "logged" {
-        throw ValidationError("--candidate logged is for --log; on a campaign export every estimate of it is the mean reward")
-      } else if spec.hasPrefix("always:") {
+      if spec.hasPrefix("always:") {
         let name = String(spec.dropFirst("always:".count))
         guard actions.contains(name) else {
           throw ValidationError("\(spec): '\(name)' is not an action of \(path) (\(bandit.actionNames.joined(separator: ", ")))")
@@ -119,7 +123,40 @@ struct EvaluatePolicy: ParsableCommand {
 
   /// The candidates' rounds on an interaction log.
   private func evaluateLog() throws -> [(String, String, [PolicyRound], ArmMeasurement?)] {
-    throw ValidationError("--log is not read yet")
+    guard let bundle else { throw ValidationError("--log needs --bundle: the bundle whose features the log holds") }
+    let logging = try failing { try ModelBundle.load(from: bundle) }
+    guard let windowDuration = DurationText.parse(window) else {
+      throw ValidationError("--window '\(window)' is not a duration such as 14d, 36h or 90m")
+    }
+    let log = try failing { try LoggedDecisions.read(paths: self.log, window: windowDuration) }
+    let source = try failing {
+      try LoggedPolicyRounds(log: log, schema: logging.schema, window: windowDuration, reward: reward ?? .response)
+    }
+    print(source.counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+    let offers = Set(logging.catalogue.offers.map(\.id))
+    return try candidate.map { spec in
+      switch spec {
+      case "shadow":
+        return (spec, "the challenger's shadow decisions", source.rounds(.shadow), nil)
+      case _ where spec.hasPrefix("always:"):
+        let name = String(spec.dropFirst("always:".count))
+        guard offers.contains(name) else { throw ValidationError("\(spec): '\(name)' is not an offer of \(bundle)") }
+        return (spec, "always \(name)", source.rounds(.rules(.always(name))), nil)
+      case _ where spec.hasSuffix(".json"):
+        let policy = try failing { try RulePolicy(path: spec, schema: logging.schema, actions: offers) }
+        return (spec, policy.name, source.rounds(.rules(policy)), nil)
+      default:
+        var candidateBundle = try failing { try ModelBundle.load(from: spec) }
+        guard candidateBundle.schema.layout == logging.schema.layout else {
+          throw ValidationError("\(spec): its feature schema is not the logged one (\(bundle)'s)")
+        }
+        candidateBundle.catalogue = DecisionEngine.replayCatalogue(candidateBundle.catalogue)
+        let store = try failing { try FeatureStore(schema: candidateBundle.schema, expectedCustomers: 1) }
+        let engine = try failing { try DecisionEngine(bundle: candidateBundle, customers: store) }
+        let name = "\(candidateBundle.manifest.name)/\(candidateBundle.manifest.version), \(candidateBundle.catalogue.exploration.method.rawValue)"
+        return (spec, name, source.rounds(.engine(engine)), nil)
+      }
+    }
   }
 
   /// A candidate's estimates as a table.
@@ -164,3 +201,5 @@ struct EvaluatePolicy: ParsableCommand {
 }
 
 extension TableModel.Learner: ExpressibleByArgument {}
+
+extension LoggedPolicyRounds.Reward: ExpressibleByArgument {}

@@ -46,13 +46,8 @@ struct Simulate: ParsableCommand {
   /// Every policy chooses one offer among the same eligible offers, with no cost, control
   /// group or contact history in the way: the comparison is of choices, not of policies.
   private static func comparisonCatalogue(_ loaded: CatalogueDocument) -> CatalogueDocument {
-    var catalogue = loaded
+    var catalogue = DecisionEngine.replayCatalogue(loaded)
     catalogue.arbitration.subtractChannelCost = false
-    catalogue.arbitration.pacing = false
-    catalogue.controlGroup = nil
-    catalogue.contactPolicy = ContactPolicy()
-    for i in catalogue.offers.indices { catalogue.offers[i].quota = nil }
-    catalogue.capacity = []
     return catalogue
   }
 

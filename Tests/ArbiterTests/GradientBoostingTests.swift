@@ -86,7 +86,7 @@ import Testing
     for row in rows { csv += row.map { $0.isNaN ? "" : "\(Double($0))" }.joined(separator: ",") + "\n" }
     try csv.write(toFile: directory + "/rows.csv", atomically: true, encoding: .utf8)
 
-    let output = try await Self.run(
+    let output = try await TestSupport.run(
       "/usr/bin/python3", [TestSupport.repoRoot + "/tools/lightgbm-predict.py", directory + "/model.txt", directory + "/rows.csv"])
     let theirs = output.split(separator: "\n").compactMap { Double($0) }
     try #require(theirs.count == rows.count, "LightGBM printed \(theirs.count) scores for \(rows.count) rows: \(output.suffix(2_000))")
@@ -216,33 +216,5 @@ import Testing
       Self.message("job,y\na,yes\nc,no\n", schema: schema)
         == "t.csv:3: column 'job': unknown level 'c' (the levels are a, b)")
     #expect(Self.message("a,y\n1,yes\n\"2,no\n") == "t.csv:3: quoted field not closed before end of file")
-  }
-}
-
-extension GradientBoostingTests {
-  /// Runs a program off the Swift pool and returns its standard output (a failure records its output).
-  static func run(_ program: String, _ arguments: [String]) async throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: program)
-    process.arguments = arguments
-    let output = Pipe(), errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    let (status, text, problems) = try await withCheckedThrowingContinuation { continuation in
-      Thread {
-        do {
-          try process.run()
-          let data = output.fileHandleForReading.readDataToEndOfFile()
-          let problems = errors.fileHandleForReading.readDataToEndOfFile()
-          process.waitUntilExit()
-          continuation.resume(
-            returning: (
-              process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: problems, as: UTF8.self)
-            ))
-        } catch { continuation.resume(throwing: error) }
-      }.start()
-    }
-    #expect(status == 0, "\(program) \(arguments): \(problems.suffix(3_000))")
-    return text
   }
 }

@@ -112,4 +112,29 @@ extension TestSupport {
     let result = store.recordConsents(changes)
     #expect(result.rejected == 0, "\(result.errors)")
   }
-}
+
+  /// Runs a program off the Swift pool and returns its standard output (a failure records its output).
+  static func run(_ program: String, _ arguments: [String]) async throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: program)
+    process.arguments = arguments
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    let (status, text, problems) = try await withCheckedThrowingContinuation { continuation in
+      Thread {
+        do {
+          try process.run()
+          let data = output.fileHandleForReading.readDataToEndOfFile()
+          let problems = errors.fileHandleForReading.readDataToEndOfFile()
+          process.waitUntilExit()
+          continuation.resume(
+            returning: (
+              process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: problems, as: UTF8.self)
+            ))
+        } catch { continuation.resume(throwing: error) }
+      }.start()
+    }
+    #expect(status == 0, "\(program) \(arguments): \(problems.suffix(3_000))")
+    return text
+  }}

@@ -1,0 +1,63 @@
+import ArbiterCore
+import ArbiterModels
+
+extension DecisionEngine {
+  /// A catalogue as a replay decides with it: the choice among eligible offers by its models and
+  /// arbitration, without the control group, quotas, capacity, pacing or contact policy, which
+  /// depend on the live traffic rather than on the decision being replayed.
+  public static func replayCatalogue(_ loaded: CatalogueDocument) -> CatalogueDocument {
+    var catalogue = loaded
+    catalogue.arbitration.pacing = false
+    catalogue.controlGroup = nil
+    catalogue.contactPolicy = ContactPolicy()
+    for i in catalogue.offers.indices { catalogue.offers[i].quota = nil }
+    catalogue.capacity = []
+    return catalogue
+  }
+
+  /// What this engine's policy would put first for a logged decision.
+  public struct ReplayedChoice: Sendable, Hashable {
+    /// The offer.
+    public var offerId: String
+    /// The probability the engine's exploration method would draw it first.
+    public var probability: Double
+    /// The model's propensity for it.
+    public var propensity: Double
+    /// Its value in the catalogue's currency.
+    public var value: Double
+  }
+
+  /// Decides again for a logged decision, for off-policy evaluation: with the features it logged
+  /// (the customer's then the context's, exactly as the models saw them; not the store's), at its
+  /// time, on its channel, with every consent given and no contact history; returns the offers
+  /// that could come first with the probability the catalogue's exploration method gives each
+  /// (one offer with probability 1 for a greedy catalogue). Quotas are not reserved. Returns
+  /// nothing when the features are not of the engine's schema.
+  public func replayFirstChoices(
+    customerId: UInt64, channel: Channel, features: [Float], atMillis: Int64
+  ) -> [ReplayedChoice] {
+    guard features.count == schema.width + schema.contextFeatures.count else { return [] }
+    let request = DecisionRequest(customerId: max(customerId, 1), channel: channel, maxOffers: 1)
+    var state = beginDecision(
+      request, decisionId: "replay", contacts: [], slots: nil, started: 0, now: Double(atMillis) / 86_400_000)
+    var consents = ConsentSet.none
+    for purpose in ConsentPurpose.allCases { consents.set(.given, channel, purpose) }
+    let split = schema.width
+    return features.withUnsafeBufferPointer { all in
+      let customer = UnsafeBufferPointer(rebasing: all[0..<split])
+      let context = UnsafeBufferPointer(rebasing: all[split...])
+      return ScoringRow.prepare(layout: catalogue.scoringLayout, customer: customer, context: context) { row in
+        collectCandidates(&state, DecisionInputs(consents: consents, customer: customer, context: context, row: row))
+        let candidates = state.candidates
+        let probabilities = OfferSelector.firstDrawProbabilities(
+          policy: catalogue.exploration, priorities: candidates.map(\.priority))
+        return zip(candidates, probabilities).compactMap { candidate, probability in
+          guard probability > 0 else { return nil }
+          let offer = catalogue.offers[candidate.offer].definition
+          return ReplayedChoice(
+            offerId: offer.id, probability: probability, propensity: candidate.propensity, value: offer.value)
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import ArbiterCore
+import Foundation
+
+/// The decisions an interaction log holds, with what followed each: the offers made (with the
+/// probability each was drawn with), the features the models saw, the challenger's shadow
+/// decision when there was one, and each offer's settled outcome — accepted or converted within
+/// the window is positive, declined is negative. Read by ``LoggedExamples`` (training) and by
+/// off-policy evaluation.
+public struct LoggedDecisions: Sendable {
+  /// One offer as a decision line logged it.
+  public struct Shown: Sendable, Hashable {
+    public var offerId: String
+    /// The probability it was drawn with at its position.
+    public var probability: Double
+    /// Its value in the catalogue's currency.
+    public var value: Double
+  }
+
+  /// One logged decision.
+  public struct Entry: Sendable {
+    public var decisionId: String
+    public var timestampMillis: Int64
+    public var customerId: UInt64
+    /// The channel's name ("" when the line has none).
+    public var channel: String
+    /// The customer's then the context's feature values; nil when the line has none (logged
+    /// before features were).
+    public var features: [Float]?
+    /// The offers made, best first.
+    public var shown: [Shown]
+    /// The offers held out for their control group.
+    public var heldOut: [String]
+    /// The challenger's offers for the same request, when it decided in the shadow.
+    public var shadow: [Shown]?
+    /// Per offer: true once accepted or converted within the window, false once declined (and not accepted).
+    public var settled: [String: Bool] = [:]
+    /// Per offer: the value the outcome reported, when it reported one.
+    public var reportedValue: [String: Double] = [:]
+  }
+
+  /// The decisions in log order.
+  public var entries: [Entry] = []
+  /// The latest time any line carries, in milliseconds since the epoch.
+  public var latestMillis: Int64 = 0
+  /// Impressions reported.
+  public var impressions = 0
+  /// Shadow decisions read.
+  public var shadowDecisions = 0
+  /// Outcomes for decisions the log does not have, each naming its file and line.
+  public var unknownOutcomes: [String] = []
+
+  /// Whether an entry's window has closed by the end of the log (a missing outcome is then a no).
+  public func isSettled(_ entry: Entry, window: Duration) -> Bool {
+    entry.timestampMillis + Self.millis(window) <= latestMillis
+  }
+
+  static func millis(_ window: Duration) -> Int64 { Int64(window.components.seconds * 1_000) }
+
+  /// Reads the log files in order. Refuses, naming the file and line: a line that is not JSON of
+  /// the log's shape, and features that do not decode.
+  public static func read(paths: [String], window: Duration) throws(ArbiterError) -> LoggedDecisions {
+    var result = LoggedDecisions()
+    var position: [String: Int] = [:]
+    let windowMillis = millis(window)
+    for path in paths {
+      let text: String
+      do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+        throw ArbiterError(.notFound, "\(path): cannot be read (\(error.localizedDescription))")
+      }
+      let file = (path as NSString).lastPathComponent
+      for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+        let at = "\(file):\(index + 1)"
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+          let type = object["type"] as? String
+        else { throw ArbiterError(.invalidArgument, "\(at): not a line of an interaction log") }
+        let ts = (object["ts"] as? NSNumber)?.int64Value ?? 0
+        result.latestMillis = max(result.latestMillis, ts)
+        switch type {
+        case "decision":
+          let entry = try decision(object, at: at, timestampMillis: ts)
+          position[entry.decisionId] = result.entries.count
+          result.entries.append(entry)
+        case "shadow":
+          result.shadowDecisions += 1
+          if let id = object["decision_id"] as? String, let k = position[id] {
+            result.entries[k].shadow = shown(object["offers"] as? [[String: Any]] ?? [])
+          }
+        case "outcome":
+          guard let id = object["decision_id"] as? String, let offerId = object["offer_id"] as? String,
+            let outcome = object["outcome"] as? String
+          else { throw ArbiterError(.invalidArgument, "\(at): an outcome without decision_id, offer_id or outcome") }
+          guard let k = position[id] else {
+            result.unknownOutcomes.append("\(at): outcome '\(outcome)' for decision '\(id)', which the log does not have")
+            continue
+          }
+          if outcome == "impression" { result.impressions += 1 }
+          guard ts <= result.entries[k].timestampMillis + windowMillis else { continue }
+          switch outcome {
+          case "accept", "convert":
+            result.entries[k].settled[offerId] = true
+            if let value = (object["value"] as? NSNumber)?.doubleValue { result.entries[k].reportedValue[offerId] = value }
+          case "decline":
+            if result.entries[k].settled[offerId] != true { result.entries[k].settled[offerId] = false }
+          default: break
+          }
+        default:
+          continue
+        }
+      }
+    }
+    return result
+  }
+
+  private static func decision(_ object: [String: Any], at: String, timestampMillis: Int64) throws(ArbiterError) -> Entry {
+    guard let id = object["decision_id"] as? String, let offers = object["offers"] as? [[String: Any]] else {
+      throw ArbiterError(.invalidArgument, "\(at): a decision without decision_id or offers")
+    }
+    var features: [Float]?
+    if let encoded = object["features"] as? String {
+      guard let decoded = floats(base64: encoded) else {
+        throw ArbiterError(.invalidArgument, "\(at): decision \(id): features are not base64 of float32s")
+      }
+      features = decoded
+    }
+    let held = (object["control"] as? [[String: Any]] ?? []).compactMap { $0["offer_id"] as? String }
+    return Entry(
+      decisionId: id, timestampMillis: timestampMillis, customerId: (object["customer_id"] as? NSNumber)?.uint64Value ?? 0,
+      channel: object["channel"] as? String ?? "", features: features, shown: shown(offers), heldOut: held)
+  }
+
+  private static func shown(_ offers: [[String: Any]]) -> [Shown] {
+    offers.compactMap { offer -> Shown? in
+      guard let offerId = offer["offer_id"] as? String else { return nil }
+      return Shown(
+        offerId: offerId, probability: (offer["probability"] as? NSNumber)?.doubleValue ?? 1,
+        value: (offer["value"] as? NSNumber)?.doubleValue ?? 0)
+    }
+  }
+
+  /// Float32s from base64 of their little-endian bits; nil when it is not that.
+  static func floats(base64 text: String) -> [Float]? {
+    guard let data = Data(base64Encoded: text), data.count % 4 == 0 else { return nil }
+    return data.withUnsafeBytes { raw in
+      (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+    }
+  }
+}
