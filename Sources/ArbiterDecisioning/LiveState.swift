@@ -54,10 +54,20 @@ public final class LiveState: Sendable {
   public let modelRoots: ModelRoots
   /// Told of every erasure, after the store and the log (see ``addErasureParticipant(_:)``).
   let erasureParticipants = Mutex<[any ErasureParticipant]>([])
+  /// The promotion gate's recent verdicts, newest first (see ``promoteChallenger(dryRun:margin:nowMillis:)``).
+  let verdicts = Mutex<[PromotionGate.Verdict]>([])
+
+  /// When a challenger may be promoted (``promoteChallenger(dryRun:margin:nowMillis:)``).
+  public let promotionGate: PromotionGate
 
   /// Starts serving `snapshot`, logging to `log`; reloads without a path read `bundlePath`;
-  /// requests may name bundles under `modelRoots` (by default the directory holding `bundlePath`).
-  public init(snapshot: DecisionSnapshot, log: InteractionLog, bundlePath: String, modelRoots: ModelRoots? = nil) {
+  /// requests may name bundles under `modelRoots` (by default the directory holding `bundlePath`);
+  /// challengers are promoted as `promotion` allows.
+  public init(
+    snapshot: DecisionSnapshot, log: InteractionLog, bundlePath: String, modelRoots: ModelRoots? = nil,
+    promotion: PromotionGate.Configuration = PromotionGate.Configuration()
+  ) {
+    self.promotionGate = PromotionGate(configuration: promotion)
     self.current = ManagedAtomic(snapshot)
     self.log = log
     self.bundlePath = bundlePath

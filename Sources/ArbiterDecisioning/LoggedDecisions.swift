@@ -23,6 +23,8 @@ public struct LoggedDecisions: Sendable {
     public var customerId: UInt64
     /// The channel's name ("" when the line has none).
     public var channel: String
+    /// The bundle that decided, as "name/version".
+    public var bundle: String
     /// The customer's then the context's feature values; nil when the line has none (logged
     /// before features were).
     public var features: [Float]?
@@ -32,6 +34,8 @@ public struct LoggedDecisions: Sendable {
     public var heldOut: [String]
     /// The challenger's offers for the same request, when it decided in the shadow.
     public var shadow: [Shown]?
+    /// The challenger's bundle, as "name/version", when it decided in the shadow.
+    public var shadowBundle: String?
     /// Per offer: true once accepted or converted within the window, false once declined (and not accepted).
     public var settled: [String: Bool] = [:]
     /// Per offer: the value the outcome reported, when it reported one.
@@ -60,16 +64,57 @@ public struct LoggedDecisions: Sendable {
   /// the log's shape, and features that do not decode.
   public static func read(paths: [String], window: Duration) throws(ArbiterError) -> LoggedDecisions {
     var result = LoggedDecisions()
-    var position: [String: Int] = [:]
-    let windowMillis = millis(window)
+    var reading = Reading(window: window)
     for path in paths {
       let text: String
       do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
         throw ArbiterError(.notFound, "\(path): cannot be read (\(error.localizedDescription))")
       }
-      let file = (path as NSString).lastPathComponent
+      try reading.read(text[...], file: (path as NSString).lastPathComponent, firstLine: 1, into: &result)
+    }
+    return result
+  }
+
+  /// Reads the last `bytes` bytes of a log file (from the first whole line in them): the recent
+  /// traffic, for a decision that must not read a log of any size. Outcomes of decisions before
+  /// that are in ``unknownOutcomes``.
+  public static func readTail(path: String, bytes: Int, window: Duration) throws(ArbiterError) -> LoggedDecisions {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+      throw ArbiterError(.notFound, "\(path): cannot be read")
+    }
+    defer { try? handle.close() }
+    let size: UInt64
+    let data: Data
+    do {
+      size = try handle.seekToEnd()
+      let start = size > UInt64(bytes) ? size - UInt64(bytes) : 0
+      try handle.seek(toOffset: start)
+      data = try handle.readToEnd() ?? Data()
+    } catch {
+      throw ArbiterError(.notFound, "\(path): cannot be read (\(error.localizedDescription))")
+    }
+    var text = Substring(decoding: data, as: UTF8.self)
+    if size > UInt64(bytes) {
+      // Starting inside a line: from the next one.
+      guard let newline = text.firstIndex(of: "\n") else { return LoggedDecisions() }
+      text = text[text.index(after: newline)...]
+    }
+    var result = LoggedDecisions()
+    var reading = Reading(window: window)
+    try reading.read(text, file: (path as NSString).lastPathComponent + " (its last \(bytes) bytes)", firstLine: 1, into: &result)
+    return result
+  }
+
+  /// The state of reading lines: where each decision is, by id.
+  struct Reading {
+    let windowMillis: Int64
+    var position: [String: Int] = [:]
+
+    init(window: Duration) { windowMillis = LoggedDecisions.millis(window) }
+
+    mutating func read(_ text: Substring, file: String, firstLine: Int, into result: inout LoggedDecisions) throws(ArbiterError) {
       for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-        let at = "\(file):\(index + 1)"
+        let at = "\(file):\(index + firstLine)"
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
           let type = object["type"] as? String
         else { throw ArbiterError(.invalidArgument, "\(at): not a line of an interaction log") }
@@ -77,41 +122,47 @@ public struct LoggedDecisions: Sendable {
         result.latestMillis = max(result.latestMillis, ts)
         switch type {
         case "decision":
-          let entry = try decision(object, at: at, timestampMillis: ts)
+          let entry = try LoggedDecisions.decision(object, at: at, timestampMillis: ts)
           position[entry.decisionId] = result.entries.count
           result.entries.append(entry)
         case "shadow":
           result.shadowDecisions += 1
           if let id = object["decision_id"] as? String, let k = position[id] {
-            result.entries[k].shadow = shown(object["offers"] as? [[String: Any]] ?? [])
+            result.entries[k].shadow = LoggedDecisions.shown(object["offers"] as? [[String: Any]] ?? [])
+            result.entries[k].shadowBundle = object["bundle"] as? String
           }
         case "outcome":
-          guard let id = object["decision_id"] as? String, let offerId = object["offer_id"] as? String,
-            let outcome = object["outcome"] as? String
-          else { throw ArbiterError(.invalidArgument, "\(at): an outcome without decision_id, offer_id or outcome") }
-          guard let k = position[id] else {
-            result.unknownOutcomes.append("\(at): outcome '\(outcome)' for decision '\(id)', which the log does not have")
-            continue
-          }
-          if outcome == "impression" { result.impressions += 1 }
-          guard ts <= result.entries[k].timestampMillis + windowMillis else { continue }
-          switch outcome {
-          case "accept", "convert":
-            result.entries[k].settled[offerId] = true
-            if let value = (object["value"] as? NSNumber)?.doubleValue { result.entries[k].reportedValue[offerId] = value }
-          case "decline":
-            if result.entries[k].settled[offerId] != true { result.entries[k].settled[offerId] = false }
-          default: break
-          }
+          try outcome(object, at: at, timestampMillis: ts, into: &result)
         default:
           continue
         }
       }
     }
-    return result
+
+    private func outcome(
+      _ object: [String: Any], at: String, timestampMillis ts: Int64, into result: inout LoggedDecisions
+    ) throws(ArbiterError) {
+      guard let id = object["decision_id"] as? String, let offerId = object["offer_id"] as? String,
+        let outcome = object["outcome"] as? String
+      else { throw ArbiterError(.invalidArgument, "\(at): an outcome without decision_id, offer_id or outcome") }
+      guard let k = position[id] else {
+        result.unknownOutcomes.append("\(at): outcome '\(outcome)' for decision '\(id)', which the log does not have")
+        return
+      }
+      if outcome == "impression" { result.impressions += 1 }
+      guard ts <= result.entries[k].timestampMillis + windowMillis else { return }
+      switch outcome {
+      case "accept", "convert":
+        result.entries[k].settled[offerId] = true
+        if let value = (object["value"] as? NSNumber)?.doubleValue { result.entries[k].reportedValue[offerId] = value }
+      case "decline":
+        if result.entries[k].settled[offerId] != true { result.entries[k].settled[offerId] = false }
+      default: break
+      }
+    }
   }
 
-  private static func decision(_ object: [String: Any], at: String, timestampMillis: Int64) throws(ArbiterError) -> Entry {
+  fileprivate static func decision(_ object: [String: Any], at: String, timestampMillis: Int64) throws(ArbiterError) -> Entry {
     guard let id = object["decision_id"] as? String, let offers = object["offers"] as? [[String: Any]] else {
       throw ArbiterError(.invalidArgument, "\(at): a decision without decision_id or offers")
     }
@@ -125,10 +176,11 @@ public struct LoggedDecisions: Sendable {
     let held = (object["control"] as? [[String: Any]] ?? []).compactMap { $0["offer_id"] as? String }
     return Entry(
       decisionId: id, timestampMillis: timestampMillis, customerId: (object["customer_id"] as? NSNumber)?.uint64Value ?? 0,
-      channel: object["channel"] as? String ?? "", features: features, shown: shown(offers), heldOut: held)
+      channel: object["channel"] as? String ?? "", bundle: object["bundle"] as? String ?? "", features: features,
+      shown: shown(offers), heldOut: held)
   }
 
-  private static func shown(_ offers: [[String: Any]]) -> [Shown] {
+  fileprivate static func shown(_ offers: [[String: Any]]) -> [Shown] {
     offers.compactMap { offer -> Shown? in
       guard let offerId = offer["offer_id"] as? String else { return nil }
       return Shown(

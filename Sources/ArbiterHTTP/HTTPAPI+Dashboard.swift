@@ -76,6 +76,7 @@ extension HTTPAPI {
       }
       snapshot.bundle = engine.versions.proto
       snapshot.challenger = admin.challengerStatus()
+      snapshot.promotions = live.promotionVerdicts.map(\.proto)
       let counts = live.log.counts
       snapshot.decisions = UInt64(counts.decisions)
       snapshot.outcomes = UInt64(counts.outcomes)

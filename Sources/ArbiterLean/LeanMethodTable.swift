@@ -137,6 +137,13 @@ package struct LeanMethodTable: Sendable {
             () throws(ArbiterError) in try admin.setChallenger(request)
           })
       },
+      Admin.Promote.descriptor: .offloaded { bytes, principal throws(ArbiterError) in
+        let request = try Self.decode(Arbiter_V1_PromoteRequest.self, bytes)
+        return try Self.encode(
+          try admin.audited(Admin.Promote.descriptor, target: admin.challengerTarget(request), by: principal, door: "lean") {
+            () throws(ArbiterError) in try admin.promote(request)
+          })
+      },
       // The no-op baseline: decodes the request, returns a decision made at start (same sizes, no work).
       Arbiter_V1_BenchmarkService.Method.Echo.descriptor: .inline { bytes, _, _ throws(ArbiterError) in
         _ = try Self.decode(Arbiter_V1_DecideRequest.self, bytes)

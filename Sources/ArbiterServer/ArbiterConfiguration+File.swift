@@ -1,5 +1,6 @@
 import ArbiterAccess
 import ArbiterCore
+import ArbiterDecisioning
 import ArbiterFeatureStore
 import ArbiterHTTP
 import Foundation
@@ -34,6 +35,13 @@ extension ArbiterConfiguration {
   ///   decline-reason-memory: 16777216
   ///   max-outcome-skew: 5m
   /// pacing: {checkpoint-interval: 200ms}
+  /// promotion:                                       # Promote: a challenger goes live only on evidence
+  ///   margin: 0.0                                    # its DR lower bound must beat the champion by this
+  ///   minimum-decisions: 1000                        # settled decisions with a shadow decision
+  ///   recent-log-bytes: 268435456                    # the end of the interaction log that is read
+  ///   window: 14d                                    # how long after a decision a response counts
+  ///   reward: response                               # or value (the response times the offer's value)
+  ///   require-support: true                          # refuse when the champion never explores
   /// access:
   ///   required: true                                 # false: every call is let through (loopback only)
   ///   admin-token-file: arbiter-data/admin-token     # made on first start; none: no admin token
@@ -116,6 +124,7 @@ struct ConfigurationFileReader {
   mutating func read(_ root: Node, into configuration: inout ArbiterConfiguration) throws(ArbiterError) {
     let sections: Set<String> = [
       "host", "grpc", "lean", "http", "bundle", "store", "interaction-log", "pacing", "access", "tls", "tracing",
+      "promotion",
     ]
     for (name, node) in try entries(root, "", known: sections) {
       switch name {
@@ -129,6 +138,7 @@ struct ConfigurationFileReader {
       case "access": try readAccess(node, into: &configuration.access)
       case "tls": configuration.tls = try readTLS(node)
       case "tracing": configuration.tracing = try readTracing(node)
+      case "promotion": try readPromotion(node, into: &configuration.promotion)
       default: try readPacing(node, into: &configuration.pacing)
       }
     }
@@ -247,6 +257,31 @@ struct ConfigurationFileReader {
       case "history-memory": log.historyMemory = try integer(value, key, atLeast: 1)
       case "decline-reason-memory": log.declineReasonMemory = try integer(value, key, atLeast: 0)
       default: log.maxOutcomeSkew = try duration(value, key)
+      }
+    }
+  }
+
+  private func readPromotion(_ node: Node, into gate: inout PromotionGate.Configuration) throws(ArbiterError) {
+    let known: Set<String> = ["margin", "minimum-decisions", "recent-log-bytes", "window", "reward", "require-support"]
+    for (name, value) in try entries(node, "promotion", known: known) {
+      let key = "promotion.\(name)"
+      switch name {
+      case "margin":
+        guard let margin = value.scalar.flatMap({ Double($0.string) }), margin.isFinite else {
+          throw invalid(value, key, "must be a number (the reward per decision)")
+        }
+        gate.margin = margin
+      case "minimum-decisions": gate.minimumRounds = try integer(value, key, atLeast: 1)
+      case "recent-log-bytes": gate.recentBytes = try integer(value, key, atLeast: 4_096)
+      case "window": gate.window = try duration(value, key)
+      case "reward":
+        guard let reward = value.string.flatMap(LoggedPolicyRounds.Reward.init(rawValue:)) else {
+          throw invalid(value, key, "must be response or value")
+        }
+        gate.reward = reward
+      default:
+        guard let flag = value.bool else { throw invalid(value, key, "must be true or false") }
+        gate.requireSupport = flag
       }
     }
   }

@@ -1,5 +1,6 @@
 import ArbiterAccess
 import ArbiterCore
+import ArbiterDecisioning
 import ArbiterFeatureStore
 import ArbiterHTTP
 
@@ -161,6 +162,8 @@ public struct ArbiterConfiguration: Sendable {
   public var interactionLog = InteractionLog()
   /// Quota and capacity use across restarts.
   public var pacing = Pacing()
+  /// When Promote lets a challenger go live.
+  public var promotion = PromotionGate.Configuration()
   /// Who may call (API keys, token keys, the credentials made on first start); by default
   /// credentials are required (``AccessConfiguration/serverDefault``).
   public var access = AccessConfiguration.serverDefault

@@ -102,7 +102,7 @@ public final class ArbiterServer: Service, Sendable {
     try engine.probe()
     live = LiveState(
       snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundle.path,
-      modelRoots: configuration.bundle.modelRoots.map { ModelRoots($0) })
+      modelRoots: configuration.bundle.modelRoots.map { ModelRoots($0) }, promotion: configuration.promotion)
     live.addErasureParticipant(contactCentre)
     health = HealthService()
     tls = try configuration.tls.map { settings throws(ArbiterError) in try ServerTLS(settings) }

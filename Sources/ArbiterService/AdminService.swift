@@ -2,6 +2,8 @@ import ArbiterAPI
 import ArbiterAccess
 import ArbiterCore
 import ArbiterDecisioning
+import ArbiterModels
+import Foundation
 import GRPCCore
 import Logging
 
@@ -116,6 +118,7 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   /// Reload without a transport.
   package func reload(_ request: Arbiter_V1_ReloadRequest) throws(ArbiterError) -> Arbiter_V1_ReloadResponse {
     if !request.bundlePath.isEmpty { try live.modelRoots.check(request.bundlePath, field: "bundle_path") }
+    if request.requireEvaluation { return try reloadOnEvidence(request) }
     do {
       let (previous, current) = try live.reload(from: request.bundlePath.isEmpty ? nil : request.bundlePath)
       logger.info(
@@ -133,6 +136,85 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
     } catch {
       logger.warning("reload refused; the live bundle keeps serving", metadata: ["error": "\(error.message)"])
       throw error
+    }
+  }
+
+  /// `Promote`: the challenger goes live only on the promotion gate's approval.
+  public func promote(
+    request: Arbiter_V1_PromoteRequest, context: ServerContext
+  ) async throws -> Arbiter_V1_PromotionVerdict {
+    try mappingErrors { () throws(ArbiterError) in
+      try audited(context.descriptor, target: challengerTarget(request), by: Principal.current, door: "grpc") {
+        () throws(ArbiterError) in try promote(request)
+      }
+    }
+  }
+
+  /// What a promotion's audit entry names: the challenger, and whether it was a dry run.
+  package func challengerTarget(_ request: Arbiter_V1_PromoteRequest) -> String {
+    let challenger = live.shadowStatus.map { "\($0.snapshot.engine.versions.bundleName)/\($0.snapshot.engine.versions.bundleVersion)" }
+    return (challenger ?? "no challenger") + (request.dryRun ? " (dry run)" : "")
+  }
+
+  /// Promote without a transport. A refusal (not a dry run) is FAILED_PRECONDITION with the
+  /// verdict's reason, so that the audit log keeps the numbers.
+  package func promote(_ request: Arbiter_V1_PromoteRequest) throws(ArbiterError) -> Arbiter_V1_PromotionVerdict {
+    let (verdict, promoted) = try live.promoteChallenger(
+      dryRun: request.dryRun, margin: request.margin, nowMillis: Int64(Date().timeIntervalSince1970 * 1_000))
+    logger.info("promotion verdict", metadata: ["reason": "\(verdict.reason)", "dry-run": "\(request.dryRun)"])
+    guard verdict.approved || request.dryRun else { throw ArbiterError(.failedPrecondition, verdict.reason) }
+    var answer = verdict.proto
+    answer.promoted = promoted != nil
+    return answer
+  }
+
+  /// Reload with `require_evaluation`: only the challenger's bundle, and only as Promote allows.
+  private func reloadOnEvidence(_ request: Arbiter_V1_ReloadRequest) throws(ArbiterError) -> Arbiter_V1_ReloadResponse {
+    guard let (challenger, _) = live.shadowStatus else {
+      throw ArbiterError(
+        .failedPrecondition, "require_evaluation: no challenger is scoring in the shadow, so nothing was evaluated")
+    }
+    let directory = challenger.bundle.directory ?? ""
+    guard request.bundlePath.isEmpty || Self.sameDirectory(request.bundlePath, directory) else {
+      throw ArbiterError(
+        .failedPrecondition,
+        "require_evaluation: bundle_path must be the challenger's (\(directory)), the only bundle with evidence")
+    }
+    let previous = live.snapshot.engine.versions
+    _ = try promote(Arbiter_V1_PromoteRequest())
+    return .with {
+      $0.previous = previous.proto
+      $0.current = live.snapshot.engine.versions.proto
+      $0.changed = previous != live.snapshot.engine.versions
+    }
+  }
+
+  /// Whether two paths name the same bundle directory (or a bundle root and its newest version).
+  static func sameDirectory(_ given: String, _ directory: String) -> Bool {
+    let resolved = (try? ModelBundle.resolveVersionDirectory(given)) ?? given
+    return URL(fileURLWithPath: resolved).standardizedFileURL.resolvingSymlinksInPath()
+      == URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath()
+  }
+}
+
+extension PromotionGate.Verdict {
+  /// The verdict on the wire.
+  package var proto: Arbiter_V1_PromotionVerdict {
+    .with {
+      $0.approved = approved
+      $0.reason = reason
+      $0.champion = champion
+      $0.challenger = challenger
+      $0.rounds = UInt64(rounds)
+      $0.championValue = championValue
+      $0.challengerValue = challengerEstimate?.value ?? .nan
+      $0.challengerLower = challengerEstimate?.lower ?? .nan
+      $0.challengerUpper = challengerEstimate?.upper ?? .nan
+      $0.margin = margin
+      $0.effectiveSampleSize = effectiveSampleSize
+      $0.meanWeight = meanWeight
+      $0.warnings = warnings
+      $0.atMillis = atMillis
     }
   }
 }

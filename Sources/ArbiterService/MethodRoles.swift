@@ -23,7 +23,7 @@ public enum MethodRoles {
   /// what the server decides with.
   public static let audited: Set<MethodDescriptor> = [
     Arbiter_V1_AdminService.Method.Reload.descriptor, Arbiter_V1_AdminService.Method.SetChallenger.descriptor,
-    Arbiter_V1_AdminService.Method.EraseCustomer.descriptor,
+    Arbiter_V1_AdminService.Method.EraseCustomer.descriptor, Arbiter_V1_AdminService.Method.Promote.descriptor,
   ]
 
   static let roles: [MethodDescriptor: Role] = [
@@ -41,5 +41,6 @@ public enum MethodRoles {
     Arbiter_V1_AdminService.Method.Reload.descriptor: .admin,
     Arbiter_V1_AdminService.Method.SetChallenger.descriptor: .admin,
     Arbiter_V1_AdminService.Method.EraseCustomer.descriptor: .admin,
+    Arbiter_V1_AdminService.Method.Promote.descriptor: .admin,
   ]
 }

@@ -161,19 +161,58 @@ struct Reload: AsyncParsableCommand {
 
   @OptionGroup var server: ServerOptions
   @Option(help: "Bundle directory to load instead of the configured one.") var bundle = ""
+  @Flag(
+    name: .customLong("require-evaluation"),
+    help: "Load only the challenger's bundle, and only if the promotion gate approves it (see promote).")
+  var requireEvaluation = false
 
   func run() async throws {
     let options = server.callOptions
     let path = bundle
+    let evaluated = requireEvaluation
     let response = try await server.withClient { client in
       try await Arbiter_V1_AdminService.Client(wrapping: client).reload(
-        .with { $0.bundlePath = path }, options: options)
+        .with {
+          $0.bundlePath = path
+          $0.requireEvaluation = evaluated
+        }, options: options)
     }
     let (previous, current) = (response.previous, response.current)
     let unchanged = response.changed ? "" : " (unchanged)"
     print(
       "\(previous.bundleName)/\(previous.bundleVersion) → \(current.bundleName)/\(current.bundleVersion)\(unchanged)"
     )
+  }
+}
+
+struct Promote: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Promote the challenger scoring in the shadow, only if off-policy evaluation of the recent log approves.",
+    discussion: """
+      The server reads the end of its interaction log: the champion's decisions with the challenger's shadow \\
+      decisions for the same requests. The challenger goes live only if its doubly robust lower bound beats the \\
+      champion's value by the configured margin (promotion: in the configuration file). A refusal says why, with \\
+      the numbers; --dry-run only shows the verdict.
+      """)
+
+  @OptionGroup var server: ServerOptions
+  @Flag(name: .customLong("dry-run"), help: "Only judge; change nothing.") var dryRun = false
+  @Option(help: "A margin stricter than the configured one, for this call.") var margin = 0.0
+
+  func run() async throws {
+    var options = server.callOptions
+    options.timeout = .seconds(max(120, Int64(server.timeoutMs / 1000)))
+    let callOptions = options
+    let request = Arbiter_V1_PromoteRequest.with {
+      $0.dryRun = dryRun
+      $0.margin = margin
+    }
+    let verdict = try await server.withClient { client in
+      try await Arbiter_V1_AdminService.Client(wrapping: client).promote(request, options: callOptions)
+    }
+    print(verdict.reason)
+    for warning in verdict.warnings { print("  ! \(warning)") }
+    print(verdict.promoted ? "\(verdict.challenger) is live" : "nothing changed (dry run)")
   }
 }
 

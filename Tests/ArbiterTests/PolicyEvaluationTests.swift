@@ -75,16 +75,16 @@ import Testing
   /// bank's hidden truth answers them; the estimates of two candidates — a stronger bundle
   /// replayed on the logged features, and the same bundle as a challenger in the shadow — are
   /// checked against their true value on the same traffic, which the truth gives exactly.
-  /// A weak bundle exploring half the time, with nothing but eligibility between a customer and
+  /// A weak bundle (demo/explorer) exploring half the time (or as `epsilon` says), with nothing but eligibility between a customer and
   /// an offer (no contact policy, control group, quotas, capacity or channel cost, which would
   /// keep offers its weak models price below cost out of every draw), so that the logger could
   /// make every choice a replayed candidate makes.
-  static func exploringBundle(root: String) throws {
+  static func exploringBundle(root: String, epsilon: Double = 0.5) throws {
     var dataset = try DemoDataset.generate(seed: 5, customers: 5_000)
-    dataset.catalogue.exploration = ExplorationPolicy(method: .epsilonGreedy, epsilon: 0.5)
+    dataset.catalogue.exploration = ExplorationPolicy(method: .epsilonGreedy, epsilon: epsilon)
     dataset.catalogue = DecisionEngine.replayCatalogue(dataset.catalogue)
     dataset.catalogue.arbitration.subtractChannelCost = false
-    _ = try dataset.trainBundle(name: "demo", version: "1").write(toRoot: root)
+    _ = try dataset.trainBundle(name: "demo", version: "explorer").write(toRoot: root)
   }
 
   @Test(.timeLimit(.minutes(10))) func onAnExploringServersLogTheEstimatesMatchTheHiddenTruth() async throws {

@@ -72,12 +72,26 @@ public enum Arbiter_V1_AdminService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Promote" metadata.
+        public enum Promote: Sendable {
+            /// Request type for "Promote".
+            public typealias Input = Arbiter_V1_PromoteRequest
+            /// Response type for "Promote".
+            public typealias Output = Arbiter_V1_PromotionVerdict
+            /// Descriptor for "Promote".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "arbiter.v1.AdminService"),
+                method: "Promote",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "arbiter.v1.AdminService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             GetStatus.descriptor,
             Reload.descriptor,
             SetChallenger.descriptor,
-            EraseCustomer.descriptor
+            EraseCustomer.descriptor,
+            Promote.descriptor
         ]
     }
 }
@@ -181,6 +195,29 @@ extension Arbiter_V1_AdminService {
             request: GRPCCore.StreamingServerRequest<Arbiter_V1_EraseCustomerRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_EraseCustomerResponse>
+
+        /// Handle the "Promote" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Promotes the challenger to champion only when off-policy evaluation on the recent logged
+        /// > traffic says it is better: its doubly robust lower bound (from its shadow decisions beside
+        /// > the champion's) must beat the champion's own value by the configured margin, on enough
+        /// > decisions, with the champion's log supporting its choices. A refusal is FAILED_PRECONDITION
+        /// > with the numbers; with dry_run the verdict is returned and nothing changes. Every verdict is
+        /// > audited and shown on the dashboard.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Arbiter_V1_PromoteRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Arbiter_V1_PromotionVerdict` messages.
+        func promote(
+            request: GRPCCore.StreamingServerRequest<Arbiter_V1_PromoteRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_PromotionVerdict>
     }
 
     /// Service protocol for the "arbiter.v1.AdminService" service.
@@ -268,6 +305,29 @@ extension Arbiter_V1_AdminService {
             request: GRPCCore.ServerRequest<Arbiter_V1_EraseCustomerRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_EraseCustomerResponse>
+
+        /// Handle the "Promote" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Promotes the challenger to champion only when off-policy evaluation on the recent logged
+        /// > traffic says it is better: its doubly robust lower bound (from its shadow decisions beside
+        /// > the champion's) must beat the champion's own value by the configured margin, on enough
+        /// > decisions, with the champion's log supporting its choices. A refusal is FAILED_PRECONDITION
+        /// > with the numbers; with dry_run the verdict is returned and nothing changes. Every verdict is
+        /// > audited and shown on the dashboard.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_PromoteRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Arbiter_V1_PromotionVerdict` message.
+        func promote(
+            request: GRPCCore.ServerRequest<Arbiter_V1_PromoteRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_PromotionVerdict>
     }
 
     /// Simple service protocol for the "arbiter.v1.AdminService" service.
@@ -353,6 +413,29 @@ extension Arbiter_V1_AdminService {
             request: Arbiter_V1_EraseCustomerRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Arbiter_V1_EraseCustomerResponse
+
+        /// Handle the "Promote" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Promotes the challenger to champion only when off-policy evaluation on the recent logged
+        /// > traffic says it is better: its doubly robust lower bound (from its shadow decisions beside
+        /// > the champion's) must beat the champion's own value by the configured margin, on enough
+        /// > decisions, with the champion's log supporting its choices. A refusal is FAILED_PRECONDITION
+        /// > with the numbers; with dry_run the verdict is returned and nothing changes. Every verdict is
+        /// > audited and shown on the dashboard.
+        ///
+        /// - Parameters:
+        ///   - request: A `Arbiter_V1_PromoteRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Arbiter_V1_PromotionVerdict` to respond with.
+        func promote(
+            request: Arbiter_V1_PromoteRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Arbiter_V1_PromotionVerdict
     }
 }
 
@@ -404,6 +487,17 @@ extension Arbiter_V1_AdminService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Arbiter_V1_AdminService.Method.Promote.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_PromoteRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_PromotionVerdict>(),
+            handler: { request, context in
+                try await self.promote(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -448,6 +542,17 @@ extension Arbiter_V1_AdminService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_EraseCustomerResponse> {
         let response = try await self.eraseCustomer(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func promote(
+        request: GRPCCore.StreamingServerRequest<Arbiter_V1_PromoteRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_PromotionVerdict> {
+        let response = try await self.promote(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -503,6 +608,19 @@ extension Arbiter_V1_AdminService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_EraseCustomerResponse> {
         return GRPCCore.ServerResponse<Arbiter_V1_EraseCustomerResponse>(
             message: try await self.eraseCustomer(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func promote(
+        request: GRPCCore.ServerRequest<Arbiter_V1_PromoteRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_PromotionVerdict> {
+        return GRPCCore.ServerResponse<Arbiter_V1_PromotionVerdict>(
+            message: try await self.promote(
                 request: request.message,
                 context: context
             ),
@@ -616,6 +734,34 @@ extension Arbiter_V1_AdminService {
             deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_EraseCustomerResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_EraseCustomerResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Promote" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Promotes the challenger to champion only when off-policy evaluation on the recent logged
+        /// > traffic says it is better: its doubly robust lower bound (from its shadow decisions beside
+        /// > the champion's) must beat the champion's own value by the configured margin, on enough
+        /// > decisions, with the champion's log supporting its choices. A refusal is FAILED_PRECONDITION
+        /// > with the numbers; with dry_run the verdict is returned and nothing changes. Every verdict is
+        /// > audited and shown on the dashboard.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_PromoteRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_PromoteRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_PromotionVerdict` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func promote<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_PromoteRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_PromoteRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_PromotionVerdict>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_PromotionVerdict>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -776,6 +922,45 @@ extension Arbiter_V1_AdminService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Promote" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Promotes the challenger to champion only when off-policy evaluation on the recent logged
+        /// > traffic says it is better: its doubly robust lower bound (from its shadow decisions beside
+        /// > the champion's) must beat the champion's own value by the configured margin, on enough
+        /// > decisions, with the champion's log supporting its choices. A refusal is FAILED_PRECONDITION
+        /// > with the numbers; with dry_run the verdict is returned and nothing changes. Every verdict is
+        /// > audited and shown on the dashboard.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_PromoteRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_PromoteRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_PromotionVerdict` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func promote<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_PromoteRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_PromoteRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_PromotionVerdict>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_PromotionVerdict>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Arbiter_V1_AdminService.Method.Promote.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -895,6 +1080,40 @@ extension Arbiter_V1_AdminService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_EraseCustomerRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_EraseCustomerResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Promote" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Promotes the challenger to champion only when off-policy evaluation on the recent logged
+    /// > traffic says it is better: its doubly robust lower bound (from its shadow decisions beside
+    /// > the champion's) must beat the champion's own value by the configured margin, on enough
+    /// > decisions, with the champion's log supporting its choices. A refusal is FAILED_PRECONDITION
+    /// > with the numbers; with dry_run the verdict is returned and nothing changes. Every verdict is
+    /// > audited and shown on the dashboard.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Arbiter_V1_PromoteRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func promote<Result>(
+        request: GRPCCore.ClientRequest<Arbiter_V1_PromoteRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_PromotionVerdict>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.promote(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_PromoteRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_PromotionVerdict>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1032,6 +1251,44 @@ extension Arbiter_V1_AdminService.ClientProtocol {
             metadata: metadata
         )
         return try await self.eraseCustomer(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Promote" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Promotes the challenger to champion only when off-policy evaluation on the recent logged
+    /// > traffic says it is better: its doubly robust lower bound (from its shadow decisions beside
+    /// > the champion's) must beat the champion's own value by the configured margin, on enough
+    /// > decisions, with the champion's log supporting its choices. A refusal is FAILED_PRECONDITION
+    /// > with the numbers; with dry_run the verdict is returned and nothing changes. Every verdict is
+    /// > audited and shown on the dashboard.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func promote<Result>(
+        _ message: Arbiter_V1_PromoteRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_PromotionVerdict>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Arbiter_V1_PromoteRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.promote(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -20,6 +20,72 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+public nonisolated struct Arbiter_V1_PromoteRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Only judge: return the verdict without promoting.
+  public var dryRun: Bool = false
+
+  /// A margin for this call stricter than the configured one (the larger of the two applies).
+  public var margin: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What the promotion gate decided, with the numbers.
+public nonisolated struct Arbiter_V1_PromotionVerdict: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Whether the challenger went live (never with dry_run).
+  public var promoted: Bool = false
+
+  /// Whether the evidence allows it.
+  public var approved: Bool = false
+
+  /// Why, in words with the numbers.
+  public var reason: String = String()
+
+  /// The champion and challenger, as "name/version".
+  public var champion: String = String()
+
+  public var challenger: String = String()
+
+  /// The settled decisions with a shadow decision the verdict rests on.
+  public var rounds: UInt64 = 0
+
+  /// The champion's value on them (its mean reward per decision).
+  public var championValue: Double = 0
+
+  /// The challenger's doubly robust estimate and its interval (NaN without an estimate).
+  public var challengerValue: Double = 0
+
+  public var challengerLower: Double = 0
+
+  public var challengerUpper: Double = 0
+
+  /// The margin the lower bound had to beat the champion's value by.
+  public var margin: Double = 0
+
+  public var effectiveSampleSize: Double = 0
+
+  /// About 1 when the champion's log supports the challenger's choices.
+  public var meanWeight: Double = 0
+
+  public var warnings: [String] = []
+
+  public var atMillis: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Arbiter_V1_SetChallengerRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -166,6 +232,10 @@ public nonisolated struct Arbiter_V1_ReloadRequest: Sendable {
   /// A bundle directory to load instead of the configured one; empty reloads the configured one.
   public var bundlePath: String = String()
 
+  /// Load it only as the promotion gate allows (see Promote): bundle_path must then be empty or
+  /// the challenger's directory, and the challenger must pass the gate.
+  public var requireEvaluation: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -248,6 +318,141 @@ public nonisolated struct Arbiter_V1_EraseCustomerResponse: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "arbiter.v1"
+
+nonisolated extension Arbiter_V1_PromoteRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PromoteRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}dry_run\0\u{1}margin\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.margin) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.dryRun != false {
+      try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 1)
+    }
+    if self.margin.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.margin, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_PromoteRequest, rhs: Arbiter_V1_PromoteRequest) -> Bool {
+    if lhs.dryRun != rhs.dryRun {return false}
+    if lhs.margin != rhs.margin {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_PromotionVerdict: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PromotionVerdict"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}promoted\0\u{1}approved\0\u{1}reason\0\u{1}champion\0\u{1}challenger\0\u{1}rounds\0\u{3}champion_value\0\u{3}challenger_value\0\u{3}challenger_lower\0\u{3}challenger_upper\0\u{1}margin\0\u{3}effective_sample_size\0\u{3}mean_weight\0\u{1}warnings\0\u{3}at_millis\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.promoted) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.approved) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.champion) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.challenger) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.rounds) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.championValue) }()
+      case 8: try { try decoder.decodeSingularDoubleField(value: &self.challengerValue) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.challengerLower) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.challengerUpper) }()
+      case 11: try { try decoder.decodeSingularDoubleField(value: &self.margin) }()
+      case 12: try { try decoder.decodeSingularDoubleField(value: &self.effectiveSampleSize) }()
+      case 13: try { try decoder.decodeSingularDoubleField(value: &self.meanWeight) }()
+      case 14: try { try decoder.decodeRepeatedStringField(value: &self.warnings) }()
+      case 15: try { try decoder.decodeSingularInt64Field(value: &self.atMillis) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.promoted != false {
+      try visitor.visitSingularBoolField(value: self.promoted, fieldNumber: 1)
+    }
+    if self.approved != false {
+      try visitor.visitSingularBoolField(value: self.approved, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if !self.champion.isEmpty {
+      try visitor.visitSingularStringField(value: self.champion, fieldNumber: 4)
+    }
+    if !self.challenger.isEmpty {
+      try visitor.visitSingularStringField(value: self.challenger, fieldNumber: 5)
+    }
+    if self.rounds != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rounds, fieldNumber: 6)
+    }
+    if self.championValue.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.championValue, fieldNumber: 7)
+    }
+    if self.challengerValue.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.challengerValue, fieldNumber: 8)
+    }
+    if self.challengerLower.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.challengerLower, fieldNumber: 9)
+    }
+    if self.challengerUpper.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.challengerUpper, fieldNumber: 10)
+    }
+    if self.margin.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.margin, fieldNumber: 11)
+    }
+    if self.effectiveSampleSize.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.effectiveSampleSize, fieldNumber: 12)
+    }
+    if self.meanWeight.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.meanWeight, fieldNumber: 13)
+    }
+    if !self.warnings.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.warnings, fieldNumber: 14)
+    }
+    if self.atMillis != 0 {
+      try visitor.visitSingularInt64Field(value: self.atMillis, fieldNumber: 15)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_PromotionVerdict, rhs: Arbiter_V1_PromotionVerdict) -> Bool {
+    if lhs.promoted != rhs.promoted {return false}
+    if lhs.approved != rhs.approved {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.champion != rhs.champion {return false}
+    if lhs.challenger != rhs.challenger {return false}
+    if lhs.rounds != rhs.rounds {return false}
+    if lhs.championValue != rhs.championValue {return false}
+    if lhs.challengerValue != rhs.challengerValue {return false}
+    if lhs.challengerLower != rhs.challengerLower {return false}
+    if lhs.challengerUpper != rhs.challengerUpper {return false}
+    if lhs.margin != rhs.margin {return false}
+    if lhs.effectiveSampleSize != rhs.effectiveSampleSize {return false}
+    if lhs.meanWeight != rhs.meanWeight {return false}
+    if lhs.warnings != rhs.warnings {return false}
+    if lhs.atMillis != rhs.atMillis {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
 
 nonisolated extension Arbiter_V1_SetChallengerRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SetChallengerRequest"
@@ -527,7 +732,7 @@ nonisolated extension Arbiter_V1_ServerStatus: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Arbiter_V1_ReloadRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReloadRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bundle_path\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}bundle_path\0\u{3}require_evaluation\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -536,6 +741,7 @@ nonisolated extension Arbiter_V1_ReloadRequest: SwiftProtobuf.Message, SwiftProt
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.bundlePath) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.requireEvaluation) }()
       default: break
       }
     }
@@ -545,11 +751,15 @@ nonisolated extension Arbiter_V1_ReloadRequest: SwiftProtobuf.Message, SwiftProt
     if !self.bundlePath.isEmpty {
       try visitor.visitSingularStringField(value: self.bundlePath, fieldNumber: 1)
     }
+    if self.requireEvaluation != false {
+      try visitor.visitSingularBoolField(value: self.requireEvaluation, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Arbiter_V1_ReloadRequest, rhs: Arbiter_V1_ReloadRequest) -> Bool {
     if lhs.bundlePath != rhs.bundlePath {return false}
+    if lhs.requireEvaluation != rhs.requireEvaluation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -85,6 +85,12 @@ public nonisolated struct Arbiter_V1_DashboardSnapshot: @unchecked Sendable {
     set {_uniqueStorage()._outcomes = newValue}
   }
 
+  /// The promotion gate's recent verdicts, newest first.
+  public var promotions: [Arbiter_V1_PromotionVerdict] {
+    get {_storage._promotions}
+    set {_uniqueStorage()._promotions = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -211,7 +217,7 @@ fileprivate nonisolated let _protobuf_package = "arbiter.v1"
 
 nonisolated extension Arbiter_V1_DashboardSnapshot: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DashboardSnapshot"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}at_millis\0\u{1}doors\0\u{1}offers\0\u{1}groups\0\u{1}pacing\0\u{1}suppression\0\u{1}bundle\0\u{1}challenger\0\u{1}decisions\0\u{1}outcomes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}at_millis\0\u{1}doors\0\u{1}offers\0\u{1}groups\0\u{1}pacing\0\u{1}suppression\0\u{1}bundle\0\u{1}challenger\0\u{1}decisions\0\u{1}outcomes\0\u{1}promotions\0")
 
   fileprivate class _StorageClass {
     var _atMillis: Int64 = 0
@@ -224,6 +230,7 @@ nonisolated extension Arbiter_V1_DashboardSnapshot: SwiftProtobuf.Message, Swift
     var _challenger: Arbiter_V1_ChallengerStatus? = nil
     var _decisions: UInt64 = 0
     var _outcomes: UInt64 = 0
+    var _promotions: [Arbiter_V1_PromotionVerdict] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -244,6 +251,7 @@ nonisolated extension Arbiter_V1_DashboardSnapshot: SwiftProtobuf.Message, Swift
       _challenger = source._challenger
       _decisions = source._decisions
       _outcomes = source._outcomes
+      _promotions = source._promotions
     }
   }
 
@@ -272,6 +280,7 @@ nonisolated extension Arbiter_V1_DashboardSnapshot: SwiftProtobuf.Message, Swift
         case 8: try { try decoder.decodeSingularMessageField(value: &_storage._challenger) }()
         case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._decisions) }()
         case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._outcomes) }()
+        case 11: try { try decoder.decodeRepeatedMessageField(value: &_storage._promotions) }()
         default: break
         }
       }
@@ -314,6 +323,9 @@ nonisolated extension Arbiter_V1_DashboardSnapshot: SwiftProtobuf.Message, Swift
       if _storage._outcomes != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._outcomes, fieldNumber: 10)
       }
+      if !_storage._promotions.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._promotions, fieldNumber: 11)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -333,6 +345,7 @@ nonisolated extension Arbiter_V1_DashboardSnapshot: SwiftProtobuf.Message, Swift
         if _storage._challenger != rhs_storage._challenger {return false}
         if _storage._decisions != rhs_storage._decisions {return false}
         if _storage._outcomes != rhs_storage._outcomes {return false}
+        if _storage._promotions != rhs_storage._promotions {return false}
         return true
       }
       if !storagesAreEqual {return false}
