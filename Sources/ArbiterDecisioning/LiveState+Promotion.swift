@@ -47,7 +47,12 @@ extension LiveState {
     guard verdict.approved, !dryRun else { return (verdict, nil) }
     let promoted = try reload(from: directory)
     try setChallenger(path: nil, share: 0)
-    return (verdict, promoted)
+    var done = verdict
+    done.promoted = true
+    verdicts.withLock { kept in
+      if let k = kept.firstIndex(of: verdict) { kept[k] = done }
+    }
+    return (done, promoted)
   }
 
   /// A snapshot's bundle as the log names it: "name/version".

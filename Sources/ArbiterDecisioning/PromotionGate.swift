@@ -37,6 +37,8 @@ public struct PromotionGate: Sendable {
   public struct Verdict: Sendable, Hashable {
     /// Whether the challenger may go live.
     public var approved: Bool
+    /// Whether it went live on this verdict.
+    public var promoted = false
     /// Why, in words with the numbers.
     public var reason: String
     /// The champion and challenger, as "name/version".

@@ -159,13 +159,11 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
   /// Promote without a transport. A refusal (not a dry run) is FAILED_PRECONDITION with the
   /// verdict's reason, so that the audit log keeps the numbers.
   package func promote(_ request: Arbiter_V1_PromoteRequest) throws(ArbiterError) -> Arbiter_V1_PromotionVerdict {
-    let (verdict, promoted) = try live.promoteChallenger(
+    let (verdict, _) = try live.promoteChallenger(
       dryRun: request.dryRun, margin: request.margin, nowMillis: Int64(Date().timeIntervalSince1970 * 1_000))
     logger.info("promotion verdict", metadata: ["reason": "\(verdict.reason)", "dry-run": "\(request.dryRun)"])
     guard verdict.approved || request.dryRun else { throw ArbiterError(.failedPrecondition, verdict.reason) }
-    var answer = verdict.proto
-    answer.promoted = promoted != nil
-    return answer
+    return verdict.proto
   }
 
   /// Reload with `require_evaluation`: only the challenger's bundle, and only as Promote allows.
@@ -202,6 +200,7 @@ extension PromotionGate.Verdict {
   package var proto: Arbiter_V1_PromotionVerdict {
     .with {
       $0.approved = approved
+      $0.promoted = promoted
       $0.reason = reason
       $0.champion = champion
       $0.challenger = challenger

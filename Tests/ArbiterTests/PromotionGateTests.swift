@@ -64,6 +64,7 @@ import Testing
     let dashboard = try Arbiter_V1_DashboardSnapshot(
       jsonUTF8Bytes: try await HTTPTestClient(api: server.httpAPI).get("/v1/dashboard").body)
     #expect(dashboard.promotions.map(\.approved) == [true, false, true, false], "\(dashboard.promotions)")
+    #expect(dashboard.promotions.map(\.promoted) == [true, false, false, false])
   }
 
   /// A greedy champion never made the challenger's other choices: the estimate would be the

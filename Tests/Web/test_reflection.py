@@ -7,23 +7,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor_pool import DescriptorPool
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from harness import Server, free_port
-
-
-class Credential(grpc.UnaryUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
-    """Adds the bearer token to every call, as grpcurl's -H does."""
-
-    def __init__(self, token):
-        self.metadata = (("authorization", "Bearer " + token),)
-
-    def _with_token(self, details):
-        return details._replace(metadata=tuple(details.metadata or ()) + self.metadata)
-
-    def intercept_unary_unary(self, continuation, details, request):
-        return continuation(self._with_token(details), request)
-
-    def intercept_stream_stream(self, continuation, details, requests):
-        return continuation(self._with_token(details), requests)
+from harness import Credential, Server, free_port
 
 
 def test_a_generic_client_lists_the_services_and_calls_decide_from_reflection_alone():

@@ -163,6 +163,39 @@
     renderOffers(snap);
     renderLift(snap);
     renderSuppression(snap);
+    renderPromotions(snap);
+  }
+
+  function renderPromotions(snap) {
+    const container = $("promotions");
+    const verdicts = snap.promotions || [];
+    if (!verdicts.length) {
+      empty(container, "No verdict yet. With a challenger in the shadow, arbiter-tools promote --dry-run judges it on the recent log.");
+      return;
+    }
+    const fixed = (v) => (Number.isFinite(num(v)) ? num(v).toFixed(4) : "—");
+    const cell = (text, className) => Object.assign(document.createElement("td"), { textContent: text, className: className || "" });
+    const table = document.createElement("table");
+    table.className = "verdicts";
+    const head = table.createTHead().insertRow();
+    for (const title of ["When", "Verdict", "Challenger vs champion", "Challenger (DR, 95%)", "Champion + margin", "Decisions (effective)", "Why"]) {
+      head.appendChild(Object.assign(document.createElement("th"), { textContent: title }));
+    }
+    const body = table.createTBody();
+    for (const v of verdicts) {
+      const row = body.insertRow();
+      const when = v.atMillis ? new Date(num(v.atMillis)).toLocaleString("en-GB") : "—";
+      row.appendChild(cell(when));
+      const verdict = cell(v.promoted ? "promoted" : v.approved ? "approved" : "refused", "verdict");
+      verdict.dataset.approved = String(Boolean(v.approved));
+      row.appendChild(verdict);
+      row.appendChild(cell(`${v.challenger || "?"} vs ${v.champion || "?"}`));
+      row.appendChild(cell(`${fixed(v.challengerValue)} [${fixed(v.challengerLower)}, ${fixed(v.challengerUpper)}]`));
+      row.appendChild(cell(`${fixed(v.championValue)} + ${fixed(v.margin || 0)}`));
+      row.appendChild(cell(`${integer(num(v.rounds))} (${integer(Math.round(num(v.effectiveSampleSize)))})`));
+      row.appendChild(cell(v.reason || "", "reason"));
+    }
+    container.replaceChildren(table);
   }
 
   function renderHeader(snap) {
