@@ -25,6 +25,8 @@ public struct LoggedDecisions: Sendable {
     public var channel: String
     /// The bundle that decided, as "name/version".
     public var bundle: String
+    /// The exploration method ("outbound" for a campaign's selection).
+    public var exploration: String
     /// The customer's then the context's feature values; nil when the line has none (logged
     /// before features were).
     public var features: [Float]?
@@ -176,7 +178,8 @@ public struct LoggedDecisions: Sendable {
     let held = (object["control"] as? [[String: Any]] ?? []).compactMap { $0["offer_id"] as? String }
     return Entry(
       decisionId: id, timestampMillis: timestampMillis, customerId: (object["customer_id"] as? NSNumber)?.uint64Value ?? 0,
-      channel: object["channel"] as? String ?? "", bundle: object["bundle"] as? String ?? "", features: features,
+      channel: object["channel"] as? String ?? "", bundle: object["bundle"] as? String ?? "",
+      exploration: object["exploration"] as? String ?? "", features: features,
       shown: shown(offers), heldOut: held)
   }
 

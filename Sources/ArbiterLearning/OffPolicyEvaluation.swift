@@ -229,7 +229,7 @@ public struct OffPolicyEvaluation: Sendable, Codable {
   }
 
   /// The standard normal quantile (Acklam's approximation, relative error below 1.2e-9).
-  static func normalQuantile(_ p: Double) -> Double {
+  public static func normalQuantile(_ p: Double) -> Double {
     let a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.3577518672690, -30.66479806614716,
       2.506628277459239]
     let b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572]
