@@ -20,9 +20,27 @@ public struct EvaluationReport: Sendable {
     }
   }
 
+  /// One uplift model's evaluation.
+  public struct UpliftSection: Sendable {
+    /// The section's title, e.g. the treatment and the outcome.
+    public var title: String
+    /// A line describing the model.
+    public var model: String
+    public var evaluation: UpliftEvaluation
+
+    /// A section of an uplift model's evaluation.
+    public init(title: String, model: String, evaluation: UpliftEvaluation) {
+      self.title = title
+      self.model = model
+      self.evaluation = evaluation
+    }
+  }
+
   /// What was evaluated on, e.g. "bank.csv (8,238 rows)".
   public var data: String
   public var sections: [Section]
+  /// Uplift models' evaluations, after the response models'.
+  public var upliftSections: [UpliftSection] = []
   /// When it was made.
   public var created: Date
 
@@ -37,14 +55,18 @@ public struct EvaluationReport: Sendable {
 
   /// The page.
   public func html() -> String {
-    let title = sections.count == 1 ? "Model evaluation: \(sections[0].title)" : "Model evaluation: \(sections.count) models"
+    var title = sections.count == 1 ? "Model evaluation: \(sections[0].title)" : "Model evaluation: \(sections.count) models"
+    if sections.isEmpty {
+      title = upliftSections.count == 1
+        ? "Uplift evaluation: \(upliftSections[0].title)" : "Uplift evaluation: \(upliftSections.count) models"
+    }
     var page = """
       <!doctype html>
       <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
       <title>\(SVGChart.escape(title))</title>
       <style>\(Self.style)</style></head><body>
       <header><h1>\(SVGChart.escape(title))</h1>
-      <p>On \(SVGChart.escape(data)). Made by <code>arbiter-tools evaluate</code> on \(Self.dateText(created)).</p></header>
+      <p>On \(SVGChart.escape(data)). Made by <code>arbiter-tools \(sections.isEmpty ? "train-uplift" : "evaluate")</code> on \(Self.dateText(created)).</p></header>
       <main>
       """
     if sections.count > 1 {
@@ -57,6 +79,7 @@ public struct EvaluationReport: Sendable {
       page += "</table></nav>"
     }
     for (k, section) in sections.enumerated() { page += self.section(section, anchor: "m\(k)") }
+    for (k, section) in upliftSections.enumerated() { page += upliftSection(section, anchor: "u\(k)") }
     page += "</main></body></html>\n"
     return page
   }
@@ -105,6 +128,90 @@ public struct EvaluationReport: Sendable {
     html += importanceSection(e)
     html += decileTable(e)
     return html + "</section>"
+  }
+
+  func upliftSection(_ section: UpliftSection, anchor: String) -> String {
+    let e = section.evaluation
+    var html = "<section id=\"\(anchor)\"><h2>\(SVGChart.escape(section.title))</h2>"
+    html += "<p class=\"model\">\(SVGChart.escape(section.model))</p><div class=\"cards\">"
+    for (label, value, help) in [
+      ("Qini coefficient", Self.number(e.qiniCoefficient, 4), "area between the Qini curve and random, over the perfect model's"),
+      ("Uplift in the top 30%", Self.points(e.upliftAt30), "treated minus control response rate among the 30% predicted best"),
+      ("Average effect", Self.points(e.averageEffect), "treated minus control response rate, everyone"),
+      ("Treated", "\(e.treatedRows)", "held-out rows given the treatment"),
+      ("Control", "\(e.controlRows)", "held-out rows not given it"),
+    ] {
+      html += "<div class=\"card\"><div class=\"label\">\(label)</div><div class=\"value\">\(value)</div>"
+        + "<div class=\"help\">\(SVGChart.escape(help))</div></div>"
+    }
+    html += "</div><div class=\"grid\">"
+    html += figure(
+      "Qini curve", qiniChart(e),
+      "Targeting the customers with the highest predicted uplift first: the incremental responders gained (treated "
+        + "responders minus control responders scaled to as many customers) against the share targeted. Random "
+        + "targeting is the straight line; the perfect model first takes every treated responder, last every control "
+        + "responder. Qini coefficient " + Self.number(e.qiniCoefficient, 4) + ".")
+    html += figure(
+      "Observed uplift by decile", upliftDecileChart(e),
+      "Held-out customers in ten groups by predicted uplift, best first: the treated response rate minus the "
+        + "control's in each, in percentage points. A good model's bars fall from left to right.")
+    html += "</div><h3>Deciles</h3><table class=\"deciles\"><tr><th>decile</th><th>treated</th><th>control</th>"
+      + "<th>treated rate</th><th>control rate</th><th>observed uplift</th><th>predicted uplift</th></tr>"
+    for (k, d) in e.deciles.enumerated() {
+      html += "<tr><td>\(k + 1)</td><td>\(d.treated)</td><td>\(d.control)</td><td>\(Self.percent(d.treatedRate))</td>"
+        + "<td>\(Self.percent(d.controlRate))</td><td>\(Self.points(d.uplift))</td><td>\(Self.points(d.predicted))</td></tr>"
+    }
+    return html + "</table></section>"
+  }
+
+  func qiniChart(_ e: UpliftEvaluation) -> SVGChart {
+    var chart = SVGChart()
+    chart.xLabel = "share of customers targeted, highest predicted uplift first"
+    chart.yLabel = "incremental responders"
+    chart.percentX = true
+    let values = (e.curve + e.perfect).map(\.y)
+    chart.yRange = Self.fiveTicks(low: min(0, values.min() ?? 0), high: max(1, values.max() ?? 1))
+    let end = e.perfect.last?.y ?? 0
+    chart.lines = [
+      .init(name: "perfect", color: Self.green, points: e.perfect, dashed: true),
+      .init(name: "random", color: Self.grey, points: [.init(x: 0, y: 0), .init(x: 1, y: end)], dashed: true),
+      .init(name: "model", color: Self.blue, points: e.curve),
+    ]
+    return chart
+  }
+
+  func upliftDecileChart(_ e: UpliftEvaluation) -> SVGChart {
+    var chart = SVGChart()
+    chart.xLabel = "decile of predicted uplift (1 = highest)"
+    chart.yLabel = "observed uplift, percentage points"
+    let values = e.deciles.map { $0.uplift * 100 }.filter(\.isFinite)
+    chart.yRange = Self.fiveTicks(low: min(0, values.min() ?? 0), high: max(0.5, values.max() ?? 0.5))
+    chart.bars = e.deciles.enumerated().map { k, d in
+      .init(label: "\(k + 1)", value: d.uplift * 100, color: d.uplift >= 0 ? Self.blue : Self.red)
+    }
+    chart.lines = [
+      .init(name: "average", color: Self.grey, points: [.init(x: 0, y: e.averageEffect * 100), .init(x: 1, y: e.averageEffect * 100)], dashed: true)
+    ]
+    return chart
+  }
+
+  /// A range from below `low` to above `high` whose five tick steps are round (1, 2, 2.5 or 5 × 10ⁿ).
+  static func fiveTicks(low: Double, high: Double) -> ClosedRange<Double> {
+    var step = pow(10, (log10(max(high - low, 1e-9) / 5)).rounded(.down))
+    for factor in [1.0, 2, 2.5, 5, 10, 20] {
+      let candidate = step * factor
+      let bottom = (low / candidate).rounded(.down) * candidate
+      if bottom + 5 * candidate >= high {
+        step = candidate
+        break
+      }
+    }
+    let bottom = (low / step).rounded(.down) * step
+    return bottom...(bottom + 5 * step)
+  }
+
+  static func points(_ value: Double) -> String {
+    value.isFinite ? String(format: "%+.2f pp", value * 100) : "–"
   }
 
   func figure(_ title: String, _ chart: SVGChart, _ explanation: String) -> String {

@@ -54,9 +54,8 @@ struct SVGChart {
 
   func tickText(_ value: Double, percent: Bool) -> String {
     if percent { return "\(Int((value * 100).rounded()))%" }
-    let magnitude = max(abs(xRange.upperBound), abs(yRange.upperBound))
-    if magnitude >= 10 { return String(format: "%.0f", value) }
-    return String(format: value == value.rounded() ? "%.0f" : "%.1f", value)
+    if value == value.rounded() || abs(value) >= 1_000 { return String(format: "%.0f", value) }
+    return String(format: "%.1f", value)
   }
 
   func render() -> String {
@@ -82,9 +81,12 @@ struct SVGChart {
       }
     } else {
       let slot = plotWidth / Double(bars.count)
+      // Bars rise from zero (or the range's end nearest it), down for negative values.
+      let base = min(max(0, yRange.lowerBound), yRange.upperBound)
       for (k, bar) in bars.enumerated() {
-        let height = max(0, y(yRange.lowerBound) - y(min(bar.value, yRange.upperBound)))
-        svg += "<rect x=\"\(f(left + Double(k) * slot + slot * 0.15))\" y=\"\(f(y(yRange.lowerBound) - height))\" "
+        let value = min(max(bar.value, yRange.lowerBound), yRange.upperBound)
+        let height = abs(y(base) - y(value))
+        svg += "<rect x=\"\(f(left + Double(k) * slot + slot * 0.15))\" y=\"\(f(min(y(base), y(value))))\" "
           + "width=\"\(f(slot * 0.7))\" height=\"\(f(height))\" fill=\"\(bar.color)\"><title>\(Self.escape(bar.label)): "
           + "\(String(format: "%.3f", bar.value))</title></rect>"
         svg += "<text x=\"\(f(left + (Double(k) + 0.5) * slot))\" y=\"\(f(top + plotHeight + 16))\" class=\"tick\" "
