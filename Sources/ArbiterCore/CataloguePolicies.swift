@@ -172,27 +172,54 @@ public struct OfferQuota: Codable, Sendable, Hashable {
 /// paid for; an offer in it costs `inboundCostShare` of the channel's contact cost (the agent's
 /// extra minutes).
 public struct ArbitrationPolicy: Codable, Sendable, Hashable {
+  /// What an offer's expected value is computed from.
+  public enum Objective: String, Codable, Sendable, Hashable {
+    /// The probability of a response when offered: propensity × value.
+    case response
+    /// The incremental effect of offering: (p(response | offered) − p(response | not offered)) ×
+    /// value, from each offer's model and its control model (trained on the control group); an
+    /// offer that would not change what the customer does is worth nothing, one that puts
+    /// customers off is worth less than nothing.
+    case uplift
+  }
+
   /// Whether the channel's contact cost is subtracted from the priority (default true).
   public var subtractChannelCost: Bool
   /// The fraction, in [0, 1], of the channel's contact cost charged to an offer in an inbound interaction (default 1).
   public var inboundCostShare: Double
   /// Whether quotas and capacity are paced by shadow prices (otherwise only hard limits).
   public var pacing: Bool
+  /// Response (default) or uplift.
+  public var objective: Objective
 
-  /// Creates an arbitration policy; by default the channel cost is subtracted in full and pacing is on.
-  public init(subtractChannelCost: Bool = true, inboundCostShare: Double = 1, pacing: Bool = true) {
+  /// Creates an arbitration policy; by default the channel cost is subtracted in full, pacing is
+  /// on and offers are valued by their response.
+  public init(
+    subtractChannelCost: Bool = true, inboundCostShare: Double = 1, pacing: Bool = true, objective: Objective = .response
+  ) {
     self.subtractChannelCost = subtractChannelCost
     self.inboundCostShare = inboundCostShare
     self.pacing = pacing
+    self.objective = objective
   }
 
-  private enum CodingKeys: String, CodingKey { case subtractChannelCost, inboundCostShare, pacing }
+  private enum CodingKeys: String, CodingKey { case subtractChannelCost, inboundCostShare, pacing, objective }
   /// Decodes an arbitration policy, defaulting absent fields; throws a `DecodingError` on a field of the wrong type.
   public init(from decoder: any Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
     subtractChannelCost = try c.decodeIfPresent(Bool.self, forKey: .subtractChannelCost) ?? true
     inboundCostShare = try c.decodeIfPresent(Double.self, forKey: .inboundCostShare) ?? 1
     pacing = try c.decodeIfPresent(Bool.self, forKey: .pacing) ?? true
+    objective = try c.decodeIfPresent(Objective.self, forKey: .objective) ?? .response
+  }
+
+  /// Encodes the policy, leaving out the default objective (so existing catalogues keep their bytes).
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(subtractChannelCost, forKey: .subtractChannelCost)
+    try c.encode(inboundCostShare, forKey: .inboundCostShare)
+    try c.encode(pacing, forKey: .pacing)
+    if objective != .response { try c.encode(objective, forKey: .objective) }
   }
 }
 

@@ -66,8 +66,10 @@ public struct BundlePacker: Sendable {
       .map { file in
         let offer = (file as NSString).deletingPathExtension
         let calibration = directory + "/" + offer + ".calibration.json"
+        // <offer>.control.txt is the offer's control model (for arbitration on uplift).
+        let id = offer.hasSuffix(".control") ? String(offer.dropLast(".control".count)) + controlSuffix : offer
         return ModelFile(
-          offerId: offer, path: directory + "/" + file,
+          offerId: id, path: directory + "/" + file,
           calibrationPath: FileManager.default.fileExists(atPath: calibration) ? calibration : nil)
       }
   }
@@ -130,12 +132,17 @@ public struct BundlePacker: Sendable {
     return target
   }
 
-  /// Each catalogue offer's model file; refuses a missing offer, an unknown one, or two files for one.
+  /// How a control model's id ends: "<offer>/control" (its file in the bundle: <offer>.control.txt).
+  static let controlSuffix = "/control"
+
+  /// Each catalogue offer's model file (and control model file, when given); refuses a missing
+  /// offer, an unknown one, or two files for one.
   func assign(_ files: [ModelFile]) throws(ArbiterError) -> [String: ModelFile] {
     let offers = Set(catalogue.offers.map(\.id))
     var byOffer: [String: ModelFile] = [:]
     for file in files {
-      guard offers.contains(file.offerId) else {
+      let base = file.offerId.hasSuffix(Self.controlSuffix) ? String(file.offerId.dropLast(Self.controlSuffix.count)) : file.offerId
+      guard offers.contains(base) else {
         throw ArbiterError(
           .invalidArgument,
           "\(file.path): model for offer '\(file.offerId)', which the catalogue does not have "
@@ -161,35 +168,39 @@ public struct BundlePacker: Sendable {
     let decoder = JSONDecoder()
     decoder.nonConformingFloatDecodingStrategy = .convertFromString(
       positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    for offer in catalogue.offers {
-      let file = assigned[offer.id]!
+    let ids = catalogue.offers.flatMap { offer in
+      [offer.id] + (assigned[offer.id + Self.controlSuffix] == nil ? [] : [offer.id + Self.controlSuffix])
+    }
+    for id in ids {
+      let file = assigned[id]!
+      let stem = id.replacingOccurrences(of: Self.controlSuffix, with: ".control")
       guard let data = FileManager.default.contents(atPath: file.path) else {
         throw ArbiterError(.notFound, "\(file.path): cannot be read")
       }
       if file.path.hasSuffix(".txt") {
         _ = try LightGBMImporter.load(String(decoding: data, as: UTF8.self), schema: schema, file: file.path)
-        document.treeModels.append(TreeModelReference(offerId: offer.id, kind: .lightgbm, file: "\(offer.id).txt"))
-        extraFiles["\(offer.id).txt"] = data
+        document.treeModels.append(TreeModelReference(offerId: id, kind: .lightgbm, file: "\(stem).txt"))
+        extraFiles["\(stem).txt"] = data
       } else if var logistic = try? decoder.decode(LogisticModelDocument.self, from: data) {
         guard logistic.metrics.holdoutAUC.isFinite, logistic.metrics.holdoutLogLoss.isFinite else {
           throw ArbiterError(
             .invalidArgument,
             "\(file.path): the logistic model has no hold-out metrics; train it with --folds or --holdout")
         }
-        logistic.offerId = offer.id
+        logistic.offerId = id
         _ = try CompiledLogisticModel(logistic, schema: schema)
         document.models.append(logistic)
       } else {
         _ = try XGBoostImporter.load(data, schema: schema, file: file.path)
-        document.treeModels.append(TreeModelReference(offerId: offer.id, kind: .xgboost, file: "\(offer.id).json"))
-        extraFiles["\(offer.id).json"] = data
+        document.treeModels.append(TreeModelReference(offerId: id, kind: .xgboost, file: "\(stem).json"))
+        extraFiles["\(stem).json"] = data
       }
       if let path = file.calibrationPath {
         guard let data = FileManager.default.contents(atPath: path),
           let calibration = try? JSONDecoder().decode(Calibration.self, from: data)
         else { throw ArbiterError(.invalidArgument, "\(path): not a calibration") }
         try calibration.validate(path)
-        document.calibrations[offer.id] = calibration
+        document.calibrations[id] = calibration
       }
     }
     return (document, extraFiles)

@@ -150,6 +150,17 @@ struct CatalogueCompiler {
         throw ArbiterError(.invalidArgument, "\(what(position, offer)): duplicate offer id")
       }
       let model = try self.model(of: offer, at: position, logistic: modelsByOffer.removeValue(forKey: offer.id))
+      let controlId = offer.id + Self.controlSuffix
+      let controlLogistic = modelsByOffer.removeValue(forKey: controlId)
+      var control: PropensityModel?
+      if controlLogistic != nil || bundle.trees[controlId] != nil {
+        control = try propensityModel(id: controlId, what: what(position, offer) + "'s control model", logistic: controlLogistic)
+      } else if catalogue.arbitration.objective == .uplift {
+        throw ArbiterError(
+          .failedPrecondition,
+          "\(what(position, offer)): arbitration on uplift needs its control model '\(controlId)' "
+            + "(the response without the offer, trained on its control group) in models.json")
+      }
       for (key, weight) in offer.contextWeights {
         guard weight.isFinite, weight >= 0 else {
           throw ArbiterError(
@@ -160,15 +171,19 @@ struct CatalogueCompiler {
       compiled.append(
         CompiledOffer(
           index: position, definition: offer, treatments: try treatments(of: offer, at: position), model: model,
+          control: control,
           costs: try channelTable(offer.costs, "offers[\(position)].costs", fallback: defaultCosts),
           capacityUnits: try units(of: offer, at: position, unitsPerOffer: unitsPerOffer, budgets: budgets),
           quota: try quota(of: offer, at: position, unitsPerOffer: unitsPerOffer, budgets: budgets),
           opening: offer.fulfilledBy.flatMap { hours[$0.ordinal] }, group: offer.group ?? offer.category,
           salt: catalogue.controlGroup?.salt ?? ""))
     }
+    let known = { (id: String) -> Bool in
+      index[id] != nil || (id.hasSuffix(Self.controlSuffix) && index[String(id.dropLast(Self.controlSuffix.count))] != nil)
+    }
     let orphans =
-      Array(modelsByOffer.keys) + bundle.trees.keys.filter { index[$0] == nil }
-      + bundle.models.calibrations.keys.filter { index[$0] == nil }
+      Array(modelsByOffer.keys) + bundle.trees.keys.filter { !known($0) }
+      + bundle.models.calibrations.keys.filter { !known($0) }
     if let orphan = orphans.sorted().first {
       throw ArbiterError(.failedPrecondition, "models.json has a model for '\(orphan)', which the catalogue lacks")
     }
@@ -193,9 +208,20 @@ struct CatalogueCompiler {
     guard offer.lever.isFinite, offer.lever >= 0 else {
       throw invalid("offers[\(position)].lever", "must be finite and >= 0")
     }
-    let calibration = bundle.models.calibrations[offer.id]
-    try calibration?.validate("models.json: calibrations.\(offer.id)")
-    switch (logistic, bundle.trees[offer.id]) {
+    return try propensityModel(id: offer.id, what: what, logistic: logistic)
+  }
+
+  /// A control model is the offer's id with this suffix in models.json ("gold-card/control").
+  static let controlSuffix = "/control"
+
+  /// The model with `id` in models.json: its logistic model or its tree ensemble (one of the
+  /// two), with its calibration.
+  private func propensityModel(
+    id: String, what: String, logistic: LogisticModelDocument?
+  ) throws(ArbiterError) -> PropensityModel {
+    let calibration = bundle.models.calibrations[id]
+    try calibration?.validate("models.json: calibrations.\(id)")
+    switch (logistic, bundle.trees[id]) {
     case (let document?, nil):
       return PropensityModel(.logistic(try CompiledLogisticModel(document, schema: schema)), calibration: calibration)
     case (nil, let ensemble?):

@@ -15,6 +15,9 @@ public final class CompiledOffer: Sendable {
   public let treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?]
   /// The propensity model that scores the offer.
   public let model: PropensityModel
+  /// The model of the response without the offer (trained on its control group), for
+  /// arbitration on uplift; nil when the bundle has none.
+  public let control: PropensityModel?
   /// Per channel ordinal: the cost of a contact, and the capacity units an offer uses.
   public let costs: [Double]
   /// Per channel ordinal: the capacity units one offer uses (0 on a channel without capacity).
@@ -38,7 +41,7 @@ public final class CompiledOffer: Sendable {
   init(
     index: Int, definition: OfferDefinition,
     treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?],
-    model: PropensityModel, costs: [Double], capacityUnits: [Double],
+    model: PropensityModel, control: PropensityModel?, costs: [Double], capacityUnits: [Double],
     quota: (budget: PacingState.Budget, units: Double)?, opening: CompiledOpeningHours?, group: String, salt: String
   ) {
     var hash = FNV1a()
@@ -50,6 +53,7 @@ public final class CompiledOffer: Sendable {
     self.definition = definition
     self.treatments = treatments
     self.model = model
+    self.control = control
     self.costs = costs
     self.capacityUnits = capacityUnits
     self.quota = quota?.budget

@@ -234,7 +234,7 @@ extension DecisionEngine {
   }
 
   /// Scoring and arbitration: priority = propensity × value × context weight × lever − channel
-  /// cost − shadow prices.
+  /// cost − shadow prices; on uplift, the propensity less the control model's.
   @inline(__always)
   private func score(_ index: Int, _ state: ScoringTerms, _ inputs: DecisionInputs) -> DecisionState.Candidate {
     let offer = catalogue.hot[index]
@@ -250,7 +250,11 @@ extension DecisionEngine {
     let pacing = catalogue.arbitration.pacing
     let quotaPrice = pacing && offer.hasQuota ? catalogue.offers[index].quota?.price(at: state.now) ?? 0 : 0
     let price = quotaPrice + state.channelPrice * catalogue.hotUnits[index * channels + state.channel.ordinal]
-    let priority = propensity * offer.value * weight * offer.lever - cost - price
+    var effect = propensity
+    if catalogue.arbitration.objective == .uplift, let control = catalogue.offers[index].control {
+      effect -= control.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context)
+    }
+    let priority = effect * offer.value * weight * offer.lever - cost - price
     return DecisionState.Candidate(
       offer: index, propensity: propensity, weight: weight, cost: cost, price: price, priority: priority)
   }
@@ -472,7 +476,9 @@ extension DecisionEngine {
             agentScript: treatment.script?.render(names: names, offerName: name, customer: inputs.customer) ?? ""),
           reasons: reasons, lever: offer.definition.lever, channelCost: candidate.cost, shadowPrice: candidate.price,
           probability: draw.probability, category: offer.definition.category, slot: draw.slot,
-          slotPosition: draw.slotPosition))
+          slotPosition: draw.slotPosition,
+          controlPropensity: catalogue.arbitration.objective == .uplift
+            ? offer.control?.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context) : nil))
     }
     let request = state.request
     var decision = Decision(

@@ -145,6 +145,9 @@ public struct RankedOffer: Sendable {
   public var slot: String = ""
   /// The 1-based position in its slot (0 outside a page).
   public var slotPosition: Int = 0
+  /// On uplift arbitration: the control model's probability of a response without the offer
+  /// (the score used the propensity less this); nil otherwise.
+  public var controlPropensity: Double? = nil
 }
 
 /// An offer a control-group customer would have been considered for, held out and logged so
