@@ -34,6 +34,8 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
   /// The decision's time budget and the offers answered when it runs out; nil: no budget but
   /// the caller's deadline, and no fallback offers.
   public var serviceLevel: ServiceLevelPolicy?
+  /// Models that learn from every outcome (nil, the default: the offline models alone).
+  public var adaptive: AdaptivePolicy?
 
   /// Creates a catalogue; the optional policies default to none or neutral.
   public init(
@@ -61,7 +63,7 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
 
   private enum CodingKeys: String, CodingKey {
     case version, currency, ageFeature, featurePhrases, offers, channelCosts, contactPolicy, controlGroup
-    case exploration, capacity, arbitration, maxPerCategoryPerPage, openingHours, serviceLevel
+    case exploration, capacity, arbitration, maxPerCategoryPerPage, openingHours, serviceLevel, adaptive
   }
 
   /// Fields earlier catalogues had and this one refuses.
@@ -97,6 +99,7 @@ public struct CatalogueDocument: Codable, Sendable, Hashable {
     maxPerCategoryPerPage = try c.decodeIfPresent(Int.self, forKey: .maxPerCategoryPerPage) ?? 0
     openingHours = try c.decodeIfPresent([OpeningHours].self, forKey: .openingHours) ?? []
     serviceLevel = try c.decodeIfPresent(ServiceLevelPolicy.self, forKey: .serviceLevel)
+    adaptive = try c.decodeIfPresent(AdaptivePolicy.self, forKey: .adaptive)
   }
 
   /// Days since 1970 of a `YYYY-MM-DD` date (UTC), or nil when it is not one.

@@ -93,6 +93,10 @@ public struct ExplorationPolicy: Codable, Sendable, Hashable {
     case epsilonGreedy = "epsilon-greedy"
     /// Drawn in proportion to exp(priority / (temperature × best priority)), without replacement.
     case softmax
+    /// Thompson sampling (needs `adaptive` models): each decision samples every offer's
+    /// propensity from its posterior and takes the best sampled priority; the logged probability
+    /// is estimated by resampling (``AdaptivePolicy/probabilityDraws``).
+    case thompson
   }
   /// How offers are drawn (default greedy).
   public var method: Method

@@ -20,7 +20,7 @@ struct CatalogueCompiler {
   /// "catalogue.json line N, path".
   func at(_ path: String) -> String { JSONLocator.describe(file: file, path: path) }
 
-  private func invalid(_ path: String, _ problem: String) -> ArbiterError {
+  func invalid(_ path: String, _ problem: String) -> ArbiterError {
     ArbiterError(.invalidArgument, "\(at(path)): \(problem)")
   }
 
@@ -149,7 +149,12 @@ struct CatalogueCompiler {
       guard index.updateValue(position, forKey: offer.id) == nil else {
         throw ArbiterError(.invalidArgument, "\(what(position, offer)): duplicate offer id")
       }
-      let model = try self.model(of: offer, at: position, logistic: modelsByOffer.removeValue(forKey: offer.id))
+      let logistic = modelsByOffer.removeValue(forKey: offer.id)
+      // With adaptive models, an offer without a model starts from the adaptive prior.
+      let untrained = catalogue.adaptive != nil && logistic == nil && bundle.trees[offer.id] == nil
+      let model = untrained
+        ? try priorModel(of: offer, at: position)
+        : try self.model(of: offer, at: position, logistic: logistic)
       let controlId = offer.id + Self.controlSuffix
       let controlLogistic = modelsByOffer.removeValue(forKey: controlId)
       var control: PropensityModel?
@@ -171,7 +176,7 @@ struct CatalogueCompiler {
       compiled.append(
         CompiledOffer(
           index: position, definition: offer, treatments: try treatments(of: offer, at: position), model: model,
-          control: control,
+          control: control, hasOfflineModel: !untrained,
           costs: try channelTable(offer.costs, "offers[\(position)].costs", fallback: defaultCosts),
           capacityUnits: try units(of: offer, at: position, unitsPerOffer: unitsPerOffer, budgets: budgets),
           quota: try quota(of: offer, at: position, unitsPerOffer: unitsPerOffer, budgets: budgets),
@@ -209,6 +214,19 @@ struct CatalogueCompiler {
       throw invalid("offers[\(position)].lever", "must be finite and >= 0")
     }
     return try propensityModel(id: offer.id, what: what, logistic: logistic)
+  }
+
+  /// An offer without a trained model under adaptive learning: the prior's constant log-odds.
+  private func priorModel(of offer: OfferDefinition, at position: Int) throws(ArbiterError) -> PropensityModel {
+    let prior = LogisticModelDocument(
+      offerId: offer.id, intercept: catalogue.adaptive!.newOfferLogOdds, terms: [],
+      metrics: TrainingMetrics(
+        trainRows: 0, holdoutRows: 0, trainPositives: 0, holdoutPositives: 0, trainAUC: .nan, holdoutAUC: .nan,
+        holdoutLogLoss: .nan, iterations: 0, l2: 0))
+    guard offer.value.isFinite, offer.value >= 0, !offer.channels.isEmpty, offer.lever.isFinite, offer.lever >= 0 else {
+      return try model(of: offer, at: position, logistic: prior)
+    }
+    return PropensityModel(.logistic(try CompiledLogisticModel(prior, schema: schema)), calibration: nil)
   }
 
   /// A control model is the offer's id with this suffix in models.json ("gold-card/control").

@@ -1,4 +1,5 @@
 import ArbiterCore
+import ArbiterFeatureStore
 import ArbiterModels
 
 /// One offer ready for decisions: rules resolved to feature indices, treatments compiled per
@@ -18,6 +19,8 @@ public final class CompiledOffer: Sendable {
   /// The model of the response without the offer (trained on its control group), for
   /// arbitration on uplift; nil when the bundle has none.
   public let control: PropensityModel?
+  /// Whether `model` was trained (false: the adaptive prior of an offer without a model).
+  public let hasOfflineModel: Bool
   /// Per channel ordinal: the cost of a contact, and the capacity units an offer uses.
   public let costs: [Double]
   /// Per channel ordinal: the capacity units one offer uses (0 on a channel without capacity).
@@ -41,7 +44,8 @@ public final class CompiledOffer: Sendable {
   init(
     index: Int, definition: OfferDefinition,
     treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?],
-    model: PropensityModel, control: PropensityModel?, costs: [Double], capacityUnits: [Double],
+    model: PropensityModel, control: PropensityModel?, hasOfflineModel: Bool = true, costs: [Double],
+    capacityUnits: [Double],
     quota: (budget: PacingState.Budget, units: Double)?, opening: CompiledOpeningHours?, group: String, salt: String
   ) {
     var hash = FNV1a()
@@ -54,6 +58,7 @@ public final class CompiledOffer: Sendable {
     self.treatments = treatments
     self.model = model
     self.control = control
+    self.hasOfflineModel = hasOfflineModel
     self.costs = costs
     self.capacityUnits = capacityUnits
     self.quota = quota?.budget
@@ -93,6 +98,8 @@ public final class CompiledCatalogue: Sendable {
   public let exploration: ExplorationPolicy
   /// The catalogue's arbitration policy, validated.
   public let arbitration: ArbitrationPolicy
+  /// The models that learn from every outcome, when the catalogue has them.
+  public let adaptive: CompiledAdaptive?
   /// At most this many offers of one category on a page (0: no limit).
   public let maxPerCategoryPerPage: Int
   /// The most a decision may take, in nanoseconds (nil: only the caller's deadline).
@@ -110,9 +117,13 @@ public final class CompiledCatalogue: Sendable {
   let hotUnits: [Double]
 
   /// Compiles and validates the bundle's catalogue against its schema and models; quotas and
-  /// channel capacity come from `pacing` (shared across reloads). Errors name the file, line
-  /// and field at fault.
-  public init(bundle: ModelBundle, pacing: PacingState = PacingState()) throws(ArbiterError) {
+  /// channel capacity come from `pacing` (shared across reloads), adaptive models from
+  /// `adaptive` (a new table when nil or of other inputs). Errors name the file, line and field
+  /// at fault.
+  public init(
+    bundle: ModelBundle, pacing: PacingState = PacingState(), adaptive table: AdaptiveModels? = nil,
+    customers: FeatureStore? = nil, nowDays: Double = 0
+  ) throws(ArbiterError) {
     let compiler = CatalogueCompiler(bundle: bundle, pacing: pacing)
     let catalogue = bundle.catalogue
     scoringLayout = ScoringLayout(schema: bundle.schema)
@@ -131,6 +142,21 @@ public final class CompiledCatalogue: Sendable {
       contextKeys: keys, unitsPerOffer: capacity.unitsPerOffer, budgets: capacity.budgets, hours: openingHours)
     offers = compiled.offers
     offerIndex = compiled.index
+    if let policy = catalogue.adaptive {
+      if let problem = policy.problem { throw compiler.invalid("adaptive", problem) }
+      var models = table
+      if models == nil || models!.columns != AdaptiveModels.inputColumns(of: bundle.schema) {
+        models = AdaptiveModels(schema: bundle.schema, customers: customers, nowDays: nowDays)
+      }
+      adaptive = try CompiledAdaptive(
+        policy: policy, models: models!, offerIds: compiled.offers.map(\.definition.id),
+        priors: compiled.offers.map { $0.hasOfflineModel ? .offline : .new })
+    } else {
+      guard exploration.method != .thompson else {
+        throw compiler.invalid("exploration.method", "thompson needs adaptive models (an \"adaptive\" section)")
+      }
+      adaptive = nil
+    }
     (decisionBudget, fallbackOffers) = try compiler.serviceLevel(offerIndex: compiled.index)
     contextWeights = compiled.contextWeights
     hot = compiled.offers.map { offer in

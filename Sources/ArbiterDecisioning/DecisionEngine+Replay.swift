@@ -47,10 +47,20 @@ extension DecisionEngine {
       let customer = UnsafeBufferPointer(rebasing: all[0..<split])
       let context = UnsafeBufferPointer(rebasing: all[split...])
       return ScoringRow.prepare(layout: catalogue.scoringLayout, customer: customer, context: context) { row in
-        collectCandidates(&state, DecisionInputs(consents: consents, customer: customer, context: context, row: row))
+        withAdaptiveInputs(customer: customer) { adaptive in
+          var inputs = DecisionInputs(consents: consents, customer: customer, context: context, row: row)
+          inputs.adaptive = adaptive
+          collectCandidates(&state, inputs)
+        }
         let candidates = state.candidates
-        let probabilities = OfferSelector.firstDrawProbabilities(
+        var probabilities = OfferSelector.firstDrawProbabilities(
           policy: catalogue.exploration, priorities: candidates.map(\.priority))
+        // Thompson sampling: how often each comes first in fresh samples.
+        if let thompson = state.thompson, let draws = catalogue.adaptive?.policy.probabilityDraws {
+          var random = SeededGenerator(seed: OfferSelector.thompsonSeed(decisionId: "replay") ^ 0x9e37)
+          let counts = thompson.firstCounts(of: candidates.map(\.offer), draws: draws, random: &random)
+          probabilities = counts.map { Double($0) / Double(draws) }
+        }
         return zip(candidates, probabilities).compactMap { candidate, probability in
           guard probability > 0 else { return nil }
           let offer = catalogue.offers[candidate.offer].definition

@@ -21,6 +21,8 @@ struct DecisionInputs {
   let customer: UnsafeBufferPointer<Float>
   let context: UnsafeBufferPointer<Float>
   let row: ScoringRow
+  /// The customer's standardised features for the adaptive models (empty without them).
+  var adaptive = UnsafeBufferPointer<Double>(start: nil, count: 0)
 }
 
 extension DecisionEngine {
@@ -97,6 +99,10 @@ extension DecisionEngine {
       control: request.anonymous ? nil : catalogue.controlPeriod(nowDays: now),
       budgetEnd: min(request.deadline, catalogue.decisionBudget.map { started &+ $0 } ?? .max))
     state.candidates.reserveCapacity(catalogue.offers.count)
+    if catalogue.exploration.method == .thompson {
+      state.thompson = ThompsonSample(
+        offers: catalogue.offers.count, seed: OfferSelector.thompsonSeed(decisionId: decisionId))
+    }
     return state
   }
 
@@ -119,12 +125,20 @@ extension DecisionEngine {
       guard isEligible(index, &state, inputs), isWithinLimits(index, &state) else {
         continue
       }
-      let candidate = score(index, terms, inputs)
+      let (scored, predictor) = score(index, terms, inputs)
+      var candidate = scored
       if isHeldOut(candidate, &state) { continue }
       guard candidate.priority > 0 else {
         state.tally.add(.belowCost)
         if state.explain { state.suppressed.append(belowCost(candidate)) }
         continue
+      }
+      // Thompson sampling: ranked by a sample of the priority (admitted by its mean, above).
+      if state.thompson != nil {
+        let scale = catalogue.hot[index].value * candidate.weight * catalogue.hot[index].lever
+        candidate.priority = state.thompson!.record(
+          offer: index, mean: predictor.mean, variance: predictor.variance, scale: scale,
+          base: candidate.priority - candidate.propensity * scale)
       }
       state.candidates.append(candidate)
     }
@@ -235,13 +249,24 @@ extension DecisionEngine {
 
   /// Scoring and arbitration: priority = propensity × value × context weight × lever − channel
   /// cost − shadow prices; on uplift, the propensity less the control model's.
+  /// With adaptive models, the propensity is theirs (refining the offline model's log-odds), and
+  /// their linear predictor's mean and variance are returned too.
   @inline(__always)
-  private func score(_ index: Int, _ state: ScoringTerms, _ inputs: DecisionInputs) -> DecisionState.Candidate {
+  private func score(
+    _ index: Int, _ state: ScoringTerms, _ inputs: DecisionInputs
+  ) -> (DecisionState.Candidate, predictor: (mean: Double, variance: Double)) {
     let offer = catalogue.hot[index]
     let channels = Channel.allCases.count
-    let propensity =
+    var propensity =
       offer.logistic?.propensity(inputs.row)
       ?? catalogue.offers[index].model.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context)
+    var predictor = (mean: Double.nan, variance: 0.0)
+    if let adaptive = catalogue.adaptive {
+      let p = min(max(propensity, 1e-12), 1 - 1e-12)
+      predictor = adaptive.models.predictor(
+        slot: adaptive.slot(offer: index, channel: state.channel), logit: log(p / (1 - p)), s: inputs.adaptive)
+      propensity = sigmoid(predictor.mean)
+    }
     let weights = catalogue.contextWeights, keyCount = catalogue.contextKeys.count
     let weight =
       (state.reasonKey.map { weights[index * keyCount + $0] } ?? 1)
@@ -255,8 +280,11 @@ extension DecisionEngine {
       effect -= control.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context)
     }
     let priority = effect * offer.value * weight * offer.lever - cost - price
-    return DecisionState.Candidate(
-      offer: index, propensity: propensity, weight: weight, cost: cost, price: price, priority: priority)
+    return (
+      DecisionState.Candidate(
+        offer: index, propensity: propensity, weight: weight, cost: cost, price: price, priority: priority),
+      predictor
+    )
   }
 
   /// The control group: a customer held out of the offer's group for the period is logged with
@@ -326,6 +354,7 @@ extension DecisionEngine {
     let allowed = state.allowed(pageCapacity: page.capacity)
     var available: [Int] = []
     if selector.needsAllCandidates { available.reserveCapacity(state.candidates.count) }
+    var resampling = SeededGenerator(seed: OfferSelector.thompsonSeed(decisionId: state.decisionId) ^ 0x9e37)
     while state.drawn.count < allowed, state.slots == nil || page.hasOpenPosition {
       collectAvailable(&state, page: page, firstOnly: !selector.needsAllCandidates, into: &available)
       guard !available.isEmpty else {
@@ -333,8 +362,13 @@ extension DecisionEngine {
         page.skipSlot()
         continue
       }
-      let (picked, probability) = selector.pick(from: available) { state.candidates[$0].priority }
+      var (picked, probability) = selector.pick(from: available) { state.candidates[$0].priority }
       guard reserve(picked, &state) else { continue }
+      if let thompson = state.thompson, let draws = catalogue.adaptive?.policy.probabilityDraws {
+        probability = thompson.probability(
+          chosen: available.firstIndex(of: picked)!, among: available.map { state.candidates[$0].offer }, draws: draws,
+          random: &resampling)
+      }
       state.candidates[picked].shown = true
       var drawn = DecisionState.Draw(candidate: picked, probability: probability)
       if state.slots != nil {

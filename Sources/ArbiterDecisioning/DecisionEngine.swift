@@ -34,10 +34,11 @@ public final class DecisionEngine: Sendable {
   /// Per offer: its reason phrases, worked out at load.
   let reasonPhrases: [ReasonPhrases]
 
-  /// `pacing` carries quota and capacity use across reloads (a new one starts empty).
+  /// `pacing` carries quota and capacity use across reloads (a new one starts empty), `adaptive`
+  /// the adaptive models (a catalogue with an adaptive section and none given gets a new table).
   public init(
     bundle: ModelBundle, customers: FeatureStore, clock: @escaping @Sendable () -> Double = { FeatureStore.nowDays },
-    pacing: PacingState = PacingState()
+    pacing: PacingState = PacingState(), adaptive: AdaptiveModels? = nil
   ) throws(ArbiterError) {
     self.clock = clock
     guard bundle.schema.layout == customers.schema.layout else {
@@ -47,7 +48,8 @@ public final class DecisionEngine: Sendable {
           + "than the loaded customers"
       )
     }
-    self.catalogue = try CompiledCatalogue(bundle: bundle, pacing: pacing)
+    self.catalogue = try CompiledCatalogue(
+      bundle: bundle, pacing: pacing, adaptive: adaptive, customers: customers, nowDays: clock())
     self.pacing = pacing
     self.customers = customers
     self.schema = bundle.schema
@@ -109,11 +111,14 @@ public final class DecisionEngine: Sendable {
     return withCustomer(profiled ? row : nil) { (customer: UnsafeBufferPointer<Float>) -> Decision in
       context.withUnsafeBufferPointer { (contextValues: UnsafeBufferPointer<Float>) -> Decision in
         ScoringRow.prepare(layout: catalogue.scoringLayout, customer: customer, context: contextValues) { scoringRow in
-          let inputs = DecisionInputs(consents: consents, customer: customer, context: contextValues, row: scoringRow)
-          collectCandidates(&state, inputs)
-          draw(&state)
-          explainUnshown(&state)
-          return present(state, inputs, row: row)
+          withAdaptiveInputs(customer: customer) { adaptive in
+            var inputs = DecisionInputs(consents: consents, customer: customer, context: contextValues, row: scoringRow)
+            inputs.adaptive = adaptive
+            collectCandidates(&state, inputs)
+            draw(&state)
+            explainUnshown(&state)
+            return present(state, inputs, row: row)
+          }
         }
       }
     }
@@ -163,6 +168,16 @@ public final class DecisionEngine: Sendable {
         return nil
       }
       if let failure { throw failure }
+    }
+  }
+
+  /// Runs `body` over the customer's standardised features for the adaptive models (on the
+  /// stack), or over none when the catalogue has no adaptive models.
+  func withAdaptiveInputs<R>(customer: UnsafeBufferPointer<Float>, _ body: (UnsafeBufferPointer<Double>) -> R) -> R {
+    guard let models = catalogue.adaptive?.models else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+    return withUnsafeTemporaryAllocation(of: Double.self, capacity: models.columns.count) { s in
+      models.standardise(customer: customer, into: s)
+      return body(UnsafeBufferPointer(s))
     }
   }
 

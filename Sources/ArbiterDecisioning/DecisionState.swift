@@ -73,6 +73,8 @@ struct DecisionState {
   /// Offers not made, by reason, for the dashboard.
   var tally = SuppressionTally()
   var drawn: [Draw] = []
+  /// Thompson sampling's per-offer samples, when the catalogue explores that way.
+  var thompson: ThompsonSample?
 
   var channel: Channel { request.channel }
   var explain: Bool { request.explain }

@@ -20,12 +20,18 @@ struct OfferSelector {
   /// Whether a draw needs every available candidate (not just the best one).
   var needsAllCandidates: Bool { policy.method != .greedy }
 
+  /// The seed of a decision's Thompson samples (and, salted, of its resamples).
+  static func thompsonSeed(decisionId: String) -> UInt64 { SeededGenerator.mix(FNV1a.hash(decisionId), salt: 0x7403) }
+
   /// Draws one of `available` (candidate positions, best first; not empty) whose priorities
   /// `priority` gives; returns the drawn candidate and its probability.
   mutating func pick(from available: [Int], priority: (Int) -> Double) -> (candidate: Int, probability: Double) {
     let m = available.count
     switch policy.method {
     case .greedy:
+      return (available[0], 1)
+    case .thompson:
+      // Ranked by sampled priorities already; the engine estimates the probability by resampling.
       return (available[0], 1)
     case .epsilonGreedy:
       let explore = random.uniform() < policy.epsilon
@@ -55,7 +61,8 @@ struct OfferSelector {
     let m = priorities.count
     guard m > 0 else { return [] }
     switch policy.method {
-    case .greedy:
+    case .greedy, .thompson:
+      // (Thompson: the engine's replay estimates it by resampling instead.)
       return (0..<m).map { $0 == 0 ? 1 : 0 }
     case .epsilonGreedy:
       return (0..<m).map { policy.epsilon / Double(m) + ($0 == 0 ? 1 - policy.epsilon : 0) }
