@@ -246,6 +246,9 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
   /// offered on the website is fulfilled by the contact centre. The offer is then made only while
   /// that channel is open (``CatalogueDocument/openingHours``) and uses that channel's capacity.
   public var fulfilledBy: Channel?
+  /// With adaptive models, for an offer without a trained model: an offer it is a variant of,
+  /// whose model's log-odds its adaptive model starts from (and learns how it differs).
+  public var adaptivePriorFrom: String?
   /// What the customer must have consented to on the channel for the offer to be made:
   /// ``ConsentPurpose/marketing`` (the default) or ``ConsentPurpose/service``.
   public var purpose: ConsentPurpose
@@ -287,7 +290,7 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
   private enum CodingKeys: String, CodingKey {
     case id, name, product, category, value, channels, heldFeature, minAge, maxAge, conditions
     case contextWeights, treatments, eligibility, suitability, costs, validFrom, validUntil, lever, quota,
-      capacityUnits, group, fulfilledBy, purpose
+      capacityUnits, group, fulfilledBy, purpose, adaptivePriorFrom
   }
 
   /// Decodes an offer, defaulting absent optional fields (category "", conditions, costs, lever 1) to none.
@@ -316,6 +319,7 @@ public struct OfferDefinition: Codable, Sendable, Hashable {
     capacityUnits = try c.decodeIfPresent(Double.self, forKey: .capacityUnits)
     group = try c.decodeIfPresent(String.self, forKey: .group)
     fulfilledBy = try c.decodeIfPresent(Channel.self, forKey: .fulfilledBy)
+    adaptivePriorFrom = try c.decodeIfPresent(String.self, forKey: .adaptivePriorFrom)
     purpose = try c.decodeIfPresent(ConsentPurpose.self, forKey: .purpose) ?? .marketing
     if purpose == .profiling {
       throw DecodingError.dataCorruptedError(

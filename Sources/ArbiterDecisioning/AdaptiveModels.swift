@@ -19,6 +19,9 @@ public final class AdaptiveModels: @unchecked Sendable {
     case offline
     /// An offer without an offline model: its prior log-odds, wide variances.
     case new
+    /// An offer without an offline model that is a variant of one with a model: that model's
+    /// log-odds as its input, with a wide intercept to learn how the variant differs.
+    case lookalike
   }
 
   /// What is kept durable: the inputs' standardisation and every model's posterior.
@@ -175,6 +178,9 @@ public final class AdaptiveModels: @unchecked Sendable {
       variance[0] = policy.newOfferVariance
       // The log-odds input is the prior's constant: the intercept learns instead.
       variance[1] = 1e-6
+    case .lookalike:
+      variance[0] = policy.newOfferVariance
+      variance[1] = policy.offlineVariance
     }
     return OnlinePosterior(mean: mean, variance: variance)
   }
@@ -249,7 +255,7 @@ public final class AdaptiveModels: @unchecked Sendable {
           slot = state.posteriors.count
           state.keys[key] = slot
           state.posteriors.append(posterior)
-          state.priors.append(key.contains("#new") ? .new : .offline)
+          state.priors.append(key.contains("#new") ? .new : key.contains("#like") ? .lookalike : .offline)
         }
         publish(posterior, slot: slot)
       }
@@ -268,8 +274,10 @@ public final class AdaptiveModels: @unchecked Sendable {
     }
   }
 
-  /// A model's key: the offer, "#new" without an offline model, "@channel" per channel.
+  /// A model's key: the offer, "#new" without an offline model ("#like" from a look-alike's),
+  /// "@channel" per channel.
   public static func key(offerId: String, prior: Prior, channel: Channel?) -> String {
-    offerId + (prior == .new ? "#new" : "") + (channel.map { "@\($0.name)" } ?? "")
+    let suffix = prior == .new ? "#new" : prior == .lookalike ? "#like" : ""
+    return offerId + suffix + (channel.map { "@\($0.name)" } ?? "")
   }
 }

@@ -152,9 +152,20 @@ struct CatalogueCompiler {
       let logistic = modelsByOffer.removeValue(forKey: offer.id)
       // With adaptive models, an offer without a model starts from the adaptive prior.
       let untrained = catalogue.adaptive != nil && logistic == nil && bundle.trees[offer.id] == nil
-      let model = untrained
-        ? try priorModel(of: offer, at: position)
-        : try self.model(of: offer, at: position, logistic: logistic)
+      var model: PropensityModel
+      if untrained, let lookalike = offer.adaptivePriorFrom {
+        // A variant of another offer: that offer's model is the prior's input.
+        guard lookalike != offer.id, catalogue.offers.contains(where: { $0.id == lookalike }) else {
+          throw invalid("offers[\(position)].adaptivePriorFrom", "'\(lookalike)' is not another offer of the catalogue")
+        }
+        model = try self.model(
+          of: offer, at: position, logistic: bundle.models.models.first { $0.offerId == lookalike },
+          treesOf: lookalike)
+      } else {
+        model = untrained
+          ? try priorModel(of: offer, at: position)
+          : try self.model(of: offer, at: position, logistic: logistic)
+      }
       let controlId = offer.id + Self.controlSuffix
       let controlLogistic = modelsByOffer.removeValue(forKey: controlId)
       var control: PropensityModel?
@@ -176,7 +187,7 @@ struct CatalogueCompiler {
       compiled.append(
         CompiledOffer(
           index: position, definition: offer, treatments: try treatments(of: offer, at: position), model: model,
-          control: control, hasOfflineModel: !untrained,
+          control: control, hasOfflineModel: !untrained, lookalike: untrained && offer.adaptivePriorFrom != nil,
           costs: try channelTable(offer.costs, "offers[\(position)].costs", fallback: defaultCosts),
           capacityUnits: try units(of: offer, at: position, unitsPerOffer: unitsPerOffer, budgets: budgets),
           quota: try quota(of: offer, at: position, unitsPerOffer: unitsPerOffer, budgets: budgets),
@@ -203,7 +214,7 @@ struct CatalogueCompiler {
   /// The offer's propensity model: its logistic model or its tree ensemble (one of the two),
   /// with its calibration; checks its value, lever and channels on the way.
   private func model(
-    of offer: OfferDefinition, at position: Int, logistic: LogisticModelDocument?
+    of offer: OfferDefinition, at position: Int, logistic: LogisticModelDocument?, treesOf modelOffer: String? = nil
   ) throws(ArbiterError) -> PropensityModel {
     let what = what(position, offer)
     guard offer.value.isFinite, offer.value >= 0 else {
@@ -213,7 +224,7 @@ struct CatalogueCompiler {
     guard offer.lever.isFinite, offer.lever >= 0 else {
       throw invalid("offers[\(position)].lever", "must be finite and >= 0")
     }
-    return try propensityModel(id: offer.id, what: what, logistic: logistic)
+    return try propensityModel(id: modelOffer ?? offer.id, what: what, logistic: logistic)
   }
 
   /// An offer without a trained model under adaptive learning: the prior's constant log-odds.

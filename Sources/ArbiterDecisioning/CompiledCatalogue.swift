@@ -21,6 +21,8 @@ public final class CompiledOffer: Sendable {
   public let control: PropensityModel?
   /// Whether `model` was trained (false: the adaptive prior of an offer without a model).
   public let hasOfflineModel: Bool
+  /// Whether `model` is a look-alike offer's (``OfferDefinition/adaptivePriorFrom``).
+  public let lookalike: Bool
   /// Per channel ordinal: the cost of a contact, and the capacity units an offer uses.
   public let costs: [Double]
   /// Per channel ordinal: the capacity units one offer uses (0 on a channel without capacity).
@@ -44,7 +46,8 @@ public final class CompiledOffer: Sendable {
   init(
     index: Int, definition: OfferDefinition,
     treatments: [(title: CompiledTemplate, message: CompiledTemplate, script: CompiledTemplate?)?],
-    model: PropensityModel, control: PropensityModel?, hasOfflineModel: Bool = true, costs: [Double],
+    model: PropensityModel, control: PropensityModel?, hasOfflineModel: Bool = true, lookalike: Bool = false,
+    costs: [Double],
     capacityUnits: [Double],
     quota: (budget: PacingState.Budget, units: Double)?, opening: CompiledOpeningHours?, group: String, salt: String
   ) {
@@ -59,6 +62,7 @@ public final class CompiledOffer: Sendable {
     self.model = model
     self.control = control
     self.hasOfflineModel = hasOfflineModel
+    self.lookalike = lookalike
     self.costs = costs
     self.capacityUnits = capacityUnits
     self.quota = quota?.budget
@@ -150,7 +154,7 @@ public final class CompiledCatalogue: Sendable {
       }
       adaptive = try CompiledAdaptive(
         policy: policy, models: models!, offerIds: compiled.offers.map(\.definition.id),
-        priors: compiled.offers.map { $0.hasOfflineModel ? .offline : .new })
+        priors: compiled.offers.map { $0.hasOfflineModel ? .offline : $0.lookalike ? .lookalike : .new })
     } else {
       guard exploration.method != .thompson else {
         throw compiler.invalid("exploration.method", "thompson needs adaptive models (an \"adaptive\" section)")

@@ -70,4 +70,24 @@ extension DecisionEngine {
       }
     }
   }
+
+  /// The offers that pass eligibility for a request (channel, consent, products held, age,
+  /// conditions, validity), as the catalogue's ids: what any policy could choose from, before
+  /// the contact policy, limits and scoring.
+  public func eligibleOffers(_ request: DecisionRequest) throws(ArbiterError) -> [String] {
+    let row = try validate(request)
+    let context = contextValues(for: request)
+    let consents = row.map { customers.consents(row: $0) } ?? .none
+    let profiled = row != nil && consents.allows(request.channel, .profiling)
+    let now = clock()
+    return withCustomer(profiled ? row : nil) { customer in
+      context.withUnsafeBufferPointer { c in
+        catalogue.offers.compactMap { offer in
+          catalogue.rules.check(
+            offer: offer.index, customer: customer, context: c, channel: request.channel, consents: consents,
+            nowDays: now) == nil ? offer.definition.id : nil
+        }
+      }
+    }
+  }
 }

@@ -262,9 +262,8 @@ extension DecisionEngine {
       ?? catalogue.offers[index].model.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context)
     var predictor = (mean: Double.nan, variance: 0.0)
     if let adaptive = catalogue.adaptive {
-      let p = min(max(propensity, 1e-12), 1 - 1e-12)
       predictor = adaptive.models.predictor(
-        slot: adaptive.slot(offer: index, channel: state.channel), logit: log(p / (1 - p)), s: inputs.adaptive)
+        slot: adaptive.slot(offer: index, channel: state.channel), logit: Self.logOdds(propensity), s: inputs.adaptive)
       propensity = sigmoid(predictor.mean)
     }
     let weights = catalogue.contextWeights, keyCount = catalogue.contextKeys.count
@@ -512,7 +511,9 @@ extension DecisionEngine {
           probability: draw.probability, category: offer.definition.category, slot: draw.slot,
           slotPosition: draw.slotPosition,
           controlPropensity: catalogue.arbitration.objective == .uplift
-            ? offer.control?.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context) : nil))
+            ? offer.control?.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context) : nil,
+          offlineLogOdds: catalogue.adaptive == nil || state.fallback
+            ? nil : Self.logOdds(offer.model.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context))))
     }
     let request = state.request
     var decision = Decision(

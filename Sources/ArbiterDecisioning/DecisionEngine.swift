@@ -183,7 +183,7 @@ public final class DecisionEngine: Sendable {
 
   /// Runs `body` over the customer's vector as it reads now (a consistent copy on the stack), or
   /// over an all-missing vector for an anonymous visitor (every feature scores as the mean).
-  private func withCustomer<R>(_ row: Int?, _ body: (UnsafeBufferPointer<Float>) -> R) -> R {
+  func withCustomer<R>(_ row: Int?, _ body: (UnsafeBufferPointer<Float>) -> R) -> R {
     withUnsafeTemporaryAllocation(of: Float.self, capacity: schema.width) { buffer in
       if let row {
         customers.read(row: row, into: buffer, nowDays: clock())

@@ -148,6 +148,9 @@ public struct RankedOffer: Sendable {
   /// On uplift arbitration: the control model's probability of a response without the offer
   /// (the score used the propensity less this); nil otherwise.
   public var controlPropensity: Double? = nil
+  /// With adaptive models: the offline model's log-odds the adaptive model refined (its input,
+  /// kept so that the outcome is learnt with what the decision saw); nil otherwise.
+  public var offlineLogOdds: Double? = nil
 }
 
 /// An offer a control-group customer would have been considered for, held out and logged so

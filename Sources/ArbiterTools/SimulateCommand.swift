@@ -21,6 +21,20 @@ struct Simulate: ParsableCommand {
   var customers = 20_000
   @Option(help: "Random seed of the interactions.") var seed: UInt64 = 7
   @Option(help: "Clock, days since 1970 (the demo's).") var clock = 20_412.0
+  @Flag(
+    help: ArgumentHelp(
+      "A drifting world: a new offer arrives a third of the way in, and the most-made offer's true propensity halves "
+        + "two thirds in; compares the static bundle, adaptive models with Thompson sampling, and the oracle."))
+  var drift = false
+  @Option(help: "With --drift: interactions per reported window.") var window = 5_000
+  @Option(
+    name: .customLong("adaptive-policy"),
+    help: "With --drift: the adaptive models' policy as JSON (the catalogue's \"adaptive\" section; default its defaults).")
+  var adaptivePolicy: String?
+  @Flag(
+    name: .customLong("cold-start"),
+    help: "With --drift: the new offer starts from the adaptive prior alone, not from the offer it is a variant of.")
+  var coldStart = false
 
   /// Loads the bundle, seeds a store with unseen demo customers, plays the interactions and
   /// prints the report.
@@ -28,11 +42,56 @@ struct Simulate: ParsableCommand {
     let (loaded, population) = try loadDemoBundle()
     let catalogue = Self.comparisonCatalogue(loaded.catalogue)
     let store = try seedStore(schema: loaded.schema, population: population)
+    if drift { return try runDrift(loaded: loaded, population: population, catalogue: catalogue, store: store) }
     var simulation = try Simulation(
       loaded: loaded, population: population, catalogue: catalogue, store: store, clock: clock)
     let started = Date()
     let tallies = try simulation.play(interactions: interactions, seed: seed)
     report(tallies, catalogue: catalogue, loaded: loaded, seconds: Date().timeIntervalSince(started))
+  }
+
+  /// `--drift`: the windows' value per 1,000 decisions, and how soon after each change the
+  /// adaptive policy is back within 95% of the oracle.
+  private func runDrift(
+    loaded: ModelBundle, population: PopulationSpec, catalogue: CatalogueDocument, store: FeatureStore
+  ) throws {
+    var simulation = try Simulation(loaded: loaded, population: population, catalogue: catalogue, store: store, clock: clock)
+    let halved = try simulation.mostMade(interactions: 3_000, seed: seed ^ 0xd41f)
+    var policy = AdaptivePolicy()
+    if let adaptivePolicy {
+      do { policy = try JSONDecoder().decode(AdaptivePolicy.self, from: Data(adaptivePolicy.utf8)) } catch {
+        throw ValidationError("--adaptive-policy is not an adaptive policy: \(error)")
+      }
+    }
+    let world = try DriftSimulation(
+      loaded: loaded, population: population, catalogue: catalogue, store: store, clock: clock, halvedOffer: halved,
+      policy: policy, lookalike: !coldStart)
+    let started = Date()
+    let windows = try world.play(interactions: interactions, window: window, seed: seed)
+    let arrival = interactions / 3, halving = 2 * interactions / 3
+    print(
+      "\(interactions) interactions, \(customers) unseen demo customers, inbound channels; a new offer "
+        + "('\(DriftSimulation.newOfferId)') at \(arrival), '\(halved)' halves at \(halving); "
+        + "\(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+    print(coldStart ? "the new offer starts cold" : "the new offer's model starts from the offer it is a variant of")
+    print("from       value / 1,000: static   adaptive+Thompson   oracle     static    adaptive  (of oracle)")
+    for w in windows where w.interactions > 0 {
+      let per = 1_000 / Double(w.interactions)
+      let marker = w.start == arrival ? "  ← new offer" : w.start == halving ? "  ← propensity halves" : ""
+      print(
+        String(
+          format: "%-10d %20.0f %19.0f %9.0f %9.1f%% %9.1f%%%@", w.start, w.staticValue * per, w.adaptiveValue * per,
+          w.oracleValue * per, 100 * w.staticValue / w.oracleValue, 100 * w.adaptiveValue / w.oracleValue, marker))
+    }
+    for (name, change) in [("the new offer", arrival), ("the halving", halving)] {
+      let after = windows.filter { $0.start >= change && $0.start < (change == arrival ? halving : interactions) }
+      let back = after.first { $0.adaptiveValue >= 0.95 * $0.oracleValue }
+      let staticBest = after.map { $0.staticValue / $0.oracleValue }.max() ?? .nan
+      print(
+        "after \(name): adaptive within 95% of the oracle "
+          + (back.map { "from the window starting \($0.start - change) interactions after it" } ?? "in no window")
+          + String(format: "; static at most %.1f%% of the oracle", 100 * staticBest))
+    }
   }
 
   private func loadDemoBundle() throws -> (ModelBundle, PopulationSpec) {
@@ -155,6 +214,23 @@ struct Simulation {
     self.store = store
     self.clock = clock
     buffer = [Float](repeating: 0, count: loaded.schema.width)
+  }
+
+  /// The offer the greedy engine makes most often over `interactions` random interactions.
+  mutating func mostMade(interactions: Int, seed: UInt64) throws -> String {
+    var rng = SeededGenerator(seed: seed)
+    let inbound: [Channel] = [.web, .mobileApp, .contactCentre, .branch]
+    let ids = store.customerIds()
+    var counts: [String: Int] = [:]
+    for k in 0..<interactions {
+      let id = ids[Int(rng.next() % UInt64(ids.count))]
+      let channel = inbound[Int(rng.next() % UInt64(inbound.count))]
+      let decision = try failing {
+        try greedy.decide(DecisionRequest(customerId: id, channel: channel, maxOffers: 1), decisionId: "m-\(k)")
+      }
+      if let offer = decision.offers.first { counts[offer.offerId, default: 0] += 1 }
+    }
+    return counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }!.key
   }
 
   /// Plays `interactions` inbound interactions with random customers on random channels.
