@@ -166,7 +166,8 @@ public final class AdaptiveModels: @unchecked Sendable {
     }
   }
 
-  static func prior(_ prior: Prior, policy: AdaptivePolicy, width: Int) -> OnlinePosterior {
+  /// A model's prior under `policy`.
+  public static func prior(_ prior: Prior, policy: AdaptivePolicy, width: Int) -> OnlinePosterior {
     var mean = [Double](repeating: 0, count: width)
     mean[1] = 1
     var variance = [Double](repeating: prior == .offline ? policy.featureVariance : policy.newOfferFeatureVariance, count: width)
