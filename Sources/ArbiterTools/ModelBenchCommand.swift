@@ -1,4 +1,5 @@
 import ArbiterCore
+import ArbiterDecisioning
 import ArbiterDemoBank
 import ArbiterFeatureStore
 import ArbiterModels
@@ -104,6 +105,11 @@ struct ModelBench: ParsableCommand {
     let width = loaded.schema.width
     let context = [Float](repeating: 1, count: loaded.schema.contextFeatures.count)
     let layout = ScoringLayout(schema: loaded.schema)
+    // The adaptive models' refinement on top: the offline log-odds, the customer's standardised
+    // features once per request, and each offer's posterior predictor.
+    let adaptive = AdaptiveModels(schema: loaded.schema, customers: nil, nowDays: 20_412)
+    let slots = (0..<offers).map { adaptive.slot(key: "offer-\($0)", prior: .offline, policy: AdaptivePolicy())! }
+    let inputs = adaptive.columns.count
     for (label, prepared) in [("term by term", false), ("prepared row (as Decide scores)", true)] {
       var sink = 0.0
       var request = 0
@@ -130,5 +136,31 @@ struct ModelBench: ParsableCommand {
           + "\(LatencySamples.summary(samples)) (sink \(sink))"
       )
     }
+    var sink = 0.0
+    var request = 0
+    let samples = flat.withUnsafeBufferPointer { all in
+      context.withUnsafeBufferPointer { c in
+        models.withUnsafeBufferPointer { models in
+          LatencySamples.time(requests, warmUp: 100) {
+            let x = UnsafeBufferPointer(
+              rebasing: all[(request % population.count) * width..<(request % population.count + 1) * width])
+            request += 1
+            ScoringRow.prepare(layout: layout, customer: x, context: c) { row in
+              withUnsafeTemporaryAllocation(of: Double.self, capacity: inputs) { s in
+                adaptive.standardise(customer: x, into: s)
+                for i in 0..<offers {
+                  let p = models[i % models.count].propensity(row: row)
+                  let predictor = adaptive.predictor(slot: slots[i], logit: log(p / (1 - p)), s: UnsafeBufferPointer(s))
+                  sink += 1 / (1 + exp(-predictor.mean))
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    print(
+      "logistic regression refined by adaptive models (\(adaptive.width) inputs), 1 customer × \(offers) offers, "
+        + "prepared row: \(LatencySamples.summary(samples)) (sink \(sink))")
   }
 }
