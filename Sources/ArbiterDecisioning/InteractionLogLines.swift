@@ -13,7 +13,7 @@ enum InteractionLogLines {
     for i in decision.controls.indices { text += decision.controls[i].offerId.utf8.count }
     return JSONLineWriter.bound(
       fixed: 256 + 200 * decision.offers.count + 64 * decision.controls.count + 16 + (decision.features.count * 4 + 2) / 3 * 4,
-      numbers: 4 + 10 * decision.offers.count + 2 * decision.controls.count, textBytes: text)
+      numbers: 4 + 11 * decision.offers.count + 2 * decision.controls.count, textBytes: text)
   }
 
   /// One decision as a JSON line (`type` "decision", or "shadow" without channel and time): its
@@ -82,6 +82,7 @@ enum InteractionLogLines {
     line.member(",\"score\":", offer.score)
     line.member(",\"probability\":", offer.probability)
     if let control = offer.controlPropensity { line.member(",\"control_propensity\":", control) }
+    if let logOdds = offer.offlineLogOdds { line.member(",\"offline_log_odds\":", logOdds) }
     line.raw("}")
   }
 

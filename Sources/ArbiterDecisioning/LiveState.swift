@@ -59,6 +59,10 @@ public final class LiveState: Sendable {
 
   /// When a challenger may be promoted (``promoteChallenger(dryRun:margin:nowMillis:)``).
   public let promotionGate: PromotionGate
+  /// Joins outcomes with their decisions' features for the adaptive models.
+  public let adaptiveLearner = AdaptiveLearner()
+  /// Orders outcome learning against adaptive snapshots.
+  let adaptiveOrder = Mutex<Void>(())
 
   /// Starts serving `snapshot`, logging to `log`; reloads without a path read `bundlePath`;
   /// requests may name bundles under `modelRoots` (by default the directory holding `bundlePath`);
@@ -92,6 +96,8 @@ public final class LiveState: Sendable {
       engine.releaseReservations(of: decision)
       throw ArbiterError(.deadlineExceeded, "the deadline passed while deciding; the decision was not made")
     }
+    // Remembered before it is logged: a snapshot that includes its log line includes it too.
+    if engine.catalogue.adaptive != nil { adaptiveLearner.remember(decision) }
     log.record(decision, sequence: sequence)
     suppressions.add(decision.suppressionTally)
     decisionsByChannel[request.channel.rawValue].wrappingIncrement(ordering: .relaxed)
@@ -185,8 +191,8 @@ public final class LiveState: Sendable {
     let previous = snapshot
     let bundle = try ModelBundle.load(from: path ?? bundlePath)
     let engine = try DecisionEngine(
-      bundle: bundle, customers: previous.engine.customers, clock: previous.engine.clock, pacing: previous.engine.pacing
-    )
+      bundle: bundle, customers: previous.engine.customers, clock: previous.engine.clock, pacing: previous.engine.pacing,
+      adaptive: previous.engine.catalogue.adaptive?.models)
     try engine.probe()
     let next = DecisionSnapshot(engine: engine, bundle: bundle)
     current.store(next, ordering: .releasing)

@@ -144,6 +144,13 @@ package struct LeanMethodTable: Sendable {
             () throws(ArbiterError) in try admin.promote(request)
           })
       },
+      Admin.ResetAdaptive.descriptor: .offloaded { bytes, principal throws(ArbiterError) in
+        _ = try Self.decode(Arbiter_V1_ResetAdaptiveRequest.self, bytes)
+        return try Self.encode(
+          try admin.audited(Admin.ResetAdaptive.descriptor, target: "adaptive models", by: principal, door: "lean") {
+            () throws(ArbiterError) in try admin.resetAdaptive()
+          })
+      },
       // The no-op baseline: decodes the request, returns a decision made at start (same sizes, no work).
       Arbiter_V1_BenchmarkService.Method.Echo.descriptor: .inline { bytes, _, _ throws(ArbiterError) in
         _ = try Self.decode(Arbiter_V1_DecideRequest.self, bytes)

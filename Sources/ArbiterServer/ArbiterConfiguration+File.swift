@@ -42,6 +42,10 @@ extension ArbiterConfiguration {
   ///   window: 14d                                    # how long after a decision a response counts
   ///   reward: response                               # or value (the response times the offer's value)
   ///   require-support: true                          # refuse when the champion never explores
+  /// adaptive:                                        # the adaptive models (catalogue "adaptive" section)
+  ///   snapshot-path: arbiter-data/adaptive.json      # none: kept in memory only
+  ///   snapshot-interval: 30s
+  ///   sweep-interval: 1s                             # learning "no response" when a window closes
   /// access:
   ///   required: true                                 # false: every call is let through (loopback only)
   ///   admin-token-file: arbiter-data/admin-token     # made on first start; none: no admin token
@@ -124,7 +128,7 @@ struct ConfigurationFileReader {
   mutating func read(_ root: Node, into configuration: inout ArbiterConfiguration) throws(ArbiterError) {
     let sections: Set<String> = [
       "host", "grpc", "lean", "http", "bundle", "store", "interaction-log", "pacing", "access", "tls", "tracing",
-      "promotion",
+      "promotion", "adaptive",
     ]
     for (name, node) in try entries(root, "", known: sections) {
       switch name {
@@ -139,6 +143,7 @@ struct ConfigurationFileReader {
       case "tls": configuration.tls = try readTLS(node)
       case "tracing": configuration.tracing = try readTracing(node)
       case "promotion": try readPromotion(node, into: &configuration.promotion)
+      case "adaptive": try readAdaptive(node, into: &configuration.adaptive)
       default: try readPacing(node, into: &configuration.pacing)
       }
     }
@@ -257,6 +262,17 @@ struct ConfigurationFileReader {
       case "history-memory": log.historyMemory = try integer(value, key, atLeast: 1)
       case "decline-reason-memory": log.declineReasonMemory = try integer(value, key, atLeast: 0)
       default: log.maxOutcomeSkew = try duration(value, key)
+      }
+    }
+  }
+
+  private func readAdaptive(_ node: Node, into adaptive: inout ArbiterConfiguration.Adaptive) throws(ArbiterError) {
+    for (name, value) in try entries(node, "adaptive", known: ["snapshot-path", "snapshot-interval", "sweep-interval"]) {
+      let key = "adaptive.\(name)"
+      switch name {
+      case "snapshot-path": adaptive.snapshotPath = try optionalPath(value, key)
+      case "snapshot-interval": adaptive.snapshotInterval = try duration(value, key)
+      default: adaptive.sweepInterval = try duration(value, key)
       }
     }
   }

@@ -164,6 +164,20 @@ public struct ArbiterConfiguration: Sendable {
   public var pacing = Pacing()
   /// When Promote lets a challenger go live.
   public var promotion = PromotionGate.Configuration()
+  /// Where and how often the adaptive models are kept (when the catalogue has them).
+  public var adaptive = Adaptive()
+
+  /// The adaptive models' durability and sweep.
+  public struct Adaptive: Sendable {
+    /// The snapshot file; nil keeps the models in memory only (a restart starts from the priors).
+    public var snapshotPath: String? = "arbiter-data/adaptive.json"
+    /// How often the models are written (and at shutdown).
+    public var snapshotInterval: Duration = .seconds(30)
+    /// How often offers without an outcome past their response window are learnt as no response.
+    public var sweepInterval: Duration = .seconds(1)
+    /// The snapshot at `snapshotPath`.
+    public init(snapshotPath: String? = "arbiter-data/adaptive.json") { self.snapshotPath = snapshotPath }
+  }
   /// Who may call (API keys, token keys, the credentials made on first start); by default
   /// credentials are required (``AccessConfiguration/serverDefault``).
   public var access = AccessConfiguration.serverDefault

@@ -98,12 +98,25 @@ public final class ArbiterServer: Service, Sendable {
         "access.required is true but no credential could be accepted: configure api-keys or token-keys, or an admin-token-file"
       )
     }
-    let engine = try DecisionEngine(bundle: bundle, customers: store, clock: configuration.clock, pacing: pacing)
+    // The adaptive models as last kept (their outcomes since are replayed below).
+    let adaptiveFile = try configuration.adaptive.snapshotPath.map { path throws(ArbiterError) in
+      try AdaptiveSnapshotStore(path: path).read()
+    } ?? nil
+    let adaptive = adaptiveFile.map {
+      AdaptiveModels(schema: bundle.schema, customers: store, nowDays: configuration.clock(), snapshot: $0.models)
+    }
+    let engine = try DecisionEngine(
+      bundle: bundle, customers: store, clock: configuration.clock, pacing: pacing,
+      adaptive: adaptive.flatMap { $0.columns == AdaptiveModels.inputColumns(of: bundle.schema) ? $0 : nil })
     try engine.probe()
     live = LiveState(
       snapshot: DecisionSnapshot(engine: engine, bundle: bundle), log: log, bundlePath: configuration.bundle.path,
       modelRoots: configuration.bundle.modelRoots.map { ModelRoots($0) }, promotion: configuration.promotion)
     live.addErasureParticipant(contactCentre)
+    if let adaptiveFile {
+      let replayed = try live.replayAdaptive(adaptiveFile)
+      logger.info("adaptive models restored", metadata: ["outcomes replayed": "\(replayed)"])
+    }
     health = HealthService()
     tls = try configuration.tls.map { settings throws(ArbiterError) in try ServerTLS(settings) }
     leanTLS = try tls.flatMap { tls throws(ArbiterError) in tls.covers(.lean) ? try tls.leanContext() : nil }
@@ -364,6 +377,13 @@ public final class ArbiterServer: Service, Sendable {
     }
     if let interval = configuration.store.snapshotInterval, configuration.store.directory != nil {
       services.append(.init(service: SnapshotService(store: store, interval: interval, logger: logger)))
+    }
+    if let path = configuration.adaptive.snapshotPath {
+      services.append(
+        .init(
+          service: AdaptiveService(
+            live: live, file: AdaptiveSnapshotStore(path: path), sweepInterval: configuration.adaptive.sweepInterval,
+            snapshotInterval: configuration.adaptive.snapshotInterval, logger: logger)))
     }
     if let directory = configuration.store.directory, let interval = configuration.pacing.checkpointInterval {
       services.append(

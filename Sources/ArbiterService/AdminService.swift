@@ -71,7 +71,53 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
       $0.decisionsServed = counts.decisions
       $0.outcomesRecorded = counts.outcomes
       $0.challenger = challengerStatus()
+      $0.adaptive = adaptiveStatus()
     }
+  }
+
+  /// The adaptive models and what they learnt.
+  package func adaptiveStatus() -> Arbiter_V1_AdaptiveStatus {
+    guard let models = live.adaptiveModels else { return .init() }
+    let counts = live.adaptiveLearner.counts
+    return .with {
+      $0.enabled = true
+      $0.models = models.models.map { model in
+        .with {
+          $0.key = model.key
+          $0.prior = model.prior.rawValue
+          $0.updates = model.posterior.updates
+          $0.positives = model.posterior.positives
+          $0.intercept = model.posterior.mean[0]
+          $0.logOddsWeight = model.posterior.mean[1]
+          $0.interceptDeviation = model.posterior.variance[0].squareRoot()
+        }
+      }
+      $0.responses = counts.responses
+      $0.declines = counts.declines
+      $0.expired = counts.expired
+      $0.unknown = counts.unknown
+      $0.lost = counts.lost
+      $0.refused = counts.refused + models.refusedCount
+      $0.pending = UInt64(live.adaptiveLearner.pending().count)
+    }
+  }
+
+  /// `ResetAdaptive`: every adaptive model back to its prior.
+  public func resetAdaptive(
+    request: Arbiter_V1_ResetAdaptiveRequest, context: ServerContext
+  ) async throws -> Arbiter_V1_AdaptiveStatus {
+    try mappingErrors { () throws(ArbiterError) in
+      try audited(context.descriptor, target: "adaptive models", by: Principal.current, door: "grpc") {
+        () throws(ArbiterError) in try resetAdaptive()
+      }
+    }
+  }
+
+  /// ResetAdaptive without a transport.
+  package func resetAdaptive() throws(ArbiterError) -> Arbiter_V1_AdaptiveStatus {
+    try live.resetAdaptive()
+    logger.info("adaptive models reset to their priors")
+    return adaptiveStatus()
   }
 
   package func challengerStatus() -> Arbiter_V1_ChallengerStatus {

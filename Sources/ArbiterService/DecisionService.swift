@@ -115,7 +115,7 @@ public struct DecisionService: Arbiter_V1_DecisionService.SimpleServiceProtocol 
           try OutcomeReport(
             proto: outcome, field: "outcomes[\(i)]", now: now, maxSkewMillis: live.log.maxClockSkewMillis))
       }
-      let recorded = try live.log.record(reports)
+      let recorded = try live.recordOutcomes(reports)
       return .with { $0.recorded = UInt32(recorded) }
     }
   }

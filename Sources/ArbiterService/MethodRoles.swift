@@ -24,6 +24,7 @@ public enum MethodRoles {
   public static let audited: Set<MethodDescriptor> = [
     Arbiter_V1_AdminService.Method.Reload.descriptor, Arbiter_V1_AdminService.Method.SetChallenger.descriptor,
     Arbiter_V1_AdminService.Method.EraseCustomer.descriptor, Arbiter_V1_AdminService.Method.Promote.descriptor,
+    Arbiter_V1_AdminService.Method.ResetAdaptive.descriptor,
   ]
 
   static let roles: [MethodDescriptor: Role] = [
@@ -42,5 +43,6 @@ public enum MethodRoles {
     Arbiter_V1_AdminService.Method.SetChallenger.descriptor: .admin,
     Arbiter_V1_AdminService.Method.EraseCustomer.descriptor: .admin,
     Arbiter_V1_AdminService.Method.Promote.descriptor: .admin,
+    Arbiter_V1_AdminService.Method.ResetAdaptive.descriptor: .admin,
   ]
 }

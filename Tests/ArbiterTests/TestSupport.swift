@@ -47,6 +47,7 @@ enum TestSupport {
     config.bundle.modelRoots = [NSTemporaryDirectory(), (demoBundlePath as NSString).deletingLastPathComponent]
     config.store.customers = customers
     config.interactionLog.path = logPath
+    config.adaptive.snapshotPath = nil
     config.grpc.port = 0
     // A debug build under the whole suite decides a pipelined burst far slower than a release
     // server: no shedding by time here but where a test sets it.

@@ -85,13 +85,27 @@ public enum Arbiter_V1_AdminService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ResetAdaptive" metadata.
+        public enum ResetAdaptive: Sendable {
+            /// Request type for "ResetAdaptive".
+            public typealias Input = Arbiter_V1_ResetAdaptiveRequest
+            /// Response type for "ResetAdaptive".
+            public typealias Output = Arbiter_V1_AdaptiveStatus
+            /// Descriptor for "ResetAdaptive".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "arbiter.v1.AdminService"),
+                method: "ResetAdaptive",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "arbiter.v1.AdminService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             GetStatus.descriptor,
             Reload.descriptor,
             SetChallenger.descriptor,
             EraseCustomer.descriptor,
-            Promote.descriptor
+            Promote.descriptor,
+            ResetAdaptive.descriptor
         ]
     }
 }
@@ -218,6 +232,25 @@ extension Arbiter_V1_AdminService {
             request: GRPCCore.StreamingServerRequest<Arbiter_V1_PromoteRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_PromotionVerdict>
+
+        /// Handle the "ResetAdaptive" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns every adaptive model to its prior (the offline model) and forgets the decisions
+        /// > waiting for outcomes. Audited.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Arbiter_V1_ResetAdaptiveRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Arbiter_V1_AdaptiveStatus` messages.
+        func resetAdaptive(
+            request: GRPCCore.StreamingServerRequest<Arbiter_V1_ResetAdaptiveRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_AdaptiveStatus>
     }
 
     /// Service protocol for the "arbiter.v1.AdminService" service.
@@ -328,6 +361,25 @@ extension Arbiter_V1_AdminService {
             request: GRPCCore.ServerRequest<Arbiter_V1_PromoteRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_PromotionVerdict>
+
+        /// Handle the "ResetAdaptive" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns every adaptive model to its prior (the offline model) and forgets the decisions
+        /// > waiting for outcomes. Audited.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_ResetAdaptiveRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Arbiter_V1_AdaptiveStatus` message.
+        func resetAdaptive(
+            request: GRPCCore.ServerRequest<Arbiter_V1_ResetAdaptiveRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_AdaptiveStatus>
     }
 
     /// Simple service protocol for the "arbiter.v1.AdminService" service.
@@ -436,6 +488,25 @@ extension Arbiter_V1_AdminService {
             request: Arbiter_V1_PromoteRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Arbiter_V1_PromotionVerdict
+
+        /// Handle the "ResetAdaptive" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns every adaptive model to its prior (the offline model) and forgets the decisions
+        /// > waiting for outcomes. Audited.
+        ///
+        /// - Parameters:
+        ///   - request: A `Arbiter_V1_ResetAdaptiveRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Arbiter_V1_AdaptiveStatus` to respond with.
+        func resetAdaptive(
+            request: Arbiter_V1_ResetAdaptiveRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Arbiter_V1_AdaptiveStatus
     }
 }
 
@@ -498,6 +569,17 @@ extension Arbiter_V1_AdminService.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Arbiter_V1_AdminService.Method.ResetAdaptive.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_ResetAdaptiveRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_AdaptiveStatus>(),
+            handler: { request, context in
+                try await self.resetAdaptive(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -553,6 +635,17 @@ extension Arbiter_V1_AdminService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_PromotionVerdict> {
         let response = try await self.promote(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func resetAdaptive(
+        request: GRPCCore.StreamingServerRequest<Arbiter_V1_ResetAdaptiveRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Arbiter_V1_AdaptiveStatus> {
+        let response = try await self.resetAdaptive(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -621,6 +714,19 @@ extension Arbiter_V1_AdminService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_PromotionVerdict> {
         return GRPCCore.ServerResponse<Arbiter_V1_PromotionVerdict>(
             message: try await self.promote(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func resetAdaptive(
+        request: GRPCCore.ServerRequest<Arbiter_V1_ResetAdaptiveRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Arbiter_V1_AdaptiveStatus> {
+        return GRPCCore.ServerResponse<Arbiter_V1_AdaptiveStatus>(
+            message: try await self.resetAdaptive(
                 request: request.message,
                 context: context
             ),
@@ -762,6 +868,30 @@ extension Arbiter_V1_AdminService {
             deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_PromotionVerdict>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_PromotionVerdict>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ResetAdaptive" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns every adaptive model to its prior (the offline model) and forgets the decisions
+        /// > waiting for outcomes. Audited.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_ResetAdaptiveRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_ResetAdaptiveRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_AdaptiveStatus` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func resetAdaptive<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_ResetAdaptiveRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_ResetAdaptiveRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_AdaptiveStatus>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_AdaptiveStatus>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -961,6 +1091,41 @@ extension Arbiter_V1_AdminService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "ResetAdaptive" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Returns every adaptive model to its prior (the offline model) and forgets the decisions
+        /// > waiting for outcomes. Audited.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Arbiter_V1_ResetAdaptiveRequest` message.
+        ///   - serializer: A serializer for `Arbiter_V1_ResetAdaptiveRequest` messages.
+        ///   - deserializer: A deserializer for `Arbiter_V1_AdaptiveStatus` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func resetAdaptive<Result>(
+            request: GRPCCore.ClientRequest<Arbiter_V1_ResetAdaptiveRequest>,
+            serializer: some GRPCCore.MessageSerializer<Arbiter_V1_ResetAdaptiveRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Arbiter_V1_AdaptiveStatus>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_AdaptiveStatus>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Arbiter_V1_AdminService.Method.ResetAdaptive.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -1114,6 +1279,36 @@ extension Arbiter_V1_AdminService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_PromoteRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_PromotionVerdict>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ResetAdaptive" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Returns every adaptive model to its prior (the offline model) and forgets the decisions
+    /// > waiting for outcomes. Audited.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Arbiter_V1_ResetAdaptiveRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resetAdaptive<Result>(
+        request: GRPCCore.ClientRequest<Arbiter_V1_ResetAdaptiveRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_AdaptiveStatus>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.resetAdaptive(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Arbiter_V1_ResetAdaptiveRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Arbiter_V1_AdaptiveStatus>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1289,6 +1484,40 @@ extension Arbiter_V1_AdminService.ClientProtocol {
             metadata: metadata
         )
         return try await self.promote(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ResetAdaptive" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Returns every adaptive model to its prior (the offline model) and forgets the decisions
+    /// > waiting for outcomes. Audited.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resetAdaptive<Result>(
+        _ message: Arbiter_V1_ResetAdaptiveRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Arbiter_V1_AdaptiveStatus>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Arbiter_V1_ResetAdaptiveRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.resetAdaptive(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -20,6 +20,78 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+public nonisolated struct Arbiter_V1_ResetAdaptiveRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The models that learn from every outcome (the catalogue's "adaptive" section).
+public nonisolated struct Arbiter_V1_AdaptiveStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var enabled: Bool = false
+
+  public var models: [Arbiter_V1_AdaptiveModelStatus] = []
+
+  /// Outcomes learnt: responses (accept, convert), declines, and offers whose response window
+  /// closed without an outcome.
+  public var responses: UInt64 = 0
+
+  public var declines: UInt64 = 0
+
+  public var expired: UInt64 = 0
+
+  /// Outcomes for decisions no longer remembered, offers pushed out before they settled, and
+  /// updates refused (not finite).
+  public var unknown: UInt64 = 0
+
+  public var lost: UInt64 = 0
+
+  public var refused: UInt64 = 0
+
+  /// Decisions waiting for outcomes.
+  public var pending: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Arbiter_V1_AdaptiveModelStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The offer ("offer@channel" per channel; "#new" without an offline model, "#like" from a look-alike's).
+  public var key: String = String()
+
+  /// offline, new or lookalike.
+  public var prior: String = String()
+
+  public var updates: UInt64 = 0
+
+  public var positives: UInt64 = 0
+
+  /// The posterior means of the intercept and of the offline log-odds' coefficient (0 and 1: the
+  /// offline model unchanged), and the intercept's standard deviation.
+  public var intercept: Double = 0
+
+  public var logOddsWeight: Double = 0
+
+  public var interceptDeviation: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Arbiter_V1_PromoteRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -217,6 +289,15 @@ public nonisolated struct Arbiter_V1_ServerStatus: @unchecked Sendable {
   /// Clears the value of `challenger`. Subsequent reads from it will return its default value.
   public mutating func clearChallenger() {_uniqueStorage()._challenger = nil}
 
+  public var adaptive: Arbiter_V1_AdaptiveStatus {
+    get {_storage._adaptive ?? Arbiter_V1_AdaptiveStatus()}
+    set {_uniqueStorage()._adaptive = newValue}
+  }
+  /// Returns true if `adaptive` has been explicitly set.
+  public var hasAdaptive: Bool {_storage._adaptive != nil}
+  /// Clears the value of `adaptive`. Subsequent reads from it will return its default value.
+  public mutating func clearAdaptive() {_uniqueStorage()._adaptive = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -318,6 +399,155 @@ public nonisolated struct Arbiter_V1_EraseCustomerResponse: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "arbiter.v1"
+
+nonisolated extension Arbiter_V1_ResetAdaptiveRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ResetAdaptiveRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_ResetAdaptiveRequest, rhs: Arbiter_V1_ResetAdaptiveRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_AdaptiveStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AdaptiveStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}enabled\0\u{1}models\0\u{1}responses\0\u{1}declines\0\u{1}expired\0\u{1}unknown\0\u{1}lost\0\u{1}refused\0\u{1}pending\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.enabled) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.models) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.responses) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.declines) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.expired) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.unknown) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.lost) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.refused) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.pending) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.enabled != false {
+      try visitor.visitSingularBoolField(value: self.enabled, fieldNumber: 1)
+    }
+    if !self.models.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.models, fieldNumber: 2)
+    }
+    if self.responses != 0 {
+      try visitor.visitSingularUInt64Field(value: self.responses, fieldNumber: 3)
+    }
+    if self.declines != 0 {
+      try visitor.visitSingularUInt64Field(value: self.declines, fieldNumber: 4)
+    }
+    if self.expired != 0 {
+      try visitor.visitSingularUInt64Field(value: self.expired, fieldNumber: 5)
+    }
+    if self.unknown != 0 {
+      try visitor.visitSingularUInt64Field(value: self.unknown, fieldNumber: 6)
+    }
+    if self.lost != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lost, fieldNumber: 7)
+    }
+    if self.refused != 0 {
+      try visitor.visitSingularUInt64Field(value: self.refused, fieldNumber: 8)
+    }
+    if self.pending != 0 {
+      try visitor.visitSingularUInt64Field(value: self.pending, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_AdaptiveStatus, rhs: Arbiter_V1_AdaptiveStatus) -> Bool {
+    if lhs.enabled != rhs.enabled {return false}
+    if lhs.models != rhs.models {return false}
+    if lhs.responses != rhs.responses {return false}
+    if lhs.declines != rhs.declines {return false}
+    if lhs.expired != rhs.expired {return false}
+    if lhs.unknown != rhs.unknown {return false}
+    if lhs.lost != rhs.lost {return false}
+    if lhs.refused != rhs.refused {return false}
+    if lhs.pending != rhs.pending {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Arbiter_V1_AdaptiveModelStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AdaptiveModelStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}prior\0\u{1}updates\0\u{1}positives\0\u{1}intercept\0\u{3}log_odds_weight\0\u{3}intercept_deviation\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.prior) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.updates) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.positives) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.intercept) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.logOddsWeight) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.interceptDeviation) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    if !self.prior.isEmpty {
+      try visitor.visitSingularStringField(value: self.prior, fieldNumber: 2)
+    }
+    if self.updates != 0 {
+      try visitor.visitSingularUInt64Field(value: self.updates, fieldNumber: 3)
+    }
+    if self.positives != 0 {
+      try visitor.visitSingularUInt64Field(value: self.positives, fieldNumber: 4)
+    }
+    if self.intercept.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.intercept, fieldNumber: 5)
+    }
+    if self.logOddsWeight.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.logOddsWeight, fieldNumber: 6)
+    }
+    if self.interceptDeviation.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.interceptDeviation, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Arbiter_V1_AdaptiveModelStatus, rhs: Arbiter_V1_AdaptiveModelStatus) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.prior != rhs.prior {return false}
+    if lhs.updates != rhs.updates {return false}
+    if lhs.positives != rhs.positives {return false}
+    if lhs.intercept != rhs.intercept {return false}
+    if lhs.logOddsWeight != rhs.logOddsWeight {return false}
+    if lhs.interceptDeviation != rhs.interceptDeviation {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
 
 nonisolated extension Arbiter_V1_PromoteRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PromoteRequest"
@@ -599,7 +829,7 @@ nonisolated extension Arbiter_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Arbiter_V1_ServerStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServerStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}versions\0\u{3}bundle_path\0\u{3}loaded_at_millis\0\u{1}customers\0\u{1}offers\0\u{1}models\0\u{3}feature_names\0\u{3}decisions_served\0\u{3}outcomes_recorded\0\u{1}challenger\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}versions\0\u{3}bundle_path\0\u{3}loaded_at_millis\0\u{1}customers\0\u{1}offers\0\u{1}models\0\u{3}feature_names\0\u{3}decisions_served\0\u{3}outcomes_recorded\0\u{1}challenger\0\u{1}adaptive\0")
 
   fileprivate class _StorageClass {
     var _versions: Arbiter_V1_VersionInfo? = nil
@@ -612,6 +842,7 @@ nonisolated extension Arbiter_V1_ServerStatus: SwiftProtobuf.Message, SwiftProto
     var _decisionsServed: UInt64 = 0
     var _outcomesRecorded: UInt64 = 0
     var _challenger: Arbiter_V1_ChallengerStatus? = nil
+    var _adaptive: Arbiter_V1_AdaptiveStatus? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -632,6 +863,7 @@ nonisolated extension Arbiter_V1_ServerStatus: SwiftProtobuf.Message, SwiftProto
       _decisionsServed = source._decisionsServed
       _outcomesRecorded = source._outcomesRecorded
       _challenger = source._challenger
+      _adaptive = source._adaptive
     }
   }
 
@@ -660,6 +892,7 @@ nonisolated extension Arbiter_V1_ServerStatus: SwiftProtobuf.Message, SwiftProto
         case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._decisionsServed) }()
         case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._outcomesRecorded) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._challenger) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._adaptive) }()
         default: break
         }
       }
@@ -702,6 +935,9 @@ nonisolated extension Arbiter_V1_ServerStatus: SwiftProtobuf.Message, SwiftProto
       try { if let v = _storage._challenger {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
       } }()
+      try { if let v = _storage._adaptive {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -721,6 +957,7 @@ nonisolated extension Arbiter_V1_ServerStatus: SwiftProtobuf.Message, SwiftProto
         if _storage._decisionsServed != rhs_storage._decisionsServed {return false}
         if _storage._outcomesRecorded != rhs_storage._outcomesRecorded {return false}
         if _storage._challenger != rhs_storage._challenger {return false}
+        if _storage._adaptive != rhs_storage._adaptive {return false}
         return true
       }
       if !storagesAreEqual {return false}
