@@ -13,7 +13,7 @@ swift build -c release --product arbiter-tools >/dev/null
 bin="$(swift build -c release --show-bin-path)/arbiter-tools"
 venv=.build/venv-vw
 [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
-"$venv/bin/python" -c "import vowpalwabbit" 2>/dev/null || "$venv/bin/pip" install -q vowpalwabbit==9.11.0 || "$venv/bin/pip" install -q vowpalwabbit
+"$venv/bin/python" -c "import vowpalwabbit" 2>/dev/null || "$venv/bin/pip" install -q vowpalwabbit==9.11.9
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$bin" adaptive-bench --outcomes "$n" --vw-file "$work/all.vw" | tee "$work/arbiter.txt"

@@ -135,16 +135,42 @@ public final class AdaptiveModels: @unchecked Sendable {
   /// and standardised features `s`.
   @inline(__always)
   public func predictor(slot: Int, logit: Double, s: UnsafeBufferPointer<Double>) -> (mean: Double, variance: Double) {
-    let base = published + 2 * slot * width
-    @inline(__always) func mean(_ i: Int) -> Double { Double(bitPattern: base[i].load(ordering: .relaxed)) }
-    @inline(__always) func variance(_ i: Int) -> Double { Double(bitPattern: base[width + i].load(ordering: .relaxed)) }
-    var m = mean(0) + mean(1) * logit
-    var v = variance(0) + variance(1) * logit * logit
-    for k in 0..<s.count {
-      m += mean(k + 2) * s[k]
-      v += variance(k + 2) * s[k] * s[k]
+    (mean(slot: slot, logit: logit, s: s), variance(slot: slot, logit: logit, s: s))
+  }
+
+  /// The linear predictor's mean (four running sums, so that the additions overlap).
+  @inline(__always)
+  public func mean(slot: Int, logit: Double, s: UnsafeBufferPointer<Double>) -> Double {
+    Self.dot(published + 2 * slot * width, logit: logit, s: s, squared: false)
+  }
+
+  /// The linear predictor's variance: Σ σ²x².
+  @inline(__always)
+  public func variance(slot: Int, logit: Double, s: UnsafeBufferPointer<Double>) -> Double {
+    Self.dot(published + 2 * slot * width + width, logit: logit, s: s, squared: true)
+  }
+
+  @inline(__always)
+  private static func dot(
+    _ w: UnsafeMutablePointer<Atomic<UInt64>>, logit: Double, s: UnsafeBufferPointer<Double>, squared: Bool
+  ) -> Double {
+    @inline(__always) func weight(_ i: Int) -> Double { Double(bitPattern: w[i].load(ordering: .relaxed)) }
+    @inline(__always) func input(_ k: Int) -> Double { squared ? s[k] * s[k] : s[k] }
+    var a = weight(0) + weight(1) * (squared ? logit * logit : logit), b = 0.0, c = 0.0, d = 0.0
+    let n = s.count
+    var k = 0
+    while k + 4 <= n {
+      a += weight(k + 2) * input(k)
+      b += weight(k + 3) * input(k + 1)
+      c += weight(k + 4) * input(k + 2)
+      d += weight(k + 5) * input(k + 3)
+      k += 4
     }
-    return (m, v)
+    while k < n {
+      a += weight(k + 2) * input(k)
+      k += 1
+    }
+    return (a + b) + (c + d)
   }
 
   // MARK: models

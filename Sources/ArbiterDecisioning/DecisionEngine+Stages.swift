@@ -11,6 +11,8 @@ struct ScoringTerms {
   let costShare: Double
   let channelPrice: Double
   let now: Double
+  /// Whether the draw is Thompson sampling (the adaptive models' variances are then read too).
+  var thompson = false
 }
 
 /// What the candidates and presentation stages read of one decision's inputs: the customer's
@@ -114,7 +116,7 @@ extension DecisionEngine {
   func collectCandidates(_ state: inout DecisionState, _ inputs: DecisionInputs) {
     let terms = ScoringTerms(
       reasonKey: state.reasonKey, pageKey: state.pageKey, channel: state.channel, costShare: state.costShare,
-      channelPrice: state.channelPrice, now: state.now)
+      channelPrice: state.channelPrice, now: state.now, thompson: state.thompson != nil)
     let budgeted = state.budgetEnd != .max
     for index in 0..<catalogue.hot.count {
       // Out of time (a slow model, a decision that waited): the fallback offers instead. The
@@ -257,14 +259,23 @@ extension DecisionEngine {
   ) -> (DecisionState.Candidate, predictor: (mean: Double, variance: Double)) {
     let offer = catalogue.hot[index]
     let channels = Channel.allCases.count
-    var propensity =
-      offer.logistic?.propensity(inputs.row)
-      ?? catalogue.offers[index].model.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context)
+    var propensity: Double
     var predictor = (mean: Double.nan, variance: 0.0)
     if let adaptive = catalogue.adaptive {
-      predictor = adaptive.models.predictor(
-        slot: adaptive.slot(offer: index, channel: state.channel), logit: Self.logOdds(propensity), s: inputs.adaptive)
+      // The offline log-odds, refined: straight from a logistic model, else from its probability.
+      let logit =
+        offer.logistic?.logit(inputs.row)
+        ?? Self.logOdds(
+          catalogue.offers[index].model.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context))
+      let slot = adaptive.slot(offer: index, channel: state.channel)
+      predictor.mean = adaptive.models.mean(slot: slot, logit: logit, s: inputs.adaptive)
+      // Only Thompson sampling draws from the posterior: the variance is read for it alone.
+      if state.thompson { predictor.variance = adaptive.models.variance(slot: slot, logit: logit, s: inputs.adaptive) }
       propensity = sigmoid(predictor.mean)
+    } else {
+      propensity =
+        offer.logistic?.propensity(inputs.row)
+        ?? catalogue.offers[index].model.propensity(row: inputs.row, customer: inputs.customer, context: inputs.context)
     }
     let weights = catalogue.contextWeights, keyCount = catalogue.contextKeys.count
     let weight =

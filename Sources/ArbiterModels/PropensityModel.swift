@@ -129,7 +129,13 @@ public struct UnretainedLogistic: Sendable {
   /// The propensity from a prepared row.
   @inlinable
   public func propensity(_ row: ScoringRow) -> Double {
-    sigmoid(dense._withUnsafeGuaranteedRef { $0.logit(row) })
+    sigmoid(logit(row))
+  }
+
+  /// The log-odds from a prepared row.
+  @inlinable
+  public func logit(_ row: ScoringRow) -> Double {
+    dense._withUnsafeGuaranteedRef { $0.logit(row) }
   }
 }
 

@@ -149,9 +149,8 @@ struct ModelBench: ParsableCommand {
               withUnsafeTemporaryAllocation(of: Double.self, capacity: inputs) { s in
                 adaptive.standardise(customer: x, into: s)
                 for i in 0..<offers {
-                  let p = models[i % models.count].propensity(row: row)
-                  let predictor = adaptive.predictor(slot: slots[i], logit: log(p / (1 - p)), s: UnsafeBufferPointer(s))
-                  sink += 1 / (1 + exp(-predictor.mean))
+                  let logit = models[i % models.count].logit(row: row)
+                  sink += sigmoid(adaptive.mean(slot: slots[i], logit: logit, s: UnsafeBufferPointer(s)))
                 }
               }
             }
