@@ -6,17 +6,11 @@ ROWS.csv has a header of the model's feature names; empty cells are NaN. Prints 
 line, with 17 significant digits (what Arbiter's parity test compares bit for bit).
 Creates .build/venv-ml with lightgbm 4.6.0 and numpy if missing.
 """
-import os, subprocess, sys
+import os, sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.path.join(ROOT, ".build", "venv-ml")
-python = os.path.join(VENV, "bin", "python")
-if os.path.realpath(sys.prefix) != os.path.realpath(VENV):
-    if not os.path.exists(python):
-        subprocess.check_call([sys.executable, "-m", "venv", VENV], stdout=subprocess.DEVNULL)
-    if subprocess.call([python, "-c", "import lightgbm, numpy"], stderr=subprocess.DEVNULL) != 0:
-        subprocess.check_call([python, "-m", "pip", "install", "-q", "lightgbm==4.6.0", "numpy"])
-    os.execv(python, [python] + sys.argv)
+import ml_venv
+
+ml_venv.ensure(['lightgbm', 'numpy'], ['lightgbm==4.6.0', 'numpy'])
 
 import csv
 import numpy as np

@@ -11,17 +11,11 @@ SplitMix64 reimplemented here, vectorised) and compares each number with Arbiter
 difference and exits 1 if any exceeds the tolerance.
 Creates .build/venv-ml with numpy if missing.
 """
-import os, subprocess, sys
+import os, sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.path.join(ROOT, ".build", "venv-ml")
-python = os.path.join(VENV, "bin", "python")
-if os.path.realpath(sys.prefix) != os.path.realpath(VENV):
-    if not os.path.exists(python):
-        subprocess.check_call([sys.executable, "-m", "venv", VENV], stdout=subprocess.DEVNULL)
-    if subprocess.call([python, "-c", "import numpy"], stderr=subprocess.DEVNULL) != 0:
-        subprocess.check_call([python, "-m", "pip", "install", "-q", "numpy"])
-    os.execv(python, [python] + sys.argv)
+import ml_venv
+
+ml_venv.ensure(['numpy'], ['numpy'])
 
 import argparse, csv, json
 import numpy as np

@@ -13,18 +13,11 @@ OUT_DIR is train-uplift's output. Two checks:
    held-out rows; both Qini coefficients are printed as `qini arbiter X sklift Y`.
 Creates .build/venv-ml with scikit-uplift, lightgbm 4.6.0 and pandas if missing.
 """
-import os, subprocess, sys
+import os, sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VENV = os.path.join(ROOT, ".build", "venv-ml")
-python = os.path.join(VENV, "bin", "python")
-if os.path.realpath(sys.prefix) != os.path.realpath(VENV):
-    if not os.path.exists(python):
-        subprocess.check_call([sys.executable, "-m", "venv", VENV], stdout=subprocess.DEVNULL)
-    if subprocess.call([python, "-c", "import sklift, lightgbm, pandas"], stderr=subprocess.DEVNULL) != 0:
-        subprocess.check_call([python, "-m", "pip", "install", "-q", "scikit-uplift==0.5.1", "lightgbm==4.6.0",
-                               "pandas", "numpy"])
-    os.execv(python, [python] + sys.argv)
+import ml_venv
+
+ml_venv.ensure(['sklift', 'lightgbm', 'pandas'], ['scikit-uplift==0.5.1', 'lightgbm==4.6.0', 'pandas', 'numpy'])
 
 import argparse, json, warnings
 warnings.filterwarnings("ignore", category=FutureWarning)

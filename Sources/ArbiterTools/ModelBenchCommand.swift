@@ -110,56 +110,50 @@ struct ModelBench: ParsableCommand {
     let adaptive = AdaptiveModels(schema: loaded.schema, customers: nil, nowDays: 20_412)
     let slots = (0..<offers).map { adaptive.slot(key: "offer-\($0)", prior: .offline, policy: AdaptivePolicy())! }
     let inputs = adaptive.columns.count
-    for (label, prepared) in [("term by term", false), ("prepared row (as Decide scores)", true)] {
-      var sink = 0.0
-      var request = 0
-      let samples = flat.withUnsafeBufferPointer { all in
-        context.withUnsafeBufferPointer { c in
-          models.withUnsafeBufferPointer { models in
-            LatencySamples.time(requests, warmUp: 100) {
-              let x = UnsafeBufferPointer(
-                rebasing: all[(request % population.count) * width..<(request % population.count + 1) * width])
-              request += 1
-              if prepared {
-                ScoringRow.prepare(layout: layout, customer: x, context: c) { row in
-                  for i in 0..<offers { sink += models[i % models.count].propensity(row: row) }
-                }
-              } else {
-                for i in 0..<offers { sink += models[i % models.count].propensity(customer: x, context: c) }
-              }
-            }
-          }
-        }
-      }
-      print(
-        "logistic regression (\(models.first!.termCount) terms), 1 customer × \(offers) offers, \(label): "
-          + "\(LatencySamples.summary(samples)) (sink \(sink))"
-      )
-    }
-    var sink = 0.0
+    // Each timed request: the next customer in turn, in the context.
     var request = 0
-    let samples = flat.withUnsafeBufferPointer { all in
-      context.withUnsafeBufferPointer { c in
-        models.withUnsafeBufferPointer { models in
+    func time(_ score: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> Void) -> [UInt64] {
+      flat.withUnsafeBufferPointer { all in
+        context.withUnsafeBufferPointer { c in
           LatencySamples.time(requests, warmUp: 100) {
             let x = UnsafeBufferPointer(
               rebasing: all[(request % population.count) * width..<(request % population.count + 1) * width])
             request += 1
-            ScoringRow.prepare(layout: layout, customer: x, context: c) { row in
-              withUnsafeTemporaryAllocation(of: Double.self, capacity: inputs) { s in
-                adaptive.standardise(customer: x, into: s)
-                for i in 0..<offers {
-                  let logit = models[i % models.count].logit(row: row)
-                  sink += sigmoid(adaptive.mean(slot: slots[i], logit: logit, s: UnsafeBufferPointer(s)))
-                }
-              }
-            }
+            score(x, c)
           }
         }
       }
     }
-    print(
-      "logistic regression refined by adaptive models (\(adaptive.width) inputs), 1 customer × \(offers) offers, "
-        + "prepared row: \(LatencySamples.summary(samples)) (sink \(sink))")
+    var sink = 0.0
+    let termByTerm = time { x, c in
+      for i in 0..<offers { sink += models[i % models.count].propensity(customer: x, context: c) }
+    }
+    let prepared = time { x, c in
+      ScoringRow.prepare(layout: layout, customer: x, context: c) { row in
+        for i in 0..<offers { sink += models[i % models.count].propensity(row: row) }
+      }
+    }
+    let refined = time { x, c in
+      ScoringRow.prepare(layout: layout, customer: x, context: c) { row in
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: inputs) { s in
+          adaptive.standardise(customer: x, into: s)
+          for i in 0..<offers {
+            let logit = models[i % models.count].logit(row: row)
+            sink += sigmoid(adaptive.mean(slot: slots[i], logit: logit, s: UnsafeBufferPointer(s)))
+          }
+        }
+      }
+    }
+    let terms = models.first!.termCount
+    for (label, samples) in [
+      ("logistic regression (\(terms) terms), 1 customer × \(offers) offers, term by term", termByTerm),
+      ("logistic regression (\(terms) terms), 1 customer × \(offers) offers, prepared row (as Decide scores)", prepared),
+      (
+        "logistic regression refined by adaptive models (\(adaptive.width) inputs), 1 customer × \(offers) offers, "
+          + "prepared row", refined
+      ),
+    ] {
+      print("\(label): \(LatencySamples.summary(samples)) (sink \(sink))")
+    }
   }
 }

@@ -71,7 +71,7 @@ import Testing
       "interaction-log.decision-memory: must be a whole number of at least 1, got '0'"
     ),
     ("pacing: 5\n", "arbiter.yaml line 1, pacing: must be a mapping of keys to values"),
-    ("metrics: {port: 9090}\n", "arbiter.yaml line 1, metrics: unknown key (known here: access, bundle, grpc, host"),
+    ("metrics: {port: 9090}\n", "arbiter.yaml line 1, metrics: unknown key (known here: access, adaptive, bundle, grpc, host"),
     ("store: [a, b\n", "arbiter.yaml: not YAML"),
   ])
   func badFilesAreRefusedNamingLineAndKey(yaml: String, message: String) {
