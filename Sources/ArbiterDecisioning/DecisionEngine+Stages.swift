@@ -535,6 +535,7 @@ extension DecisionEngine {
       exploration: state.fallback ? ExplorationPolicy.Method.greedy.rawValue : catalogue.exploration.method.rawValue)
     decision.suppressionTally = state.tally
     decision.fallback = state.fallback
+    if state.thompson != nil && !state.fallback { decision.probabilityDraws = catalogue.adaptive?.policy.probabilityDraws ?? 0 }
     decision.visitorId = request.visitorId
     var features = [Float]()
     features.reserveCapacity(inputs.customer.count + inputs.context.count)

@@ -245,6 +245,8 @@ public struct Decision: Sendable {
   public var controls: [ControlHoldout] = []
   /// The exploration method that drew the offers.
   public var exploration: String = "greedy"
+  /// For Thompson sampling: the resamples each shown offer's probability was estimated from (0 otherwise).
+  public var probabilityDraws = 0
   /// How many offers were not made, by reason (counted whether or not the decision explains).
   public var suppressionTally = SuppressionTally()
   /// The anonymous visitor's first-party id the request gave; empty for none.

@@ -12,7 +12,7 @@ enum InteractionLogLines {
     for i in decision.offers.indices { text += decision.offers[i].offerId.utf8.count }
     for i in decision.controls.indices { text += decision.controls[i].offerId.utf8.count }
     return JSONLineWriter.bound(
-      fixed: 256 + 200 * decision.offers.count + 64 * decision.controls.count + 16 + (decision.features.count * 4 + 2) / 3 * 4,
+      fixed: 290 + 200 * decision.offers.count + 64 * decision.controls.count + 16 + (decision.features.count * 4 + 2) / 3 * 4,
       numbers: 4 + 11 * decision.offers.count + 2 * decision.controls.count, textBytes: text)
   }
 
@@ -42,8 +42,14 @@ enum InteractionLogLines {
     line.string(decision.versions.bundleName, decision.versions.bundleVersion)
     line.raw(",\"exploration\":\"")
     line.raw(decision.exploration)
+    line.raw("\"")
+    // Thompson sampling: how many resamples each offer's probability was estimated from.
+    if decision.probabilityDraws > 0 {
+      line.raw(",\"probability_draws\":")
+      line.integer(Int64(decision.probabilityDraws))
+    }
     // Only a fallback says so (a decision that ran out of time; its offers are unscored).
-    line.raw(decision.fallback ? "\",\"fallback\":true,\"offers\":[" : "\",\"offers\":[")
+    line.raw(decision.fallback ? ",\"fallback\":true,\"offers\":[" : ",\"offers\":[")
     for i in decision.offers.indices {
       if i > 0 { line.raw(",") }
       offer(decision.offers[i], into: &line)

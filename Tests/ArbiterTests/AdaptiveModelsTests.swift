@@ -105,6 +105,7 @@ import Testing
       let decision = try engine.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: 1), decisionId: "t\(k)")
       guard let first = decision.offers.first else { continue }
       #expect(decision.exploration == "thompson" && first.probability > 0 && first.probability <= 1)
+      #expect(decision.probabilityDraws == 200)
       shown[first.offerId, default: 0] += 1
       logged[first.offerId, default: 0] += first.probability
     }
@@ -116,6 +117,14 @@ import Testing
       #expect(abs(frequency - meanLogged) < 0.04, "\(offer): shown \(frequency), logged \(meanLogged)")
     }
     #expect(shown.count >= 3, "\(shown)")
+    // The log line says how many resamples the probabilities came from.
+    let path = try TestSupport.temporaryDirectory() + "/thompson.jsonl"
+    let log = try InteractionLog(path: path)
+    log.record(try engine.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: 2), decisionId: "logged"))
+    log.flush()
+    let line = try String(contentsOfFile: path, encoding: .utf8)
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+    #expect(object["probability_draws"] as? Int == 200 && object["exploration"] as? String == "thompson", "\(line)")
   }
 }
 

@@ -80,6 +80,10 @@ import Testing
     log.flush()
     let text = try String(contentsOfFile: path, encoding: .utf8)
     #expect(text.contains("\"control_propensity\":"), "\(text.prefix(500))")
+    // Every line is JSON of the log's shape.
+    for line in text.split(separator: "\n") {
+      #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "\(line)")
+    }
   }
 }
 
