@@ -20,7 +20,8 @@ public final class AdaptiveModels: @unchecked Sendable {
     /// An offer without an offline model: its prior log-odds, wide variances.
     case new
     /// An offer without an offline model that is a variant of one with a model: that model's
-    /// log-odds as its input, with a wide intercept to learn how the variant differs.
+    /// log-odds as its input, with a wide intercept to learn how the variant differs (its
+    /// feature weights as narrow as a trained offer's).
     case lookalike
   }
 
@@ -206,8 +207,10 @@ public final class AdaptiveModels: @unchecked Sendable {
       // The log-odds input is the prior's constant: the intercept learns instead.
       variance[1] = 1e-6
     case .lookalike:
+      // A variant of a trained model: its level is uncertain, its shape is the model's.
       variance[0] = policy.newOfferVariance
       variance[1] = policy.offlineVariance
+      for i in 2..<width { variance[i] = policy.featureVariance }
     }
     return OnlinePosterior(mean: mean, variance: variance)
   }

@@ -32,4 +32,24 @@ import Testing
     #expect(configured >= 90, "\(output)")
     #expect(random < 50, "\(output)")
   }
+
+  /// `simulate --drift`, short: after the new offer arrives and after the propensity halves, the
+  /// adaptive policy with Thompson sampling is worth more than the static bundle in every window.
+  @Test(.timeLimit(.minutes(5))) func inADriftingWorldTheAdaptivePolicyBeatsTheStaticOne() async throws {
+    let tools = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+      .appendingPathComponent("arbiter-tools").path
+    let output = try await TestSupport.run(
+      tools, ["simulate", "--bundle", TestSupport.demoBundlePath, "--drift", "--interactions", "18000", "--window", "3000"])
+    // Rows: start, static, adaptive, oracle, static %, adaptive %.
+    let rows = output.split(separator: "\n").compactMap { line -> [Double]? in
+      let numbers = line.split(separator: " ").prefix(6).compactMap { Double($0.replacingOccurrences(of: "%", with: "")) }
+      return numbers.count == 6 ? numbers : nil
+    }
+    try #require(rows.count == 6, "\(output)")
+    for row in rows where row[0] >= 6_000 {
+      #expect(row[2] > row[1], "after a change, adaptive \(row[2]) is not above static \(row[1]): \(output)")
+      #expect(row[3] >= row[2], "\(output)")
+    }
+    #expect(rows.last![5] > 85 && rows.last![4] < 75, "\(output)")
+  }
 }
