@@ -47,7 +47,8 @@ public struct AdaptivePolicy: Codable, Sendable, Hashable {
       try c.decodeIfPresent(Double.self, forKey: .newOfferFeatureVariance) ?? d.newOfferFeatureVariance
     driftVariance = try c.decodeIfPresent(Double.self, forKey: .driftVariance) ?? d.driftVariance
     probabilityDraws = try c.decodeIfPresent(Int.self, forKey: .probabilityDraws) ?? d.probabilityDraws
-    responseWindowSeconds = try c.decodeIfPresent(Double.self, forKey: .responseWindowSeconds) ?? d.responseWindowSeconds
+    responseWindowSeconds =
+      try c.decodeIfPresent(Double.self, forKey: .responseWindowSeconds) ?? d.responseWindowSeconds
   }
 
   private static let defaults = AdaptivePolicy()

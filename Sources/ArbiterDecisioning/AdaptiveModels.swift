@@ -92,7 +92,9 @@ public final class AdaptiveModels: @unchecked Sendable {
   }
 
   /// Whether a snapshot fits this table's inputs (the same features).
-  public func accepts(_ snapshot: Snapshot) -> Bool { snapshot.columns == columns && snapshot.scales.count == columns.count }
+  public func accepts(_ snapshot: Snapshot) -> Bool {
+    snapshot.columns == columns && snapshot.scales.count == columns.count
+  }
 
   static func standardisation(
     of columns: [Int], width: Int, customers: FeatureStore?, nowDays: Double
@@ -197,7 +199,8 @@ public final class AdaptiveModels: @unchecked Sendable {
   public static func prior(_ prior: Prior, policy: AdaptivePolicy, width: Int) -> OnlinePosterior {
     var mean = [Double](repeating: 0, count: width)
     mean[1] = 1
-    var variance = [Double](repeating: prior == .offline ? policy.featureVariance : policy.newOfferFeatureVariance, count: width)
+    var variance = [Double](
+      repeating: prior == .offline ? policy.featureVariance : policy.newOfferFeatureVariance, count: width)
     switch prior {
     case .offline:
       variance[0] = policy.offlineVariance
@@ -226,7 +229,8 @@ public final class AdaptiveModels: @unchecked Sendable {
   /// Learns one outcome of model `slot`, from the features the decision saw (`customer`) and
   /// its offline log-odds; false when refused (the input or the result is not finite).
   @discardableResult
-  public func update(slot: Int, logit: Double, customer: UnsafeBufferPointer<Float>, label: Bool, drift: Double) -> Bool {
+  public func update(slot: Int, logit: Double, customer: UnsafeBufferPointer<Float>, label: Bool, drift: Double) -> Bool
+  {
     withUnsafeTemporaryAllocation(of: Double.self, capacity: width) { x in
       x[0] = 1
       x[1] = logit

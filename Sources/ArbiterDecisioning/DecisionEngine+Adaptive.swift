@@ -33,6 +33,7 @@ extension DecisionEngine {
   public func learn(_ decision: Decision, offer: RankedOffer, label: Bool) -> Bool {
     guard let logOdds = offer.offlineLogOdds else { return false }
     return learn(
-      offerId: offer.offerId, channel: decision.channel, offlineLogOdds: logOdds, features: decision.features, label: label)
+      offerId: offer.offerId, channel: decision.channel, offlineLogOdds: logOdds, features: decision.features,
+      label: label)
   }
 }

@@ -124,7 +124,8 @@ public struct LiftReport: Sendable, Codable {
         return group
       }
       let p1 = treatment.rate, p0 = control.rate
-      let rateError = (p1 * (1 - p1) / Double(treatment.decisions) + p0 * (1 - p0) / Double(control.decisions)).squareRoot()
+      let rateError = (p1 * (1 - p1) / Double(treatment.decisions) + p0 * (1 - p0) / Double(control.decisions))
+        .squareRoot()
       group.acceptanceLift = Difference(value: p1 - p0, lower: p1 - p0 - z * rateError, upper: p1 - p0 + z * rateError)
       let valueDifference = treatment.valuePerDecision - control.valuePerDecision
       let valueError = (treatment.valueVariance + control.valueVariance).squareRoot()

@@ -24,7 +24,8 @@ extension LiveState {
     return try adaptiveOrder.withLock { _ throws(ArbiterError) -> Int in
       let recorded = try log.record(reports)
       for report in reports {
-        adaptiveLearner.learn(decisionId: report.decisionId, offerId: report.offerId, outcome: report.outcome, engine: engine)
+        adaptiveLearner.learn(
+          decisionId: report.decisionId, offerId: report.offerId, outcome: report.outcome, engine: engine)
       }
       return recorded
     }
@@ -75,11 +76,13 @@ extension LiveState {
       try handle.seek(toOffset: file.logBytes)
       data = try handle.readToEnd() ?? Data()
     } catch {
-      throw ArbiterError(.dataCorrupted, "\(path): cannot be read after the adaptive snapshot (\(error.localizedDescription))")
+      throw ArbiterError(
+        .dataCorrupted, "\(path): cannot be read after the adaptive snapshot (\(error.localizedDescription))")
     }
     var learnt = 0
     for line in data.split(separator: UInt8(ascii: "\n")) {
-      guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any], let type = object["type"] as? String
+      guard let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+        let type = object["type"] as? String
       else { continue }
       if type == "decision", let entry = Self.learnerEntry(object) {
         adaptiveLearner.remember(entry)
@@ -100,13 +103,15 @@ extension LiveState {
       let features = LoggedDecisions.floats(base64: encoded), let offers = object["offers"] as? [[String: Any]]
     else { return nil }
     let learnt = offers.compactMap { offer -> AdaptiveLearner.Entry.Offer? in
-      guard let offerId = offer["offer_id"] as? String, let logOdds = (offer["offline_log_odds"] as? NSNumber)?.doubleValue
+      guard let offerId = offer["offer_id"] as? String,
+        let logOdds = (offer["offline_log_odds"] as? NSNumber)?.doubleValue
       else { return nil }
       return AdaptiveLearner.Entry.Offer(offerId: offerId, logOdds: logOdds, settled: false)
     }
     guard !learnt.isEmpty else { return nil }
     return AdaptiveLearner.Entry(
-      decisionId: id, channel: object["channel"] as? String ?? "", timestampMillis: (object["ts"] as? NSNumber)?.int64Value ?? 0,
+      decisionId: id, channel: object["channel"] as? String ?? "",
+      timestampMillis: (object["ts"] as? NSNumber)?.int64Value ?? 0,
       features: features, offers: learnt)
   }
 }

@@ -15,19 +15,25 @@ extension LiveState {
   /// configured margin stricter for this call, never looser.
   public func promoteChallenger(
     dryRun: Bool, margin: Double = 0, nowMillis: Int64
-  ) throws(ArbiterError) -> (verdict: PromotionGate.Verdict, promoted: (previous: DecisionSnapshot, current: DecisionSnapshot)?) {
+  ) throws(ArbiterError) -> (
+    verdict: PromotionGate.Verdict, promoted: (previous: DecisionSnapshot, current: DecisionSnapshot)?
+  ) {
     guard let (challenger, _) = shadowStatus, let directory = challenger.bundle.directory else {
-      throw ArbiterError(.failedPrecondition, "no challenger is scoring in the shadow: set one with SetChallenger first")
+      throw ArbiterError(
+        .failedPrecondition, "no challenger is scoring in the shadow: set one with SetChallenger first")
     }
     guard let path = log.path else {
       throw ArbiterError(
-        .failedPrecondition, "the interaction log is kept in memory only: configure interaction-log.path to promote on evidence")
+        .failedPrecondition,
+        "the interaction log is kept in memory only: configure interaction-log.path to promote on evidence")
     }
     let champion = snapshot
     guard Self.name(champion) != Self.name(challenger) else {
       throw ArbiterError(
         .failedPrecondition,
-        "the challenger has the champion's name and version (\(Self.name(champion))): the log cannot tell their decisions apart")
+        "the challenger has the champion's name and version (\(Self.name(champion))): "
+          + "the log cannot tell their decisions apart"
+      )
     }
     guard margin.isFinite else { throw ArbiterError(.invalidArgument, "margin must be a finite number") }
     log.flush()

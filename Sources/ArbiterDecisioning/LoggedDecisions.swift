@@ -103,7 +103,8 @@ public struct LoggedDecisions: Sendable {
     }
     var result = LoggedDecisions()
     var reading = Reading(window: window)
-    try reading.read(text, file: (path as NSString).lastPathComponent + " (its last \(bytes) bytes)", firstLine: 1, into: &result)
+    try reading.read(
+      text, file: (path as NSString).lastPathComponent + " (its last \(bytes) bytes)", firstLine: 1, into: &result)
     return result
   }
 
@@ -114,8 +115,11 @@ public struct LoggedDecisions: Sendable {
 
     init(window: Duration) { windowMillis = LoggedDecisions.millis(window) }
 
-    mutating func read(_ text: Substring, file: String, firstLine: Int, into result: inout LoggedDecisions) throws(ArbiterError) {
-      for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+    mutating func read(
+      _ text: Substring, file: String, firstLine: Int, into result: inout LoggedDecisions
+    ) throws(ArbiterError) {
+      for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+      where !line.isEmpty {
         let at = "\(file):\(index + firstLine)"
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
           let type = object["type"] as? String
@@ -164,7 +168,9 @@ public struct LoggedDecisions: Sendable {
     }
   }
 
-  fileprivate static func decision(_ object: [String: Any], at: String, timestampMillis: Int64) throws(ArbiterError) -> Entry {
+  fileprivate static func decision(
+    _ object: [String: Any], at: String, timestampMillis: Int64
+  ) throws(ArbiterError) -> Entry {
     guard let id = object["decision_id"] as? String, let offers = object["offers"] as? [[String: Any]] else {
       throw ArbiterError(.invalidArgument, "\(at): a decision without decision_id or offers")
     }
@@ -177,7 +183,8 @@ public struct LoggedDecisions: Sendable {
     }
     let held = (object["control"] as? [[String: Any]] ?? []).compactMap { $0["offer_id"] as? String }
     return Entry(
-      decisionId: id, timestampMillis: timestampMillis, customerId: (object["customer_id"] as? NSNumber)?.uint64Value ?? 0,
+      decisionId: id, timestampMillis: timestampMillis,
+      customerId: (object["customer_id"] as? NSNumber)?.uint64Value ?? 0,
       channel: object["channel"] as? String ?? "", bundle: object["bundle"] as? String ?? "",
       exploration: object["exploration"] as? String ?? "", features: features,
       shown: shown(offers), heldOut: held)
@@ -196,7 +203,9 @@ public struct LoggedDecisions: Sendable {
   static func floats(base64 text: String) -> [Float]? {
     guard let data = Data(base64Encoded: text), data.count % 4 == 0 else { return nil }
     return data.withUnsafeBytes { raw in
-      (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+      (0..<(data.count / 4)).map {
+        Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+      }
     }
   }
 }

@@ -18,7 +18,8 @@ public struct LoggedPolicyRounds: Sendable {
 
   /// How a candidate chooses the first offer.
   public enum Candidate: Sendable {
-    /// A bundle's engine, deciding again on the logged features (``DecisionEngine/replayFirstChoices(customerId:channel:features:atMillis:)``).
+    /// A bundle's engine, deciding again on the logged features
+    /// (``DecisionEngine/replayFirstChoices(customerId:channel:features:atMillis:)``).
     case engine(DecisionEngine)
     /// The challenger's shadow decisions logged beside the champion's: its first offer as drawn
     /// (decisions without a shadow are left out).
@@ -46,7 +47,8 @@ public struct LoggedPolicyRounds: Sendable {
 
   /// Reads what the rounds need from a log read with ``LoggedDecisions``.
   public init(
-    log: LoggedDecisions, schema: FeatureSchema, window: Duration, reward: Reward, trainer: LogisticTrainer = Self.trainer
+    log: LoggedDecisions, schema: FeatureSchema, window: Duration, reward: Reward,
+    trainer: LogisticTrainer = Self.trainer
   ) throws(ArbiterError) {
     self.schema = schema
     self.reward = reward
@@ -121,7 +123,8 @@ public struct LoggedPolicyRounds: Sendable {
             predictions[i][offer] = features.withUnsafeBufferPointer { all in
               sigmoid(
                 model.logit(
-                  customer: UnsafeBufferPointer(rebasing: all[0..<split]), context: UnsafeBufferPointer(rebasing: all[split...])))
+                  customer: UnsafeBufferPointer(rebasing: all[0..<split]),
+                  context: UnsafeBufferPointer(rebasing: all[split...])))
             }
           } else if let rate {
             predictions[i][offer] = rate
@@ -153,7 +156,8 @@ public struct LoggedPolicyRounds: Sendable {
       case .rules(let policy):
         let picked = features.withUnsafeBufferPointer { all in
           policy.choices(
-            customer: UnsafeBufferPointer(rebasing: all[0..<split]), context: UnsafeBufferPointer(rebasing: all[split...]))
+            customer: UnsafeBufferPointer(rebasing: all[0..<split]),
+            context: UnsafeBufferPointer(rebasing: all[split...]))
         }
         let values = Dictionary(entry.shown.map { ($0.offerId, $0.value) }, uniquingKeysWith: { a, _ in a })
         choices = picked.map { ($0.action, $0.probability, values[$0.action] ?? 0) }

@@ -1,7 +1,7 @@
-import Foundation
 import ArbiterCore
 import ArbiterLearning
 import ArbiterModels
+import Foundation
 
 /// Evidence before change: a challenger goes live only when off-policy evaluation on the recent
 /// logged traffic says it is better. The champion's decisions, with the challenger's shadow
@@ -71,7 +71,8 @@ public struct PromotionGate: Sendable {
   public func judge(
     logPath: String, schema: FeatureSchema, champion: String, challenger: String, nowMillis: Int64
   ) throws(ArbiterError) -> Verdict {
-    let log = try LoggedDecisions.readTail(path: logPath, bytes: configuration.recentBytes, window: configuration.window)
+    let log = try LoggedDecisions.readTail(
+      path: logPath, bytes: configuration.recentBytes, window: configuration.window)
     var recent = log
     // The champion's decisions that the challenger also decided.
     recent.entries = log.entries.filter { $0.bundle == champion && $0.shadowBundle == challenger }
@@ -87,7 +88,8 @@ public struct PromotionGate: Sendable {
     }
     let source: LoggedPolicyRounds
     do {
-      source = try LoggedPolicyRounds(log: recent, schema: schema, window: configuration.window, reward: configuration.reward)
+      source = try LoggedPolicyRounds(
+        log: recent, schema: schema, window: configuration.window, reward: configuration.reward)
     } catch {
       verdict.reason = "the recent log cannot be evaluated: \(error.message)"
       return verdict

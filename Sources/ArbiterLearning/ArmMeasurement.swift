@@ -46,7 +46,9 @@ public struct ArmMeasurement: Sendable, Codable, Hashable {
         guard cell.n > 1 else {
           throw ArbiterError(
             .failedPrecondition,
-            "rule \(r + 1) picks \(strata[r]) customers but fewer than 2 of them got '\(choice.action)': it cannot be measured")
+            "rule \(r + 1) picks \(strata[r]) customers but fewer than 2 of them got '\(choice.action)': "
+              + "it cannot be measured"
+          )
         }
         matched += Int(cell.n)
         let mean = cell.sum / cell.n

@@ -42,7 +42,9 @@ public struct LoggedBanditTable: Sendable {
   public var groups: [String]
 
   /// Reads the file at `path`.
-  public static func read(path: String, options: Options) throws(ArbiterError) -> (
+  public static func read(
+    path: String, options: Options
+  ) throws(ArbiterError) -> (
     LoggedBanditTable, TableReader.Inference
   ) {
     let text: String
@@ -55,7 +57,9 @@ public struct LoggedBanditTable: Sendable {
   /// Reads CSV text; `file` names it in messages. Refuses, naming the line: an empty action, a
   /// probability that is not a number in (0, 1]; and neither or both of a probability column and
   /// a probability.
-  public static func read(text: String, file: String, options: Options) throws(ArbiterError) -> (
+  public static func read(
+    text: String, file: String, options: Options
+  ) throws(ArbiterError) -> (
     LoggedBanditTable, TableReader.Inference
   ) {
     guard (options.probabilityColumn == nil) != (options.probability == nil) else {
@@ -74,7 +78,8 @@ public struct LoggedBanditTable: Sendable {
     let header = csv.header.map { $0.trimmingCharacters(in: .whitespaces) }
     func index(_ name: String) throws(ArbiterError) -> Int {
       guard let index = header.firstIndex(of: name) else {
-        throw ArbiterError(.invalidArgument, "\(file): no column '\(name)' in the header (\(header.joined(separator: ", ")))")
+        throw ArbiterError(
+          .invalidArgument, "\(file): no column '\(name)' in the header (\(header.joined(separator: ", ")))")
       }
       return index
     }
@@ -87,13 +92,16 @@ public struct LoggedBanditTable: Sendable {
     for (row, cells) in csv.rows.enumerated() {
       let at = "\(file):\(csv.lineNumbers[row])"
       let action = TableReader.trimmed(cells[actionIndex])
-      guard !action.isEmpty else { throw ArbiterError(.invalidArgument, "\(at): no action in '\(options.actionColumn)'") }
+      guard !action.isEmpty else {
+        throw ArbiterError(.invalidArgument, "\(at): no action in '\(options.actionColumn)'")
+      }
       names.append(action)
       if let probabilityIndex {
         let cell = TableReader.trimmed(cells[probabilityIndex])
         guard let p = Double(cell), p > 0, p <= 1 else {
           throw ArbiterError(
-            .invalidArgument, "\(at): the logged probability '\(cell)' in '\(options.probabilityColumn!)' is not in (0, 1]")
+            .invalidArgument,
+            "\(at): the logged probability '\(cell)' in '\(options.probabilityColumn!)' is not in (0, 1]")
         }
         probabilities.append(p)
       } else {

@@ -73,7 +73,9 @@ public struct OffPolicyEvaluation: Sendable, Codable {
   public var groups: [Segment]
 
   /// Evaluates; throws naming the first round whose probabilities or values are not valid.
-  public static func evaluate(_ rounds: [PolicyRound], options: Options = Options()) throws(ArbiterError)
+  public static func evaluate(
+    _ rounds: [PolicyRound], options: Options = Options()
+  ) throws(ArbiterError)
     -> OffPolicyEvaluation
   {
     guard !rounds.isEmpty else { throw ArbiterError(.invalidArgument, "no logged rounds to evaluate on") }
@@ -230,11 +232,15 @@ public struct OffPolicyEvaluation: Sendable, Codable {
 
   /// The standard normal quantile (Acklam's approximation, relative error below 1.2e-9).
   public static func normalQuantile(_ p: Double) -> Double {
-    let a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.3577518672690, -30.66479806614716,
-      2.506628277459239]
+    let a = [
+      -39.69683028665376, 220.9460984245205, -275.9285104469687, 138.3577518672690, -30.66479806614716,
+      2.506628277459239,
+    ]
     let b = [-54.47609879822406, 161.5858368580409, -155.6989798598866, 66.80131188771972, -13.28068155288572]
-    let c = [-0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734,
-      4.374664141464968, 2.938163982698783]
+    let c = [
+      -0.007784894002430293, -0.3223964580411365, -2.400758277161838, -2.549732539343734,
+      4.374664141464968, 2.938163982698783,
+    ]
     let d = [0.007784695709041462, 0.3224671290700398, 2.445134137142996, 3.754408661907416]
     let low = 0.02425
     if p < low {

@@ -59,7 +59,9 @@ public struct RulePolicy: Sendable {
       let at = "\(file): rule \(index + 1)"
       var condition: RuleExpression?
       if let source = entry["when"] {
-        guard let text = source as? String else { throw ArbiterError(.invalidArgument, "\(at): 'when' must be a string") }
+        guard let text = source as? String else {
+          throw ArbiterError(.invalidArgument, "\(at): 'when' must be a string")
+        }
         do { condition = try RuleExpression(text, schema: schema) } catch {
           throw ArbiterError(.invalidArgument, "\(at): 'when' at \(error.description)")
         }
@@ -89,13 +91,16 @@ public struct RulePolicy: Sendable {
       rules.append(Rule(condition: condition, actions: choices))
     }
     guard rules.last?.condition == nil else {
-      throw ArbiterError(.invalidArgument, "\(file): the last rule must have no 'when', so that every customer gets a choice")
+      throw ArbiterError(
+        .invalidArgument, "\(file): the last rule must have no 'when', so that every customer gets a choice")
     }
     self.init(name: object["name"] as? String ?? (file as NSString).deletingPathExtension, rules: rules)
   }
 
   /// The actions and probabilities for a customer and context (of the schema the rules were compiled against).
-  public func choices(customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>) -> [(
+  public func choices(
+    customer: UnsafeBufferPointer<Float>, context: UnsafeBufferPointer<Float>
+  ) -> [(
     action: String, probability: Double
   )] {
     rules[rule(customer: customer, context: context)].actions

@@ -1,12 +1,12 @@
 import ArbiterCore
 import ArbiterDecisioning
 import Foundation
+import Logging
+import ServiceLifecycle
 
 #if canImport(Glibc)
   import Glibc
 #endif
-import Logging
-import ServiceLifecycle
 
 /// Keeps the adaptive models learning and durable, off the request path: every
 /// `sweepInterval`, the offers whose response window closed without an outcome are learnt as no
@@ -41,7 +41,9 @@ struct AdaptiveService: Service {
       guard let snapshot = live.adaptiveSnapshot(nowMillis: Int64(Date().timeIntervalSince1970 * 1_000)) else {
         return nil
       }
-      do { try file.write(snapshot) } catch let error as ArbiterError { return error } catch { return ArbiterError(.internalError, "\(error)") }
+      do { try file.write(snapshot) } catch let error as ArbiterError { return error } catch {
+        return ArbiterError(.internalError, "\(error)")
+      }
       return nil
     }.value
     if let failure {
@@ -63,16 +65,20 @@ public struct AdaptiveSnapshotStore: Sendable {
     do {
       let data = try JSONEncoder().encode(snapshot)
       let directory = (path as NSString).deletingLastPathComponent
-      if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+      if !directory.isEmpty {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      }
       let temporary = path + ".tmp"
       try data.write(to: URL(fileURLWithPath: temporary))
       guard rename(temporary, path) == 0 else {
-        throw ArbiterError(.internalError, "\(path): the adaptive snapshot cannot be renamed into place (errno \(errno))")
+        throw ArbiterError(
+          .internalError, "\(path): the adaptive snapshot cannot be renamed into place (errno \(errno))")
       }
     } catch let error as ArbiterError {
       throw error
     } catch {
-      throw ArbiterError(.internalError, "\(path): the adaptive snapshot cannot be written (\(error.localizedDescription))")
+      throw ArbiterError(
+        .internalError, "\(path): the adaptive snapshot cannot be written (\(error.localizedDescription))")
     }
   }
 

@@ -34,7 +34,9 @@ struct AdaptiveBench: ParsableCommand {
 
   func run() throws {
     var loaded = try failing { try ModelBundle.load(from: bundle) }
-    guard let population = loaded.manifest.population else { throw ValidationError("\(bundle) is not a demo-bank bundle") }
+    guard let population = loaded.manifest.population else {
+      throw ValidationError("\(bundle) is not a demo-bank bundle")
+    }
     loaded.catalogue = DecisionEngine.replayCatalogue(loaded.catalogue)
     loaded.catalogue.adaptive = AdaptivePolicy()
     let clock = 20_412.0
@@ -47,17 +49,22 @@ struct AdaptiveBench: ParsableCommand {
       return record
     }
     _ = try failing { try store.upsert(records, logged: false) }
-    try failing { try DemoPopulation.seedConsents(of: records, into: store, schema: loaded.schema, nowDays: clock, logged: false) }
+    try failing {
+      try DemoPopulation.seedConsents(of: records, into: store, schema: loaded.schema, nowDays: clock, logged: false)
+    }
     let engine = try failing { try DecisionEngine(bundle: loaded, customers: store, clock: { clock }) }
     let adaptive = engine.catalogue.adaptive!
     let truth = try failing { try GroundTruth.Evaluator(truth: DemoBankCatalogue.groundTruth, schema: loaded.schema) }
-    let truthIndex = Dictionary(uniqueKeysWithValues: DemoBankCatalogue.groundTruth.offers.enumerated().map { ($1.offerId, $0) })
+    let truthIndex = Dictionary(
+      uniqueKeysWithValues: DemoBankCatalogue.groundTruth.offers.enumerated().map { ($1.offerId, $0) })
 
     // The outcomes, and each customer's features as the store reads them.
     let width = loaded.schema.width
     var features = [Float](repeating: 0, count: customers * width)
     features.withUnsafeMutableBufferPointer { all in
-      for r in 0..<customers { store.read(row: r, into: UnsafeMutableBufferPointer(rebasing: all[r * width..<(r + 1) * width]), nowDays: clock) }
+      for r in 0..<customers {
+        store.read(row: r, into: UnsafeMutableBufferPointer(rebasing: all[r * width..<(r + 1) * width]), nowDays: clock)
+      }
     }
     let ids = store.customerIds()
     var random = SeededGenerator(seed: seed)
@@ -101,7 +108,9 @@ struct AdaptiveBench: ParsableCommand {
     features.withUnsafeBufferPointer { all in
       for outcome in played {
         let x = UnsafeBufferPointer(rebasing: all[outcome.row * width..<(outcome.row + 1) * width])
-        if !adaptive.models.update(slot: slots[outcome.offer], logit: outcome.logOdds, customer: x, label: outcome.label, drift: drift) {
+        if !adaptive.models.update(
+          slot: slots[outcome.offer], logit: outcome.logOdds, customer: x, label: outcome.label, drift: drift)
+        {
           refused += 1
         }
       }
@@ -122,19 +131,22 @@ struct AdaptiveBench: ParsableCommand {
   private func writeVW(
     _ played: [Outcome], features: [Float], width: Int, adaptive: AdaptiveModels, to path: String
   ) throws {
-    guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else { throw ValidationError("\(path): cannot be written") }
+    guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path)
+    else { throw ValidationError("\(path): cannot be written") }
     defer { try? handle.close() }
     var text = ""
     var s = [Double](repeating: 0, count: adaptive.columns.count)
     for (k, outcome) in played.enumerated() {
       features.withUnsafeBufferPointer { all in
         s.withUnsafeMutableBufferPointer {
-          adaptive.standardise(customer: UnsafeBufferPointer(rebasing: all[outcome.row * width..<(outcome.row + 1) * width]), into: $0)
+          adaptive.standardise(
+            customer: UnsafeBufferPointer(rebasing: all[outcome.row * width..<(outcome.row + 1) * width]), into: $0)
         }
       }
       text += "shared |s " + s.enumerated().map { "f\($0):\(String(format: "%.5g", $1))" }.joined(separator: " ") + "\n"
       for candidate in outcome.eligible {
-        let label = candidate.offer == outcome.offer
+        let label =
+          candidate.offer == outcome.offer
           ? "0:\(outcome.label ? -1 : 0):\(String(format: "%.6g", outcome.probability)) " : ""
         text += "\(label)|a offer_\(candidate.offer) logit:\(String(format: "%.5g", candidate.logOdds))\n"
       }

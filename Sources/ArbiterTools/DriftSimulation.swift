@@ -35,7 +35,8 @@ struct DriftSimulation {
     loaded: ModelBundle, population: PopulationSpec, catalogue: CatalogueDocument, store: FeatureStore, clock: Double,
     halvedOffer: String, policy: AdaptivePolicy, lookalike: Bool
   ) throws {
-    simulation = try Simulation(loaded: loaded, population: population, catalogue: catalogue, store: store, clock: clock)
+    simulation = try Simulation(
+      loaded: loaded, population: population, catalogue: catalogue, store: store, clock: clock)
     // The new offer: a copy of the most valuable offer's definition and truth, more attractive.
     let template = catalogue.offers.max { $0.value < $1.value }!
     var offer = template
@@ -96,7 +97,9 @@ struct DriftSimulation {
       let row = store.row(of: id)!
       buffer.withUnsafeMutableBufferPointer { store.read(row: row, into: $0, nowDays: clock) }
       func truthOf(_ offerId: String) -> Double {
-        let p = buffer.withUnsafeBufferPointer { truth.probability(offer: truthIndex[offerId]!, customer: $0, channel: channel) }
+        let p = buffer.withUnsafeBufferPointer {
+          truth.probability(offer: truthIndex[offerId]!, customer: $0, channel: channel)
+        }
         return k >= halving && offerId == halvedOffer ? p / 2 : p
       }
       let request = DecisionRequest(customerId: id, channel: channel, maxOffers: 1)

@@ -11,7 +11,8 @@ import Foundation
 struct EvaluatePolicy: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "evaluate-policy",
-    abstract: "Estimate what candidate policies would achieve, from traffic another policy logged (IPW, SNIPW, DM, DR).",
+    abstract:
+      "Estimate what candidate policies would achieve, from traffic another policy logged (IPW, SNIPW, DM, DR).",
     discussion: """
       Reads either an interaction log (--log: the decisions' first offers, the probabilities they were drawn with, \\
       the features logged with them and the accepts or conversions within --window) or a campaign export (--csv, \\
@@ -40,13 +41,16 @@ struct EvaluatePolicy: ParsableCommand {
   var loggedProbability: Double?
   @Option(help: "The column to report groups by (--csv; the channel for --log).") var group: String?
   @Option(help: "Columns that are not features, comma-separated (--csv).") var ignore: String?
-  @Option(help: "A bundle, shadow, a rule policy file (.json) or always:ACTION (repeatable).") var candidate: [String] = []
+  @Option(help: "A bundle, shadow, a rule policy file (.json) or always:ACTION (repeatable).") var candidate: [String] =
+    []
   @Option(name: .customLong("reward-model"), help: "The direct method's reward model: logistic or trees.")
   var rewardModel: TableModel.Learner = .logistic
   @Option(help: "How long after a decision an accept or convert counts (--log).") var window = "14d"
   @Option(help: "Bootstrap replicates (0: normal intervals from the standard errors).") var replicates = 1_000
   @Option(help: "The bootstrap's seed.") var seed: UInt64 = 17
-  @Flag(name: .customLong("compare-arms"), help: "Also measure each rule policy directly on the arms (--csv from a randomised test).")
+  @Flag(
+    name: .customLong("compare-arms"),
+    help: "Also measure each rule policy directly on the arms (--csv from a randomised test).")
   var compareArms = false
   @Flag(name: .customLong("write-rounds"), help: "Write each candidate's per-round inputs to <out>/rounds-<n>.csv.")
   var writeRounds = false
@@ -83,7 +87,8 @@ struct EvaluatePolicy: ParsableCommand {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     try encoder.encode(reports).write(to: URL(fileURLWithPath: out + "/ope.json"))
     print("wrote \(out)/ope.json")
   }
@@ -110,7 +115,8 @@ struct EvaluatePolicy: ParsableCommand {
       if spec.hasPrefix("always:") {
         let name = String(spec.dropFirst("always:".count))
         guard actions.contains(name) else {
-          throw ValidationError("\(spec): '\(name)' is not an action of \(path) (\(bandit.actionNames.joined(separator: ", ")))")
+          throw ValidationError(
+            "\(spec): '\(name)' is not an action of \(path) (\(bandit.actionNames.joined(separator: ", ")))")
         }
         policy = .always(name)
       } else {
@@ -153,7 +159,9 @@ struct EvaluatePolicy: ParsableCommand {
         candidateBundle.catalogue = DecisionEngine.replayCatalogue(candidateBundle.catalogue)
         let store = try failing { try FeatureStore(schema: candidateBundle.schema, expectedCustomers: 1) }
         let engine = try failing { try DecisionEngine(bundle: candidateBundle, customers: store) }
-        let name = "\(candidateBundle.manifest.name)/\(candidateBundle.manifest.version), \(candidateBundle.catalogue.exploration.method.rawValue)"
+        let name =
+          "\(candidateBundle.manifest.name)/\(candidateBundle.manifest.version), "
+          + candidateBundle.catalogue.exploration.method.rawValue
         return (spec, name, source.rounds(.engine(engine)), nil)
       }
     }
@@ -172,7 +180,8 @@ struct EvaluatePolicy: ParsableCommand {
           1.96 * arms.standardError, arms.matchedRows))
     }
     lines.append(
-      "  " + "group".padding(toLength: 14, withPad: " ", startingAt: 0) + "rounds   ESS       logged value               "
+      "  " + "group".padding(toLength: 14, withPad: " ", startingAt: 0)
+        + "rounds   ESS       logged value               "
         + "IPW                        SNIPW                      DM                         DR")
     for segment in [report.evaluation.total] + report.evaluation.groups {
       let head =
@@ -192,7 +201,8 @@ struct EvaluatePolicy: ParsableCommand {
     var text = "group,logged_probability,reward,target_probability,predicted_reward,predicted_target_value\n"
     for r in rounds {
       let numbers = [r.loggedProbability, r.reward, r.targetProbability, r.predictedReward, r.predictedTargetValue]
-      let group = r.group.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+      let group =
+        r.group.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
         ? "\"" + r.group.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : r.group
       text += group + "," + numbers.map { String(format: "%.17g", $0) }.joined(separator: ",") + "\n"
     }

@@ -45,7 +45,8 @@ struct Lift: ParsableCommand {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
       encoder.keyEncodingStrategy = .convertToSnakeCase
-      encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+      encoder.nonConformingFloatEncodingStrategy = .convertToString(
+        positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
       try encoder.encode(report).write(to: URL(fileURLWithPath: json))
       print("wrote \(json)")
     }
@@ -62,7 +63,9 @@ struct Lift: ParsableCommand {
       let t = group.treatment, c = group.control
       var line = pad(group.direction, 11) + pad(group.group, 22)
       line += pad("\(t.decisions) (\(t.customers))", 21) + pad(String(format: "%.2f%%", 100 * t.rate), 9)
-      line += pad("\(c.decisions) (\(c.customers))", 21) + pad(c.decisions > 0 ? String(format: "%.2f%%", 100 * c.rate) : "—", 9)
+      line +=
+        pad("\(c.decisions) (\(c.customers))", 21)
+        + pad(c.decisions > 0 ? String(format: "%.2f%%", 100 * c.rate) : "—", 9)
       if let lift = group.acceptanceLift, let value = group.valueLift {
         line += pad(String(format: "%+.2f pp [%+.2f, %+.2f]", 100 * lift.value, 100 * lift.lower, 100 * lift.upper), 32)
         line += String(format: "%+.2f [%+.2f, %+.2f]", value.value, value.lower, value.upper)

@@ -42,7 +42,8 @@ struct TrainUplift: ParsableCommand {
   @Option(help: "Output directory.") var out = "uplift"
 
   func run() throws {
-    var options = UpliftTable.Options(treatmentColumn: treatment, treatedValue: treated, controlValue: control, target: target)
+    var options = UpliftTable.Options(
+      treatmentColumn: treatment, treatedValue: treated, controlValue: control, target: target)
     options.positive = positive
     options.ignored = Set((ignore ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
     let (data, inference) = try failing { try UpliftTable.read(path: csv, options: options) }
@@ -54,7 +55,8 @@ struct TrainUplift: ParsableCommand {
     let share = Double(treatedCount) / Double(data.table.rowCount)
     if approach == .classTransformation && abs(share - 0.5) > 0.05 {
       print(
-        "warning: \(String(format: "%.0f%%", share * 100)) of the rows are treated; the class transformation assumes half")
+        "warning: \(String(format: "%.0f%%", share * 100)) of the rows are treated; the class transformation assumes half"
+      )
     }
     let plan = try failing { try FoldPlan.holdout(holdout, table: data.table, seed: seed) }
     let training = data.rows(plan.testing(0)), heldOut = data.rows(plan.testing(1))
@@ -109,7 +111,8 @@ struct TrainUplift: ParsableCommand {
     }
     var scores = "uplift,treated,outcome\n"
     for row in 0..<heldOut.table.rowCount {
-      scores += String(format: "%.17g", prediction.uplift[row]) + (heldOut.treated[row] ? ",1," : ",0,")
+      scores +=
+        String(format: "%.17g", prediction.uplift[row]) + (heldOut.treated[row] ? ",1," : ",0,")
         + (heldOut.table.labels[row] ? "1\n" : "0\n")
     }
     try scores.write(toFile: out + "/scores.csv", atomically: true, encoding: .utf8)
@@ -118,7 +121,8 @@ struct TrainUplift: ParsableCommand {
     try split.write(toFile: out + "/split.csv", atomically: true, encoding: .utf8)
     var metrics = encoder
     metrics.keyEncodingStrategy = .convertToSnakeCase
-    metrics.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    metrics.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     try metrics.encode(evaluation).write(to: URL(fileURLWithPath: out + "/metrics.json"))
     let name = (csv as NSString).lastPathComponent
     var report = EvaluationReport(

@@ -31,7 +31,8 @@ import Testing
     for _ in 0..<4_000 {
       customer.withUnsafeBufferPointer { x in
         _ = models.update(slot: new, logit: policy.newOfferLogOdds, customer: x, label: random.chance(0.2), drift: 0)
-        _ = models.update(slot: refined, logit: DecisionEngineLogOdds.of(0.1), customer: x, label: random.chance(0.05), drift: 0)
+        _ = models.update(
+          slot: refined, logit: DecisionEngineLogOdds.of(0.1), customer: x, label: random.chance(0.05), drift: 0)
       }
     }
     #expect(abs(Self.predicted(models, slot: new, logit: policy.newOfferLogOdds) - 0.2) < 0.02)
@@ -61,7 +62,9 @@ import Testing
     var customer = [Float](repeating: 0, count: schema.width)
     for k in 0..<200 {
       customer[0] = Float(k % 7)
-      customer.withUnsafeBufferPointer { _ = models.update(slot: slot, logit: -2, customer: $0, label: k % 5 == 0, drift: 1e-4) }
+      customer.withUnsafeBufferPointer {
+        _ = models.update(slot: slot, logit: -2, customer: $0, label: k % 5 == 0, drift: 1e-4)
+      }
     }
     let snapshot = models.snapshot()
     let data = try JSONEncoder().encode(snapshot)
@@ -88,10 +91,11 @@ import Testing
     // A customer with several competing offers.
     var customer: UInt64 = 0
     for id in server.store.customerIds() {
-      let offers = Set((0..<40).compactMap { k in
-        try? engine.decide(DecisionRequest(customerId: id, channel: .web, maxOffers: 1), decisionId: "p\(id)-\(k)")
-          .offers.first?.offerId
-      })
+      let offers = Set(
+        (0..<40).compactMap { k in
+          try? engine.decide(DecisionRequest(customerId: id, channel: .web, maxOffers: 1), decisionId: "p\(id)-\(k)")
+            .offers.first?.offerId
+        })
       if offers.count >= 3 {
         customer = id
         break
@@ -102,7 +106,8 @@ import Testing
     var shown: [String: Int] = [:]
     var logged: [String: Double] = [:]
     for k in 0..<n {
-      let decision = try engine.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: 1), decisionId: "t\(k)")
+      let decision = try engine.decide(
+        DecisionRequest(customerId: customer, channel: .web, maxOffers: 1), decisionId: "t\(k)")
       guard let first = decision.offers.first else { continue }
       #expect(decision.exploration == "thompson" && first.probability > 0 && first.probability <= 1)
       #expect(decision.probabilityDraws == 200)
@@ -120,7 +125,8 @@ import Testing
     // The log line says how many resamples the probabilities came from.
     let path = try TestSupport.temporaryDirectory() + "/thompson.jsonl"
     let log = try InteractionLog(path: path)
-    log.record(try engine.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: 2), decisionId: "logged"))
+    log.record(
+      try engine.decide(DecisionRequest(customerId: customer, channel: .web, maxOffers: 2), decisionId: "logged"))
     log.flush()
     let line = try String(contentsOfFile: path, encoding: .utf8)
     let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")

@@ -36,17 +36,19 @@ import Testing
       let decisions = Arbiter_V1_DecisionService.Client(wrapping: client)
       var outcomes: [Arbiter_V1_OutcomeEvent] = []
       for (k, id) in customers.enumerated() {
-        let answer = try await decisions.decide(.with {
-          $0.customerID = id
-          $0.channel = .web
-          $0.maxOffers = 1
-        })
+        let answer = try await decisions.decide(
+          .with {
+            $0.customerID = id
+            $0.channel = .web
+            $0.maxOffers = 1
+          })
         guard let first = answer.offers.first else { continue }
-        outcomes.append(.with {
-          $0.decisionID = answer.decisionID
-          $0.offerID = first.offerID
-          $0.outcome = k % 3 == 0 ? .accept : .decline
-        })
+        outcomes.append(
+          .with {
+            $0.decisionID = answer.decisionID
+            $0.offerID = first.offerID
+            $0.outcome = k % 3 == 0 ? .accept : .decline
+          })
       }
       _ = try await decisions.recordOutcomes(.with { $0.outcomes = outcomes })
       // A retry of the same outcomes is acknowledged and not learnt twice.
@@ -84,7 +86,8 @@ import Testing
     let differences = before.models.keys.sorted().compactMap { key -> String? in
       guard let a = before.models[key], let b = after.models[key] else { return "\(key): missing" }
       let largest = zip(a.mean, b.mean).map { abs($0 - $1) }.max() ?? 0
-      return a.updates != b.updates || largest > 1e-12 ? "\(key): updates \(a.updates)/\(b.updates), Δmean \(largest)" : nil
+      return a.updates != b.updates || largest > 1e-12
+        ? "\(key): updates \(a.updates)/\(b.updates), Δmean \(largest)" : nil
     }
     #expect(differences.isEmpty && after.models.count == before.models.count, "\(differences.prefix(8))")
 
@@ -92,7 +95,8 @@ import Testing
     let reset = try await withInProcessClient(second) { client in
       try await Arbiter_V1_AdminService.Client(wrapping: client).resetAdaptive(.init())
     }
-    #expect(reset.models.allSatisfy { $0.updates == 0 && $0.intercept == 0 && $0.logOddsWeight == 1 }, "\(reset.models)")
+    #expect(
+      reset.models.allSatisfy { $0.updates == 0 && $0.intercept == 0 && $0.logOddsWeight == 1 }, "\(reset.models)")
     #expect(second.audit.entries.contains { $0.action.contains("ResetAdaptive") && $0.result == "OK" })
   }
 }

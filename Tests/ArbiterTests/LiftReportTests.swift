@@ -21,11 +21,14 @@ import Testing
     func outcome(_ i: Int, _ offer: String, _ kind: String, ts: Int, value: Double? = nil) {
       let reported = value.map { ",\"value\":\($0)" } ?? ""
       lines.append(
-        #"{"type":"outcome","decision_id":"d\#(i)","customer_id":1,"offer_id":"\#(offer)","outcome":"\#(kind)","ts":\#(ts)\#(reported)}"#)
+        #"{"type":"outcome","decision_id":"d\#(i)","customer_id":1,"offer_id":"\#(offer)","outcome":"\#(kind)","ts":\#(ts)\#(reported)}"#
+      )
     }
     for i in 0..<200 {
       decision(i, shown: i % 2 == 0 ? "gold-card" : "silver-card", held: nil, ts: 1_000)
-      if i % 10 < 3 { outcome(i, i % 2 == 0 ? "gold-card" : "silver-card", "accept", ts: 2_000, value: i == 0 ? 25 : nil) }
+      if i % 10 < 3 {
+        outcome(i, i % 2 == 0 ? "gold-card" : "silver-card", "accept", ts: 2_000, value: i == 0 ? 25 : nil)
+      }
     }
     for i in 200..<300 {
       decision(i, shown: nil, held: "gold-card", ts: 1_000)
@@ -54,7 +57,8 @@ import Testing
     #expect(abs(lift.value - 0.2) < 1e-12 && abs(lift.upper - lift.value - 1.959963985 * error) < 1e-8)
     let value = try #require(cards.valueLift)
     #expect(abs(value.value - (615.0 / 200 - 1)) < 1e-12 && value.lower < value.value && value.upper > value.value)
-    #expect(report.groups[1].note == "no control group (fewer than 2 held out)" && report.groups[1].treatment.decisions == 20)
+    #expect(
+      report.groups[1].note == "no control group (fewer than 2 held out)" && report.groups[1].treatment.decisions == 20)
   }
 
   /// On a live server's log, the lift the log gives agrees with the tallies the server kept in

@@ -38,7 +38,8 @@ import Testing
         Issue.record("a challenger that does not beat a margin of 0.5 was promoted")
       } catch let error as RPCError {
         #expect(error.code == .failedPrecondition)
-        #expect(error.message.hasPrefix("refused: the lower bound does not beat the champion by the margin"), "\(error)")
+        #expect(
+          error.message.hasPrefix("refused: the lower bound does not beat the champion by the margin"), "\(error)")
         #expect(error.message.contains("margin 0.5000") && error.message.contains("doubly robust"), "\(error)")
       }
       // Reload on evidence loads the challenger only.
@@ -73,24 +74,29 @@ import Testing
     let path = try TestSupport.temporaryDirectory() + "/greedy.jsonl"
     let schema = try ModelBundle.load(from: TestSupport.demoBundlePath).schema
     let values = [Float](repeating: 1, count: schema.width + schema.contextFeatures.count)
-    let features = Data(values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }).base64EncodedString()
+    let features = Data(values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) })
+      .base64EncodedString()
     var lines = ""
     for i in 0..<1_500 {
       let offer = i % 2 == 0 ? "a" : "b"
-      lines += #"{"type":"decision","decision_id":"d\#(i)","customer_id":\#(i + 1),"channel":"web","ts":\#(1_000 + i),"#
+      lines +=
+        #"{"type":"decision","decision_id":"d\#(i)","customer_id":\#(i + 1),"channel":"web","ts":\#(1_000 + i),"#
         + #""bundle":"champ/1","exploration":"greedy","offers":[{"offer_id":"\#(offer)","probability":1,"value":1}],"#
         + #""features":"\#(features)"}"# + "\n"
       // The challenger agrees on one decision in five.
       let other = i % 5 == 0 ? offer : "c"
-      lines += #"{"type":"shadow","decision_id":"d\#(i)","customer_id":\#(i + 1),"bundle":"chal/2","#
+      lines +=
+        #"{"type":"shadow","decision_id":"d\#(i)","customer_id":\#(i + 1),"bundle":"chal/2","#
         + #""exploration":"greedy","offers":[{"offer_id":"\#(other)","probability":1,"value":1}]}"# + "\n"
       if i % 3 == 0 {
-        lines += #"{"type":"outcome","decision_id":"d\#(i)","customer_id":\#(i + 1),"offer_id":"\#(offer)","#
+        lines +=
+          #"{"type":"outcome","decision_id":"d\#(i)","customer_id":\#(i + 1),"offer_id":"\#(offer)","#
           + #""outcome":"accept","ts":\#(2_000 + i)}"# + "\n"
       }
     }
     // Far later: every window has closed.
-    lines += #"{"type":"outcome","decision_id":"d0","customer_id":1,"offer_id":"x","outcome":"impression","ts":9999999999}"#
+    lines +=
+      #"{"type":"outcome","decision_id":"d0","customer_id":1,"offer_id":"x","outcome":"impression","ts":9999999999}"#
       + "\n"
     try lines.write(toFile: path, atomically: true, encoding: .utf8)
     var configuration = PromotionGate.Configuration()
@@ -102,7 +108,8 @@ import Testing
     configuration.minimumRounds = 2_000
     let few = try PromotionGate(configuration: configuration).judge(
       logPath: path, schema: schema, champion: "champ/1", challenger: "chal/2", nowMillis: 5)
-    #expect(few.reason == "1500 settled decisions with a shadow decision of chal/2, fewer than the 2000 a verdict needs")
+    #expect(
+      few.reason == "1500 settled decisions with a shadow decision of chal/2, fewer than the 2000 a verdict needs")
     // Only the end of the log is read: a window of 4 KiB holds a handful of decisions.
     configuration.recentBytes = 4_096
     configuration.minimumRounds = 1

@@ -138,4 +138,13 @@ extension TestSupport {
     }
     #expect(status == 0, "\(program) \(arguments): \(problems.suffix(3_000))")
     return text
-  }}
+  }
+  /// Runs CPU-heavy work on a thread of its own and awaits it, so that the two threads of the
+  /// cooperative pool stay free for the other tests' awaits (a long synchronous loop on the pool
+  /// starves them into their time limits on a 2-core machine).
+  static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+      Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+  }
+}

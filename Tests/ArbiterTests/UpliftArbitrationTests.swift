@@ -28,8 +28,12 @@ import Testing
     let server = try TestSupport.makeServer(customers: 3_000)
     let store = server.store
     let persuadable = "personal-loan"
-    let response = try DecisionEngine(bundle: Self.bundle(persuadable: persuadable, objective: .response), customers: store, clock: { TestSupport.fixedClockDays })
-    let uplift = try DecisionEngine(bundle: Self.bundle(persuadable: persuadable, objective: .uplift), customers: store, clock: { TestSupport.fixedClockDays })
+    let response = try DecisionEngine(
+      bundle: Self.bundle(persuadable: persuadable, objective: .response), customers: store,
+      clock: { TestSupport.fixedClockDays })
+    let uplift = try DecisionEngine(
+      bundle: Self.bundle(persuadable: persuadable, objective: .uplift), customers: store,
+      clock: { TestSupport.fixedClockDays })
     var madeOnResponse = Set<String>(), madeOnUplift = Set<String>()
     var upliftDecisions = 0
     for id in store.customerIds().prefix(600) {
@@ -39,8 +43,10 @@ import Testing
       for offer in decided.offers {
         madeOnUplift.insert(offer.offerId)
         let control = try #require(offer.controlPropensity)
-        #expect(abs(offer.score - (offer.propensity - control) * offer.value * offer.contextWeight * offer.lever
-          + offer.channelCost + offer.shadowPrice) < 1e-9)
+        #expect(
+          abs(
+            offer.score - (offer.propensity - control) * offer.value * offer.contextWeight * offer.lever
+              + offer.channelCost + offer.shadowPrice) < 1e-9)
       }
       upliftDecisions += decided.offers.isEmpty ? 0 : 1
     }

@@ -13,8 +13,10 @@ import Testing
     let treated = (0..<2_000).map { _ in random.chance(0.5) }
     let outcome = (0..<2_000).map { i in random.chance(treated[i] ? 0.3 : 0.1) }
     let perfect = (0..<2_000).map { i in outcome[i] ? (treated[i] ? 1.0 : -1.0) : 0 }
-    #expect(abs(UpliftEvaluation.evaluate(uplift: perfect, treated: treated, outcome: outcome).qiniCoefficient - 1) < 1e-12)
-    let none = UpliftEvaluation.evaluate(uplift: Array(repeating: 0.2, count: 2_000), treated: treated, outcome: outcome)
+    #expect(
+      abs(UpliftEvaluation.evaluate(uplift: perfect, treated: treated, outcome: outcome).qiniCoefficient - 1) < 1e-12)
+    let none = UpliftEvaluation.evaluate(
+      uplift: Array(repeating: 0.2, count: 2_000), treated: treated, outcome: outcome)
     #expect(abs(none.qiniCoefficient) < 1e-12 && none.curve.count == 2)
     let reversed = UpliftEvaluation.evaluate(uplift: perfect.map { -$0 }, treated: treated, outcome: outcome)
     #expect(reversed.qiniCoefficient < -0.5)
@@ -55,7 +57,9 @@ import Testing
     #expect(html.contains("Qini curve") && html.contains("<svg") && !html.contains("<script"))
     let reference = try await TestSupport.run(
       "/usr/bin/python3",
-      [TestSupport.repoRoot + "/tools/uplift-reference.py", out, Self.hillstrom] + arms + ["--ignore", "conversion,spend"])
+      [TestSupport.repoRoot + "/tools/uplift-reference.py", out, Self.hillstrom] + arms + [
+        "--ignore", "conversion,spend",
+      ])
     #expect(reference.contains("largest difference"), "\(reference)")
     // Its model, trained with LightGBM on the same rows, is no better than Arbiter's by more than 0.01.
     let line = try #require(reference.split(separator: "\n").first { $0.hasPrefix("qini arbiter") })
