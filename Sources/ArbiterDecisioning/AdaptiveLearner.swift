@@ -165,6 +165,11 @@ public final class AdaptiveLearner: Sendable {
     }
   }
 
+  /// How many remembered decisions have an offer not yet settled.
+  public var pendingCount: Int {
+    state.withLock { state in state.ring.lazy.filter { $0?.offers.contains { !$0.settled } == true }.count }
+  }
+
   /// Forgets everything remembered (the counts stay).
   public func clear() {
     state.withLock { state in

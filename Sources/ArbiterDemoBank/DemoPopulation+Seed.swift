@@ -47,6 +47,26 @@ extension DemoPopulation {
     }
   }
 
+  /// A store, in memory and unlogged, of `customers` demo customers after those a bundle's models
+  /// were trained on (numbered from the population's size, at least 100,000), with their
+  /// derived features at `nowDays` and their consents: customers the models never saw, for
+  /// simulations and benchmarks.
+  public static func unseenStore(
+    schema: FeatureSchema, population: PopulationSpec, customers: Int, nowDays now: Double
+  ) throws(ArbiterError) -> FeatureStore {
+    let store = try FeatureStore(schema: schema, expectedCustomers: customers)
+    let generator = DemoPopulation(seed: population.seed)
+    let firstUnseen = max(population.customers, 100_000)
+    let records = (0..<customers).map { k in
+      var record = generator.customer(number: firstUnseen + k)
+      record.values = store.derivations.materialized(record.values, nowDays: now)
+      return record
+    }
+    _ = try store.upsert(records, logged: false)
+    try seedConsents(of: records, into: store, schema: schema, nowDays: now, logged: false)
+    return store
+  }
+
   /// Records the consents of `records` (stored already) as ``DemoBankSchema/consents(of:schema:)``
   /// says, from the source "demo-seed" at `nowDays`; `logged` false skips the log (a store that
   /// is never reopened).

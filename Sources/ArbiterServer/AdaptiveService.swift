@@ -4,10 +4,6 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-#if canImport(Glibc)
-  import Glibc
-#endif
-
 /// Keeps the adaptive models learning and durable, off the request path: every
 /// `sweepInterval`, the offers whose response window closed without an outcome are learnt as no
 /// response; every `snapshotInterval` (and at shutdown), the models are written to `file`
@@ -60,26 +56,13 @@ public struct AdaptiveSnapshotStore: Sendable {
   /// The store at `path`.
   public init(path: String) { self.path = path }
 
-  /// Writes `snapshot` atomically (a temporary file beside it, renamed).
+  /// Writes `snapshot` durably (see ``DurableFile``).
   public func write(_ snapshot: AdaptiveSnapshotFile) throws(ArbiterError) {
-    do {
-      let data = try JSONEncoder().encode(snapshot)
-      let directory = (path as NSString).deletingLastPathComponent
-      if !directory.isEmpty {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-      }
-      let temporary = path + ".tmp"
-      try data.write(to: URL(fileURLWithPath: temporary))
-      guard rename(temporary, path) == 0 else {
-        throw ArbiterError(
-          .internalError, "\(path): the adaptive snapshot cannot be renamed into place (errno \(errno))")
-      }
-    } catch let error as ArbiterError {
-      throw error
-    } catch {
-      throw ArbiterError(
-        .internalError, "\(path): the adaptive snapshot cannot be written (\(error.localizedDescription))")
+    let data: Data
+    do { data = try JSONEncoder().encode(snapshot) } catch {
+      throw ArbiterError(.internalError, "\(path): the adaptive snapshot cannot be encoded (\(error))")
     }
+    try DurableFile.replace(path, with: data, what: "the adaptive snapshot")
   }
 
   /// The snapshot at `path`, nil when there is none; throws naming the file when it is not one.

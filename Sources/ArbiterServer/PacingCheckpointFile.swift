@@ -33,29 +33,11 @@ struct PacingCheckpointFile: Sendable {
   func write(_ checkpoint: PacingCheckpoint) throws(ArbiterError) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    let temporary = path + ".tmp"
-    do {
-      let data = try encoder.encode(checkpoint)
-      guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-        throw ArbiterError(.failedPrecondition, "cannot write \(temporary)")
-      }
-      try Self.sync(temporary)
-      guard rename(temporary, path) == 0 else {
-        throw ArbiterError(.failedPrecondition, "cannot rename \(temporary) to \(path)")
-      }
-      try Self.sync((path as NSString).deletingLastPathComponent)
-    } catch let error as ArbiterError {
-      throw error
-    } catch {
-      throw ArbiterError(.failedPrecondition, "cannot write the pacing checkpoint \(path): \(error)")
+    let data: Data
+    do { data = try encoder.encode(checkpoint) } catch {
+      throw ArbiterError(.failedPrecondition, "cannot encode the pacing checkpoint \(path): \(error)")
     }
-  }
-
-  private static func sync(_ path: String) throws(ArbiterError) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw ArbiterError(.failedPrecondition, "cannot open \(path) to sync it") }
-    defer { close(fd) }
-    guard fsync(fd) == 0 else { throw ArbiterError(.failedPrecondition, "cannot sync \(path)") }
+    try DurableFile.replace(path, with: data, what: "the pacing checkpoint")
   }
 }
 

@@ -98,7 +98,7 @@ public struct AdminService: Arbiter_V1_AdminService.SimpleServiceProtocol {
       $0.unknown = counts.unknown
       $0.lost = counts.lost
       $0.refused = counts.refused + models.refusedCount
-      $0.pending = UInt64(live.adaptiveLearner.pending().count)
+      $0.pending = UInt64(live.adaptiveLearner.pendingCount)
     }
   }
 

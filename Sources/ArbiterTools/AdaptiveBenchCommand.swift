@@ -40,17 +40,8 @@ struct AdaptiveBench: ParsableCommand {
     loaded.catalogue = DecisionEngine.replayCatalogue(loaded.catalogue)
     loaded.catalogue.adaptive = AdaptivePolicy()
     let clock = 20_412.0
-    let store = try failing { try FeatureStore(schema: loaded.schema, expectedCustomers: customers) }
-    let generator = DemoPopulation(seed: population.seed)
-    let first = max(population.customers, 100_000)
-    let records = (0..<customers).map { k in
-      var record = generator.customer(number: first + k)
-      record.values = store.derivations.materialized(record.values, nowDays: clock)
-      return record
-    }
-    _ = try failing { try store.upsert(records, logged: false) }
-    try failing {
-      try DemoPopulation.seedConsents(of: records, into: store, schema: loaded.schema, nowDays: clock, logged: false)
+    let store = try failing {
+      try DemoPopulation.unseenStore(schema: loaded.schema, population: population, customers: customers, nowDays: clock)
     }
     let engine = try failing { try DecisionEngine(bundle: loaded, customers: store, clock: { clock }) }
     let adaptive = engine.catalogue.adaptive!

@@ -111,22 +111,10 @@ struct Simulate: ParsableCommand {
   }
 
   /// A store of `customers` demo customers after those the models were trained on.
-  private func seedStore(
-    schema: FeatureSchema, population: PopulationSpec
-  ) throws -> FeatureStore {
-    let store = try failing { try FeatureStore(schema: schema, expectedCustomers: customers) }
-    let generator = DemoPopulation(seed: population.seed)
-    let firstUnseen = max(population.customers, 100_000)
-    let records = (0..<customers).map { k in
-      var record = generator.customer(number: firstUnseen + k)
-      record.values = store.derivations.materialized(record.values, nowDays: clock)
-      return record
-    }
-    _ = try failing { try store.upsert(records, logged: false) }
+  private func seedStore(schema: FeatureSchema, population: PopulationSpec) throws -> FeatureStore {
     try failing {
-      try DemoPopulation.seedConsents(of: records, into: store, schema: schema, nowDays: clock, logged: false)
+      try DemoPopulation.unseenStore(schema: schema, population: population, customers: customers, nowDays: clock)
     }
-    return store
   }
 
   private func report(
